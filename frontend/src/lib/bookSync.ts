@@ -1,0 +1,152 @@
+/**
+ * Order book synchronisation: a snapshot plus contiguous sequenced updates (absolute level quantities,
+ * "0" removes a level). The caller feeds every `book:SYM` message to `apply`; when it answers "resync" the
+ * caller re-subscribes (or refetches a snapshot) and the book waits for the next snapshot.
+ *
+ * - Updates that arrive before the snapshot are buffered and replayed after it (those with seq <= the
+ *   snapshot's seq are already contained in it and are dropped).
+ * - Duplicates and stale updates (seq <= current) are ignored.
+ * - A small reordering window: an update from the future is held until the missing ones arrive; when more
+ *   than `reorderWindow` are held, the gap is real and the book asks for a resync.
+ * - A crossed book after an update (best bid >= best ask) also asks for a resync.
+ */
+import { cmp, dec, isZero, parse, strip, toPlain, add, type Dec } from "./money";
+
+export type RawLevel = readonly [string, string] | readonly [string, string, ...unknown[]];
+
+export interface BookMessage {
+  type: "snapshot" | "update";
+  seq: number;
+  bids: readonly RawLevel[];
+  asks: readonly RawLevel[];
+}
+
+export type ApplyResult = "applied" | "buffered" | "ignored" | "resync";
+
+export interface Level {
+  price: string;
+  qty: string;
+  /** Sum of quantities from the best level down to this one. */
+  cumulative: string;
+}
+
+type Side = Map<string, { price: Dec; qty: string }>;
+
+export class BookSync {
+  seq = -1;
+  synced = false;
+  private bids: Side = new Map();
+  private asks: Side = new Map();
+  private pending = new Map<number, BookMessage>();
+
+  constructor(private readonly reorderWindow = 3) {}
+
+  /** Forget everything and wait for a snapshot. */
+  reset(): void {
+    this.seq = -1;
+    this.synced = false;
+    this.bids.clear();
+    this.asks.clear();
+    this.pending.clear();
+  }
+
+  apply(msg: BookMessage): ApplyResult {
+    if (msg.type === "snapshot") return this.applySnapshot(msg);
+    if (!this.synced) {
+      this.pending.set(msg.seq, msg);
+      if (this.pending.size > 1000) return this.fail();
+      return "buffered";
+    }
+    if (msg.seq <= this.seq) return "ignored";
+    if (msg.seq === this.seq + 1) {
+      if (!this.applyUpdate(msg)) return this.fail();
+      return this.drain() ? "applied" : this.fail();
+    }
+    this.pending.set(msg.seq, msg);
+    if (this.pending.size > this.reorderWindow) return this.fail();
+    return "buffered";
+  }
+
+  private applySnapshot(msg: BookMessage): ApplyResult {
+    this.bids.clear();
+    this.asks.clear();
+    setLevels(this.bids, msg.bids);
+    setLevels(this.asks, msg.asks);
+    this.seq = msg.seq;
+    this.synced = true;
+    for (const s of [...this.pending.keys()]) if (s <= this.seq) this.pending.delete(s);
+    if (!this.drain()) return this.fail();
+    // updates held beyond a gap after the snapshot mean we missed something
+    if (this.pending.size > this.reorderWindow) return this.fail();
+    return "applied";
+  }
+
+  private applyUpdate(msg: BookMessage): boolean {
+    setLevels(this.bids, msg.bids);
+    setLevels(this.asks, msg.asks);
+    this.seq = msg.seq;
+    return !this.crossed();
+  }
+
+  /** Apply held updates that are now contiguous. False if the book became inconsistent. */
+  private drain(): boolean {
+    for (;;) {
+      const next = this.pending.get(this.seq + 1);
+      if (!next) return true;
+      this.pending.delete(next.seq);
+      if (!this.applyUpdate(next)) return false;
+    }
+  }
+
+  private fail(): ApplyResult {
+    this.reset();
+    return "resync";
+  }
+
+  private crossed(): boolean {
+    const bid = best(this.bids, -1);
+    const ask = best(this.asks, 1);
+    return bid !== null && ask !== null && cmp(bid, ask) >= 0;
+  }
+
+  /** Sorted levels (bids high to low, asks low to high), at most `depth`, with cumulative quantity. */
+  levels(side: "bids" | "asks", depth = 50): Level[] {
+    const map = side === "bids" ? this.bids : this.asks;
+    const dir = side === "bids" ? -1 : 1;
+    const sorted = [...map.values()].sort((a, b) => dir * cmp(a.price, b.price)).slice(0, depth);
+    let total: Dec = dec("0");
+    return sorted.map((l) => {
+      total = add(total, dec(l.qty));
+      return { price: toPlain(l.price), qty: l.qty, cumulative: toPlain(total) };
+    });
+  }
+
+  bestBid(): string | null {
+    const b = best(this.bids, -1);
+    return b ? toPlain(b) : null;
+  }
+
+  bestAsk(): string | null {
+    const a = best(this.asks, 1);
+    return a ? toPlain(a) : null;
+  }
+}
+
+function setLevels(side: Side, levels: readonly RawLevel[]): void {
+  for (const level of levels) {
+    const price = parse(String(level[0]));
+    const qty = parse(String(level[1]));
+    if (!price || !qty) continue;
+    const key = toPlain(strip(price));
+    if (isZero(qty)) side.delete(key);
+    else side.set(key, { price: strip(price), qty: String(level[1]) });
+  }
+}
+
+function best(side: Side, dir: 1 | -1): Dec | null {
+  let out: Dec | null = null;
+  for (const { price } of side.values()) {
+    if (out === null || dir * cmp(price, out) < 0) out = price;
+  }
+  return out;
+}

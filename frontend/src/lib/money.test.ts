@@ -1,0 +1,100 @@
+import { describe, expect, it } from "vitest";
+import {
+  add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
+  percentOf, snap, sub, toFixed, toPlain,
+} from "./money";
+
+describe("parse", () => {
+  it("accepts plain decimal strings and keeps their scale", () => {
+    expect(parse("12.50")).toEqual({ coef: 1250n, scale: 2 });
+    expect(parse("-0.3")).toEqual({ coef: -3n, scale: 1 });
+    expect(parse(".5")).toEqual({ coef: 5n, scale: 1 });
+    expect(parse("7")).toEqual({ coef: 7n, scale: 0 });
+  });
+  it("rejects exponents, garbage and empty input", () => {
+    for (const bad of ["", ".", "1e5", "abc", "1.2.3", "1,000", "--1", null, undefined]) {
+      expect(parse(bad as string)).toBeNull();
+    }
+  });
+});
+
+describe("arithmetic is exact where floats are not", () => {
+  it("0.1 + 0.2 is 0.3", () => {
+    expect(toPlain(add(dec("0.1"), dec("0.2")))).toBe("0.3");
+  });
+  it("subtracts and multiplies without loss", () => {
+    expect(toPlain(sub(dec("1"), dec("0.9")))).toBe("0.1");
+    expect(toPlain(mul(dec("1.1"), dec("1.1")))).toBe("1.21");
+    expect(toPlain(mul(dec("123456789.123456789"), dec("1000000000")))).toBe("123456789123456789");
+  });
+  it("divides with an explicit rounding mode", () => {
+    expect(toFixed(div(dec("1"), dec("3"), 4, "down"))).toBe("0.3333");
+    expect(toFixed(div(dec("2"), dec("3"), 4, "nearest"))).toBe("0.6667");
+    expect(toFixed(div(dec("1"), dec("3"), 2, "up"))).toBe("0.34");
+    expect(() => div(dec("1"), dec("0"), 2)).toThrow();
+  });
+  it("compares across scales", () => {
+    expect(cmp(dec("1.50"), dec("1.5"))).toBe(0);
+    expect(cmp(dec("1.49"), dec("1.5"))).toBe(-1);
+    expect(compareStrings("10", "9.99")).toBe(1);
+  });
+});
+
+describe("snapping to tick and lot", () => {
+  it("snaps quantities down to the lot", () => {
+    expect(toPlain(snap("1.23456", "0.001"))).toBe("1.234");
+    expect(toPlain(snap("0.0009", "0.001"))).toBe("0");
+  });
+  it("snaps prices to the nearest tick or in a chosen direction", () => {
+    expect(toPlain(snap("100.07", "0.05", "nearest"))).toBe("100.05");
+    expect(toPlain(snap("100.08", "0.05", "nearest"))).toBe("100.1");
+    expect(toPlain(snap("100.01", "0.05", "up"))).toBe("100.05");
+    expect(toPlain(snap("100.04", "0.05", "down"))).toBe("100");
+  });
+  it("handles steps larger than one", () => {
+    expect(toPlain(snap("1237", "5"))).toBe("1235");
+    expect(toPlain(snap("1238", "5", "nearest"))).toBe("1240");
+  });
+  it("knows whether a value is already on the grid", () => {
+    expect(isMultiple("100.05", "0.05")).toBe(true);
+    expect(isMultiple("100.051", "0.05")).toBe(false);
+    expect(isMultiple("3", "0.5")).toBe(true);
+  });
+  it("counts a step's decimals", () => {
+    expect(decimalsOf("0.01")).toBe(2);
+    expect(decimalsOf("0.010")).toBe(2);
+    expect(decimalsOf("1")).toBe(0);
+    expect(decimalsOf("0.00000001")).toBe(8);
+  });
+});
+
+describe("formatting", () => {
+  it("formats with fixed decimals and thousands separators", () => {
+    expect(format("1234567.891", 2)).toBe("1,234,567.89");
+    expect(format("0.5", 4)).toBe("0.5000");
+    expect(format("-1234.5")).toBe("-1,234.5");
+    expect(format("999.995", 2)).toBe("1,000.00");
+  });
+  it("shows a dash for missing values", () => {
+    expect(format(null)).toBe("—");
+    expect(format("n/a")).toBe("—");
+  });
+  it("signs percentages", () => {
+    expect(formatPct("2.5")).toBe("+2.50%");
+    expect(formatPct("-0.125", 2)).toBe("-0.13%");
+    expect(formatPct("0")).toBe("0.00%");
+  });
+});
+
+describe("order form helpers", () => {
+  it("takes a percentage of a balance without floats", () => {
+    expect(toPlain(percentOf("10.00000001", 25, 8))).toBe("2.5");
+    expect(toPlain(percentOf("0.00000003", 50, 8))).toBe("0.00000001");
+    expect(() => percentOf("1", 101, 2)).toThrow();
+  });
+  it("estimates total and fee, rounding the fee up", () => {
+    const { total, fee } = estimate("30000.5", "0.003", "0.001", 6);
+    expect(toPlain(total)).toBe("90.0015");
+    expect(toPlain(fee)).toBe("0.090002");
+  });
+});

@@ -1,0 +1,230 @@
+/**
+ * The one money module: every price, quantity, amount and fee in the terminal goes through here.
+ *
+ * Values travel as decimal strings (the API contract) and are computed as scaled BigInts (`Dec`), never as
+ * JavaScript floats. The only float conversion is `toChartNumber`, used to plot values on the chart.
+ */
+
+/** A decimal number: `coef * 10^-scale`. */
+export interface Dec {
+  readonly coef: bigint;
+  readonly scale: number;
+}
+
+const DECIMAL_RE = /^([+-])?(\d*)(?:\.(\d*))?$/;
+
+/** Parse a decimal string ("12.50", "-0.3", ".5", "7"). Returns null for anything else (no exponents). */
+export function parse(text: string | null | undefined): Dec | null {
+  if (text == null) return null;
+  const s = String(text).trim();
+  const m = DECIMAL_RE.exec(s);
+  if (!m) return null;
+  const [, sign, intPart = "", fracPart = ""] = m;
+  if (intPart === "" && fracPart === "") return null;
+  const coef = BigInt((intPart || "0") + fracPart);
+  return { coef: sign === "-" ? -coef : coef, scale: fracPart.length };
+}
+
+/** Parse or throw (for values the server sent, which must be valid). */
+export function dec(text: string | Dec | number | bigint): Dec {
+  if (typeof text === "object") return text;
+  if (typeof text === "bigint") return { coef: text, scale: 0 };
+  if (typeof text === "number") {
+    if (!Number.isInteger(text)) throw new Error(`not an integer: ${text}`);
+    return { coef: BigInt(text), scale: 0 };
+  }
+  const d = parse(text);
+  if (!d) throw new Error(`not a decimal: ${JSON.stringify(text)}`);
+  return d;
+}
+
+export const ZERO: Dec = { coef: 0n, scale: 0 };
+
+function pow10(n: number): bigint {
+  return 10n ** BigInt(n);
+}
+
+/** Re-express `d` with `scale` fraction digits (exact when scale grows; truncates toward zero otherwise). */
+export function rescale(d: Dec, scale: number): Dec {
+  if (scale === d.scale) return d;
+  if (scale > d.scale) return { coef: d.coef * pow10(scale - d.scale), scale };
+  return { coef: d.coef / pow10(d.scale - scale), scale };
+}
+
+function align(a: Dec, b: Dec): [bigint, bigint, number] {
+  const scale = Math.max(a.scale, b.scale);
+  return [rescale(a, scale).coef, rescale(b, scale).coef, scale];
+}
+
+export function add(a: Dec, b: Dec): Dec {
+  const [x, y, scale] = align(a, b);
+  return { coef: x + y, scale };
+}
+
+export function sub(a: Dec, b: Dec): Dec {
+  const [x, y, scale] = align(a, b);
+  return { coef: x - y, scale };
+}
+
+/** Exact product. */
+export function mul(a: Dec, b: Dec): Dec {
+  return { coef: a.coef * b.coef, scale: a.scale + b.scale };
+}
+
+/** -1, 0 or 1. */
+export function cmp(a: Dec, b: Dec): number {
+  const [x, y] = align(a, b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export function isZero(d: Dec): boolean {
+  return d.coef === 0n;
+}
+
+export function isPositive(d: Dec): boolean {
+  return d.coef > 0n;
+}
+
+export type Rounding = "down" | "up" | "nearest";
+
+function divRound(n: bigint, d: bigint, mode: Rounding): bigint {
+  // d > 0
+  const q = n / d;
+  const r = n % d;
+  if (r === 0n) return q;
+  const neg = n < 0n;
+  if (mode === "down") return neg ? q - 1n : q; // floor
+  if (mode === "up") return neg ? q : q + 1n; // ceil
+  const twice = (r < 0n ? -r : r) * 2n;
+  if (twice >= d) return neg ? q - 1n : q + 1n; // half away from zero
+  return q;
+}
+
+/** a / b rounded to `scale` fraction digits. Throws on division by zero. */
+export function div(a: Dec, b: Dec, scale: number, mode: Rounding = "down"): Dec {
+  if (b.coef === 0n) throw new Error("division by zero");
+  // a/b = (a.coef / 10^a.scale) / (b.coef / 10^b.scale); result coef = that * 10^scale
+  let n = a.coef * pow10(scale + b.scale);
+  let d = b.coef * pow10(a.scale);
+  if (d < 0n) {
+    n = -n;
+    d = -d;
+  }
+  return { coef: divRound(n, d, mode), scale };
+}
+
+/** Number of fraction digits needed to write a step such as "0.01" (2) or "5" (0). */
+export function decimalsOf(step: string | Dec): number {
+  const d = strip(dec(step));
+  return Math.max(0, d.scale);
+}
+
+/** Remove trailing fraction zeros. */
+export function strip(d: Dec): Dec {
+  let { coef, scale } = d;
+  while (scale > 0 && coef % 10n === 0n) {
+    coef /= 10n;
+    scale -= 1;
+  }
+  return { coef, scale };
+}
+
+/** Snap `value` to a multiple of `step` ("down" = toward zero for quantities, default). */
+export function snap(value: Dec | string, step: Dec | string, mode: Rounding = "down"): Dec {
+  const v = dec(value);
+  const s = strip(dec(step));
+  if (s.coef <= 0n) throw new Error("step must be positive");
+  const [x, y, scale] = align(v, s);
+  const n = divRound(x, y, mode);
+  return strip({ coef: n * y, scale });
+}
+
+/** True when `value` is an exact multiple of `step`. */
+export function isMultiple(value: Dec | string, step: Dec | string): boolean {
+  const [x, y] = align(dec(value), strip(dec(step)));
+  return y !== 0n && x % y === 0n;
+}
+
+/** Plain decimal string with exactly `decimals` fraction digits (rounded half away from zero), or as-is. */
+export function toFixed(value: Dec | string, decimals?: number): string {
+  let d = dec(value);
+  if (decimals !== undefined) {
+    d = d.scale > decimals ? roundTo(d, decimals) : rescale(d, decimals);
+  }
+  const neg = d.coef < 0n;
+  const digits = (neg ? -d.coef : d.coef).toString().padStart(d.scale + 1, "0");
+  const intPart = digits.slice(0, digits.length - d.scale);
+  const frac = d.scale > 0 ? "." + digits.slice(digits.length - d.scale) : "";
+  return (neg ? "-" : "") + intPart + frac;
+}
+
+function roundTo(d: Dec, decimals: number): Dec {
+  return { coef: divRound(d.coef, pow10(d.scale - decimals), "nearest"), scale: decimals };
+}
+
+/** Canonical string without trailing zeros ("1.500" -> "1.5", "2.0" -> "2"): what we send to the API. */
+export function toPlain(value: Dec | string): string {
+  return toFixed(strip(dec(value)));
+}
+
+/** Display string: fixed decimals and thousands separators ("1234.5", 2 -> "1,234.50"). */
+export function format(value: Dec | string | null | undefined, decimals?: number): string {
+  if (value == null || value === "") return "—";
+  const d = typeof value === "string" ? parse(value) : value;
+  if (!d) return "—";
+  const s = toFixed(d, decimals);
+  const neg = s.startsWith("-");
+  const body = neg ? s.slice(1) : s;
+  const [i, f] = body.split(".");
+  const grouped = i.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return (neg ? "-" : "") + grouped + (f !== undefined ? "." + f : "");
+}
+
+/** Signed percentage for 24h change ("2.5" -> "+2.50%"). */
+export function formatPct(value: string | null | undefined, decimals = 2): string {
+  const d = parse(value ?? "");
+  if (!d) return "—";
+  const s = format(d, decimals);
+  return (d.coef > 0n ? "+" : "") + s + "%";
+}
+
+/** Sign of a decimal string: -1, 0, 1 (0 for invalid). */
+export function sign(value: string | null | undefined): number {
+  const d = parse(value ?? "");
+  if (!d || d.coef === 0n) return 0;
+  return d.coef > 0n ? 1 : -1;
+}
+
+/** `part` percent of `whole` (e.g. 25% of the available balance), truncated to `scale` digits. */
+export function percentOf(whole: Dec | string, pct: number, scale: number): Dec {
+  if (!Number.isInteger(pct) || pct < 0 || pct > 100) throw new Error("pct must be an integer 0..100");
+  return div(mul(dec(whole), dec(pct)), dec(100), scale, "down");
+}
+
+/** Estimated order total and fee: `price * qty`, fee = `total * rate` rounded up (against the payer). */
+export function estimate(
+  price: Dec | string,
+  qty: Dec | string,
+  feeRate: Dec | string,
+  quoteDecimals: number,
+): { total: Dec; fee: Dec } {
+  const total = mul(dec(price), dec(qty));
+  const fee = div(mul(total, dec(feeRate)), dec(1), quoteDecimals, "up");
+  return { total, fee };
+}
+
+/**
+ * Plot-only conversion for the chart library, which needs numbers. Never used for arithmetic,
+ * comparisons or anything sent to the server.
+ */
+export function toChartNumber(value: string | Dec): number {
+  return Number(toFixed(dec(value)));
+}
+
+/** Compare two decimal strings (for sorting tables); invalid values sort first. */
+export function compareStrings(a: string | null | undefined, b: string | null | undefined): number {
+  const x = parse(a ?? "");
+  const y = parse(b ?? "");
+  if (!x || !y) return (x ? 1 : 0) - (y ? 1 : 0);
+  return cmp(x, y);
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from "vitest/config";
+import react from "@vitejs/plugin-react";
+
+// The API serves frontend/dist at "/" (same origin). During `npm run dev` the API is proxied so the
+// app still talks to one origin. EXCHANGE_API points the dev proxy at a running `exchange up`.
+const api = process.env.EXCHANGE_API ?? "http://127.0.0.1:8000";
+
+export default defineConfig({
+  plugins: [react()],
+  build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 1000 },
+  server: {
+    proxy: {
+      "/api": api,
+      "/schema": api,
+      "/ws": { target: api.replace(/^http/, "ws"), ws: true },
+    },
+  },
+  test: { include: ["src/**/*.test.ts"], environment: "node" },
+});
