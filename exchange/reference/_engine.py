@@ -1,0 +1,242 @@
+"""The public surface of the reference: the same methods, arguments and result shapes as
+`exchange.engine.client.Engine`, over plain Python state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchange.reference._matching import Matching, _is_int
+from exchange.reference._model import MAX_BULK, Market, MarketStatus, Order, Status, fail
+from exchange.reference._state import Ledger
+
+MARKET_STATUSES = {s.value for s in MarketStatus}
+
+
+class Reference(Matching):
+    """A pure-Python exchange engine: the executable form of docs/engine.md."""
+
+    # ---- setup --------------------------------------------------------------------------------------
+    def load(self) -> None:
+        """Nothing to load (the engine loads its Lua library here)."""
+
+    def create_asset(self, symbol: str, name: str, decimals: int) -> None:
+        self.assets_by_symbol[symbol] = {"symbol": symbol, "name": name, "decimals": decimals}
+
+    def create_market(self, spec: Any) -> None:
+        """Upsert a market from a `MarketSpec` (keeps status, seq and the book of an existing market)."""
+        base = self.assets_by_symbol[spec.base]
+        quote = self.assets_by_symbol[spec.quote]
+        fields = spec.engine_fields(base["decimals"], quote["decimals"])
+        if not isinstance(fields, dict):
+            fields = fields._asdict() if hasattr(fields, "_asdict") else vars(fields)
+        self.create_market_fields(
+            symbol=spec.symbol,
+            base=spec.base,
+            quote=spec.quote,
+            tick_size=spec.tick_size,
+            lot_size=spec.lot_size,
+            maker_bps=spec.maker_fee_bps,
+            taker_bps=spec.taker_fee_bps,
+            status=getattr(spec, "status", "trading"),
+            **fields,
+        )
+
+    def create_market_fields(
+        self,
+        *,
+        symbol: str,
+        base: str,
+        quote: str,
+        lot_minor: int,
+        num: int,
+        den: int,
+        min_lots: int,
+        max_lots: int,
+        max_price_ticks: int,
+        min_notional_minor: int,
+        maker_bps: int,
+        taker_bps: int,
+        tick_size: str = "1",
+        lot_size: str = "1",
+        status: str = "trading",
+    ) -> None:
+        """Upsert a market from its engine fields directly."""
+        old = self.markets_by_symbol.get(symbol)
+        market = Market(
+            symbol=symbol,
+            base=base,
+            quote=quote,
+            lot_minor=lot_minor,
+            num=num,
+            den=den,
+            min_lots=min_lots,
+            max_lots=max_lots,
+            max_price_ticks=max_price_ticks,
+            min_notional_minor=min_notional_minor,
+            maker_bps=maker_bps,
+            taker_bps=taker_bps,
+            tick_size=tick_size,
+            lot_size=lot_size,
+            status=status,
+        )
+        if old is not None:
+            market.status, market.seq, market.book_seq = old.status, old.seq, old.book_seq
+            market.bids, market.asks = old.bids, old.asks
+        self.markets_by_symbol[symbol] = market
+
+    # ---- wallet -------------------------------------------------------------------------------------
+    def deposit(self, account: int, asset: str, amount: int, ref: str, ts_ms: int) -> dict[str, Any]:
+        return self._wallet("deposit", account, asset, amount, ref, ts_ms)
+
+    def withdraw(self, account: int, asset: str, amount: int, ref: str, ts_ms: int) -> dict[str, Any]:
+        return self._wallet("withdrawal", account, asset, amount, ref, ts_ms)
+
+    def _wallet(
+        self, kind: str, account: int, asset: str, amount: int, ref: str, ts_ms: int
+    ) -> dict[str, Any]:
+        if not _is_int(account) or account < 0:
+            raise fail("INVALID_ARGUMENT", "account must be a non-negative integer")
+        if not _is_int(ts_ms) or ts_ms < 0:
+            raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
+        if not isinstance(ref, str) or not 1 <= len(ref) <= 64:
+            raise fail("INVALID_ARGUMENT", "ref must be 1..64 characters")
+        if asset not in self.assets_by_symbol:
+            raise fail("UNKNOWN_ASSET", str(asset))
+        if not _is_int(amount) or amount <= 0:
+            raise fail("INVALID_AMOUNT", str(amount))
+        known = self.wallet_refs.get(ref)
+        if known is not None:
+            if (known["kind"], known["account"], known["asset"], known["amount"]) != (
+                kind,
+                account,
+                asset,
+                amount,
+            ):
+                raise fail("DUPLICATE_REF", ref)
+            return {**known["result"], "duplicate": True}
+        balance = self._balance(account, asset)
+        if kind == "withdrawal" and balance[0] < amount:
+            raise fail("INSUFFICIENT_FUNDS", f"{asset} available below {amount}")
+        ledger: Ledger = []
+        delta = amount if kind == "deposit" else -amount
+        self._move(ledger, account, asset, delta, 0)
+        self._emit_wallet(
+            kind, ts_ms, {"account": account, "asset": asset, "amount": amount, "ref": ref, "ledger": ledger}
+        )
+        result = {
+            "account": account,
+            "asset": asset,
+            "amount": amount,
+            "available": balance[0],
+            "held": balance[1],
+        }
+        self.wallet_refs[ref] = {
+            "kind": kind,
+            "account": account,
+            "asset": asset,
+            "amount": amount,
+            "result": result,
+        }
+        return {**result, "duplicate": False}
+
+    # ---- cancels and statuses ------------------------------------------------------------------------
+    def cancel(self, account: int, order_id: int, ts_ms: int) -> dict[str, Any]:
+        order = self.orders.get(order_id) if _is_int(order_id) else None
+        if order is None or order.account != account:
+            raise fail("UNKNOWN_ORDER", str(order_id))
+        market = self.markets_by_symbol[order.symbol]
+        if market.status == MarketStatus.HALTED.value:
+            raise fail("MARKET_HALTED", market.symbol)
+        if not order.is_open:
+            raise fail("ORDER_CLOSED", str(order_id))
+        self._close(market, order, Status.CANCELLED.value, "user", ts_ms)
+        self._finish_call()
+        return order.as_dict()
+
+    def cancel_all(self, account: int, ts_ms: int, symbol: str | None = None) -> dict[str, Any]:
+        if symbol is not None and symbol not in self.markets_by_symbol:
+            raise fail("UNKNOWN_MARKET", symbol)
+        todo = [
+            o
+            for o in self._open_of(account)
+            if (symbol is None or o.symbol == symbol)
+            and self.markets_by_symbol[o.symbol].status != MarketStatus.HALTED.value
+        ]
+        for order in todo[:MAX_BULK]:
+            self._close(self.markets_by_symbol[order.symbol], order, Status.CANCELLED.value, "user", ts_ms)
+        self._finish_call()
+        return {"cancelled": min(len(todo), MAX_BULK), "remaining": max(0, len(todo) - MAX_BULK)}
+
+    def set_market_status(
+        self, symbol: str, status: str, ts_ms: int, cancel_orders: bool = False
+    ) -> dict[str, Any]:
+        market = self.markets_by_symbol.get(symbol)
+        if market is None:
+            raise fail("UNKNOWN_MARKET", symbol)
+        if status not in MARKET_STATUSES:
+            raise fail("INVALID_ARGUMENT", f"unknown status {status}")
+        previous = market.status
+        if status != previous:
+            market.status = status
+            self._emit_market(market, "market_status", ts_ms, {"status": status, "previous": previous})
+        cancelled = 0
+        remaining = 0
+        if cancel_orders:
+            resting = sorted(market.bids + market.asks)
+            for order_id in resting[:MAX_BULK]:
+                self._close(market, self.orders[order_id], Status.CANCELLED.value, "market_status", ts_ms)
+            cancelled = min(len(resting), MAX_BULK)
+            remaining = max(0, len(resting) - MAX_BULK)
+        self._finish_call()
+        return {
+            "symbol": symbol,
+            "status": status,
+            "previous": previous,
+            "cancelled": cancelled,
+            "remaining": remaining,
+        }
+
+    # ---- reads --------------------------------------------------------------------------------------
+    def book(self, symbol: str, depth: int = 50) -> dict[str, Any]:
+        market = self.markets_by_symbol.get(symbol)
+        if market is None:
+            raise fail("UNKNOWN_MARKET", symbol)
+        out: dict[str, Any] = {"seq": market.book_seq}
+        for half in ("bids", "asks"):
+            levels: list[list[int]] = []
+            for order in self._sorted(market, half):
+                if levels and levels[-1][0] == order.price:
+                    levels[-1][1] += order.remaining
+                    levels[-1][2] += 1
+                elif len(levels) < depth:
+                    levels.append([order.price, order.remaining, 1])
+                else:
+                    break
+            out[half] = levels
+        return out
+
+    def get_order(self, order_id: int) -> dict[str, Any] | None:
+        order = self.orders.get(order_id)
+        return None if order is None else order.as_dict()
+
+    def _open_of(self, account: int) -> list[Order]:
+        return sorted(
+            (o for o in self.orders.values() if o.account == account and o.is_open), key=lambda o: o.id
+        )
+
+    def open_orders(self, account: int, symbol: str | None = None) -> list[dict[str, Any]]:
+        return [o.as_dict() for o in self._open_of(account) if symbol is None or o.symbol == symbol]
+
+    def balances(self, account: int) -> dict[str, tuple[int, int]]:
+        mine = self.accounts.get(account, {})
+        return {a: tuple(mine.get(a, (0, 0))) for a in sorted(self.assets_by_symbol)}  # type: ignore[misc]
+
+    def recent_trades(self, symbol: str, limit: int = 50) -> list[dict[str, Any]]:
+        return [dict(t) for t in self.trades.get(symbol, [])[:limit]]
+
+    def events(self, stream: str) -> list[dict[str, str]]:
+        """Every entry of a stream (`events:{SYM}` or `events:wallet`), oldest first."""
+        return [dict(e) for e in self.streams.get(stream, [])]
+
+    def account_ids(self) -> list[int]:
+        return sorted(self.accounts)

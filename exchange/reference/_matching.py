@@ -1,0 +1,435 @@
+"""`place`: validation, holds, the matching loop and the taker's outcome (docs/engine.md, Orders).
+
+The loop is planned first (a pure walk over the sorted opposite half) and then applied, so the dry runs
+the contract asks for (FOK, market buy by quantity) are literally the same loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange.reference._math import (
+    affordable_lots,
+    buy_cost,
+    limit_notional,
+    per_lot_hold,
+    trade_amounts,
+)
+from exchange.reference._model import (
+    CLIENT_ORDER_ID_RE,
+    MAX_MAKERS,
+    Market,
+    MarketStatus,
+    Order,
+    OrderType,
+    Side,
+    Status,
+    Stp,
+    Tif,
+    fail,
+)
+from exchange.reference._state import Ledger, State
+
+SIDES = {s.value for s in Side}
+TYPES = {t.value for t in OrderType}
+TIFS = {t.value for t in Tif}
+STPS = {s.value for s in Stp}
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class Step:
+    """One maker the taker touches: `trade` (qty lots), `stp_maker`, `stp_taker` or `stp_both`."""
+
+    kind: str
+    maker: Order
+    qty: int = 0
+
+
+@dataclass
+class Plan:
+    """The walk of one taker over the book; `end` says why it stopped."""
+
+    steps: list[Step] = field(default_factory=list)
+    end: str = ""  # done | no_cross | budget | cap | stp
+    filled: int = 0
+    cost: int = 0  # sum of buyer_pays at the taker fee (buys)
+
+
+class Matching(State):
+    """Order placement on top of the plain state."""
+
+    def _plan(self, market: Market, taker: Order) -> Plan:
+        half = "asks" if taker.side == Side.BUY.value else "bids"
+        makers = self._sorted(market, half)
+        plan = Plan()
+        by_quote = taker.quote_qty > 0
+        remaining = taker.remaining
+        budget = taker.quote_qty
+        touched = 0
+        index = 0
+        used = 0  # lots already taken from makers[index] in this walk
+        while True:
+            if not by_quote and remaining == 0:
+                plan.end = "done"
+                break
+            maker = makers[index] if index < len(makers) else None
+            if maker is None or not self._crosses(taker, maker):
+                plan.end = "no_cross"
+                break
+            afford = 0
+            if by_quote:
+                afford = affordable_lots(
+                    budget, maker.price, num=market.num, den=market.den, bps=market.taker_bps
+                )
+                if afford == 0:
+                    plan.end = "budget"
+                    break
+            if used == 0:  # a new maker: it counts against the cap
+                if touched >= MAX_MAKERS:
+                    plan.end = "cap"
+                    break
+                touched += 1
+            if maker.account == taker.account:
+                index += 1
+                if taker.stp == Stp.CANCEL_MAKER.value:
+                    plan.steps.append(Step("stp_maker", maker))
+                    continue
+                kind = "stp_taker" if taker.stp == Stp.CANCEL_TAKER.value else "stp_both"
+                plan.steps.append(Step(kind, maker))
+                plan.end = "stp"
+                break
+            qty = min(maker.remaining - used, afford if by_quote else remaining)
+            plan.steps.append(Step("trade", maker, qty))
+            used += qty
+            if used == maker.remaining:
+                index, used = index + 1, 0
+            plan.filled += qty
+            remaining -= qty
+            if taker.side == Side.BUY.value:
+                pays = buy_cost(maker.price, qty, num=market.num, den=market.den, bps=market.taker_bps)
+                plan.cost += pays
+                budget -= pays
+        return plan
+
+    @staticmethod
+    def _crosses(taker: Order, maker: Order) -> bool:
+        if taker.type == OrderType.MARKET.value:
+            return True
+        if taker.side == Side.BUY.value:
+            return maker.price <= taker.price
+        return maker.price >= taker.price
+
+    # ---- validation -----------------------------------------------------------------------------------
+    def _validate_place(
+        self,
+        account: int,
+        symbol: str,
+        side: str,
+        type_: str,
+        price: int,
+        qty: int,
+        quote_qty: int,
+        tif: str,
+        post_only: bool,
+        stp: str,
+        client_order_id: str,
+        ts_ms: int,
+    ) -> Market:
+        if not _is_int(account) or account <= 0:
+            raise fail("INVALID_ARGUMENT", "account must be a positive integer")
+        if not _is_int(ts_ms) or ts_ms < 0:
+            raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
+        if not isinstance(client_order_id, str) or (
+            client_order_id and not CLIENT_ORDER_ID_RE.match(client_order_id)
+        ):
+            raise fail("INVALID_ARGUMENT", "client_order_id must be 1..36 of [A-Za-z0-9_-]")
+        market = self.markets_by_symbol.get(symbol)
+        if market is None:
+            raise fail("UNKNOWN_MARKET", symbol)
+        if market.status != MarketStatus.TRADING.value:
+            raise fail("MARKET_NOT_TRADING", market.status)
+        if side not in SIDES:
+            raise fail("INVALID_SIDE", str(side))
+        if type_ not in TYPES:
+            raise fail("INVALID_TYPE", str(type_))
+        if tif not in TIFS:
+            raise fail("INVALID_TIF", str(tif))
+        if stp not in STPS:
+            raise fail("INVALID_STP", str(stp))
+        is_limit = type_ == OrderType.LIMIT.value
+        if not _is_int(price) or (is_limit and price <= 0) or (not is_limit and price != 0):
+            raise fail("INVALID_PRICE", str(price))
+        if price > market.max_price_ticks:
+            raise fail("PRICE_TOO_HIGH", str(price))
+        if not _is_int(qty) or not _is_int(quote_qty) or qty < 0 or quote_qty < 0:
+            raise fail("INVALID_QTY", "quantities must be non-negative integers")
+        if is_limit and (qty == 0 or quote_qty != 0):
+            raise fail("INVALID_QTY", "a limit order needs qty and no quote_qty")
+        if not is_limit and (qty > 0) == (quote_qty > 0):
+            raise fail("INVALID_QTY", "a market order needs exactly one of qty and quote_qty")
+        if quote_qty > 0 and side == Side.SELL.value:
+            raise fail("INVALID_QTY", "quote_qty is for market buys only")
+        if qty > 0 and qty < market.min_lots:
+            raise fail("QTY_TOO_SMALL", str(qty))
+        if qty > market.max_lots:
+            raise fail("QTY_TOO_LARGE", str(qty))
+        if is_limit:
+            if limit_notional(price, qty, num=market.num, den=market.den) < market.min_notional_minor:
+                raise fail("NOTIONAL_TOO_SMALL", "")
+        elif quote_qty > 0 and quote_qty < market.min_notional_minor:
+            raise fail("NOTIONAL_TOO_SMALL", "")
+        if post_only and (not is_limit or tif != Tif.GTC.value):
+            raise fail("INVALID_POST_ONLY", "")
+        return market
+
+    # ---- place ----------------------------------------------------------------------------------------
+    def place(
+        self,
+        account: int,
+        symbol: str,
+        side: str,
+        type: str,
+        *,
+        price: int = 0,
+        qty: int = 0,
+        quote_qty: int = 0,
+        tif: str = "gtc",
+        post_only: bool = False,
+        stp: str = "cancel_maker",
+        client_order_id: str = "",
+        ts_ms: int,
+    ) -> dict[str, Any]:
+        """Place an order; returns `{order, fills, stp, duplicate}` or raises the engine's error."""
+        market = self._validate_place(
+            account, symbol, side, type, price, qty, quote_qty, tif, post_only, stp, client_order_id, ts_ms
+        )
+        is_limit = type == OrderType.LIMIT.value
+        tif = tif if is_limit else Tif.IOC.value
+        post = 1 if post_only else 0
+        if client_order_id:
+            known = self.coids.get(account, {}).get(client_order_id)
+            if known is not None:
+                old = self.orders[known]
+                same = (
+                    old.symbol,
+                    old.side,
+                    old.type,
+                    old.tif,
+                    old.price,
+                    old.qty,
+                    old.quote_qty,
+                    old.post_only,
+                    old.stp,
+                ) == (symbol, side, type, tif, price, qty, quote_qty, post, stp)
+                if not same:
+                    raise fail("DUPLICATE_CLIENT_ORDER_ID", client_order_id)
+                return {"order": old.as_dict(), "fills": [], "stp": [], "duplicate": True}
+
+        taker = Order(
+            id=self.order_seq + 1,
+            account=account,
+            symbol=symbol,
+            side=side,
+            type=type,
+            tif=tif,
+            price=price,
+            qty=qty,
+            quote_qty=quote_qty,
+            post_only=post,
+            stp=stp,
+            client_order_id=client_order_id,
+            created_ms=ts_ms,
+            updated_ms=ts_ms,
+        )
+        if side == Side.SELL.value:
+            taker.hold_asset, hold = market.base, qty * market.lot_minor
+        else:
+            taker.hold_asset = market.quote
+            if is_limit:
+                h = per_lot_hold(price, num=market.num, den=market.den, taker_bps=market.taker_bps)
+                hold = qty * h
+            elif quote_qty:
+                hold = quote_qty
+            else:
+                hold = self._plan(market, taker).cost
+        if self._balance(account, taker.hold_asset)[0] < hold:
+            raise fail("INSUFFICIENT_FUNDS", f"{taker.hold_asset} available below {hold}")
+
+        # every check passed: from here on the command writes
+        self.order_seq += 1
+        self.orders[taker.id] = taker
+        if client_order_id:
+            self.coids.setdefault(account, {})[client_order_id] = taker.id
+        result: dict[str, Any] = {"order": None, "fills": [], "stp": [], "duplicate": False}
+        try:
+            self._execute(market, taker, hold, result)
+        finally:
+            self._finish_call()
+        result["order"] = taker.as_dict()
+        return result
+
+    def _execute(self, market: Market, taker: Order, hold: int, result: dict[str, Any]) -> None:
+        ts = taker.created_ms
+        plan = self._plan(market, taker)
+        if taker.post_only and plan.steps:
+            taker.status, taker.reason = Status.REJECTED.value, "post_only_would_take"
+            self._emit_market(
+                market,
+                "order_rejected",
+                ts,
+                {
+                    "order_id": taker.id,
+                    "account": taker.account,
+                    "reason": taker.reason,
+                    "status": taker.status,
+                },
+            )
+            return
+        ledger: Ledger = []
+        if hold:
+            self._move(ledger, taker.account, taker.hold_asset, -hold, hold)
+        taker.hold = hold
+        self._emit_market(
+            market,
+            "order_accepted",
+            ts,
+            {
+                "order_id": taker.id,
+                "account": taker.account,
+                "side": taker.side,
+                "order_type": taker.type,
+                "tif": taker.tif,
+                "price": taker.price,
+                "qty": taker.qty,
+                "quote_qty": taker.quote_qty,
+                "post_only": taker.post_only,
+                "stp": taker.stp,
+                "client_order_id": taker.client_order_id,
+                "hold_asset": taker.hold_asset,
+                "hold": hold,
+                "status": taker.status,
+                "ledger": ledger,
+            },
+        )
+        if taker.tif == Tif.FOK.value and plan.filled < taker.qty:
+            self._close(market, taker, Status.EXPIRED.value, "fok_unfilled", ts)
+            return
+
+        for step in plan.steps:
+            maker = step.maker
+            if step.kind == "trade":
+                self._trade(market, taker, maker, step.qty, result)
+            elif step.kind in ("stp_maker", "stp_both"):
+                self._close(market, maker, Status.CANCELLED.value, "stp", ts)
+                result["stp"].append(maker.id)
+        if plan.end == "stp":
+            result["stp"].append(taker.id)
+            self._close(market, taker, Status.CANCELLED.value, "stp", ts)
+            return
+        self._finish_taker(market, taker, plan)
+
+    def _finish_taker(self, market: Market, taker: Order, plan: Plan) -> None:
+        ts = taker.created_ms
+        by_quote = taker.quote_qty > 0
+        if (not by_quote and taker.remaining == 0) or (
+            by_quote and plan.end == "budget" and taker.filled > 0
+        ):
+            taker.status = Status.FILLED.value
+            self._done(market, taker, ts)
+        elif plan.end == "cap":
+            self._close(market, taker, Status.EXPIRED.value, "max_makers", ts)
+        elif taker.tif == Tif.GTC.value:
+            taker.status = Status.PARTIALLY_FILLED.value if taker.filled else Status.OPEN.value
+            self._rest(market, taker)
+        elif taker.type == OrderType.MARKET.value:
+            reason = "budget" if by_quote and plan.end == "budget" else "market"
+            self._close(market, taker, Status.EXPIRED.value, reason, ts)
+        else:
+            self._close(market, taker, Status.EXPIRED.value, "ioc", ts)
+
+    def _trade(self, market: Market, taker: Order, maker: Order, qty: int, result: dict[str, Any]) -> None:
+        ts = taker.created_ms
+        buyer, seller = (taker, maker) if taker.side == Side.BUY.value else (maker, taker)
+        amounts = trade_amounts(
+            maker.price,
+            qty,
+            num=market.num,
+            den=market.den,
+            lot_minor=market.lot_minor,
+            buyer_bps=market.taker_bps if buyer is taker else market.maker_bps,
+            seller_bps=market.taker_bps if seller is taker else market.maker_bps,
+        )
+        ledger: Ledger = []
+        self._move(ledger, buyer.account, market.quote, 0, -amounts.buyer_pays)
+        self._move(ledger, buyer.account, market.base, amounts.base, 0)
+        self._move(ledger, seller.account, market.base, 0, -amounts.base)
+        self._move(ledger, seller.account, market.quote, amounts.seller_gets, 0)
+        fee = amounts.buyer_fee + amounts.seller_fee
+        if fee:
+            self._move(ledger, 0, market.quote, fee, 0)
+        buyer.hold -= amounts.buyer_pays
+        seller.hold -= amounts.base
+        assert buyer.hold >= 0 and seller.hold >= 0
+        for order in (maker, taker):
+            order.filled += qty
+            order.quote_filled += amounts.notional
+            order.updated_ms = ts
+        maker.status = Status.FILLED.value if maker.remaining == 0 else Status.PARTIALLY_FILLED.value
+        if taker.quote_qty == 0 and taker.remaining == 0:
+            taker.status = Status.FILLED.value
+        else:
+            taker.status = Status.PARTIALLY_FILLED.value
+        self.trade_seq += 1
+        trade_id = self.trade_seq
+        self._emit_market(
+            market,
+            "trade",
+            ts,
+            {
+                "trade_id": trade_id,
+                "price": maker.price,
+                "qty": qty,
+                "taker_side": taker.side,
+                "maker_order_id": maker.id,
+                "taker_order_id": taker.id,
+                "maker_account": maker.account,
+                "taker_account": taker.account,
+                "notional": amounts.notional,
+                "buyer_fee": amounts.buyer_fee,
+                "seller_fee": amounts.seller_fee,
+                "maker_status": maker.status,
+                "maker_filled": maker.filled,
+                "maker_hold": maker.hold,
+                "taker_status": taker.status,
+                "taker_filled": taker.filled,
+                "taker_hold": taker.hold,
+                "ledger": ledger,
+            },
+        )
+        if maker.remaining == 0:
+            self._unrest(market, maker)
+            self._done(market, maker, ts)
+        else:
+            self._book_changed.add(market.symbol)
+        taker_fee = amounts.buyer_fee if buyer is taker else amounts.seller_fee
+        result["fills"].append(
+            {
+                "trade_id": trade_id,
+                "price": maker.price,
+                "qty": qty,
+                "notional": amounts.notional,
+                "fee": taker_fee,
+                "maker_order_id": maker.id,
+                "liquidity": "taker",
+                "ts": ts,
+            }
+        )
+        self.trades.setdefault(market.symbol, []).insert(
+            0, {"id": trade_id, "price": maker.price, "qty": qty, "side": taker.side, "ts": ts}
+        )
+        del self.trades[market.symbol][200:]

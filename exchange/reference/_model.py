@@ -1,0 +1,176 @@
+"""Plain data of the reference matcher: orders, markets, events, errors, vocabularies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+MAX_MAKERS = 200
+MAX_BULK = 1000  # cancel_all / set_market_status cancel at most this many orders per call
+CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class Tif(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class Stp(StrEnum):
+    CANCEL_MAKER = "cancel_maker"
+    CANCEL_TAKER = "cancel_taker"
+    CANCEL_BOTH = "cancel_both"
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class MarketStatus(StrEnum):
+    TRADING = "trading"
+    CANCEL_ONLY = "cancel_only"
+    HALTED = "halted"
+
+
+OPEN_STATUSES = (Status.OPEN.value, Status.PARTIALLY_FILLED.value)
+
+
+def _load_errors() -> tuple[type[Exception], Any]:
+    """The engine's exception classes, so the reference raises exactly what the engine raises."""
+    try:
+        from exchange.engine import errors
+    except ImportError:  # pragma: no cover - only while the engine package is being written
+        return _FallbackError, None
+    return errors.EngineError, errors
+
+
+class _FallbackError(Exception):
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+        self.message = message
+
+
+def fail(code: str, message: str = "") -> Exception:
+    """Build the engine's exception for `code` (the subclass registered for it when there is one)."""
+    base, module = _load_errors()
+    if module is not None:
+        by_code = getattr(module, "error_for_code", None) or getattr(module, "error_for", None)
+        if by_code is not None:
+            err = by_code(code, message or code)
+            assert isinstance(err, Exception)
+            return err
+        return base(code, message or code)  # type: ignore[call-arg]
+    return _FallbackError(code, message)
+
+
+@dataclass
+class Order:
+    """One order, with exactly the fields of the contract's order object."""
+
+    id: int
+    account: int
+    symbol: str
+    side: str
+    type: str
+    tif: str
+    price: int
+    qty: int
+    quote_qty: int
+    post_only: int
+    stp: str
+    client_order_id: str
+    created_ms: int
+    updated_ms: int
+    filled: int = 0
+    quote_filled: int = 0
+    hold: int = 0
+    hold_asset: str = ""
+    status: str = Status.OPEN.value
+    reason: str = ""
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.filled
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "account": self.account,
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": self.type,
+            "tif": self.tif,
+            "price": self.price,
+            "qty": self.qty,
+            "quote_qty": self.quote_qty,
+            "filled": self.filled,
+            "quote_filled": self.quote_filled,
+            "hold": self.hold,
+            "hold_asset": self.hold_asset,
+            "status": self.status,
+            "reason": self.reason,
+            "post_only": self.post_only,
+            "stp": self.stp,
+            "client_order_id": self.client_order_id,
+            "created_ms": self.created_ms,
+            "updated_ms": self.updated_ms,
+        }
+
+
+@dataclass
+class Market:
+    """A market's engine fields plus its live state (book as plain lists of order ids)."""
+
+    symbol: str
+    base: str
+    quote: str
+    lot_minor: int
+    num: int
+    den: int
+    min_lots: int
+    max_lots: int
+    max_price_ticks: int
+    min_notional_minor: int
+    maker_bps: int
+    taker_bps: int
+    tick_size: str
+    lot_size: str
+    status: str = MarketStatus.TRADING.value
+    seq: int = 0
+    book_seq: int = 0
+    bids: list[int] = field(default_factory=list)
+    asks: list[int] = field(default_factory=list)
+
+
+def event_value(value: object) -> str:
+    """Stream field text: integers as decimal, booleans as 0/1, strings unchanged."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+def ledger_text(entries: list[tuple[int, str, int, int]]) -> str:
+    """`account,asset,delta_available,delta_held` entries joined by `;`."""
+    return ";".join(f"{a},{asset},{da},{dh}" for a, asset, da, dh in entries)

@@ -1,0 +1,315 @@
+"""Unit tests of the pure-Python reference matcher (exchange/reference), with hand-computed numbers.
+
+The test market has lot_minor=100, num/den=1/3, maker 10 bps, taker 25 bps, so every rounding rule of
+docs/engine.md shows up in small numbers.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from exchange.reference import MAX_MAKERS, Reference
+
+SYM = "AAA-QQQ"
+
+
+def _ref() -> Reference:
+    ref = Reference()
+    ref.create_asset("AAA", "Base asset", 2)
+    ref.create_asset("QQQ", "Quote asset", 0)
+    ref.create_market_fields(
+        symbol=SYM,
+        base="AAA",
+        quote="QQQ",
+        lot_minor=100,
+        num=1,
+        den=3,
+        min_lots=1,
+        max_lots=1000,
+        max_price_ticks=1_000_000,
+        min_notional_minor=0,
+        maker_bps=10,
+        taker_bps=25,
+    )
+    return ref
+
+
+def _fund(ref: Reference, account: int, base: int = 0, quote: int = 0) -> None:
+    if base:
+        ref.deposit(account, "AAA", base, f"b{account}-{base}", 1)
+    if quote:
+        ref.deposit(account, "QQQ", quote, f"q{account}-{quote}", 1)
+
+
+def _check(ref: Reference) -> None:
+    """Ledger lines reproduce balances, held equals open holds, nothing negative, conservation."""
+    from_ledger: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for stream in ref.streams.values():
+        for entry in stream:
+            for line in filter(None, entry.get("ledger", "").split(";")):
+                account, asset, d_avail, d_held = line.split(",")
+                cell = from_ledger[int(account), asset]
+                cell[0] += int(d_avail)
+                cell[1] += int(d_held)
+    holds: dict[tuple[int, str], int] = defaultdict(int)
+    for order in ref.orders.values():
+        if order.is_open:
+            holds[order.account, order.hold_asset] += order.hold
+        else:
+            assert order.hold == 0
+    for account, assets in ref.accounts.items():
+        for asset, (available, held) in assets.items():
+            assert available >= 0 and held >= 0
+            assert from_ledger[account, asset] == [available, held]
+            assert held == holds[account, asset]
+    book = ref.book(SYM, 1)
+    if book["bids"] and book["asks"]:
+        assert book["bids"][0][0] < book["asks"][0][0]
+
+
+def test_trade_rounds_buyer_up_seller_down_and_fee_account_gets_the_difference() -> None:
+    """One trade of 7 lots at 10 ticks: buyer pays 24, seller gets 23, fee account 1, leftover hold back."""
+    ref = _ref()
+    _fund(ref, 1, base=700)
+    _fund(ref, 2, quote=100)
+    maker = ref.place(1, SYM, "sell", "limit", price=10, qty=7, ts_ms=5)["order"]
+    assert ref.balances(1)["AAA"] == (0, 700)
+    result = ref.place(2, SYM, "buy", "limit", price=11, qty=7, ts_ms=6)
+    # h = ceil(11 * 10025 / 30000) = 4 per lot -> hold 28; X = 70, notional 23,
+    # buyer_pays = ceil(70 * 10025 / 30000) = 24, seller_gets = floor(70 * 9990 / 30000) = 23
+    assert result["fills"] == [
+        {
+            "trade_id": 1,
+            "price": 10,
+            "qty": 7,
+            "notional": 23,
+            "fee": 1,
+            "maker_order_id": maker["id"],
+            "liquidity": "taker",
+            "ts": 6,
+        }
+    ]
+    assert result["order"]["status"] == "filled" and result["order"]["hold"] == 0
+    assert ref.balances(2) == {"AAA": (700, 0), "QQQ": (76, 0)}
+    assert ref.balances(1) == {"AAA": (0, 0), "QQQ": (23, 0)}
+    assert ref.balances(0) == {"AAA": (0, 0), "QQQ": (1, 0)}
+    types = [e["type"] for e in ref.events(f"events:{SYM}")]
+    assert types == ["order_accepted", "order_accepted", "trade", "order_done"]
+    done = ref.events(f"events:{SYM}")[-1]
+    assert (done["order_id"], done["released"], done["ledger"]) == ("2", "4", "2,QQQ,4,-4")
+    _check(ref)
+
+
+def test_buy_limit_holds_per_lot_hold_rounded_up_and_cancel_releases_it() -> None:
+    """A resting buy of 5 at 10 holds 5 * ceil(10 * 10025 / 30000) = 20; cancel gives back all 20."""
+    ref = _ref()
+    _fund(ref, 1, quote=50)
+    order = ref.place(1, SYM, "buy", "limit", price=10, qty=5, ts_ms=2)["order"]
+    assert (order["status"], order["hold"], order["hold_asset"]) == ("open", 20, "QQQ")
+    assert ref.balances(1)["QQQ"] == (30, 20)
+    assert ref.book(SYM) == {"seq": 1, "bids": [[10, 5, 1]], "asks": []}
+    cancelled = ref.cancel(1, order["id"], 3)
+    assert (cancelled["status"], cancelled["reason"], cancelled["hold"]) == ("cancelled", "user", 0)
+    assert ref.balances(1)["QQQ"] == (50, 0)
+    with pytest.raises(Exception) as err:
+        ref.cancel(1, order["id"], 4)
+    assert getattr(err.value, "code", None) == "ORDER_CLOSED"
+    with pytest.raises(Exception) as err:
+        ref.cancel(2, order["id"], 4)
+    assert getattr(err.value, "code", None) == "UNKNOWN_ORDER"
+    _check(ref)
+
+
+def test_insufficient_funds_changes_nothing() -> None:
+    """A buy whose hold exceeds available raises INSUFFICIENT_FUNDS and assigns no id and no event."""
+    ref = _ref()
+    _fund(ref, 1, quote=19)
+    with pytest.raises(Exception) as err:
+        ref.place(1, SYM, "buy", "limit", price=10, qty=5, ts_ms=2)
+    assert getattr(err.value, "code", None) == "INSUFFICIENT_FUNDS"
+    assert ref.order_seq == 0 and ref.events(f"events:{SYM}") == []
+    _check(ref)
+
+
+def test_stp_cancel_maker_cancels_own_maker_and_keeps_matching() -> None:
+    """cancel_maker: the own maker is cancelled (reported), the next maker trades, the rest rests."""
+    ref = _ref()
+    _fund(ref, 1, base=200, quote=100)
+    _fund(ref, 2, base=300)
+    own = ref.place(1, SYM, "sell", "limit", price=10, qty=2, ts_ms=1)["order"]
+    other = ref.place(2, SYM, "sell", "limit", price=10, qty=3, ts_ms=1)["order"]
+    result = ref.place(1, SYM, "buy", "limit", price=10, qty=5, ts_ms=2)
+    assert result["stp"] == [own["id"]]
+    assert [f["maker_order_id"] for f in result["fills"]] == [other["id"]]
+    assert (result["order"]["status"], result["order"]["filled"]) == ("partially_filled", 3)
+    assert ref.get_order(own["id"])["status"] == "cancelled"  # type: ignore[index]
+    assert ref.get_order(own["id"])["reason"] == "stp"  # type: ignore[index]
+    assert ref.book(SYM, 5)["bids"] == [[10, 2, 1]] and ref.book(SYM)["asks"] == []
+    _check(ref)
+
+
+def test_stp_cancel_taker_and_cancel_both() -> None:
+    """cancel_taker keeps the maker and cancels the taker; cancel_both cancels both."""
+    ref = _ref()
+    _fund(ref, 1, base=400, quote=200)
+    maker = ref.place(1, SYM, "sell", "limit", price=10, qty=2, ts_ms=1)["order"]
+    taker = ref.place(1, SYM, "buy", "limit", price=10, qty=2, stp="cancel_taker", ts_ms=2)
+    assert taker["order"]["status"] == "cancelled" and taker["order"]["reason"] == "stp"
+    assert taker["stp"] == [taker["order"]["id"]] and taker["fills"] == []
+    assert ref.get_order(maker["id"])["status"] == "open"  # type: ignore[index]
+    both = ref.place(1, SYM, "buy", "limit", price=10, qty=2, stp="cancel_both", ts_ms=3)
+    assert both["stp"] == [maker["id"], both["order"]["id"]]
+    assert ref.get_order(maker["id"])["status"] == "cancelled"  # type: ignore[index]
+    assert ref.balances(1) == {"AAA": (400, 0), "QQQ": (200, 0)}
+    _check(ref)
+
+
+def test_fok_is_all_or_nothing() -> None:
+    """A FOK for more than the book holds expires with no trade; one that fits fills completely."""
+    ref = _ref()
+    _fund(ref, 1, base=300)
+    _fund(ref, 2, quote=100)
+    ref.place(1, SYM, "sell", "limit", price=10, qty=3, ts_ms=1)
+    miss = ref.place(2, SYM, "buy", "limit", price=10, qty=4, tif="fok", ts_ms=2)
+    assert (miss["order"]["status"], miss["order"]["reason"], miss["fills"]) == (
+        "expired",
+        "fok_unfilled",
+        [],
+    )
+    assert ref.balances(2)["QQQ"] == (100, 0) and ref.book(SYM)["asks"] == [[10, 3, 1]]
+    hit = ref.place(2, SYM, "buy", "limit", price=10, qty=3, tif="fok", ts_ms=3)
+    assert hit["order"]["status"] == "filled" and sum(f["qty"] for f in hit["fills"]) == 3
+    _check(ref)
+
+
+def test_market_buy_by_quote_spends_what_it_can_and_returns_the_rest() -> None:
+    """Budget 40: 2 lots at 10 cost 7, 4 lots at 20 cost 27, the last 6 cannot buy a lot and come back."""
+    ref = _ref()
+    _fund(ref, 2, base=200)
+    _fund(ref, 3, base=500)
+    _fund(ref, 1, quote=100)
+    ref.place(2, SYM, "sell", "limit", price=10, qty=2, ts_ms=1)
+    ref.place(3, SYM, "sell", "limit", price=20, qty=5, ts_ms=1)
+    result = ref.place(1, SYM, "buy", "market", quote_qty=40, ts_ms=2)
+    assert [(f["price"], f["qty"]) for f in result["fills"]] == [(10, 2), (20, 4)]
+    order = result["order"]
+    assert (order["status"], order["filled"], order["hold"], order["tif"]) == ("filled", 6, 0, "ioc")
+    assert ref.balances(1) == {"AAA": (600, 0), "QQQ": (66, 0)}
+    assert ref.book(SYM)["asks"] == [[20, 1, 1]]
+    _check(ref)
+
+
+def test_market_buy_by_qty_holds_its_dry_run_cost() -> None:
+    """A market buy of 3 lots needs the exact cost of its fills; one unit less is INSUFFICIENT_FUNDS."""
+    ref = _ref()
+    _fund(ref, 2, base=500)
+    ref.place(2, SYM, "sell", "limit", price=10, qty=1, ts_ms=1)
+    ref.place(2, SYM, "sell", "limit", price=12, qty=4, ts_ms=1)
+    cost = -(-10 * 10025 // 30000) + -(-24 * 10025 // 30000)  # 4 + 9 = 13
+    _fund(ref, 1, quote=cost - 1)
+    with pytest.raises(Exception) as err:
+        ref.place(1, SYM, "buy", "market", qty=3, ts_ms=2)
+    assert getattr(err.value, "code", None) == "INSUFFICIENT_FUNDS"
+    _fund(ref, 1, quote=1)
+    result = ref.place(1, SYM, "buy", "market", qty=3, ts_ms=3)
+    assert result["order"]["status"] == "filled" and ref.balances(1)["QQQ"] == (0, 0)
+    _fund(ref, 3, base=200)
+    sell = ref.place(3, SYM, "sell", "market", qty=2, ts_ms=4)
+    assert (sell["order"]["status"], sell["order"]["reason"], sell["fills"]) == ("expired", "market", [])
+    _check(ref)
+
+
+def test_post_only_that_would_take_is_rejected_without_a_hold() -> None:
+    """A post-only buy at the best ask is rejected (order_rejected); below it, it rests."""
+    ref = _ref()
+    _fund(ref, 2, base=100)
+    _fund(ref, 1, quote=100)
+    ref.place(2, SYM, "sell", "limit", price=10, qty=1, ts_ms=1)
+    rejected = ref.place(1, SYM, "buy", "limit", price=10, qty=1, post_only=True, ts_ms=2)["order"]
+    assert (rejected["status"], rejected["reason"], rejected["hold"]) == (
+        "rejected",
+        "post_only_would_take",
+        0,
+    )
+    assert ref.events(f"events:{SYM}")[-1]["type"] == "order_rejected"
+    rests = ref.place(1, SYM, "buy", "limit", price=9, qty=1, post_only=True, ts_ms=3)["order"]
+    assert rests["status"] == "open"
+    _check(ref)
+
+
+def test_max_makers_cap_expires_the_remainder_and_never_crosses() -> None:
+    """A taker that would touch more than MAX_MAKERS makers fills 200 and expires the rest (max_makers)."""
+    ref = _ref()
+    _fund(ref, 2, base=100 * (MAX_MAKERS + 5))
+    _fund(ref, 1, quote=10_000)
+    for _ in range(MAX_MAKERS + 5):
+        ref.place(2, SYM, "sell", "limit", price=10, qty=1, ts_ms=1)
+    result = ref.place(1, SYM, "buy", "limit", price=10, qty=MAX_MAKERS + 10, ts_ms=2)
+    order = result["order"]
+    assert (order["status"], order["reason"], order["filled"]) == ("expired", "max_makers", MAX_MAKERS)
+    assert ref.book(SYM) == {"seq": MAX_MAKERS + 6, "bids": [], "asks": [[10, 5, 5]]}
+    _check(ref)
+
+
+def test_client_order_id_retry_returns_original_and_conflict_raises() -> None:
+    """Same client_order_id and fields: the original with duplicate=True; other fields: a conflict."""
+    ref = _ref()
+    _fund(ref, 1, quote=100)
+    first = ref.place(1, SYM, "buy", "limit", price=10, qty=1, client_order_id="abc-1", ts_ms=1)
+    again = ref.place(1, SYM, "buy", "limit", price=10, qty=1, client_order_id="abc-1", ts_ms=2)
+    assert again["duplicate"] is True and again["order"] == first["order"] and ref.order_seq == 1
+    with pytest.raises(Exception) as err:
+        ref.place(1, SYM, "buy", "limit", price=11, qty=1, client_order_id="abc-1", ts_ms=3)
+    assert getattr(err.value, "code", None) == "DUPLICATE_CLIENT_ORDER_ID"
+    _check(ref)
+
+
+def test_deposit_refs_are_idempotent_and_withdraw_checks_funds() -> None:
+    """A repeated deposit ref returns the original result; a changed one is DUPLICATE_REF."""
+    ref = _ref()
+    first = ref.deposit(1, "QQQ", 10, "r1", 1)
+    assert first == {
+        "account": 1,
+        "asset": "QQQ",
+        "amount": 10,
+        "available": 10,
+        "held": 0,
+        "duplicate": False,
+    }
+    assert ref.deposit(1, "QQQ", 10, "r1", 2) == {**first, "duplicate": True}
+    for call, code in (
+        (lambda: ref.deposit(1, "QQQ", 11, "r1", 2), "DUPLICATE_REF"),
+        (lambda: ref.withdraw(1, "QQQ", 11, "w1", 2), "INSUFFICIENT_FUNDS"),
+        (lambda: ref.deposit(1, "ZZZ", 1, "r2", 2), "UNKNOWN_ASSET"),
+        (lambda: ref.deposit(1, "QQQ", 0, "r3", 2), "INVALID_AMOUNT"),
+    ):
+        with pytest.raises(Exception) as err:
+            call()
+        assert getattr(err.value, "code", None) == code
+    assert ref.withdraw(1, "QQQ", 4, "w2", 3)["available"] == 6
+    assert [e["type"] for e in ref.events("events:wallet")] == ["deposit", "withdrawal"]
+    _check(ref)
+
+
+def test_market_status_cancel_orders_and_halted_cancel() -> None:
+    """halted refuses cancels; cancel_only with cancel_orders cancels the book in id order."""
+    ref = _ref()
+    _fund(ref, 1, quote=100)
+    a = ref.place(1, SYM, "buy", "limit", price=5, qty=1, ts_ms=1)["order"]
+    ref.place(1, SYM, "buy", "limit", price=6, qty=1, ts_ms=1)
+    ref.set_market_status(SYM, "halted", 2)
+    with pytest.raises(Exception) as err:
+        ref.cancel(1, a["id"], 3)
+    assert getattr(err.value, "code", None) == "MARKET_HALTED"
+    with pytest.raises(Exception) as err:
+        ref.place(1, SYM, "buy", "limit", price=5, qty=1, ts_ms=3)
+    assert getattr(err.value, "code", None) == "MARKET_NOT_TRADING"
+    assert ref.cancel_all(1, 3) == {"cancelled": 0, "remaining": 0}
+    out = ref.set_market_status(SYM, "cancel_only", 4, cancel_orders=True)
+    assert (out["cancelled"], out["remaining"]) == (2, 0)
+    assert ref.open_orders(1) == [] and ref.balances(1)["QQQ"] == (100, 0)
+    cancels = [e for e in ref.events(f"events:{SYM}") if e["type"] == "order_cancelled"]
+    assert [e["reason"] for e in cancels] == ["market_status", "market_status"]
+    _check(ref)
