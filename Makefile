@@ -1,0 +1,70 @@
+# Two commands matter: `make run` (the whole exchange on http://127.0.0.1:8000/) and `make test`.
+# `make setup` is idempotent: it only reinstalls what changed since the last run.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+FRONTEND := frontend
+HAS_FRONTEND := $(wildcard $(FRONTEND)/package.json)
+NODE_STAMP := $(FRONTEND)/node_modules/.package-lock.json
+FRONTEND_BUILD := $(FRONTEND)/dist/index.html
+FRONTEND_SOURCES := $(shell find $(FRONTEND)/src $(FRONTEND)/public -type f 2>/dev/null) \
+	$(wildcard $(FRONTEND)/index.html $(FRONTEND)/vite.config.ts $(FRONTEND)/tsconfig*.json)
+
+.PHONY: setup python-deps frontend-deps frontend-build run test pytest lint fmt bench clean-var help
+
+help:
+	@echo "make setup | run | test | lint | fmt | bench"
+
+setup: python-deps $(if $(HAS_FRONTEND),frontend-build)
+
+python-deps: $(PY_STAMP)
+
+$(BIN)/python:
+	@echo "creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing Python dependencies (pip install -e '.[dev]')"
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' >$(VENV)/pip.log 2>&1 \
+		|| { cat $(VENV)/pip.log; exit 1; }
+	@touch $@
+
+frontend-deps: $(if $(HAS_FRONTEND),$(NODE_STAMP))
+
+# npm rewrites node_modules/.package-lock.json on every install: it is our freshness stamp
+$(NODE_STAMP): $(FRONTEND)/package.json $(wildcard $(FRONTEND)/package-lock.json)
+	@echo "installing frontend dependencies (npm ci)"
+	@cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+frontend-build: $(if $(HAS_FRONTEND),$(FRONTEND_BUILD))
+
+$(FRONTEND_BUILD): $(NODE_STAMP) $(FRONTEND_SOURCES)
+	@echo "building the terminal (npm run build)"
+	@cd $(FRONTEND) && npm run --silent build
+	@touch $@
+
+run: setup
+	$(BIN)/exchange up
+
+lint: python-deps
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+fmt: python-deps
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+pytest: python-deps
+	@$(BIN)/pytest -q
+
+test: setup lint pytest
+ifneq ($(HAS_FRONTEND),)
+	@cd $(FRONTEND) && npm test --silent
+endif
+
+bench: setup
+	$(BIN)/exchange bench engine
