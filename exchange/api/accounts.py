@@ -1,0 +1,123 @@
+"""Accounts and refresh tokens in PostgreSQL (tables of `exchange/db/migrations/0001_accounts.sql`).
+
+Every function takes a psycopg `AsyncConnectionPool` (or anything with an async `connection()` context).
+Emails are stored lower-cased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg import errors as pg_errors
+
+from exchange.api.errors import ApiError, ErrorCode
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    email: str
+    password_hash: str
+    is_admin: bool
+    created_at: datetime
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "is_admin": self.is_admin,
+            "created_at": int(self.created_at.timestamp() * 1000),
+        }
+
+
+_COLUMNS = "id, email, password_hash, is_admin, created_at"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def create_account(pool: Any, email: str, password_hash: str, is_admin: bool = False) -> AccountRow:
+    """Insert an account; `EMAIL_TAKEN` (409) when the email exists."""
+    try:
+        async with pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(
+                "INSERT INTO accounts (email, password_hash, is_admin) VALUES (%s, %s, %s) "
+                f"RETURNING {_COLUMNS}",
+                (normalize_email(email), password_hash, is_admin),
+            )
+            row = await cur.fetchone()
+    except pg_errors.UniqueViolation:
+        raise ApiError(ErrorCode.EMAIL_TAKEN, "an account with this email exists") from None
+    assert row is not None
+    return AccountRow(*row)
+
+
+async def account_by_email(pool: Any, email: str) -> AccountRow | None:
+    async with pool.connection() as conn, conn.cursor() as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM accounts WHERE email = %s", (normalize_email(email),))
+        row = await cur.fetchone()
+    return AccountRow(*row) if row else None
+
+
+async def account_by_id(pool: Any, account_id: int) -> AccountRow | None:
+    async with pool.connection() as conn, conn.cursor() as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM accounts WHERE id = %s", (account_id,))
+        row = await cur.fetchone()
+    return AccountRow(*row) if row else None
+
+
+async def store_refresh(pool: Any, jti: str, account_id: int, expires_at: int) -> None:
+    async with pool.connection() as conn, conn.cursor() as cur:
+        await cur.execute(
+            "INSERT INTO refresh_tokens (jti, account_id, expires_at) VALUES (%s, %s, %s)",
+            (jti, account_id, datetime.fromtimestamp(expires_at, tz=UTC)),
+        )
+
+
+async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new_expires_at: int) -> bool:
+    """Atomically retire `jti` and store `new_jti`. False (and every token of the account revoked) when
+    `jti` is unknown, expired or already used — a reused refresh token means it leaked."""
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        await cur.execute(
+            "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = %s "
+            "WHERE jti = %s AND account_id = %s AND revoked_at IS NULL AND expires_at > now() RETURNING jti",
+            (new_jti, jti, account_id),
+        )
+        if await cur.fetchone() is None:
+            await cur.execute(
+                "SELECT revoked_at IS NOT NULL FROM refresh_tokens WHERE jti = %s AND account_id = %s",
+                (jti, account_id),
+            )
+            reused = await cur.fetchone()
+            if reused is not None and reused[0]:
+                await cur.execute(
+                    "UPDATE refresh_tokens SET revoked_at = now() "
+                    "WHERE account_id = %s AND revoked_at IS NULL",
+                    (account_id,),
+                )
+            return False
+        await cur.execute(
+            "INSERT INTO refresh_tokens (jti, account_id, expires_at) VALUES (%s, %s, %s)",
+            (new_jti, account_id, datetime.fromtimestamp(new_expires_at, tz=UTC)),
+        )
+    return True
+
+
+async def revoke_refresh(pool: Any, account_id: int, jti: str | None = None) -> int:
+    """Revoke one refresh token of the account (or all of them when `jti` is None); returns how many."""
+    async with pool.connection() as conn, conn.cursor() as cur:
+        if jti is None:
+            await cur.execute(
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL",
+                (account_id,),
+            )
+        else:
+            await cur.execute(
+                "UPDATE refresh_tokens SET revoked_at = now() "
+                "WHERE account_id = %s AND jti = %s AND revoked_at IS NULL",
+                (account_id, jti),
+            )
+        return int(cur.rowcount or 0)

@@ -1,0 +1,346 @@
+"""The Litestar application factory: `uvicorn exchange.api.app:create_app --factory`.
+
+`create_app(settings=None, *, redis=None, engine=None, pool=None, clock=None)` builds the app; the seams are
+injected (tests pass their own Redis client / pool / clock). On startup it connects Redis (engine client:
+`decode_responses=True, protocol=2`), loads the engine library, and opens a psycopg `AsyncConnectionPool`
+(without waiting: order entry works while PostgreSQL is down). Everything lives on `app.state.services`
+(`exchange.api.context.Services`) and, for convenience, `app.state.engine/redis/pool/markets/limiter/
+tokens/settings/clock`.
+
+Optional parts of other helpers are wired in `_optional_parts()`: `exchange.api.marketdata`
+(`MarketDataController`), `exchange.api.history` (`HistoryController`) and `exchange.api.ws`
+(`websocket_route` or `route_handlers`, plus optional `plugins`, `on_startup`, `on_shutdown`), each only when
+the module exists. The built frontend (`frontend/dist`) is served at `/` with an SPA fallback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import File
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from exchange import __version__
+from exchange.api import metrics
+from exchange.api.auth import TokenService
+from exchange.api.context import Services
+from exchange.api.convert import MarketCache
+from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.ratelimit import RateLimiter
+from exchange.api.routes_admin import AdminController
+from exchange.api.routes_auth import AuthController, MeController
+from exchange.api.routes_ops import OpsController
+from exchange.api.routes_reference import ReferenceController
+from exchange.api.routes_trading import BalancesController, OrdersController
+from exchange.api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+# ------------------------------------------------------------------------------------------- errors
+
+
+def _error_response(
+    code: ErrorCode | str, message: str, status: int, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        {"error": {"code": str(code), "message": message}},
+        status_code=status,
+        headers=headers,
+        media_type=MediaType.JSON,
+    )
+
+
+_HTTP_CODES = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.BODY_TOO_LARGE,
+    429: ErrorCode.RATE_LIMITED,
+    503: ErrorCode.UNAVAILABLE,
+}
+
+
+def _unavailable(exc: Exception) -> bool:
+    from psycopg import OperationalError
+    from psycopg_pool import PoolTimeout
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return isinstance(exc, OperationalError | PoolTimeout | RedisConnectionError | RedisTimeoutError)
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Every error leaves as `{"error": {"code", "message"}}`; nothing escapes as a bare 500."""
+    if isinstance(exc, ApiError):
+        return _error_response(exc.code, exc.message, exc.status, exc.headers)
+    if isinstance(exc, ValidationException):
+        detail = exc.extra if isinstance(exc.extra, list) else []
+        parts = [
+            f"{d.get('key') or ''}: {d.get('message')}".strip(": ") for d in detail if isinstance(d, dict)
+        ]
+        message = "; ".join(p for p in parts if p) or str(exc.detail)
+        return _error_response(ErrorCode.VALIDATION_ERROR, message[:500], 422)
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        code = _HTTP_CODES.get(status, ErrorCode.BAD_REQUEST if status < 500 else ErrorCode.INTERNAL_ERROR)
+        if status >= 500:
+            log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
+        return _error_response(code, str(exc.detail)[:500], status, dict(exc.headers or {}))
+    if _unavailable(exc):
+        log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
+        return _error_response(ErrorCode.UNAVAILABLE, "a backing service is unavailable, retry shortly", 503)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error_response(ErrorCode.INTERNAL_ERROR, "internal error", 500)
+
+
+# ------------------------------------------------------------------------------------------ metrics
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    """Count requests by method, route template and status; observe latency (routed HTTP requests only)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await app(scope, receive, send_wrapper)
+        finally:
+            route = str(scope.get("path_template") or "unknown")
+            method = str(scope.get("method", ""))
+            metrics.HTTP_REQUESTS.inc(1, method, route, str(status))
+            metrics.HTTP_LATENCY.observe(time.perf_counter() - start, method, route)
+
+    return middleware
+
+
+# ----------------------------------------------------------------------------- optional parts / SPA
+
+
+@dataclass
+class OptionalParts:
+    route_handlers: list[Any] = field(default_factory=list)
+    plugins: list[Any] = field(default_factory=list)
+    on_startup: list[Callable[..., Any]] = field(default_factory=list)
+    on_shutdown: list[Callable[..., Any]] = field(default_factory=list)
+    loaded: list[str] = field(default_factory=list)
+
+
+def _import_optional(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return list(value)
+    return [value]
+
+
+def _optional_parts() -> OptionalParts:
+    """Routers and hooks of the realtime and persistence helpers, registered when their modules exist."""
+    parts = OptionalParts()
+    marketdata = _import_optional("exchange.api.marketdata")
+    if marketdata is not None and hasattr(marketdata, "MarketDataController"):
+        parts.route_handlers.append(marketdata.MarketDataController)
+        parts.loaded.append("marketdata")
+    history = _import_optional("exchange.api.history")
+    if history is not None and hasattr(history, "HistoryController"):
+        parts.route_handlers.append(history.HistoryController)
+        parts.loaded.append("history")
+    ws = _import_optional("exchange.api.ws")
+    if ws is not None:
+        if hasattr(ws, "route_handlers"):
+            parts.route_handlers.extend(_as_list(ws.route_handlers))
+        elif hasattr(ws, "websocket_route"):
+            parts.route_handlers.extend(_as_list(ws.websocket_route))
+        parts.plugins.extend(_as_list(getattr(ws, "plugins", None)))
+        parts.on_startup.extend(_as_list(getattr(ws, "on_startup", None)))
+        parts.on_shutdown.extend(_as_list(getattr(ws, "on_shutdown", None)))
+        parts.loaded.append("ws")
+    return parts
+
+
+_NOT_SPA_PREFIXES = ("api/", "api", "ws", "schema", "healthz", "readyz", "metrics")
+
+
+def _spa_handler(dist: Path) -> Any:
+    root = dist.resolve()
+
+    @get(["/", "/{path:path}"], include_in_schema=False, sync_to_thread=False)
+    def spa(path: str = "") -> File | Response[Any]:
+        rel = path.lstrip("/")
+        if rel.split("/", 1)[0] in _NOT_SPA_PREFIXES:
+            return _error_response(ErrorCode.NOT_FOUND, "not found", 404)
+        candidate = (root / rel).resolve() if rel else root / "index.html"
+        if candidate.is_file() and candidate.is_relative_to(root):
+            return File(candidate)
+        return File(root / "index.html", content_disposition_type="inline")
+
+    return spa
+
+
+# -------------------------------------------------------------------------------------------- app
+
+
+def _openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Exchange API",
+        version=__version__,
+        description=(
+            "Spot exchange REST API. Prices, quantities and amounts are decimal strings; timestamps are "
+            'integer milliseconds since the epoch; errors are {"error": {"code", "message"}}.'
+        ),
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin()],
+        components=Components(
+            security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+        ),
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    redis: Any = None,
+    engine: Any = None,
+    pool: Any = None,
+    clock: Callable[[], int] | None = None,
+    extra_route_handlers: Sequence[Any] = (),
+) -> Litestar:
+    """Build the application (see the module docstring)."""
+    settings = settings or Settings.from_env()
+    parts = _optional_parts()
+    clock_fn = clock or now_ms
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> Any:
+        own_redis = redis is None
+        own_pool = pool is None and settings.database_url is not None
+        client = redis
+        if client is None:
+            if not settings.redis_url:
+                raise RuntimeError("EXCHANGE_REDIS_URL is not set and no running stack was found")
+            import redis.asyncio as aioredis
+
+            client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, protocol=2)
+        eng = engine
+        if eng is None:
+            from exchange.engine.client import AsyncEngine
+
+            eng = AsyncEngine(client)
+        if settings.load_library:
+            await eng.load()
+        db_pool = pool
+        if own_pool:
+            from psycopg_pool import AsyncConnectionPool
+
+            db_pool = AsyncConnectionPool(
+                str(settings.database_url), min_size=1, max_size=settings.db_pool_max, open=False, timeout=5.0
+            )
+            await db_pool.open(wait=False)
+        svc = Services(
+            settings=settings,
+            redis=client,
+            engine=eng,
+            markets=MarketCache(eng),
+            limiter=RateLimiter(client),
+            tokens=TokenService(settings),
+            clock=clock_fn,
+            pool=db_pool,
+        )
+        state = app.state
+        state.services = svc
+        state.settings, state.redis, state.engine, state.pool = settings, client, eng, db_pool
+        state.markets, state.limiter, state.tokens, state.clock = (
+            svc.markets,
+            svc.limiter,
+            svc.tokens,
+            clock_fn,
+        )
+        try:
+            yield
+        finally:
+            if own_pool and db_pool is not None:
+                await db_pool.close()
+            if own_redis:
+                await client.aclose()
+
+    handlers: list[Any] = [
+        OpsController,
+        AuthController,
+        MeController,
+        ReferenceController,
+        OrdersController,
+        BalancesController,
+        AdminController,
+        *parts.route_handlers,
+        *extra_route_handlers,
+    ]
+    if settings.frontend_dist.is_dir() and (settings.frontend_dist / "index.html").is_file():
+        handlers.append(_spa_handler(settings.frontend_dist))
+
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        on_startup=parts.on_startup,
+        on_shutdown=parts.on_shutdown,
+        plugins=parts.plugins,
+        middleware=[metrics_middleware],
+        exception_handlers={Exception: handle_exception},
+        openapi_config=_openapi_config(),
+        request_max_body_size=settings.max_body_bytes,
+        cors_config=None,
+        debug=False,
+    )
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document as a dict (no server connection needed)."""
+    app = create_app(Settings(jwt_secret="x" * 32, load_library=False))
+    return app.openapi_schema.to_schema()
+
+
+def run_openapi(args: argparse.Namespace | None = None) -> int:
+    """`exchange openapi`: print the OpenAPI 3.1 JSON (the frontend generates its types from it)."""
+    json.dump(openapi_document(), sys.stdout, indent=2, sort_keys=True)
+    sys.stdout.write("\n")
+    return 0

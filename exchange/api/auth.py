@@ -1,0 +1,139 @@
+"""Passwords (argon2id) and tokens (JWT, HS256 pinned, issuer and audience checked).
+
+- Access token: `{"sub": "<account id>", "typ": "access", "iss", "aud", "iat", "exp", "jti"}`, lifetime
+  `settings.access_ttl_s` (<= 15 min). Stateless: valid until it expires.
+- Refresh token: the same claims with `"typ": "refresh"`; its `jti` is stored in PostgreSQL
+  `refresh_tokens` and every use rotates it (the old one stops working; a reused rotated token revokes every
+  refresh token of the account, see `exchange.api.accounts.rotate_refresh`).
+
+The WebSocket (`exchange.api.ws`) authenticates with `app.state.tokens.decode_access(token) -> account id`.
+`provide_account_id` is the Litestar dependency for `Authorization: Bearer <access token>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from litestar import Request
+
+from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.settings import Settings
+
+ALGORITHM = "HS256"
+
+# OWASP's argon2id baseline (19 MiB, t=2, p=1): strong and fast enough to run per login on 2 cores.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+_DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+
+
+def hash_password_sync(password: str) -> str:
+    return _hasher.hash(password)
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists (`None` verifies against a dummy hash)."""
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    account_id: int
+    jti: str
+    expires_at: int  # epoch seconds
+
+
+class TokenService:
+    def __init__(self, settings: Settings, clock: Any = time.time) -> None:
+        self._key = settings.jwt_secret
+        self._issuer = settings.jwt_issuer
+        self._audience = settings.jwt_audience
+        self.access_ttl_s = settings.access_ttl_s
+        self.refresh_ttl_s = settings.refresh_ttl_s
+        self._clock = clock
+
+    def _encode(self, account_id: int, typ: str, ttl_s: int) -> tuple[str, str, int]:
+        now = int(self._clock())
+        jti = secrets.token_urlsafe(18)
+        exp = now + ttl_s
+        claims = {
+            "sub": str(account_id),
+            "typ": typ,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "exp": exp,
+            "jti": jti,
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), jti, exp
+
+    def issue_access(self, account_id: int) -> str:
+        return self._encode(account_id, "access", self.access_ttl_s)[0]
+
+    def issue_refresh(self, account_id: int) -> tuple[str, RefreshClaims]:
+        token, jti, exp = self._encode(account_id, "refresh", self.refresh_ttl_s)
+        return token, RefreshClaims(account_id, jti, exp)
+
+    def _decode(self, token: str, typ: str) -> dict[str, Any]:
+        if not token or len(token) > 4096:
+            raise ApiError(ErrorCode.INVALID_TOKEN, "invalid token")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "iss", "aud", "jti"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise ApiError(ErrorCode.INVALID_TOKEN, "token expired") from None
+        except jwt.PyJWTError:
+            raise ApiError(ErrorCode.INVALID_TOKEN, "invalid token") from None
+        if claims.get("typ") != typ:
+            raise ApiError(
+                ErrorCode.INVALID_TOKEN, f"not an {typ} token" if typ == "access" else "not a refresh token"
+            )
+        sub = claims.get("sub")
+        if not isinstance(sub, str) or not sub.isdigit() or not 1 <= int(sub) < 2**53:
+            raise ApiError(ErrorCode.INVALID_TOKEN, "invalid token subject")
+        return claims
+
+    def decode_access(self, token: str) -> int:
+        """The account id of a valid access token, else `ApiError(INVALID_TOKEN)` (401)."""
+        return int(self._decode(token, "access")["sub"])
+
+    def decode_refresh(self, token: str) -> RefreshClaims:
+        claims = self._decode(token, "refresh")
+        return RefreshClaims(int(claims["sub"]), str(claims["jti"]), int(claims["exp"]))
+
+
+def bearer_token(request: Request[Any, Any, Any]) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(ErrorCode.UNAUTHORIZED, "missing bearer token")
+    return token.strip()
+
+
+async def provide_account_id(request: Request[Any, Any, Any]) -> int:
+    """Litestar dependency: the authenticated account id (401 without a valid access token)."""
+    tokens: TokenService = request.app.state.tokens
+    return tokens.decode_access(bearer_token(request))

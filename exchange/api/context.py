@@ -1,0 +1,42 @@
+"""The per-app services every handler uses, stored once on `app.state.services` (and, for convenience,
+as `app.state.engine`, `.redis`, `.pool`, `.markets`, `.limiter`, `.tokens`, `.settings`, `.clock`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+
+from exchange.api.auth import TokenService
+from exchange.api.convert import MarketCache
+from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.ratelimit import RateLimiter
+from exchange.api.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Any  # redis.asyncio.Redis, decode_responses=True, protocol=2
+    engine: Any  # exchange.engine.client.AsyncEngine
+    markets: MarketCache
+    limiter: RateLimiter
+    tokens: TokenService
+    clock: Callable[[], int]  # epoch milliseconds
+    pool: Any = None  # psycopg_pool.AsyncConnectionPool (None when no database is configured)
+
+    def require_pool(self) -> Any:
+        if self.pool is None:
+            raise ApiError(ErrorCode.UNAVAILABLE, "no database configured")
+        return self.pool
+
+
+def services(request: Request[Any, Any, Any]) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"

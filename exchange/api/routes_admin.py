@@ -1,0 +1,100 @@
+"""Admin routes (accounts with `is_admin`): deposits, withdrawals, market status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from exchange.api import accounts
+from exchange.api.auth import provide_account_id
+from exchange.api.context import services
+from exchange.api.convert import amount_in, amount_out
+from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.openapi import errors
+from exchange.api.schemas import MarketStatusRequest, MarketStatusResult, WalletRequest, WalletResult
+from exchange.api.trading import engine_call
+
+SymbolPath = Annotated[str, Parameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
+STATUS_MAX_ROUNDS = 10_000  # x 1,000 cancelled orders per engine call
+
+
+async def provide_admin_id(request: Request[Any, Any, Any]) -> int:
+    """The authenticated account id when it is an admin: 401 without a token, 403 `FORBIDDEN` otherwise."""
+    account_id = await provide_account_id(request)
+    row = await accounts.account_by_id(services(request).require_pool(), account_id)
+    if row is None or not row.is_admin:
+        raise ApiError(ErrorCode.FORBIDDEN, "admin only")
+    return account_id
+
+
+class AdminController(Controller):
+    path = "/api/admin"
+    tags = ["admin"]
+    dependencies = {"admin_id": Provide(provide_admin_id)}
+    security = [{"bearer": []}]
+
+    async def _wallet(
+        self, request: Request[Any, Any, Any], data: WalletRequest, withdraw: bool
+    ) -> WalletResult:
+        svc = services(request)
+        decimals = await svc.markets.asset_decimals(data.asset)
+        if decimals is None:
+            raise ApiError(ErrorCode.UNKNOWN_ASSET, f"no asset {data.asset!r}")
+        row = await accounts.account_by_id(svc.require_pool(), data.account_id)
+        if row is None:
+            raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {data.account_id}")
+        minor = amount_in(data.amount, decimals)
+        fn = svc.engine.withdraw if withdraw else svc.engine.deposit
+        result = await engine_call(fn, data.account_id, data.asset, minor, data.ref, ts_ms=svc.clock())
+        return WalletResult(
+            account_id=data.account_id,
+            asset=data.asset,
+            amount=amount_out(int(result.get("amount", minor)), decimals),
+            available=amount_out(int(result["available"]), decimals),
+            held=amount_out(int(result["held"]), decimals),
+            duplicate=bool(result.get("duplicate", False)),
+        )
+
+    @post("/deposits", operation_id="adminDeposit", responses=errors(401, 403, 404, 409, 422))
+    async def deposit(
+        self, request: Request[Any, Any, Any], admin_id: int, data: WalletRequest
+    ) -> WalletResult:
+        """Credit an account. Idempotent by `ref` (a repeat returns the original with `duplicate: true`)."""
+        return await self._wallet(request, data, withdraw=False)
+
+    @post("/withdrawals", operation_id="adminWithdraw", responses=errors(401, 403, 404, 409, 422))
+    async def withdraw(
+        self, request: Request[Any, Any, Any], admin_id: int, data: WalletRequest
+    ) -> WalletResult:
+        """Debit an account's available balance (409 `INSUFFICIENT_FUNDS`). Idempotent by `ref`."""
+        return await self._wallet(request, data, withdraw=True)
+
+    @post(
+        "/markets/{symbol:str}/status",
+        operation_id="adminSetMarketStatus",
+        status_code=200,
+        responses=errors(401, 403, 404, 422),
+    )
+    async def market_status(
+        self, request: Request[Any, Any, Any], admin_id: int, symbol: SymbolPath, data: MarketStatusRequest
+    ) -> MarketStatusResult:
+        """Set `trading` / `cancel_only` / `halted`; `cancel_orders` also cancels every resting order."""
+        svc = services(request)
+        await svc.markets.require(symbol)
+        cancelled = 0
+        for _ in range(STATUS_MAX_ROUNDS):
+            result = await engine_call(
+                svc.engine.set_market_status,
+                symbol,
+                data.status.value,
+                ts_ms=svc.clock(),
+                cancel_orders=data.cancel_orders,
+            )
+            cancelled += int((result or {}).get("cancelled", 0) or 0)
+            if not data.cancel_orders or int((result or {}).get("remaining", 0) or 0) <= 0:
+                break
+        await svc.markets.reload()
+        return MarketStatusResult(symbol=symbol, status=data.status.value, cancelled=cancelled)

@@ -1,0 +1,91 @@
+"""Order entry and balances: `/api/orders` (place, get one, cancel, cancel all) and `/api/balances`.
+
+The open/closed order list (`GET /api/orders`) belongs to `exchange.api.history.HistoryController`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from exchange.api import trading
+from exchange.api.auth import provide_account_id
+from exchange.api.context import services
+from exchange.api.convert import balance_out
+from exchange.api.openapi import errors
+from exchange.api.schemas import Balance, CancelAllResult, Order, OrderCreate
+
+OrderId = Annotated[int, Parameter(ge=1, le=2**53 - 1, description="order id")]
+SymbolQuery = Annotated[
+    str | None,
+    Parameter(query="symbol", pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, required=False),
+]
+
+
+class OrdersController(Controller):
+    path = "/api/orders"
+    tags = ["trading"]
+    dependencies = {"account_id": Provide(provide_account_id)}
+    security = [{"bearer": []}]
+
+    @post("/", operation_id="placeOrder", responses=errors(401, 404, 409, 422, 429))
+    async def place(self, request: Request[Any, Any, Any], account_id: int, data: OrderCreate) -> Order:
+        """Place an order. 201 with the order after matching, incl. this call's fills (taker side)."""
+        svc = services(request)
+        await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
+        out = await trading.place_order(svc.engine, svc.markets, account_id, data, ts_ms=svc.clock())
+        out.pop("duplicate", None)
+        return msgspec.convert(out, Order)
+
+    @get("/{order_id:int}", operation_id="getOrder", responses=errors(401, 404))
+    async def get_one(self, request: Request[Any, Any, Any], account_id: int, order_id: OrderId) -> Order:
+        """One of your orders with its fills (fills are read from the history database)."""
+        svc = services(request)
+        out = await trading.get_order(svc.engine, svc.markets, account_id, order_id, pool=svc.pool)
+        return msgspec.convert(out, Order)
+
+    @delete(
+        "/{order_id:int}", operation_id="cancelOrder", status_code=200, responses=errors(401, 404, 409, 429)
+    )
+    async def cancel(self, request: Request[Any, Any, Any], account_id: int, order_id: OrderId) -> Order:
+        """Cancel an open order: 404 `ORDER_NOT_FOUND` (unknown or not yours), 409 `ORDER_CLOSED`."""
+        svc = services(request)
+        await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
+        out = await trading.cancel_order(svc.engine, svc.markets, account_id, order_id, ts_ms=svc.clock())
+        return msgspec.convert(out, Order)
+
+    @delete("/", operation_id="cancelAllOrders", status_code=200, responses=errors(401, 404, 422, 429))
+    async def cancel_all(
+        self, request: Request[Any, Any, Any], account_id: int, symbol: SymbolQuery = None
+    ) -> CancelAllResult:
+        """Cancel all your open orders (optionally of one market; halted markets are skipped)."""
+        svc = services(request)
+        await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
+        if symbol is not None:
+            await svc.markets.require(symbol)
+        n = await trading.cancel_all(svc.engine, account_id, ts_ms=svc.clock(), symbol=symbol)
+        return CancelAllResult(cancelled=n)
+
+
+class BalancesController(Controller):
+    path = "/api/balances"
+    tags = ["trading"]
+    dependencies = {"account_id": Provide(provide_account_id)}
+    security = [{"bearer": []}]
+
+    @get("/", operation_id="getBalances", responses=errors(401))
+    async def balances(self, request: Request[Any, Any, Any], account_id: int) -> list[Balance]:
+        """Every asset's available and held amount (decimal strings)."""
+        svc = services(request)
+        raw = await svc.engine.balances(account_id)
+        if any(asset not in svc.markets.decimals for asset in raw):
+            await svc.markets.reload()
+        decimals = svc.markets.decimals
+        return [
+            Balance(**balance_out(asset, int(avail), int(held), decimals[asset]))
+            for asset, (avail, held) in sorted(raw.items())
+            if asset in decimals
+        ]

@@ -1,0 +1,233 @@
+"""Request and response bodies (msgspec Structs). In-schemas forbid unknown fields; out-schemas document
+what the API returns (the OpenAPI document, and so the frontend's generated types, come from here)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta, Struct
+
+from exchange.api.errors import ApiError, ErrorCode
+
+DecimalStr = Annotated[
+    str, Meta(pattern=r"^[0-9]{1,20}(\.[0-9]{1,18})?$", max_length=40, description="decimal string, e.g. 0.5")
+]
+Symbol = Annotated[
+    str, Meta(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, description="BTC-USDT")
+]
+AssetSymbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,15}$", max_length=15)]
+ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$", max_length=36)]
+Email = Annotated[str, Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", min_length=3, max_length=254)]
+Password = Annotated[str, Meta(min_length=8, max_length=128)]
+Ref = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", max_length=64)]
+Token = Annotated[str, Meta(min_length=1, max_length=2048)]
+AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class Stp(StrEnum):
+    CANCEL_MAKER = "cancel_maker"
+    CANCEL_TAKER = "cancel_taker"
+    CANCEL_BOTH = "cancel_both"
+
+
+class MarketStatus(StrEnum):
+    TRADING = "trading"
+    CANCEL_ONLY = "cancel_only"
+    HALTED = "halted"
+
+
+class Liquidity(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+# ---------------------------------------------------------------- in
+
+
+class OrderCreate(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A new order. Limit: `price` + `qty`. Market: `qty`, or `quote_qty` (buy only, budget incl. fees)."""
+
+    symbol: Symbol
+    side: Side
+    type: OrderType
+    price: DecimalStr | None = None
+    qty: DecimalStr | None = None
+    quote_qty: DecimalStr | None = None
+    time_in_force: TimeInForce | None = None
+    post_only: bool = False
+    client_order_id: ClientOrderId | None = None
+    stp: Stp | None = None
+
+
+def parse_order_create(data: Any) -> OrderCreate:
+    """Validate a decoded JSON object (e.g. a WebSocket `place` frame minus `op`/`req_id`)."""
+    try:
+        return msgspec.convert(data, OrderCreate)
+    except msgspec.ValidationError as exc:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, str(exc)) from None
+
+
+class Credentials(Struct, forbid_unknown_fields=True):
+    email: Email
+    password: Password
+
+
+class RefreshRequest(Struct, forbid_unknown_fields=True):
+    refresh_token: Token
+
+
+class LogoutRequest(Struct, forbid_unknown_fields=True):
+    """Revoke this refresh token; without it, every refresh token of the account."""
+
+    refresh_token: Token | None = None
+
+
+class WalletRequest(Struct, forbid_unknown_fields=True):
+    """An admin deposit or withdrawal; `ref` makes it idempotent."""
+
+    account_id: AccountId
+    asset: AssetSymbol
+    amount: DecimalStr
+    ref: Ref
+
+
+class MarketStatusRequest(Struct, forbid_unknown_fields=True):
+    status: MarketStatus
+    cancel_orders: bool = False
+
+
+# ---------------------------------------------------------------- out
+
+
+class ErrorDetail(Struct):
+    code: str
+    message: str
+
+
+class ErrorBody(Struct):
+    error: ErrorDetail
+
+
+class Fill(Struct):
+    trade_id: int
+    price: str
+    qty: str
+    fee: str
+    fee_asset: str
+    liquidity: str
+    ts: int
+
+
+class Order(Struct):
+    """An order; `created_at`, `updated_at` and fill `ts` are integer milliseconds since the epoch."""
+
+    id: int
+    client_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    price: str | None
+    qty: str | None
+    quote_qty: str | None
+    filled_qty: str
+    remaining_qty: str
+    quote_filled: str
+    avg_price: str | None
+    status: str
+    reason: str
+    time_in_force: str
+    post_only: bool
+    stp: str
+    created_at: int
+    updated_at: int
+    fills: list[Fill]
+
+
+class CancelAllResult(Struct):
+    cancelled: int
+
+
+class Balance(Struct):
+    asset: str
+    available: str
+    held: str
+
+
+class AssetOut(Struct):
+    symbol: str
+    name: str
+    decimals: int
+
+
+class MarketOut(Struct):
+    symbol: str
+    base: str
+    quote: str
+    tick_size: str
+    lot_size: str
+    min_qty: str
+    max_qty: str
+    min_notional: str
+    max_price: str
+    maker_fee: str
+    taker_fee: str
+    status: str
+
+
+class Book(Struct):
+    symbol: str
+    seq: int
+    bids: list[list[str]]
+    asks: list[list[str]]
+
+
+class TokenPair(Struct):
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+
+
+class Account(Struct):
+    id: int
+    email: str
+    is_admin: bool
+    created_at: int
+
+
+class WalletResult(Struct):
+    account_id: int
+    asset: str
+    amount: str
+    available: str
+    held: str
+    duplicate: bool
+
+
+class MarketStatusResult(Struct):
+    symbol: str
+    status: str
+    cancelled: int
+
+
+class Health(Struct):
+    status: str
+    checks: dict[str, str] = msgspec.field(default_factory=dict)

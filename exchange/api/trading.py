@@ -1,0 +1,214 @@
+"""Order entry shared by REST (`exchange.api.orders`) and the WebSocket (`exchange.api.ws`).
+
+Every function takes the engine (`exchange.engine.client.AsyncEngine`), the process's `MarketCache`, the
+authenticated account id and the request time in ms, converts decimal strings to engine units, calls the
+engine once and converts the result back (`exchange.api.convert.order_out`). Every failure is an `ApiError`
+with a stable code (engine codes pass through; `UNKNOWN_ORDER` becomes `ORDER_NOT_FOUND`), so REST turns it
+into an error envelope and the WebSocket into an error frame. Rate limiting is the caller's job
+(`exchange.api.ratelimit`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.exceptions import ResponseError
+
+from exchange.api import metrics
+from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, order_out
+from exchange.api.errors import ApiError, ErrorCode, from_engine_error
+from exchange.api.schemas import OrderCreate, OrderType
+
+log = logging.getLogger(__name__)
+
+CANCEL_ALL_MAX_ROUNDS = 1000  # x 1,000 orders per engine call
+
+
+def _engine_error_types() -> tuple[type[BaseException], ...]:
+    try:
+        errors = importlib.import_module("exchange.engine.errors")
+    except ImportError:  # pragma: no cover - the engine package is always present in a built tree
+        return (ResponseError,)
+    return (errors.EngineError, ResponseError)
+
+
+_ENGINE_ERRORS = _engine_error_types()
+
+
+def _translate(exc: BaseException) -> ApiError:
+    if isinstance(exc, ResponseError):  # a reply the wrapper did not map: "CODE message"
+        code, _, message = str(exc).partition(" ")
+        return from_engine_error(_Coded(code, message))
+    return from_engine_error(exc)  # type: ignore[arg-type]
+
+
+class _Coded(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+async def engine_call(fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Await an engine method, turning engine errors into `ApiError`."""
+    try:
+        return await fn(*args, **kwargs)
+    except _ENGINE_ERRORS as exc:
+        raise _translate(exc) from None
+
+
+def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
+    """The engine `place` keyword arguments for a validated body (decimal strings -> engine units)."""
+    args: dict[str, Any] = {
+        "price": market.price_in(body.price) if body.price is not None else 0,
+        "qty": market.qty_in(body.qty) if body.qty is not None else 0,
+        "quote_qty": market.quote_in(body.quote_qty) if body.quote_qty is not None else 0,
+        "post_only": body.post_only,
+        "client_order_id": body.client_order_id or "",
+    }
+    if body.time_in_force is not None:
+        args["tif"] = body.time_in_force.value
+    elif body.type is OrderType.MARKET:
+        args["tif"] = "ioc"
+    if body.stp is not None:
+        args["stp"] = body.stp.value
+    if body.type is OrderType.LIMIT and body.price is None:
+        raise ApiError(ErrorCode.INVALID_PRICE, "a limit order needs a price")
+    if body.type is OrderType.MARKET and body.price is not None:
+        raise ApiError(ErrorCode.INVALID_PRICE, "a market order takes no price")
+    if args["price"] > market.max_price_ticks:
+        raise ApiError(
+            ErrorCode.PRICE_TOO_HIGH,
+            f"price above the market maximum {market.price_out(market.max_price_ticks)}",
+        )
+    return args
+
+
+async def place_order(
+    engine: Any, markets: MarketCache, account: int, body: OrderCreate, *, ts_ms: int
+) -> dict[str, Any]:
+    """Place an order; returns the API order with the taker fills of this call (`fills`) and
+    `duplicate` (True when `client_order_id` matched an earlier identical order)."""
+    market = await markets.require(body.symbol)
+    args = order_args(body, market)
+    result = await engine_call(
+        engine.place, account, market.symbol, body.side.value, body.type.value, ts_ms=ts_ms, **args
+    )
+    fills = result.get("fills") or []
+    out = order_out(result["order"], market, fills)
+    out["duplicate"] = bool(result.get("duplicate"))
+    if not out["duplicate"]:
+        metrics.ORDERS_PLACED.inc(1, market.symbol)
+        if fills:
+            metrics.TRADES.inc(len(fills), market.symbol)
+    return out
+
+
+def _check_order_id(order_id: int) -> None:
+    if not 1 <= order_id <= MAX_SAFE_INT:
+        raise ApiError(ErrorCode.ORDER_NOT_FOUND, "no such order")
+
+
+async def cancel_order(
+    engine: Any, markets: MarketCache, account: int, order_id: int, *, ts_ms: int
+) -> dict[str, Any]:
+    """Cancel one of the account's orders -> the API order (status `cancelled`).
+
+    `ORDER_NOT_FOUND` (404) for an unknown id or another account's order, `ORDER_CLOSED` (409) when it is
+    no longer open, `MARKET_HALTED` (409) when its market is halted."""
+    _check_order_id(order_id)
+    order = await engine_call(engine.cancel, account, order_id, ts_ms=ts_ms)
+    market = await markets.require(str(order["symbol"]))
+    return order_out(order, market)
+
+
+async def cancel_all(engine: Any, account: int, *, ts_ms: int, symbol: str | None = None) -> int:
+    """Cancel every open order of the account (optionally one market), looping over the engine's capped
+    `cancel_all`; returns how many were cancelled. Halted markets are skipped by the engine."""
+    total = 0
+    for _ in range(CANCEL_ALL_MAX_ROUNDS):
+        result = await engine_call(engine.cancel_all, account, ts_ms=ts_ms, symbol=symbol)
+        total += int(result.get("cancelled", 0))
+        if int(result.get("remaining", 0)) <= 0 or int(result.get("cancelled", 0)) == 0:
+            break
+    return total
+
+
+async def get_order(
+    engine: Any, markets: MarketCache, account: int, order_id: int, *, pool: Any = None
+) -> dict[str, Any]:
+    """One of the account's orders with its fills (`ORDER_NOT_FOUND` otherwise).
+
+    Reads the live order from Redis; falls back to PostgreSQL `orders` when Redis no longer has it. Fills
+    come from PostgreSQL via `exchange.api.history.load_order_fills(pool, account, order_id)` when that
+    module and a pool exist (fills are persisted asynchronously, so the newest may lag by a moment)."""
+    _check_order_id(order_id)
+    order = await engine_call(engine.get_order, order_id)
+    if order is None and pool is not None:
+        order = await _order_from_db(pool, order_id)
+    if order is None or int(order.get("account", -1)) != account:
+        raise ApiError(ErrorCode.ORDER_NOT_FOUND, "no such order")
+    market = await markets.require(str(order["symbol"]))
+    fills: list[dict[str, Any]] = []
+    if pool is not None:
+        fills = await _load_fills(pool, account, order_id)
+    return order_out(order, market, fills)
+
+
+async def _load_fills(pool: Any, account: int, order_id: int) -> list[dict[str, Any]]:
+    try:
+        history = importlib.import_module("exchange.api.history")
+    except ImportError:
+        return []
+    loader = getattr(history, "load_order_fills", None)
+    if loader is None:
+        return []
+    try:
+        return list(await loader(pool, account, order_id))
+    except Exception:  # history is best effort: the order itself is authoritative
+        log.warning("load_order_fills failed for order %s", order_id, exc_info=True)
+        return []
+
+
+_ORDER_COLUMNS = (
+    "order_id, account, symbol, side, type, tif, price_ticks, qty_lots, quote_qty_minor, filled_lots, "
+    "quote_filled_minor, status, reason, post_only, stp, client_order_id, created_ms, updated_ms"
+)
+
+
+async def _order_from_db(pool: Any, order_id: int) -> dict[str, Any] | None:
+    """An order persisted in PostgreSQL `orders` as an engine order object (or None)."""
+    try:
+        async with pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = %s", (order_id,))
+            row = await cur.fetchone()
+    except Exception:  # the table may not exist yet (persistence not migrated) or PostgreSQL is down
+        log.warning("orders lookup failed for %s", order_id, exc_info=True)
+        return None
+    if row is None:
+        return None
+    names = [c.strip() for c in _ORDER_COLUMNS.split(",")]
+    r = dict(zip(names, row, strict=True))
+    return {
+        "id": r["order_id"],
+        "account": r["account"],
+        "symbol": r["symbol"],
+        "side": r["side"],
+        "type": r["type"],
+        "tif": r["tif"] or "gtc",
+        "price": r["price_ticks"] or 0,
+        "qty": r["qty_lots"] or 0,
+        "quote_qty": r["quote_qty_minor"] or 0,
+        "filled": r["filled_lots"] or 0,
+        "quote_filled": r["quote_filled_minor"] or 0,
+        "status": r["status"],
+        "reason": r["reason"] or "",
+        "post_only": 1 if r["post_only"] else 0,
+        "stp": r["stp"] or "cancel_maker",
+        "client_order_id": r["client_order_id"] or "",
+        "created_ms": r["created_ms"],
+        "updated_ms": r["updated_ms"],
+    }
