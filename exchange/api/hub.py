@@ -1,0 +1,288 @@
+"""Per-process fan-out of Redis pub/sub to local WebSocket connections.
+
+Each API process holds exactly ONE Redis pub/sub connection (owned by `Hub`). Local clients subscribe to
+*topics* (names as the WebSocket client sees them, e.g. `book:BTC-USDT`, `candles:BTC-USDT:1m`, or
+`orders:17` for account 17's private `orders` channel). A topic is backed by at most one Redis channel
+(several topics may share one: `trades:BTC-USDT` feeds the trades topic and every candle topic of that
+market) and owns a converter that turns each Redis message into the text frame(s) clients receive, once,
+whatever the number of local subscribers. The hub subscribes to a Redis channel when its first topic
+appears and unsubscribes when its last topic goes away.
+
+Topics without a Redis channel (the `tickers` topic) produce frames from their own timer task.
+
+Delivery never blocks the reader: `Sink.deliver` must be synchronous and bounded (the WebSocket session
+puts the text in a bounded queue and disconnects a client that does not read).
+
+    Hub
+     ├── one redis.asyncio PubSub (decode_responses=False), one reader task
+     ├── topics: name -> Topic (subscribers, converter, optional timer task)
+     └── channel refcounts: redis channel -> number of topics using it
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One frame for every subscriber of a topic: the text, plus the book sequence for book updates."""
+
+    text: str
+    seq: int | None = None
+    resync: bool = False  # the pub/sub connection was re-established: stateful clients must re-snapshot
+
+
+class Sink(Protocol):
+    """A local subscriber (one WebSocket session)."""
+
+    def deliver(self, topic: str, delivery: Delivery) -> None:
+        """Queue `delivery` for the client without blocking."""
+
+
+class Topic:
+    """A local channel: a Redis channel (or a timer) and a converter to client frames.
+
+    Subclasses override `convert` (Redis payload -> frames) and optionally `run` (a timer loop for topics
+    without a Redis channel; it calls `self.publish`).
+    """
+
+    redis_channel: str | None = None
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.subscribers: set[Sink] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        """Turn one Redis message into frames (called once per message, whatever the subscriber count)."""
+        raise NotImplementedError
+
+    async def prepare(self) -> None:
+        """Load initial state; called once the Redis channel is live (messages may already arrive)."""
+
+    async def run(self) -> None:
+        """Timer loop for topics without a Redis channel; the default does nothing."""
+
+    async def initial(self) -> Delivery | None:
+        """An optional frame for a new subscriber (e.g. the current candle bar); None for nothing."""
+        return None
+
+    def publish(self, delivery: Delivery) -> None:
+        for sink in list(self.subscribers):
+            try:
+                sink.deliver(self.name, delivery)
+            except Exception:  # a broken sink must not stop the others
+                log.exception("delivery to a subscriber of %s failed", self.name)
+
+    def start(self) -> None:
+        if type(self).run is not Topic.run:
+            self._task = asyncio.create_task(self._run_guarded(), name=f"topic:{self.name}")
+
+    async def _run_guarded(self) -> None:
+        while True:
+            try:
+                await self.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("topic %s timer failed; restarting in 1 s", self.name)
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+
+TopicFactory = Callable[[], Awaitable[Topic]]
+
+
+class Hub:
+    """One Redis pub/sub connection shared by every WebSocket session of this process."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+        self._pubsub: Any = None
+        self._reader: asyncio.Task[None] | None = None
+        self._topics: dict[str, Topic] = {}
+        self._by_channel: dict[str, set[Topic]] = {}
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._lock = asyncio.Lock()
+        self._keepalive = f"hub:{uuid.uuid4().hex}"
+        self.messages_in = 0  # Redis messages received (for tests/metrics)
+
+    @classmethod
+    def from_url(cls, url: str) -> Hub:
+        return cls(aioredis.Redis.from_url(url, decode_responses=False, protocol=2))
+
+    # lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._pubsub = self._client.pubsub()
+        # A private channel keeps the connection subscribed, so the reader can always block on it.
+        fut = self._future(self._keepalive)
+        await self._pubsub.subscribe(self._keepalive)
+        self._reader = asyncio.create_task(self._read_loop(), name="hub-reader")
+        await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_TIMEOUT_S)
+
+    async def stop(self) -> None:
+        for topic in list(self._topics.values()):
+            await topic.stop()
+        self._topics.clear()
+        self._by_channel.clear()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._reader = None
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+            self._pubsub = None
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
+
+    # subscriptions ---------------------------------------------------------------------------------
+    def topic(self, name: str) -> Topic | None:
+        return self._topics.get(name)
+
+    @property
+    def redis_channels(self) -> set[str]:
+        return set(self._by_channel)
+
+    async def subscribe(self, name: str, sink: Sink, factory: TopicFactory) -> Topic:
+        """Add `sink` to topic `name` (created by `factory` if new). Returns once the Redis channel is live.
+
+        Messages published after this returns are delivered to `sink` (so a snapshot read afterwards
+        can be reconciled with the updates that follow it).
+        """
+        async with self._lock:
+            topic = self._topics.get(name)
+            if topic is None:
+                topic = await factory()
+                self._topics[name] = topic
+                try:
+                    channel = topic.redis_channel
+                    if channel is not None:
+                        users = self._by_channel.setdefault(channel, set())
+                        users.add(topic)
+                        if len(users) == 1:
+                            await self._redis_subscribe(channel)
+                    await topic.prepare()
+                except BaseException:
+                    await self._drop(topic)
+                    raise
+                topic.start()
+            topic.subscribers.add(sink)
+            return topic
+
+    async def unsubscribe(self, name: str, sink: Sink) -> None:
+        async with self._lock:
+            topic = self._topics.get(name)
+            if topic is None:
+                return
+            topic.subscribers.discard(sink)
+            if not topic.subscribers:
+                await self._drop(topic)
+
+    async def _drop(self, topic: Topic) -> None:
+        if self._topics.get(topic.name) is topic:
+            del self._topics[topic.name]
+        await topic.stop()
+        channel = topic.redis_channel
+        if channel is None:
+            return
+        users = self._by_channel.get(channel, set())
+        users.discard(topic)
+        if not users:
+            self._by_channel.pop(channel, None)
+            self._confirmed.pop(channel, None)
+            with contextlib.suppress(RedisError, OSError):
+                await self._pubsub.unsubscribe(channel)
+
+    async def unsubscribe_all(self, names: list[str], sink: Sink) -> None:
+        for name in names:
+            await self.unsubscribe(name, sink)
+
+    def _future(self, channel: str) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._confirmed[channel] = fut
+        return fut
+
+    async def _redis_subscribe(self, channel: str) -> None:
+        fut = self._future(channel)
+        await self._pubsub.subscribe(channel)
+        # The reader resolves the future when Redis confirms: from then on every PUBLISH reaches us.
+        await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_TIMEOUT_S)
+
+    # reader ----------------------------------------------------------------------------------------
+    async def _read_loop(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                message = await self._pubsub.get_message(timeout=None)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                log.warning("pub/sub connection lost (%s); reconnecting in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.connect()  # redis-py re-subscribes every channel on connect
+                continue
+            if message is None:
+                continue
+            try:
+                await self._handle(message)
+            except Exception:
+                log.exception("pub/sub message handling failed")
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        kind = kind.decode() if isinstance(kind, bytes) else kind
+        raw_channel = message.get("channel")
+        if raw_channel is None:
+            return
+        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
+        if kind == "subscribe":
+            fut = self._confirmed.get(channel)
+            if fut is not None and not fut.done():
+                fut.set_result(None)
+            elif fut is not None:
+                # A second confirmation for a live channel: the connection was re-established, messages
+                # may have been lost in between. Stateful subscribers (book) must take a new snapshot.
+                for topic in list(self._by_channel.get(channel, ())):
+                    topic.publish(Delivery(text="", resync=True))
+            return
+        if kind != "message":
+            return
+        self.messages_in += 1
+        data = message["data"]
+        payload = data if isinstance(data, bytes) else str(data).encode()
+        for topic in list(self._by_channel.get(channel, ())):
+            if not topic.subscribers:
+                continue
+            try:
+                deliveries = await topic.convert(payload)
+            except Exception:
+                log.exception("cannot convert a message of %s for topic %s", channel, topic.name)
+                continue
+            for delivery in deliveries:
+                topic.publish(delivery)

@@ -1,0 +1,153 @@
+"""The per-process pub/sub hub against a real Redis: one connection, refcounted channels, fan-out."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis.asyncio as aioredis
+
+from exchange.api.hub import Delivery, Hub, Topic
+
+
+class EchoTopic(Topic):
+    """Test topic: upper-cases each Redis message."""
+
+    def __init__(self, name: str, channel: str) -> None:
+        super().__init__(name)
+        self.redis_channel = channel
+        self.converted = 0
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        self.converted += 1
+        return [Delivery(payload.decode().upper())]
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.got: list[tuple[str, str]] = []
+        self.event = asyncio.Event()
+
+    def deliver(self, topic: str, delivery: Delivery) -> None:
+        self.got.append((topic, delivery.text))
+        self.event.set()
+
+    async def wait_for(self, n: int, timeout: float = 3.0) -> None:
+        async with asyncio.timeout(timeout):
+            while len(self.got) < n:
+                self.event.clear()
+                await self.event.wait()
+
+
+async def _numsub(client: aioredis.Redis, channel: str) -> int:
+    result = await client.pubsub_numsub(channel)
+    return int(result[0][1])
+
+
+@pytest.fixture
+async def pub(redis_url: str):
+    client = aioredis.Redis.from_url(redis_url, protocol=2)
+    yield client
+    await client.aclose()
+
+
+async def test_a_message_is_converted_once_and_reaches_every_local_subscriber(redis_url, pub):
+    """One Redis message -> one conversion -> the same frame for every subscriber of the topic."""
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        a, b = Collector(), Collector()
+        topic = EchoTopic("t:x", "chan:x")
+        await hub.subscribe("t:x", a, lambda: _ready(topic))
+        await hub.subscribe("t:x", b, lambda: _ready(EchoTopic("t:x", "chan:x")))
+        assert await _numsub(pub, "chan:x") == 1
+        await pub.publish("chan:x", "hello")
+        await a.wait_for(1)
+        await b.wait_for(1)
+        assert a.got == b.got == [("t:x", "HELLO")]
+        assert topic.converted == 1
+    finally:
+        await hub.stop()
+
+
+async def _ready(topic: Topic) -> Topic:
+    return topic
+
+
+async def test_topics_sharing_a_redis_channel_hold_one_subscription_until_the_last_leaves(redis_url, pub):
+    """Two topics on one Redis channel: subscribed once; unsubscribed only when both are gone."""
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        a, b = Collector(), Collector()
+        await hub.subscribe("one", a, lambda: _ready(EchoTopic("one", "shared")))
+        await hub.subscribe("two", b, lambda: _ready(EchoTopic("two", "shared")))
+        assert hub.redis_channels == {"shared"}
+        await pub.publish("shared", "m")
+        await a.wait_for(1)
+        await b.wait_for(1)
+        assert a.got == [("one", "M")] and b.got == [("two", "M")]
+        await hub.unsubscribe("one", a)
+        assert hub.redis_channels == {"shared"}
+        await hub.unsubscribe("two", b)
+        assert hub.redis_channels == set()
+        async with asyncio.timeout(3):
+            while await _numsub(pub, "shared") != 0:
+                await asyncio.sleep(0.01)
+    finally:
+        await hub.stop()
+
+
+async def test_a_message_published_after_subscribe_returns_is_never_missed(redis_url, pub):
+    """`subscribe` returns only once Redis confirmed the channel (the book snapshot relies on it)."""
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        for i in range(20):
+            sink = Collector()
+            name = f"topic{i}"
+            await hub.subscribe(name, sink, lambda name=name, i=i: _ready(EchoTopic(name, f"c{i}")))
+            assert await pub.publish(f"c{i}", "x") == 1
+            await sink.wait_for(1)
+            await hub.unsubscribe(name, sink)
+    finally:
+        await hub.stop()
+
+
+async def test_two_hubs_on_one_redis_both_deliver(redis_url, pub):
+    """Two API processes (two hubs) each deliver the same published message to their own clients."""
+    hubs = [Hub.from_url(redis_url), Hub.from_url(redis_url)]
+    sinks = [Collector(), Collector()]
+    for hub, sink in zip(hubs, sinks, strict=True):
+        await hub.start()
+        await hub.subscribe("t", sink, lambda: _ready(EchoTopic("t", "trades:X")))
+    try:
+        assert await pub.publish("trades:X", "trade") == 2
+        for sink in sinks:
+            await sink.wait_for(1)
+            assert sink.got == [("t", "TRADE")]
+    finally:
+        for hub in hubs:
+            await hub.stop()
+
+
+async def test_a_failing_converter_or_sink_does_not_stop_the_reader(redis_url, pub):
+    """A converter exception drops that message only; later messages still flow."""
+
+    class Flaky(EchoTopic):
+        async def convert(self, payload: bytes) -> list[Delivery]:
+            if payload == b"boom":
+                raise ValueError("bad payload")
+            return await super().convert(payload)
+
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        sink = Collector()
+        await hub.subscribe("f", sink, lambda: _ready(Flaky("f", "flaky")))
+        await pub.publish("flaky", "boom")
+        await pub.publish("flaky", "ok")
+        await sink.wait_for(1)
+        assert sink.got == [("f", "OK")]
+    finally:
+        await hub.stop()
