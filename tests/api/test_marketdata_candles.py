@@ -31,8 +31,8 @@ async def insert_trades(pool, symbol: str, rows: list[tuple[int, int, int]]) -> 
             tid = next(_ids)
             ids.append(tid)
             await conn.execute(
-                "INSERT INTO trades (trade_id, symbol, seq, price_ticks, qty_lots, notional_minor, taker_side,"
-                " maker_order_id, taker_order_id, maker_account, taker_account, buyer_fee_minor,"
+                "INSERT INTO trades (trade_id, symbol, seq, price_ticks, qty_lots, notional_minor,"
+                " taker_side, maker_order_id, taker_order_id, maker_account, taker_account, buyer_fee_minor,"
                 " seller_fee_minor, ts_ms) VALUES (%s,%s,%s,%s,%s,%s,'buy',1,2,1,2,0,0,%s)",
                 (tid, symbol, tid, price, qty, price * qty, ts),
             )
