@@ -1,0 +1,93 @@
+import { useEffect } from "react";
+import { AccountProvider } from "./components/Account";
+import { ToastProvider } from "./components/Toasts";
+import { useConnState, useHashRoute, useSession } from "./lib/hooks";
+import { api } from "./lib/http";
+import { clearSession, getSession, startSession } from "./lib/session";
+import { ws } from "./lib/ws";
+import { AuthPage } from "./pages/AuthPage";
+import { MarketsPage } from "./pages/MarketsPage";
+import { TradePage } from "./pages/TradePage";
+
+export function App() {
+  const route = useHashRoute();
+  const session = useSession();
+
+  useEffect(() => {
+    startSession();
+    ws.start();
+    return () => ws.stop();
+  }, []);
+  useEffect(() => ws.setToken(session?.accessToken ?? null), [session?.accessToken]);
+
+  let page;
+  const trade = /^\/trade\/([A-Za-z0-9_-]+)$/.exec(route);
+  if (route === "/login") page = <AuthPage mode="login" />;
+  else if (route === "/signup") page = <AuthPage mode="signup" />;
+  else if (trade) page = <TradePage symbol={trade[1].toUpperCase()} />;
+  else page = <MarketsPage />;
+
+  return (
+    <ToastProvider>
+      <AccountProvider>
+        <Header route={route} />
+        <main>{page}</main>
+      </AccountProvider>
+    </ToastProvider>
+  );
+}
+
+function Header({ route }: { route: string }) {
+  const session = useSession();
+  const conn = useConnState();
+  const logout = async () => {
+    const s = getSession();
+    try {
+      if (s) await api("POST", "/api/auth/logout", { body: { refresh_token: s.refreshToken } });
+    } catch {
+      /* the local session ends regardless */
+    }
+    clearSession();
+    window.location.hash = "/markets";
+  };
+  const label = conn === "open" ? "Live" : conn === "connecting" ? "Connecting…" : "Offline — reconnecting";
+  return (
+    <header className="topbar">
+      <a className="brand" href="#/markets">
+        ◆ Exchange
+      </a>
+      <nav aria-label="Main">
+        <a href="#/markets" className={route === "/markets" ? "active" : ""}>
+          Markets
+        </a>
+        <a href="#/trade/BTC-USDT" className={route.startsWith("/trade") ? "active" : ""}>
+          Trade
+        </a>
+      </nav>
+      <span className="spacer" />
+      <span className={`conn conn-${conn}`} data-testid="conn-state" data-state={conn} role="status" title="Market data connection">
+        <span className="dot" aria-hidden="true" />
+        {label}
+      </span>
+      {session ? (
+        <>
+          <span className="muted small user" data-testid="user-email">
+            {session.email}
+          </span>
+          <button className="btn btn-small" onClick={logout}>
+            Log out
+          </button>
+        </>
+      ) : (
+        <>
+          <a className="btn btn-small" href="#/login">
+            Log in
+          </a>
+          <a className="btn btn-small btn-primary" href="#/signup">
+            Sign up
+          </a>
+        </>
+      )}
+    </header>
+  );
+}

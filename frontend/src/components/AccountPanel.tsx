@@ -1,0 +1,389 @@
+/** The account's tables: open orders, order history, fills, positions and balances. */
+import { useEffect, useState } from "react";
+import type { Fill, Order } from "../api/types";
+import { useSession } from "../lib/hooks";
+import { api, ApiError, authFetch, errorFrom, listOf, nextCursorOf } from "../lib/http";
+import { format } from "../lib/money";
+import { useAccount } from "./Account";
+import { SortHeader, type SortDir } from "./SortHeader";
+import { useToasts } from "./Toasts";
+
+type Tab = "open" | "history" | "fills" | "positions" | "balances";
+const TABS: [Tab, string][] = [
+  ["open", "Open orders"],
+  ["history", "Order history"],
+  ["fills", "Fills"],
+  ["positions", "Positions"],
+  ["balances", "Balances"],
+];
+
+export function fmtTime(v: unknown): string {
+  if (v === null || v === undefined || v === "") return "—";
+  const n = typeof v === "number" ? v : /^\d+$/.test(String(v)) ? Number(v) : Date.parse(String(v));
+  if (!Number.isFinite(n)) return String(v);
+  const d = new Date(n);
+  return `${d.toLocaleDateString([], { month: "2-digit", day: "2-digit" })} ${d.toLocaleTimeString([], { hour12: false })}`;
+}
+
+export function AccountPanel({ symbol }: { symbol: string }) {
+  const session = useSession();
+  const [tab, setTab] = useState<Tab>("open");
+  const { openOrders } = useAccount();
+  return (
+    <div className="card account-card">
+      <div className="tabs" role="tablist" aria-label="Account">
+        {TABS.map(([k, label]) => (
+          <button
+            key={k}
+            role="tab"
+            id={`tab-${k}`}
+            aria-selected={tab === k}
+            aria-controls={`panel-${k}`}
+            className={tab === k ? "active" : ""}
+            onClick={() => setTab(k)}
+          >
+            {label}
+            {k === "open" && openOrders.length > 0 ? ` (${openOrders.length})` : ""}
+          </button>
+        ))}
+      </div>
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-body">
+        {!session ? (
+          <p className="muted center pad">
+            <a href="#/login">Log in</a> or <a href="#/signup">sign up</a> to trade.
+          </p>
+        ) : tab === "open" ? (
+          <OpenOrders symbol={symbol} />
+        ) : tab === "history" ? (
+          <History />
+        ) : tab === "fills" ? (
+          <Fills />
+        ) : tab === "positions" ? (
+          <Positions />
+        ) : (
+          <Balances />
+        )}
+      </div>
+    </div>
+  );
+}
+
+function OpenOrders({ symbol }: { symbol: string }) {
+  const { openOrders, noteOrder, reload } = useAccount();
+  const toasts = useToasts();
+  const cancel = async (o: Order) => {
+    try {
+      noteOrder(await api<Order>("DELETE", `/api/orders/${o.id}`));
+    } catch (e) {
+      toasts.push("error", "Cancel failed", e instanceof ApiError ? e.message : String(e));
+      reload();
+    }
+  };
+  const cancelAll = async (sym?: string) => {
+    try {
+      const r = await api<{ cancelled: number }>("DELETE", "/api/orders", { query: { symbol: sym } });
+      toasts.push("info", `Cancelled ${r?.cancelled ?? 0} order(s)`);
+    } catch (e) {
+      toasts.push("error", "Cancel all failed", e instanceof ApiError ? e.message : String(e));
+    }
+    reload();
+  };
+  return (
+    <>
+      <div className="table-tools">
+        <button className="btn btn-small" onClick={() => cancelAll(symbol)} disabled={!openOrders.some((o) => o.symbol === symbol)}>
+          Cancel all {symbol}
+        </button>
+        <button className="btn btn-small" onClick={() => cancelAll()} disabled={openOrders.length === 0}>
+          Cancel all
+        </button>
+      </div>
+      <div className="table-scroll">
+        <table className="table" data-testid="open-orders">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Market</th>
+              <th>Side</th>
+              <th>Type</th>
+              <th className="num">Price</th>
+              <th className="num">Amount</th>
+              <th className="num">Filled</th>
+              <th>Status</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {openOrders.map((o) => (
+              <tr key={o.id} data-order-id={o.id}>
+                <td>{fmtTime(o.created_at)}</td>
+                <td>{o.symbol}</td>
+                <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
+                <td>{o.type}</td>
+                <td className="num">{format(o.price)}</td>
+                <td className="num">{format(o.qty)}</td>
+                <td className="num">{format(o.filled_qty)}</td>
+                <td>{String(o.status).replace("_", " ")}</td>
+                <td>
+                  <button className="btn btn-small" onClick={() => cancel(o)} aria-label={`Cancel order ${o.id}`}>
+                    Cancel
+                  </button>
+                </td>
+              </tr>
+            ))}
+            {openOrders.length === 0 && (
+              <tr>
+                <td colSpan={9} className="muted center">
+                  No open orders
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+type HKey = "created_at" | "updated_at" | "symbol" | "side" | "price" | "qty" | "filled_qty" | "status";
+const PAGE = 10;
+
+function History() {
+  const { version } = useAccount();
+  const toasts = useToasts();
+  const [sort, setSort] = useState<{ key: HKey; dir: SortDir }>({ key: "created_at", dir: "desc" });
+  const [cursors, setCursors] = useState<(string | null)[]>([null]); // cursor of each visited page
+  const page = cursors.length - 1;
+  const [rows, setRows] = useState<Order[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  useEffect(() => {
+    let alive = true;
+    api<unknown>("GET", "/api/orders", {
+      query: { sort: sort.dir === "desc" ? `-${sort.key}` : sort.key, limit: PAGE, cursor: cursors[page] ?? undefined },
+    }).then(
+      (body) => {
+        if (!alive) return;
+        setRows(listOf<Order>(body));
+        setNext(nextCursorOf(body));
+        setError(null);
+      },
+      (e) => alive && setError(e instanceof ApiError ? e.message : String(e)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [sort, cursors, page, version]);
+
+  const onSort = (key: HKey) => {
+    setSort((s) => ({ key, dir: s.key === key && s.dir === "desc" ? "asc" : "desc" }));
+    setCursors([null]);
+  };
+
+  const exportCsv = async () => {
+    try {
+      const res = await authFetch("GET", "/api/orders/export.csv");
+      if (!res.ok) throw await errorFrom(res);
+      const blob = await res.blob();
+      const url = URL.createObjectURL(blob);
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = "orders.csv";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10_000);
+    } catch (e) {
+      toasts.push("error", "Export failed", e instanceof ApiError ? e.message : String(e));
+    }
+  };
+
+  const h = (label: string, k: HKey, left = false) => (
+    <SortHeader label={label} k={k} sort={sort} onSort={onSort} align={left ? "left" : "right"} />
+  );
+  return (
+    <>
+      <div className="table-tools">
+        <button className="btn btn-small" onClick={exportCsv} data-testid="export-csv">
+          Export CSV
+        </button>
+        <span className="spacer" />
+        <button className="btn btn-small" disabled={page === 0} onClick={() => setCursors((c) => c.slice(0, -1))} aria-label="Previous page">
+          ‹ Prev
+        </button>
+        <span className="muted small" data-testid="history-page">
+          Page {page + 1}
+        </span>
+        <button className="btn btn-small" disabled={!next} onClick={() => setCursors((c) => [...c, next])} aria-label="Next page">
+          Next ›
+        </button>
+      </div>
+      {error && <p className="form-error">{error}</p>}
+      <div className="table-scroll">
+        <table className="table" data-testid="order-history">
+          <thead>
+            <tr>
+              {h("Created", "created_at", true)}
+              {h("Updated", "updated_at", true)}
+              {h("Market", "symbol", true)}
+              {h("Side", "side", true)}
+              {h("Price", "price")}
+              {h("Amount", "qty")}
+              {h("Filled", "filled_qty")}
+              {h("Status", "status", true)}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((o) => (
+              <tr key={o.id} data-order-id={o.id}>
+                <td>{fmtTime(o.created_at)}</td>
+                <td>{fmtTime(o.updated_at)}</td>
+                <td>{o.symbol}</td>
+                <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
+                <td className="num">{o.type === "market" && !o.price ? "market" : format(o.price)}</td>
+                <td className="num">{format(o.qty)}</td>
+                <td className="num">{format(o.filled_qty)}</td>
+                <td>{String(o.status).replace("_", " ")}</td>
+              </tr>
+            ))}
+            {rows.length === 0 && (
+              <tr>
+                <td colSpan={8} className="muted center">
+                  No orders yet
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+    </>
+  );
+}
+
+type AnyRow = Record<string, unknown>;
+
+function useList(path: string): { rows: AnyRow[]; error: string | null } {
+  const { version } = useAccount();
+  const [rows, setRows] = useState<AnyRow[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let alive = true;
+    api<unknown>("GET", path, { query: { limit: 50 } }).then(
+      (b) => alive && (setRows(listOf<AnyRow>(b)), setError(null)),
+      (e) => alive && setError(e instanceof ApiError ? e.message : String(e)),
+    );
+    return () => {
+      alive = false;
+    };
+  }, [path, version]);
+  return { rows, error };
+}
+
+function Fills() {
+  const { rows, error } = useList("/api/fills");
+  return (
+    <div className="table-scroll">
+      {error && <p className="form-error">{error}</p>}
+      <table className="table" data-testid="fills">
+        <thead>
+          <tr>
+            <th>Time</th>
+            <th>Market</th>
+            <th>Side</th>
+            <th className="num">Price</th>
+            <th className="num">Amount</th>
+            <th className="num">Fee</th>
+            <th>Role</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(rows as unknown as (Fill & AnyRow)[]).map((f, i) => (
+            <tr key={`${String(f.trade_id)}-${String(f.order_id ?? i)}`}>
+              <td>{fmtTime(f.ts ?? f.created_at)}</td>
+              <td>{String(f.symbol ?? "")}</td>
+              <td className={f.side === "buy" ? "up" : "down"}>{String(f.side ?? "")}</td>
+              <td className="num">{format(f.price)}</td>
+              <td className="num">{format(f.qty)}</td>
+              <td className="num">
+                {format(f.fee)} {f.fee_asset}
+              </td>
+              <td>{f.liquidity}</td>
+            </tr>
+          ))}
+          {rows.length === 0 && (
+            <tr>
+              <td colSpan={7} className="muted center">
+                No fills yet
+              </td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Positions() {
+  const { rows, error } = useList("/api/positions");
+  const cols = rows.length ? Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object") : [];
+  return (
+    <div className="table-scroll">
+      {error && <p className="form-error">{error}</p>}
+      <table className="table" data-testid="positions">
+        <thead>
+          <tr>
+            {cols.map((c) => (
+              <th key={c} className={c === "symbol" ? "" : "num"}>
+                {c.replace(/_/g, " ")}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r, i) => (
+            <tr key={String(r.symbol ?? i)}>
+              {cols.map((c) => (
+                <td key={c} className={c === "symbol" ? "" : "num"}>
+                  {typeof r[c] === "string" && /^-?\d+(\.\d+)?$/.test(r[c] as string) ? format(r[c] as string) : String(r[c] ?? "")}
+                </td>
+              ))}
+            </tr>
+          ))}
+          {rows.length === 0 && (
+            <tr>
+              <td className="muted center">No positions yet</td>
+            </tr>
+          )}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function Balances() {
+  const { balances } = useAccount();
+  const list = [...balances.values()].sort((a, b) => a.asset.localeCompare(b.asset));
+  return (
+    <div className="table-scroll">
+      <table className="table" data-testid="balances">
+        <thead>
+          <tr>
+            <th>Asset</th>
+            <th className="num">Available</th>
+            <th className="num">In orders</th>
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((b) => (
+            <tr key={b.asset} data-asset={b.asset}>
+              <td>{b.asset}</td>
+              <td className="num">{format(b.available)}</td>
+              <td className="num">{format(b.held)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

@@ -1,0 +1,210 @@
+/**
+ * Candles + volume for one market. History comes from REST, live bars from `candles:SYM:INTERVAL`;
+ * scrolling to the left edge loads older bars with `end=`. A live bar older than the last one shown is
+ * dropped (lightweight-charts throws on it).
+ */
+import {
+  CandlestickSeries,
+  ColorType,
+  createChart,
+  HistogramSeries,
+  type IChartApi,
+  type ISeriesApi,
+  type UTCTimestamp,
+} from "lightweight-charts";
+import { useEffect, useRef, useState } from "react";
+import type { Candle } from "../api/types";
+import { api } from "../lib/http";
+import { cmp, dec, toChartNumber } from "../lib/money";
+import { ws } from "../lib/ws";
+
+export const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"] as const;
+export type Interval = (typeof INTERVALS)[number];
+
+const PAGE = 300;
+
+function toBar(c: Candle) {
+  return {
+    time: Math.floor(Number(c.t) / 1000) as UTCTimestamp,
+    open: toChartNumber(c.o),
+    high: toChartNumber(c.h),
+    low: toChartNumber(c.l),
+    close: toChartNumber(c.c),
+  };
+}
+
+function toVol(c: Candle) {
+  const up = cmp(dec(c.c), dec(c.o)) >= 0;
+  return {
+    time: Math.floor(Number(c.t) / 1000) as UTCTimestamp,
+    value: toChartNumber(c.v),
+    color: up ? "rgba(38,166,154,0.45)" : "rgba(239,83,80,0.45)",
+  };
+}
+
+export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecision: number }) {
+  const [interval, setInterval] = useState<Interval>("1m");
+  const box = useRef<HTMLDivElement>(null);
+  const [status, setStatus] = useState({ bars: 0, last: "" });
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const chart: IChartApi = createChart(el, {
+      autoSize: true,
+      layout: { background: { type: ColorType.Solid, color: "#0f141b" }, textColor: "#8b97a8", fontSize: 11 },
+      grid: { vertLines: { color: "#1a212b" }, horzLines: { color: "#1a212b" } },
+      rightPriceScale: { borderColor: "#232c38" },
+      timeScale: { borderColor: "#232c38", timeVisible: true, secondsVisible: false },
+      crosshair: { mode: 0 },
+    });
+    const minMove = Number(`1e-${pricePrecision}`);
+    const candles: ISeriesApi<"Candlestick"> = chart.addSeries(CandlestickSeries, {
+      upColor: "#26a69a",
+      downColor: "#ef5350",
+      borderVisible: false,
+      wickUpColor: "#26a69a",
+      wickDownColor: "#ef5350",
+      priceFormat: { type: "price", precision: pricePrecision, minMove },
+    });
+    const volume: ISeriesApi<"Histogram"> = chart.addSeries(HistogramSeries, {
+      priceScaleId: "vol",
+      priceFormat: { type: "volume" },
+      lastValueVisible: false,
+      priceLineVisible: false,
+    });
+    chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+
+    let alive = true;
+    let data: Candle[] = []; // ascending by t, unique t
+    let lastT = -Infinity;
+    let loadingOlder = false;
+    let exhausted = false;
+    let live: Candle[] = []; // bars that arrived before the history
+
+    const publish = () => alive && setStatus({ bars: data.length, last: data.length ? `${data.at(-1)!.t}:${data.at(-1)!.c}:${data.at(-1)!.v}` : "" });
+
+    const setAll = () => {
+      candles.setData(data.map(toBar));
+      volume.setData(data.map(toVol));
+      lastT = data.length ? Number(data[data.length - 1].t) : -Infinity;
+      publish();
+    };
+
+    const applyLive = (c: Candle) => {
+      const t = Number(c.t);
+      if (!Number.isFinite(t) || t < lastT) return; // never feed the chart an older bar
+      if (t === lastT) data[data.length - 1] = c;
+      else data.push(c);
+      lastT = t;
+      candles.update(toBar(c));
+      volume.update(toVol(c));
+      publish();
+    };
+
+    const loadLatest = async () => {
+      try {
+        const list = await api<Candle[]>("GET", `/api/markets/${symbol}/candles`, {
+          query: { interval, limit: PAGE },
+          auth: false,
+        });
+        if (!alive) return;
+        data = dedupe(list);
+        exhausted = list.length < PAGE;
+        setAll();
+        for (const c of live) applyLive(c);
+        live = [];
+        chart.timeScale().scrollToRealTime();
+      } catch {
+        /* shown as an empty chart; the next reconnect retries */
+      }
+    };
+
+    const loadOlder = async () => {
+      if (loadingOlder || exhausted || data.length === 0) return;
+      loadingOlder = true;
+      try {
+        const oldest = Number(data[0].t);
+        const list = await api<Candle[]>("GET", `/api/markets/${symbol}/candles`, {
+          query: { interval, limit: PAGE, end: oldest - 1 },
+          auth: false,
+        });
+        if (!alive) return;
+        const older = dedupe(list).filter((c) => Number(c.t) < oldest);
+        if (older.length === 0) {
+          exhausted = true;
+          return;
+        }
+        const range = chart.timeScale().getVisibleLogicalRange();
+        data = [...older, ...data];
+        candles.setData(data.map(toBar));
+        volume.setData(data.map(toVol));
+        publish();
+        if (range) chart.timeScale().setVisibleLogicalRange({ from: range.from + older.length, to: range.to + older.length });
+      } catch {
+        /* try again on the next scroll */
+      } finally {
+        loadingOlder = false;
+      }
+    };
+
+    const onRange = (r: { from: number; to: number } | null) => {
+      if (r && r.from < 10) void loadOlder();
+    };
+    chart.timeScale().subscribeVisibleLogicalRangeChange(onRange);
+
+    let historyLoaded = false;
+    const channel = `candles:${symbol}:${interval}`;
+    const off = ws.subscribe(channel, (msg) => {
+      const d = msg.data ?? msg;
+      for (const c of (Array.isArray(d) ? d : [d]) as Candle[]) {
+        if (!c || c.t === undefined) continue;
+        if (historyLoaded) applyLive(c);
+        else live.push(c);
+      }
+    });
+    void loadLatest().then(() => (historyLoaded = true));
+    const offOpen = ws.onOpen(() => void loadLatest()); // fill whatever we missed while disconnected
+
+    return () => {
+      alive = false;
+      off();
+      offOpen();
+      chart.timeScale().unsubscribeVisibleLogicalRangeChange(onRange);
+      chart.remove();
+    };
+  }, [symbol, interval, pricePrecision]);
+
+  return (
+    <div className="card chart-card">
+      <div className="card-head">
+        <div className="seg" role="group" aria-label="Candle interval">
+          {INTERVALS.map((iv) => (
+            <button
+              key={iv}
+              className={iv === interval ? "active" : ""}
+              aria-pressed={iv === interval}
+              onClick={() => setInterval(iv)}
+            >
+              {iv}
+            </button>
+          ))}
+        </div>
+      </div>
+      <div
+        className="chart-box"
+        ref={box}
+        data-testid="chart"
+        data-interval={interval}
+        data-bars={status.bars}
+        data-last={status.last}
+      />
+    </div>
+  );
+}
+
+function dedupe(list: Candle[]): Candle[] {
+  const byT = new Map<number, Candle>();
+  for (const c of list) byT.set(Number(c.t), c);
+  return [...byT.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+}

@@ -1,0 +1,116 @@
+/** The live order book: snapshot + contiguous updates from `book:SYM`, re-subscribing on any gap. */
+import { useEffect, useRef, useState } from "react";
+import { BookSync, type BookMessage, type Level } from "../lib/bookSync";
+import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
+import { ws } from "../lib/ws";
+
+const DEPTH = 14;
+
+interface View {
+  bids: Level[];
+  asks: Level[];
+  seq: number;
+  synced: boolean;
+}
+
+export function useBook(symbol: string): View {
+  const [view, setView] = useState<View>({ bids: [], asks: [], seq: -1, synced: false });
+  const book = useRef(new BookSync());
+  useEffect(() => {
+    const b = new BookSync();
+    book.current = b;
+    let frame = 0;
+    const render = () => {
+      frame = 0;
+      setView({ bids: b.levels("bids", DEPTH), asks: b.levels("asks", DEPTH), seq: b.seq, synced: b.synced });
+    };
+    const channel = `book:${symbol}`;
+    const off = ws.subscribe(channel, (msg) => {
+      const data = (msg.type ? msg : (msg.data as Record<string, unknown>)) ?? msg;
+      const m: BookMessage = {
+        type: (data.type as string) === "snapshot" ? "snapshot" : "update",
+        seq: Number(data.seq),
+        bids: (data.bids as BookMessage["bids"]) ?? [],
+        asks: (data.asks as BookMessage["asks"]) ?? [],
+      };
+      if (b.apply(m) === "resync") ws.resubscribe(channel);
+      if (!frame) frame = requestAnimationFrame(render);
+    });
+    // a new connection sends a fresh snapshot after subscribing: drop the old state
+    const offOpen = ws.onOpen(() => {
+      b.reset();
+      render();
+    });
+    return () => {
+      off();
+      offOpen();
+      if (frame) cancelAnimationFrame(frame);
+    };
+  }, [symbol]);
+  return view;
+}
+
+export function OrderBook(props: {
+  symbol: string;
+  priceDecimals: number;
+  qtyDecimals: number;
+  onPick: (price: string) => void;
+}) {
+  const { bids, asks, synced } = useBook(props.symbol);
+  const maxCum = [bids.at(-1)?.cumulative, asks.at(-1)?.cumulative].reduce<string>(
+    (m, x) => (x && cmp(dec(x), dec(m)) > 0 ? x : m),
+    "0",
+  );
+  const bestBid = bids[0]?.price;
+  const bestAsk = asks[0]?.price;
+  let spread = "—";
+  if (bestBid && bestAsk) {
+    const diff = sub(dec(bestAsk), dec(bestBid));
+    const mid = div(add(dec(bestAsk), dec(bestBid)), dec(2), props.priceDecimals + 1);
+    const pct = cmp(mid, ZERO) > 0 ? div(mul(diff, dec(100)), mid, 3) : ZERO;
+    spread = `${format(diff, props.priceDecimals)} (${format(pct, 3)}%)`;
+  }
+
+  const row = (l: Level, side: "bid" | "ask") => {
+    const width = cmp(dec(maxCum), ZERO) > 0 ? `${toFixed(div(mul(dec(l.cumulative), dec(100)), dec(maxCum), 0))}%` : "0%";
+    return (
+      <button
+        key={`${side}${l.price}`}
+        className={`book-row ${side}`}
+        data-price={l.price}
+        onClick={() => props.onPick(l.price)}
+        aria-label={`${side === "bid" ? "Bid" : "Ask"} ${l.price}, amount ${l.qty}`}
+      >
+        <span className="depth" style={{ width }} />
+        <span className="price">{format(l.price, props.priceDecimals)}</span>
+        <span className="qty">{format(l.qty, props.qtyDecimals)}</span>
+        <span className="cum">{format(l.cumulative, props.qtyDecimals)}</span>
+      </button>
+    );
+  };
+
+  return (
+    <div className="card book-card" data-testid="order-book" data-synced={synced ? "1" : "0"}>
+      <div className="card-head">
+        <h2>Order book</h2>
+        {!synced && <span className="muted small">syncing…</span>}
+      </div>
+      <div className="book-cols muted small">
+        <span>Price</span>
+        <span>Amount</span>
+        <span>Total</span>
+      </div>
+      <div className="book-side asks" data-testid="book-asks">
+        {[...asks].reverse().map((l) => row(l, "ask"))}
+      </div>
+      <div className="book-spread" data-testid="book-spread">
+        <span className="up">{bestBid ? format(bestBid, props.priceDecimals) : "—"}</span>
+        <span className="muted small">spread {spread}</span>
+        <span className="down">{bestAsk ? format(bestAsk, props.priceDecimals) : "—"}</span>
+      </div>
+      <div className="book-side bids" data-testid="book-bids">
+        {bids.map((l) => row(l, "bid"))}
+      </div>
+    </div>
+  );
+}

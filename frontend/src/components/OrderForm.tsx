@@ -1,0 +1,171 @@
+import { useEffect, useState, type FormEvent } from "react";
+import type { Market, Order, OrderCreate } from "../api/types";
+import { useSession } from "../lib/hooks";
+import { api, ApiError } from "../lib/http";
+import { decimalsOf, format } from "../lib/money";
+import { amountForPercent, checkOrder, feeDecimals, snapPrice, snapQty, type OrderType, type Side } from "../lib/orderForm";
+import { useAccount } from "./Account";
+import { useToasts } from "./Toasts";
+
+export function OrderForm(props: {
+  market: Market;
+  picked: { price: string; n: number } | null;
+  bestBid: string | null;
+  bestAsk: string | null;
+}) {
+  const m = props.market;
+  const session = useSession();
+  const { balances, noteOrder } = useAccount();
+  const toasts = useToasts();
+  const [side, setSide] = useState<Side>("buy");
+  const [type, setType] = useState<OrderType>("limit");
+  const [price, setPrice] = useState("");
+  const [qty, setQty] = useState("");
+  const [ioc, setIoc] = useState(false);
+  const [postOnly, setPostOnly] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [serverError, setServerError] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (props.picked) {
+      setPrice(props.picked.price);
+      setType("limit");
+    }
+  }, [props.picked]);
+
+  useEffect(() => {
+    setPrice("");
+    setQty("");
+  }, [m.symbol]);
+
+  const base = balances.get(m.base);
+  const quote = balances.get(m.quote);
+  const check = checkOrder(
+    m,
+    { side, type, price, qty, ioc, postOnly },
+    { base: base?.available ?? null, quote: quote?.available ?? null },
+    { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid },
+  );
+  const pd = decimalsOf(m.tick_size);
+  const qd = decimalsOf(m.lot_size);
+
+  const setPct = (pct: number) => {
+    const avail = side === "sell" ? base?.available : quote?.available;
+    const ref = type === "limit" ? price : props.bestAsk;
+    setQty(amountForPercent(m, side, pct, avail ?? "0", ref));
+  };
+
+  async function submit(e: FormEvent) {
+    e.preventDefault();
+    if (check.reason || busy) return;
+    setBusy(true);
+    setServerError(null);
+    const body: OrderCreate = { symbol: m.symbol, side, type, qty, post_only: type === "limit" && postOnly };
+    if (type === "limit") {
+      body.price = price;
+      body.time_in_force = ioc ? "ioc" : "gtc";
+    }
+    try {
+      const order = await api<Order>("POST", "/api/orders", { body });
+      noteOrder(order);
+      setQty("");
+    } catch (err) {
+      const msg = err instanceof ApiError ? `${err.message} (${err.code})` : "Order failed";
+      setServerError(msg);
+      toasts.push("error", "Order rejected", msg);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form className="card order-form" onSubmit={submit} aria-label="Place order" data-testid="order-form">
+      <div className="seg seg-wide" role="group" aria-label="Side">
+        <button type="button" className={side === "buy" ? "active buy" : ""} aria-pressed={side === "buy"} onClick={() => setSide("buy")}>
+          Buy
+        </button>
+        <button type="button" className={side === "sell" ? "active sell" : ""} aria-pressed={side === "sell"} onClick={() => setSide("sell")}>
+          Sell
+        </button>
+      </div>
+      <div className="seg" role="group" aria-label="Order type">
+        <button type="button" className={type === "limit" ? "active" : ""} aria-pressed={type === "limit"} onClick={() => setType("limit")}>
+          Limit
+        </button>
+        <button type="button" className={type === "market" ? "active" : ""} aria-pressed={type === "market"} onClick={() => setType("market")}>
+          Market
+        </button>
+      </div>
+      {type === "limit" ? (
+        <label className="field">
+          <span>Price</span>
+          <input
+            name="price"
+            inputMode="decimal"
+            autoComplete="off"
+            value={price}
+            placeholder={m.tick_size}
+            onChange={(e) => setPrice(e.target.value.replace(",", "."))}
+            onBlur={() => setPrice((p) => snapPrice(m, p))}
+          />
+          <em>{m.quote}</em>
+        </label>
+      ) : (
+        <div className="field field-static">
+          <span>Price</span>
+          <span className="muted">Market (≈ {format(side === "buy" ? props.bestAsk : props.bestBid, pd)})</span>
+        </div>
+      )}
+      <label className="field">
+        <span>Amount</span>
+        <input
+          name="qty"
+          inputMode="decimal"
+          autoComplete="off"
+          value={qty}
+          placeholder={m.lot_size}
+          onChange={(e) => setQty(e.target.value.replace(",", "."))}
+          onBlur={() => setQty((q) => snapQty(m, q))}
+        />
+        <em>{m.base}</em>
+      </label>
+      <div className="pcts" role="group" aria-label="Percent of available">
+        {[25, 50, 75, 100].map((p) => (
+          <button type="button" key={p} onClick={() => setPct(p)} disabled={!session}>
+            {p}%
+          </button>
+        ))}
+      </div>
+      {type === "limit" && (
+        <div className="opts">
+          <label>
+            <input type="checkbox" name="post_only" checked={postOnly} onChange={(e) => (setPostOnly(e.target.checked), e.target.checked && setIoc(false))} />
+            Post-only
+          </label>
+          <label>
+            <input type="checkbox" name="ioc" checked={ioc} onChange={(e) => (setIoc(e.target.checked), e.target.checked && setPostOnly(false))} />
+            IOC
+          </label>
+        </div>
+      )}
+      <dl className="summary">
+        <dt>Available</dt>
+        <dd data-testid="available">
+          {side === "buy"
+            ? `${format(quote?.available ?? (session ? "0" : null), feeDecimals(m))} ${m.quote}`
+            : `${format(base?.available ?? (session ? "0" : null), qd)} ${m.base}`}
+        </dd>
+        <dt>{type === "market" ? "Est. total" : "Total"}</dt>
+        <dd data-testid="est-total">{check.total ? `${format(check.total, feeDecimals(m))} ${m.quote}` : "—"}</dd>
+        <dt>Est. fee</dt>
+        <dd data-testid="est-fee">{check.fee ? `${format(check.fee, feeDecimals(m))} ${m.quote}` : "—"}</dd>
+      </dl>
+      <button type="submit" className={`btn btn-${side}`} disabled={check.reason !== null || busy} data-testid="submit-order">
+        {side === "buy" ? "Buy" : "Sell"} {m.base}
+      </button>
+      <p className="form-reason" data-testid="order-reason" aria-live="polite">
+        {check.reason ?? serverError ?? "\u00a0"}
+      </p>
+    </form>
+  );
+}

@@ -1,0 +1,91 @@
+/** Shared data hooks: session, connection state, reference data and the live tickers. */
+import { useEffect, useState, useSyncExternalStore } from "react";
+import type { Market, Ticker } from "../api/types";
+import { api } from "./http";
+import { getSession, subscribeSession, type Session } from "./session";
+import { ws, type ConnState } from "./ws";
+
+export function useSession(): Session | null {
+  return useSyncExternalStore(subscribeSession, getSession);
+}
+
+export function useConnState(): ConnState {
+  return useSyncExternalStore(
+    (l) => ws.onState(l),
+    () => ws.state,
+  );
+}
+
+let marketsCache: Promise<Market[]> | null = null;
+
+export function loadMarkets(): Promise<Market[]> {
+  if (!marketsCache) {
+    marketsCache = api<Market[]>("GET", "/api/markets", { auth: false }).catch((e) => {
+      marketsCache = null;
+      throw e;
+    });
+  }
+  return marketsCache;
+}
+
+export function useMarkets(): { markets: Market[]; error: string | null } {
+  const [markets, setMarkets] = useState<Market[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let alive = true;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const load = () =>
+      loadMarkets().then(
+        (m) => alive && (setMarkets(m), setError(null)),
+        (e: Error) => {
+          if (!alive) return;
+          setError(e.message);
+          retry = setTimeout(load, 2000);
+        },
+      );
+    void load();
+    return () => {
+      alive = false;
+      if (retry) clearTimeout(retry);
+    };
+  }, []);
+  return { markets, error };
+}
+
+/** Every market's ticker: the REST list first, then the WebSocket `tickers` channel. */
+export function useTickers(): Map<string, Ticker> {
+  const [tickers, setTickers] = useState<Map<string, Ticker>>(new Map());
+  useEffect(() => {
+    let alive = true;
+    const merge = (list: Ticker[]) =>
+      setTickers((prev) => {
+        const next = new Map(prev);
+        for (const t of list) if (t && t.symbol) next.set(t.symbol, t);
+        return next;
+      });
+    api<Ticker[]>("GET", "/api/tickers", { auth: false }).then(
+      (list) => alive && merge(list),
+      () => undefined,
+    );
+    const off = ws.subscribe("tickers", (msg) => {
+      const data = msg.data;
+      merge((Array.isArray(data) ? data : [data]) as Ticker[]);
+    });
+    return () => {
+      alive = false;
+      off();
+    };
+  }, []);
+  return tickers;
+}
+
+/** Re-render when the page's hash route changes. */
+export function useHashRoute(): string {
+  return useSyncExternalStore(
+    (l) => {
+      window.addEventListener("hashchange", l);
+      return () => window.removeEventListener("hashchange", l);
+    },
+    () => window.location.hash.replace(/^#/, "") || "/markets",
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * Turns successive states of the account's orders into notifications: accepted, rejected (with the
+ * reason), cancelled, partially filled, filled, expired. The same order state seen twice (REST answer and
+ * the `orders` channel) notifies once.
+ */
+import type { Order } from "../api/types";
+import { cmp, dec, isZero, parse } from "./money";
+
+export interface OrderNotice {
+  kind: "info" | "success" | "error" | "warn";
+  title: string;
+  body: string;
+}
+
+export const OPEN_STATUSES = new Set(["open", "partially_filled", "new", "pending"]);
+
+export function isOpen(o: Pick<Order, "status">): boolean {
+  return OPEN_STATUSES.has(String(o.status));
+}
+
+function reasonOf(o: Order): string {
+  const r = (o as unknown as Record<string, unknown>).reason;
+  return typeof r === "string" && r ? r.replace(/_/g, " ") : "";
+}
+
+export class OrderTracker {
+  private seen = new Map<string, { status: string; filled: string }>();
+
+  /** The notice for this state of the order, or null when nothing new happened. */
+  note(o: Order): OrderNotice | null {
+    const key = String(o.id);
+    const status = String(o.status);
+    const filled = String(o.filled_qty ?? "0");
+    const prev = this.seen.get(key);
+    if (prev && prev.status === status && prev.filled === filled) return null;
+    if (prev && parse(prev.filled) && parse(filled) && cmp(dec(filled), dec(prev.filled)) < 0) return null; // stale
+    if (prev && !OPEN_STATUSES.has(prev.status)) return null; // already closed: nothing newer can come
+    this.seen.set(key, { status, filled });
+    if (this.seen.size > 2000) this.seen.delete(this.seen.keys().next().value as string);
+    const what = `${String(o.side).toUpperCase()} ${o.qty ?? ""} ${o.symbol}${o.price ? ` @ ${o.price}` : ""}`;
+    const hasFill = parse(filled) !== null && !isZero(dec(filled));
+    switch (status) {
+      case "open":
+      case "new":
+      case "pending":
+        return { kind: "info", title: "Order accepted", body: what };
+      case "partially_filled":
+        return { kind: "success", title: "Order partially filled", body: `${filled} of ${what}` };
+      case "filled":
+        return { kind: "success", title: "Order filled", body: what };
+      case "cancelled":
+        return {
+          kind: "warn",
+          title: "Order cancelled",
+          body: `${what}${hasFill ? ` (filled ${filled})` : ""}${reasonOf(o) && reasonOf(o) !== "user" ? ` — ${reasonOf(o)}` : ""}`,
+        };
+      case "rejected":
+        return { kind: "error", title: "Order rejected", body: `${what}${reasonOf(o) ? ` — ${reasonOf(o)}` : ""}` };
+      case "expired":
+        return {
+          kind: hasFill ? "success" : "warn",
+          title: hasFill ? "Order partially filled, rest expired" : "Order expired",
+          body: `${hasFill ? `${filled} of ` : ""}${what}${reasonOf(o) ? ` — ${reasonOf(o)}` : ""}`,
+        };
+      default:
+        return { kind: "info", title: `Order ${status}`, body: what };
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Order-form rules, independent of React: snapping inputs to the market's tick and lot, the amount for a
+ * percentage of the available balance, the estimated total and fee, and the reason (if any) the order
+ * cannot be submitted yet.
+ */
+import type { Market } from "../api/types";
+import {
+  cmp, dec, decimalsOf, div, estimate, isMultiple, isPositive, mul, parse, percentOf, snap, toPlain, add, type Dec,
+} from "./money";
+
+export type Side = "buy" | "sell";
+export type OrderType = "limit" | "market";
+
+export interface FormInput {
+  side: Side;
+  type: OrderType;
+  price: string;
+  qty: string;
+  ioc: boolean;
+  postOnly: boolean;
+}
+
+export interface Check {
+  reason: string | null;
+  total: Dec | null;
+  fee: Dec | null;
+}
+
+export function feeDecimals(m: Market): number {
+  return Math.min(12, decimalsOf(m.tick_size) + decimalsOf(m.lot_size));
+}
+
+export function snapPrice(m: Market, price: string): string {
+  const p = parse(price);
+  if (!p || !isPositive(p)) return price;
+  return toPlain(snap(p, m.tick_size, "nearest"));
+}
+
+export function snapQty(m: Market, qty: string): string {
+  const q = parse(qty);
+  if (!q || !isPositive(q)) return qty;
+  return toPlain(snap(q, m.lot_size, "down"));
+}
+
+/**
+ * Amount for `pct` % of the available balance: sells spend the base asset; buys spend the quote asset at
+ * `price`, keeping room for the taker fee.
+ */
+export function amountForPercent(m: Market, side: Side, pct: number, available: string, price: string | null): string {
+  const avail = parse(available);
+  if (!avail || !isPositive(avail)) return "0";
+  const scale = decimalsOf(m.lot_size) + 2;
+  if (side === "sell") return toPlain(snap(percentOf(avail, pct, scale), m.lot_size, "down"));
+  const p = parse(price ?? "");
+  if (!p || !isPositive(p)) return "";
+  const budget = percentOf(avail, pct, 18);
+  const perUnit = mul(p, add(dec(1), dec(m.taker_fee)));
+  return toPlain(snap(div(budget, perUnit, scale, "down"), m.lot_size, "down"));
+}
+
+export function checkOrder(
+  m: Market,
+  f: FormInput,
+  balances: { base: string | null; quote: string | null },
+  opts: { loggedIn: boolean; bestAsk?: string | null; bestBid?: string | null },
+): Check {
+  const out = (reason: string | null, total: Dec | null = null, fee: Dec | null = null): Check => ({ reason, total, fee });
+  if (m.status && m.status !== "trading") return out(`Market is ${String(m.status).replace(/_/g, " ")}`);
+  let price: Dec | null = null;
+  if (f.type === "limit") {
+    price = parse(f.price);
+    if (!f.price.trim()) return out("Enter a price");
+    if (!price || !isPositive(price)) return out("Price must be a positive number");
+    if (!isMultiple(price, m.tick_size)) return out(`Price must be a multiple of ${m.tick_size}`);
+  }
+  const qty = parse(f.qty);
+  if (!f.qty.trim()) return out("Enter an amount");
+  if (!qty || !isPositive(qty)) return out("Amount must be a positive number");
+  if (!isMultiple(qty, m.lot_size)) return out(`Amount must be a multiple of ${m.lot_size}`);
+  if (m.min_qty && cmp(qty, dec(m.min_qty)) < 0) return out(`Minimum amount is ${m.min_qty} ${m.base}`);
+  if (m.max_qty && cmp(qty, dec(m.max_qty)) > 0) return out(`Maximum amount is ${m.max_qty} ${m.base}`);
+
+  const refPrice = price ?? parse((f.side === "buy" ? opts.bestAsk : opts.bestBid) ?? "");
+  const feeRate = f.postOnly && f.type === "limit" ? m.maker_fee : m.taker_fee;
+  const est = refPrice ? estimate(refPrice, qty, feeRate, feeDecimals(m)) : null;
+  if (f.type === "limit" && est && m.min_notional && cmp(est.total, dec(m.min_notional)) < 0) {
+    return out(`Order total must be at least ${m.min_notional} ${m.quote}`, est.total, est.fee);
+  }
+  if (f.type === "market" && !refPrice) return out("No liquidity on the other side", null, null);
+  if (!opts.loggedIn) return out("Log in to trade", est?.total ?? null, est?.fee ?? null);
+  if (f.side === "sell") {
+    const have = parse(balances.base ?? "0") ?? dec(0);
+    if (cmp(qty, have) > 0) return out(`Insufficient ${m.base} balance`, est?.total ?? null, est?.fee ?? null);
+  } else if (est) {
+    const have = parse(balances.quote ?? "0") ?? dec(0);
+    const need = f.type === "limit" ? add(est.total, estimate(refPrice!, qty, m.taker_fee, feeDecimals(m)).fee) : est.total;
+    if (cmp(need, have) > 0) return out(`Insufficient ${m.quote} balance`, est.total, est.fee);
+  }
+  return out(null, est?.total ?? null, est?.fee ?? null);
+}

@@ -1,0 +1,240 @@
+/**
+ * The single multiplexed WebSocket (`/ws`): channel subscriptions with reference counts, the `auth` op for
+ * private channels, request/response ops matched by `req_id`, and automatic reconnection with backoff that
+ * re-authenticates and re-subscribes every channel. Listeners also hear about (re)connections so that
+ * stateful views (book, candles, trades) can reload what they may have missed.
+ */
+
+export type ConnState = "connecting" | "open" | "closed";
+
+export interface ChannelMessage {
+  channel: string;
+  type?: string;
+  seq?: number;
+  data?: unknown;
+  [k: string]: unknown;
+}
+
+type Handler = (msg: ChannelMessage) => void;
+
+const PRIVATE = new Set(["orders", "balances"]);
+
+export class WsClient {
+  state: ConnState = "closed";
+  private ws: WebSocket | null = null;
+  private handlers = new Map<string, Set<Handler>>();
+  private stateListeners = new Set<(s: ConnState) => void>();
+  private openListeners = new Set<() => void>();
+  private pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private token: string | null = null;
+  private authed = false;
+  private backoff = 500;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private watchdog: ReturnType<typeof setInterval> | undefined;
+  private lastMessageAt = 0;
+  private reqCounter = 0;
+  private stopped = false;
+
+  constructor(private readonly url: string = defaultUrl()) {}
+
+  start(): void {
+    this.stopped = false;
+    if (!this.ws) this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = undefined;
+    const old = this.ws;
+    this.ws = null;
+    old?.close();
+    this.authed = false;
+    this.setState("closed");
+  }
+
+  onState(l: (s: ConnState) => void): () => void {
+    this.stateListeners.add(l);
+    return () => this.stateListeners.delete(l);
+  }
+
+  /** Called after every successful (re)connection, once subscriptions were re-sent. */
+  onOpen(l: () => void): () => void {
+    this.openListeners.add(l);
+    return () => this.openListeners.delete(l);
+  }
+
+  /** Set or clear the access token; authenticates the live connection at once. */
+  setToken(token: string | null): void {
+    const changed = token !== this.token;
+    const hadToken = this.token !== null;
+    this.token = token;
+    if (!changed || this.state !== "open") return;
+    if (token) {
+      this.authed = false;
+      this.send({ op: "auth", token });
+      this.authed = true;
+      this.resendPrivate();
+    } else if (hadToken) {
+      this.ws?.close(); // drop private subscriptions by starting a fresh, anonymous connection
+    }
+  }
+
+  subscribe(channel: string, handler: Handler): () => void {
+    let set = this.handlers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.handlers.set(channel, set);
+      if (this.canSend(channel)) this.send({ op: "subscribe", channels: [channel] });
+    }
+    set.add(handler);
+    return () => {
+      const s = this.handlers.get(channel);
+      if (!s) return;
+      s.delete(handler);
+      if (s.size === 0) {
+        this.handlers.delete(channel);
+        if (this.state === "open") this.send({ op: "unsubscribe", channels: [channel] });
+      }
+    };
+  }
+
+  /** Unsubscribe and subscribe again (a book that saw a gap asks for a fresh snapshot). */
+  resubscribe(channel: string): void {
+    if (this.state !== "open" || !this.handlers.has(channel)) return;
+    this.send({ op: "unsubscribe", channels: [channel] });
+    this.send({ op: "subscribe", channels: [channel] });
+  }
+
+  /** A request op answered by a frame carrying the same `req_id`. */
+  request<T>(op: string, fields: Record<string, unknown>, timeoutMs = 10_000): Promise<T> {
+    if (this.state !== "open") return Promise.reject(new Error("not connected"));
+    const reqId = `r${++this.reqCounter}`;
+    return new Promise<T>((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.pending.delete(reqId);
+        reject(new Error("timeout"));
+      }, timeoutMs);
+      this.pending.set(reqId, {
+        resolve: (v) => {
+          clearTimeout(t);
+          resolve(v as T);
+        },
+        reject: (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      });
+      this.send({ op, req_id: reqId, ...fields });
+    });
+  }
+
+  private canSend(channel: string): boolean {
+    return this.state === "open" && (!PRIVATE.has(channel) || this.authed);
+  }
+
+  private resendPrivate(): void {
+    const chans = [...this.handlers.keys()].filter((c) => PRIVATE.has(c));
+    if (chans.length) this.send({ op: "subscribe", channels: chans });
+  }
+
+  private setState(s: ConnState): void {
+    if (s === this.state) return;
+    this.state = s;
+    for (const l of this.stateListeners) l(s);
+  }
+
+  private send(frame: unknown): void {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+  }
+
+  private connect(): void {
+    this.setState("connecting");
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      if (this.ws !== ws) return;
+      this.backoff = 500;
+      this.lastMessageAt = Date.now();
+      this.setState("open");
+      this.authed = false;
+      if (this.token) {
+        this.send({ op: "auth", token: this.token });
+        this.authed = true;
+      }
+      const chans = [...this.handlers.keys()].filter((c) => this.canSend(c));
+      if (chans.length) this.send({ op: "subscribe", channels: chans });
+      for (const l of this.openListeners) l();
+    };
+    ws.onmessage = (ev) => {
+      this.lastMessageAt = Date.now();
+      let msg: unknown;
+      try {
+        msg = JSON.parse(String(ev.data));
+      } catch {
+        return;
+      }
+      this.dispatch(msg);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.authed = false;
+      for (const p of this.pending.values()) p.reject(new Error("connection closed"));
+      this.pending.clear();
+      this.setState("closed");
+      this.scheduleReconnect();
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+    if (!this.watchdog) {
+      // a silent connection (no data, no heartbeat) for 45 s is treated as dead
+      this.watchdog = setInterval(() => {
+        if (this.state === "open" && Date.now() - this.lastMessageAt > 45_000) this.ws?.close();
+      }, 5_000);
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    const delay = this.backoff + Math.floor(Math.random() * 250);
+    this.backoff = Math.min(this.backoff * 2, 5_000);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  private dispatch(raw: unknown): void {
+    if (!raw || typeof raw !== "object") return;
+    const msg = raw as Record<string, unknown>;
+    if (msg.op === "ping" || msg.op === "pong") return; // server heartbeat: its arrival is the point
+    const reqId = msg.req_id;
+    if (typeof reqId === "string" && this.pending.has(reqId)) {
+      const p = this.pending.get(reqId)!;
+      this.pending.delete(reqId);
+      if (msg.error) p.reject(msg.error);
+      else p.resolve(msg.data ?? msg.result ?? msg.order ?? msg);
+      return;
+    }
+    const channel = msg.channel;
+    if (typeof channel !== "string") return;
+    const set = this.handlers.get(channel);
+    if (!set) return;
+    for (const h of [...set]) h(msg as ChannelMessage);
+  }
+}
+
+function defaultUrl(): string {
+  if (typeof location === "undefined") return "ws://127.0.0.1:8000/ws";
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${proto}//${location.host}/ws`;
+}
+
+export const ws = new WsClient();

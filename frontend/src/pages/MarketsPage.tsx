@@ -1,0 +1,102 @@
+import { useMemo, useState } from "react";
+import type { Ticker } from "../api/types";
+import { SortHeader, type SortDir } from "../components/SortHeader";
+import { useMarkets, useTickers } from "../lib/hooks";
+import { compareStrings, decimalsOf, format, formatPct, sign } from "../lib/money";
+
+type Key = "symbol" | "last" | "change_24h_pct" | "high_24h" | "low_24h" | "volume_24h" | "quote_volume_24h";
+
+export function MarketsPage() {
+  const { markets, error } = useMarkets();
+  const tickers = useTickers();
+  const [query, setQuery] = useState("");
+  const [sort, setSort] = useState<{ key: Key; dir: SortDir }>({ key: "symbol", dir: "asc" });
+
+  const rows = useMemo(() => {
+    const q = query.trim().toUpperCase();
+    const list = markets
+      .filter((m) => !q || m.symbol.toUpperCase().includes(q))
+      .map((m) => ({ m, t: tickers.get(m.symbol) as Ticker | undefined }));
+    const dir = sort.dir === "asc" ? 1 : -1;
+    list.sort((a, b) => {
+      if (sort.key === "symbol") return dir * a.m.symbol.localeCompare(b.m.symbol);
+      return dir * compareStrings(a.t?.[sort.key] as string, b.t?.[sort.key] as string);
+    });
+    return list;
+  }, [markets, tickers, query, sort]);
+
+  const onSort = (key: Key) =>
+    setSort((s) => ({ key, dir: s.key === key ? (s.dir === "asc" ? "desc" : "asc") : key === "symbol" ? "asc" : "desc" }));
+  const open = (symbol: string) => (window.location.hash = `/trade/${symbol}`);
+
+  return (
+    <div className="page markets-page">
+      <div className="page-head">
+        <h1>Markets</h1>
+        <input
+          className="search"
+          type="search"
+          placeholder="Search pairs"
+          aria-label="Search markets"
+          value={query}
+          onChange={(e) => setQuery(e.target.value)}
+        />
+      </div>
+      {error && <p className="form-error">Cannot load markets: {error}</p>}
+      <div className="card table-scroll">
+        <table className="table markets-table" data-testid="markets-table">
+          <thead>
+            <tr>
+              <SortHeader label="Pair" k="symbol" sort={sort} onSort={onSort} align="left" />
+              <SortHeader label="Last" k="last" sort={sort} onSort={onSort} />
+              <SortHeader label="24h change" k="change_24h_pct" sort={sort} onSort={onSort} />
+              <SortHeader label="24h high" k="high_24h" sort={sort} onSort={onSort} />
+              <SortHeader label="24h low" k="low_24h" sort={sort} onSort={onSort} />
+              <SortHeader label="24h volume" k="volume_24h" sort={sort} onSort={onSort} />
+              <SortHeader label="Quote volume" k="quote_volume_24h" sort={sort} onSort={onSort} />
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(({ m, t }) => {
+              const pd = decimalsOf(m.tick_size);
+              const qd = decimalsOf(m.lot_size);
+              const s = sign(t?.change_24h_pct);
+              return (
+                <tr
+                  key={m.symbol}
+                  className="clickable"
+                  tabIndex={0}
+                  data-symbol={m.symbol}
+                  onClick={() => open(m.symbol)}
+                  onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), open(m.symbol))}
+                >
+                  <td className="sym">
+                    <a href={`#/trade/${m.symbol}`} tabIndex={-1}>
+                      {m.base}
+                      <span className="muted">/{m.quote}</span>
+                    </a>
+                  </td>
+                  <td className="num" data-testid="last-price">
+                    {format(t?.last, pd)}
+                  </td>
+                  <td className={`num ${s > 0 ? "up" : s < 0 ? "down" : ""}`}>{formatPct(t?.change_24h_pct)}</td>
+                  <td className="num">{format(t?.high_24h, pd)}</td>
+                  <td className="num">{format(t?.low_24h, pd)}</td>
+                  <td className="num">{format(t?.volume_24h, qd)}</td>
+                  <td className="num">{format(t?.quote_volume_24h, 2)}</td>
+                </tr>
+              );
+            })}
+            {rows.length === 0 && (
+              <tr>
+                <td colSpan={7} className="muted center">
+                  {markets.length ? "No pair matches your search" : "Loading markets…"}
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+    </div>
+  );
+}

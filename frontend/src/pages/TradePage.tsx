@@ -1,0 +1,77 @@
+import { useCallback, useState } from "react";
+import { AccountPanel } from "../components/AccountPanel";
+import { Chart } from "../components/Chart";
+import { OrderBook } from "../components/OrderBook";
+import { OrderForm } from "../components/OrderForm";
+import { TradesTape } from "../components/TradesTape";
+import { useMarkets, useTickers } from "../lib/hooks";
+import { decimalsOf, format, formatPct, sign } from "../lib/money";
+
+export function TradePage({ symbol }: { symbol: string }) {
+  const { markets, error } = useMarkets();
+  const tickers = useTickers();
+  const [picked, setPicked] = useState<{ price: string; n: number } | null>(null);
+  const onPick = useCallback((price: string) => setPicked((p) => ({ price, n: (p?.n ?? 0) + 1 })), []);
+  const market = markets.find((m) => m.symbol === symbol);
+  if (!market) {
+    return (
+      <div className="page">
+        <p className="muted pad">{error ? `Cannot load markets: ${error}` : markets.length ? `Unknown market ${symbol}` : "Loading…"}</p>
+      </div>
+    );
+  }
+  const t = tickers.get(symbol);
+  const pd = decimalsOf(market.tick_size);
+  const qd = decimalsOf(market.lot_size);
+  const s = sign(t?.change_24h_pct);
+  return (
+    <div className="trade-page">
+      <div className="ticker-bar card">
+        <label className="market-switch">
+          <span className="sr-only">Market</span>
+          <select value={symbol} onChange={(e) => (window.location.hash = `/trade/${e.target.value}`)} aria-label="Market">
+            {markets.map((m) => (
+              <option key={m.symbol} value={m.symbol}>
+                {m.base}/{m.quote}
+              </option>
+            ))}
+          </select>
+        </label>
+        <div className={`big ${s > 0 ? "up" : s < 0 ? "down" : ""}`} data-testid="ticker-last">
+          {format(t?.last, pd)}
+        </div>
+        <Stat label="24h change" value={formatPct(t?.change_24h_pct)} cls={s > 0 ? "up" : s < 0 ? "down" : ""} />
+        <Stat label="24h high" value={format(t?.high_24h, pd)} />
+        <Stat label="24h low" value={format(t?.low_24h, pd)} />
+        <Stat label={`24h vol (${market.base})`} value={format(t?.volume_24h, qd)} />
+        {market.status !== "trading" && <span className="badge warn">{String(market.status).replace("_", " ")}</span>}
+      </div>
+      <div className="trade-grid">
+        <div className="area-chart">
+          <Chart symbol={symbol} pricePrecision={pd} />
+        </div>
+        <div className="area-book">
+          <OrderBook symbol={symbol} priceDecimals={pd} qtyDecimals={qd} onPick={onPick} />
+        </div>
+        <div className="area-trades">
+          <TradesTape symbol={symbol} priceDecimals={pd} qtyDecimals={qd} />
+        </div>
+        <div className="area-form">
+          <OrderForm market={market} picked={picked} bestBid={t?.best_bid ?? null} bestAsk={t?.best_ask ?? null} />
+        </div>
+        <div className="area-account">
+          <AccountPanel symbol={symbol} />
+        </div>
+      </div>
+    </div>
+  );
+}
+
+function Stat({ label, value, cls = "" }: { label: string; value: string; cls?: string }) {
+  return (
+    <div className="stat">
+      <span className="muted small">{label}</span>
+      <span className={cls}>{value}</span>
+    </div>
+  );
+}
