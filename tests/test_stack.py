@@ -1,0 +1,139 @@
+"""`exchange up` starts its servers and children, writes stack.json, and stops everything on SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from exchange.servers import free_port
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    """PIDs whose command line mentions `text` (our data dir is unique to this test)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+    return found
+
+
+def _api_expected() -> bool:
+    """/healthz is required once the API and the engine client it imports at startup exist."""
+    return (REPO / "exchange" / "api" / "app.py").exists() and (
+        REPO / "exchange" / "engine" / "client.py"
+    ).exists()
+
+
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """A fresh data dir outside pytest's 0700 basetemp (PostgreSQL runs as an unprivileged user)."""
+    d = Path(tempfile.mkdtemp(prefix="exchange-test-up-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"exchange up exited early with {proc.returncode} while waiting for {what}")
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_up_starts_and_stops_everything(data_dir: Path) -> None:
+    """exchange up writes stack.json with working URLs and SIGTERM stops every process it started, exit 0."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
+    argv = [sys.executable, "-m", "exchange.cli", "up", "--no-mm", "--api-processes", "1", "--workers", "1"]
+    argv += ["--data-dir", str(data_dir), "--port", str(port)]
+    log = open(data_dir.parent / f"{data_dir.name}.out", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    stack_file = data_dir / "stack.json"
+    try:
+        _wait_for(stack_file.exists, 90, "stack.json", proc)
+        info = json.loads(stack_file.read_text())
+        assert info["supervisor_pid"] == proc.pid
+        assert info["api_url"] == f"http://127.0.0.1:{port}"
+        client = redis.Redis.from_url(info["redis_url"], decode_responses=True, protocol=2)
+        assert client.ping() is True
+        assert client.config_get("appendonly")["appendonly"] == "yes"
+        assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
+        client.close()
+        with psycopg.connect(info["database_url"]) as conn:
+            row = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
+            assert row is not None and row[0] >= 1
+        if _api_expected():
+
+            def healthy() -> bool:
+                try:
+                    return httpx.get(f"{info['api_url']}/healthz", timeout=1).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            _wait_for(healthy, 60, "/healthz", proc)
+        info = json.loads(stack_file.read_text())
+        started = [info["redis_pid"], info["postgres_pid"], *[p for p in info["pids"].values() if p]]
+        started += _pids_mentioning(str(data_dir))
+        assert info["redis_pid"] and info["postgres_pid"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+    out = (data_dir.parent / f"{data_dir.name}.out").read_text()
+    (data_dir.parent / f"{data_dir.name}.out").unlink()
+    assert code == 0, out
+    time.sleep(0.2)
+    assert [p for p in started if _alive(p)] == [], out
+    assert _pids_mentioning(str(data_dir)) == []
+    assert not stack_file.exists()
+
+
+def test_second_up_on_same_data_dir_is_refused(data_dir: Path) -> None:
+    """A second `exchange up` on a data dir that is locked exits 1 with a clear message."""
+    import fcntl
+
+    with open(data_dir / "stack.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        out = subprocess.run(
+            [sys.executable, "-m", "exchange.cli", "up", "--data-dir", str(data_dir), "--no-mm"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 1
+    assert "already running" in out.stderr
