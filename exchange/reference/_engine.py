@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from exchange.reference._matching import Matching, _is_int
 from exchange.reference._model import MAX_BULK, Market, MarketStatus, Order, Status, fail
 from exchange.reference._state import Ledger
+
+REF_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 MARKET_STATUSES = {s.value for s in MarketStatus}
 
@@ -96,14 +99,14 @@ class Reference(Matching):
     ) -> dict[str, Any]:
         if not _is_int(account) or account < 0:
             raise fail("INVALID_ARGUMENT", "account must be a non-negative integer")
-        if not _is_int(ts_ms) or ts_ms < 0:
-            raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
-        if not isinstance(ref, str) or not 1 <= len(ref) <= 64:
-            raise fail("INVALID_ARGUMENT", "ref must be 1..64 characters")
         if asset not in self.assets_by_symbol:
             raise fail("UNKNOWN_ASSET", str(asset))
-        if not _is_int(amount) or amount <= 0:
+        if not _is_int(amount) or amount <= 0 or amount >= 2**53:
             raise fail("INVALID_AMOUNT", str(amount))
+        if not isinstance(ref, str) or not REF_RE.match(ref):
+            raise fail("INVALID_ARGUMENT", "ref must be 1..64 of [A-Za-z0-9._:-]")
+        if not _is_int(ts_ms) or ts_ms < 0:
+            raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
         known = self.wallet_refs.get(ref)
         if known is not None:
             if (known["kind"], known["account"], known["asset"], known["amount"]) != (
@@ -117,6 +120,8 @@ class Reference(Matching):
         balance = self._balance(account, asset)
         if kind == "withdrawal" and balance[0] < amount:
             raise fail("INSUFFICIENT_FUNDS", f"{asset} available below {amount}")
+        if kind == "deposit" and balance[0] + balance[1] + amount >= 2**53:
+            raise fail("INVALID_AMOUNT", "the balance would exceed 2^53 minor units")
         ledger: Ledger = []
         delta = amount if kind == "deposit" else -amount
         self._move(ledger, account, asset, delta, 0)
@@ -189,7 +194,6 @@ class Reference(Matching):
             remaining = max(0, len(resting) - MAX_BULK)
         self._finish_call()
         return {
-            "symbol": symbol,
             "status": status,
             "previous": previous,
             "cancelled": cancelled,

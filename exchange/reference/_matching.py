@@ -140,14 +140,6 @@ class Matching(State):
         client_order_id: str,
         ts_ms: int,
     ) -> Market:
-        if not _is_int(account) or account <= 0:
-            raise fail("INVALID_ARGUMENT", "account must be a positive integer")
-        if not _is_int(ts_ms) or ts_ms < 0:
-            raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
-        if not isinstance(client_order_id, str) or (
-            client_order_id and not CLIENT_ORDER_ID_RE.match(client_order_id)
-        ):
-            raise fail("INVALID_ARGUMENT", "client_order_id must be 1..36 of [A-Za-z0-9_-]")
         market = self.markets_by_symbol.get(symbol)
         if market is None:
             raise fail("UNKNOWN_MARKET", symbol)
@@ -185,6 +177,15 @@ class Matching(State):
             raise fail("NOTIONAL_TOO_SMALL", "")
         if post_only and (not is_limit or tif != Tif.GTC.value):
             raise fail("INVALID_POST_ONLY", "")
+        # the engine checks the remaining arguments here, after the table's codes it can check first
+        if not _is_int(account) or account <= 0:
+            raise fail("INVALID_ARGUMENT", "account must be a positive integer")
+        if not _is_int(ts_ms) or ts_ms < 0:
+            raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
+        if not isinstance(client_order_id, str) or (
+            client_order_id and not CLIENT_ORDER_ID_RE.match(client_order_id)
+        ):
+            raise fail("INVALID_ARGUMENT", "client_order_id must be 1..36 of [A-Za-z0-9_-]")
         return market
 
     # ---- place ----------------------------------------------------------------------------------------
@@ -257,6 +258,8 @@ class Matching(State):
                 hold = quote_qty
             else:
                 hold = self._plan(market, taker).cost
+        if hold >= 2**53:
+            raise fail("QTY_TOO_LARGE", "the hold of this order would exceed 2^53 minor units")
         if self._balance(account, taker.hold_asset)[0] < hold:
             raise fail("INSUFFICIENT_FUNDS", f"{taker.hold_asset} available below {hold}")
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from exchange.engine.errors import EngineError, error_for
+
 MAX_MAKERS = 200
 MAX_BULK = 1000  # cancel_all / set_market_status cancel at most this many orders per call
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
@@ -52,33 +54,9 @@ class MarketStatus(StrEnum):
 OPEN_STATUSES = (Status.OPEN.value, Status.PARTIALLY_FILLED.value)
 
 
-def _load_errors() -> tuple[type[Exception], Any]:
-    """The engine's exception classes, so the reference raises exactly what the engine raises."""
-    try:
-        from exchange.engine import errors
-    except ImportError:  # pragma: no cover - only while the engine package is being written
-        return _FallbackError, None
-    return errors.EngineError, errors
-
-
-class _FallbackError(Exception):
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(f"{code}: {message}" if message else code)
-        self.code = code
-        self.message = message
-
-
-def fail(code: str, message: str = "") -> Exception:
-    """Build the engine's exception for `code` (the subclass registered for it when there is one)."""
-    base, module = _load_errors()
-    if module is not None:
-        by_code = getattr(module, "error_for_code", None) or getattr(module, "error_for", None)
-        if by_code is not None:
-            err = by_code(code, message or code)
-            assert isinstance(err, Exception)
-            return err
-        return base(code, message or code)  # type: ignore[call-arg]
-    return _FallbackError(code, message)
+def fail(code: str, message: str = "") -> EngineError:
+    """The engine's own exception for `code`, so callers cannot tell the two implementations apart."""
+    return error_for(code, message)
 
 
 @dataclass
