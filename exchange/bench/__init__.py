@@ -1,0 +1,40 @@
+"""`exchange bench engine|api|persist`: run one benchmark module's `main(args) -> int`.
+
+Each benchmark lives in `exchange/bench/<which>.py` (engine: engine helper, api: API helper, persist:
+persistence helper) and reads the shared options below from `args`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+BENCHMARKS = ("engine", "api", "persist")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("which", choices=BENCHMARKS, help="what to measure")
+    p.add_argument("--size", type=int, default=None, help="workload size (benchmark-specific default)")
+    p.add_argument(
+        "--redis-url", default=None, help="Redis to use (default: a throwaway server the benchmark starts)"
+    )
+    p.add_argument("--url", default=None, help="API base URL (api benchmark; default: start one)")
+    p.add_argument("--database-url", default=None, help="PostgreSQL URL (persist benchmark)")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import `exchange.bench.<which>` and run its `main(args)`."""
+    module_name = f"exchange.bench.{args.which}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(
+            f"exchange bench: the {args.which} benchmark is not available yet ({module_name})",
+            file=sys.stderr,
+        )
+        return 2
+    return int(module.main(args) or 0)
