@@ -19,8 +19,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 def test_dispatches_to_the_module_main(monkeypatch: pytest.MonkeyPatch) -> None:
     """run() calls main(args) of the chosen module and returns its exit code."""
     seen: list[argparse.Namespace] = []
+
+    def main(args: argparse.Namespace) -> int:
+        seen.append(args)
+        return 7
+
     fake = types.ModuleType("exchange.bench.api")
-    fake.main = lambda args: seen.append(args) or 7  # type: ignore[attr-defined]
+    fake.main = main  # type: ignore[attr-defined]
     monkeypatch.setitem(__import__("sys").modules, "exchange.bench.api", fake)
     args = _parse(["api", "--size", "50", "--url", "http://127.0.0.1:1"])
     assert bench.run(args) == 7
