@@ -1,0 +1,218 @@
+"""Pure argument building and result parsing shared by `Engine` and `AsyncEngine`.
+
+Each command is described by a `Call` (function name, KEYS, ARGV); callers of the engine never see KEYS.
+Reads decode the documented hashes (docs/redis.md) into plain dicts with integers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from exchange.money import MarketSpec
+
+ORDER_INT_FIELDS = (
+    "id",
+    "account",
+    "price",
+    "qty",
+    "quote_qty",
+    "filled",
+    "quote_filled",
+    "hold",
+    "post_only",
+    "created_ms",
+    "updated_ms",
+)
+ORDER_DEFAULTS: dict[str, Any] = {
+    "type": "limit",
+    "tif": "gtc",
+    "price": 0,
+    "qty": 0,
+    "quote_qty": 0,
+    "filled": 0,
+    "quote_filled": 0,
+    "reason": "",
+    "post_only": 0,
+    "stp": "cancel_maker",
+    "client_order_id": "",
+}
+ORDER_FIELDS = (
+    "id",
+    "account",
+    "symbol",
+    "side",
+    "type",
+    "tif",
+    "price",
+    "qty",
+    "quote_qty",
+    "filled",
+    "quote_filled",
+    "hold",
+    "hold_asset",
+    "status",
+    "reason",
+    "post_only",
+    "stp",
+    "client_order_id",
+    "created_ms",
+    "updated_ms",
+)
+MARKET_INT_FIELDS = (
+    "lot_minor",
+    "num",
+    "den",
+    "min_lots",
+    "max_lots",
+    "max_price_ticks",
+    "min_notional_minor",
+    "maker_bps",
+    "taker_bps",
+    "seq",
+    "book_seq",
+)
+OPEN_STATUSES = frozenset({"open", "partially_filled"})
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    keys: tuple[str, ...]
+    args: tuple[str, ...]
+
+
+def _int(value: int, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int):
+        # the Lua side refuses it with the right code; keep the text recognisably malformed
+        return str(value)
+    return str(value)
+
+
+def create_asset(symbol: str, name: str, decimals: int) -> Call:
+    return Call("ex_create_asset", (f"asset:{symbol}", "assets"), (symbol, name, _int(decimals, "decimals")))
+
+
+def create_market(spec: MarketSpec, base_decimals: int, quote_decimals: int) -> Call:
+    f = spec.engine_fields(base_decimals, quote_decimals)
+    args = (
+        spec.symbol,
+        spec.base,
+        spec.quote,
+        str(f.lot_minor),
+        str(f.num),
+        str(f.den),
+        str(f.min_lots),
+        str(f.max_lots),
+        str(f.max_price_ticks),
+        str(f.min_notional_minor),
+        str(spec.maker_fee_bps),
+        str(spec.taker_fee_bps),
+        spec.status,
+        spec.tick_size,
+        spec.lot_size,
+    )
+    return Call("ex_create_market", (f"market:{spec.symbol}", "markets"), args)
+
+
+def wallet(kind: str, account: int, asset: str, amount: int, ref: str, ts_ms: int) -> Call:
+    fn = "ex_deposit" if kind == "deposit" else "ex_withdraw"
+    return Call(
+        fn, (f"balance:{account}", "wallet:refs"), (str(account), asset, str(amount), ref, str(ts_ms))
+    )
+
+
+def place(
+    account: int,
+    symbol: str,
+    side: str,
+    type: str,
+    *,
+    price: int,
+    qty: int,
+    quote_qty: int,
+    tif: str,
+    post_only: bool,
+    stp: str,
+    client_order_id: str,
+    ts_ms: int,
+) -> Call:
+    args = (
+        str(account),
+        symbol,
+        side,
+        type,
+        tif,
+        str(price),
+        str(qty),
+        str(quote_qty),
+        "1" if post_only is True else "0" if post_only is False else str(post_only),
+        stp,
+        client_order_id,
+        str(ts_ms),
+    )
+    return Call("ex_place", (f"market:{symbol}", f"balance:{account}", f"coid:{account}"), args)
+
+
+def cancel(account: int, order_id: int, ts_ms: int) -> Call:
+    return Call(
+        "ex_cancel", (f"order:{order_id}", f"open:{account}"), (str(account), str(order_id), str(ts_ms))
+    )
+
+
+def cancel_all(account: int, ts_ms: int, symbol: str | None) -> Call:
+    return Call("ex_cancel_all", (f"open:{account}",), (str(account), symbol or "", str(ts_ms)))
+
+
+def set_market_status(symbol: str, status: str, ts_ms: int, cancel_orders: bool) -> Call:
+    return Call(
+        "ex_set_market_status",
+        (f"market:{symbol}",),
+        (symbol, status, "1" if cancel_orders else "0", str(ts_ms)),
+    )
+
+
+def book(symbol: str, depth: int) -> Call:
+    return Call("ex_book", (f"market:{symbol}",), (symbol, str(depth)))
+
+
+def parse_json(reply: Any) -> Any:
+    if isinstance(reply, bytes):
+        reply = reply.decode()
+    return json.loads(reply)
+
+
+def parse_order_hash(order_id: int, flat: Mapping[Any, Any]) -> dict[str, Any] | None:
+    """The order object from `HGETALL order:{id}` (defaults filled in), None when absent."""
+    if not flat:
+        return None
+    raw: dict[str, Any] = {**ORDER_DEFAULTS, **flat, "id": order_id}
+    for name in ORDER_INT_FIELDS:
+        raw[name] = int(raw.get(name, 0))
+    return {name: raw.get(name, "") for name in ORDER_FIELDS}
+
+
+def parse_market(flat: Mapping[Any, Any]) -> dict[str, Any] | None:
+    if not flat:
+        return None
+    out: dict[str, Any] = dict(flat)
+    for name in MARKET_INT_FIELDS:
+        if name in out:
+            out[name] = int(out[name])
+    return out
+
+
+def parse_asset(flat: Mapping[Any, Any]) -> dict[str, Any] | None:
+    if not flat:
+        return None
+    return {"symbol": flat["symbol"], "name": flat.get("name", ""), "decimals": int(flat["decimals"])}
+
+
+def parse_balances(assets: Iterable[Any], flat: Mapping[Any, Any]) -> dict[str, tuple[int, int]]:
+    """asset -> (available, held) for every known asset (and any asset present in the hash)."""
+    names = set(assets)
+    for field in flat:
+        names.add(field.rsplit(":", 1)[0])
+    return {a: (int(flat.get(f"{a}:available", 0)), int(flat.get(f"{a}:held", 0))) for a in sorted(names)}

@@ -1,0 +1,108 @@
+--[[
+  util: integers, exact arithmetic, argument checks, JSON text, errors.
+
+  Lua numbers are doubles: integers are exact below 2^53 only. Every integer the engine forms stays
+  below U.MAX; numbers become text only through U.s (string.format('%d')), never through `..` or
+  tostring (which print 1e+15).
+]]
+
+U.MAX = 9007199254740992 -- 2^53
+U.MAX_MAKERS = 200 -- makers touched (filled or STP-cancelled) per call
+U.BATCH = 1000 -- orders cancelled per cancel_all / set_market_status call
+U.TRADES_KEPT = 200 -- length of the trades:{SYM} list
+
+function U.s(n)
+  return string.format('%d', n)
+end
+
+-- strict non-negative integer below 2^53 from ARGV text, else nil
+function U.uint(v)
+  if type(v) ~= 'string' or #v == 0 or #v > 16 or not string.find(v, '^%d+$') then
+    return nil
+  end
+  local n = tonumber(v)
+  if n >= U.MAX then
+    return nil
+  end
+  return n
+end
+
+-- integer that may be given as '' (meaning 0); nil when malformed
+function U.uint0(v)
+  if v == '' then
+    return 0
+  end
+  return U.uint(v)
+end
+
+-- abort the call with a stable code (caught by U.register and returned as a clean error reply)
+local failure = nil
+function U.fail(code, msg)
+  failure = code .. ' ' .. msg
+  error('engine failure')
+end
+
+-- floor(a * b / c) and its remainder, exact without forming a * b.
+-- Needs a, c < 2^53, (c - 1) * b < 2^53 and a result below 2^53.
+function U.mul_div(a, b, c)
+  local ra = math.fmod(a, c)
+  local qa = (a - ra) / c
+  local t = ra * b
+  local rt = math.fmod(t, c)
+  return qa * b + (t - rt) / c, rt
+end
+
+function U.mul_div_up(a, b, c)
+  local q, r = U.mul_div(a, b, c)
+  if r > 0 then
+    q = q + 1
+  end
+  return q
+end
+
+-- JSON text. kinds: 'i' integer, 's' string, 'b' boolean, 'r' raw JSON text
+function U.jobj(spec, t)
+  local parts = {}
+  for i = 1, #spec do
+    local name, kind = spec[i][1], spec[i][2]
+    local v = t[name]
+    local text
+    if kind == 'i' then
+      text = string.format('%d', v or 0)
+    elseif kind == 's' then
+      text = cjson.encode(v or '')
+    elseif kind == 'b' then
+      text = v and 'true' or 'false'
+    else
+      text = v
+    end
+    parts[i] = '"' .. name .. '":' .. text
+  end
+  return '{' .. table.concat(parts, ',') .. '}'
+end
+
+-- a JSON array from a Lua list of JSON texts (always `[]` when empty, never `{}`)
+function U.jarr(items)
+  return '[' .. table.concat(items, ',') .. ']'
+end
+
+-- register a command: errors raised with U.fail become clean error replies
+function U.register(name, fn, flags)
+  local function callback(keys, args)
+    failure = nil
+    local ok, res = pcall(fn, keys, args)
+    if ok then
+      return res
+    end
+    if failure then
+      local f = failure
+      failure = nil
+      return redis.error_reply(f)
+    end
+    if type(res) == 'table' and res.err then
+      return res
+    end
+    error(res)
+  end
+  redis.register_function({ function_name = name, callback = callback, flags = flags or {} })
+end

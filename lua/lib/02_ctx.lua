@@ -1,0 +1,190 @@
+--[[
+  ctx: the state of one call. Reads are cached, writes that many steps touch (balances, book levels,
+  market sequences, the trade sequence) are accumulated and flushed once by C.flush, which also PUBLISHes
+  the live notifications of the call:
+    book:{SYM}        {"seq": book_seq, "bids": [[price, qty]...], "asks": [...]}  (absolute, 0 removes)
+    trades:{SYM}      [{"id","price","qty","side","ts"}...]
+    orders:{account}  [order...]
+    balances:{account} [{"asset","available","held"}...]
+  Events (XADD) are written immediately, in order, by C.event.
+]]
+
+
+local MARKET_INTS = { 'lot_minor', 'num', 'den', 'min_lots', 'max_lots', 'max_price_ticks',
+  'min_notional_minor', 'maker_bps', 'taker_bps', 'seq', 'book_seq' }
+
+function C.new(ts)
+  return {
+    ts = ts, ts_s = U.s(ts),
+    markets = {}, mlist = {}, -- symbol -> market table (cached, seq counters local)
+    bal = {}, blist = {}, -- 'account|asset' -> {account, asset, da, dh}
+    lv = {}, -- 'SYM|bids|price' -> level
+    orders = {}, olist = {}, -- touched orders (published in their final state)
+    trade_seq = nil, trade_seq0 = nil,
+  }
+end
+
+-- market hash as a table (integers converted), nil when unknown
+function C.market(ctx, sym)
+  local m = ctx.markets[sym]
+  if m then
+    return m
+  end
+  local flat = redis.call('HGETALL', 'market:' .. sym)
+  if #flat == 0 then
+    return nil
+  end
+  m = {}
+  for i = 1, #flat, 2 do
+    m[flat[i]] = flat[i + 1]
+  end
+  for _, k in ipairs(MARKET_INTS) do
+    m[k] = tonumber(m[k]) or 0
+  end
+  m.seq0, m.book_seq0 = m.seq, m.book_seq
+  m.trades, m.levels = {}, {}
+  ctx.markets[sym] = m
+  ctx.mlist[#ctx.mlist + 1] = m
+  return m
+end
+
+-- append one market event: XADD events:{SYM} {seq}-0 seq type ts <fields...>
+function C.event(ctx, m, etype, fields)
+  m.seq = m.seq + 1
+  local s = U.s(m.seq)
+  redis.call('XADD', 'events:' .. m.symbol, s .. '-0', 'seq', s, 'type', etype, 'ts', ctx.ts_s, unpack(fields))
+end
+
+-- move balance: accumulate the delta for the flush and append a ledger entry
+function C.move(ctx, ledger, account, asset, da, dh)
+  local k = U.s(account) .. '|' .. asset
+  local b = ctx.bal[k]
+  if not b then
+    b = { account = account, asset = asset, da = 0, dh = 0 }
+    ctx.bal[k] = b
+    ctx.blist[#ctx.blist + 1] = b
+  end
+  b.da = b.da + da
+  b.dh = b.dh + dh
+  ledger[#ledger + 1] = U.s(account) .. ',' .. asset .. ',' .. U.s(da) .. ',' .. U.s(dh)
+end
+
+-- available balance as stored (before this call's unflushed moves)
+function C.available(account, asset)
+  return tonumber(redis.call('HGET', 'balance:' .. U.s(account), asset .. ':available')) or 0
+end
+
+-- change a book level by dq lots and dn orders (side: 'bids' | 'asks')
+function C.level(ctx, m, side, price, dq, dn)
+  local k = m.symbol .. '|' .. side .. '|' .. U.s(price)
+  local l = ctx.lv[k]
+  if not l then
+    local v = redis.call('HGET', 'levels:' .. m.symbol .. ':' .. side, U.s(price))
+    l = { side = side, price = price, q = 0, n = 0, existed = false }
+    if v then
+      local q, n = string.match(v, '^(%d+) (%d+)$')
+      l.q, l.n, l.existed = tonumber(q), tonumber(n), true
+    end
+    ctx.lv[k] = l
+    m.levels[#m.levels + 1] = l
+  end
+  l.q = l.q + dq
+  l.n = l.n + dn
+end
+
+function C.next_trade_id(ctx)
+  if not ctx.trade_seq then
+    ctx.trade_seq = tonumber(redis.call('GET', 'seq:trade')) or 0
+    ctx.trade_seq0 = ctx.trade_seq
+  end
+  ctx.trade_seq = ctx.trade_seq + 1
+  return ctx.trade_seq
+end
+
+function C.touch(ctx, o)
+  if not ctx.orders[o.id] then
+    ctx.olist[#ctx.olist + 1] = o.id
+  end
+  ctx.orders[o.id] = o
+end
+
+local function flush_balances(ctx)
+  local by_account, accounts = {}, {}
+  for _, b in ipairs(ctx.blist) do
+    local key = 'balance:' .. U.s(b.account)
+    local av = redis.call('HINCRBY', key, b.asset .. ':available', U.s(b.da))
+    local hd = redis.call('HINCRBY', key, b.asset .. ':held', U.s(b.dh))
+    local list = by_account[b.account]
+    if not list then
+      list = {}
+      by_account[b.account] = list
+      accounts[#accounts + 1] = b.account
+    end
+    list[#list + 1] = '{"asset":' .. cjson.encode(b.asset) .. ',"available":' .. U.s(av)
+      .. ',"held":' .. U.s(hd) .. '}'
+  end
+  for _, a in ipairs(accounts) do
+    redis.call('PUBLISH', 'balances:' .. U.s(a), U.jarr(by_account[a]))
+  end
+end
+
+local function flush_market(m)
+  local sym = m.symbol
+  if #m.levels > 0 then
+    local sides = { bids = {}, asks = {} }
+    for _, l in ipairs(m.levels) do
+      local p = U.s(l.price)
+      local depth_key, level_key = 'depth:' .. sym .. ':' .. l.side, 'levels:' .. sym .. ':' .. l.side
+      if l.n <= 0 then
+        if l.existed then
+          redis.call('HDEL', level_key, p)
+          redis.call('ZREM', depth_key, p)
+        end
+        l.q = 0
+      else
+        redis.call('HSET', level_key, p, U.s(l.q) .. ' ' .. U.s(l.n))
+        if not l.existed then
+          redis.call('ZADD', depth_key, l.side == 'bids' and U.s(-l.price) or p, p)
+        end
+      end
+      local list = sides[l.side]
+      list[#list + 1] = '[' .. p .. ',' .. U.s(l.q) .. ']'
+    end
+    m.book_seq = m.book_seq + 1
+    redis.call('PUBLISH', 'book:' .. sym, '{"seq":' .. U.s(m.book_seq) .. ',"bids":' .. U.jarr(sides.bids)
+      .. ',"asks":' .. U.jarr(sides.asks) .. '}')
+  end
+  if #m.trades > 0 then
+    redis.call('LPUSH', 'trades:' .. sym, unpack(m.trades))
+    redis.call('LTRIM', 'trades:' .. sym, 0, U.TRADES_KEPT - 1)
+    redis.call('PUBLISH', 'trades:' .. sym, U.jarr(m.trades))
+  end
+  if m.seq ~= m.seq0 or m.book_seq ~= m.book_seq0 then
+    redis.call('HSET', 'market:' .. sym, 'seq', U.s(m.seq), 'book_seq', U.s(m.book_seq))
+  end
+end
+
+-- write the accumulated state and publish the call's notifications
+function C.flush(ctx)
+  flush_balances(ctx)
+  for _, m in ipairs(ctx.mlist) do
+    flush_market(m)
+  end
+  if ctx.trade_seq and ctx.trade_seq ~= ctx.trade_seq0 then
+    redis.call('SET', 'seq:trade', U.s(ctx.trade_seq))
+  end
+  local by_account, accounts = {}, {}
+  for _, id in ipairs(ctx.olist) do
+    local o = ctx.orders[id]
+    local list = by_account[o.account]
+    if not list then
+      list = {}
+      by_account[o.account] = list
+      accounts[#accounts + 1] = o.account
+    end
+    list[#list + 1] = O.json(o)
+  end
+  for _, a in ipairs(accounts) do
+    redis.call('PUBLISH', 'orders:' .. U.s(a), U.jarr(by_account[a]))
+  end
+end

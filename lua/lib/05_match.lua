@@ -1,0 +1,210 @@
+--[[
+  match: the matching loop, trade settlement and closing orders.
+
+  Rounding (docs/engine.md): X = price * qty * num (exact, < 2^53)
+    notional    = floor(X / den)
+    buyer_pays  = ceil(X * (10000 + fb) / (den * 10000))
+    seller_gets = floor(X * (10000 - fs) / (den * 10000))
+  The taker pays taker_bps, the maker maker_bps.
+
+  The loop walks the opposite book best-first (ZRANGEBYSCORE bounded by the taker's limit, in batches).
+  For each maker, in this order:
+    1. a market buy by quote stops ('budget') if its budget cannot pay for one lot at the maker's price;
+    2. the taker stops ('cap') when MAX_MAKERS makers were already touched (filled or STP-cancelled);
+    3. a maker of the taker's own account is handled by the taker's STP mode
+       (cancel_maker: cancel it and go on; cancel_taker: stop ('stp'); cancel_both: cancel it and stop);
+    4. otherwise they trade min(taker remainder, maker remainder) lots (by quote: as many as the budget pays).
+  Other stops: 'done' (nothing left to fill), 'book' (no more makers within the limit).
+  A dry run (FOK check, market buy by qty cost) walks the same loop without writing.
+]]
+local FETCH = 16
+
+function M.amounts(m, price, q, buyer_bps, seller_bps)
+  local x = price * q * m.num
+  local notional = U.mul_div(x, 1, m.den)
+  local d = m.den * 10000
+  local pays = U.mul_div_up(x, 10000 + buyer_bps, d)
+  local gets = U.mul_div(x, 10000 - seller_bps, d)
+  return notional, pays, gets
+end
+
+-- what a buyer paying `bps` pays for q lots at price
+function M.cost(m, price, q, bps)
+  return U.mul_div_up(price * q * m.num, 10000 + bps, m.den * 10000)
+end
+
+-- the most lots (<= max_q) a budget pays for at price, fees included
+function M.affordable(m, price, budget, bps, max_q)
+  local per_lot = price * m.num * (10000 + bps) / (m.den * 10000)
+  local q = math.floor(budget / per_lot)
+  if q > max_q then
+    q = max_q
+  end
+  while q > 0 and M.cost(m, price, q, bps) > budget do
+    q = q - 1
+  end
+  while q < max_q and M.cost(m, price, q + 1, bps) <= budget do
+    q = q + 1
+  end
+  return q
+end
+
+-- close an order (status cancelled/expired, or filled via 'order_done'), releasing its whole hold
+function M.close(ctx, m, o, status, reason, etype, resting)
+  local released = o.hold
+  local ledger = {}
+  if released > 0 then
+    C.move(ctx, ledger, o.account, o.hold_asset, released, -released)
+  end
+  if resting then
+    BK.remove(ctx, m, o)
+  end
+  o.hold, o.status, o.updated_ms = 0, status, ctx.ts
+  local fields = { 'order_id', U.s(o.id), 'account', U.s(o.account) }
+  if etype ~= 'order_done' then
+    o.reason = reason
+    fields[#fields + 1] = 'reason'
+    fields[#fields + 1] = reason
+  end
+  local n = #fields
+  fields[n + 1], fields[n + 2] = 'status', status
+  fields[n + 3], fields[n + 4] = 'filled', U.s(o.filled)
+  fields[n + 5], fields[n + 6] = 'released', U.s(released)
+  fields[n + 7], fields[n + 8] = 'ledger', table.concat(ledger, ';')
+  C.event(ctx, m, etype, fields)
+  if not o.new then
+    O.update(o)
+  end
+  C.touch(ctx, o)
+end
+
+-- settle one trade of q lots at the maker's price between taker t and maker mk
+function M.trade(ctx, m, t, mk, price, q)
+  local buy = t.side == 'buy'
+  local buyer, seller = t, mk
+  local buyer_bps, seller_bps = m.taker_bps, m.maker_bps
+  if not buy then
+    buyer, seller = mk, t
+    buyer_bps, seller_bps = m.maker_bps, m.taker_bps
+  end
+  local notional, pays, gets = M.amounts(m, price, q, buyer_bps, seller_bps)
+  local base = q * m.lot_minor
+  local ledger = {}
+  C.move(ctx, ledger, buyer.account, m.quote, 0, -pays)
+  C.move(ctx, ledger, buyer.account, m.base, base, 0)
+  C.move(ctx, ledger, seller.account, m.base, 0, -base)
+  C.move(ctx, ledger, seller.account, m.quote, gets, 0)
+  if pays > gets then
+    C.move(ctx, ledger, 0, m.quote, pays - gets, 0)
+  end
+  buyer.hold = buyer.hold - pays
+  seller.hold = seller.hold - base
+  mk.filled, t.filled = mk.filled + q, t.filled + q
+  mk.quote_filled, t.quote_filled = mk.quote_filled + notional, t.quote_filled + notional
+  mk.updated_ms, t.updated_ms = ctx.ts, ctx.ts
+  mk.status = mk.filled == mk.qty and 'filled' or 'partially_filled'
+  t.status = (t.qty > 0 and t.filled == t.qty) and 'filled' or 'partially_filled'
+  C.level(ctx, m, BK.side(mk.side), price, -q, 0)
+
+  local id = C.next_trade_id(ctx)
+  local ids, ps, qs = U.s(id), U.s(price), U.s(q)
+  local buyer_fee, seller_fee = pays - notional, notional - gets
+  C.event(ctx, m, 'trade', {
+    'trade_id', ids, 'price', ps, 'qty', qs, 'taker_side', t.side,
+    'maker_order_id', U.s(mk.id), 'taker_order_id', U.s(t.id),
+    'maker_account', U.s(mk.account), 'taker_account', U.s(t.account),
+    'notional', U.s(notional), 'buyer_fee', U.s(buyer_fee), 'seller_fee', U.s(seller_fee),
+    'maker_status', mk.status, 'maker_filled', U.s(mk.filled), 'maker_hold', U.s(mk.hold),
+    'taker_status', t.status, 'taker_filled', U.s(t.filled), 'taker_hold', U.s(t.hold),
+    'ledger', table.concat(ledger, ';'),
+  })
+  m.trades[#m.trades + 1] = '{"id":' .. ids .. ',"price":' .. ps .. ',"qty":' .. qs .. ',"side":"' .. t.side
+    .. '","ts":' .. ctx.ts_s .. '}'
+  t.fills[#t.fills + 1] = '{"trade_id":' .. ids .. ',"price":' .. ps .. ',"qty":' .. qs .. ',"notional":'
+    .. U.s(notional) .. ',"fee":' .. U.s(buy and buyer_fee or seller_fee) .. ',"maker_order_id":'
+    .. U.s(mk.id) .. ',"liquidity":"taker","ts":' .. ctx.ts_s .. '}'
+  if mk.status == 'filled' then
+    BK.remove(ctx, m, mk)
+    if mk.hold > 0 then
+      M.close(ctx, m, mk, 'filled', '', 'order_done', false)
+    else
+      O.update(mk)
+      C.touch(ctx, mk)
+    end
+  else
+    O.update(mk)
+    C.touch(ctx, mk)
+  end
+end
+
+--[[
+  Run taker t against the book. t: side, account, stp, price (0: market), qty (0: by quote),
+  rem (lots left to fill, by qty) or budget (quote minor left, by quote), id, filled, hold, fills, stp_ids.
+  dry: no writes; t.rem / t.budget still count down, and t.cost sums what the taker would pay (buys).
+  Returns the stop reason: 'done' | 'book' | 'cap' | 'stp' | 'budget'.
+]]
+function M.run(ctx, m, t, dry)
+  local buy = t.side == 'buy'
+  local opp, hi = BK.opposite(m, t.side, t.price)
+  local taker_bps = m.taker_bps
+  local touched, seen = 0, 0
+  while true do
+    local batch = redis.call('ZRANGEBYSCORE', opp, '-inf', hi, 'WITHSCORES', 'LIMIT', dry and seen or 0, FETCH)
+    for i = 1, #batch, 2 do
+      seen = seen + 1
+      local id = tonumber(batch[i])
+      local price = tonumber(batch[i + 1])
+      if not buy then
+        price = -price
+      end
+      if t.budget and M.cost(m, price, 1, taker_bps) > t.budget then
+        return 'budget'
+      end
+      if touched >= U.MAX_MAKERS then
+        return 'cap'
+      end
+      local mk = O.load(id)
+      if mk.account == t.account then
+        if t.stp == 'cancel_taker' then
+          return 'stp'
+        end
+        touched = touched + 1
+        if not dry then
+          M.close(ctx, m, mk, 'cancelled', 'stp', 'order_cancelled', true)
+          t.stp_ids[#t.stp_ids + 1] = U.s(id)
+        end
+        if t.stp == 'cancel_both' then
+          return 'stp'
+        end
+      else
+        local left = mk.qty - mk.filled
+        local q
+        if t.budget then
+          q = M.affordable(m, price, t.budget, taker_bps, left)
+        else
+          q = t.rem < left and t.rem or left
+        end
+        touched = touched + 1
+        local pays
+        if buy then
+          pays = M.cost(m, price, q, taker_bps)
+          t.cost = t.cost + pays
+        end
+        if not dry then
+          M.trade(ctx, m, t, mk, price, q)
+        end
+        if t.budget then
+          t.budget = t.budget - pays
+        else
+          t.rem = t.rem - q
+          if t.rem == 0 then
+            return 'done'
+          end
+        end
+      end
+    end
+    if #batch < 2 * FETCH then
+      return 'book'
+    end
+  end
+end
