@@ -1,0 +1,69 @@
+"""Settings and shared services of the WebSocket endpoint (one `WsContext` per app, created lazily)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange.api.convert import MarketCache
+from exchange.api.hub import Hub
+from exchange.api.marketdata import MarketData
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class WsSettings:
+    queue_size: int = 1000
+    """EXCHANGE_WS_QUEUE: frames buffered per connection; a client that fills it is disconnected (1008)."""
+    send_timeout_s: float = 10.0
+    """EXCHANGE_WS_SEND_TIMEOUT_S: a single frame that cannot be written for this long disconnects (1008)."""
+    ping_interval_s: float = 20.0
+    """EXCHANGE_WS_PING_S: server heartbeat `{"op": "ping"}` interval."""
+    max_frame_bytes: int = 16 * 1024
+    """EXCHANGE_WS_MAX_FRAME: larger client frames get a FRAME_TOO_LARGE error frame."""
+    max_channels: int = 64
+    """EXCHANGE_WS_MAX_CHANNELS: channels per connection (and per subscribe frame)."""
+    frames_per_s: int = 50
+    """EXCHANGE_WS_FRAMES_PER_S: client frames per second per connection (burst 2x); beyond: RATE_LIMITED."""
+    snapshot_depth: int = 500
+    """EXCHANGE_WS_BOOK_DEPTH: levels per side in a book snapshot."""
+    tickers_interval_s: float = 1.0
+    """EXCHANGE_WS_TICKERS_S: how often the tickers channel checks for changes."""
+
+    @classmethod
+    def from_env(cls) -> WsSettings:
+        return cls(
+            queue_size=_env_int("EXCHANGE_WS_QUEUE", 1000),
+            send_timeout_s=_env_float("EXCHANGE_WS_SEND_TIMEOUT_S", 10.0),
+            ping_interval_s=_env_float("EXCHANGE_WS_PING_S", 20.0),
+            max_frame_bytes=_env_int("EXCHANGE_WS_MAX_FRAME", 16 * 1024),
+            max_channels=_env_int("EXCHANGE_WS_MAX_CHANNELS", 64),
+            frames_per_s=_env_int("EXCHANGE_WS_FRAMES_PER_S", 50),
+            snapshot_depth=_env_int("EXCHANGE_WS_BOOK_DEPTH", 500),
+            tickers_interval_s=_env_float("EXCHANGE_WS_TICKERS_S", 1.0),
+        )
+
+
+@dataclass
+class WsContext:
+    hub: Hub
+    engine: Any
+    markets: MarketCache
+    data: MarketData
+    tokens: Any  # exchange.api.auth.TokenService
+    limiter: Any  # exchange.api.ratelimit.RateLimiter
+    api_settings: Any  # exchange.api.settings.Settings
+    clock: Callable[[], int]
+    settings: WsSettings = field(default_factory=WsSettings)
+    allowed_origins: frozenset[str] = frozenset()

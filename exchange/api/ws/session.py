@@ -1,0 +1,467 @@
+"""One WebSocket connection: ops in, frames out through a bounded queue.
+
+Client -> server (JSON text frames; every op may carry a `req_id` that is echoed back):
+    {"op": "subscribe", "channels": [...]}      -> {"op": "subscribed", "channels": [...]}
+    {"op": "unsubscribe", "channels": [...]}    -> {"op": "unsubscribed", "channels": [...]}
+    {"op": "auth", "token": "<access token>"}   -> {"op": "authenticated", "account_id": N}
+    {"op": "place", "req_id", ...order fields}  -> {"op": "result", "req_id", "data": order}
+    {"op": "cancel", "req_id", "order_id"}      -> {"op": "result", "req_id", "data": order}
+    {"op": "ping"}                              -> {"op": "pong"}
+Any failure -> {"op": "error", "req_id"?, "error": {"code", "message"}}; the connection stays open.
+Server heartbeat: {"op": "ping", "ts": ms} every `ping_interval_s`.
+
+Every outgoing frame (acks, results and channel data alike) goes through one bounded queue drained by one
+writer task, so frames keep their order. A client that does not read fills the queue and is disconnected
+(close code 1008) instead of being buffered without bound; a single send that stalls longer than
+`send_timeout_s` does the same.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import msgspec
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from exchange.api import metrics
+from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.hub import Delivery, Topic
+from exchange.api.ws.context import WsContext
+from exchange.api.ws.topics import (
+    BalancesTopic,
+    BookTopic,
+    CandlesTopic,
+    Channel,
+    ChannelError,
+    ChannelKind,
+    OrdersTopic,
+    TickersTopic,
+    TradesTopic,
+    dumps,
+    parse_channel,
+)
+
+log = logging.getLogger(__name__)
+
+CLOSE_POLICY = 1008  # slow consumer, foreign origin, abuse
+CLOSE_GOING_AWAY = 1001
+REQ_ID_MAX = 64
+
+
+class WsCode:
+    """Error codes of the WebSocket protocol (besides the API's codes, which pass through)."""
+
+    BAD_FRAME = "BAD_FRAME"
+    FRAME_TOO_LARGE = "FRAME_TOO_LARGE"
+    UNKNOWN_OP = "UNKNOWN_OP"
+    INVALID_CHANNEL = "INVALID_CHANNEL"
+    TOO_MANY_CHANNELS = "TOO_MANY_CHANNELS"
+    AUTH_REQUIRED = "AUTH_REQUIRED"
+    ALREADY_AUTHENTICATED = "ALREADY_AUTHENTICATED"
+    RATE_LIMITED = "RATE_LIMITED"
+    UNAVAILABLE = "UNAVAILABLE"
+
+
+class OpError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class _Sub:
+    """One subscribed client channel. Book channels carry the snapshot/seq state."""
+
+    channel: Channel
+    topic: str
+    seq: int = 0
+    pending: list[Delivery] | None = None  # book: updates buffered while a snapshot is taken
+    resync_task: asyncio.Task[None] | None = field(default=None, repr=False)
+
+
+class Session:
+    """Serves one accepted WebSocket until either side closes."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], ctx: WsContext) -> None:
+        self.socket = socket
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=self.settings.queue_size)
+        self.subs: dict[str, _Sub] = {}  # client channel name -> state
+        self.by_topic: dict[str, _Sub] = {}
+        self.account: int | None = None
+        self.token_exp: float = 0.0
+        self.closing = asyncio.Event()
+        self.close_code = 1000
+        self.close_reason = ""
+        self._tokens = float(self.settings.frames_per_s)
+        self._tokens_at = time.monotonic()
+
+    # --- outgoing ---------------------------------------------------------------------------------
+    def deliver(self, topic: str, delivery: Delivery) -> None:
+        """Hub callback (synchronous, never blocks)."""
+        sub = self.by_topic.get(topic)
+        if sub is None:
+            return
+        if sub.channel.kind is ChannelKind.BOOK:
+            self._deliver_book(sub, delivery)
+        elif not delivery.resync:
+            self.push(delivery.text)
+
+    def _deliver_book(self, sub: _Sub, delivery: Delivery) -> None:
+        if delivery.resync:
+            self._resync(sub)
+            return
+        if sub.pending is not None:
+            sub.pending.append(delivery)
+            return
+        seq = delivery.seq or 0
+        if seq <= sub.seq:
+            return
+        if seq != sub.seq + 1:  # a gap (should not happen on one connection): start over with a snapshot
+            self._resync(sub)
+            if sub.pending is not None:
+                sub.pending.append(delivery)
+            return
+        sub.seq = seq
+        self.push(delivery.text)
+
+    def push(self, text: str) -> None:
+        if self.closing.is_set():
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.close(CLOSE_POLICY, "slow consumer: send queue full")
+
+    def send(self, obj: dict[str, Any]) -> None:
+        self.push(dumps(obj))
+
+    def error(self, code: str, message: str, req_id: Any = None) -> None:
+        frame: dict[str, Any] = {"op": "error"}
+        if req_id is not None:
+            frame["req_id"] = req_id
+        frame["error"] = {"code": code, "message": message}
+        self.send(frame)
+
+    def close(self, code: int, reason: str) -> None:
+        if not self.closing.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.closing.set()
+
+    async def _writer(self) -> None:
+        while True:
+            text = await self.queue.get()
+            try:
+                await asyncio.wait_for(self.socket.send_text(text), self.settings.send_timeout_s)
+            except TimeoutError:
+                self.close(CLOSE_POLICY, "slow consumer: send timed out")
+                return
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.ping_interval_s)
+            self.send({"op": "ping", "ts": int(time.time() * 1000)})
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    async def run(self) -> None:
+        await self.socket.accept()
+        metrics.WS_CLIENTS.inc()
+        tasks = [
+            asyncio.create_task(self._reader(), name="ws-reader"),
+            asyncio.create_task(self._writer(), name="ws-writer"),
+            asyncio.create_task(self._heartbeat(), name="ws-heartbeat"),
+            asyncio.create_task(self.closing.wait(), name="ws-closing"),
+        ]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await self._cleanup()
+            metrics.WS_CLIENTS.dec()
+
+    async def _cleanup(self) -> None:
+        for sub in self.subs.values():
+            if sub.resync_task is not None:
+                sub.resync_task.cancel()
+        topics = list(self.by_topic)
+        self.subs.clear()
+        self.by_topic.clear()
+        with contextlib.suppress(Exception):
+            await self.ctx.hub.unsubscribe_all(topics, self)
+        if self.socket.connection_state != "disconnect":
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.socket.close(self.close_code, self.close_reason), 1.0)
+
+    async def _reader(self) -> None:
+        while True:
+            try:
+                message = await self.socket.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                data = message.get("bytes")
+                if data is None:
+                    continue
+                self.error(WsCode.BAD_FRAME, "binary frames are not supported: send JSON text")
+                continue
+            await self._frame(str(text))
+
+    # --- incoming ---------------------------------------------------------------------------------
+    def _allow_frame(self) -> bool:
+        now = time.monotonic()
+        rate = float(self.settings.frames_per_s)
+        self._tokens = min(rate * 2, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    async def _frame(self, text: str) -> None:
+        if len(text) > self.settings.max_frame_bytes:
+            self.error(WsCode.FRAME_TOO_LARGE, f"frames are limited to {self.settings.max_frame_bytes} bytes")
+            return
+        try:
+            msg = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            self.error(WsCode.BAD_FRAME, "frame is not valid JSON")
+            return
+        if not isinstance(msg, dict):
+            self.error(WsCode.BAD_FRAME, "frame must be a JSON object with an 'op'")
+            return
+        req_id = msg.get("req_id")
+        if req_id is not None and not (
+            (isinstance(req_id, str) and len(req_id) <= REQ_ID_MAX)
+            or (isinstance(req_id, int) and not isinstance(req_id, bool) and abs(req_id) < 2**53)
+        ):
+            self.error(WsCode.BAD_FRAME, f"req_id must be a string (<= {REQ_ID_MAX} chars) or an integer")
+            return
+        if not self._allow_frame():
+            self.error(WsCode.RATE_LIMITED, "too many frames: slow down", req_id)
+            return
+        op = msg.get("op")
+        handler = _OPS.get(op) if isinstance(op, str) else None
+        if handler is None:
+            self.error(WsCode.UNKNOWN_OP, f"unknown op {op!r:.40}", req_id)
+            return
+        try:
+            await handler(self, msg, req_id)
+        except OpError as exc:
+            self.error(exc.code, exc.message, req_id)
+        except ApiError as exc:
+            self.error(exc.code, exc.message, req_id)
+        except Exception:
+            log.exception("WebSocket op %s failed", op)
+            self.error(ErrorCode.INTERNAL_ERROR.value, "internal error", req_id)
+
+    def _ack(self, op: str, req_id: Any, **fields: Any) -> None:
+        frame: dict[str, Any] = {"op": op}
+        if req_id is not None:
+            frame["req_id"] = req_id
+        frame.update(fields)
+        self.send(frame)
+
+    # --- ops --------------------------------------------------------------------------------------
+    async def op_ping(self, msg: dict[str, Any], req_id: Any) -> None:
+        self._ack("pong", req_id)
+
+    def _channels(self, msg: dict[str, Any]) -> list[Channel]:
+        names = msg.get("channels")
+        if not isinstance(names, list) or not names:
+            raise OpError(WsCode.BAD_FRAME, "'channels' must be a non-empty list of channel names")
+        if len(names) > self.settings.max_channels:
+            raise OpError(WsCode.TOO_MANY_CHANNELS, f"at most {self.settings.max_channels} channels")
+        out: list[Channel] = []
+        try:
+            for name in names:
+                channel = parse_channel(name)
+                if channel not in out:
+                    out.append(channel)
+        except ChannelError as exc:
+            raise OpError(WsCode.INVALID_CHANNEL, str(exc)) from None
+        return out
+
+    async def op_subscribe(self, msg: dict[str, Any], req_id: Any) -> None:
+        channels = self._channels(msg)
+        new = [c for c in channels if c.name not in self.subs]
+        if len(self.subs) + len(new) > self.settings.max_channels:
+            raise OpError(
+                WsCode.TOO_MANY_CHANNELS, f"at most {self.settings.max_channels} channels per connection"
+            )
+        if any(c.private for c in new) and self.account is None:
+            raise OpError(WsCode.AUTH_REQUIRED, 'private channels need {"op": "auth"} first')
+        for channel in new:
+            if channel.symbol and await self.ctx.markets.get(channel.symbol) is None:
+                raise OpError(ErrorCode.UNKNOWN_MARKET.value, f"no market {channel.symbol!r}")
+        self._ack("subscribed", req_id, channels=[c.name for c in channels])
+        for channel in new:
+            await self._subscribe(channel)
+
+    async def _subscribe(self, channel: Channel) -> None:
+        topic_name = channel.topic(self.account)
+        sub = _Sub(channel, topic_name)
+        if channel.kind is ChannelKind.BOOK:
+            sub.pending = []
+        self.subs[channel.name] = sub
+        self.by_topic[topic_name] = sub
+        try:
+            topic = await self.ctx.hub.subscribe(topic_name, self, lambda: self._make_topic(channel))
+        except Exception:
+            log.exception("subscribe %s failed", channel.name)
+            self.subs.pop(channel.name, None)
+            self.by_topic.pop(topic_name, None)
+            self.error(WsCode.UNAVAILABLE, f"cannot subscribe to {channel.name} right now")
+            return
+        if channel.kind is ChannelKind.BOOK:
+            await self._snapshot(sub, topic)
+            return
+        first = await topic.initial()
+        if first is not None:
+            self.push(first.text)
+
+    async def _make_topic(self, channel: Channel) -> Topic:
+        ctx = self.ctx
+        match channel.kind:
+            case ChannelKind.BOOK:
+                return BookTopic(channel, ctx.markets)
+            case ChannelKind.TRADES:
+                return TradesTopic(channel, ctx.markets)
+            case ChannelKind.CANDLES:
+                return CandlesTopic(channel, ctx.markets, ctx.data)
+            case ChannelKind.TICKERS:
+                return TickersTopic(ctx.data, ctx.settings.tickers_interval_s)
+            case ChannelKind.ORDERS:
+                assert self.account is not None
+                return OrdersTopic(self.account, ctx.markets)
+            case ChannelKind.BALANCES:
+                assert self.account is not None
+                return BalancesTopic(self.account, ctx.markets)
+        raise OpError(WsCode.INVALID_CHANNEL, channel.name)  # pragma: no cover
+
+    async def _snapshot(self, sub: _Sub, topic: Topic) -> None:
+        """Snapshot (taken after the Redis subscription is live), then the buffered updates after it."""
+        assert isinstance(topic, BookTopic)
+        for attempt in range(3):
+            try:
+                seq, text = await topic.snapshot(self.ctx.engine, self.settings.snapshot_depth)
+                break
+            except Exception:
+                log.warning(
+                    "book snapshot of %s failed (attempt %d)", sub.channel.name, attempt + 1, exc_info=True
+                )
+                await asyncio.sleep(0.2 * (attempt + 1))
+        else:
+            self.error(WsCode.UNAVAILABLE, f"cannot read the book of {sub.channel.symbol}; re-subscribe")
+            return
+        if self.subs.get(sub.channel.name) is not sub:
+            return  # unsubscribed meanwhile
+        pending, sub.pending = sub.pending or [], None
+        sub.seq = seq
+        self.push(text)
+        for delivery in pending:
+            self._deliver_book(sub, delivery)
+
+    def _resync(self, sub: _Sub) -> None:
+        if sub.pending is not None and sub.resync_task is not None and not sub.resync_task.done():
+            return  # already re-snapshotting
+        sub.pending = []
+        topic = self.ctx.hub.topic(sub.topic)
+        if topic is None:
+            return
+        sub.resync_task = asyncio.create_task(self._snapshot(sub, topic))
+
+    async def op_unsubscribe(self, msg: dict[str, Any], req_id: Any) -> None:
+        channels = self._channels(msg)
+        for channel in channels:
+            sub = self.subs.pop(channel.name, None)
+            if sub is None:
+                continue
+            self.by_topic.pop(sub.topic, None)
+            if sub.resync_task is not None:
+                sub.resync_task.cancel()
+            await self.ctx.hub.unsubscribe(sub.topic, self)
+        self._ack("unsubscribed", req_id, channels=[c.name for c in channels])
+
+    async def op_auth(self, msg: dict[str, Any], req_id: Any) -> None:
+        token = msg.get("token")
+        if not isinstance(token, str) or not token:
+            raise OpError(WsCode.BAD_FRAME, "'token' must be the access token string")
+        account = self.ctx.tokens.decode_access(token)  # ApiError(INVALID_TOKEN) on any problem
+        if self.account is not None and account != self.account:
+            raise OpError(WsCode.ALREADY_AUTHENTICATED, "this connection is bound to another account")
+        try:
+            exp = float(jwt.decode(token, options={"verify_signature": False}).get("exp", 0))
+        except jwt.PyJWTError:  # pragma: no cover - decode_access already validated it
+            exp = 0.0
+        self.account = account
+        self.token_exp = exp
+        self._ack("authenticated", req_id, account_id=account, expires_at=int(exp * 1000))
+
+    def _require_auth(self) -> int:
+        if self.account is None:
+            raise OpError(WsCode.AUTH_REQUIRED, 'authenticate first: {"op": "auth", "token": ...}')
+        if time.time() >= self.token_exp:
+            raise ApiError(ErrorCode.INVALID_TOKEN, 'token expired: send a fresh {"op": "auth"}')
+        return self.account
+
+    async def _rate_limit(self, account: int) -> None:
+        limiter = self.ctx.limiter
+        rules = getattr(self.ctx.api_settings, "rate_limits", None)
+        if limiter is not None and rules is not None:
+            await limiter.hit("orders", str(account), rules.orders)
+
+    async def op_place(self, msg: dict[str, Any], req_id: Any) -> None:
+        from exchange.api.schemas import parse_order_create
+        from exchange.api.trading import place_order
+
+        account = self._require_auth()
+        body = parse_order_create({k: v for k, v in msg.items() if k not in ("op", "req_id")})
+        await self._rate_limit(account)
+        order = await place_order(
+            self.ctx.engine, self.ctx.markets, account, body, ts_ms=int(time.time() * 1000)
+        )
+        self._ack("result", req_id, data=order)
+
+    async def op_cancel(self, msg: dict[str, Any], req_id: Any) -> None:
+        from exchange.api.trading import cancel_order
+
+        account = self._require_auth()
+        order_id = msg.get("order_id")
+        if isinstance(order_id, str) and order_id.isdigit() and len(order_id) < 17:
+            order_id = int(order_id)
+        if not isinstance(order_id, int) or isinstance(order_id, bool):
+            raise ApiError(ErrorCode.VALIDATION_ERROR, "'order_id' must be an integer")
+        extra = set(msg) - {"op", "req_id", "order_id"}
+        if extra:
+            raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown fields: {', '.join(sorted(extra))}")
+        await self._rate_limit(account)
+        order = await cancel_order(
+            self.ctx.engine, self.ctx.markets, account, order_id, ts_ms=int(time.time() * 1000)
+        )
+        self._ack("result", req_id, data=order)
+
+
+_OPS: dict[str, Any] = {
+    "ping": Session.op_ping,
+    "subscribe": Session.op_subscribe,
+    "unsubscribe": Session.op_unsubscribe,
+    "auth": Session.op_auth,
+    "place": Session.op_place,
+    "cancel": Session.op_cancel,
+}

@@ -1,0 +1,286 @@
+"""WebSocket channels as hub topics: parse a client channel name, convert Redis messages to frames.
+
+- `tickers` (timer, about 1/s when changed): `{"channel": "tickers", "data": [ticker, ...]}`
+- `book:SYM` (Redis `book:SYM`, engine `book_seq`): `{"channel", "type": "update", "seq", "bids", "asks"}`;
+  the session sends the snapshot first and drops updates with `seq <= snapshot.seq`
+- `trades:SYM` (Redis `trades:SYM`): `{"channel", "data": [{id, price, qty, side, ts}, ...]}`
+- `candles:SYM:INTERVAL` (Redis `trades:SYM`, bar state per topic): `{"channel", "data": {t, o, h, l, c, v}}`
+- `orders` (private; topic and Redis channel `orders:{account}`): `{"channel": "orders", "data": [order]}`
+- `balances` (private; `balances:{account}`): `{"channel": "balances", "data": [{asset, available, held}]}`
+
+Every conversion happens once per Redis message in the hub, whatever the number of local subscribers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+from exchange.api.convert import MarketCache, balance_out, levels_out, order_out
+from exchange.api.hub import Delivery, Topic
+from exchange.api.marketdata import INTERVAL_MS, Bar, MarketData, parse_trade, trade_out
+
+_encode = msgspec.json.Encoder().encode
+
+
+def dumps(obj: Any) -> str:
+    return _encode(obj).decode()
+
+
+class ChannelKind(StrEnum):
+    TICKERS = "tickers"
+    BOOK = "book"
+    TRADES = "trades"
+    CANDLES = "candles"
+    ORDERS = "orders"
+    BALANCES = "balances"
+
+
+PRIVATE_KINDS = frozenset({ChannelKind.ORDERS, ChannelKind.BALANCES})
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A parsed client channel name."""
+
+    name: str
+    kind: ChannelKind
+    symbol: str = ""
+    interval: str = ""
+
+    @property
+    def private(self) -> bool:
+        return self.kind in PRIVATE_KINDS
+
+    def topic(self, account: int | None) -> str:
+        """The hub topic: private channels are per account."""
+        return f"{self.kind.value}:{account}" if self.private else self.name
+
+
+class ChannelError(ValueError):
+    """A channel name that does not parse (code INVALID_CHANNEL)."""
+
+
+def parse_channel(name: Any) -> Channel:
+    if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        raise ChannelError(f"channel must be a string of 1..64 characters, got {name!r:.80}")
+    parts = name.split(":")
+    try:
+        kind = ChannelKind(parts[0])
+    except ValueError:
+        raise ChannelError(f"unknown channel {name!r}") from None
+    if kind in (ChannelKind.TICKERS, ChannelKind.ORDERS, ChannelKind.BALANCES):
+        if len(parts) != 1:
+            raise ChannelError(f"channel {kind.value!r} takes no market")
+        return Channel(name, kind)
+    if kind is ChannelKind.CANDLES:
+        if len(parts) != 3 or not _SYMBOL_RE.match(parts[1]) or parts[2] not in INTERVAL_MS:
+            raise ChannelError(f"expected candles:SYMBOL:INTERVAL (1m 5m 15m 1h 4h 1d), got {name!r}")
+        return Channel(name, kind, parts[1], parts[2])
+    if len(parts) != 2 or not _SYMBOL_RE.match(parts[1]):
+        raise ChannelError(f"expected {kind.value}:SYMBOL, got {name!r}")
+    return Channel(name, kind, parts[1])
+
+
+class BookTopic(Topic):
+    """Engine `book:{SYM}` -> update frames carrying `seq` (sessions add the snapshot and the seq filter)."""
+
+    def __init__(self, channel: Channel, markets: MarketCache) -> None:
+        super().__init__(channel.name)
+        self.redis_channel = f"book:{channel.symbol}"
+        self.channel = channel
+        self.markets = markets
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        msg = json.loads(payload)
+        market = await self.markets.require(self.channel.symbol)
+        seq = int(msg["seq"])
+        frame = {
+            "channel": self.name,
+            "type": "update",
+            "seq": seq,
+            "bids": levels_out(msg.get("bids") or [], market),
+            "asks": levels_out(msg.get("asks") or [], market),
+        }
+        return [Delivery(dumps(frame), seq)]
+
+    async def snapshot(self, engine: Any, depth: int) -> tuple[int, str]:
+        """The engine's atomic book as a snapshot frame: (seq, text)."""
+        market = await self.markets.require(self.channel.symbol)
+        book = await engine.book(self.channel.symbol, depth)
+        seq = int(book["seq"])
+        frame = {
+            "channel": self.name,
+            "type": "snapshot",
+            "seq": seq,
+            "bids": levels_out(book.get("bids") or [], market),
+            "asks": levels_out(book.get("asks") or [], market),
+        }
+        return seq, dumps(frame)
+
+
+class TradesTopic(Topic):
+    def __init__(self, channel: Channel, markets: MarketCache) -> None:
+        super().__init__(channel.name)
+        self.redis_channel = f"trades:{channel.symbol}"
+        self.channel = channel
+        self.markets = markets
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        market = await self.markets.require(self.channel.symbol)
+        trades = [trade_out(parse_trade(t), market) for t in json.loads(payload)]
+        return [Delivery(dumps({"channel": self.name, "data": trades}))]
+
+
+class CandlesTopic(Topic):
+    """The live bar of one market and interval, built from the engine's trade messages.
+
+    `prepare` loads the current bucket from PostgreSQL plus the not yet persisted Redis trades; trade
+    messages that arrive meanwhile are buffered and folded in afterwards (deduplicated by trade id).
+    """
+
+    def __init__(self, channel: Channel, markets: MarketCache, data: MarketData) -> None:
+        super().__init__(channel.name)
+        self.redis_channel = f"trades:{channel.symbol}"
+        self.channel = channel
+        self.markets = markets
+        self.data = data
+        self.bucket_ms = INTERVAL_MS[channel.interval]
+        self.bar: Bar | None = None
+        self.last_id = 0
+        self._pending: list[dict[str, Any]] | None = []
+
+    async def prepare(self) -> None:
+        now = self.data.clock()
+        t = (now // self.bucket_ms) * self.bucket_ms
+        bar: Bar | None = None
+        if self.data.pool is not None:
+            async with self.data.pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT min(trade_id), max(trade_id), "
+                    "(array_agg(price_ticks ORDER BY trade_id))[1], max(price_ticks), min(price_ticks), "
+                    "(array_agg(price_ticks ORDER BY trade_id DESC))[1], sum(qty_lots) "
+                    "FROM trades WHERE symbol = %s AND ts_ms >= %s AND ts_ms < %s",
+                    (self.channel.symbol, t, t + self.bucket_ms),
+                )
+                row = await cur.fetchone()
+            if row is not None and row[0] is not None:
+                first_id, last_id, o, h, low, c, v = (int(x) for x in row)
+                bar = Bar(t, o, h, low, c, v, 0, first_id, last_id)
+        self.bar = bar
+        self.last_id = bar.last_id if bar else 0
+        recent = (await self.data.redis_trades([self.channel.symbol]))[self.channel.symbol]
+        pending, self._pending = self._pending or [], None
+        for trade in sorted([*recent, *pending], key=lambda x: int(x["id"])):
+            self._apply(trade, current_bucket=t)
+
+    def _apply(self, trade: dict[str, Any], current_bucket: int | None = None) -> bool:
+        tid, ts = int(trade["id"]), int(trade["ts"])
+        if tid <= self.last_id:
+            return False
+        t = (ts // self.bucket_ms) * self.bucket_ms
+        if current_bucket is not None and t < current_bucket:
+            return False  # older history comes from REST
+        price, qty = int(trade["price"]), int(trade["qty"])
+        if self.bar is None or t > self.bar.t:
+            self.bar = Bar.first(t, tid, price, qty)
+        elif t == self.bar.t:
+            self.bar.add(tid, price, qty)
+        else:
+            return False  # a late trade of a closed bar: the chart's history comes from REST
+        self.last_id = tid
+        return True
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        trades = [parse_trade(t) for t in json.loads(payload)]
+        if self._pending is not None:
+            self._pending.extend(trades)
+            return []
+        changed = False
+        for trade in sorted(trades, key=lambda x: int(x["id"])):
+            changed = self._apply(trade) or changed
+        if not changed:
+            return []
+        frame = await self.frame()
+        return [Delivery(frame)] if frame else []
+
+    async def frame(self) -> str | None:
+        if self.bar is None:
+            return None
+        market = await self.markets.require(self.channel.symbol)
+        return dumps({"channel": self.name, "data": self.bar.out(market)})
+
+    async def initial(self) -> Delivery | None:
+        frame = await self.frame()
+        return Delivery(frame) if frame else None
+
+
+class OrdersTopic(Topic):
+    """Engine `orders:{account}` -> the account's `orders` channel (API order objects)."""
+
+    def __init__(self, account: int, markets: MarketCache) -> None:
+        super().__init__(f"orders:{account}")
+        self.redis_channel = f"orders:{account}"
+        self.markets = markets
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        out = []
+        for order in json.loads(payload):
+            market = await self.markets.require(str(order["symbol"]))
+            out.append(order_out(order, market))
+        return [Delivery(dumps({"channel": "orders", "data": out}))]
+
+
+class BalancesTopic(Topic):
+    """Engine `balances:{account}` -> the account's `balances` channel (decimal strings)."""
+
+    def __init__(self, account: int, markets: MarketCache) -> None:
+        super().__init__(f"balances:{account}")
+        self.redis_channel = f"balances:{account}"
+        self.markets = markets
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        out = []
+        for item in json.loads(payload):
+            asset = str(item["asset"])
+            decimals = await self.markets.asset_decimals(asset)
+            if decimals is None:
+                continue
+            out.append(balance_out(asset, int(item["available"]), int(item["held"]), decimals))
+        return [Delivery(dumps({"channel": "balances", "data": out}))]
+
+
+class TickersTopic(Topic):
+    """Every market's ticker, pushed about once a second when something changed (no Redis channel)."""
+
+    def __init__(self, data: MarketData, interval_s: float = 1.0) -> None:
+        super().__init__("tickers")
+        self.data = data
+        self.interval_s = interval_s
+        self.last_text: str | None = None
+
+    async def current(self) -> str:
+        return dumps({"channel": "tickers", "data": await self.data.tickers()})
+
+    async def initial(self) -> Delivery | None:
+        text = await self.current()
+        self.last_text = self.last_text or text
+        return Delivery(text)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                text = await self.current()
+            except Exception:  # PostgreSQL or Redis hiccup: keep the last state, try again next tick
+                continue
+            if text != self.last_text:
+                self.last_text = text
+                self.publish(Delivery(text))

@@ -1,0 +1,373 @@
+"""The WebSocket `/ws` against a live app on real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from websockets.exceptions import InvalidStatus
+
+from exchange.api.app import create_app
+from exchange.api.settings import Settings
+from tests.api.test_ws_support import (
+    PRICE,
+    SYMBOL,
+    Client,
+    LiveServer,
+    apply_levels,
+    engine_for,
+    fund,
+    ordered,
+    token,
+    ws_settings,
+)
+
+
+@pytest.fixture
+def seeded(redis_url: str) -> str:
+    from exchange.seed import seed_all
+
+    seed_all(redis_url)
+    return redis_url
+
+
+@pytest.fixture
+def settings(seeded: str, pg_url: str) -> Settings:
+    return ws_settings(seeded, pg_url)
+
+
+@pytest.fixture
+def live(settings: Settings) -> Iterator[LiveServer]:
+    server = LiveServer(create_app(settings)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def engine(seeded: str) -> Any:
+    return engine_for(seeded)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def trade(eng, maker: int, taker: int, price: int = PRICE, qty: int = 100) -> dict:
+    """A resting sell of `maker` hit by a buy of `taker`: one trade at `price`."""
+    eng.place(maker, SYMBOL, "sell", "limit", price=price, qty=qty, ts_ms=now_ms())
+    return eng.place(taker, SYMBOL, "buy", "limit", price=price, qty=qty, ts_ms=now_ms())
+
+
+def test_book_snapshot_then_contiguous_updates_reproduce_the_book_after_a_random_flow(live, engine):
+    """Snapshot + updates (seq contiguous) applied locally equal a fresh snapshot after random orders."""
+    for account in (1, 2, 3):
+        fund(engine, account)
+    c = Client(live.ws_url)
+    assert c.request({"op": "subscribe", "req_id": 1, "channels": [f"book:{SYMBOL}"]})["op"] == "subscribed"
+    snap = c.channel(f"book:{SYMBOL}")
+    assert snap["type"] == "snapshot"
+    book = {"bids": {}, "asks": {}}
+    apply_levels(book, snap)
+    seq = snap["seq"]
+
+    rng = random.Random(7)
+    open_orders: list[tuple[int, int]] = []
+    for _ in range(250):
+        account = rng.choice((1, 2, 3))
+        if open_orders and rng.random() < 0.25:
+            owner, order_id = open_orders.pop(rng.randrange(len(open_orders)))
+            with contextlib.suppress(Exception):  # already filled or cancelled
+                engine.cancel(owner, order_id, ts_ms=now_ms())
+            continue
+        side = rng.choice(("buy", "sell"))
+        price = PRICE + rng.randint(-30, 30) * 100
+        result = engine.place(
+            account, SYMBOL, side, "limit", price=price, qty=rng.randint(10, 300), ts_ms=now_ms()
+        )
+        if result["order"]["status"] in ("open", "partially_filled"):
+            open_orders.append((account, int(result["order"]["id"])))
+    final = engine.book(SYMBOL, 1000)
+    assert final["seq"] > seq
+
+    while seq < final["seq"]:
+        frame = c.channel(f"book:{SYMBOL}")
+        assert frame["type"] == "update"
+        assert frame["seq"] == seq + 1, "updates are contiguous"
+        seq = frame["seq"]
+        apply_levels(book, frame)
+
+    fresh = Client(live.ws_url)
+    fresh.send({"op": "subscribe", "channels": [f"book:{SYMBOL}"]})
+    snap2 = fresh.channel(f"book:{SYMBOL}")
+    assert snap2["type"] == "snapshot" and snap2["seq"] == final["seq"]
+    assert ordered(book) == {"bids": snap2["bids"], "asks": snap2["asks"]}
+    assert len(snap2["bids"]) + len(snap2["asks"]) > 5
+    c.close()
+    fresh.close()
+
+
+def test_private_channels_reach_only_their_owner(live, engine, settings):
+    """Account A's orders and balances frames go to A's connections only, never to account B."""
+    fund(engine, 11)
+    fund(engine, 12)
+    a, b = Client(live.ws_url), Client(live.ws_url)
+    for client, account in ((a, 11), (b, 12)):
+        assert (
+            client.request({"op": "auth", "req_id": "a", "token": token(settings, account)})["account_id"]
+            == account
+        )
+        client.request({"op": "subscribe", "req_id": "s", "channels": ["orders", "balances"]})
+    result = a.request(
+        {
+            "op": "place",
+            "req_id": "p1",
+            "symbol": SYMBOL,
+            "side": "buy",
+            "type": "limit",
+            "price": "50000",
+            "qty": "0.01",
+        }
+    )
+    assert result["op"] == "result" and result["data"]["status"] == "open"
+    order_id = result["data"]["id"]
+    orders = a.channel("orders")
+    assert [o["id"] for o in orders["data"]] == [order_id]
+    assert orders["data"][0]["price"] == "50000" and orders["data"][0]["qty"] == "0.01"
+    balances = a.channel("balances")
+    usdt = next(x for x in balances["data"] if x["asset"] == "USDT")
+    assert Decimal(usdt["held"]) >= Decimal("500")
+    # B's order activity goes to B only; A sees none of it, B never saw A's
+    b_id = engine.place(12, SYMBOL, "sell", "limit", price=7_000_000, qty=10, ts_ms=now_ms())["order"]["id"]
+    assert [o["id"] for o in b.channel("orders")["data"]] == [b_id]
+    a.barrier()
+    b.barrier()
+    a_frames, b_frames = list(a.frames), list(b.frames)
+    assert not any(f.get("channel") == "orders" and any(o["id"] == b_id for o in f["data"]) for f in a_frames)
+    assert not any(
+        f.get("channel") == "orders" and any(o["id"] == order_id for o in f["data"]) for f in b_frames
+    )
+    assert sum(f.get("channel") == "balances" for f in a_frames) == 1
+    a.close()
+    b.close()
+
+
+def test_private_ops_and_channels_need_auth_and_change_nothing(live, engine, settings):
+    """Without auth: place, cancel and private channels answer AUTH_REQUIRED; a bad token INVALID_TOKEN."""
+    fund(engine, 21)
+    before = engine.book(SYMBOL, 10)
+    c = Client(live.ws_url)
+    place = {
+        "op": "place",
+        "req_id": 1,
+        "symbol": SYMBOL,
+        "side": "buy",
+        "type": "limit",
+        "price": "1",
+        "qty": "1",
+    }
+    assert c.request(place)["error"]["code"] == "AUTH_REQUIRED"
+    assert c.request({"op": "cancel", "req_id": 2, "order_id": 1})["error"]["code"] == "AUTH_REQUIRED"
+    assert (
+        c.request({"op": "subscribe", "req_id": 3, "channels": ["orders"]})["error"]["code"]
+        == "AUTH_REQUIRED"
+    )
+    assert c.request({"op": "auth", "req_id": 4, "token": "not.a.token"})["error"]["code"] == "INVALID_TOKEN"
+    forged = token(Settings(jwt_secret="another-secret-" + "x" * 40), 21)
+    assert c.request({"op": "auth", "req_id": 5, "token": forged})["error"]["code"] == "INVALID_TOKEN"
+    assert c.request(place | {"req_id": 6})["error"]["code"] == "AUTH_REQUIRED"
+    assert engine.open_orders(21) == []
+    assert engine.book(SYMBOL, 10) == before
+    # once authenticated, another account's order is not found (and nothing changes)
+    c.request({"op": "auth", "req_id": 7, "token": token(settings, 22)})
+    other = engine.place(21, SYMBOL, "buy", "limit", price=PRICE - 100_000, qty=10, ts_ms=now_ms())
+    answer = c.request({"op": "cancel", "req_id": 8, "order_id": other["order"]["id"]})
+    assert answer["error"]["code"] == "ORDER_NOT_FOUND"
+    assert engine.get_order(int(other["order"]["id"]))["status"] == "open"
+    c.close()
+
+
+def test_a_foreign_origin_is_refused_and_same_host_or_listed_origins_are_allowed(seeded, pg_url):
+    """Origin: other sites get HTTP 403 at the handshake; same host, listed origins and no Origin pass."""
+    settings = ws_settings(seeded, pg_url, allowed_origins=("https://trade.example",))
+    server = LiveServer(create_app(settings)).start()
+    try:
+        with pytest.raises(InvalidStatus) as refused:
+            Client(server.ws_url, origin="https://evil.example")
+        assert refused.value.response.status_code == 403
+        for origin in (None, f"http://127.0.0.1:{server.port}", "https://trade.example"):
+            c = Client(server.ws_url, origin=origin)
+            c.send({"op": "ping"})
+            assert c.op("pong")["op"] == "pong"
+            c.close()
+    finally:
+        server.stop()
+
+
+def test_malformed_frames_get_error_frames_and_the_connection_survives(live, settings):
+    """Bad JSON, non-objects, unknown ops/channels/markets, oversize and binary frames: error frames only."""
+    c = Client(live.ws_url)
+    cases = [
+        ("not json", "BAD_FRAME"),
+        ("[1, 2]", "BAD_FRAME"),
+        ('{"op": "dance"}', "UNKNOWN_OP"),
+        ('{"no_op": 1}', "UNKNOWN_OP"),
+        ('{"op": "subscribe", "channels": "book:BTC-USDT"}', "BAD_FRAME"),
+        ('{"op": "subscribe", "channels": []}', "BAD_FRAME"),
+        ('{"op": "subscribe", "channels": ["weather:BTC-USDT"]}', "INVALID_CHANNEL"),
+        ('{"op": "subscribe", "channels": ["book:btc"]}', "INVALID_CHANNEL"),
+        ('{"op": "subscribe", "channels": ["candles:BTC-USDT:7m"]}', "INVALID_CHANNEL"),
+        ('{"op": "subscribe", "channels": [42]}', "INVALID_CHANNEL"),
+        ('{"op": "subscribe", "channels": ["book:NOPE-USDT"]}', "UNKNOWN_MARKET"),
+        ('{"op": "subscribe", "req_id": {"x": 1}, "channels": ["tickers"]}', "BAD_FRAME"),
+        ('{"op": "auth", "token": 5}', "BAD_FRAME"),
+        (
+            '{"op": "subscribe", "channels": [' + ",".join(f'"trades:A{i}-USDT"' for i in range(65)) + "]}",
+            "TOO_MANY_CHANNELS",
+        ),
+        ('{"op": "ping", "pad": "' + "x" * 20_000 + '"}', "FRAME_TOO_LARGE"),
+        (b"\x00\x01binary", "BAD_FRAME"),
+    ]
+    for raw, code in cases:
+        c.send(raw)
+        frame = c.op("error")
+        assert frame["error"]["code"] == code, (raw[:60], frame)
+        assert frame["error"]["message"]
+    c.request({"op": "auth", "req_id": "t", "token": token(settings, 31)})
+    bad_order = {
+        "op": "place",
+        "req_id": "x",
+        "symbol": SYMBOL,
+        "side": "buy",
+        "type": "limit",
+        "price": "1",
+        "qty": "1",
+        "colour": "red",
+    }
+    assert c.request(bad_order)["error"]["code"] == "VALIDATION_ERROR"
+    assert (
+        c.request({"op": "cancel", "req_id": "y", "order_id": "abc"})["error"]["code"] == "VALIDATION_ERROR"
+    )
+    c.send({"op": "ping"})
+    assert c.op("pong")["op"] == "pong"
+    c.close()
+
+
+def test_place_and_cancel_ops_answer_like_rest_and_are_rate_limited(seeded, pg_url, engine):
+    """`place`/`cancel` return the REST order object by req_id; over the limit: RATE_LIMITED frames."""
+    settings = ws_settings(seeded, pg_url, orders_per_s=3)
+    fund(engine, 41)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        c = Client(server.ws_url)
+        c.request({"op": "auth", "req_id": 0, "token": token(settings, 41)})
+        placed = c.request(
+            {
+                "op": "place",
+                "req_id": "p",
+                "symbol": SYMBOL,
+                "side": "sell",
+                "type": "limit",
+                "price": "70000.5",
+                "qty": "0.5",
+                "client_order_id": "ws-1",
+            }
+        )["data"]
+        assert placed["status"] == "open" and placed["price"] == "70000.5" and placed["qty"] == "0.5"
+        assert placed["client_order_id"] == "ws-1" and placed["fills"] == []
+        cancelled = c.request({"op": "cancel", "req_id": "c", "order_id": placed["id"]})["data"]
+        assert cancelled["id"] == placed["id"] and cancelled["status"] == "cancelled"
+        again = c.request({"op": "cancel", "req_id": "c2", "order_id": placed["id"]})
+        assert again["error"]["code"] == "ORDER_CLOSED"
+        limited = c.request({"op": "cancel", "req_id": "c3", "order_id": placed["id"]})
+        assert limited["error"]["code"] == "RATE_LIMITED"
+        c.close()
+    finally:
+        server.stop()
+
+
+def test_tickers_are_pushed_on_subscribe_and_after_a_trade(live, engine):
+    """`tickers` sends every market at once, then a frame with the new last price after a trade."""
+    fund(engine, 51)
+    fund(engine, 52)
+    c = Client(live.ws_url)
+    c.request({"op": "subscribe", "req_id": 1, "channels": ["tickers"]})
+    first = c.channel("tickers")
+    symbols = {t["symbol"] for t in first["data"]}
+    assert SYMBOL in symbols and len(symbols) >= 2
+    btc = next(t for t in first["data"] if t["symbol"] == SYMBOL)
+    assert btc["last"] is None
+    trade(engine, 51, 52, price=6_123_456, qty=100)
+    frame = c.until(
+        lambda f: (
+            f.get("channel") == "tickers"
+            and next(t for t in f["data"] if t["symbol"] == SYMBOL)["last"] == "61234.56"
+        ),
+        timeout=6,
+    )
+    btc = next(t for t in frame["data"] if t["symbol"] == SYMBOL)
+    assert btc["volume_24h"] == "0.001" and btc["open_24h"] == "61234.56" and btc["change_24h_pct"] == "0"
+    c.close()
+
+
+def test_trades_and_candles_channels_push_each_trade_and_the_current_bar(live, engine):
+    """`trades:SYM` pushes `{id, price, qty, side, ts}`; `candles:SYM:1m` pushes the updated current bar."""
+    fund(engine, 61)
+    fund(engine, 62)
+    c = Client(live.ws_url)
+    c.request({"op": "subscribe", "req_id": 1, "channels": [f"trades:{SYMBOL}", f"candles:{SYMBOL}:1m"]})
+    trade(engine, 61, 62, price=6_000_000, qty=100)
+    trades = c.channel(f"trades:{SYMBOL}")["data"]
+    assert len(trades) == 1
+    assert trades[0]["price"] == "60000" and trades[0]["qty"] == "0.001" and trades[0]["side"] == "buy"
+    bar = c.channel(f"candles:{SYMBOL}:1m")["data"]
+    assert bar["t"] == trades[0]["ts"] // 60_000 * 60_000
+    assert (bar["o"], bar["h"], bar["l"], bar["c"], bar["v"]) == ("60000", "60000", "60000", "60000", "0.001")
+    trade(engine, 61, 62, price=6_010_000, qty=200)
+    bar2 = c.channel(f"candles:{SYMBOL}:1m")["data"]
+    if bar2["t"] == bar["t"]:  # same minute (almost always)
+        assert (bar2["o"], bar2["h"], bar2["c"], bar2["v"]) == ("60000", "60100", "60100", "0.003")
+    # a late subscriber gets the current bar at once
+    late = Client(live.ws_url)
+    late.send({"op": "subscribe", "channels": [f"candles:{SYMBOL}:1m"]})
+    assert late.channel(f"candles:{SYMBOL}:1m")["data"] == bar2
+    c.close()
+    late.close()
+
+
+def test_two_app_instances_on_one_redis_both_deliver_the_same_trade(seeded, pg_url, engine):
+    """Fan-out goes through Redis: clients of two API processes both receive the trade."""
+    settings = ws_settings(seeded, pg_url)
+    servers = [LiveServer(create_app(settings)).start() for _ in range(2)]
+    try:
+        fund(engine, 71)
+        fund(engine, 72)
+        clients = [Client(s.ws_url) for s in servers]
+        for client in clients:
+            client.request({"op": "subscribe", "req_id": 1, "channels": [f"trades:{SYMBOL}"]})
+        trade(engine, 71, 72)
+        got = [client.channel(f"trades:{SYMBOL}") for client in clients]
+        assert got[0] == got[1] and len(got[0]["data"]) == 1
+        for client in clients:
+            client.close()
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def test_unsubscribe_stops_delivery(live, engine):
+    """After `unsubscribe` (acknowledged) no more frames of that channel arrive."""
+    fund(engine, 81)
+    fund(engine, 82)
+    c = Client(live.ws_url)
+    c.request({"op": "subscribe", "req_id": 1, "channels": [f"trades:{SYMBOL}"]})
+    ack = c.request({"op": "unsubscribe", "req_id": 2, "channels": [f"trades:{SYMBOL}"]})
+    assert ack == {"op": "unsubscribed", "req_id": 2, "channels": [f"trades:{SYMBOL}"]}
+    trade(engine, 81, 82)
+    time.sleep(0.3)
+    assert not any(f.get("channel") == f"trades:{SYMBOL}" for f in c.barrier())
+    c.close()
