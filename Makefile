@@ -36,14 +36,15 @@ frontend-deps: $(if $(HAS_FRONTEND),$(NODE_STAMP))
 # npm rewrites node_modules/.package-lock.json on every install: it is our freshness stamp
 $(NODE_STAMP): $(FRONTEND)/package.json $(wildcard $(FRONTEND)/package-lock.json)
 	@echo "installing frontend dependencies (npm ci)"
-	@cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error
+	@cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error >/dev/null
 	@touch $@
 
 frontend-build: $(if $(HAS_FRONTEND),$(FRONTEND_BUILD))
 
 $(FRONTEND_BUILD): $(NODE_STAMP) $(FRONTEND_SOURCES)
 	@echo "building the terminal (npm run build)"
-	@cd $(FRONTEND) && npm run --silent build
+	@cd $(FRONTEND) && npm run --silent build >node_modules/.build.log 2>&1 \
+		|| { cat node_modules/.build.log; exit 1; }
 	@touch $@
 
 run: setup
