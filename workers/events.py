@@ -97,16 +97,16 @@ def order_from_hash(h: dict[str, str], seq: int) -> OrderRow:
     return OrderRow(
         order_id=int(h["id"]),
         account=int(h["account"]),
-        symbol=h["symbol"],
-        side=h["side"],
-        type=h["type"],
+        symbol=h.get("symbol", ""),
+        side=h.get("side", ""),
+        type=h.get("type") or "limit",
         tif=h.get("tif", "gtc"),
         price_ticks=int(h.get("price") or 0),
         qty_lots=int(h.get("qty") or 0),
         quote_qty_minor=int(h.get("quote_qty") or 0),
         filled_lots=int(h.get("filled") or 0),
         quote_filled_minor=int(h.get("quote_filled") or 0),
-        status=h["status"],
+        status=h.get("status", ""),
         reason=h.get("reason", ""),
         post_only=str(h.get("post_only", "0")) in ("1", "true", "True"),
         stp=h.get("stp") or "cancel_maker",
@@ -301,6 +301,13 @@ def apply_entries(
         elif t in _CLOSING or t == EventType.ORDER_REJECTED:
             oid = _int(f, "order_id")
             closed = order(oid)
+            if closed is None and t == EventType.ORDER_REJECTED:
+                # rejected on arrival and its hash is gone: keep what the event says
+                batch.missing_orders.discard(oid)
+                closed = orders[oid] = OrderRow(
+                    oid, _int(f, "account"), symbol, "", "limit", "gtc", 0, 0, 0, 0, 0, f["status"],
+                    f.get("reason", ""), True, "cancel_maker", "", ts, ts, 0, "", seq, seq,
+                )  # fmt: skip
             released = int(f.get("released") or 0)
             reason = f.get("reason", "")
             status = f["status"]

@@ -28,6 +28,7 @@ import psycopg
 import redis
 
 from workers.events import (
+    OPEN_STATUSES,
     ORDER_COLUMNS,
     WALLET_STREAM,
     Batch,
@@ -165,6 +166,8 @@ class Persister:
         self.redis = client
         self.conn = conn
         self.batch_size = batch_size
+        # EXPIRE set on the engine's `order:{id}` hash of orders closed in a committed batch (None: never)
+        self.closed_ttl_s: int | None = None
         self._known_streams: set[str] = set()
         self._quote: dict[str, str] = {}
         self._reference_seen: dict[str, str] = {}
@@ -264,7 +267,15 @@ class Persister:
             if row is None:
                 return StreamResult(stream, 0, -1)
             last = int(cast(int, row[0]))
-            raw = cast(list[Any], self.redis.xrange(stream, f"{last + 1}-0", "+", count=self.batch_size))
+            head: tuple[int, int] | None = None  # (seq, book_seq) read atomically before the entries
+            end = "+"
+            if symbol is not None:
+                seq_text, book_text = cast(list[Any], self.redis.hmget(f"market:{symbol}", "seq", "book_seq"))
+                head = (int(seq_text or 0), int(book_text or 0))
+                end = f"{head[0]}-0"
+                if head[0] <= last:
+                    return StreamResult(stream, 0, last)
+            raw = cast(list[Any], self.redis.xrange(stream, f"{last + 1}-0", end, count=self.batch_size))
             if not raw:
                 return StreamResult(stream, 0, last)
             entries: list[tuple[str, dict[str, str]]] = [(str(i), dict(f)) for i, f in raw]
@@ -283,7 +294,19 @@ class Persister:
                 values = self.redis.hmget("wallet:refs", batch.wallet_refs)
                 wallet_results = [str(v) if v is not None else "" for v in values]  # type: ignore[union-attr]
             write_batch(self.conn, batch, wallet_results)
-        self.redis.set(redis_cursor_key(stream), batch.last_seq)
+            if head is not None and batch.last_seq == head[0]:
+                self.conn.execute(
+                    "UPDATE markets SET book_seq = %s, book_seq_at = %s WHERE symbol = %s",
+                    (head[1], head[0], symbol),
+                )
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(redis_cursor_key(stream), batch.last_seq)
+        if self.closed_ttl_s is not None:
+            for oid, o in batch.orders.items():
+                # an order with a client_order_id stays: the engine's retry check reads its hash
+                if o.status not in OPEN_STATUSES and not o.client_order_id:
+                    pipe.expire(f"order:{oid}", self.closed_ttl_s)
+        pipe.execute()
         return StreamResult(stream, batch.events, batch.last_seq)
 
     def persist_round(self) -> tuple[int, int]:

@@ -172,7 +172,7 @@ def _write_flow(r: redis.Redis) -> None:
         },
     )
     _xadd(r, s, 6, {"type": "market_status", "ts": 4000, "status": "cancel_only", "previous": "trading"})
-    r.hset(f"market:{MARKET}", "status", "cancel_only")
+    r.hset(f"market:{MARKET}", mapping={"status": "cancel_only", "seq": 6, "book_seq": 4})
 
 
 def test_drain_writes_every_table_once_and_replay_changes_nothing(redis_url: str, pg_url: str) -> None:

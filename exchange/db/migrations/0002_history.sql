@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS markets (
     quote       text NOT NULL,
     status      text NOT NULL,
     spec        jsonb NOT NULL,                   -- the market hash without its counters (seq, book_seq)
-    book_seq    bigint NOT NULL DEFAULT 0,        -- last book_seq seen by the worker (restore resumes from it)
+    book_seq    bigint NOT NULL DEFAULT 0,        -- the market's book_seq when its stream was at book_seq_at
+    book_seq_at bigint NOT NULL DEFAULT 0,        -- (restore: book_seq + cursor - book_seq_at is an upper bound)
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 

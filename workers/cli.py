@@ -1,0 +1,251 @@
+"""CLI handlers: `exchange worker`, `exchange status`, `exchange reconcile`, `exchange restore`.
+
+Each finds the stack through `--redis-url` / `--database-url`, else the environment variables
+(`EXCHANGE_REDIS_URL`, `EXCHANGE_DATABASE_URL`), else `<data-dir>/stack.json` written by `exchange up`
+(`--data-dir`, default `EXCHANGE_DATA_DIR` or `./var`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class StackNotFound(RuntimeError):
+    pass
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir", type=Path, default=None, help="stack data dir (default: EXCHANGE_DATA_DIR or ./var)"
+    )
+    p.add_argument(
+        "--redis-url", default=None, help="Redis URL (default: EXCHANGE_REDIS_URL, else stack.json)"
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL URL (default: EXCHANGE_DATABASE_URL, else stack.json)",
+    )
+
+
+def resolve_urls(args: argparse.Namespace) -> tuple[str, str]:
+    from exchange.config import stack_urls
+
+    env_redis, env_db = stack_urls(getattr(args, "data_dir", None))
+    redis_url = getattr(args, "redis_url", None) or env_redis
+    database_url = getattr(args, "database_url", None) or env_db
+    if not redis_url or not database_url:
+        raise StackNotFound(
+            "no running stack found: pass --redis-url and --database-url, set EXCHANGE_REDIS_URL and "
+            "EXCHANGE_DATABASE_URL, or point --data-dir at the data dir of `exchange up`"
+        )
+    return redis_url, database_url
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+# --- exchange worker -----------------------------------------------------------------------------------
+def add_worker_arguments(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--burst", action="store_true", help="persist everything pending, then exit")
+    p.add_argument(
+        "--reconcile-interval",
+        type=float,
+        default=float(os.environ.get("EXCHANGE_RECONCILE_INTERVAL", "60")),
+        help="seconds between scheduled reconciliations (0: never; env EXCHANGE_RECONCILE_INTERVAL)",
+    )
+    p.add_argument(
+        "--retain",
+        type=int,
+        default=int(os.environ.get("EXCHANGE_STREAM_RETAIN", "100000")),
+        help="persisted events kept per stream when trimming (-1: never trim; env EXCHANGE_STREAM_RETAIN)",
+    )
+    p.add_argument(
+        "--closed-order-ttl",
+        type=int,
+        default=int(os.environ.get("EXCHANGE_CLOSED_ORDER_TTL", str(7 * 86400))),
+        help="seconds a persisted closed order stays in Redis (>= 86400; 0: forever; EXCHANGE_CLOSED_ORDER_TTL)",
+    )
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        redis_url, database_url = resolve_urls(args)
+    except StackNotFound as exc:
+        return _fail(str(exc))
+    if args.burst:
+        from workers.persist import drain
+
+        n = drain(redis_url, database_url)
+        print(f"persisted {n} events")
+        return 0
+    import redis
+    from rq import SimpleWorker
+
+    from workers.jobs import MIN_CLOSED_TTL_S, QUEUE_NAME, Scheduler
+
+    ttl = None if args.closed_order_ttl == 0 else max(MIN_CLOSED_TTL_S, args.closed_order_ttl)
+    scheduler = Scheduler(
+        redis_url,
+        database_url,
+        reconcile_interval_s=args.reconcile_interval,
+        retain=None if args.retain < 0 else args.retain,
+        closed_ttl_s=ttl,
+    )
+    scheduler.start()
+    conn = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
+    worker = SimpleWorker([QUEUE_NAME], connection=conn)
+    try:
+        worker.work(logging_level="WARNING")
+    finally:
+        scheduler.stop()
+    return 0
+
+
+# --- exchange status -----------------------------------------------------------------------------------
+def add_status_arguments(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def status_report(redis_url: str, database_url: str) -> dict[str, Any]:
+    import psycopg
+    import redis
+    from rq import Worker
+
+    from workers.lag import RECONCILE_FROZEN_KEY, RECONCILE_LAST_KEY, lag, reconcile_counters
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+            report: dict[str, Any] = {"lag": lag(client, conn)}
+        report["reconcile"] = reconcile_counters(client)
+        last = client.get(RECONCILE_LAST_KEY)
+        report["reconcile"]["last"] = json.loads(str(last)) if last else None
+        report["reconcile"]["frozen_markets"] = sorted(str(s) for s in client.smembers(RECONCILE_FROZEN_KEY))  # type: ignore[union-attr]
+        rq_conn = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
+        report["workers"] = len(Worker.all(connection=rq_conn))
+        rq_conn.close()
+        return report
+    finally:
+        client.close()
+
+
+def run_status(args: argparse.Namespace) -> int:
+    try:
+        redis_url, database_url = resolve_urls(args)
+        report = status_report(redis_url, database_url)
+    except StackNotFound as exc:
+        return _fail(str(exc))
+    except Exception as exc:  # unreachable server: say which
+        return _fail(f"stack not reachable: {exc}")
+    if args.json:
+        print(json.dumps(report, indent=2, sort_keys=True))
+        return 0
+    lag_report = report["lag"]
+    print(f"workers: {report['workers']}")
+    print(
+        f"persistence: {lag_report['events_behind']} events behind, {lag_report['seconds_behind']} s behind"
+    )
+    for stream, s in lag_report["streams"].items():
+        flag = "  REGRESSED (Redis behind PostgreSQL)" if s["regressed"] else ""
+        print(
+            f"  {stream:<24} head {s['head_seq']:>10}  persisted {s['persisted_seq']:>10}  "
+            f"behind {s['events_behind']:>7} ({s['seconds_behind']} s){flag}"
+        )
+    rec = report["reconcile"]
+    last = rec.get("last") or {}
+    print(
+        f"reconciliation: {rec['runs']} runs, {rec['differences']} differences found in total; last run: "
+        + (
+            "never"
+            if not last
+            else ("ok" if last.get("ok") else f"{len(last.get('differences', []))} differences")
+        )
+    )
+    if rec["frozen_markets"]:
+        print(f"frozen by reconciliation (cancel_only): {', '.join(rec['frozen_markets'])}")
+    return 0
+
+
+# --- exchange reconcile --------------------------------------------------------------------------------
+def add_reconcile_arguments(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument(
+        "--no-freeze", action="store_true", help="report only: do not switch markets to cancel_only"
+    )
+    p.add_argument(
+        "--clear",
+        nargs="+",
+        metavar="SYMBOL",
+        default=None,
+        help="operator: put markets frozen by reconciliation back to trading (no reconciliation run)",
+    )
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    import redis
+
+    from workers.reconcile import clear_markets, reconcile_urls
+
+    try:
+        redis_url, database_url = resolve_urls(args)
+    except StackNotFound as exc:
+        return _fail(str(exc))
+    if args.clear:
+        client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+        cleared = clear_markets(client, list(args.clear))
+        print(f"back to trading: {', '.join(cleared) or '(none of these was frozen)'}")
+        return 0
+    report = reconcile_urls(redis_url, database_url, freeze=not args.no_freeze)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str))
+    else:
+        for d in report.differences:
+            print("DIFFERENCE " + json.dumps(d, sort_keys=True))
+        if not report.caught_up:
+            print("persistence did not catch up with Redis: nothing compared")
+        if report.frozen_markets:
+            print(f"switched to cancel_only: {', '.join(report.frozen_markets)}")
+        print(
+            f"reconciliation {'OK' if report.ok else 'FAILED'}: {len(report.differences)} differences, "
+            f"checked {report.checked.get('balances', 0)} balances and "
+            f"{report.checked.get('open_orders', 0)} open orders in {report.seconds} s"
+        )
+    return 0 if report.ok else 1
+
+
+# --- exchange restore ----------------------------------------------------------------------------------
+def add_restore_arguments(p: argparse.ArgumentParser) -> None:
+    _add_common(p)
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even though Redis is not empty (FLUSHDB first: destructive)",
+    )
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    from workers.restore import RestoreError, restore_urls
+
+    try:
+        redis_url, database_url = resolve_urls(args)
+    except StackNotFound as exc:
+        return _fail(str(exc))
+    try:
+        summary = restore_urls(redis_url, database_url, force=args.force)
+    except RestoreError as exc:
+        return _fail(str(exc))
+    print("restored: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    return 0

@@ -1,0 +1,147 @@
+"""RQ jobs and the scheduler loop of `exchange worker`.
+
+- `persist_job`: persists batches (every stream) for up to `run_seconds`, polling every `idle_s` when
+  caught up, then returns. Exactly-once comes from `workers.persist` (one transaction per batch with the
+  cursor, per-stream row locks), so RQ's at-least-once delivery, a job run twice, or a worker killed
+  mid-batch changes nothing.
+- `reconcile_job`: one `workers.reconcile.reconcile` run.
+- `Scheduler`: a thread in each `exchange worker` process that keeps one persist job waiting in the queue
+  (so an idle worker picks the next one at once; a killed worker's job is simply replaced) and enqueues a
+  reconcile job every `reconcile_interval_s` (a Redis `SET NX EX` makes that once per interval across all
+  workers). It also trims streams below the committed cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any, cast
+
+import redis
+from rq import Queue
+
+from workers.events import WALLET_STREAM, stream_of
+from workers.persist import Persister, redis_cursor_key
+
+log = logging.getLogger("exchange.jobs")
+
+QUEUE_NAME = "exchange"
+PERSIST_SCHEDULE_LOCK = "persist:sched:persist"
+RECONCILE_SCHEDULE_LOCK = "persist:sched:reconcile"
+DEFAULT_RETAIN = 100_000
+DEFAULT_CLOSED_TTL_S = 7 * 86400
+MIN_CLOSED_TTL_S = 86400
+
+
+def persist_job(
+    redis_url: str,
+    database_url: str,
+    run_seconds: float = 5.0,
+    idle_s: float = 0.05,
+    closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S,
+) -> int:
+    """Persist for up to `run_seconds`; returns the number of events persisted."""
+    total = 0
+    deadline = time.monotonic() + run_seconds
+    with Persister.connect(redis_url, database_url) as p:
+        p.closed_ttl_s = closed_ttl_s
+        while time.monotonic() < deadline:
+            n, _skipped = p.persist_round()
+            total += n
+            if n == 0:
+                time.sleep(idle_s)
+    return total
+
+
+def reconcile_job(redis_url: str, database_url: str) -> dict[str, Any]:
+    from workers.reconcile import reconcile_urls
+
+    return reconcile_urls(redis_url, database_url).to_dict()
+
+
+def trim_streams(client: redis.Redis, retain: int = DEFAULT_RETAIN) -> dict[str, int]:
+    """XTRIM MINID each stream so that at most `retain` persisted entries stay below the committed cursor.
+
+    The cursor read is `persist:cursor:{stream}`, written only after the PostgreSQL commit, so nothing
+    unpersisted is ever trimmed. Approximate trimming (`~`) only ever removes less.
+    """
+    symbols = sorted(str(s) for s in cast(set[Any], client.smembers("markets")))
+    streams = [WALLET_STREAM, *(stream_of(s) for s in symbols)]
+    cursors = client.mget([redis_cursor_key(s) for s in streams])
+    trimmed: dict[str, int] = {}
+    for stream, raw in zip(streams, cast(list[Any], cursors), strict=True):
+        if raw is None:
+            continue
+        min_seq = int(raw) - retain + 1
+        if min_seq > 1:
+            trimmed[stream] = int(cast(int, client.xtrim(stream, minid=f"{min_seq}-0", approximate=True)))
+    return trimmed
+
+
+class Scheduler(threading.Thread):
+    """Keeps the persistence pipeline fed; one per `exchange worker` process (daemon thread)."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        database_url: str,
+        *,
+        tick_s: float = 0.2,
+        reconcile_interval_s: float = 60.0,
+        retain: int | None = DEFAULT_RETAIN,
+        trim_interval_s: float = 10.0,
+        run_seconds: float = 5.0,
+        closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S,
+    ) -> None:
+        super().__init__(name="exchange-scheduler", daemon=True)
+        self.redis_url, self.database_url = redis_url, database_url
+        self.tick_s = tick_s
+        self.reconcile_interval_s = reconcile_interval_s
+        self.retain = retain
+        self.trim_interval_s = trim_interval_s
+        self.run_seconds = run_seconds
+        self.closed_ttl_s = closed_ttl_s
+        self.stop_event = threading.Event()
+        self.rq_redis = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
+        self.client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+        self.queue = Queue(QUEUE_NAME, connection=self.rq_redis)
+
+    def tick(self) -> None:
+        """One scheduling step (public for tests)."""
+        if self.queue.count == 0 and self.client.set(PERSIST_SCHEDULE_LOCK, "1", nx=True, px=500):
+            self.queue.enqueue(
+                persist_job,
+                self.redis_url,
+                self.database_url,
+                run_seconds=self.run_seconds,
+                closed_ttl_s=self.closed_ttl_s,
+                job_id=f"persist-{uuid.uuid4().hex[:12]}",
+                result_ttl=0,
+                failure_ttl=3600,
+                job_timeout=max(60, int(self.run_seconds * 10)),
+            )
+        if self.reconcile_interval_s > 0 and self.client.set(
+            RECONCILE_SCHEDULE_LOCK, "1", nx=True, ex=max(1, int(self.reconcile_interval_s))
+        ):
+            self.queue.enqueue(
+                reconcile_job, self.redis_url, self.database_url, result_ttl=600, failure_ttl=86400,
+                job_timeout=600,
+            )  # fmt: skip
+
+    def run(self) -> None:
+        next_trim = time.monotonic() + self.trim_interval_s
+        while not self.stop_event.is_set():
+            try:
+                self.tick()
+                if self.retain is not None and time.monotonic() >= next_trim:
+                    next_trim = time.monotonic() + self.trim_interval_s
+                    trim_streams(self.client, self.retain)
+            except redis.RedisError:
+                log.warning("scheduler: Redis unavailable", exc_info=True)
+                self.stop_event.wait(1.0)
+            self.stop_event.wait(self.tick_s)
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,313 @@
+"""Reconciliation: prove that Redis (the live engine) and PostgreSQL (the durable history) agree.
+
+1. One atomic read of Redis (a read-only Lua script): every stream head, every balance hash, every open
+   order's market and remaining quantity. Nothing can change between these reads.
+2. Persist until PostgreSQL has every event up to those heads (`Persister.drain`).
+3. Compare *as of the heads* (rows with `seq <= head` only, so events appended meanwhile don't matter):
+   - every (account, asset) balance in Redis == the sum of its ledger lines;
+   - every open order in Redis is open in PostgreSQL with the same remaining quantity, and every order
+     PostgreSQL believes open (as of the heads) is open in Redis;
+   - per asset, the sum of all balances == deposits - withdrawals (`wallet_ops`).
+4. Each difference is reported precisely, counted (`reconcile:differences_total`), recorded in
+   `reconcile_runs`, and switches the affected markets (a balance of asset A: every market trading A; an
+   order: its market) to `cancel_only`; they are listed in the Redis set `reconcile:frozen` until an
+   operator clears them (`exchange reconcile --clear SYMBOL`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, cast
+
+import psycopg
+import redis
+
+from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
+from workers.lag import (
+    RECONCILE_DIFFERENCES_KEY,
+    RECONCILE_FROZEN_KEY,
+    RECONCILE_LAST_KEY,
+    RECONCILE_RUNS_KEY,
+)
+from workers.persist import Persister
+
+log = logging.getLogger("exchange.reconcile")
+
+# Read-only snapshot. Returns {markets: {sym: seq}, wallet_seq, balances: {account: [field, value, ...]},
+# orders: [[id, symbol, side, status, qty, filled], ...]} as JSON (cjson keeps integers exact below 2^53).
+SNAPSHOT_LUA = """#!lua flags=no-writes
+local out = {markets = {}, balances = {}, orders = {}}
+out.wallet_seq = tonumber(redis.call('GET', 'seq:wallet') or '0')
+for _, sym in ipairs(redis.call('SMEMBERS', 'markets')) do
+  out.markets[sym] = tonumber(redis.call('HGET', 'market:' .. sym, 'seq') or '0')
+end
+for _, key in ipairs(redis.call('KEYS', 'balance:*')) do
+  out.balances[string.sub(key, 9)] = redis.call('HGETALL', key)
+end
+for _, key in ipairs(redis.call('KEYS', 'open:*')) do
+  for _, id in ipairs(redis.call('SMEMBERS', key)) do
+    local o = redis.call('HMGET', 'order:' .. id, 'symbol', 'side', 'status', 'qty', 'filled')
+    table.insert(out.orders, {id, o[1] or '', o[2] or '', o[3] or '', o[4] or '0', o[5] or '0'})
+  end
+end
+if next(out.balances) == nil then out.balances = nil end
+if #out.orders == 0 then out.orders = nil end
+return cjson.encode(out)
+"""
+
+
+@dataclass
+class Snapshot:
+    heads: dict[str, int]
+    balances: dict[tuple[int, str], tuple[int, int]]
+    open_orders: dict[int, dict[str, Any]]
+
+
+@dataclass
+class Report:
+    heads: dict[str, int]
+    caught_up: bool
+    differences: list[dict[str, Any]] = field(default_factory=list)
+    frozen_markets: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.caught_up and not self.differences
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def take_snapshot(client: redis.Redis) -> Snapshot:
+    raw = json.loads(cast(str, client.eval(SNAPSHOT_LUA, 0)))
+    heads = {WALLET_STREAM: int(raw.get("wallet_seq") or 0)}
+    for sym, seq in (raw.get("markets") or {}).items():
+        heads[stream_of(sym)] = int(seq or 0)
+    balances: dict[tuple[int, str], tuple[int, int]] = {}
+    for account, flat in (raw.get("balances") or {}).items():
+        if not isinstance(flat, list):  # an empty hash encodes as {}
+            continue
+        values = dict(zip(flat[::2], flat[1::2], strict=True))
+        for name, value in values.items():
+            asset, _, part = str(name).rpartition(":")
+            avail, held = balances.get((int(account), asset), (0, 0))
+            if part == "available":
+                avail = int(value)
+            elif part == "held":
+                held = int(value)
+            else:
+                continue
+            balances[(int(account), asset)] = (avail, held)
+    orders: dict[int, dict[str, Any]] = {}
+    for oid, symbol, side, status, qty, filled in raw.get("orders") or []:
+        orders[int(oid)] = {
+            "symbol": symbol,
+            "side": side,
+            "status": status,
+            "remaining": int(qty or 0) - int(filled or 0),
+        }
+    return Snapshot(heads, balances, orders)
+
+
+def _heads_arrays(heads: dict[str, int]) -> tuple[list[str], list[int]]:
+    streams = sorted(heads)
+    return streams, [heads[s] for s in streams]
+
+
+def ledger_balances(
+    conn: psycopg.Connection[Any], heads: dict[str, int]
+) -> dict[tuple[int, str], tuple[int, int]]:
+    streams, seqs = _heads_arrays(heads)
+    rows = conn.execute(
+        "SELECT l.account, l.asset, sum(l.delta_available), sum(l.delta_held) FROM ledger l"
+        " JOIN unnest(%s::text[], %s::int8[]) AS h(stream, head) ON h.stream = l.stream"
+        " WHERE l.seq <= h.head GROUP BY l.account, l.asset",
+        (streams, seqs),
+    ).fetchall()
+    return {(int(a), str(s)): (int(da), int(dh)) for a, s, da, dh in rows}
+
+
+def pg_orders_as_of(
+    conn: psycopg.Connection[Any], heads: dict[str, int], ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """Status and remaining qty of `ids` as of `heads` (the last order event at or below each head)."""
+    if not ids:
+        return {}
+    streams, seqs = _heads_arrays(heads)
+    rows = conn.execute(
+        "SELECT DISTINCT ON (e.order_id) e.order_id, e.status, o.qty_lots - e.filled_lots, o.symbol"
+        " FROM order_events e JOIN orders o ON o.order_id = e.order_id"
+        " JOIN unnest(%s::text[], %s::int8[]) AS h(stream, head) ON h.stream = e.stream"
+        " WHERE e.order_id = ANY(%s) AND e.seq <= h.head ORDER BY e.order_id, e.seq DESC",
+        (streams, seqs, ids),
+    ).fetchall()
+    return {int(r[0]): {"status": r[1], "remaining": int(r[2]), "symbol": r[3]} for r in rows}
+
+
+def pg_open_orders(conn: psycopg.Connection[Any], heads: dict[str, int]) -> dict[int, str]:
+    """Orders open in PostgreSQL whose last event is at or below the heads (so open as of the heads)."""
+    streams, seqs = _heads_arrays(heads)
+    rows = conn.execute(
+        "SELECT o.order_id, o.symbol FROM orders o"
+        " JOIN unnest(%s::text[], %s::int8[]) AS h(stream, head) ON h.stream = 'events:' || o.symbol"
+        " WHERE o.status IN ('open', 'partially_filled') AND o.last_seq <= h.head",
+        (streams, seqs),
+    ).fetchall()
+    return {int(oid): str(sym) for oid, sym in rows}
+
+
+def wallet_totals(conn: psycopg.Connection[Any], wallet_head: int) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT asset, sum(CASE WHEN type = 'deposit' THEN amount_minor ELSE -amount_minor END)"
+        " FROM wallet_ops WHERE seq <= %s GROUP BY asset",
+        (wallet_head,),
+    ).fetchall()
+    return {str(a): int(t) for a, t in rows}
+
+
+def compare(
+    snap: Snapshot,
+    ledger: dict[tuple[int, str], tuple[int, int]],
+    pg_orders: dict[int, dict[str, Any]],
+    pg_open: dict[int, str],
+    totals: dict[str, int],
+) -> list[dict[str, Any]]:
+    """Pure: every difference between the Redis snapshot and PostgreSQL as of the same heads."""
+    diffs: list[dict[str, Any]] = []
+    for key in sorted(set(snap.balances) | set(ledger)):
+        r, p = snap.balances.get(key, (0, 0)), ledger.get(key, (0, 0))
+        if r != p:
+            diffs.append({
+                "kind": "balance", "account": key[0], "asset": key[1],
+                "redis": {"available": r[0], "held": r[1]}, "ledger": {"available": p[0], "held": p[1]},
+            })  # fmt: skip
+    for oid in sorted(snap.open_orders):
+        r_o = snap.open_orders[oid]
+        p_o = pg_orders.get(oid)
+        if p_o is None or p_o["status"] not in OPEN_STATUSES or p_o["remaining"] != r_o["remaining"]:
+            diffs.append({
+                "kind": "order", "order_id": oid, "symbol": r_o["symbol"],
+                "redis": {"status": r_o["status"], "remaining": r_o["remaining"]},
+                "postgres": None if p_o is None else {"status": p_o["status"], "remaining": p_o["remaining"]},
+            })  # fmt: skip
+    for oid in sorted(set(pg_open) - set(snap.open_orders)):
+        diffs.append({
+            "kind": "order", "order_id": oid, "symbol": pg_open[oid], "redis": None,
+            "postgres": {"status": "open"},
+        })  # fmt: skip
+    redis_totals: dict[str, int] = {}
+    for (_account, asset), (a, h) in snap.balances.items():
+        redis_totals[asset] = redis_totals.get(asset, 0) + a + h
+    for asset in sorted(set(redis_totals) | set(totals)):
+        r_t, w_t = redis_totals.get(asset, 0), totals.get(asset, 0)
+        if r_t != w_t:
+            diffs.append({"kind": "total", "asset": asset, "redis": r_t, "deposits_minus_withdrawals": w_t})
+    return diffs
+
+
+def affected_markets(diffs: list[dict[str, Any]], markets: dict[str, tuple[str, str]]) -> list[str]:
+    """Markets to freeze: those trading an asset with a balance/total difference, and those of bad orders."""
+    hit: set[str] = set()
+    for d in diffs:
+        if d["kind"] == "order":
+            hit.add(d["symbol"])
+        else:
+            hit.update(sym for sym, (base, quote) in markets.items() if d["asset"] in (base, quote))
+    return sorted(hit)
+
+
+def _market_assets(client: redis.Redis) -> dict[str, tuple[str, str]]:
+    symbols = sorted(str(s) for s in cast(set[Any], client.smembers("markets")))
+    pipe = client.pipeline(transaction=False)
+    for s in symbols:
+        pipe.hmget(f"market:{s}", "base", "quote")
+    return {s: (str(b), str(q)) for s, (b, q) in zip(symbols, pipe.execute(), strict=True)}
+
+
+def freeze_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
+    """Switch trading markets to cancel_only (engine set_market_status); returns the ones switched."""
+    from exchange.engine.client import Engine
+
+    engine = Engine(client)
+    switched = []
+    for sym in symbols:
+        market = engine.market(sym)
+        if market is None:
+            continue
+        client.sadd(RECONCILE_FROZEN_KEY, sym)
+        if market.get("status") == "trading":
+            engine.set_market_status(sym, "cancel_only", ts_ms=int(time.time() * 1000))
+            switched.append(sym)
+    return switched
+
+
+def clear_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
+    """Operator action: put frozen markets back to trading and forget them."""
+    from exchange.engine.client import Engine
+
+    engine = Engine(client)
+    cleared = []
+    for sym in symbols:
+        if client.srem(RECONCILE_FROZEN_KEY, sym):
+            engine.set_market_status(sym, "trading", ts_ms=int(time.time() * 1000))
+            cleared.append(sym)
+    return cleared
+
+
+def reconcile(
+    client: redis.Redis,
+    conn: psycopg.Connection[Any],
+    *,
+    freeze: bool = True,
+    catch_up_seconds: float = 60.0,
+) -> Report:
+    """Run one reconciliation (see module docstring). `client` must use decode_responses=True."""
+    started = time.monotonic()
+    snap = take_snapshot(client)
+    Persister(client, conn).drain(max_seconds=catch_up_seconds)
+    cursors = {
+        str(s): int(v) for s, v in conn.execute("SELECT stream, last_seq FROM stream_cursors").fetchall()
+    }
+    caught_up = all(cursors.get(s, 0) >= h for s, h in snap.heads.items())
+    report = Report(heads=snap.heads, caught_up=caught_up)
+    if caught_up:
+        ledger = ledger_balances(conn, snap.heads)
+        pg_orders = pg_orders_as_of(conn, snap.heads, sorted(snap.open_orders))
+        pg_open = pg_open_orders(conn, snap.heads)
+        totals = wallet_totals(conn, snap.heads[WALLET_STREAM])
+        report.differences = compare(snap, ledger, pg_orders, pg_open, totals)
+        report.checked = {
+            "balances": len(set(snap.balances) | set(ledger)),
+            "open_orders": len(snap.open_orders),
+        }
+    if report.differences:
+        for d in report.differences:
+            log.error("reconciliation difference: %s", json.dumps(d, sort_keys=True))
+        client.incrby(RECONCILE_DIFFERENCES_KEY, len(report.differences))
+        if freeze:
+            markets = affected_markets(report.differences, _market_assets(client))
+            freeze_markets(client, markets)
+            report.frozen_markets = markets
+    report.seconds = round(time.monotonic() - started, 3)
+    client.incr(RECONCILE_RUNS_KEY)
+    client.set(RECONCILE_LAST_KEY, json.dumps(report.to_dict(), default=str))
+    with conn.transaction():
+        conn.execute(
+            "INSERT INTO reconcile_runs (heads, differences, report) VALUES (%s, %s, %s)",
+            (json.dumps(report.heads), len(report.differences), json.dumps(report.to_dict(), default=str)),
+        )
+    return report
+
+
+def reconcile_urls(redis_url: str, database_url: str, freeze: bool = True) -> Report:
+    client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            return reconcile(client, conn, freeze=freeze)
+    finally:
+        client.close()

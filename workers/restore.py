@@ -1,0 +1,273 @@
+"""`exchange restore`: rebuild the engine's Redis state from PostgreSQL after Redis was lost.
+
+Rebuilds exactly the keys the engine keeps (docs/redis.md; the Lua library in lua/): assets and markets
+(with `seq` = the persisted cursor and `book_seq`), balances (ledger sums), every order hash the engine
+would still hold (open orders, and closed ones unless `closed_orders=False`) in the engine's compact
+encoding, books and level aggregates in time priority, `open:{account}`, `coid:{account}`, `wallet:refs`,
+the recent-trades lists, the id sequences, and the persistence cursors. Streams are not rebuilt: the engine
+continues them at `cursor + 1` and the workers resume from the same cursor.
+
+What is restored is what PostgreSQL had committed. Events the workers had not persisted when Redis died
+are lost with Redis (see docs/operations.md: with `appendfsync always` and AOF intact you never need this).
+A restored state hashes equal (`exchange.engine.state.state_hash(client, include_streams=False)`) to the
+state it was persisted from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any, cast
+
+import psycopg
+import redis
+
+from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
+from workers.persist import redis_cursor_key
+
+TRADES_KEPT = 200  # the engine's U.TRADES_KEPT
+# the engine's O.DEFAULTS: a field equal to its default is not stored in order:{id}
+ORDER_DEFAULTS: dict[str, str] = {
+    "type": "limit", "tif": "gtc", "price": "0", "qty": "0", "quote_qty": "0", "filled": "0",
+    "quote_filled": "0", "reason": "", "post_only": "0", "stp": "cancel_maker", "client_order_id": "",
+}  # fmt: skip
+ORDER_FIELDS = (
+    "account", "symbol", "side", "type", "tif", "price", "qty", "quote_qty", "filled", "quote_filled", "hold",
+    "hold_asset", "status", "reason", "post_only", "stp", "client_order_id", "created_ms", "updated_ms",
+)  # fmt: skip
+# fields a later call's O.update writes whatever their value
+UPDATE_FIELDS = ("filled", "hold", "status", "updated_ms")
+
+
+class RestoreError(RuntimeError):
+    pass
+
+
+def order_hash(row: dict[str, Any], updated_later: bool) -> dict[str, str]:
+    """The engine's `order:{id}` hash for a PostgreSQL orders row (compact: defaults omitted)."""
+    values = {
+        "account": str(row["account"]),
+        "symbol": row["symbol"],
+        "side": row["side"],
+        "type": row["type"],
+        "tif": row["tif"],
+        "price": str(row["price_ticks"]),
+        "qty": str(row["qty_lots"]),
+        "quote_qty": str(row["quote_qty_minor"]),
+        "filled": str(row["filled_lots"]),
+        "quote_filled": str(row["quote_filled_minor"]),
+        "hold": str(row["hold_minor"]),
+        "hold_asset": row["hold_asset"],
+        "status": row["status"],
+        "reason": row["reason"] or "",
+        "post_only": "1" if row["post_only"] else "0",
+        "stp": row["stp"],
+        "client_order_id": row["client_order_id"] or "",
+        "created_ms": str(row["created_ms"]),
+        "updated_ms": str(row["updated_ms"]),
+    }
+    return {
+        k: v
+        for k, v in values.items()
+        if v != ORDER_DEFAULTS.get(k) or (updated_later and k in UPDATE_FIELDS)
+    }
+
+
+def _rows(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    cur = conn.execute(query.encode(), params)
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _updated_later(conn: psycopg.Connection[Any], orders: list[dict[str, Any]]) -> set[int]:
+    """Orders a later call rewrote with O.update although `filled` is 0 (so `filled` is stored).
+
+    Only a cancel in a later call does that: by the user or a market status change, or self-trade
+    prevention cancelling it as a resting maker (another order was accepted between its own acceptance and
+    its cancellation; a taker cancelled by STP is closed inside its own place call).
+    """
+    out: set[int] = set()
+    stp: list[dict[str, Any]] = []
+    for o in orders:
+        if o["status"] != "cancelled" or int(o["filled_lots"]) != 0:
+            continue
+        if o["reason"] in ("user", "market_status"):
+            out.add(int(o["order_id"]))
+        elif o["reason"] == "stp":
+            stp.append(o)
+    for o in stp:
+        hit = conn.execute(
+            "SELECT 1 FROM order_events WHERE stream = %s AND seq > %s AND seq < %s"
+            " AND type = 'order_accepted' LIMIT 1",
+            (stream_of(o["symbol"]), int(o["created_seq"]), int(o["last_seq"])),
+        ).fetchone()
+        if hit is not None:
+            out.add(int(o["order_id"]))
+    return out
+
+
+def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> dict[str, Any]:
+    """Everything to write, as plain Python (key -> (type, value)); no Redis access."""
+    keys: dict[str, tuple[str, Any]] = {}
+    cursors = {
+        r["stream"]: int(r["last_seq"]) for r in _rows(conn, "SELECT stream, last_seq FROM stream_cursors")
+    }
+
+    assets = _rows(conn, "SELECT symbol, name, decimals FROM assets ORDER BY symbol")
+    if assets:
+        keys["assets"] = ("set", [a["symbol"] for a in assets])
+    for a in assets:
+        keys[f"asset:{a['symbol']}"] = (
+            "hash", {"symbol": a["symbol"], "name": a["name"], "decimals": str(a["decimals"])}
+        )  # fmt: skip
+    markets = _rows(conn, "SELECT symbol, spec, book_seq, book_seq_at FROM markets ORDER BY symbol")
+    if markets:
+        keys["markets"] = ("set", [m["symbol"] for m in markets])
+    for m in markets:
+        spec = m["spec"] if isinstance(m["spec"], dict) else json.loads(m["spec"])
+        seq = cursors.get(stream_of(m["symbol"]), 0)
+        # exact when the worker saw the head at the cursor; else an upper bound (each call that changes the
+        # book writes at least one event), so clients see a gap and resubscribe rather than a stale seq
+        book_seq = int(m["book_seq"]) + max(0, seq - int(m["book_seq_at"]))
+        keys[f"market:{m['symbol']}"] = ("hash", {**spec, "seq": str(seq), "book_seq": str(book_seq)})
+
+    # balances: ledger sums (both fields exist for every (account, asset) the engine ever touched)
+    balances: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in _rows(
+        conn,
+        "SELECT account, asset, sum(delta_available) AS a, sum(delta_held) AS h FROM ledger"
+        " GROUP BY account, asset ORDER BY account, asset",
+    ):
+        balances[f"balance:{r['account']}"][f"{r['asset']}:available"] = str(int(r["a"]))
+        balances[f"balance:{r['account']}"][f"{r['asset']}:held"] = str(int(r["h"]))
+    for key, fields in balances.items():
+        keys[key] = ("hash", fields)
+
+    where = "" if closed_orders else " WHERE status IN ('open', 'partially_filled')"
+    orders = _rows(conn, f"SELECT * FROM orders{where} ORDER BY order_id")
+    later = _updated_later(conn, orders)
+    books: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    levels: dict[str, dict[int, list[int]]] = defaultdict(dict)
+    open_sets: dict[str, list[str]] = defaultdict(list)
+    for o in orders:
+        oid = int(o["order_id"])
+        keys[f"order:{oid}"] = ("hash", order_hash(o, oid in later))
+        if o["status"] not in OPEN_STATUSES:
+            continue
+        side = "bids" if o["side"] == "buy" else "asks"
+        price = int(o["price_ticks"])
+        score = -price if side == "bids" else price
+        books[f"book:{o['symbol']}:{side}"].append((float(score), f"{oid:016d}"))
+        level = levels[f"{o['symbol']}:{side}"].setdefault(price, [0, 0])
+        level[0] += int(o["qty_lots"]) - int(o["filled_lots"])
+        level[1] += 1
+        open_sets[f"open:{o['account']}"].append(str(oid))
+    for key, members in books.items():
+        keys[key] = ("zset", members)
+    for sym_side, by_price in levels.items():
+        keys[f"levels:{sym_side}"] = ("hash", {str(p): f"{q} {n}" for p, (q, n) in by_price.items()})
+        keys[f"depth:{sym_side}"] = (
+            "zset",
+            [(float(-p if sym_side.endswith(":bids") else p), str(p)) for p in by_price],
+        )
+    for key, ids in open_sets.items():
+        keys[key] = ("set", ids)
+
+    coids: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in _rows(
+        conn,
+        "SELECT account, client_order_id, order_id FROM orders WHERE client_order_id <> '' ORDER BY order_id",
+    ):
+        coids[f"coid:{r['account']}"][r["client_order_id"]] = str(r["order_id"])
+    for key, fields in coids.items():
+        keys[key] = ("hash", fields)
+
+    refs = {r["ref"]: r["result"] for r in _rows(conn, "SELECT ref, result FROM wallet_ops ORDER BY seq")}
+    if refs:
+        keys["wallet:refs"] = ("hash", refs)
+
+    for m in markets:
+        trades = _rows(
+            conn,
+            "SELECT trade_id, price_ticks, qty_lots, taker_side, ts_ms FROM trades WHERE symbol = %s"
+            " ORDER BY trade_id DESC LIMIT %s",
+            (m["symbol"], TRADES_KEPT),
+        )
+        if trades:
+            keys[f"trades:{m['symbol']}"] = (
+                "list",
+                [
+                    f'{{"id":{t["trade_id"]},"price":{t["price_ticks"]},"qty":{t["qty_lots"]},'
+                    f'"side":"{t["taker_side"]}","ts":{t["ts_ms"]}}}'
+                    for t in trades
+                ],
+            )
+
+    seqs = _rows(
+        conn,
+        "SELECT (SELECT max(order_id) FROM orders) AS o, (SELECT max(trade_id) FROM trades) AS t",
+    )[0]
+    if seqs["o"] is not None:
+        keys["seq:order"] = ("string", str(seqs["o"]))
+    if seqs["t"] is not None:
+        keys["seq:trade"] = ("string", str(seqs["t"]))
+    if cursors.get(WALLET_STREAM, 0) > 0:
+        keys["seq:wallet"] = ("string", str(cursors[WALLET_STREAM]))
+    for stream, seq in cursors.items():
+        if seq > 0:
+            keys[redis_cursor_key(stream)] = ("string", str(seq))
+    return keys
+
+
+def write_state(client: redis.Redis, keys: dict[str, tuple[str, Any]]) -> None:
+    pipe = client.pipeline(transaction=True)
+    for key, (kind, value) in keys.items():
+        if kind == "string":
+            pipe.set(key, value)
+        elif kind == "hash":
+            if value:
+                pipe.hset(key, mapping=value)
+        elif kind == "set":
+            if value:
+                pipe.sadd(key, *value)
+        elif kind == "zset":
+            if value:
+                pipe.zadd(key, {member: score for score, member in value})
+        elif kind == "list":
+            if value:
+                pipe.rpush(key, *value)
+        else:
+            raise RestoreError(f"unknown key type {kind} for {key}")
+    pipe.execute()
+
+
+def restore(
+    client: redis.Redis, conn: psycopg.Connection[Any], *, force: bool = False, closed_orders: bool = True
+) -> dict[str, int]:
+    """Rebuild the engine state in `client`'s database from PostgreSQL; returns counts per kind of key."""
+    if cast(int, client.dbsize()) and not force:
+        raise RestoreError(
+            "Redis is not empty: refusing to restore over live data (use --force to FLUSHDB first)"
+        )
+    keys = build_state(conn, closed_orders=closed_orders)
+    if force:
+        client.flushdb()
+    from exchange.engine.client import Engine
+
+    Engine(client).load()  # FUNCTION LOAD (functions survive FLUSHDB, not a lost server)
+    write_state(client, keys)
+    summary: dict[str, int] = defaultdict(int)
+    for key in keys:
+        summary[key.split(":", 1)[0]] += 1
+    return dict(sorted(summary.items()))
+
+
+def restore_urls(
+    redis_url: str, database_url: str, *, force: bool = False, closed_orders: bool = True
+) -> dict[str, int]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            return restore(client, conn, force=force, closed_orders=closed_orders)
+    finally:
+        client.close()
