@@ -78,8 +78,9 @@ async def store_refresh(pool: Any, jti: str, account_id: int, expires_at: int) -
 
 
 async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new_expires_at: int) -> bool:
-    """Atomically retire `jti` and store `new_jti`. False (and every token of the account revoked) when
-    `jti` is unknown, expired or already used — a reused refresh token means it leaked."""
+    """Atomically retire `jti` and store `new_jti`. False when `jti` is unknown, expired or revoked; when it
+    was already rotated (used before), every token of the account is revoked too: a reused refresh token
+    means it leaked."""
     async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         await cur.execute(
             "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = %s "
@@ -88,7 +89,7 @@ async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new
         )
         if await cur.fetchone() is None:
             await cur.execute(
-                "SELECT revoked_at IS NOT NULL FROM refresh_tokens WHERE jti = %s AND account_id = %s",
+                "SELECT replaced_by IS NOT NULL FROM refresh_tokens WHERE jti = %s AND account_id = %s",
                 (jti, account_id),
             )
             reused = await cur.fetchone()

@@ -46,7 +46,12 @@ from exchange.api.routes_admin import AdminController
 from exchange.api.routes_auth import AuthController, MeController
 from exchange.api.routes_ops import OpsController
 from exchange.api.routes_reference import ReferenceController
-from exchange.api.routes_trading import BalancesController, OrdersController
+from exchange.api.routes_trading import (
+    BalancesController,
+    OrderController,
+    cancel_all_handler,
+    place_order_handler,
+)
 from exchange.api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -309,10 +314,12 @@ def create_app(
         AuthController,
         MeController,
         ReferenceController,
-        OrdersController,
+        OrderController,
         BalancesController,
         AdminController,
-        *parts.route_handlers,
+        *parts.route_handlers,  # before the plain /api/orders handlers (see exchange.api.routes_trading)
+        place_order_handler,
+        cancel_all_handler,
         *extra_route_handlers,
     ]
     if settings.frontend_dist.is_dir() and (settings.frontend_dist / "index.html").is_file():

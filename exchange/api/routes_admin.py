@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter
 
 from exchange.api import accounts
 from exchange.api.auth import provide_account_id
@@ -17,7 +17,7 @@ from exchange.api.openapi import errors
 from exchange.api.schemas import MarketStatusRequest, MarketStatusResult, WalletRequest, WalletResult
 from exchange.api.trading import engine_call
 
-SymbolPath = Annotated[str, Parameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
+SymbolPath = Annotated[str, PathParameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
 STATUS_MAX_ROUNDS = 10_000  # x 1,000 cancelled orders per engine call
 
 
@@ -60,14 +60,14 @@ class AdminController(Controller):
 
     @post("/deposits", operation_id="adminDeposit", responses=errors(401, 403, 404, 409, 422))
     async def deposit(
-        self, request: Request[Any, Any, Any], admin_id: int, data: WalletRequest
+        self, request: Request[Any, Any, Any], admin_id: NamedDependency[int], data: JSONBody[WalletRequest]
     ) -> WalletResult:
         """Credit an account. Idempotent by `ref` (a repeat returns the original with `duplicate: true`)."""
         return await self._wallet(request, data, withdraw=False)
 
     @post("/withdrawals", operation_id="adminWithdraw", responses=errors(401, 403, 404, 409, 422))
     async def withdraw(
-        self, request: Request[Any, Any, Any], admin_id: int, data: WalletRequest
+        self, request: Request[Any, Any, Any], admin_id: NamedDependency[int], data: JSONBody[WalletRequest]
     ) -> WalletResult:
         """Debit an account's available balance (409 `INSUFFICIENT_FUNDS`). Idempotent by `ref`."""
         return await self._wallet(request, data, withdraw=True)
@@ -79,7 +79,11 @@ class AdminController(Controller):
         responses=errors(401, 403, 404, 422),
     )
     async def market_status(
-        self, request: Request[Any, Any, Any], admin_id: int, symbol: SymbolPath, data: MarketStatusRequest
+        self,
+        request: Request[Any, Any, Any],
+        admin_id: NamedDependency[int],
+        symbol: SymbolPath,
+        data: JSONBody[MarketStatusRequest],
     ) -> MarketStatusResult:
         """Set `trading` / `cancel_only` / `halted`; `cancel_orders` also cancels every resting order."""
         svc = services(request)

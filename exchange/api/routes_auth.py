@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from exchange.api import accounts
 from exchange.api.auth import hash_password, provide_account_id, verify_password
@@ -57,7 +58,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/register", operation_id="register", responses=errors(409, 422, 429))
-    async def register(self, request: Request[Any, Any, Any], data: Credentials) -> Account:
+    async def register(self, request: Request[Any, Any, Any], data: JSONBody[Credentials]) -> Account:
         """Create an account (demo mode: with demo funds). 409 `EMAIL_TAKEN` when the email exists."""
         svc = services(request)
         await svc.limiter.hit("register_ip", client_ip(request), svc.settings.rate_limits.register_ip)
@@ -72,7 +73,7 @@ class AuthController(Controller):
         return Account(**row.as_api())
 
     @post("/login", operation_id="login", status_code=200, responses=errors(401, 422, 429))
-    async def login(self, request: Request[Any, Any, Any], data: Credentials) -> TokenPair:
+    async def login(self, request: Request[Any, Any, Any], data: JSONBody[Credentials]) -> TokenPair:
         """Exchange email and password for an access token (<= 15 min) and a refresh token."""
         svc = services(request)
         limits = svc.settings.rate_limits
@@ -84,7 +85,7 @@ class AuthController(Controller):
         return await _token_pair(svc, row.id)
 
     @post("/refresh", operation_id="refresh", status_code=200, responses=errors(401, 422, 429))
-    async def refresh(self, request: Request[Any, Any, Any], data: RefreshRequest) -> TokenPair:
+    async def refresh(self, request: Request[Any, Any, Any], data: JSONBody[RefreshRequest]) -> TokenPair:
         """Rotate a refresh token: returns a new pair; the presented refresh token stops working."""
         svc = services(request)
         await svc.limiter.hit("refresh_ip", client_ip(request), svc.settings.rate_limits.refresh_ip)
@@ -103,7 +104,9 @@ class AuthController(Controller):
         )
 
     @post("/logout", operation_id="logout", status_code=204, responses=errors(401, 422))
-    async def logout(self, request: Request[Any, Any, Any], data: LogoutRequest | None = None) -> None:
+    async def logout(
+        self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest | None] = None
+    ) -> None:
         """Revoke the given refresh token, or (with a bearer access token and no body) every refresh token
         of the account."""
         svc = services(request)
@@ -123,7 +126,7 @@ class MeController(Controller):
     security = [{"bearer": []}]
 
     @get("/", operation_id="me", responses=AUTH_ERRORS)
-    async def me(self, request: Request[Any, Any, Any], account_id: int) -> Account:
+    async def me(self, request: Request[Any, Any, Any], account_id: NamedDependency[int]) -> Account:
         """The authenticated account."""
         row = await accounts.account_by_id(services(request).require_pool(), account_id)
         if row is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 
 from exchange.api.context import services
 from exchange.api.convert import levels_out
@@ -14,8 +14,8 @@ from exchange.api.openapi import errors
 from exchange.api.schemas import AssetOut, Book, MarketOut
 from exchange.api.trading import engine_call
 
-SymbolPath = Annotated[str, Parameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
-Depth = Annotated[int, Parameter(ge=1, le=500, description="levels per side")]
+SymbolPath = Annotated[str, PathParameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
+Depth = Annotated[int, QueryParameter(ge=1, le=500, description="levels per side")]
 
 
 class ReferenceController(Controller):

@@ -1,6 +1,10 @@
 """Order entry and balances: `/api/orders` (place, get one, cancel, cancel all) and `/api/balances`.
 
-The open/closed order list (`GET /api/orders`) belongs to `exchange.api.history.HistoryController`."""
+The open/closed order list (`GET /api/orders`) belongs to `exchange.api.history.HistoryController`. Litestar
+cannot merge two *controllers* on one path (both add an OPTIONS handler), so the two handlers on the bare
+`/api/orders` path (`place_order_handler`, `cancel_all_handler`) are plain functions, registered after the
+history controller (`exchange.api.app`).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from exchange.api import trading
 from exchange.api.auth import provide_account_id
@@ -18,66 +22,92 @@ from exchange.api.convert import balance_out
 from exchange.api.openapi import errors
 from exchange.api.schemas import Balance, CancelAllResult, Order, OrderCreate
 
-OrderId = Annotated[int, Parameter(ge=1, le=2**53 - 1, description="order id")]
+OrderId = Annotated[int, PathParameter(ge=1, le=2**53 - 1, description="order id")]
 SymbolQuery = Annotated[
     str | None,
-    Parameter(query="symbol", pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, required=False),
+    QueryParameter(
+        pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, required=False, description="market"
+    ),
 ]
+AccountId = NamedDependency[int]
+AUTH_DEPENDENCIES = {"account_id": Provide(provide_account_id)}
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
-class OrdersController(Controller):
-    path = "/api/orders"
+@post(
+    "/api/orders",
+    operation_id="placeOrder",
+    tags=["trading"],
+    dependencies=AUTH_DEPENDENCIES,
+    security=SECURITY,
+    responses=errors(401, 404, 409, 422, 429),
+)
+async def place_order_handler(
+    request: Request[Any, Any, Any], account_id: AccountId, data: JSONBody[OrderCreate]
+) -> Order:
+    """Place an order. 201 with the order after matching, incl. this call's fills (taker side)."""
+    svc = services(request)
+    await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
+    out = await trading.place_order(svc.engine, svc.markets, account_id, data, ts_ms=svc.clock())
+    out.pop("duplicate", None)
+    return msgspec.convert(out, Order)
+
+
+@delete(
+    "/api/orders",
+    operation_id="cancelAllOrders",
+    tags=["trading"],
+    status_code=200,
+    dependencies=AUTH_DEPENDENCIES,
+    security=SECURITY,
+    responses=errors(401, 404, 422, 429),
+)
+async def cancel_all_handler(
+    request: Request[Any, Any, Any], account_id: AccountId, symbol: SymbolQuery = None
+) -> CancelAllResult:
+    """Cancel all your open orders (optionally of one market; halted markets are skipped)."""
+    svc = services(request)
+    await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
+    if symbol is not None:
+        await svc.markets.require(symbol)
+    n = await trading.cancel_all(svc.engine, account_id, ts_ms=svc.clock(), symbol=symbol)
+    return CancelAllResult(cancelled=n)
+
+
+class OrderController(Controller):
+    path = "/api/orders/{order_id:int}"
     tags = ["trading"]
-    dependencies = {"account_id": Provide(provide_account_id)}
-    security = [{"bearer": []}]
+    dependencies = AUTH_DEPENDENCIES
+    security = SECURITY
 
-    @post("/", operation_id="placeOrder", responses=errors(401, 404, 409, 422, 429))
-    async def place(self, request: Request[Any, Any, Any], account_id: int, data: OrderCreate) -> Order:
-        """Place an order. 201 with the order after matching, incl. this call's fills (taker side)."""
-        svc = services(request)
-        await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
-        out = await trading.place_order(svc.engine, svc.markets, account_id, data, ts_ms=svc.clock())
-        out.pop("duplicate", None)
-        return msgspec.convert(out, Order)
-
-    @get("/{order_id:int}", operation_id="getOrder", responses=errors(401, 404))
-    async def get_one(self, request: Request[Any, Any, Any], account_id: int, order_id: OrderId) -> Order:
+    @get("/", operation_id="getOrder", responses=errors(401, 404))
+    async def get_one(
+        self, request: Request[Any, Any, Any], account_id: AccountId, order_id: OrderId
+    ) -> Order:
         """One of your orders with its fills (fills are read from the history database)."""
         svc = services(request)
         out = await trading.get_order(svc.engine, svc.markets, account_id, order_id, pool=svc.pool)
         return msgspec.convert(out, Order)
 
-    @delete(
-        "/{order_id:int}", operation_id="cancelOrder", status_code=200, responses=errors(401, 404, 409, 429)
-    )
-    async def cancel(self, request: Request[Any, Any, Any], account_id: int, order_id: OrderId) -> Order:
+    @delete("/", operation_id="cancelOrder", status_code=200, responses=errors(401, 404, 409, 429))
+    async def cancel(
+        self, request: Request[Any, Any, Any], account_id: AccountId, order_id: OrderId
+    ) -> Order:
         """Cancel an open order: 404 `ORDER_NOT_FOUND` (unknown or not yours), 409 `ORDER_CLOSED`."""
         svc = services(request)
         await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
         out = await trading.cancel_order(svc.engine, svc.markets, account_id, order_id, ts_ms=svc.clock())
         return msgspec.convert(out, Order)
 
-    @delete("/", operation_id="cancelAllOrders", status_code=200, responses=errors(401, 404, 422, 429))
-    async def cancel_all(
-        self, request: Request[Any, Any, Any], account_id: int, symbol: SymbolQuery = None
-    ) -> CancelAllResult:
-        """Cancel all your open orders (optionally of one market; halted markets are skipped)."""
-        svc = services(request)
-        await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
-        if symbol is not None:
-            await svc.markets.require(symbol)
-        n = await trading.cancel_all(svc.engine, account_id, ts_ms=svc.clock(), symbol=symbol)
-        return CancelAllResult(cancelled=n)
-
 
 class BalancesController(Controller):
     path = "/api/balances"
     tags = ["trading"]
-    dependencies = {"account_id": Provide(provide_account_id)}
-    security = [{"bearer": []}]
+    dependencies = AUTH_DEPENDENCIES
+    security = SECURITY
 
     @get("/", operation_id="getBalances", responses=errors(401))
-    async def balances(self, request: Request[Any, Any, Any], account_id: int) -> list[Balance]:
+    async def balances(self, request: Request[Any, Any, Any], account_id: AccountId) -> list[Balance]:
         """Every asset's available and held amount (decimal strings)."""
         svc = services(request)
         raw = await svc.engine.balances(account_id)

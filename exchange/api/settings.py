@@ -113,6 +113,9 @@ class Settings:
             redis_url = redis_url or stack_redis
             database_url = database_url or stack_db
         secret = os.environ.get("EXCHANGE_JWT_SECRET") or ""
+        stored = Path(os.environ.get("EXCHANGE_DATA_DIR", "var")) / "jwt_secret"
+        if not secret and stored.is_file():  # written (mode 600) by `exchange up`
+            secret = stored.read_text().strip()
         if not secret:
             log.warning("EXCHANGE_JWT_SECRET is unset: using a random key (tokens die with this process)")
             secret = secrets.token_urlsafe(48)

@@ -1,0 +1,94 @@
+"""`exchange user create EMAIL [--admin] [--password PW]`: create an account (e.g. the first admin).
+
+Without `--password` a random password is generated and printed once. The database comes from
+`--database-url`, else `EXCHANGE_DATABASE_URL`, else the running stack (`<data-dir>/stack.json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from pathlib import Path
+
+import psycopg
+
+from exchange.api.accounts import normalize_email
+from exchange.api.auth import hash_password_sync
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    create = sub.add_parser("create", help="create an account")
+    create.add_argument("email")
+    create.add_argument("--admin", action="store_true", help="grant admin rights (deposits, market status)")
+    create.add_argument("--password", help="the password (default: generate and print one)")
+    create.add_argument(
+        "--database-url", help="PostgreSQL URL (default: EXCHANGE_DATABASE_URL or the stack's)"
+    )
+    create.add_argument("--data-dir", default=None, help="stack data dir holding stack.json (default ./var)")
+    create.add_argument(
+        "--update",
+        action="store_true",
+        help="if the email exists, set its password (and --admin) instead of failing",
+    )
+
+
+def _database_url(args: argparse.Namespace) -> str | None:
+    if args.database_url:
+        return str(args.database_url)
+    from exchange.config import stack_urls
+
+    return stack_urls(Path(args.data_dir) if args.data_dir else None)[1]
+
+
+def create_user(
+    database_url: str, email: str, password: str, admin: bool = False, update: bool = False
+) -> int:
+    """Insert (or with `update`, reset) an account; returns its id. Raises `ValueError` if it exists."""
+    email = normalize_email(email)
+    if "@" not in email or len(email) > 254:
+        raise ValueError(f"not an email address: {email!r}")
+    if not 8 <= len(password) <= 128:
+        raise ValueError("the password must be 8..128 characters")
+    password_hash = hash_password_sync(password)
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        if update:
+            cur.execute(
+                "INSERT INTO accounts (email, password_hash, is_admin) VALUES (%s, %s, %s) "
+                "ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, "
+                "is_admin = accounts.is_admin OR EXCLUDED.is_admin RETURNING id",
+                (email, password_hash, admin),
+            )
+        else:
+            cur.execute(
+                "INSERT INTO accounts (email, password_hash, is_admin) VALUES (%s, %s, %s) "
+                "ON CONFLICT (email) DO NOTHING RETURNING id",
+                (email, password_hash, admin),
+            )
+        row = cur.fetchone()
+    if row is None:
+        raise ValueError(f"an account with email {email} exists (use --update to reset it)")
+    return int(row[0])
+
+
+def run(args: argparse.Namespace) -> int:
+    url = _database_url(args)
+    if not url:
+        print(
+            "no database: pass --database-url, set EXCHANGE_DATABASE_URL or start `exchange up`",
+            file=sys.stderr,
+        )
+        return 2
+    generated = args.password is None
+    password = args.password or secrets.token_urlsafe(15)
+    try:
+        account_id = create_user(url, args.email, password, admin=args.admin, update=args.update)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    role = "admin" if args.admin else "user"
+    print(f"created {role} account {account_id} <{normalize_email(args.email)}>")
+    if generated:
+        print(f"password: {password}")
+    return 0

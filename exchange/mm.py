@@ -1,0 +1,361 @@
+"""The demo market maker: `exchange mm --url http://127.0.0.1:8000`.
+
+It trades as ordinary accounts through the public REST API (httpx), so it exercises exactly what a user
+does: a *maker* account keeps a ladder of post-only bids and asks (`--levels` per side) around a random-walk
+mid price for every market and re-quotes every `--interval` seconds; a *taker* account sometimes crosses the
+spread with a small market order, so a fresh exchange shows moving prices, a book, trades and candles within
+seconds. Two accounts, because the engine's self-trade prevention would cancel a crossing order against the
+same account's quotes.
+
+The accounts are `mm-maker@demo.exchange` and `mm-taker@demo.exchange`, registered on first start (the API
+must run in demo mode, `EXCHANGE_DEMO=1`, to fund them). Their password is `EXCHANGE_MM_PASSWORD`, else
+derived from `EXCHANGE_JWT_SECRET` (so only someone holding the secret can log in as the market maker), else
+a fixed demo password. It survives API restarts (retries with backoff) and refreshes its access token
+before it expires.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+import math
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("exchange.mm")
+
+START_PRICES: dict[str, str] = {
+    "BTC-USDT": "60000",
+    "ETH-USDT": "3000",
+    "BNB-USDT": "600",
+    "MINA-USDT": "0.5",
+    "ATOM-USDT": "8",
+    "DOT-USDT": "6",
+}
+LEVEL_NOTIONAL = Decimal("150")  # quote value of one ladder level
+STEP_BPS = Decimal(8)  # distance between ladder levels, in basis points of the mid
+VOLATILITY = 0.0008  # stdev of the mid's log change per re-quote
+TAKER_PROBABILITY = 0.35
+MAX_BACKOFF_S = 10.0
+
+
+class ApiUnavailable(Exception):
+    """The API did not answer (connection refused, timeout, 5xx)."""
+
+
+@dataclass
+class MarketState:
+    symbol: str
+    tick: Decimal
+    lot: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    mid: Decimal
+
+    def round_price(self, price: Decimal, up: bool) -> Decimal:
+        ticks = (price / self.tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR)
+        return max(ticks, Decimal(1)) * self.tick
+
+    def qty_for(self, notional: Decimal, price: Decimal) -> Decimal:
+        lots = (notional / price / self.lot).to_integral_value(ROUND_CEILING)
+        qty = max(lots * self.lot, self.min_qty)
+        while qty * price < self.min_notional:
+            qty += self.lot * max(1, int(qty / self.lot) // 10)
+        return qty
+
+
+def _fmt(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+@dataclass
+class Session:
+    """One logged-in account: keeps its access token fresh."""
+
+    http: httpx.AsyncClient
+    email: str
+    password: str
+    access_token: str = ""
+    refresh_token: str = ""
+    expires_at: float = 0.0
+    account_id: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = await self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(f"{method} {path}: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise ApiUnavailable(f"{method} {path}: HTTP {response.status_code}")
+        return response
+
+    async def login(self) -> None:
+        r = await self._send("POST", "/api/auth/login", json={"email": self.email, "password": self.password})
+        if r.status_code == 401:
+            reg = await self._send(
+                "POST", "/api/auth/register", json={"email": self.email, "password": self.password}
+            )
+            if reg.status_code not in (201, 409):
+                raise RuntimeError(f"cannot register {self.email}: {reg.status_code} {reg.text}")
+            r = await self._send(
+                "POST", "/api/auth/login", json={"email": self.email, "password": self.password}
+            )
+        if r.status_code != 200:
+            raise RuntimeError(f"cannot log in as {self.email}: {r.status_code} {r.text}")
+        self._store(r.json())
+        me = await self._send("GET", "/api/me", headers=self.headers)
+        if me.status_code == 200:
+            self.account_id = int(me.json()["id"])
+
+    def _store(self, tokens: dict[str, Any]) -> None:
+        self.access_token = tokens["access_token"]
+        self.refresh_token = tokens["refresh_token"]
+        self.expires_at = time.monotonic() + float(tokens["expires_in"])
+
+    async def ensure_token(self) -> None:
+        async with self.lock:
+            if self.access_token and time.monotonic() < self.expires_at - 60:
+                return
+            if self.refresh_token:
+                r = await self._send("POST", "/api/auth/refresh", json={"refresh_token": self.refresh_token})
+                if r.status_code == 200:
+                    self._store(r.json())
+                    return
+            await self.login()
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        await self.ensure_token()
+        r = await self._send(method, path, headers=self.headers, **kwargs)
+        if r.status_code == 401:  # e.g. the API restarted with another key: log in again once
+            self.access_token = self.refresh_token = ""
+            await self.ensure_token()
+            r = await self._send(method, path, headers=self.headers, **kwargs)
+        return r
+
+
+def mm_password(email: str) -> str:
+    explicit = os.environ.get("EXCHANGE_MM_PASSWORD")
+    if explicit:
+        return explicit
+    secret = os.environ.get("EXCHANGE_JWT_SECRET", "")
+    if secret:
+        return hashlib.sha256(f"exchange-mm:{secret}:{email}".encode()).hexdigest()[:32]
+    return "demo-market-maker-password"
+
+
+class MarketMaker:
+    def __init__(
+        self,
+        url: str,
+        *,
+        levels: int = 5,
+        interval_s: float = 1.0,
+        symbols: list[str] | None = None,
+        rng: random.Random | None = None,
+        account_prefix: str = "mm",
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.levels = levels
+        self.interval_s = interval_s
+        self.symbols = symbols
+        self.rng = rng or random.Random()
+        self.http = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(5.0))
+        domain = "demo.exchange"
+        maker_email, taker_email = f"{account_prefix}-maker@{domain}", f"{account_prefix}-taker@{domain}"
+        self.maker = Session(self.http, maker_email, mm_password(maker_email))
+        self.taker = Session(self.http, taker_email, mm_password(taker_email))
+        self.markets: dict[str, MarketState] = {}
+        self.placed = 0
+        self.trades = 0
+        self.cycles = 0
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def load_markets(self) -> None:
+        r = await self.maker._send("GET", "/api/markets")
+        r.raise_for_status()
+        for m in r.json():
+            symbol = m["symbol"]
+            if m["status"] != "trading" or (self.symbols and symbol not in self.symbols):
+                continue
+            if symbol in self.markets:
+                continue
+            state = MarketState(
+                symbol=symbol,
+                tick=Decimal(m["tick_size"]),
+                lot=Decimal(m["lot_size"]),
+                min_qty=Decimal(m["min_qty"]),
+                min_notional=Decimal(m["min_notional"]),
+                mid=Decimal(START_PRICES.get(symbol, "0")),
+            )
+            if state.mid <= 0:
+                state.mid = await self._book_mid(symbol) or state.tick * 10_000
+            self.markets[symbol] = state
+
+    async def _book_mid(self, symbol: str) -> Decimal | None:
+        r = await self.maker._send("GET", f"/api/markets/{symbol}/book", params={"depth": 1})
+        if r.status_code != 200:
+            return None
+        book = r.json()
+        if book["bids"] and book["asks"]:
+            return (Decimal(book["bids"][0][0]) + Decimal(book["asks"][0][0])) / 2
+        return None
+
+    async def start(self) -> None:
+        await self.maker.ensure_token()
+        await self.taker.ensure_token()
+        await self.load_markets()
+
+    def _walk(self, market: MarketState) -> None:
+        change = Decimal(str(math.exp(self.rng.gauss(0.0, VOLATILITY))))
+        market.mid = max(market.mid * change, market.tick * 100)
+
+    async def _place(self, session: Session, body: dict[str, Any]) -> dict[str, Any] | None:
+        r = await session.request("POST", "/api/orders", json=body)
+        if r.status_code == 201:
+            return dict(r.json())
+        if r.status_code == 429:
+            await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+        elif r.status_code not in (409,):  # 409: funds or market status; expected now and then
+            log.debug("order refused: %s %s", r.status_code, r.text)
+        return None
+
+    async def quote(self, market: MarketState) -> None:
+        """Replace the maker's ladder around the current mid."""
+        self._walk(market)
+        await self.maker.request("DELETE", "/api/orders", params={"symbol": market.symbol})
+        orders = []
+        for i in range(1, self.levels + 1):
+            offset = market.mid * STEP_BPS * i / Decimal(10_000)
+            bid = market.round_price(market.mid - offset, up=False)
+            ask = market.round_price(market.mid + offset, up=True)
+            size = LEVEL_NOTIONAL * Decimal(str(0.5 + self.rng.random()))
+            for side, price in (("buy", bid), ("sell", ask)):
+                orders.append(
+                    {
+                        "symbol": market.symbol,
+                        "side": side,
+                        "type": "limit",
+                        "price": _fmt(price),
+                        "qty": _fmt(market.qty_for(size, price)),
+                        "post_only": True,
+                    }
+                )
+        results = await asyncio.gather(*(self._place(self.maker, o) for o in orders))
+        self.placed += sum(1 for r in results if r is not None)
+
+    async def take(self, market: MarketState) -> None:
+        """Sometimes cross the spread with a small market order from the taker account."""
+        if self.rng.random() >= TAKER_PROBABILITY:
+            return
+        price = market.mid
+        notional = LEVEL_NOTIONAL * Decimal(str(0.2 + 0.6 * self.rng.random()))
+        if self.rng.random() < 0.5:
+            quote = max(notional, market.min_notional * 2).quantize(Decimal("0.01"), ROUND_CEILING)
+            body = {"symbol": market.symbol, "side": "buy", "type": "market", "quote_qty": _fmt(quote)}
+        else:
+            body = {
+                "symbol": market.symbol,
+                "side": "sell",
+                "type": "market",
+                "qty": _fmt(market.qty_for(notional, price)),
+            }
+        result = await self._place(self.taker, body)
+        if result is not None:
+            self.trades += len(result.get("fills", []))
+
+    async def cycle(self) -> None:
+        if not self.markets:
+            await self.load_markets()
+        await asyncio.gather(*(self.quote(m) for m in list(self.markets.values())))
+        await asyncio.gather(*(self.take(m) for m in list(self.markets.values())))
+        self.cycles += 1
+
+    async def cancel_quotes(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.maker.request("DELETE", "/api/orders")
+
+    async def run(self, duration_s: float = 0.0, stop: asyncio.Event | None = None) -> None:
+        """Quote until `duration_s` elapsed (0: forever) or `stop` is set; retries with backoff."""
+        stop = stop or asyncio.Event()
+        deadline = time.monotonic() + duration_s if duration_s > 0 else math.inf
+        backoff = 0.5
+        started = False
+        while not stop.is_set() and time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                if not started:
+                    await self.start()
+                    started = True
+                    log.info("market maker quoting %s", ", ".join(sorted(self.markets)))
+                await self.cycle()
+                backoff = 0.5
+                wait = max(0.0, self.interval_s - (time.monotonic() - began))
+            except (ApiUnavailable, RuntimeError, httpx.HTTPError) as exc:
+                log.warning("API unavailable (%s); retrying in %.1f s", exc, backoff)
+                wait = backoff
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(wait, max(0.0, deadline - time.monotonic())))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--url", default=os.environ.get("EXCHANGE_API_URL", "http://127.0.0.1:8000"), help="API base URL"
+    )
+    p.add_argument("--levels", type=int, default=5, help="ladder levels per side (default 5)")
+    p.add_argument("--interval", type=float, default=1.0, help="seconds between re-quotes (default 1)")
+    p.add_argument("--markets", default="", help="comma-separated symbols (default: every trading market)")
+    p.add_argument(
+        "--duration", type=float, default=0.0, help="stop after this many seconds (default: run forever)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--account-prefix", default="mm", help="email prefix of the two accounts (default mm)")
+
+
+async def _main(args: argparse.Namespace) -> int:
+    symbols = [s.strip() for s in args.markets.split(",") if s.strip()] or None
+    mm = MarketMaker(
+        args.url,
+        levels=args.levels,
+        interval_s=args.interval,
+        symbols=symbols,
+        rng=random.Random(args.seed),
+        account_prefix=args.account_prefix,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await mm.run(args.duration, stop)
+    finally:
+        await mm.cancel_quotes()
+        await mm.close()
+    log.info(
+        "market maker stopped after %d cycles, %d orders, %d taker fills", mm.cycles, mm.placed, mm.trades
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return asyncio.run(_main(args))

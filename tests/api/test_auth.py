@@ -1,0 +1,136 @@
+"""Registration, login, refresh rotation, logout and /api/me."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.api.conftest import PASSWORD, User, error_code, login, new_email, register
+
+
+async def test_register_returns_201_with_the_account(client: AsyncTestClient[Litestar]) -> None:
+    """Registering answers 201 with the new account (email lower-cased, not admin)."""
+    r = await client.post("/api/auth/register", json={"email": "Carol@Example.COM", "password": PASSWORD})
+    assert r.status_code == 201
+    body = r.json()
+    assert body["email"] == "carol@example.com"
+    assert body["is_admin"] is False
+    assert isinstance(body["id"], int) and body["id"] >= 1
+    assert isinstance(body["created_at"], int)
+
+
+async def test_register_twice_is_email_taken(client: AsyncTestClient[Litestar]) -> None:
+    """A second registration with the same email (any case) is 409 EMAIL_TAKEN."""
+    email = new_email()
+    await register(client, email)
+    r = await client.post("/api/auth/register", json={"email": email.upper(), "password": PASSWORD})
+    assert r.status_code == 409
+    assert error_code(r) == "EMAIL_TAKEN"
+
+
+async def test_register_credits_demo_funds(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """In demo mode a new account holds the demo balances."""
+    r = await client.get("/api/balances", headers=alice.headers)
+    assert r.status_code == 200
+    balances = {b["asset"]: b for b in r.json()}
+    assert balances["USDT"] == {"asset": "USDT", "available": "100000", "held": "0"}
+    assert balances["BTC"]["available"] == "2"
+
+
+async def test_register_rejects_short_password_and_unknown_fields(client: AsyncTestClient[Litestar]) -> None:
+    """A too-short password and an unknown body field are 422 VALIDATION_ERROR."""
+    r = await client.post("/api/auth/register", json={"email": new_email(), "password": "short"})
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
+    r = await client.post(
+        "/api/auth/register", json={"email": new_email(), "password": PASSWORD, "is_admin": True}
+    )
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
+
+
+async def test_login_with_wrong_password_is_401(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """A wrong password and an unknown email both answer 401 INVALID_CREDENTIALS."""
+    r = await client.post("/api/auth/login", json={"email": alice.email, "password": "wrong password!"})
+    assert r.status_code == 401 and error_code(r) == "INVALID_CREDENTIALS"
+    r = await client.post("/api/auth/login", json={"email": new_email("nobody"), "password": PASSWORD})
+    assert r.status_code == 401 and error_code(r) == "INVALID_CREDENTIALS"
+
+
+async def test_login_returns_a_bearer_token_pair(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """Login answers access and refresh tokens, token_type bearer and expires_in <= 900."""
+    r = await client.post("/api/auth/login", json={"email": alice.email, "password": PASSWORD})
+    body = r.json()
+    assert r.status_code == 200
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    assert 0 < body["expires_in"] <= 900
+
+
+async def test_me_returns_the_authenticated_account(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """GET /api/me answers the token's account; without a token it is 401."""
+    r = await client.get("/api/me", headers=alice.headers)
+    assert r.status_code == 200
+    assert r.json()["id"] == alice.id and r.json()["email"] == alice.email
+    r = await client.get("/api/me")
+    assert r.status_code == 401 and error_code(r) == "UNAUTHORIZED"
+
+
+async def test_refresh_rotates_and_the_old_token_stops_working(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A refresh returns a new pair; the used refresh token is refused afterwards."""
+    r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 200
+    new = r.json()
+    assert new["refresh_token"] != alice.refresh_token
+    me = await client.get("/api/me", headers={"Authorization": f"Bearer {new['access_token']}"})
+    assert me.status_code == 200 and me.json()["id"] == alice.id
+    again = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert again.status_code == 401 and error_code(again) == "INVALID_TOKEN"
+
+
+async def test_reusing_a_rotated_refresh_token_revokes_the_family(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """Replaying an already used refresh token also revokes the token that replaced it."""
+    r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    newer = r.json()["refresh_token"]
+    await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    r = await client.post("/api/auth/refresh", json={"refresh_token": newer})
+    assert r.status_code == 401 and error_code(r) == "INVALID_TOKEN"
+
+
+async def test_an_access_token_is_not_a_refresh_token(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """Presenting an access token to /refresh (and a refresh token as bearer) is 401."""
+    r = await client.post("/api/auth/refresh", json={"refresh_token": alice.access_token})
+    assert r.status_code == 401
+    r = await client.get("/api/me", headers={"Authorization": f"Bearer {alice.refresh_token}"})
+    assert r.status_code == 401
+
+
+async def test_logout_with_a_refresh_token_revokes_it(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """After logout with a refresh token, that token no longer refreshes (other sessions still do)."""
+    other = await login(client, alice.email, alice.id)
+    r = await client.post("/api/auth/logout", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 204
+    r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 401
+    r = await client.post("/api/auth/refresh", json={"refresh_token": other.refresh_token})
+    assert r.status_code == 200
+
+
+async def test_logout_with_a_bearer_token_revokes_every_session(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """Logout without a body (bearer access token) revokes all of the account's refresh tokens."""
+    other = await login(client, alice.email, alice.id)
+    r = await client.post("/api/auth/logout", headers=alice.headers)
+    assert r.status_code == 204
+    for token in (alice.refresh_token, other.refresh_token):
+        r = await client.post("/api/auth/refresh", json={"refresh_token": token})
+        assert r.status_code == 401
+
+
+async def test_logout_without_any_token_is_401(client: AsyncTestClient[Litestar]) -> None:
+    """Logout with neither a refresh token nor a bearer token is 401."""
+    r = await client.post("/api/auth/logout")
+    assert r.status_code == 401 and error_code(r) == "UNAUTHORIZED"
