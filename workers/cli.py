@@ -73,7 +73,7 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         "--closed-order-ttl",
         type=int,
         default=int(os.environ.get("EXCHANGE_CLOSED_ORDER_TTL", str(7 * 86400))),
-        help="seconds a persisted closed order stays in Redis (>= 86400; 0: forever; EXCHANGE_CLOSED_ORDER_TTL)",
+        help="seconds a persisted closed order stays in Redis (>= 86400; 0: forever)",
     )
 
 
