@@ -185,6 +185,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/fills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fills
+         * @description Your fills, newest first, with fee and liquidity (maker/taker).
+         */
+        get: operations["listFills"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/markets": {
         parameters: {
             query?: never;
@@ -293,18 +313,43 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Orders
+         * @description Your orders, filterable, sortable and paginated (`status=open` is live from the engine;
+         *     `closed`/`all` come from the history database).
+         */
+        get: operations["listOrders"];
         put?: never;
         /**
-         * Place
+         * PlaceOrderHandler
          * @description Place an order. 201 with the order after matching, incl. this call's fills (taker side).
          */
         post: operations["placeOrder"];
         /**
-         * CancelAll
+         * CancelAllHandler
          * @description Cancel all your open orders (optionally of one market; halted markets are skipped).
          */
         delete: operations["cancelAllOrders"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/orders/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * ExportCsv
+         * @description Every order matching the filters as CSV (streamed page by page; decimal strings, ms timestamps).
+         */
+        get: operations["exportOrdersCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -329,6 +374,27 @@ export interface paths {
          * @description Cancel an open order: 404 `ORDER_NOT_FOUND` (unknown or not yours), 409 `ORDER_CLOSED`.
          */
         delete: operations["cancelOrder"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Positions
+         * @description Per market: net position from your fills, average entry price, realized and unrealized PnL
+         *     (at the last trade price), in the market's quote asset.
+         */
+        get: operations["listPositions"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -481,12 +547,31 @@ export interface components {
             trade_id: number;
             ts: number;
         };
+        /** FillPage */
+        FillPage: {
+            items: components["schemas"]["HistoryFill"][];
+            next_cursor: string | null;
+        };
         /** Health */
         Health: {
             checks?: {
                 [key: string]: string;
             };
             status: string;
+        };
+        /** HistoryFill */
+        HistoryFill: {
+            fee: string;
+            fee_asset: string;
+            liquidity: string;
+            order_id: number;
+            price: string;
+            qty: string;
+            quote_qty: string;
+            side: string;
+            symbol: string;
+            trade_id: number;
+            ts: number;
         };
         /**
          * Interval
@@ -572,11 +657,30 @@ export interface components {
             time_in_force?: components["schemas"]["TimeInForce"] | null;
             type: components["schemas"]["OrderType"];
         };
+        /** OrderPage */
+        OrderPage: {
+            items: components["schemas"]["Order"][];
+            next_cursor: string | null;
+        };
         /**
          * OrderType
          * @enum {string}
          */
         OrderType: "limit" | "market";
+        /** Position */
+        Position: {
+            avg_entry_price: string | null;
+            base: string;
+            buy_qty: string;
+            fees: string;
+            last_price: string | null;
+            position: string;
+            quote: string;
+            realized_pnl: string;
+            sell_qty: string;
+            symbol: string;
+            unrealized_pnl: string;
+        };
         /** RefreshRequest */
         RefreshRequest: {
             refresh_token: string;
@@ -586,6 +690,24 @@ export interface components {
          * @enum {string}
          */
         Side: "buy" | "sell";
+        /**
+         * SortKey
+         * @default created_at
+         * @enum {string}
+         */
+        SortKey: "created_at" | "updated_at" | "price" | "qty" | "status";
+        /**
+         * SortOrder
+         * @default desc
+         * @enum {string}
+         */
+        SortOrder: "asc" | "desc";
+        /**
+         * StatusFilter
+         * @default all
+         * @enum {string}
+         */
+        StatusFilter: "open" | "closed" | "all";
         /**
          * Stp
          * @enum {string}
@@ -1164,6 +1286,68 @@ export interface operations {
             };
         };
     };
+    listFills: {
+        parameters: {
+            query?: {
+                symbol?: string | null;
+                /** @description page size */
+                limit?: number;
+                /** @description next_cursor of a page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FillPage"];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not ready / dependency unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listMarkets: {
         parameters: {
             query?: never;
@@ -1366,6 +1550,72 @@ export interface operations {
             };
         };
     };
+    listOrders: {
+        parameters: {
+            query?: {
+                symbol?: string | null;
+                side?: string | null;
+                status?: components["schemas"]["StatusFilter"];
+                sort?: components["schemas"]["SortKey"];
+                order?: components["schemas"]["SortOrder"];
+                /** @description page size */
+                limit?: number;
+                /** @description next_cursor of a page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OrderPage"];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not ready / dependency unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     placeOrder: {
         parameters: {
             query?: never;
@@ -1447,6 +1697,7 @@ export interface operations {
     cancelAllOrders: {
         parameters: {
             query?: {
+                /** @description market */
                 symbol?: string | null;
             };
             header?: never;
@@ -1502,6 +1753,68 @@ export interface operations {
             };
             /** @description rate limited (see Retry-After) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    exportOrdersCsv: {
+        parameters: {
+            query?: {
+                symbol?: string | null;
+                side?: string | null;
+                status?: components["schemas"]["StatusFilter"];
+                sort?: components["schemas"]["SortKey"];
+                order?: components["schemas"]["SortOrder"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stream Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": unknown;
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not ready / dependency unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1620,6 +1933,53 @@ export interface operations {
             };
             /** @description rate limited (see Retry-After) */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listPositions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Position"][];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not ready / dependency unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

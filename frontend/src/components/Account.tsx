@@ -4,9 +4,9 @@
  * when to reload.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import type { Balance, Order } from "../api/types";
+import type { Balance, Order, OrderPage } from "../api/types";
 import { useSession } from "../lib/hooks";
-import { api, listOf } from "../lib/http";
+import { api } from "../lib/http";
 import { isOpen, OrderTracker } from "../lib/orderEvents";
 import { ws } from "../lib/ws";
 import { useToasts } from "./Toasts";
@@ -43,12 +43,12 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const reload = useCallback(() => {
     if (!loggedIn) return;
     api<Balance[]>("GET", "/api/balances").then(
-      (list) => setBalances(new Map(listOf<Balance>(list).map((b) => [b.asset, b]))),
+      (list) => setBalances(new Map(list.map((b) => [b.asset, b]))),
       () => undefined,
     );
-    api<unknown>("GET", "/api/orders", { query: { status: "open", limit: 200 } }).then(
+    api<OrderPage>("GET", "/api/orders", { query: { status: "open", limit: 200 } }).then(
       (body) => {
-        const list = listOf<Order>(body);
+        const list = body.items;
         for (const o of list) tracker.current.note(o); // known orders: no "accepted" toast on load
         setOpenOrders(list.filter(isOpen));
       },

@@ -1,9 +1,9 @@
 /** The account's tables: open orders, order history, fills, positions and balances. */
 import { useEffect, useState } from "react";
-import type { Fill, Order } from "../api/types";
+import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
 import { useSession } from "../lib/hooks";
-import { api, ApiError, authFetch, errorFrom, listOf, nextCursorOf } from "../lib/http";
-import { format } from "../lib/money";
+import { api, ApiError, authFetch, errorFrom } from "../lib/http";
+import { format, sign } from "../lib/money";
 import { useAccount } from "./Account";
 import { SortHeader, type SortDir } from "./SortHeader";
 import { useToasts } from "./Toasts";
@@ -145,13 +145,14 @@ function OpenOrders({ symbol }: { symbol: string }) {
   );
 }
 
-type HKey = "created_at" | "updated_at" | "symbol" | "side" | "price" | "qty" | "filled_qty" | "status";
+/** The sort keys the history endpoint supports (`sort=...&order=asc|desc`, keyset `cursor`). */
+type HKey = SortKey;
 const PAGE = 10;
 
 function History() {
   const { version } = useAccount();
   const toasts = useToasts();
-  const [sort, setSort] = useState<{ key: HKey; dir: SortDir }>({ key: "created_at", dir: "desc" });
+  const [sort, setSort] = useState<{ key: HKey; dir: SortOrder & SortDir }>({ key: "created_at", dir: "desc" });
   const [cursors, setCursors] = useState<(string | null)[]>([null]); // cursor of each visited page
   const page = cursors.length - 1;
   const [rows, setRows] = useState<Order[]>([]);
@@ -160,13 +161,13 @@ function History() {
 
   useEffect(() => {
     let alive = true;
-    api<unknown>("GET", "/api/orders", {
-      query: { sort: sort.dir === "desc" ? `-${sort.key}` : sort.key, limit: PAGE, cursor: cursors[page] ?? undefined },
+    api<OrderPage>("GET", "/api/orders", {
+      query: { status: "all", sort: sort.key, order: sort.dir, limit: PAGE, cursor: cursors[page] ?? undefined },
     }).then(
       (body) => {
         if (!alive) return;
-        setRows(listOf<Order>(body));
-        setNext(nextCursorOf(body));
+        setRows(body.items);
+        setNext(body.next_cursor);
         setError(null);
       },
       (e) => alive && setError(e instanceof ApiError ? e.message : String(e)),
@@ -226,11 +227,11 @@ function History() {
             <tr>
               {h("Created", "created_at", true)}
               {h("Updated", "updated_at", true)}
-              {h("Market", "symbol", true)}
-              {h("Side", "side", true)}
+              <th>Market</th>
+              <th>Side</th>
               {h("Price", "price")}
               {h("Amount", "qty")}
-              {h("Filled", "filled_qty")}
+              <th className="num">Filled</th>
               {h("Status", "status", true)}
             </tr>
           </thead>
@@ -261,16 +262,14 @@ function History() {
   );
 }
 
-type AnyRow = Record<string, unknown>;
-
-function useList(path: string): { rows: AnyRow[]; error: string | null } {
+function useList<T>(path: string, pick: (body: unknown) => T[]): { rows: T[]; error: string | null } {
   const { version } = useAccount();
-  const [rows, setRows] = useState<AnyRow[]>([]);
+  const [rows, setRows] = useState<T[]>([]);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     let alive = true;
-    api<unknown>("GET", path, { query: { limit: 50 } }).then(
-      (b) => alive && (setRows(listOf<AnyRow>(b)), setError(null)),
+    api<unknown>("GET", path, { query: path === "/api/fills" ? { limit: 50 } : undefined }).then(
+      (b) => alive && (setRows(pick(b)), setError(null)),
       (e) => alive && setError(e instanceof ApiError ? e.message : String(e)),
     );
     return () => {
@@ -281,7 +280,7 @@ function useList(path: string): { rows: AnyRow[]; error: string | null } {
 }
 
 function Fills() {
-  const { rows, error } = useList("/api/fills");
+  const { rows, error } = useList<HistoryFill>("/api/fills", (b) => (b as { items: HistoryFill[] }).items ?? []);
   return (
     <div className="table-scroll">
       {error && <p className="form-error">{error}</p>}
@@ -293,18 +292,20 @@ function Fills() {
             <th>Side</th>
             <th className="num">Price</th>
             <th className="num">Amount</th>
+            <th className="num">Total</th>
             <th className="num">Fee</th>
             <th>Role</th>
           </tr>
         </thead>
         <tbody>
-          {(rows as unknown as (Fill & AnyRow)[]).map((f, i) => (
-            <tr key={`${String(f.trade_id)}-${String(f.order_id ?? i)}`}>
-              <td>{fmtTime(f.ts ?? f.created_at)}</td>
-              <td>{String(f.symbol ?? "")}</td>
-              <td className={f.side === "buy" ? "up" : "down"}>{String(f.side ?? "")}</td>
+          {rows.map((f) => (
+            <tr key={`${f.trade_id}-${f.order_id}`}>
+              <td>{fmtTime(f.ts)}</td>
+              <td>{f.symbol}</td>
+              <td className={f.side === "buy" ? "up" : "down"}>{f.side}</td>
               <td className="num">{format(f.price)}</td>
               <td className="num">{format(f.qty)}</td>
+              <td className="num">{format(f.quote_qty)}</td>
               <td className="num">
                 {format(f.fee)} {f.fee_asset}
               </td>
@@ -313,7 +314,7 @@ function Fills() {
           ))}
           {rows.length === 0 && (
             <tr>
-              <td colSpan={7} className="muted center">
+              <td colSpan={8} className="muted center">
                 No fills yet
               </td>
             </tr>
@@ -325,34 +326,47 @@ function Fills() {
 }
 
 function Positions() {
-  const { rows, error } = useList("/api/positions");
-  const cols = rows.length ? Object.keys(rows[0]).filter((k) => typeof rows[0][k] !== "object") : [];
+  const { rows, error } = useList<Position>("/api/positions", (b) => (Array.isArray(b) ? (b as Position[]) : []));
   return (
     <div className="table-scroll">
       {error && <p className="form-error">{error}</p>}
       <table className="table" data-testid="positions">
         <thead>
           <tr>
-            {cols.map((c) => (
-              <th key={c} className={c === "symbol" ? "" : "num"}>
-                {c.replace(/_/g, " ")}
-              </th>
-            ))}
+            <th>Market</th>
+            <th className="num">Position</th>
+            <th className="num">Avg entry</th>
+            <th className="num">Last</th>
+            <th className="num">Realized PnL</th>
+            <th className="num">Unrealized PnL</th>
+            <th className="num">Fees</th>
           </tr>
         </thead>
         <tbody>
-          {rows.map((r, i) => (
-            <tr key={String(r.symbol ?? i)}>
-              {cols.map((c) => (
-                <td key={c} className={c === "symbol" ? "" : "num"}>
-                  {typeof r[c] === "string" && /^-?\d+(\.\d+)?$/.test(r[c] as string) ? format(r[c] as string) : String(r[c] ?? "")}
-                </td>
-              ))}
+          {rows.map((p) => (
+            <tr key={p.symbol} data-symbol={p.symbol}>
+              <td>{p.symbol}</td>
+              <td className="num">
+                {format(p.position)} {p.base}
+              </td>
+              <td className="num">{format(p.avg_entry_price)}</td>
+              <td className="num">{format(p.last_price)}</td>
+              <td className={`num ${sign(p.realized_pnl) > 0 ? "up" : sign(p.realized_pnl) < 0 ? "down" : ""}`}>
+                {format(p.realized_pnl)} {p.quote}
+              </td>
+              <td className={`num ${sign(p.unrealized_pnl) > 0 ? "up" : sign(p.unrealized_pnl) < 0 ? "down" : ""}`}>
+                {format(p.unrealized_pnl)} {p.quote}
+              </td>
+              <td className="num">
+                {format(p.fees)} {p.quote}
+              </td>
             </tr>
           ))}
           {rows.length === 0 && (
             <tr>
-              <td className="muted center">No positions yet</td>
+              <td colSpan={7} className="muted center">
+                No positions yet
+              </td>
             </tr>
           )}
         </tbody>

@@ -78,6 +78,7 @@ export function OrderBook(props: {
         key={`${side}${l.price}`}
         className={`book-row ${side}`}
         data-price={l.price}
+        data-qty={l.qty}
         onClick={() => props.onPick(l.price)}
         aria-label={`${side === "bid" ? "Bid" : "Ask"} ${l.price}, amount ${l.qty}`}
       >

@@ -84,25 +84,3 @@ export async function api<T>(method: string, path: string, opts: RequestOptions 
   const text = await res.text();
   return (text ? JSON.parse(text) : undefined) as T;
 }
-
-/** Lists may come bare or wrapped (`{items: [...], next_cursor}`); read both. */
-export function listOf<T>(body: unknown): T[] {
-  if (Array.isArray(body)) return body as T[];
-  if (body && typeof body === "object") {
-    for (const k of ["items", "data", "results", "orders", "fills", "positions"]) {
-      const v = (body as Record<string, unknown>)[k];
-      if (Array.isArray(v)) return v as T[];
-    }
-  }
-  return [];
-}
-
-export function nextCursorOf(body: unknown): string | null {
-  if (body && typeof body === "object") {
-    const b = body as Record<string, unknown>;
-    const v = b.next_cursor ?? b.cursor ?? b.next;
-    if (typeof v === "string" && v) return v;
-    if (typeof v === "number") return String(v);
-  }
-  return null;
-}

@@ -1,0 +1,264 @@
+"""The trading terminal in headless Chromium against the real stack (Redis, PostgreSQL, API, market maker)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import PASSWORD, Stack, shot
+
+pytestmark = pytest.mark.browser
+
+SYMBOL = "BTC-USDT"
+
+
+def login(page: Any, email: str, password: str = PASSWORD) -> None:
+    page.goto("/#/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_test_id("user-email")).to_have_text(email)
+
+
+def market(stack: Stack, symbol: str = SYMBOL) -> dict[str, Any]:
+    return next(m for m in stack.markets if m["symbol"] == symbol)
+
+
+def open_trade(page: Any, symbol: str = SYMBOL) -> None:
+    page.goto(f"/#/trade/{symbol}")
+    expect(page.get_by_test_id("order-book")).to_have_attribute("data-synced", "1", timeout=20_000)
+    expect(page.locator("[data-testid=book-bids] .book-row").first).to_be_visible(timeout=20_000)
+    expect(page.locator("[data-testid=book-asks] .book-row").first).to_be_visible(timeout=20_000)
+
+
+def best(page: Any, side: str) -> Decimal:
+    rows = page.locator(f"[data-testid=book-{side}] .book-row")
+    loc = rows.first if side == "bids" else rows.last  # asks render highest first
+    return Decimal(loc.get_attribute("data-price"))
+
+
+def snap(value: Decimal, step: str, rounding: str = "ROUND_DOWN") -> Decimal:
+    s = Decimal(step)
+    return ((value / s).to_integral_value(rounding=rounding) * s).normalize()
+
+
+def place_limit(page: Any, side: str, price: Decimal, qty: str) -> None:
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name=side.capitalize(), exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    form.locator("input[name=price]").fill(format(price, "f"))
+    form.locator("input[name=qty]").fill(qty)
+    form.locator("input[name=qty]").blur()
+    submit = page.get_by_test_id("submit-order")
+    expect(submit).to_be_enabled()
+    submit.click()
+
+
+def available(page: Any, asset: str) -> Decimal:
+    page.get_by_role("tab", name="Balances").click()
+    cell = page.locator(f"[data-testid=balances] tr[data-asset={asset}] td").nth(1)
+    expect(cell).not_to_have_text("")
+    return Decimal(cell.inner_text().replace(",", ""))
+
+
+def test_sign_up_log_in_reload_and_log_out(stack: Stack, new_page: Any) -> None:
+    """Sign up, stay logged in across a reload, log out, see a wrong password inline, log in."""
+    page = new_page()
+    email = f"signup-{int(time.time() * 1000)}@example.com"
+    page.goto("/#/signup")
+    shot(page, "01-signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up", exact=True).click()
+    expect(page.get_by_test_id("user-email")).to_have_text(email)
+    page.reload()
+    expect(page.get_by_test_id("user-email")).to_have_text(email)
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_test_id("user-email")).to_have_count(0)
+
+    page.goto("/#/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_test_id("auth-error")).to_be_visible()
+    shot(page, "02-login-error")
+    login(page, email)
+
+
+def test_every_market_has_a_live_price_and_the_table_sorts_and_filters(stack: Stack, new_page: Any) -> None:
+    """The markets page lists every seeded market with a last price, sorts by a column and searches."""
+    page = new_page()
+    page.goto("/#/markets")
+    rows = page.locator("[data-testid=markets-table] tbody tr[data-symbol]")
+    expect(rows).to_have_count(len(stack.markets))
+    for m in stack.markets:
+        cell = page.locator(f"tr[data-symbol='{m['symbol']}'] [data-testid=last-price]")
+        expect(cell).to_have_text(re.compile(r"\d"))
+    expect(page.get_by_test_id("conn-state")).to_have_attribute("data-state", "open")
+    shot(page, "03-markets")
+
+    page.get_by_role("button", name="Last").click()  # numeric sort, descending first
+    lasts = [Decimal(t.replace(",", "")) for t in page.locator("[data-testid=last-price]").all_inner_texts()]
+    assert lasts == sorted(lasts, reverse=True)
+
+    page.get_by_label("Search markets").fill("btc-us")
+    expect(rows).to_have_count(1)
+    rows.first.click()
+    expect(page).to_have_url(re.compile(r"#/trade/BTC-USDT$"))
+
+
+def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) -> None:
+    """On BTC-USDT the order book, the trades tape and the candle chart all update live."""
+    page = new_page()
+    open_trade(page)
+    chart = page.get_by_test_id("chart")
+    expect(chart).not_to_have_attribute("data-bars", "0", timeout=20_000)
+    book0 = page.get_by_test_id("order-book").inner_text()
+    trade0 = page.get_by_test_id("trades").get_attribute("data-last-id")
+    candle0 = chart.get_attribute("data-last")
+    deadline = time.monotonic() + 45
+    moved = {"book": False, "trades": False, "candles": False}
+    while time.monotonic() < deadline and not all(moved.values()):
+        page.wait_for_timeout(500)
+        moved["book"] |= page.get_by_test_id("order-book").inner_text() != book0
+        moved["trades"] |= page.get_by_test_id("trades").get_attribute("data-last-id") != trade0
+        moved["candles"] |= chart.get_attribute("data-last") != candle0
+    shot(page, "04-trade")
+    assert all(moved.values()), moved
+
+    page.get_by_role("button", name="5m", exact=True).click()
+    expect(chart).to_have_attribute("data-interval", "5m")
+    expect(chart).not_to_have_attribute("data-bars", "0")
+
+
+def test_limit_order_appears_in_open_orders_and_cancels(stack: Stack, new_page: Any) -> None:
+    """A resting limit buy shows an accepted toast and an open-orders row; cancelling removes it."""
+    page = new_page()
+    login(page, stack.register("limit"))
+    open_trade(page)
+    m = market(stack)
+    price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
+    place_limit(page, "buy", price, m["min_qty"])
+    expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_be_visible()
+    row = page.locator("[data-testid=open-orders] tbody tr[data-order-id]")
+    expect(row).to_have_count(1)
+    shot(page, "05-open-order")
+    row.get_by_role("button", name=re.compile("Cancel order")).click()
+    expect(page.get_by_test_id("toast").filter(has_text="Order cancelled")).to_be_visible()
+    expect(row).to_have_count(0)
+
+
+def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, new_page: Any) -> None:
+    """A limit buy above the best ask trades: the fill toast arrives and the base balance grows."""
+    page = new_page()
+    login(page, stack.register("cross"))
+    open_trade(page)
+    m = market(stack)
+    before = available(page, m["base"])
+    price = snap(best(page, "asks") * Decimal("1.02"), m["tick_size"], "ROUND_UP")
+    place_limit(page, "buy", price, m["min_qty"])
+    expect(page.get_by_test_id("toast").filter(has_text=re.compile("filled"))).to_be_visible()
+    shot(page, "06-fill-toast")
+    expect(page.locator(f"[data-testid=balances] tr[data-asset={m['base']}] td").nth(1)).not_to_have_text(
+        re.compile(rf"^{re.escape(format(before, ','))}$"), timeout=10_000
+    )
+    assert available(page, m["base"]) > before
+
+
+def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) -> None:
+    """Order history sorts by price, pages forward and back, and downloads the account's CSV."""
+    email = stack.register("history")
+    token = stack.token(email)
+    m = market(stack)
+    with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as c:
+        book = c.get(f"/api/markets/{SYMBOL}/book", params={"depth": 1}).json()
+        bid = Decimal(book["bids"][0][0])
+        for i in range(12):
+            price = snap(bid * (Decimal("0.80") + Decimal(i) / 100), m["tick_size"])
+            body = {
+                "symbol": SYMBOL,
+                "side": "buy",
+                "type": "limit",
+                "price": str(price),
+                "qty": m["min_qty"],
+            }
+            r = c.post("/api/orders", json=body)
+            assert r.status_code == 201, r.text
+    page = new_page()
+    login(page, email)
+    open_trade(page)
+    page.get_by_role("tab", name="Order history").click()
+    rows = page.locator("[data-testid=order-history] tbody tr[data-order-id]")
+    expect(rows).to_have_count(10, timeout=20_000)  # persisted by the workers, first page of 10
+
+    page.locator("[data-testid=order-history] th").get_by_role("button", name="Price").click()
+    expect(page.locator("[data-testid=order-history] th[aria-sort=descending]")).to_have_count(1)
+    page.wait_for_timeout(500)
+    prices = [
+        Decimal(t.replace(",", "")) for t in rows.evaluate_all("rs => rs.map(r => r.children[4].innerText)")
+    ]
+    assert prices == sorted(prices, reverse=True)
+    shot(page, "07-history")
+
+    page.get_by_role("button", name="Next page").click()
+    expect(page.get_by_test_id("history-page")).to_have_text("Page 2")
+    expect(rows).to_have_count(2)
+    page.get_by_role("button", name="Previous page").click()
+    expect(rows).to_have_count(10)
+
+    with page.expect_download() as info:
+        page.get_by_test_id("export-csv").click()
+    with open(info.value.path(), encoding="utf-8") as f:
+        text = f.read()
+    records = list(csv.DictReader(io.StringIO(text)))
+    assert len(records) >= 12
+
+
+def test_one_users_order_reaches_another_users_book_within_a_second(stack: Stack, new_page: Any) -> None:
+    """Two browser contexts as two users: A's resting order appears in B's order book within a second."""
+    a = new_page()
+    b = new_page()
+    login(a, stack.register("alice"))
+    open_trade(a)
+    open_trade(b)
+    m = market(stack)
+    tick = Decimal(m["tick_size"])
+    for _ in range(20):
+        bid, ask = best(a, "bids"), best(a, "asks")
+        if ask - bid >= 2 * tick:
+            break
+        a.wait_for_timeout(300)
+    price = bid + tick if ask - bid >= 2 * tick else bid
+    qty = m["min_qty"]
+    level = b.locator(f"[data-testid=book-bids] .book-row[data-price='{format(price.normalize(), 'f')}']")
+    before = level.get_attribute("data-qty") if level.count() else None
+    place_limit(a, "buy", price, qty)
+    start = time.monotonic()
+    expect(level).to_be_visible(timeout=3_000)
+    if before is not None:
+        expect(level).not_to_have_attribute("data-qty", before, timeout=3_000)
+    elapsed = time.monotonic() - start
+    shot(b, "08-second-user-book")
+    assert elapsed < 1.0, f"order reached the other user's book after {elapsed:.2f}s"
+
+
+def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
+    """At phone width the trade page stacks without horizontal scroll; markets rows open with Enter."""
+    page = new_page(390, 844)
+    page.goto("/#/markets")
+    expect(page.locator("tr[data-symbol]").first).to_be_visible()
+    page.locator("tr[data-symbol='BTC-USDT']").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"#/trade/BTC-USDT$"))
+    expect(page.get_by_test_id("order-form")).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 1, f"page scrolls sideways by {overflow}px"
+    shot(page, "09-phone")
