@@ -172,13 +172,29 @@ def jwt_secret(data_dir: Path, environ: Mapping[str, str] | None = None) -> str:
     return secret
 
 
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def read_stack_file(data_dir: Path) -> dict[str, Any] | None:
-    """Contents of `<data_dir>/stack.json` written by a running `exchange up`, or None."""
+    """Contents of `<data_dir>/stack.json` written by a running `exchange up`, or None (also when the
+    file is left over from a supervisor that no longer runs)."""
     try:
         data = json.loads((Path(data_dir) / STACK_FILE).read_text())
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    pid = data.get("supervisor_pid")
+    if isinstance(pid, int) and not _pid_running(pid):
+        return None
+    return data
 
 
 def stack_urls(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -87,3 +88,18 @@ def test_stack_urls_read_stack_json_and_env_wins(tmp_path: Path) -> None:
         "postgresql://h/db",
     )
     assert stack_urls(None, {"EXCHANGE_DATA_DIR": str(tmp_path)})[1] == "postgresql://h/db"
+
+
+def test_stale_stack_json_is_ignored(tmp_path: Path) -> None:
+    """A stack.json whose supervisor is gone does not point commands at dead servers."""
+    import subprocess
+    import sys
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    info = {"redis_url": "redis://127.0.0.1:1/0", "database_url": "postgresql://h/db"}
+    (tmp_path / "stack.json").write_text(json.dumps({**info, "supervisor_pid": int(dead.stdout)}))
+    assert stack_urls(tmp_path, {}) == (None, None)
+    (tmp_path / "stack.json").write_text(json.dumps({**info, "supervisor_pid": os.getpid()}))
+    assert stack_urls(tmp_path, {}) == ("redis://127.0.0.1:1/0", "postgresql://h/db")

@@ -136,3 +136,21 @@ def test_postgres_restarts_keeping_data() -> None:
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT v FROM t").fetchall() == [("kept",)]
     assert not server.running
+
+
+def test_postgres_recovers_after_kill() -> None:
+    """After SIGKILL of the postmaster, a restart runs crash recovery and keeps committed rows."""
+    base = tempfile.TemporaryDirectory(prefix="exchange-test-pg-")
+    server = PostgresServer(Path(base.name) / "pg", fsync=False)
+    with base, server:
+        url = server.create_database("crash")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE t (v int)")
+            conn.execute("INSERT INTO t VALUES (42)")
+        pid = server.pid
+        assert pid is not None
+        server.kill()
+        assert not _pid_alive(pid)
+        server.start()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT v FROM t").fetchall() == [(42,)]

@@ -137,3 +137,29 @@ def test_second_up_on_same_data_dir_is_refused(data_dir: Path) -> None:
         )
     assert out.returncode == 1
     assert "already running" in out.stderr
+
+
+def test_dead_child_is_restarted_with_backoff(tmp_path: Path) -> None:
+    """A supervised child that dies is restarted after its backoff, with a new PID, and logs to its file."""
+    from exchange.stack import MIN_BACKOFF_S, Child
+
+    child = Child(
+        "sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ), tmp_path / "s.log"
+    )
+    child.start()
+    try:
+        first = child.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        child.proc.wait(10)  # type: ignore[union-attr]
+        now = time.monotonic()
+        assert child.check(now) is True  # death noticed, restart scheduled
+        assert child.pid is None
+        assert child.check(now + MIN_BACKOFF_S / 2) is False  # still backing off
+        assert child.check(now + MIN_BACKOFF_S) is True  # restarted
+        assert child.pid not in (None, first) and child.restarts == 1
+        assert child.backoff_s == 2 * MIN_BACKOFF_S
+    finally:
+        child.finish(time.monotonic() + 5)
+    assert child.pid is None
+    assert "starting" in (tmp_path / "s.log").read_text()
