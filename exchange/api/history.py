@@ -29,8 +29,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from exchange.api.auth import provide_account_id
@@ -79,13 +79,18 @@ ORDER_SELECT = (
 
 SymbolQuery = Annotated[
     str | None,
-    Parameter(query="symbol", pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, required=False),
+    QueryParameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, required=False),
 ]
-SideQuery = Annotated[str | None, Parameter(query="side", pattern=r"^(buy|sell)$", required=False)]
-LimitQuery = Annotated[int, Parameter(query="limit", ge=1, le=MAX_LIMIT, description="page size")]
+SideQuery = Annotated[str | None, QueryParameter(pattern=r"^(buy|sell)$", required=False)]
+LimitQuery = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")]
 CursorQuery = Annotated[
-    str | None, Parameter(query="cursor", max_length=512, required=False, description="next_cursor of a page")
+    str | None, QueryParameter(max_length=512, required=False, description="next_cursor of a page")
 ]
+
+
+StatusQuery = Annotated[StatusFilter, QueryParameter(description="open (live), closed or all")]
+SortQuery = Annotated[SortKey, QueryParameter(description="sort key")]
+OrderQuery = Annotated[SortOrder, QueryParameter(description="asc or desc")]
 
 
 class OrderPage(msgspec.Struct):
@@ -308,7 +313,9 @@ def _csv_line(values: list[Any]) -> str:
 
 
 # --- fills and positions ----------------------------------------------------------------------------------
-async def load_order_fills(pool: Any, account_id: int, order_id: int) -> list[dict[str, Any]]:
+async def load_order_fills(
+    pool: Any, account_id: NamedDependency[int], order_id: int
+) -> list[dict[str, Any]]:
     """The persisted fills of one of the account's orders (PostgreSQL `fills` rows, oldest first)."""
     async with pool.connection() as conn, conn.cursor() as cur:
         await cur.execute(
@@ -437,12 +444,12 @@ class HistoryController(Controller):
     async def orders(
         self,
         request: Request[Any, Any, Any],
-        account_id: int,
+        account_id: NamedDependency[int],
         symbol: SymbolQuery = None,
         side: SideQuery = None,
-        status: StatusFilter = StatusFilter.ALL,
-        sort: SortKey = SortKey.CREATED_AT,
-        order: SortOrder = SortOrder.DESC,
+        status: StatusQuery = StatusFilter.ALL,
+        sort: SortQuery = SortKey.CREATED_AT,
+        order: OrderQuery = SortOrder.DESC,
         limit: LimitQuery = 100,
         cursor: CursorQuery = None,
     ) -> OrderPage:
@@ -464,12 +471,12 @@ class HistoryController(Controller):
     async def export_csv(
         self,
         request: Request[Any, Any, Any],
-        account_id: int,
+        account_id: NamedDependency[int],
         symbol: SymbolQuery = None,
         side: SideQuery = None,
-        status: StatusFilter = StatusFilter.ALL,
-        sort: SortKey = SortKey.CREATED_AT,
-        order: SortOrder = SortOrder.DESC,
+        status: StatusQuery = StatusFilter.ALL,
+        sort: SortQuery = SortKey.CREATED_AT,
+        order: OrderQuery = SortOrder.DESC,
     ) -> Stream:
         """Every order matching the filters as CSV (streamed page by page; decimal strings, ms timestamps)."""
         if symbol is not None:
@@ -500,7 +507,7 @@ class HistoryController(Controller):
     async def fills(
         self,
         request: Request[Any, Any, Any],
-        account_id: int,
+        account_id: NamedDependency[int],
         symbol: SymbolQuery = None,
         limit: LimitQuery = 100,
         cursor: CursorQuery = None,
@@ -546,7 +553,9 @@ class HistoryController(Controller):
         return FillPage(items=items, next_cursor=next_cursor)
 
     @get("/positions", operation_id="listPositions", responses=errors(401, 503))
-    async def positions(self, request: Request[Any, Any, Any], account_id: int) -> list[Position]:
+    async def positions(
+        self, request: Request[Any, Any, Any], account_id: NamedDependency[int]
+    ) -> list[Position]:
         """Per market: net position from your fills, average entry price, realized and unrealized PnL
         (at the last trade price), in the market's quote asset."""
         svc = services(request)
