@@ -142,6 +142,9 @@ class Child:
                 self.backoff_s = MIN_BACKOFF_S
             return False
         if self.restart_at is None:
+            # orphans of the dead child (e.g. uvicorn workers still holding the port) share its group
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
             self.restart_at = now + self.backoff_s
             say(f"{self.name} exited ({code}); restart in {self.backoff_s:.0f}s; log {self.log_path}")
             self.backoff_s = min(self.backoff_s * 2, MAX_BACKOFF_S)

@@ -43,11 +43,20 @@ def _pids_mentioning(text: str) -> list[int]:
     return found
 
 
-def _api_expected() -> bool:
-    """/healthz is required once the API and the engine client it imports at startup exist."""
-    return (REPO / "exchange" / "api" / "app.py").exists() and (
-        REPO / "exchange" / "engine" / "client.py"
-    ).exists()
+def _tree(root: int) -> list[int]:
+    """`root` and every live descendant of it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().split(") ", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
 
 
 @pytest.fixture
@@ -71,10 +80,10 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> N
 
 @pytest.mark.slow
 def test_up_starts_and_stops_everything(data_dir: Path) -> None:
-    """exchange up writes stack.json with working URLs and SIGTERM stops every process it started, exit 0."""
+    """exchange up serves /healthz, restarts a killed API, and SIGTERM stops every process it started."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
-    argv = [sys.executable, "-m", "exchange.cli", "up", "--no-mm", "--api-processes", "1", "--workers", "1"]
+    argv = [sys.executable, "-m", "exchange.cli", "up", "--no-mm", "--api-processes", "2", "--workers", "1"]
     argv += ["--data-dir", str(data_dir), "--port", str(port)]
     log = open(data_dir.parent / f"{data_dir.name}.out", "wb")  # noqa: SIM115
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -92,18 +101,30 @@ def test_up_starts_and_stops_everything(data_dir: Path) -> None:
         with psycopg.connect(info["database_url"]) as conn:
             row = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()
             assert row is not None and row[0] >= 1
-        if _api_expected():
 
-            def healthy() -> bool:
-                try:
-                    return httpx.get(f"{info['api_url']}/healthz", timeout=1).status_code == 200
-                except httpx.HTTPError:
-                    return False
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{info['api_url']}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
 
-            _wait_for(healthy, 60, "/healthz", proc)
+        _wait_for(healthy, 60, "/healthz", proc)
         info = json.loads(stack_file.read_text())
-        started = [info["redis_pid"], info["postgres_pid"], *[p for p in info["pids"].values() if p]]
-        started += _pids_mentioning(str(data_dir))
+        assert info["pids"]["worker-1"] and _alive(info["pids"]["worker-1"])
+        started = _tree(proc.pid)
+
+        # a dead API process (here: the uvicorn master, whose workers become orphans) is replaced
+        dead_api = info["pids"]["api"]
+        os.kill(dead_api, signal.SIGKILL)
+
+        def api_replaced() -> bool:
+            pid = json.loads(stack_file.read_text())["pids"].get("api")
+            return pid not in (None, dead_api) and healthy()
+
+        _wait_for(api_replaced, 60, "the API to be restarted", proc)
+        started += _tree(proc.pid)
+        info = json.loads(stack_file.read_text())
+        started += [info["redis_pid"], info["postgres_pid"]]
         assert info["redis_pid"] and info["postgres_pid"]
     finally:
         proc.send_signal(signal.SIGTERM)
