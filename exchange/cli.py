@@ -14,24 +14,54 @@ from collections.abc import Callable
 
 # command -> (handler "module:function", help, argument adder "module:function" or None)
 COMMANDS: dict[str, tuple[str, str, str | None]] = {
-    "up": ("exchange.stack:run", "run the whole exchange (Redis, PostgreSQL, API, workers, market maker)",
-           "exchange.stack:add_arguments"),
-    "migrate": ("exchange.db.migrate:run", "apply PostgreSQL schema migrations", "exchange.db.migrate:add_arguments"),
-    "seed": ("exchange.seed:run", "load the seed assets and markets into the engine", "exchange.seed:add_arguments"),
-    "book": ("exchange.engine.cli:run_book", "print a market's live order book from Redis",
-             "exchange.engine.cli:add_book_arguments"),
-    "user": ("exchange.api.users_cli:run", "manage accounts (exchange user create --admin EMAIL)",
-             "exchange.api.users_cli:add_arguments"),
+    "up": (
+        "exchange.stack:run",
+        "run the whole exchange (Redis, PostgreSQL, API, workers, market maker)",
+        "exchange.stack:add_arguments",
+    ),
+    "migrate": (
+        "exchange.db.migrate:run",
+        "apply PostgreSQL schema migrations",
+        "exchange.db.migrate:add_arguments",
+    ),
+    "seed": (
+        "exchange.seed:run",
+        "load the seed assets and markets into the engine",
+        "exchange.seed:add_arguments",
+    ),
+    "book": (
+        "exchange.engine.cli:run_book",
+        "print a market's live order book from Redis",
+        "exchange.engine.cli:add_book_arguments",
+    ),
+    "user": (
+        "exchange.api.users_cli:run",
+        "manage accounts (exchange user create --admin EMAIL)",
+        "exchange.api.users_cli:add_arguments",
+    ),
     "mm": ("exchange.mm:run", "run the demo market maker against a running API", "exchange.mm:add_arguments"),
     "worker": ("workers.cli:run_worker", "run an RQ persistence worker", "workers.cli:add_worker_arguments"),
-    "status": ("workers.cli:run_status", "show the running stack and persistence lag",
-               "workers.cli:add_status_arguments"),
-    "reconcile": ("workers.cli:run_reconcile", "prove Redis and PostgreSQL agree (non-zero exit on any difference)",
-                  "workers.cli:add_reconcile_arguments"),
-    "restore": ("workers.cli:run_restore", "rebuild the Redis engine state from PostgreSQL",
-                "workers.cli:add_restore_arguments"),
+    "status": (
+        "workers.cli:run_status",
+        "show the running stack and persistence lag",
+        "workers.cli:add_status_arguments",
+    ),
+    "reconcile": (
+        "workers.cli:run_reconcile",
+        "prove Redis and PostgreSQL agree (non-zero exit on any difference)",
+        "workers.cli:add_reconcile_arguments",
+    ),
+    "restore": (
+        "workers.cli:run_restore",
+        "rebuild the Redis engine state from PostgreSQL",
+        "workers.cli:add_restore_arguments",
+    ),
     "openapi": ("exchange.api.app:run_openapi", "print the OpenAPI 3.1 document as JSON", None),
-    "bench": ("exchange.bench:run", "run a benchmark: engine | api | persist", "exchange.bench:add_arguments"),
+    "bench": (
+        "exchange.bench:run",
+        "run a benchmark: engine | api | persist",
+        "exchange.bench:add_arguments",
+    ),
 }
 
 
@@ -41,7 +71,9 @@ def _load(ref: str) -> Callable[..., object]:
 
 
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="exchange", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="exchange", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, (_handler, help_text, adder) in COMMANDS.items():
