@@ -62,10 +62,16 @@ fmt: python-deps
 pytest: python-deps
 	@$(BIN)/pytest -q
 
-test: setup lint pytest
-ifneq ($(HAS_FRONTEND),)
-	@cd $(FRONTEND) && npm test --silent
-endif
+# every step runs even when an earlier one fails, so one CI run shows every problem
+test: setup
+	@status=0; \
+	echo "== ruff check"; $(BIN)/ruff check --quiet . || status=1; \
+	echo "== ruff format --check"; $(BIN)/ruff format --check --quiet . || status=1; \
+	echo "== mypy"; $(BIN)/mypy || status=1; \
+	echo "== pytest"; $(BIN)/pytest -q || status=1; \
+	$(if $(HAS_FRONTEND),echo "== npm test"; (cd $(FRONTEND) && npm test --silent) || status=1;) \
+	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)"; fi; \
+	exit $$status
 
 bench: setup
 	$(BIN)/exchange bench engine
