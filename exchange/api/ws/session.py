@@ -158,10 +158,13 @@ class Session:
             self.closing.set()
 
     async def _writer(self) -> None:
-        while True:
+        # asyncio.timeout rather than wait_for: Python 3.11's wait_for can swallow a cancellation that
+        # races with the send completing, which would leave this task waiting on the queue forever.
+        while not self.closing.is_set():
             text = await self.queue.get()
             try:
-                await asyncio.wait_for(self.socket.send_text(text), self.settings.send_timeout_s)
+                async with asyncio.timeout(self.settings.send_timeout_s):
+                    await self.socket.send_text(text)
             except TimeoutError:
                 self.close(CLOSE_POLICY, "slow consumer: send timed out")
                 return
@@ -186,9 +189,7 @@ class Session:
         finally:
             for task in tasks:
                 task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            await asyncio.wait(tasks, timeout=2.0)  # bounded: never hang on a task that ignores cancel
             await self._cleanup()
             metrics.WS_CLIENTS.dec()
 
