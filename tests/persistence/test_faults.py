@@ -96,9 +96,14 @@ def test_killed_workers_lose_and_duplicate_nothing(
     kills = 0
     worker = start_worker(redis_url, pg_url)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while kills < 7 and time.monotonic() < deadline:
-            time.sleep(rng.uniform(0.6, 1.6))  # startup ~0.5 s, then persisting
+            # wait until this worker is persisting, then kill it at a random instant of its work
+            before = cursor_total(pg_url)
+            started = time.monotonic()
+            while cursor_total(pg_url) == before and time.monotonic() - started < 15:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.3))
             kill9(worker)
             kills += 1
             worker = start_worker(redis_url, pg_url)
