@@ -215,9 +215,10 @@ def _spa_handler(dist: Path) -> Any:
         if rel.split("/", 1)[0] in _NOT_SPA_PREFIXES:
             return _error_response(ErrorCode.NOT_FOUND, "not found", 404)
         candidate = (root / rel).resolve() if rel else root / "index.html"
-        if candidate.is_file() and candidate.is_relative_to(root):
-            return File(candidate)
-        return File(root / "index.html", content_disposition_type="inline")
+        if not (candidate.is_file() and candidate.is_relative_to(root)):
+            candidate = root / "index.html"
+        # filename drives the Content-Type (browsers refuse module scripts served as octet-stream)
+        return File(candidate, filename=candidate.name, content_disposition_type="inline")
 
     return spa
 

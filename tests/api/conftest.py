@@ -118,6 +118,17 @@ async def admin(client: AsyncTestClient[Litestar], pg_url: str) -> User:
     return await make_admin(client, pg_url)
 
 
+def engine_state(client: Any) -> str:
+    """`state_hash` of the engine's keys, ignoring the rate limiter's counters (`rl:*`)."""
+    import hashlib
+    import json
+
+    from exchange.engine.state import state_snapshot
+
+    snapshot = {k: v for k, v in state_snapshot(client).items() if not k.startswith("rl:")}
+    return hashlib.sha256(json.dumps(snapshot, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def error_code(response: Any) -> str:
     body = response.json()
     assert set(body) == {"error"}, body

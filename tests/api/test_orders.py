@@ -1,0 +1,232 @@
+"""Order entry over REST: place, get, cancel, cancel all, balances, and every rejection."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.api.conftest import User, error_code
+
+SYMBOL = "BTC-USDT"
+
+
+async def place(client: AsyncTestClient[Litestar], user: User, **fields: Any) -> Any:
+    body = {"symbol": SYMBOL, **fields}
+    return await client.post("/api/orders", json=body, headers=user.headers)
+
+
+async def balances(client: AsyncTestClient[Litestar], user: User) -> dict[str, dict[str, str]]:
+    r = await client.get("/api/balances", headers=user.headers)
+    assert r.status_code == 200
+    return {b["asset"]: b for b in r.json()}
+
+
+async def fees(client: AsyncTestClient[Litestar]) -> tuple[Decimal, Decimal]:
+    markets = {m["symbol"]: m for m in (await client.get("/api/markets")).json()}
+    return Decimal(markets[SYMBOL]["maker_fee"]), Decimal(markets[SYMBOL]["taker_fee"])
+
+
+async def test_a_limit_order_rests_and_holds_quote(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """A non-crossing limit buy answers 201 open with decimal strings and moves its hold to held."""
+    r = await place(client, alice, side="buy", type="limit", price="50000", qty="0.1")
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["status"] == "open"
+    assert (order["price"], order["qty"], order["filled_qty"], order["remaining_qty"]) == (
+        "50000",
+        "0.1",
+        "0",
+        "0.1",
+    )
+    assert order["avg_price"] is None and order["fills"] == []
+    assert order["time_in_force"] == "gtc" and order["side"] == "buy" and order["type"] == "limit"
+    assert isinstance(order["created_at"], int) and order["created_at"] == order["updated_at"]
+    _maker, taker = await fees(client)
+    usdt = (await balances(client, alice))["USDT"]
+    held = Decimal(usdt["held"])
+    assert Decimal("5000") * (1 + taker) <= held < Decimal("5000") * (1 + taker) + Decimal("0.01")
+    assert Decimal(usdt["available"]) + held == Decimal("100000")
+
+
+async def test_a_crossing_order_trades_at_the_maker_price_with_fees(
+    client: AsyncTestClient[Litestar], alice: User, bob: User
+) -> None:
+    """A sell below a resting bid fills at the bid's price; the taker fill carries the taker fee in quote."""
+    maker = (await place(client, alice, side="buy", type="limit", price="50000", qty="0.1")).json()
+    r = await place(client, bob, side="sell", type="limit", price="49000", qty="0.04")
+    assert r.status_code == 201, r.text
+    taker = r.json()
+    assert taker["status"] == "filled" and taker["filled_qty"] == "0.04" and taker["remaining_qty"] == "0"
+    assert taker["avg_price"] == "50000"
+    [fill] = taker["fills"]
+    _maker_fee, taker_fee = await fees(client)
+    assert fill["price"] == "50000" and fill["qty"] == "0.04" and fill["liquidity"] == "taker"
+    assert fill["fee_asset"] == "USDT" and Decimal(fill["fee"]) == Decimal("2000") * taker_fee
+    r = await client.get(f"/api/orders/{maker['id']}", headers=alice.headers)
+    assert r.status_code == 200
+    assert r.json()["status"] == "partially_filled" and r.json()["filled_qty"] == "0.04"
+    assert r.json()["remaining_qty"] == "0.06"
+    btc = (await balances(client, bob))["BTC"]
+    assert Decimal(btc["available"]) == Decimal("2") - Decimal("0.04")
+
+
+async def test_a_market_buy_by_quote_spends_at_most_the_budget(
+    client: AsyncTestClient[Litestar], alice: User, bob: User
+) -> None:
+    """A market buy with quote_qty buys what the budget pays for (fees included) and releases the rest."""
+    await place(client, bob, side="sell", type="limit", price="40000", qty="1")
+    r = await place(client, alice, side="buy", type="market", quote_qty="1000")
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert order["type"] == "market" and order["quote_qty"] == "1000" and order["price"] is None
+    assert order["status"] in {"filled", "expired"}
+    bought = Decimal(order["filled_qty"])
+    assert bought > 0
+    usdt = (await balances(client, alice))["USDT"]
+    spent = Decimal("100000") - Decimal(usdt["available"])
+    assert usdt["held"] == "0" and 0 < spent <= Decimal("1000")
+
+
+async def test_cancel_then_cancel_again_is_order_closed(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """DELETE cancels (200, status cancelled, hold released); a second DELETE is 409 ORDER_CLOSED."""
+    order = (await place(client, alice, side="buy", type="limit", price="30000", qty="0.01")).json()
+    r = await client.delete(f"/api/orders/{order['id']}", headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "cancelled" and r.json()["reason"] == "user"
+    assert (await balances(client, alice))["USDT"]["held"] == "0"
+    r = await client.delete(f"/api/orders/{order['id']}", headers=alice.headers)
+    assert r.status_code == 409 and error_code(r) == "ORDER_CLOSED"
+
+
+async def test_unknown_order_is_404(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """GET and DELETE of an id that does not exist are 404 ORDER_NOT_FOUND."""
+    for method in ("get", "delete"):
+        r = await getattr(client, method)("/api/orders/987654321", headers=alice.headers)
+        assert r.status_code == 404 and error_code(r) == "ORDER_NOT_FOUND"
+
+
+async def test_cancel_all_cancels_every_open_order_or_one_market(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """DELETE /api/orders?symbol= cancels that market's orders; without symbol, all of them."""
+    for price in ("30000", "30001", "30002"):
+        assert (
+            await place(client, alice, side="buy", type="limit", price=price, qty="0.001")
+        ).status_code == 201
+    r = await client.post(
+        "/api/orders",
+        json={"symbol": "ETH-USDT", "side": "buy", "type": "limit", "price": "1000", "qty": "0.1"},
+        headers=alice.headers,
+    )
+    assert r.status_code == 201, r.text
+    r = await client.delete("/api/orders", params={"symbol": SYMBOL}, headers=alice.headers)
+    assert r.status_code == 200 and r.json() == {"cancelled": 3}
+    r = await client.delete("/api/orders", headers=alice.headers)
+    assert r.status_code == 200 and r.json() == {"cancelled": 1}
+    assert (await balances(client, alice))["USDT"]["held"] == "0"
+
+
+async def test_client_order_id_retry_returns_the_same_order(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """The same client_order_id with the same fields returns the original; other fields are 409."""
+    fields = {
+        "side": "buy",
+        "type": "limit",
+        "price": "30000",
+        "qty": "0.01",
+        "client_order_id": "my-order-1",
+    }
+    first = (await place(client, alice, **fields)).json()
+    second = await place(client, alice, **fields)
+    assert second.status_code == 201 and second.json()["id"] == first["id"]
+    assert first["client_order_id"] == "my-order-1"
+    r = await place(client, alice, **{**fields, "qty": "0.02"})
+    assert r.status_code == 409 and error_code(r) == "DUPLICATE_CLIENT_ORDER_ID"
+
+
+@pytest.mark.parametrize(
+    ("fields", "status", "code"),
+    [
+        ({"side": "buy", "type": "limit", "price": "50000.001", "qty": "0.1"}, 400, "PRICE_NOT_ON_TICK"),
+        ({"side": "buy", "type": "limit", "price": "50000", "qty": "0.000001"}, 400, "QTY_NOT_ON_LOT"),
+        ({"side": "buy", "type": "limit", "qty": "0.1"}, 400, "INVALID_PRICE"),
+        ({"side": "buy", "type": "market", "price": "50000", "qty": "0.1"}, 400, "INVALID_PRICE"),
+        ({"side": "buy", "type": "limit", "price": "0", "qty": "0.1"}, 400, "INVALID_PRICE"),
+        ({"side": "buy", "type": "limit", "price": "50000", "qty": "0"}, 400, "INVALID_QTY"),
+        ({"side": "buy", "type": "limit", "price": "1", "qty": "0.001"}, 400, "NOTIONAL_TOO_SMALL"),
+        ({"side": "buy", "type": "limit", "price": "50000", "qty": "100000"}, 400, "QTY_TOO_LARGE"),
+        ({"side": "buy", "type": "limit", "price": "99999999999", "qty": "0.1"}, 400, "PRICE_TOO_HIGH"),
+        ({"side": "buy", "type": "limit", "price": "50000", "qty": "10"}, 409, "INSUFFICIENT_FUNDS"),
+        ({"side": "sell", "type": "limit", "price": "50000", "qty": "3"}, 409, "INSUFFICIENT_FUNDS"),
+        (
+            {
+                "side": "buy",
+                "type": "limit",
+                "price": "50000",
+                "qty": "0.1",
+                "time_in_force": "ioc",
+                "post_only": True,
+            },
+            400,
+            "INVALID_POST_ONLY",
+        ),
+        ({"side": "sell", "type": "market", "quote_qty": "100"}, 400, "INVALID_QTY"),
+        ({"side": "buy", "type": "market", "qty": "0.1", "quote_qty": "100"}, 400, "INVALID_QTY"),
+        ({"side": "buy", "type": "stop", "price": "1", "qty": "1"}, 422, "VALIDATION_ERROR"),
+        ({"side": "up", "type": "limit", "price": "1", "qty": "1"}, 422, "VALIDATION_ERROR"),
+        ({"side": "buy", "type": "limit", "price": "-1", "qty": "1"}, 422, "VALIDATION_ERROR"),
+        ({"side": "buy", "type": "limit", "price": 50000, "qty": "1"}, 422, "VALIDATION_ERROR"),
+        ({"side": "buy", "type": "limit", "price": "1e5", "qty": "1"}, 422, "VALIDATION_ERROR"),
+        (
+            {"side": "buy", "type": "limit", "price": "1", "qty": "1", "leverage": 100},
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            {"side": "buy", "type": "limit", "price": "1", "qty": "1", "client_order_id": "bad id!"},
+            422,
+            "VALIDATION_ERROR",
+        ),
+    ],
+)
+async def test_bad_orders_are_refused_with_a_stable_code(
+    client: AsyncTestClient[Litestar], alice: User, fields: dict[str, Any], status: int, code: str
+) -> None:
+    """Each malformed or unaffordable order gets its status and code, and balances do not move."""
+    before = await balances(client, alice)
+    r = await place(client, alice, **fields)
+    assert r.status_code == status, r.text
+    assert error_code(r) == code
+    assert await balances(client, alice) == before
+
+
+async def test_unknown_market_is_404(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """An order on a market that does not exist is 404 UNKNOWN_MARKET."""
+    r = await client.post(
+        "/api/orders",
+        json={"symbol": "DOGE-USDT", "side": "buy", "type": "limit", "price": "1", "qty": "1"},
+        headers=alice.headers,
+    )
+    assert r.status_code == 404 and error_code(r) == "UNKNOWN_MARKET"
+
+
+async def test_orders_need_a_token(client: AsyncTestClient[Litestar]) -> None:
+    """Every trading route is 401 without a bearer token."""
+    calls = [
+        ("post", "/api/orders"),
+        ("get", "/api/orders/1"),
+        ("delete", "/api/orders/1"),
+        ("delete", "/api/orders"),
+        ("get", "/api/balances"),
+    ]
+    for method, path in calls:
+        r = await client.request(method.upper(), path, json={} if method == "post" else None)
+        assert r.status_code == 401, (method, path, r.text)
+        assert error_code(r) == "UNAUTHORIZED"

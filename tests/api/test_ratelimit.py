@@ -1,0 +1,68 @@
+"""Rate limits: 429 RATE_LIMITED with Retry-After, shared by every app on the same Redis."""
+
+from __future__ import annotations
+
+from litestar.testing import AsyncTestClient
+
+from exchange.api.app import create_app
+from exchange.api.settings import RateLimit, RateLimits
+from tests.api.conftest import PASSWORD, error_code, make_settings, new_email, register, seed
+
+
+async def test_login_attempts_per_email_are_limited(redis_url: str, pg_url: str) -> None:
+    """The 4th failed login for one email inside the window is 429 with a Retry-After header."""
+    seed(redis_url)
+    limits = RateLimits(
+        login_email=RateLimit(3, 60), login_ip=RateLimit(1000, 60), register_ip=RateLimit(100, 60)
+    )
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
+        email = new_email()
+        r = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 201
+        statuses = []
+        for _ in range(4):
+            r = await client.post("/api/auth/login", json={"email": email, "password": "wrong password"})
+            statuses.append(r.status_code)
+        assert statuses == [401, 401, 401, 429]
+        assert error_code(r) == "RATE_LIMITED"
+        assert 1 <= int(r.headers["retry-after"]) <= 60
+        # the right password is refused too while limited, another email is not
+        r = await client.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 429
+        other = await register(client, new_email())
+        assert other.access_token
+
+
+async def test_login_attempts_per_ip_are_limited(redis_url: str, pg_url: str) -> None:
+    """Many emails from one IP hit the per-IP login limit."""
+    seed(redis_url)
+    limits = RateLimits(
+        login_email=RateLimit(100, 60), login_ip=RateLimit(2, 60), register_ip=RateLimit(100, 60)
+    )
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
+        codes = [
+            (
+                await client.post("/api/auth/login", json={"email": new_email(), "password": PASSWORD})
+            ).status_code
+            for _ in range(3)
+        ]
+        assert codes == [401, 401, 429]
+
+
+async def test_order_rate_is_limited_per_account_across_apps(redis_url: str, pg_url: str) -> None:
+    """Two app instances on one Redis share the per-account order budget; another account is unaffected."""
+    seed(redis_url)
+    limits = RateLimits(orders=RateLimit(3, 60), login_ip=RateLimit(1000, 60), register_ip=RateLimit(100, 60))
+    settings = make_settings(redis_url, pg_url, rate_limits=limits)
+    order = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "qty": "0.1"}
+    async with AsyncTestClient(create_app(settings)) as one, AsyncTestClient(create_app(settings)) as two:
+        alice = await register(one)
+        bob = await register(one)
+        codes = []
+        for i in range(4):
+            client = one if i % 2 == 0 else two
+            codes.append((await client.post("/api/orders", json=order, headers=alice.headers)).status_code)
+        assert codes == [201, 201, 201, 429]
+        r = await two.delete("/api/orders", headers=alice.headers)
+        assert r.status_code == 429 and "retry-after" in r.headers
+        assert (await two.post("/api/orders", json=order, headers=bob.headers)).status_code == 201
