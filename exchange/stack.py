@@ -266,6 +266,7 @@ class Stack:
     children: list[Child] = field(default_factory=list)
     mm: Child | None = None
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    server_retry_at: float = 0.0
 
     @property
     def api_url(self) -> str:
@@ -379,9 +380,13 @@ class Stack:
             now = time.monotonic()
             changed = False
             for server in (self.redis, self.postgres):
-                if server is not None and not server.running:
+                if server is not None and not server.running and now >= self.server_retry_at:
                     say(f"{server!r} died; restarting it")
-                    server.start()
+                    try:
+                        server.start()
+                    except Exception as exc:  # keep supervising; try again shortly
+                        say(f"restart failed: {exc}")
+                        self.server_retry_at = now + MAX_BACKOFF_S / 3
                     changed = True
             for child in self.all_children():
                 changed |= child.check(now)

@@ -123,6 +123,21 @@ def test_up_starts_and_stops_everything(data_dir: Path) -> None:
 
         _wait_for(api_replaced, 60, "the API to be restarted", proc)
         started += _tree(proc.pid)
+
+        # a dead Redis is restarted on the same port from its AOF
+        client = redis.Redis.from_url(info["redis_url"], decode_responses=True, protocol=2)
+        client.set("infra:probe", "kept")
+        time.sleep(1.5)  # appendfsync everysec
+        os.kill(info["redis_pid"], signal.SIGKILL)
+
+        def redis_back() -> bool:
+            try:
+                return client.get("infra:probe") == "kept"
+            except redis.RedisError:
+                return False
+
+        _wait_for(redis_back, 60, "Redis to be restarted", proc)
+        client.close()
         info = json.loads(stack_file.read_text())
         started += [info["redis_pid"], info["postgres_pid"]]
         assert info["redis_pid"] and info["postgres_pid"]
@@ -184,3 +199,21 @@ def test_dead_child_is_restarted_with_backoff(tmp_path: Path) -> None:
         child.finish(time.monotonic() + 5)
     assert child.pid is None
     assert "starting" in (tmp_path / "s.log").read_text()
+
+
+def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`exchange up` flags win over EXCHANGE_* variables; unset flags keep the environment's values."""
+    import argparse
+
+    from exchange.stack import add_arguments, settings_from_args
+
+    for var in ("EXCHANGE_NO_MM", "EXCHANGE_DEMO", "EXCHANGE_API_PROCESSES"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("EXCHANGE_PORT", "9100")
+    monkeypatch.setenv("EXCHANGE_WORKERS", "3")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    s = settings_from_args(parser.parse_args(["--port", "9200", "--no-mm", "--no-demo"]))
+    assert (s.port, s.workers, s.no_mm, s.demo, s.api_processes) == (9200, 3, True, False, 2)
+    s = settings_from_args(parser.parse_args([]))
+    assert (s.port, s.no_mm, s.demo) == (9100, False, True)
