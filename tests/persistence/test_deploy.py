@@ -1,0 +1,109 @@
+"""docker-compose.yml and the Redis deployment config: structure, no committed secret, the read-only ACL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import redis
+import yaml
+
+from exchange.servers import available_redis_kinds, free_port, redis_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DEPLOY = ROOT / "deploy" / "redis"
+ENV = {"REDIS_PASSWORD": "pw-app", "REDIS_READONLY_PASSWORD": "pw-ro", "POSTGRES_PASSWORD": "pw-pg",
+       "EXCHANGE_JWT_SECRET": "x" * 64}  # fmt: skip
+
+
+def test_compose_has_the_whole_stack_and_no_secret() -> None:
+    """Redis, PostgreSQL with a volume, init, API, workers and the demo mm profile; secrets only from env."""
+    doc = yaml.safe_load(COMPOSE.read_text())
+    services = doc["services"]
+    assert set(services) == {"redis", "postgres", "init", "api", "worker", "mm"}
+    assert services["mm"]["profiles"] == ["demo"]
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert services["worker"]["command"] == ["exchange", "worker"]
+    text = COMPOSE.read_text()
+    for name in ("REDIS_PASSWORD", "REDIS_READONLY_PASSWORD", "POSTGRES_PASSWORD", "EXCHANGE_JWT_SECRET"):
+        assert f"${{{name}:?" in text, f"{name} must be required from the environment"
+    for value in ENV.values():
+        assert value not in text
+    conf = (DEPLOY / "redis.conf").read_text()
+    assert "appendonly yes" in conf and "maxmemory-policy noeviction" in conf and "aclfile" in conf
+
+
+def test_docker_compose_config_validates() -> None:
+    """`docker compose config` accepts the file (only where the docker compose plugin is installed)."""
+    if shutil.which("docker") is None:
+        pytest.skip("no docker client on this machine")
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip("the docker client has no compose plugin here")
+    result = subprocess.run(["docker", "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True,
+                            text=True, env={**os.environ, **ENV}, cwd=ROOT)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def _render_acl(directory: Path) -> Path:
+    text = (DEPLOY / "users.acl.template").read_text()
+    text = text.replace("${REDIS_PASSWORD}", ENV["REDIS_PASSWORD"])
+    text = text.replace("${REDIS_READONLY_PASSWORD}", ENV["REDIS_READONLY_PASSWORD"])
+    path = directory / "users.acl"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("kind", available_redis_kinds())
+def test_readonly_acl_user_reads_but_cannot_change_books_or_balances(kind: str) -> None:
+    """The shipped ACL: `readonly` reads hashes, sets, zsets, streams; every write, script or admin is refused."""
+    base = Path(tempfile.mkdtemp(prefix="exchange-acl-"))
+    port = free_port()
+    acl = _render_acl(base)
+    proc = subprocess.Popen(
+        [str(redis_binary(kind)), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(base),
+         "--aclfile", str(acl), "--maxmemory-policy", "noeviction"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        app = redis.Redis(
+            port=port, username="exchange", password=ENV["REDIS_PASSWORD"], decode_responses=True
+        )
+        for _ in range(200):
+            try:
+                app.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.02)
+        app.hset("balance:1", mapping={"USDT:available": 5, "USDT:held": 0})
+        app.zadd("book:BTC-USDT:asks", {"0000000000000001": 100})
+        app.xadd("events:BTC-USDT", {"seq": 1, "type": "x"}, id="1-0")
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(port=port, decode_responses=True).ping()  # the default user is off
+        ro = redis.Redis(port=port, username="readonly", password=ENV["REDIS_READONLY_PASSWORD"],
+                         decode_responses=True)  # fmt: skip
+        assert ro.hgetall("balance:1") == {"USDT:available": "5", "USDT:held": "0"}
+        assert ro.zrange("book:BTC-USDT:asks", 0, 9, withscores=True) == [("0000000000000001", 100.0)]
+        assert len(ro.xrange("events:BTC-USDT")) == 1
+        assert "balance:1" in set(ro.scan_iter())
+        refused = [
+            ("HINCRBY", "balance:1", "USDT:available", "1"), ("HSET", "balance:1", "x", "1"),
+            ("ZREM", "book:BTC-USDT:asks", "0000000000000001"), ("DEL", "balance:1"), ("FLUSHALL",),
+            ("FCALL", "ex_place", "0"), ("EVAL", "return 1", "0"), ("FUNCTION", "FLUSH"),
+            ("CONFIG", "SET", "appendonly", "no"), ("XADD", "events:BTC-USDT", "*", "a", "b"),
+            ("SET", "seq:order", "1"), ("ACL", "SETUSER", "readonly", "+@all"),
+        ]  # fmt: skip
+        for command in refused:
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                ro.execute_command(*command)
+        assert app.hget("balance:1", "USDT:available") == "5"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(base, ignore_errors=True)
