@@ -73,9 +73,12 @@ class Flow:
                 self.deposit(rng.choice(ACCOUNTS), rng.choice(("PA", "PB", "PQ")), rng.randint(1, 500))
             elif roll < 0.95:
                 r = self.engine.withdraw(
-                    rng.choice(ACCOUNTS), rng.choice(("PA", "PQ")), rng.randint(1, 300),
-                    f"wd-{self.seed}-{next(self.refs)}", next(self.ts),
-                )  # fmt: skip
+                    rng.choice(ACCOUNTS),
+                    rng.choice(("PA", "PQ")),
+                    rng.randint(1, 300),
+                    f"wd-{self.seed}-{next(self.refs)}",
+                    next(self.ts),
+                )
                 self.acked_wallet.append(r)
             elif roll < 0.97:
                 self._status()
@@ -98,8 +101,9 @@ class Flow:
         if rng.random() < 0.8:
             kw["tif"] = rng.choice(("gtc", "gtc", "gtc", "ioc", "fok"))
             kw["post_only"] = kw["tif"] == "gtc" and rng.random() < 0.15
-            r = self.engine.place(account, spec.symbol, side, "limit", price=rng.randint(90, 110),
-                                  qty=rng.randint(1, 8), **kw)  # fmt: skip
+            r = self.engine.place(
+                account, spec.symbol, side, "limit", price=rng.randint(90, 110), qty=rng.randint(1, 8), **kw
+            )
         elif side == "buy" and rng.random() < 0.5:
             r = self.engine.place(account, spec.symbol, side, "market", quote_qty=rng.randint(100, 900), **kw)
         else:
@@ -123,8 +127,16 @@ class Flow:
 
     def _retry_coid(self) -> None:
         # a retry with a used client_order_id: duplicate or DUPLICATE_CLIENT_ORDER_ID, never a new order
-        self.engine.place(self.rng.choice(ACCOUNTS), MARKETS[0].symbol, "buy", "limit", price=100, qty=1,
-                          client_order_id=f"c{self.rng.randint(1, 40)}", ts_ms=next(self.ts))  # fmt: skip
+        self.engine.place(
+            self.rng.choice(ACCOUNTS),
+            MARKETS[0].symbol,
+            "buy",
+            "limit",
+            price=100,
+            qty=1,
+            client_order_id=f"c{self.rng.randint(1, 40)}",
+            ts_ms=next(self.ts),
+        )
 
     def run(self, n: int) -> None:
         for _ in range(n):

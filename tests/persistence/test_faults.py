@@ -33,11 +33,25 @@ EXCHANGE = [sys.executable, "-m", "exchange.cli"]
 def start_worker(redis_url: str, database_url: str) -> subprocess.Popen[bytes]:
     """A real `exchange worker` (RQ SimpleWorker + scheduler) in its own process group."""
     return subprocess.Popen(
-        [*EXCHANGE, "worker", "--redis-url", redis_url, "--database-url", database_url,
-         "--reconcile-interval", "0", "--retain", "-1", "--closed-order-ttl", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            *EXCHANGE,
+            "worker",
+            "--redis-url",
+            redis_url,
+            "--database-url",
+            database_url,
+            "--reconcile-interval",
+            "0",
+            "--retain",
+            "-1",
+            "--closed-order-ttl",
+            "0",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
         cwd=Path(__file__).resolve().parents[2],
-    )  # fmt: skip
+    )
 
 
 def kill9(proc: subprocess.Popen[bytes]) -> None:
