@@ -50,6 +50,13 @@ def snap(value: Decimal, step: str, rounding: str = "ROUND_DOWN") -> Decimal:
     return ((value / s).to_integral_value(rounding=rounding) * s).normalize()
 
 
+def qty_for(m: dict[str, Any], price: Decimal) -> str:
+    """The smallest amount that meets both the minimum quantity and the minimum notional (plus 10%)."""
+    need = Decimal(m["min_notional"]) * Decimal("1.1") / price
+    qty = max(Decimal(m["min_qty"]), snap(need, m["lot_size"], "ROUND_UP"))
+    return format(qty.normalize(), "f")
+
+
 def place_limit(page: Any, side: str, price: Decimal, qty: str) -> None:
     form = page.get_by_test_id("order-form")
     form.get_by_role("button", name=side.capitalize(), exact=True).click()
@@ -58,6 +65,7 @@ def place_limit(page: Any, side: str, price: Decimal, qty: str) -> None:
     form.locator("input[name=qty]").fill(qty)
     form.locator("input[name=qty]").blur()
     submit = page.get_by_test_id("submit-order")
+    expect(page.get_by_test_id("order-reason")).to_have_text("\u00a0")  # no reason to refuse
     expect(submit).to_be_enabled()
     submit.click()
 
@@ -146,7 +154,7 @@ def test_limit_order_appears_in_open_orders_and_cancels(stack: Stack, new_page: 
     open_trade(page)
     m = market(stack)
     price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
-    place_limit(page, "buy", price, m["min_qty"])
+    place_limit(page, "buy", price, qty_for(m, price))
     expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_be_visible()
     row = page.locator("[data-testid=open-orders] tbody tr[data-order-id]")
     expect(row).to_have_count(1)
@@ -164,7 +172,7 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
     m = market(stack)
     before = available(page, m["base"])
     price = snap(best(page, "asks") * Decimal("1.02"), m["tick_size"], "ROUND_UP")
-    place_limit(page, "buy", price, m["min_qty"])
+    place_limit(page, "buy", price, qty_for(m, price))
     expect(page.get_by_test_id("toast").filter(has_text=re.compile("filled"))).to_be_visible()
     shot(page, "06-fill-toast")
     expect(page.locator(f"[data-testid=balances] tr[data-asset={m['base']}] td").nth(1)).not_to_have_text(
@@ -179,8 +187,8 @@ def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) 
     token = stack.token(email)
     m = market(stack)
     with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as c:
-        book = c.get(f"/api/markets/{SYMBOL}/book", params={"depth": 1}).json()
-        bid = Decimal(book["bids"][0][0])
+        tickers = {t["symbol"]: t for t in c.get("/api/tickers").json()}
+        bid = Decimal(tickers[SYMBOL]["last"])
         for i in range(12):
             price = snap(bid * (Decimal("0.80") + Decimal(i) / 100), m["tick_size"])
             body = {
@@ -188,7 +196,7 @@ def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) 
                 "side": "buy",
                 "type": "limit",
                 "price": str(price),
-                "qty": m["min_qty"],
+                "qty": qty_for(m, price),
             }
             r = c.post("/api/orders", json=body)
             assert r.status_code == 201, r.text
@@ -237,7 +245,7 @@ def test_one_users_order_reaches_another_users_book_within_a_second(stack: Stack
             break
         a.wait_for_timeout(300)
     price = bid + tick if ask - bid >= 2 * tick else bid
-    qty = m["min_qty"]
+    qty = qty_for(m, price)
     level = b.locator(f"[data-testid=book-bids] .book-row[data-price='{format(price.normalize(), 'f')}']")
     before = level.get_attribute("data-qty") if level.count() else None
     place_limit(a, "buy", price, qty)

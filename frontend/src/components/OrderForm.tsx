@@ -47,7 +47,6 @@ export function OrderForm(props: {
     { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid },
   );
   const pd = decimalsOf(m.tick_size);
-  const qd = decimalsOf(m.lot_size);
 
   const setPct = (pct: number) => {
     const avail = side === "sell" ? base?.available : quote?.available;
@@ -152,8 +151,8 @@ export function OrderForm(props: {
         <dt>Available</dt>
         <dd data-testid="available">
           {side === "buy"
-            ? `${format(quote?.available ?? (session ? "0" : null), feeDecimals(m))} ${m.quote}`
-            : `${format(base?.available ?? (session ? "0" : null), qd)} ${m.base}`}
+            ? `${format(quote?.available ?? (session ? "0" : null))} ${m.quote}`
+            : `${format(base?.available ?? (session ? "0" : null))} ${m.base}`}
         </dd>
         <dt>{type === "market" ? "Est. total" : "Total"}</dt>
         <dd data-testid="est-total">{check.total ? `${format(check.total, feeDecimals(m))} ${m.quote}` : "—"}</dd>
