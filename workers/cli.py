@@ -208,7 +208,16 @@ def run_reconcile(args: argparse.Namespace) -> int:
         cleared = clear_markets(client, list(args.clear))
         print(f"back to trading: {', '.join(cleared) or '(none of these was frozen)'}")
         return 0
-    report = reconcile_urls(redis_url, database_url, freeze=not args.no_freeze)
+    try:
+        report = reconcile_urls(redis_url, database_url, freeze=not args.no_freeze)
+    except (redis.RedisError, OSError) as exc:
+        return _fail(f"Redis not reachable: {exc}")
+    except Exception as exc:
+        import psycopg
+
+        if isinstance(exc, psycopg.Error):
+            return _fail(f"PostgreSQL not reachable: {exc}")
+        raise
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, sort_keys=True, default=str))
     else:
