@@ -6,6 +6,9 @@ directory) and by `exchange up` (`exchange/stack.py`). Every server is started d
 and by default with a parent-death signal so a crashed parent never leaves a server behind.
 
 Servers only ever listen on 127.0.0.1, on a free port unless one is given.
+
+`die_with_parent=True` (the default) uses Linux's parent-death signal, which fires when the *thread* that
+started the server exits: start servers from the main thread or a long-lived one, or pass False.
 """
 
 from __future__ import annotations
