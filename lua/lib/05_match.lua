@@ -195,6 +195,9 @@ function M.run(ctx, m, t, dry)
         end
         if t.budget then
           t.budget = t.budget - pays
+          if q < left then
+            return 'budget' -- the budget stopped inside this maker: it cannot pay one more lot here
+          end
         else
           t.rem = t.rem - q
           if t.rem == 0 then

@@ -1,0 +1,58 @@
+"""`exchange book SYMBOL`: print a market's live order book from Redis."""
+
+from __future__ import annotations
+
+import argparse
+from decimal import Decimal
+
+from exchange.engine.client import Engine, connect
+from exchange.engine.errors import EngineError
+from exchange.money import format_decimal
+
+
+def add_book_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("symbol", help="market symbol, e.g. BTC-USDT")
+    p.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
+    p.add_argument("--data-dir", default=None, help="the stack's data directory (to find its Redis URL)")
+    p.add_argument("--redis-url", default=None, help="Redis URL (default: EXCHANGE_REDIS_URL, then stack)")
+
+
+def format_book(market: dict[str, object], book: dict[str, object]) -> str:
+    """The book as text: asks (worst first) above bids, decimal prices and quantities, spread, seq."""
+    tick, lot = Decimal(str(market["tick_size"])), Decimal(str(market["lot_size"]))
+
+    def row(level: list[int]) -> str:
+        price, qty, count = level
+        return f"{format_decimal(price * tick):>18}  {format_decimal(qty * lot):>18}  {count:>6}"
+
+    bids: list[list[int]] = book["bids"]  # type: ignore[assignment]
+    asks: list[list[int]] = book["asks"]  # type: ignore[assignment]
+    lines = [
+        f"{market['symbol']}  status {market['status']}  book seq {book['seq']}  event seq {market['seq']}",
+        f"{'price':>18}  {'qty':>18}  {'orders':>6}",
+    ]
+    lines += [f"ask {row(level)}" for level in reversed(asks)] or ["ask (none)"]
+    if bids and asks:
+        spread = (asks[0][0] - bids[0][0]) * tick
+        lines.append(f"--- spread {format_decimal(spread)}")
+    else:
+        lines.append("---")
+    lines += [f"bid {row(level)}" for level in bids] or ["bid (none)"]
+    return "\n".join(lines)
+
+
+def run_book(args: argparse.Namespace) -> int:
+    from exchange.seed import resolve_redis_url
+
+    engine = Engine(connect(resolve_redis_url(args)))
+    market = engine.market(args.symbol)
+    if market is None:
+        print(f"no market {args.symbol}")
+        return 1
+    try:
+        book = engine.book(args.symbol, args.depth)
+    except EngineError as exc:
+        print(exc)
+        return 1
+    print(format_book(market, book))
+    return 0
