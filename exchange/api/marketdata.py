@@ -9,7 +9,8 @@ Sources:
 
 24h statistics are computed over whole minutes: the window starts at the minute boundary 24h before the
 current minute. Per-minute aggregates are cached per process; each refresh re-reads only the last
-`RECENT_MINUTES` minutes (so late persisted trades are still counted), never the whole day.
+`RECENT_MINUTES` minutes and the minutes of newly persisted trades (persistence may lag), never the whole
+day.
 
 Units: every price / quantity / amount leaves as a decimal string (`exchange.api.convert.Market`).
 """
@@ -37,6 +38,7 @@ from exchange.api.openapi import errors
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 RECENT_MINUTES = 3
+LATE_ID_MARGIN = 10_000
 REDIS_TRADES_MAX = 200
 TICKER_TTL_S = 1.0
 
@@ -205,6 +207,7 @@ class _MinuteCache:
 
     bars: dict[str, dict[int, Bar]] = field(default_factory=dict)
     loaded_from: int | None = None
+    max_id: int = 0  # highest persisted trade id seen at the last refresh
 
 
 class MarketData:
@@ -273,19 +276,31 @@ class MarketData:
             return self._tickers
 
     async def _refresh_minutes(self, now: int) -> None:
+        """Update the per-minute bars: the last `RECENT_MINUTES` minutes, plus every minute that received
+        trades persisted since the last refresh (persistence may lag; trade ids are global and increase,
+        `LATE_ID_MARGIN` covers workers committing out of id order)."""
         if self.pool is None:
             return
         cache = self._minutes
         window_start = (now // MINUTE_MS) * MINUTE_MS - DAY_MS
-        start = (
-            window_start
-            if cache.loaded_from is None
-            else max(window_start, (now // MINUTE_MS - RECENT_MINUTES) * MINUTE_MS)
-        )
         sql = _BAR_SQL.format(
             group="symbol, (ts_ms / 60000) * 60000", where="ts_ms >= %(lo)s", groupby="1, 2"
         )
         async with self.pool.connection() as conn:
+            cur = await conn.execute("SELECT coalesce(max(trade_id), 0) FROM trades")
+            max_id = int((await cur.fetchone() or (0,))[0])
+            if cache.loaded_from is None:
+                start = window_start
+            else:
+                start = (now // MINUTE_MS - RECENT_MINUTES) * MINUTE_MS
+                cur = await conn.execute(
+                    "SELECT min(ts_ms) FROM trades WHERE trade_id > %s",
+                    (max(cache.max_id - LATE_ID_MARGIN, 0),),
+                )
+                late = (await cur.fetchone() or (None,))[0]
+                if late is not None:
+                    start = min(start, (int(late) // MINUTE_MS) * MINUTE_MS)
+                start = max(start, window_start)
             cur = await conn.execute(sql, {"lo": start})
             rows = await cur.fetchall()
         fresh: dict[str, dict[int, Bar]] = {}
@@ -298,6 +313,7 @@ class MarketData:
         for symbol, minutes in fresh.items():
             cache.bars[symbol] = minutes
         cache.loaded_from = window_start
+        cache.max_id = max_id
 
     async def _compute_tickers(self) -> list[dict[str, Any]]:
         markets = await self.markets.all()
