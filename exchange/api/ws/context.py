@@ -34,7 +34,7 @@ class WsSettings:
     """EXCHANGE_WS_MAX_FRAME: larger client frames get a FRAME_TOO_LARGE error frame."""
     max_channels: int = 64
     """EXCHANGE_WS_MAX_CHANNELS: channels per connection (and per subscribe frame)."""
-    frames_per_s: int = 50
+    frames_per_s: int = 200
     """EXCHANGE_WS_FRAMES_PER_S: client frames per second per connection (burst 2x); beyond: RATE_LIMITED."""
     snapshot_depth: int = 500
     """EXCHANGE_WS_BOOK_DEPTH: levels per side in a book snapshot."""
@@ -49,7 +49,7 @@ class WsSettings:
             ping_interval_s=_env_float("EXCHANGE_WS_PING_S", 20.0),
             max_frame_bytes=_env_int("EXCHANGE_WS_MAX_FRAME", 16 * 1024),
             max_channels=_env_int("EXCHANGE_WS_MAX_CHANNELS", 64),
-            frames_per_s=_env_int("EXCHANGE_WS_FRAMES_PER_S", 50),
+            frames_per_s=_env_int("EXCHANGE_WS_FRAMES_PER_S", 200),
             snapshot_depth=_env_int("EXCHANGE_WS_BOOK_DEPTH", 500),
             tickers_interval_s=_env_float("EXCHANGE_WS_TICKERS_S", 1.0),
         )

@@ -13,7 +13,7 @@ Server heartbeat: {"op": "ping", "ts": ms} every `ping_interval_s`.
 Every outgoing frame (acks, results and channel data alike) goes through one bounded queue drained by one
 writer task, so frames keep their order. A client that does not read fills the queue and is disconnected
 (close code 1008) instead of being buffered without bound; a single send that stalls longer than
-`send_timeout_s` does the same.
+`send_timeout_s` does the same (checked by the watchdog task, which also sends the heartbeats).
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ class Session:
         self.close_reason = ""
         self._tokens = float(self.settings.frames_per_s)
         self._tokens_at = time.monotonic()
+        self._send_started = 0.0
 
     # --- outgoing ---------------------------------------------------------------------------------
     def deliver(self, topic: str, delivery: Delivery) -> None:
@@ -158,21 +159,28 @@ class Session:
             self.closing.set()
 
     async def _writer(self) -> None:
-        # asyncio.timeout rather than wait_for: Python 3.11's wait_for can swallow a cancellation that
-        # races with the send completing, which would leave this task waiting on the queue forever.
+        # No per-frame timeout here (it costs a timer per frame): the watchdog measures stalled sends.
+        loop = asyncio.get_running_loop()
         while not self.closing.is_set():
             text = await self.queue.get()
-            try:
-                async with asyncio.timeout(self.settings.send_timeout_s):
-                    await self.socket.send_text(text)
-            except TimeoutError:
-                self.close(CLOSE_POLICY, "slow consumer: send timed out")
-                return
+            self._send_started = loop.time()
+            await self.socket.send_text(text)
+            self._send_started = 0.0
 
-    async def _heartbeat(self) -> None:
+    async def _watchdog(self) -> None:
+        """Heartbeat `{"op": "ping"}` every `ping_interval_s`; drop a send stalled > `send_timeout_s`."""
+        loop = asyncio.get_running_loop()
+        tick = min(1.0, self.settings.ping_interval_s, self.settings.send_timeout_s / 2)
+        next_ping = loop.time() + self.settings.ping_interval_s
         while True:
-            await asyncio.sleep(self.settings.ping_interval_s)
-            self.send({"op": "ping", "ts": int(time.time() * 1000)})
+            await asyncio.sleep(tick)
+            now = loop.time()
+            if self._send_started and now - self._send_started > self.settings.send_timeout_s:
+                self.close(CLOSE_POLICY, "slow consumer: send stalled")
+                return
+            if now >= next_ping:
+                next_ping = now + self.settings.ping_interval_s
+                self.send({"op": "ping", "ts": int(time.time() * 1000)})
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -181,7 +189,7 @@ class Session:
         tasks = [
             asyncio.create_task(self._reader(), name="ws-reader"),
             asyncio.create_task(self._writer(), name="ws-writer"),
-            asyncio.create_task(self._heartbeat(), name="ws-heartbeat"),
+            asyncio.create_task(self._watchdog(), name="ws-watchdog"),
             asyncio.create_task(self.closing.wait(), name="ws-closing"),
         ]
         try:
