@@ -18,7 +18,7 @@ def test_fees_round_in_the_exchange_favour_on_a_fractional_market(ex: Exchange) 
     r = ex.place(2, "buy", price=7, qty=3, symbol="YB-XQ")
     assert r["order"]["hold"] == 0
     assert r["fills"][0]["notional"] == 2 and r["fills"][0]["fee"] == 1
-    trade = [e for e in ex.events("YB-XQ") if e["type"] == "trade"][0]
+    trade = next(e for e in ex.events("YB-XQ") if e["type"] == "trade")
     assert (trade["notional"], trade["buyer_fee"], trade["seller_fee"]) == ("2", "1", "0")
     assert ex.balance(2, "XQ") == (0, 0)
     assert ex.balance(1, "XQ") == (2, 0)
@@ -45,7 +45,7 @@ def test_maker_and_taker_pay_their_own_rates(ex: Exchange) -> None:
 
 
 def test_smallest_lot_at_the_smallest_price_still_charges_the_rounding(ex: Exchange) -> None:
-    """One lot at one tick: the buyer pays ceil(1.002)=2, the seller gets floor(0.999)=0, the fee account 2."""
+    """One lot at one tick: buyer pays ceil(1.002)=2, seller gets floor(0.999)=0, fee account gets 2."""
     ex.fund(1, "XB", 1)
     ex.fund(2, "XQ", 2)
     ex.place(1, "sell", price=1, qty=1)
@@ -77,7 +77,7 @@ def test_largest_allowed_notional_settles_exactly(ex: Exchange) -> None:
 
 
 def test_market_spec_reaching_2_pow_53_is_refused(ex: Exchange) -> None:
-    """A spec with max_price_ticks * max_lots * num == 2^53 is refused in Python and in Lua; one less passes."""
+    """A spec with max_price_ticks * max_lots * num == 2^53 is refused (Python and Lua); one less passes."""
     spec = MarketSpec("ZB-XQ", "YB", "XQ", "1", "1", "1", str(2**27), "0", str(2**26), 10, 20)
     with pytest.raises(MoneyError):
         spec.engine_fields(0, 0)
@@ -98,7 +98,7 @@ def test_market_spec_reaching_2_pow_53_is_refused(ex: Exchange) -> None:
         "1",
         "1",
     ]
-    with pytest.raises(redis.ResponseError, match="^INVALID_ARGUMENT"):
+    with pytest.raises(redis.ResponseError, match=r"^INVALID_ARGUMENT"):
         ex.redis.fcall("ex_create_market", 2, "market:ZB-XQ", "markets", *args)
     ok = MarketSpec("ZB-XQ", "YB", "XQ", "1", "1", "1", str(2**27 - 1), "0", str(2**26), 10, 20)
     ex.engine.create_market(ok)
@@ -106,7 +106,7 @@ def test_market_spec_reaching_2_pow_53_is_refused(ex: Exchange) -> None:
 
 
 def test_order_whose_hold_would_reach_2_pow_53_is_refused(ex: Exchange) -> None:
-    """At the largest price and qty of a 2^53-tight market the per-lot hold x qty exceeds 2^53: QTY_TOO_LARGE."""
+    """On a 2^53-tight market, max price x max qty needs a hold above 2^53: QTY_TOO_LARGE."""
     ex.engine.create_market(
         MarketSpec("ZB-XQ", "YB", "XQ", "1", "1", "1", str(2**27 - 1), "0", str(2**26), 10, 20)
     )
