@@ -313,3 +313,42 @@ def test_market_status_cancel_orders_and_halted_cancel() -> None:
     cancels = [e for e in ref.events(f"events:{SYM}") if e["type"] == "order_cancelled"]
     assert [e["reason"] for e in cancels] == ["market_status", "market_status"]
     _check(ref)
+
+
+def test_generated_streams_cover_every_outcome_and_error_code() -> None:
+    """The generator (run through the reference alone) reaches every order outcome and every error code."""
+    from tests.engine.test_differential import ASSETS, Generator, _call, _specs
+
+    seen: set[str] = set()
+    for seed in range(20):
+        ref = Reference()
+        for symbol, name, decimals in ASSETS:
+            ref.create_asset(symbol, name, decimals)
+        for spec in _specs():
+            ref.create_market(spec)
+        gen = Generator(seed, ref)
+        stream = gen.funding()
+        for _ in range(2000):
+            command = stream.pop(0) if stream else gen.next()
+            kind, result = _call(ref, command)
+            if kind == "error":
+                seen.add(result)
+            elif command[0] == "place":
+                order = result["order"]
+                seen.add(f"{order['status']}:{order['reason']}")
+                seen.update({"stp"} if result["stp"] else set())
+                seen.update({"duplicate"} if result["duplicate"] else set())
+                seen.update({"fill"} if result["fills"] else set())
+            else:
+                seen.add(command[0])
+    expected = {
+        "open:", "partially_filled:", "filled:", "cancelled:stp", "rejected:post_only_would_take",
+        "expired:ioc", "expired:fok_unfilled", "expired:market", "expired:max_makers", "stp", "duplicate",
+        "fill", "deposit", "withdraw", "cancel", "cancel_all", "set_market_status",
+        "UNKNOWN_MARKET", "MARKET_NOT_TRADING", "MARKET_HALTED", "INVALID_SIDE", "INVALID_TYPE",
+        "INVALID_TIF", "INVALID_STP", "INVALID_PRICE", "PRICE_TOO_HIGH", "INVALID_QTY", "QTY_TOO_SMALL",
+        "QTY_TOO_LARGE", "NOTIONAL_TOO_SMALL", "INVALID_POST_ONLY", "DUPLICATE_CLIENT_ORDER_ID",
+        "INSUFFICIENT_FUNDS", "INVALID_ARGUMENT", "UNKNOWN_ORDER", "ORDER_CLOSED", "UNKNOWN_ASSET",
+        "INVALID_AMOUNT", "DUPLICATE_REF",
+    }  # fmt: skip
+    assert expected - seen == set()

@@ -205,6 +205,8 @@ class Reference(Matching):
         market = self.markets_by_symbol.get(symbol)
         if market is None:
             raise fail("UNKNOWN_MARKET", symbol)
+        if not _is_int(depth) or not 1 <= depth <= 1000:
+            raise fail("INVALID_ARGUMENT", "depth must be 1..1000")
         out: dict[str, Any] = {"seq": market.book_seq}
         for half in ("bids", "asks"):
             levels: list[list[int]] = []
