@@ -1,0 +1,97 @@
+"""Deposits and withdrawals (idempotent refs) and client_order_id retries."""
+
+from __future__ import annotations
+
+import pytest
+
+from exchange.engine import errors
+from tests.engine.conftest import Exchange
+
+
+def test_withdraw_debits_available_and_is_idempotent(ex: Exchange) -> None:
+    """A withdrawal debits available once; its ref replayed returns the original result."""
+    ex.engine.deposit(3, "XQ", 1_000, "d-1", 1)
+    first = ex.engine.withdraw(3, "XQ", 400, "w-1", 2)
+    assert (first["available"], first["held"], first["duplicate"]) == (600, 0, False)
+    again = ex.engine.withdraw(3, "XQ", 400, "w-1", 3)
+    assert again == {**first, "duplicate": True}
+    assert ex.balance(3, "XQ") == (600, 0)
+    wallet = [f for _i, f in ex.redis.xrange("events:wallet")]
+    assert [(f["type"], f["amount"], f["ledger"]) for f in wallet[-2:]] == [
+        ("deposit", "1000", "3,XQ,1000,0"),
+        ("withdrawal", "400", "3,XQ,-400,0"),
+    ]
+
+
+def test_withdraw_cannot_touch_held_funds(ex: Exchange) -> None:
+    """Only available funds can be withdrawn: held funds make it INSUFFICIENT_FUNDS."""
+    ex.engine.deposit(3, "XQ", 1_000, "d-1", 1)
+    ex.place(3, "buy", price=100, qty=5)  # holds 505
+    with pytest.raises(errors.InsufficientFunds):
+        ex.engine.withdraw(3, "XQ", 600, "w-1", 2)
+
+
+def test_ref_reused_with_other_fields_is_duplicate_ref(ex: Exchange) -> None:
+    """The same ref with another amount, asset, account or kind is DUPLICATE_REF."""
+    ex.engine.deposit(3, "XQ", 1_000, "r-1", 1)
+    with pytest.raises(errors.DuplicateRef):
+        ex.engine.deposit(3, "XQ", 999, "r-1", 2)
+    with pytest.raises(errors.DuplicateRef):
+        ex.engine.withdraw(3, "XQ", 1_000, "r-1", 2)
+    with pytest.raises(errors.DuplicateRef):
+        ex.engine.deposit(4, "XQ", 1_000, "r-1", 2)
+
+
+@pytest.mark.parametrize(
+    ("asset", "amount", "ref", "error"),
+    [
+        ("NOPE", 1, "x", errors.UnknownAsset),
+        ("XQ", 0, "x", errors.InvalidAmount),
+        ("XQ", -5, "x", errors.InvalidAmount),
+        ("XQ", 2**53, "x", errors.InvalidAmount),
+        ("XQ", 1, "", errors.InvalidArgument),
+        ("XQ", 1, "r" * 65, errors.InvalidArgument),
+    ],
+)
+def test_bad_deposits_are_refused(ex: Exchange, asset: str, amount: int, ref: str, error: type) -> None:
+    """Unknown asset, non-positive or too large amount and a bad ref are refused with their codes."""
+    with pytest.raises(error):
+        ex.engine.deposit(3, asset, amount, ref, 1)
+
+
+def test_client_order_id_retry_returns_the_original_order(ex: Exchange) -> None:
+    """Placing again with the same client_order_id and fields returns the original order, duplicate true."""
+    ex.fund(1, "XQ", 10_000)
+    first = ex.place(1, "buy", price=100, qty=2, client_order_id="abc-1")
+    again = ex.place(1, "buy", price=100, qty=2, client_order_id="abc-1")
+    assert again["duplicate"] is True and again["order"] == first["order"]
+    assert len(ex.engine.open_orders(1)) == 1
+    assert ex.balance(1, "XQ") == (10_000 - 202, 202)
+
+
+def test_client_order_id_retry_reflects_the_current_state(ex: Exchange) -> None:
+    """A retry after the order traded returns its current state (filled), not the state at placement."""
+    ex.fund(1, "XQ", 10_000)
+    ex.fund(2, "XB", 10)
+    first = ex.place(1, "buy", price=100, qty=2, client_order_id="abc-1")["order"]
+    ex.place(2, "sell", price=100, qty=2)
+    again = ex.place(1, "buy", price=100, qty=2, client_order_id="abc-1")
+    assert again["duplicate"] is True
+    assert (again["order"]["id"], again["order"]["status"]) == (first["id"], "filled")
+
+
+def test_client_order_id_with_other_fields_is_a_conflict(ex: Exchange) -> None:
+    """The same client_order_id with a different price is DUPLICATE_CLIENT_ORDER_ID."""
+    ex.fund(1, "XQ", 10_000)
+    ex.place(1, "buy", price=100, qty=2, client_order_id="abc-1")
+    with pytest.raises(errors.DuplicateClientOrderId):
+        ex.place(1, "buy", price=101, qty=2, client_order_id="abc-1")
+
+
+def test_client_order_ids_are_per_account(ex: Exchange) -> None:
+    """Two accounts may use the same client_order_id independently."""
+    ex.fund(1, "XQ", 10_000)
+    ex.fund(2, "XQ", 10_000)
+    a = ex.place(1, "buy", price=100, qty=2, client_order_id="same")
+    b = ex.place(2, "buy", price=100, qty=2, client_order_id="same")
+    assert a["order"]["id"] != b["order"]["id"] and b["duplicate"] is False
