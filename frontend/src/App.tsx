@@ -3,7 +3,7 @@ import { AccountProvider } from "./components/Account";
 import { ToastProvider } from "./components/Toasts";
 import { useConnState, useHashRoute, useSession } from "./lib/hooks";
 import { api } from "./lib/http";
-import { clearSession, getSession, startSession } from "./lib/session";
+import { clearSession, getSession, refreshSession, startSession } from "./lib/session";
 import { ws } from "./lib/ws";
 import { AuthPage } from "./pages/AuthPage";
 import { MarketsPage } from "./pages/MarketsPage";
@@ -16,7 +16,17 @@ export function App() {
   useEffect(() => {
     startSession();
     ws.start();
-    return () => ws.stop();
+    let lastRefresh = 0;
+    const offAuth = ws.onAuthError(() => {
+      // at most one refresh per 10 s: a token the server keeps refusing must not loop
+      if (Date.now() - lastRefresh < 10_000) return;
+      lastRefresh = Date.now();
+      void refreshSession();
+    });
+    return () => {
+      offAuth();
+      ws.stop();
+    };
   }, []);
   useEffect(() => ws.setToken(session?.accessToken ?? null), [session?.accessToken]);
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -207,14 +208,15 @@ def new_page(browser: Any, stack: Stack) -> Iterator[PageFactory]:
     contexts: list[Any] = []
     problems: list[str] = []
 
-    def make(width: int = 1280, height: int = 800) -> Any:
+    def make(width: int = 1280, height: int = 800, allow_console: str | None = None) -> Any:
         ctx = browser.new_context(
             base_url=stack.base_url, viewport={"width": width, "height": height}, accept_downloads=True
         )
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         page = ctx.new_page()
-        page.on("console", lambda m: _console(m, problems))
+        allowed = re.compile(allow_console) if allow_console else None
+        page.on("console", lambda m: _console(m, problems, allowed))
         page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
         return page
 
@@ -225,10 +227,10 @@ def new_page(browser: Any, stack: Stack) -> Iterator[PageFactory]:
     assert not problems, "browser reported errors:\n" + "\n".join(problems)
 
 
-def _console(msg: Any, problems: list[str]) -> None:
+def _console(msg: Any, problems: list[str], allowed: re.Pattern[str] | None) -> None:
     """Console errors fail the test, except the browser's own note on an API answer of 4xx (an expected
-    rejection that the page shows inline, such as a wrong password)."""
-    if msg.type != "error":
+    rejection that the page shows inline, such as a wrong password) and what the test explicitly allows."""
+    if msg.type != "error" or (allowed and allowed.search(msg.text)):
         return
     if msg.text.startswith("Failed to load resource: the server responded with a status of 4"):
         return

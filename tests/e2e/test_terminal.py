@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import re
+import signal
 import time
 from decimal import Decimal
 from typing import Any
@@ -270,3 +273,44 @@ def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"page scrolls sideways by {overflow}px"
     shot(page, "09-phone")
+
+
+def test_expired_access_token_is_refreshed_silently(stack: Stack, new_page: Any) -> None:
+    """With an expired access token stored, a reload refreshes it silently (rotating the refresh token)."""
+    page = new_page()
+    email = stack.register("refresh")
+    login(page, email)
+    old = json.loads(page.evaluate("localStorage.getItem('exchange.session')"))
+    page.evaluate(
+        """() => {
+        const s = JSON.parse(localStorage.getItem('exchange.session'));
+        s.accessToken = 'expired.garbage.token';
+        s.expiresAt = Date.now() - 1000;
+        localStorage.setItem('exchange.session', JSON.stringify(s));
+    }"""
+    )
+    page.reload()
+    open_trade(page)
+    expect(page.get_by_test_id("user-email")).to_have_text(email)
+    page.get_by_role("tab", name="Balances").click()
+    expect(page.locator("[data-testid=balances] tr[data-asset]").first).to_be_visible()
+    new = json.loads(page.evaluate("localStorage.getItem('exchange.session')"))
+    assert new["refreshToken"] != old["refreshToken"]
+    assert new["accessToken"] != "expired.garbage.token"
+
+
+def test_reconnects_and_resubscribes_after_the_api_restarts(stack: Stack, new_page: Any) -> None:
+    """Stopping the API shows the connection as down; once it is back the page goes live and updates again."""
+    page = new_page(allow_console=r"WebSocket connection to .* failed|Failed to load resource")
+    login(page, stack.register("restart"))
+    open_trade(page)
+    conn = page.get_by_test_id("conn-state")
+    expect(conn).to_have_attribute("data-state", "open")
+    info = json.loads((stack.data_dir / "var" / "stack.json").read_text())
+    os.kill(int(info["pids"]["api"]), signal.SIGTERM)
+    expect(conn).not_to_have_attribute("data-state", "open", timeout=15_000)
+    shot(page, "10-offline")
+    expect(conn).to_have_attribute("data-state", "open", timeout=60_000)
+    expect(page.get_by_test_id("order-book")).to_have_attribute("data-synced", "1", timeout=20_000)
+    trade0 = page.get_by_test_id("trades").get_attribute("data-last-id")
+    expect(page.get_by_test_id("trades")).not_to_have_attribute("data-last-id", trade0 or "", timeout=45_000)

@@ -33,17 +33,22 @@ export function useBook(symbol: string): View {
         bids: (data.bids as BookMessage["bids"]) ?? [],
         asks: (data.asks as BookMessage["asks"]) ?? [],
       };
-      if (b.apply(m) === "resync") ws.resubscribe(channel);
+      if (b.apply(m) === "resync") {
+        b.expectSnapshot();
+        ws.resubscribe(channel);
+      }
       if (!frame) frame = requestAnimationFrame(render);
     });
-    // a new connection sends a fresh snapshot after subscribing: drop the old state
-    const offOpen = ws.onOpen(() => {
-      b.reset();
-      render();
+    // while disconnected the levels stay visible but stale; the snapshot after re-subscribing replaces them
+    const offState = ws.onState((s) => {
+      if (s !== "open") {
+        b.expectSnapshot();
+        render();
+      }
     });
     return () => {
       off();
-      offOpen();
+      offState();
       if (frame) cancelAnimationFrame(frame);
     };
   }, [symbol]);
@@ -94,7 +99,7 @@ export function OrderBook(props: {
     <div className="card book-card" data-testid="order-book" data-synced={synced ? "1" : "0"}>
       <div className="card-head">
         <h2>Order book</h2>
-        {!synced && <span className="muted small">syncing…</span>}
+        {!synced && <span className="muted small">{bids.length + asks.length ? "stale — resyncing…" : "syncing…"}</span>}
       </div>
       <div className="book-cols muted small">
         <span>Price</span>

@@ -95,6 +95,17 @@ describe("BookSync", () => {
     expect(b.levels("asks").map((l) => l.price)).toEqual(["2", "3"]);
   });
 
+  it("keeps stale levels visible until the next snapshot replaces them", () => {
+    const b = fresh();
+    b.expectSnapshot();
+    expect(b.synced).toBe(false);
+    expect(b.levels("bids").map((l) => l.price)).toEqual(["100", "99"]);
+    expect(b.apply(upd(30, [["1", "1"]]))).toBe("buffered");
+    expect(b.apply(snap(29, [["50", "2"]], [["60", "1"]]))).toBe("applied");
+    expect(b.levels("bids").map((l) => l.price)).toEqual(["50", "1"]);
+    expect(b.seq).toBe(30);
+  });
+
   it("limits the number of levels returned", () => {
     const b = new BookSync();
     const bids: [string, string][] = Array.from({ length: 30 }, (_, i) => [String(100 - i), "1"]);

@@ -50,6 +50,15 @@ export class BookSync {
     this.pending.clear();
   }
 
+  /**
+   * Keep the levels on screen but treat them as stale until the next snapshot (connection lost or
+   * re-subscribing): updates are buffered meanwhile and the snapshot replaces everything.
+   */
+  expectSnapshot(): void {
+    this.synced = false;
+    this.pending.clear();
+  }
+
   apply(msg: BookMessage): ApplyResult {
     if (msg.type === "snapshot") return this.applySnapshot(msg);
     if (!this.synced) {

@@ -33,6 +33,8 @@ export class WsClient {
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private lastMessageAt = 0;
   private reqCounter = 0;
+  private authSeq = 0;
+  private authErrorListeners = new Set<() => void>();
   private stopped = false;
 
   constructor(private readonly url: string = defaultUrl()) {}
@@ -67,18 +69,24 @@ export class WsClient {
 
   /** Set or clear the access token; authenticates the live connection at once. */
   setToken(token: string | null): void {
-    const changed = token !== this.token;
     const hadToken = this.token !== null;
+    if (token === this.token) return;
     this.token = token;
-    if (!changed || this.state !== "open") return;
-    if (token) {
-      this.authed = false;
-      this.send({ op: "auth", token });
-      this.authed = true;
-      this.resendPrivate();
-    } else if (hadToken) {
-      this.ws?.close(); // drop private subscriptions by starting a fresh, anonymous connection
-    }
+    if (this.state !== "open") return;
+    if (token) this.authenticate();
+    else if (hadToken) this.ws?.close(); // drop private subscriptions: start a fresh, anonymous connection
+  }
+
+  /** Called when the server refuses the token (expired or revoked): the app refreshes it. */
+  onAuthError(l: () => void): () => void {
+    this.authErrorListeners.add(l);
+    return () => this.authErrorListeners.delete(l);
+  }
+
+  private authenticate(): void {
+    if (!this.token) return;
+    this.authSeq += 1;
+    this.send({ op: "auth", req_id: `auth${this.authSeq}`, token: this.token });
   }
 
   subscribe(channel: string, handler: Handler): () => void {
@@ -165,12 +173,10 @@ export class WsClient {
       this.lastMessageAt = Date.now();
       this.setState("open");
       this.authed = false;
-      if (this.token) {
-        this.send({ op: "auth", token: this.token });
-        this.authed = true;
-      }
+      // public channels at once; private ones after the server acknowledged the token
       const chans = [...this.handlers.keys()].filter((c) => this.canSend(c));
       if (chans.length) this.send({ op: "subscribe", channels: chans });
+      this.authenticate();
       for (const l of this.openListeners) l();
     };
     ws.onmessage = (ev) => {
@@ -216,6 +222,17 @@ export class WsClient {
     const msg = raw as Record<string, unknown>;
     if (msg.op === "ping" || msg.op === "pong") return; // server heartbeat: its arrival is the point
     const reqId = msg.req_id;
+    if (typeof reqId === "string" && reqId.startsWith("auth")) {
+      if (reqId !== `auth${this.authSeq}`) return; // answer to an older token
+      if (msg.op === "authenticated") {
+        const first = !this.authed;
+        this.authed = true;
+        if (first) this.resendPrivate();
+      } else if (msg.op === "error") {
+        for (const l of this.authErrorListeners) l();
+      }
+      return;
+    }
     if (typeof reqId === "string" && this.pending.has(reqId)) {
       const p = this.pending.get(reqId)!;
       this.pending.delete(reqId);
