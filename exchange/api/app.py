@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -96,6 +97,12 @@ def _unavailable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError | PoolTimeout | RedisConnectionError | RedisTimeoutError)
 
 
+def _bad_data(exc: Exception) -> bool:
+    from psycopg import DataError
+
+    return isinstance(exc, DataError)
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as `{"error": {"code", "message"}}`; nothing escapes as a bare 500."""
     if isinstance(exc, ApiError):
@@ -113,6 +120,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if status >= 500:
             log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
         return _error_response(code, str(exc.detail)[:500], status, dict(exc.headers or {}))
+    if _bad_data(exc):  # e.g. a NUL byte PostgreSQL refuses in text: the input's fault, not ours
+        return _error_response(ErrorCode.BAD_REQUEST, "the request contains data that cannot be stored", 400)
     if _unavailable(exc):
         log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
         return _error_response(ErrorCode.UNAVAILABLE, "a backing service is unavailable, retry shortly", 503)
@@ -326,7 +335,7 @@ def create_app(
     if settings.frontend_dist.is_dir() and (settings.frontend_dist / "index.html").is_file():
         handlers.append(_spa_handler(settings.frontend_dist))
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
         on_startup=parts.on_startup,
@@ -339,6 +348,80 @@ def create_app(
         cors_config=None,
         debug=False,
     )
+    _tighten_openapi(app)
+    app.before_send.append(_options_allow_fixer(app))
+    return app
+
+
+def _tighten_openapi(app: Litestar) -> None:
+    """Make the document say what the app does, where Litestar does not by itself:
+    - request bodies refuse unknown fields (msgspec `forbid_unknown_fields`): `additionalProperties: false`;
+    - every operation may answer the error envelope with 400, 404 and 422 (validation), and a secured
+      one with 401 (routes of every module, including those that do not list them)."""
+    from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference
+
+    from exchange.api import schemas
+
+    strict = {
+        name
+        for name, obj in vars(schemas).items()
+        if isinstance(obj, type)
+        and issubclass(obj, msgspec.Struct)
+        and getattr(obj.__struct_config__, "forbid_unknown_fields", False)
+    }
+    document = app.openapi_schema
+    components = document.components
+    for name, schema in (components.schemas or {}).items() if components else ():
+        if name.rsplit(".", 1)[-1].rsplit("_", 1)[-1] in strict:
+            schema.additional_properties = False
+    if components is None or "ErrorBody" not in (components.schemas or {}):
+        return
+    for item in (document.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            if operation is None:
+                continue
+            responses = operation.responses if operation.responses is not None else {}
+            wanted = ["400", "404", "422"] + (["401"] if operation.security else [])
+            for status in wanted:
+                if status not in responses:
+                    responses[status] = OpenAPIResponse(
+                        description="error (see error.code)",
+                        content={
+                            "application/json": OpenAPIMediaType(
+                                schema=Reference(ref="#/components/schemas/ErrorBody")
+                            )
+                        },
+                    )
+            operation.responses = responses
+
+
+def _allowed_methods(app: Litestar) -> dict[str, str]:
+    """Route template -> `Allow` header value (every method of every handler on that path)."""
+    methods: dict[str, set[str]] = {}
+    for route in app.routes:
+        methods.setdefault(route.path_format, set()).update(getattr(route, "methods", ()))
+    return {path: ", ".join(sorted(m)) for path, m in methods.items()}
+
+
+def _options_allow_fixer(app: Litestar) -> Callable[[Message, Scope], Any]:
+    """`before_send` hook: Litestar's automatic OPTIONS answer lists only the methods of the first
+    controller registered on a path; answer with every method the path serves."""
+    allowed: dict[str, str] | None = None
+
+    async def before_send(message: Message, scope: Scope) -> None:
+        nonlocal allowed
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        if allowed is None:
+            allowed = _allowed_methods(app)
+        value = allowed.get(str(scope.get("path_template", "")))
+        if value:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
+            headers.append((b"allow", value.encode()))
+            message["headers"] = headers
+
+    return before_send
 
 
 def openapi_document() -> dict[str, Any]:

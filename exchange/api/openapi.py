@@ -21,8 +21,8 @@ _DESCRIPTIONS = {
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
-    """`responses=` for a route handler: each status answered with `ErrorBody` (400 is always included)."""
-    wanted = sorted({400, *statuses})
+    """`responses=` for a route handler: each status answered with `ErrorBody` (400 and 422 always)."""
+    wanted = sorted({400, 422, *statuses})
     return {
         s: ResponseSpec(
             data_container=ErrorBody, description=_DESCRIPTIONS.get(s, "error"), generate_examples=False

@@ -104,14 +104,12 @@ class AuthController(Controller):
         )
 
     @post("/logout", operation_id="logout", status_code=204, responses=errors(401, 422))
-    async def logout(
-        self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest | None] = None
-    ) -> None:
-        """Revoke the given refresh token, or (with a bearer access token and no body) every refresh token
-        of the account."""
+    async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> None:
+        """Revoke the given refresh token, or (body `{}` and a bearer access token) every refresh token of
+        the account."""
         svc = services(request)
         pool = svc.require_pool()
-        if data is not None and data.refresh_token is not None:
+        if data.refresh_token is not None:
             claims = svc.tokens.decode_refresh(data.refresh_token)
             await accounts.revoke_refresh(pool, claims.account_id, claims.jti)
             return

@@ -19,8 +19,16 @@ Symbol = Annotated[
 ]
 AssetSymbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,15}$", max_length=15)]
 ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$", max_length=36)]
-Email = Annotated[str, Meta(pattern=r"^[^@\s]{1,64}@[^@\s]{1,190}$", min_length=3, max_length=254)]
-Password = Annotated[str, Meta(min_length=8, max_length=128)]
+Email = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}$",
+        min_length=3,
+        max_length=254,
+        description="an email address (ASCII)",
+    ),
+]
+Password = Annotated[str, Meta(min_length=8, max_length=128, pattern=r"^[^\x00]*$")]
 Ref = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", max_length=64)]
 Token = Annotated[str, Meta(min_length=1, max_length=2048)]
 AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
@@ -95,7 +103,8 @@ class RefreshRequest(Struct, forbid_unknown_fields=True):
 
 
 class LogoutRequest(Struct, forbid_unknown_fields=True):
-    """Revoke this refresh token; without it, every refresh token of the account."""
+    """Revoke this refresh token; `{}` with a bearer access token revokes every refresh token of the
+    account."""
 
     refresh_token: Token | None = None
 

@@ -123,7 +123,7 @@ async def test_logout_with_a_bearer_token_revokes_every_session(
 ) -> None:
     """Logout without a body (bearer access token) revokes all of the account's refresh tokens."""
     other = await login(client, alice.email, alice.id)
-    r = await client.post("/api/auth/logout", headers=alice.headers)
+    r = await client.post("/api/auth/logout", json={}, headers=alice.headers)
     assert r.status_code == 204
     for token in (alice.refresh_token, other.refresh_token):
         r = await client.post("/api/auth/refresh", json={"refresh_token": token})
@@ -132,5 +132,5 @@ async def test_logout_with_a_bearer_token_revokes_every_session(
 
 async def test_logout_without_any_token_is_401(client: AsyncTestClient[Litestar]) -> None:
     """Logout with neither a refresh token nor a bearer token is 401."""
-    r = await client.post("/api/auth/logout")
+    r = await client.post("/api/auth/logout", json={})
     assert r.status_code == 401 and error_code(r) == "UNAUTHORIZED"

@@ -41,7 +41,7 @@ async def test_refresh_and_logout_cannot_touch_another_account(
     client: AsyncTestClient[Litestar], alice: User, bob: User, pg_url: str
 ) -> None:
     """Bob's bearer logout revokes only Bob's tokens; Alice's refresh token keeps working."""
-    await client.post("/api/auth/logout", headers=bob.headers)
+    await client.post("/api/auth/logout", json={}, headers=bob.headers)
     r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
     assert r.status_code == 200
 

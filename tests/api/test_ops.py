@@ -102,3 +102,12 @@ async def test_openapi_and_its_ui_are_served(client: AsyncTestClient[Litestar]) 
     assert r.status_code == 200 and r.json()["openapi"].startswith("3.1")
     r = await client.get("/schema")
     assert r.status_code == 200 and "html" in r.headers["content-type"]
+
+
+async def test_options_lists_every_method_of_a_path(client: AsyncTestClient[Litestar]) -> None:
+    """OPTIONS answers 204 with an Allow header naming every method served on the path."""
+    r = await client.options("/api/orders/1")
+    assert r.status_code == 204 and r.headers["allow"] == "DELETE, GET, OPTIONS"
+    r = await client.options("/api/orders")
+    assert r.status_code == 204
+    assert {"DELETE", "GET", "POST", "OPTIONS"} <= set(r.headers["allow"].split(", "))
