@@ -89,6 +89,25 @@ def redis_cursor_key(stream: str) -> str:
     return REDIS_CURSOR_KEY.format(stream=stream)
 
 
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+_temp_tables: set[tuple[int, int, str]] = set()  # (connection, backend pid, temp table) already created
+
+
+def _copy_value(v: object) -> str:
+    """One value in PostgreSQL COPY text format."""
+    if v is None:
+        return "\\N"
+    if v is True:
+        return "t"
+    if v is False:
+        return "f"
+    if isinstance(v, int):
+        return str(v)
+    return str(v).translate(_ESCAPES)
+
+
 def _insert(
     cur: psycopg.Cursor[tuple[object, ...]],
     table: str,
@@ -96,15 +115,26 @@ def _insert(
     types: Sequence[str],
     rows: Sequence[tuple[object, ...]],
     conflict: str = "DO NOTHING",
+    plain: bool = False,
 ) -> None:
-    """One INSERT ... SELECT FROM unnest(arrays) for the whole batch (one round trip per table)."""
+    """COPY the batch into a session temp table, then one INSERT ... SELECT ... ON CONFLICT into `table`.
+
+    (COPY text built with str.join is several times faster than adapting parameter arrays.)
+    """
     if not rows:
         return
-    arrays = [list(col) for col in zip(*rows, strict=True)]
-    placeholders = ", ".join(f"%s::{t}[]" for t in types)
+    del types  # the temp table has the target's column types
+    tmp = f"tmp_{table}"
     names = ", ".join(columns)
-    query = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({placeholders}) ON CONFLICT {conflict}"
-    cur.execute(query.encode(), arrays)
+    marker = (id(cur.connection), cur.connection.info.backend_pid, tmp)
+    if marker not in _temp_tables:
+        cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table}) ON COMMIT DELETE ROWS".encode())
+        _temp_tables.add(marker)
+    fmt = _copy_value if plain is False else str  # plain: only ints and tab-free strings, no None/bool
+    payload = "".join("\t".join(map(fmt, row)) + "\n" for row in rows)
+    with cur.copy(f"COPY {tmp} ({names}) FROM STDIN".encode()) as copy:
+        copy.write(payload)
+    cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {tmp} ON CONFLICT {conflict}".encode())
 
 
 _ORDER_UPSERT = "(order_id) DO UPDATE SET " + ", ".join(
@@ -117,9 +147,9 @@ def write_batch(
 ) -> None:
     """Insert every row of `batch` (inside the caller's transaction)."""
     with conn.cursor() as cur:
-        _insert(cur, "trades", TRADE_COLUMNS, TRADE_TYPES, batch.trades)
-        _insert(cur, "fills", FILL_COLUMNS, FILL_TYPES, batch.fills)
-        _insert(cur, "ledger", LEDGER_COLUMNS, LEDGER_TYPES, batch.ledger)
+        _insert(cur, "trades", TRADE_COLUMNS, TRADE_TYPES, batch.trades, plain=True)
+        _insert(cur, "fills", FILL_COLUMNS, FILL_TYPES, batch.fills, plain=True)
+        _insert(cur, "ledger", LEDGER_COLUMNS, LEDGER_TYPES, batch.ledger, plain=True)
         _insert(cur, "order_events", ORDER_EVENT_COLUMNS, ORDER_EVENT_TYPES, batch.order_events)
         if batch.orders:
             rows = [o.row() for o in sorted(batch.orders.values(), key=lambda o: o.order_id)]
@@ -257,6 +287,15 @@ class Persister:
 
     def persist_stream(self, stream: str) -> StreamResult:
         """Persist at most one batch of `stream`; 0 events when caught up or locked by another worker."""
+        try:
+            return self._persist_stream(stream)
+        except BaseException:
+            # a rolled-back transaction also rolled back temp tables it created
+            for marker in [m for m in _temp_tables if m[0] == id(self.conn)]:
+                _temp_tables.discard(marker)
+            raise
+
+    def _persist_stream(self, stream: str) -> StreamResult:
         symbol = symbol_of(stream)
         if symbol is not None and symbol not in self._quote:
             self._quote[symbol] = str(self.redis.hget(f"market:{symbol}", "quote") or "")
