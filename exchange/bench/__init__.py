@@ -22,6 +22,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", default=None, help="API base URL (api benchmark; default: start one)")
     p.add_argument("--database-url", default=None, help="PostgreSQL URL (persist benchmark)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.add_argument(
+        "--duration", type=float, default=None, help="seconds per measurement step (api benchmark; default 3)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,490 @@
+"""`exchange bench api`: order entry and fan-out latency of the whole stack, measured open-loop.
+
+Starts `exchange up --no-mm` in a subprocess (tmp data dir, free port, order/frame rate limits raised)
+unless `--url` names a running API (then its rate limits apply and it must run in demo mode, since the
+benchmark trades with freshly registered demo accounts).
+
+Open loop: every request has a scheduled send time (`t0 + i / rate`); latency is measured from that
+scheduled time to the answer, so a slow server cannot hide its backlog (no coordinated omission). Load
+comes from `EXCHANGE_BENCH_PROCS` (default 2) client processes; each speaks raw keep-alive HTTP/1.1 or
+WebSocket and opens more connections whenever all are busy.
+
+Phases (each step lasts `--duration` seconds, default 3):
+1. REST `POST /api/orders` at 500/s, then rising rates: p50/p99/p99.9 at 500/s, and the highest rate
+   whose p99 stays under 50 ms (and which completes >= 99% of its requests without error);
+2. the same over WebSocket `place` ops;
+3. the same for the trivial authenticated `GET /api/me` (-> `trivial_get_rate`, `order_vs_trivial` =
+   rest_max_rate / trivial_get_rate);
+4. fan-out: `--size` (default 500) WebSocket clients subscribed to `book:BTC-USDT` and `trades:BTC-USDT`
+   while REST orders make 200 trades/s; latency = receive time - the trade's `ts` (same machine clock).
+
+Orders: each client process owns two demo accounts, A and B, and cycles A buy / B sell / B buy / A sell
+at one price, so every second order trades with a resting one, the book stays tiny and funds flow back
+and forth instead of running out.
+
+Ends with one JSON line: rest_p50_ms, rest_p99_ms, rest_p999_ms, rest_max_rate, ws_p50_ms, ws_p99_ms,
+ws_max_rate, trivial_get_rate, order_vs_trivial, fanout_p50_ms, fanout_p99_ms (plus a few diagnostics).
+The machine has 2 cores shared by the load generator, Redis, PostgreSQL and the API processes: the
+numbers measure that whole system.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+SYMBOL = "BTC-USDT"
+PRICE = "60000"
+QTY = "0.0001"  # 6 USDT per trade, above the 5 USDT minimum notional
+P99_BOUND_MS = 50.0
+RATES = tuple(
+    int(r)
+    for r in os.environ.get("EXCHANGE_BENCH_RATES", "500,1000,1500,2000,3000,4000,5000,6000,8000").split(",")
+)
+MAX_CONNECTIONS = 1000
+WS_CONNECTIONS_PER_ACCOUNT = 4
+FANOUT_TRADES_PER_S = 200
+GRACE_S = 3.0
+BENCH_ENV = {  # limits raised for a stack we start ourselves
+    "EXCHANGE_RATE_ORDERS": "100000000",
+    "EXCHANGE_RATE_REGISTER_IP": "100000",
+    "EXCHANGE_RATE_LOGIN_IP": "100000",
+    "EXCHANGE_RATE_LOGIN_EMAIL": "100000",
+    "EXCHANGE_WS_FRAMES_PER_S": "1000000",
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench api] {message}", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------- stack
+
+
+@contextlib.contextmanager
+def running_stack(url: str | None) -> Iterator[str]:
+    """Yield the API base URL: `url`, or a fresh `exchange up --no-mm` stopped afterwards."""
+    if url:
+        yield url.rstrip("/")
+        return
+    from exchange.servers import free_port
+
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="exchange-bench-api-") as data_dir:
+        env = {**os.environ, **BENCH_ENV}
+        for key in ("EXCHANGE_REDIS_URL", "EXCHANGE_DATABASE_URL"):
+            env.pop(key, None)
+        log_path = Path(data_dir) / "up.log"
+        with open(log_path, "wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "exchange.cli", "up", "--no-mm", "--data-dir", data_dir,
+                 "--port", str(port), "--host", "127.0.0.1"],
+                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            base = f"http://127.0.0.1:{port}"
+            try:
+                _wait_ready(base, proc, log_path)
+                yield base
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def _wait_ready(base: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"exchange up exited ({proc.returncode}):\n{log_path.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError(f"the stack did not become ready:\n{log_path.read_text()[-3000:]}")
+
+
+def register(base: str, label: str) -> dict[str, Any]:
+    """A fresh demo account: {"id", "token"}."""
+    email = f"bench-{label}-{uuid.uuid4().hex[:10]}@example.com"
+    password = "bench-password-" + uuid.uuid4().hex[:8]
+    with httpx.Client(base_url=base, timeout=30) as client:
+        r = client.post("/api/auth/register", json={"email": email, "password": password})
+        r.raise_for_status()
+        r = client.post("/api/auth/login", json={"email": email, "password": password})
+        r.raise_for_status()
+        token = r.json()["access_token"]
+        me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {"id": me.get("id"), "token": token}
+
+
+def cancel_all(base: str, token: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.delete(f"{base}/api/orders", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+# ------------------------------------------------------------------------------------ load (workers)
+
+
+def _order_body(side: str) -> bytes:
+    return json.dumps(
+        {"symbol": SYMBOL, "side": side, "type": "limit", "price": PRICE, "qty": QTY}, separators=(",", ":")
+    ).encode()
+
+
+# order i of a client process: (account index, side); every second order trades with a resting one
+CYCLE = ((0, "buy"), (1, "sell"), (1, "buy"), (0, "sell"))
+
+
+class Http:
+    """Minimal keep-alive HTTP/1.1 client: one request per connection at a time, more on demand."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.opened = 0
+
+    async def request(self, data: bytes) -> int:
+        conn = self.idle.pop() if self.idle else None
+        if conn is None:
+            if self.opened >= MAX_CONNECTIONS:
+                raise RuntimeError("too many connections")
+            self.opened += 1
+            conn = await asyncio.open_connection(self.host, self.port)
+        reader, writer = conn
+        try:
+            writer.write(data)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            i = head.lower().find(b"content-length:")
+            if i >= 0:
+                n = int(head[i + 15 : head.index(b"\r\n", i)])
+                if n:
+                    await reader.readexactly(n)
+        except BaseException:
+            self.opened -= 1
+            writer.close()
+            raise
+        self.idle.append(conn)
+        return status
+
+
+def _http_request(method: str, host: str, path: str, token: str, body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+async def open_loop(rate: float, duration: float, fire: Callable[[int], Awaitable[bool]]) -> dict[str, Any]:
+    """Fire `fire(i)` at `t0 + i / rate` regardless of earlier answers; latency from the scheduled time."""
+    loop = asyncio.get_running_loop()
+    total = max(1, int(rate * duration))
+    latencies: list[float] = []
+    errors = 0
+    tasks: set[asyncio.Task[None]] = set()
+    t0 = loop.time() + 0.05
+
+    async def one(i: int, scheduled: float) -> None:
+        nonlocal errors
+        try:
+            ok = await fire(i)
+        except Exception:
+            ok = False
+        if ok:
+            latencies.append((loop.time() - scheduled) * 1000.0)
+        else:
+            errors += 1
+
+    i = 0
+    while i < total:
+        due = min(total, int((loop.time() - t0) * rate) + 1)
+        while i < due:
+            task = loop.create_task(one(i, t0 + i / rate))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            i += 1
+        await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
+    if tasks:
+        await asyncio.wait(set(tasks), timeout=30)
+    return {"lat": latencies, "errors": errors + len(tasks), "sent": total}
+
+
+async def _rest_phase(spec: dict[str, Any]) -> dict[str, Any]:
+    parts = urlsplit(spec["base"])
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    http = Http(host, port)
+    hostport = f"{host}:{port}"
+    if spec["kind"] == "get":
+        req = _http_request("GET", hostport, "/api/me", spec["tokens"][0])
+
+        async def fire(i: int) -> bool:
+            return await http.request(req) == 200
+
+    else:
+        reqs = [
+            _http_request("POST", hostport, "/api/orders", spec["tokens"][acct], _order_body(side))
+            for acct, side in CYCLE
+        ]
+
+        async def fire(i: int) -> bool:
+            return await http.request(reqs[i % len(reqs)]) == 201
+
+    return await open_loop(spec["rate"], spec["duration"], fire)
+
+
+async def _ws_phase(spec: dict[str, Any]) -> dict[str, Any]:
+    from websockets.asyncio.client import connect
+
+    url = spec["base"].replace("http", "ws", 1) + "/ws"
+    loop = asyncio.get_running_loop()
+    waiting: dict[int, asyncio.Future[bool]] = {}
+    conns: list[list[Any]] = [[], []]
+    readers = []
+
+    async def reader(ws: Any) -> None:
+        with contextlib.suppress(Exception):
+            async for raw in ws:
+                msg = json.loads(raw)
+                fut = waiting.pop(msg.get("req_id", -1), None) if isinstance(msg.get("req_id"), int) else None
+                if fut is not None and not fut.done():
+                    fut.set_result(msg.get("op") == "result")
+
+    for acct in (0, 1):
+        for _ in range(WS_CONNECTIONS_PER_ACCOUNT):
+            ws = await connect(url, max_size=2**22)
+            await ws.send(json.dumps({"op": "auth", "token": spec["tokens"][acct]}))
+            json.loads(await ws.recv())
+            conns[acct].append(ws)
+            readers.append(asyncio.create_task(reader(ws)))
+    rr = itertools.count()
+    bodies = [
+        (acct, {"op": "place", "symbol": SYMBOL, "side": side, "type": "limit", "price": PRICE, "qty": QTY})
+        for acct, side in CYCLE
+    ]
+
+    async def fire(i: int) -> bool:
+        acct, body = bodies[i % len(bodies)]
+        ws = conns[acct][next(rr) % WS_CONNECTIONS_PER_ACCOUNT]
+        fut: asyncio.Future[bool] = loop.create_future()
+        waiting[i] = fut
+        await ws.send(json.dumps({**body, "req_id": i}))
+        return await fut
+
+    try:
+        return await open_loop(spec["rate"], spec["duration"], fire)
+    finally:
+        for ws in conns[0] + conns[1]:
+            with contextlib.suppress(Exception):
+                await ws.close()
+        for task in readers:
+            task.cancel()
+
+
+async def _fanout_listen(spec: dict[str, Any]) -> dict[str, Any]:
+    """`spec["clients"]` subscribers; trade delivery latencies between start_at and end_at (epoch s)."""
+    from websockets.asyncio.client import connect
+
+    url = spec["base"].replace("http", "ws", 1) + "/ws"
+    latencies: list[float] = []
+    state = {"connected": 0, "closed_early": 0}
+    start_at, end_at = spec["start_at"], spec["end_at"]
+    prefix = f'{{"channel":"trades:{SYMBOL}"'.encode()
+    subscribe = json.dumps({"op": "subscribe", "channels": [f"book:{SYMBOL}", f"trades:{SYMBOL}"]})
+
+    start_ms, end_ms = start_at * 1000.0, end_at * 1000.0
+    stop_at = end_at + GRACE_S  # trades made in the window may arrive late: keep listening a while
+
+    async def client() -> None:
+        try:
+            async with connect(url, max_size=2**22, max_queue=None) as ws:
+                await ws.send(subscribe)
+                state["connected"] += 1
+                async for raw in ws:
+                    now = time.time()
+                    if now > stop_at:
+                        return
+                    data = raw.encode() if isinstance(raw, str) else raw
+                    if data.startswith(prefix):
+                        for trade in json.loads(data)["data"]:
+                            if start_ms <= trade["ts"] <= end_ms:
+                                latencies.append(now * 1000.0 - trade["ts"])
+        except Exception:
+            pass
+        if time.time() < stop_at:
+            state["closed_early"] += 1
+
+    tasks = []
+    for _ in range(spec["clients"]):
+        tasks.append(asyncio.create_task(client()))
+        await asyncio.sleep(0.002)
+    await asyncio.wait(tasks, timeout=max(5.0, stop_at - time.time() + 5))
+    for task in tasks:
+        task.cancel()
+    return {"lat": latencies, "errors": state["closed_early"], "sent": state["connected"]}
+
+
+def run_phase(spec: dict[str, Any]) -> dict[str, Any]:
+    """Client-process entry point (top level so the spawn pool can pickle it)."""
+    kind = spec["kind"]
+    coro = {"rest": _rest_phase, "get": _rest_phase, "ws": _ws_phase, "listen": _fanout_listen}[kind]
+    return asyncio.run(coro(spec))
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return math.nan
+    k = max(0, min(len(sorted_values) - 1, math.ceil(q * len(sorted_values)) - 1))
+    return sorted_values[k]
+
+
+def summarize(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    lat = sorted(x for p in parts for x in p["lat"])
+    sent = sum(p["sent"] for p in parts)
+    errors = sum(p["errors"] for p in parts)
+    return {
+        "n": len(lat),
+        "sent": sent,
+        "errors": errors,
+        "p50": percentile(lat, 0.50),
+        "p99": percentile(lat, 0.99),
+        "p999": percentile(lat, 0.999),
+        "max": lat[-1] if lat else math.nan,
+    }
+
+
+class Driver:
+    def __init__(self, base: str, duration: float, procs: int) -> None:
+        self.base = base
+        self.duration = duration
+        self.procs = procs
+        self.pool = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn"))
+        self.accounts = [[register(base, f"p{w}a"), register(base, f"p{w}b")] for w in range(procs)]
+
+    def close(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def step(self, kind: str, rate: float) -> dict[str, Any]:
+        specs = [
+            {"kind": kind, "base": self.base, "rate": rate / self.procs, "duration": self.duration,
+             "tokens": [a["token"] for a in self.accounts[w]]}
+            for w in range(self.procs)
+        ]  # fmt: skip
+        result = summarize(list(self.pool.map(run_phase, specs)))
+        if kind != "get":
+            for pair in self.accounts:
+                for account in pair:
+                    cancel_all(self.base, account["token"])
+        log(
+            f"{kind:4} {rate:>6.0f}/s: p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, "
+            f"p99.9 {result['p999']:.2f} ms, max {result['max']:.1f} ms, "
+            f"errors {result['errors']}/{result['sent']}"
+        )
+        return result
+
+    def max_rate(self, kind: str) -> tuple[float, dict[str, Any]]:
+        """(highest passing rate, the first step's result) stepping up RATES until p99 >= bound or errors
+        (`EXCHANGE_BENCH_RATES`, comma-separated, overrides the steps; the first should be 500)."""
+        best, first = 0.0, None
+        for rate in RATES:
+            result = self.step(kind, rate)
+            first = first or result
+            ok = result["p99"] < P99_BOUND_MS and result["errors"] <= 0.01 * result["sent"]
+            if not ok:
+                break
+            best = rate
+        assert first is not None
+        return best, first
+
+    def fanout(self, clients: int, trades_per_s: float) -> dict[str, Any]:
+        traders = [register(self.base, "fanout-a"), register(self.base, "fanout-b")]
+        connect_s = 3.0 + clients / 150
+        start_at = time.time() + connect_s
+        end_at = start_at + self.duration
+        per = [clients // self.procs + (1 if w < clients % self.procs else 0) for w in range(self.procs)]
+        specs = [
+            {"kind": "listen", "base": self.base, "clients": n, "start_at": start_at, "end_at": end_at}
+            for n in per
+        ]
+        futures = [self.pool.submit(run_phase, spec) for spec in specs]
+        time.sleep(max(0.0, start_at - time.time() - 0.2))
+        gen = asyncio.run(
+            _rest_phase(
+                {"kind": "rest", "base": self.base, "rate": 2 * trades_per_s, "duration": self.duration + 0.4,
+                 "tokens": [t["token"] for t in traders]}
+            )
+        )  # fmt: skip
+        result = summarize([f.result() for f in futures])
+        for trader in traders:
+            cancel_all(self.base, trader["token"])
+        log(
+            f"fanout {clients} clients, {trades_per_s:.0f} trades/s: p50 {result['p50']:.1f} ms, "
+            f"p99 {result['p99']:.1f} ms, {result['n']} deliveries, connected {result['sent']}, "
+            f"dropped {result['errors']}, generator errors {gen['errors']}/{gen['sent']}"
+        )
+        return result
+
+
+def _round(value: float, digits: int = 3) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, digits)
+
+
+def main(args: argparse.Namespace) -> int:
+    duration = float(getattr(args, "duration", None) or os.environ.get("EXCHANGE_BENCH_DURATION") or 3.0)
+    clients = int(getattr(args, "size", None) or 500)
+    procs = int(os.environ.get("EXCHANGE_BENCH_PROCS", "2"))
+    with running_stack(getattr(args, "url", None)) as base:
+        log(f"target {base}; {procs} client processes; {duration:g} s per step")
+        driver = Driver(base, duration, procs)
+        try:
+            rest_max, rest = driver.max_rate("rest")
+            ws_max, ws = driver.max_rate("ws")
+            get_max, _ = driver.max_rate("get")
+            fan = driver.fanout(clients, FANOUT_TRADES_PER_S)
+        finally:
+            driver.close()
+    result = {
+        "rest_p50_ms": _round(rest["p50"]),
+        "rest_p99_ms": _round(rest["p99"]),
+        "rest_p999_ms": _round(rest["p999"]),
+        "rest_max_rate": rest_max,
+        "ws_p50_ms": _round(ws["p50"]),
+        "ws_p99_ms": _round(ws["p99"]),
+        "ws_max_rate": ws_max,
+        "trivial_get_rate": get_max,
+        "order_vs_trivial": _round(rest_max / get_max) if get_max else None,
+        "fanout_p50_ms": _round(fan["p50"]),
+        "fanout_p99_ms": _round(fan["p99"]),
+        "fanout_clients": fan["sent"],
+        "fanout_dropped": fan["errors"],
+        "client_processes": procs,
+        "step_seconds": duration,
+    }
+    print(json.dumps(result), flush=True)
+    return 0

@@ -1,0 +1,50 @@
+"""`exchange bench api` end to end, tiny: starts its own stack, prints one JSON line with every key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+KEYS = {
+    "rest_p50_ms",
+    "rest_p99_ms",
+    "rest_p999_ms",
+    "rest_max_rate",
+    "ws_p50_ms",
+    "ws_p99_ms",
+    "ws_max_rate",
+    "trivial_get_rate",
+    "order_vs_trivial",
+    "fanout_p50_ms",
+    "fanout_p99_ms",
+}
+
+
+@pytest.mark.slow
+def test_bench_api_smoke_run_prints_the_result_keys():
+    """A short run (one rate step, 0.5 s steps, 10 fan-out clients) ends with the JSON result line."""
+    env = {**os.environ, "EXCHANGE_BENCH_RATES": "200", "EXCHANGE_BENCH_PROCS": "1"}
+    for key in ("EXCHANGE_REDIS_URL", "EXCHANGE_DATABASE_URL"):
+        env.pop(key, None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "exchange.cli", "bench", "api", "--duration", "0.5", "--size", "10"],
+        capture_output=True,
+        text=True,
+        timeout=280,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(result) >= KEYS
+    for key in ("rest_p50_ms", "rest_p99_ms", "rest_p999_ms", "ws_p50_ms", "ws_p99_ms"):
+        assert isinstance(result[key], float) and result[key] > 0, key
+    assert result["rest_p50_ms"] <= result["rest_p99_ms"] <= result["rest_p999_ms"]
+    for key in ("rest_max_rate", "ws_max_rate", "trivial_get_rate"):
+        assert result[key] in (0, 200), key
+    assert result["fanout_clients"] == 10 and result["client_processes"] == 1
+    assert result["fanout_p50_ms"] is None or result["fanout_p50_ms"] <= result["fanout_p99_ms"]
+    assert "[bench api] rest" in proc.stderr and "[bench api] fanout 10 clients" in proc.stderr
