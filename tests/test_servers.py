@@ -12,7 +12,7 @@ import psycopg
 import pytest
 import redis
 
-from exchange.redis_check import RedisConfigError, check_redis
+from exchange.redis_check import RedisConfigError, acheck_redis, check_redis, problems
 from exchange.servers import (
     PostgresServer,
     RedisServer,
@@ -107,6 +107,38 @@ def test_redis_check_refuses_eviction_and_missing_aof(redis_kinds: list[str], tm
         with pytest.raises(RedisConfigError, match="noeviction"):
             check_redis(client, require_aof=False)
         client.close()
+
+
+async def test_async_redis_check_matches_the_sync_one(redis_servers: dict) -> None:
+    """acheck_redis accepts a safe server and refuses missing AOF, like check_redis."""
+    import redis.asyncio
+
+    server = next(iter(redis_servers.values()))
+    client = redis.asyncio.Redis.from_url(server.url, decode_responses=True, protocol=2)
+    try:
+        await acheck_redis(client, require_aof=False)
+        with pytest.raises(RedisConfigError, match="appendonly"):
+            await acheck_redis(client, require_aof=True)
+    finally:
+        await client.aclose()
+
+
+def test_redis_check_refuses_old_versions_and_explains_missing_permission(
+    redis_kinds: list[str], tmp_path: Path
+) -> None:
+    """A Redis older than 7 is refused; a user without CONFIG gets a clear RedisConfigError."""
+    assert problems("noeviction", "yes", (6, 2), require_aof=True) == [
+        "server is Redis 6.2; the engine needs Redis >= 7.0 (Functions)"
+    ]
+    assert problems("noeviction", "", (7, 0), require_aof=False) == []
+    with RedisServer(redis_kinds[0], tmp_path / "acl") as server:
+        admin = redis.Redis.from_url(server.url, decode_responses=True, protocol=2)
+        admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "+@all", "-config")
+        app = redis.Redis.from_url(server.url, username="app", password="pw", protocol=2)
+        with pytest.raises(RedisConfigError, match="CONFIG GET"):
+            check_redis(app, require_aof=False)
+        app.close()
+        admin.close()
 
 
 def test_pg_url_is_a_fresh_migrated_database(pg_url: str) -> None:
