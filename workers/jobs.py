@@ -61,7 +61,9 @@ def reconcile_job(redis_url: str, database_url: str) -> dict[str, Any]:
     return reconcile_urls(redis_url, database_url).to_dict()
 
 
-def trim_streams(client: redis.Redis, retain: int = DEFAULT_RETAIN) -> dict[str, int]:
+def trim_streams(
+    client: redis.Redis, retain: int = DEFAULT_RETAIN, approximate: bool = True
+) -> dict[str, int]:
     """XTRIM MINID each stream so that at most `retain` persisted entries stay below the committed cursor.
 
     The cursor read is `persist:cursor:{stream}`, written only after the PostgreSQL commit, so nothing
@@ -76,7 +78,9 @@ def trim_streams(client: redis.Redis, retain: int = DEFAULT_RETAIN) -> dict[str,
             continue
         min_seq = int(raw) - retain + 1
         if min_seq > 1:
-            trimmed[stream] = int(cast(int, client.xtrim(stream, minid=f"{min_seq}-0", approximate=True)))
+            trimmed[stream] = int(
+                cast(int, client.xtrim(stream, minid=f"{min_seq}-0", approximate=approximate))
+            )
     return trimmed
 
 

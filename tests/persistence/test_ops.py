@@ -1,0 +1,160 @@
+"""Operations around persistence: lag, CLI commands, RQ jobs and scheduler, trimming, closed-order expiry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+from rq import Queue, SimpleWorker
+
+from tests.persistence.flow import Flow, setup_engine
+from tests.persistence.streams import assert_pg_equals_streams
+from workers import cli
+from workers.jobs import QUEUE_NAME, Scheduler, trim_streams
+from workers.lag import lag, reconcile_counters, render_metrics
+from workers.persist import Persister, drain, redis_cursor_key
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def flow(client: redis.Redis) -> Flow:
+    f = Flow(setup_engine(client), seed=3)
+    f.fund()
+    f.run(150)
+    f.settle_statuses()
+    return f
+
+
+def _args(redis_url: str, pg_url: str, **extra: object) -> argparse.Namespace:
+    return argparse.Namespace(data_dir=None, redis_url=redis_url, database_url=pg_url, **extra)
+
+
+def test_lag_counts_events_and_seconds_behind_until_drained(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str
+) -> None:
+    """Before a drain every event is behind (with an age); after it nothing is; metrics render both."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        before = lag(client, conn)
+        heads = {s: v["head_seq"] for s, v in before["streams"].items()}
+        assert before["events_behind"] == sum(heads.values()) > 0
+        assert before["seconds_behind"] > 0
+        drain(redis_url, pg_url)
+        after = lag(client, conn)
+    assert after["events_behind"] == 0 and after["seconds_behind"] == 0
+    assert not any(s["regressed"] for s in after["streams"].values())
+    text = render_metrics(before, reconcile_counters(client))
+    assert 'exchange_persist_events_behind{stream="events:PA-PQ"}' in text
+    assert "exchange_reconcile_differences_total 0" in text
+
+
+def test_status_command_prints_lag(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exchange status --json` reports lag per stream, workers and reconciliation state."""
+    assert cli.run_status(_args(redis_url, pg_url, json=True)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["lag"]["events_behind"] > 0 and report["workers"] == 0
+    assert cli.run_status(_args(redis_url, pg_url, json=False)) == 0
+    assert "events:PA-PQ" in capsys.readouterr().out
+
+
+def test_status_without_a_stack_is_a_clear_error(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No URL anywhere: exit 2 with a message naming the options."""
+    monkeypatch.delenv("EXCHANGE_REDIS_URL", raising=False)
+    monkeypatch.delenv("EXCHANGE_DATABASE_URL", raising=False)
+    args = argparse.Namespace(data_dir=tmp_path, redis_url=None, database_url=None, json=False)
+    assert cli.run_status(args) == 2
+    assert "--redis-url" in capsys.readouterr().err
+
+
+def test_reconcile_command_exit_codes_and_clear(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 when clean; 1 with the difference printed and the market frozen; --clear puts it back."""
+    assert cli.run_reconcile(_args(redis_url, pg_url, json=False, no_freeze=False, clear=None)) == 0
+    client.hincrby("balance:2", "PA:held", -1)
+    assert cli.run_reconcile(_args(redis_url, pg_url, json=False, no_freeze=False, clear=None)) == 1
+    out = capsys.readouterr().out
+    assert '"account": 2' in out and '"asset": "PA"' in out and "PA-PQ" in out
+    assert flow.engine.market("PA-PQ")["status"] == "cancel_only"  # type: ignore[index]
+    assert client.smembers("reconcile:frozen") == {"PA-PQ"}
+    assert cli.run_reconcile(_args(redis_url, pg_url, json=False, no_freeze=False, clear=["PA-PQ"])) == 0
+    assert flow.engine.market("PA-PQ")["status"] == "trading"  # type: ignore[index]
+    assert client.smembers("reconcile:frozen") == set()
+
+
+def test_restore_command_refuses_a_non_empty_redis(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --force a live Redis is never overwritten; with --force it is rebuilt."""
+    drain(redis_url, pg_url)
+    open_before = flow.engine.open_orders(1)
+    assert cli.run_restore(_args(redis_url, pg_url, force=False)) == 2
+    assert "not empty" in capsys.readouterr().err
+    assert cli.run_restore(_args(redis_url, pg_url, force=True)) == 0
+    assert flow.engine.open_orders(1) == open_before
+
+
+def test_scheduler_feeds_rq_and_a_worker_persists(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str
+) -> None:
+    """The scheduler keeps one persist job (and a reconcile job) queued; an RQ worker runs them."""
+    sched = Scheduler(redis_url, pg_url, run_seconds=0.3, reconcile_interval_s=60, retain=None)
+    sched.tick()
+    sched.tick()  # a persist job is already waiting: no second one
+    rq_conn = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
+    queue = Queue(QUEUE_NAME, connection=rq_conn)
+    names = [job.func_name for job in queue.get_jobs()]
+    assert names == ["workers.jobs.persist_job", "workers.jobs.reconcile_job"]
+    SimpleWorker([queue], connection=rq_conn).work(burst=True)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert_pg_equals_streams(client, conn)
+    assert int(client.get("reconcile:runs_total") or 0) == 1
+    assert json.loads(client.get("reconcile:last") or "{}")["ok"] is True
+
+
+def test_trimming_keeps_everything_not_yet_persisted(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str
+) -> None:
+    """Streams are trimmed only below the committed cursor (keeping `retain` persisted entries)."""
+    drain(redis_url, pg_url)
+    cursor = int(client.get(redis_cursor_key("events:PA-PQ")) or 0)
+    flow.run(60)
+    flow.settle_statuses()
+    head = int(client.hget("market:PA-PQ", "seq") or 0)
+    assert head > cursor > 20
+    trim_streams(client, retain=10, approximate=False)
+    ids = [int(i.split("-")[0]) for i, _ in client.xrange("events:PA-PQ")]  # type: ignore[union-attr]
+    assert ids == list(range(cursor - 9, head + 1))
+    assert drain(redis_url, pg_url) > 0  # the unpersisted tail is still there to persist
+
+
+def test_closed_orders_expire_only_after_persisting(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str
+) -> None:
+    """Persisted closed orders get the TTL; open ones and those with a client_order_id keep their hash."""
+    with Persister.connect(redis_url, pg_url) as p:
+        p.closed_ttl_s = 86400
+        p.drain()
+    seen = set()
+    for oid in range(1, int(client.get("seq:order") or 0) + 1):
+        o = flow.engine.get_order(oid)
+        assert o is not None
+        ttl = client.ttl(f"order:{oid}")
+        closed = o["status"] not in ("open", "partially_filled")
+        expected_ttl = closed and not o["client_order_id"]
+        assert (0 < ttl <= 86400) if expected_ttl else ttl == -1, (oid, o["status"], ttl)
+        seen.add((closed, bool(o["client_order_id"])))
+    assert (True, False) in seen and (False, False) in seen
