@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,10 +31,14 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.datastructures import State
 from litestar.params import Parameter
+from psycopg import Error as PsycopgError
+from psycopg_pool import PoolTimeout
 
 from exchange.api.convert import Market, MarketCache, decimal_str
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
+
+log = logging.getLogger(__name__)
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
@@ -41,6 +46,7 @@ RECENT_MINUTES = 3
 LATE_ID_MARGIN = 10_000
 REDIS_TRADES_MAX = 200
 TICKER_TTL_S = 1.0
+_DB_ERRORS = (PsycopgError, PoolTimeout, OSError)
 
 
 class Interval(StrEnum):
@@ -248,7 +254,10 @@ class MarketData:
         trades = (await self.redis_trades([symbol], min(limit, REDIS_TRADES_MAX)))[symbol]
         if len(trades) < limit and self.pool is not None:
             before = int(trades[-1]["id"]) if trades else None
-            trades += await trades_from_db(self.pool, symbol, before, limit - len(trades))
+            try:
+                trades += await trades_from_db(self.pool, symbol, before, limit - len(trades))
+            except _DB_ERRORS:  # history unavailable: the live trades from Redis are still right
+                log.warning("older trades of %s unavailable from PostgreSQL", symbol, exc_info=True)
         return [trade_out(t, market) for t in trades[:limit]]
 
     # candles ---------------------------------------------------------------------------------------
@@ -319,7 +328,10 @@ class MarketData:
         markets = await self.markets.all()
         symbols = [m.symbol for m in markets]
         now = self.clock()
-        await self._refresh_minutes(now)
+        try:
+            await self._refresh_minutes(now)
+        except _DB_ERRORS:  # keep serving live prices (and the cached minutes) while PostgreSQL is away
+            log.warning("24h statistics: PostgreSQL unavailable, using cached minutes", exc_info=True)
         window_start = (now // MINUTE_MS) * MINUTE_MS - DAY_MS
         recent = await self.redis_trades(symbols)
         books = await asyncio.gather(*(self.engine.book(sym, 1) for sym in symbols), return_exceptions=True)

@@ -158,3 +158,31 @@ def test_bad_market_data_requests_get_the_error_envelope(env, path, params, stat
     assert set(body) == {"error"} and body["error"]["code"]
     if code:
         assert body["error"]["code"] == code
+
+
+class _DeadPool:
+    """A connection pool whose database is down (fault injection)."""
+
+    def connection(self) -> Any:
+        import psycopg
+
+        raise psycopg.OperationalError("connection refused (injected)")
+
+
+def test_tickers_and_recent_trades_stay_live_while_postgresql_is_down(redis_url):
+    """Without PostgreSQL the ticker still shows Redis trades and the trades endpoint the Redis list."""
+    from exchange.seed import seed_all
+
+    seed_all(redis_url)
+    engine = engine_for(redis_url)
+    fund(engine, 1)
+    fund(engine, 2)
+    trade(engine, 6_000_000, 100, now_ms())
+    app = create_app(ws_settings(redis_url, None), pool=_DeadPool())
+    with TestClient(app) as client:
+        btc = next(t for t in client.get("/api/tickers").json() if t["symbol"] == SYMBOL)
+        assert (btc["last"], btc["volume_24h"], btc["open_24h"]) == ("60000", "0.001", "60000")
+        trades = client.get(f"/api/markets/{SYMBOL}/trades", params={"limit": 10}).json()
+        assert [t["price"] for t in trades] == ["60000"]
+        candles = client.get(f"/api/markets/{SYMBOL}/candles")
+        assert candles.status_code == 503 and candles.json()["error"]["code"] == "UNAVAILABLE"

@@ -151,3 +151,34 @@ async def test_a_failing_converter_or_sink_does_not_stop_the_reader(redis_url, p
         assert sink.got == [("f", "OK")]
     finally:
         await hub.stop()
+
+
+async def test_the_hub_reconnects_resubscribes_and_asks_stateful_topics_to_resync(redis_url, pub):
+    """After its connection is killed the hub comes back on every channel and signals `resync`."""
+
+    class Recorder(Collector):
+        def __init__(self) -> None:
+            super().__init__()
+            self.resyncs = 0
+
+        def deliver(self, topic: str, delivery: Delivery) -> None:
+            if delivery.resync:
+                self.resyncs += 1
+                return
+            super().deliver(topic, delivery)
+
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        sink = Recorder()
+        await hub.subscribe("book", sink, lambda: _ready(EchoTopic("book", "book:X")))
+        killed = await pub.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        assert int(killed) >= 1
+        async with asyncio.timeout(10):
+            while not sink.got:
+                await pub.publish("book:X", "after")
+                await asyncio.sleep(0.05)
+        assert sink.got[0] == ("book", "AFTER")
+        assert sink.resyncs >= 1
+    finally:
+        await hub.stop()
