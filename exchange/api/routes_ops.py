@@ -51,6 +51,22 @@ class OpsController(Controller):
         )
 
     @get("/metrics", operation_id="metrics", media_type=MediaType.TEXT)
-    async def metrics_text(self) -> str:
-        """Prometheus text exposition of this process's counters, histograms and gauges."""
-        return metrics.REGISTRY.render()
+    async def metrics_text(self, request: Request[Any, Any, Any]) -> str:
+        """Prometheus text exposition of this process's counters, histograms and gauges, plus the
+        persistence lag and reconciliation counters."""
+        return metrics.REGISTRY.render() + await _persistence_metrics(request)
+
+
+async def _persistence_metrics(request: Request[Any, Any, Any]) -> str:
+    """Lag per stream and reconciliation counters (`workers.lag`); empty without a reachable PostgreSQL."""
+    svc = services(request)
+    if svc.pool is None:
+        return ""
+    try:
+        from workers.lag import lag_async, reconcile_counters_async, render_metrics
+
+        async with svc.pool.connection(timeout=2.0) as conn:
+            report = await lag_async(svc.redis, conn)
+        return render_metrics(report, await reconcile_counters_async(svc.redis))
+    except Exception:  # metrics must not fail because the history database is down
+        return ""

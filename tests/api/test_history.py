@@ -180,3 +180,16 @@ async def test_positions_net_average_and_pnl(
     r = await client.get("/api/positions", headers=alice.headers)
     (apos,) = r.json()
     assert apos["position"] == "-0.001" and apos["avg_entry_price"] == "61000"
+
+
+async def test_metrics_expose_persistence_lag(
+    client: Client, alice: User, redis_url: str, pg_url: str
+) -> None:
+    """/metrics carries the lag gauges per stream: events behind before a drain, 0 after."""
+    await _place(client, alice, side="sell", price="60000", qty="0.001")
+    text = (await client.get("/metrics")).text
+    assert 'exchange_persist_events_behind{stream="events:BTC-USDT"} 1' in text
+    drain(redis_url, pg_url)
+    text = (await client.get("/metrics")).text
+    assert 'exchange_persist_events_behind{stream="events:BTC-USDT"} 0' in text
+    assert "exchange_reconcile_differences_total 0" in text
