@@ -243,6 +243,11 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="restore even though Redis is not empty (FLUSHDB first: destructive)",
     )
+    p.add_argument(
+        "--open-orders-only",
+        action="store_true",
+        help="rebuild only open orders' hashes (closed ones are then served from PostgreSQL)",
+    )
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -253,7 +258,12 @@ def run_restore(args: argparse.Namespace) -> int:
     except StackNotFound as exc:
         return _fail(str(exc))
     try:
-        summary = restore_urls(redis_url, database_url, force=args.force)
+        summary = restore_urls(
+            redis_url,
+            database_url,
+            force=args.force,
+            closed_orders=not getattr(args, "open_orders_only", False),
+        )
     except RestoreError as exc:
         return _fail(str(exc))
     print("restored: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
