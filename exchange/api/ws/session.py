@@ -3,12 +3,25 @@
 Client -> server (JSON text frames; every op may carry a `req_id` that is echoed back):
     {"op": "subscribe", "channels": [...]}      -> {"op": "subscribed", "channels": [...]}
     {"op": "unsubscribe", "channels": [...]}    -> {"op": "unsubscribed", "channels": [...]}
-    {"op": "auth", "token": "<access token>"}   -> {"op": "authenticated", "account_id": N}
+    {"op": "auth", "token": "<access token>"}   -> {"op": "authenticated", "account_id", "expires_at": ms}
     {"op": "place", "req_id", ...order fields}  -> {"op": "result", "req_id", "data": order}
     {"op": "cancel", "req_id", "order_id"}      -> {"op": "result", "req_id", "data": order}
     {"op": "ping"}                              -> {"op": "pong"}
 Any failure -> {"op": "error", "req_id"?, "error": {"code", "message"}}; the connection stays open.
-Server heartbeat: {"op": "ping", "ts": ms} every `ping_interval_s`.
+Server heartbeat: {"op": "ping", "ts": ms} every `ping_interval_s` (uvicorn also sends protocol pings).
+
+`place` takes the REST body fields (`symbol, side, type, price?, qty?, quote_qty?, time_in_force?,
+post_only?, client_order_id?, stp?`; unknown fields -> VALIDATION_ERROR) and answers the REST order object;
+`cancel` answers the cancelled order. Both need `auth` and count against the same per-account `orders`
+rate limit as REST. An expired token keeps the private subscriptions but trading ops answer INVALID_TOKEN
+until a fresh `auth` (same account; another account -> ALREADY_AUTHENTICATED, open a new connection).
+
+Error codes of the protocol itself: BAD_FRAME (not a JSON object, bad `channels`/`token`/`req_id`, binary
+frame), FRAME_TOO_LARGE (> `max_frame_bytes`), UNKNOWN_OP, INVALID_CHANNEL, UNKNOWN_MARKET,
+TOO_MANY_CHANNELS (> `max_channels` per connection), AUTH_REQUIRED, ALREADY_AUTHENTICATED, RATE_LIMITED
+(> `frames_per_s` frames per connection, or the account's order limit), UNAVAILABLE (a backing service
+failed; retry); API codes (INVALID_TOKEN, VALIDATION_ERROR, INSUFFICIENT_FUNDS, ORDER_NOT_FOUND, ...) pass
+through from `exchange.api.trading`. Limits: `exchange.api.ws.context.WsSettings` (EXCHANGE_WS_* variables).
 
 Every outgoing frame (acks, results and channel data alike) goes through one bounded queue drained by one
 writer task, so frames keep their order. A client that does not read fills the queue and is disconnected
