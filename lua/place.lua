@@ -33,7 +33,7 @@ local STPS = { cancel_maker = true, cancel_taker = true, cancel_both = true }
 local SAME_FIELDS = { 'symbol', 'side', 'type', 'tif', 'price', 'qty', 'quote_qty', 'post_only', 'stp' }
 
 local function result(o, fills, stp_ids, duplicate)
-  return '{"order":' .. O.json(o) .. ',"fills":' .. U.jarr(fills) .. ',"stp":' .. U.jarr(stp_ids)
+  return '{"order":' .. (o.json or O.json(o)) .. ',"fills":' .. U.jarr(fills) .. ',"stp":' .. U.jarr(stp_ids)
     .. ',"duplicate":' .. (duplicate and 'true' or 'false') .. '}'
 end
 

@@ -60,6 +60,14 @@ function U.mul_div_up(a, b, c)
   return q
 end
 
+-- a JSON string literal (plain identifiers, the common case, skip the encoder)
+function U.jstr(v)
+  if string.find(v, '^[%w_%-:%.]*$') then
+    return '"' .. v .. '"'
+  end
+  return cjson.encode(v)
+end
+
 -- JSON text. kinds: 'i' integer, 's' string, 'b' boolean, 'r' raw JSON text
 function U.jobj(spec, t)
   local parts = {}
@@ -70,7 +78,7 @@ function U.jobj(spec, t)
     if kind == 'i' then
       text = string.format('%d', v or 0)
     elseif kind == 's' then
-      text = cjson.encode(v or '')
+      text = U.jstr(v or '')
     elseif kind == 'b' then
       text = v and 'true' or 'false'
     else

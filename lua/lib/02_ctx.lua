@@ -10,8 +10,16 @@
 ]]
 
 
+local MARKET_TEXT = { 'symbol', 'base', 'quote', 'status' }
 local MARKET_INTS = { 'lot_minor', 'num', 'den', 'min_lots', 'max_lots', 'max_price_ticks',
   'min_notional_minor', 'maker_bps', 'taker_bps', 'seq', 'book_seq' }
+local MARKET_READ = {} -- HMGET field list: the text fields, then the integers
+for i = 1, #MARKET_TEXT do
+  MARKET_READ[i] = MARKET_TEXT[i]
+end
+for i = 1, #MARKET_INTS do
+  MARKET_READ[#MARKET_TEXT + i] = MARKET_INTS[i]
+end
 
 function C.new(ts)
   return {
@@ -30,16 +38,17 @@ function C.market(ctx, sym)
   if m then
     return m
   end
-  local flat = redis.call('HGETALL', 'market:' .. sym)
-  if #flat == 0 then
+  local v = redis.call('HMGET', 'market:' .. sym, unpack(MARKET_READ))
+  if not v[1] then
     return nil
   end
   m = {}
-  for i = 1, #flat, 2 do
-    m[flat[i]] = flat[i + 1]
+  local nt = #MARKET_TEXT
+  for i = 1, nt do
+    m[MARKET_TEXT[i]] = v[i]
   end
-  for _, k in ipairs(MARKET_INTS) do
-    m[k] = tonumber(m[k]) or 0
+  for i = 1, #MARKET_INTS do
+    m[MARKET_INTS[i]] = tonumber(v[nt + i]) or 0
   end
   m.seq0, m.book_seq0 = m.seq, m.book_seq
   m.trades, m.levels = {}, {}
@@ -182,7 +191,8 @@ function C.flush(ctx)
       by_account[o.account] = list
       accounts[#accounts + 1] = o.account
     end
-    list[#list + 1] = O.json(o)
+    o.json = O.json(o)
+    list[#list + 1] = o.json
   end
   for _, a in ipairs(accounts) do
     redis.call('PUBLISH', 'orders:' .. U.s(a), U.jarr(by_account[a]))
