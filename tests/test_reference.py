@@ -344,7 +344,7 @@ def test_generated_streams_cover_every_outcome_and_error_code() -> None:
     expected = {
         "open:", "partially_filled:", "filled:", "cancelled:stp", "rejected:post_only_would_take",
         "expired:ioc", "expired:fok_unfilled", "expired:market", "expired:max_makers", "stp", "duplicate",
-        "fill", "deposit", "withdraw", "cancel", "cancel_all", "set_market_status",
+        "fill", "deposit", "withdraw", "cancel", "cancel_all", "set_market_status", "create_market",
         "UNKNOWN_MARKET", "MARKET_NOT_TRADING", "MARKET_HALTED", "INVALID_SIDE", "INVALID_TYPE",
         "INVALID_TIF", "INVALID_STP", "INVALID_PRICE", "PRICE_TOO_HIGH", "INVALID_QTY", "QTY_TOO_SMALL",
         "QTY_TOO_LARGE", "NOTIONAL_TOO_SMALL", "INVALID_POST_ONLY", "DUPLICATE_CLIENT_ORDER_ID",
@@ -352,3 +352,23 @@ def test_generated_streams_cover_every_outcome_and_error_code() -> None:
         "INVALID_AMOUNT", "DUPLICATE_REF",
     }  # fmt: skip
     assert expected - seen == set()
+
+
+def test_market_upsert_keeps_state_and_locks_units_while_orders_rest() -> None:
+    """Re-creating a market keeps its status, seqs and book; fees cannot change while an order rests."""
+    ref = _ref()
+    _fund(ref, 1, quote=100)
+    order = ref.place(1, SYM, "buy", "limit", price=5, qty=1, ts_ms=1)["order"]
+    fields = dict(
+        symbol=SYM, base="AAA", quote="QQQ", lot_minor=100, num=1, den=3, min_lots=1, max_lots=1000,
+        max_price_ticks=1_000_000, maker_bps=10, taker_bps=25,
+    )  # fmt: skip
+    ref.create_market_fields(**fields, min_notional_minor=2)  # limits may change at any time
+    assert ref.book(SYM) == {"seq": 1, "bids": [[5, 1, 1]], "asks": []}
+    assert ref.markets_by_symbol[SYM].seq == 1
+    with pytest.raises(Exception) as err:
+        ref.create_market_fields(**{**fields, "maker_bps": 11}, min_notional_minor=2)
+    assert getattr(err.value, "code", None) == "INVALID_ARGUMENT"
+    ref.cancel(1, order["id"], 2)
+    ref.create_market_fields(**{**fields, "maker_bps": 11}, min_notional_minor=2)  # nothing rests now
+    assert ref.markets_by_symbol[SYM].maker_bps == 11

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -11,8 +12,11 @@ from exchange.reference._model import MAX_BULK, Market, MarketStatus, Order, Sta
 from exchange.reference._state import Ledger
 
 REF_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+ASSET_RE = re.compile(r"^[A-Z0-9]{1,16}$")
+SYMBOL_RE = re.compile(r"^[A-Z0-9]+-[A-Z0-9]+$")
 
 MARKET_STATUSES = {s.value for s in MarketStatus}
+LOCKED_FIELDS = ("lot_minor", "num", "den", "max_lots", "max_price_ticks", "maker_bps", "taker_bps")
 
 
 class Reference(Matching):
@@ -23,12 +27,20 @@ class Reference(Matching):
         """Nothing to load (the engine loads its Lua library here)."""
 
     def create_asset(self, symbol: str, name: str, decimals: int) -> None:
+        """Upsert an asset; its decimals never change."""
+        if not ASSET_RE.match(symbol) or not 1 <= len(name) <= 64 or not 0 <= decimals <= 18:
+            raise fail("INVALID_ARGUMENT", "asset symbol 1..16 of [A-Z0-9], name 1..64, decimals 0..18")
+        old = self.assets_by_symbol.get(symbol)
+        if old is not None and old["decimals"] != decimals:
+            raise fail("INVALID_ARGUMENT", f"the decimals of {symbol} cannot change")
         self.assets_by_symbol[symbol] = {"symbol": symbol, "name": name, "decimals": decimals}
 
     def create_market(self, spec: Any) -> None:
         """Upsert a market from a `MarketSpec` (keeps status, seq and the book of an existing market)."""
-        base = self.assets_by_symbol[spec.base]
-        quote = self.assets_by_symbol[spec.quote]
+        base = self.assets_by_symbol.get(spec.base)
+        quote = self.assets_by_symbol.get(spec.quote)
+        if base is None or quote is None:
+            raise fail("UNKNOWN_ASSET", f"{spec.base} and {spec.quote} must be created first")
         fields = spec.engine_fields(base["decimals"], quote["decimals"])
         if not isinstance(fields, dict):
             fields = fields._asdict() if hasattr(fields, "_asdict") else vars(fields)
@@ -63,26 +75,40 @@ class Reference(Matching):
         lot_size: str = "1",
         status: str = "trading",
     ) -> None:
-        """Upsert a market from its engine fields directly."""
-        old = self.markets_by_symbol.get(symbol)
+        """Upsert a market from its engine fields. An existing market keeps its status, seq, book_seq and
+        book; while orders rest, its units, limits and fees (LOCKED_FIELDS) cannot change."""
+        if not SYMBOL_RE.match(symbol) or len(symbol) > 33:
+            raise fail("INVALID_ARGUMENT", "market symbol must look like BASE-QUOTE")
+        if base not in self.assets_by_symbol or quote not in self.assets_by_symbol:
+            raise fail("UNKNOWN_ASSET", "base and quote must be known assets")
+        if base == quote:
+            raise fail("INVALID_ARGUMENT", "base and quote must differ")
+        if min(lot_minor, num, den, min_lots, max_price_ticks) < 1 or max_lots < min_lots:
+            raise fail("INVALID_ARGUMENT", "units and limits must be positive, max_lots >= min_lots")
+        if math.gcd(num, den) != 1:
+            raise fail("INVALID_ARGUMENT", "num/den must be a reduced fraction")
+        if not 0 <= maker_bps <= taker_bps <= 1000 or min_notional_minor < 0:
+            raise fail("INVALID_ARGUMENT", "fees must satisfy 0 <= maker_bps <= taker_bps <= 1000")
+        if (
+            max_price_ticks * max_lots * num >= 2**53
+            or den * 10000 * (10000 + taker_bps) >= 2**53
+            or max_lots * lot_minor >= 2**53
+        ):
+            raise fail("INVALID_ARGUMENT", "the market breaks the 2^53 rules")
+        if status not in MARKET_STATUSES:
+            raise fail("INVALID_ARGUMENT", f"unknown status {status}")
         market = Market(
-            symbol=symbol,
-            base=base,
-            quote=quote,
-            lot_minor=lot_minor,
-            num=num,
-            den=den,
-            min_lots=min_lots,
-            max_lots=max_lots,
-            max_price_ticks=max_price_ticks,
-            min_notional_minor=min_notional_minor,
-            maker_bps=maker_bps,
-            taker_bps=taker_bps,
-            tick_size=tick_size,
-            lot_size=lot_size,
-            status=status,
-        )
+            symbol=symbol, base=base, quote=quote, lot_minor=lot_minor, num=num, den=den,
+            min_lots=min_lots, max_lots=max_lots, max_price_ticks=max_price_ticks,
+            min_notional_minor=min_notional_minor, maker_bps=maker_bps, taker_bps=taker_bps,
+            tick_size=tick_size, lot_size=lot_size, status=status,
+        )  # fmt: skip
+        old = self.markets_by_symbol.get(symbol)
         if old is not None:
+            if old.bids or old.asks:
+                for name in LOCKED_FIELDS:
+                    if getattr(old, name) != getattr(market, name):
+                        raise fail("INVALID_ARGUMENT", f"{name} cannot change while orders rest in {symbol}")
             market.status, market.seq, market.book_seq = old.status, old.seq, old.book_seq
             market.bids, market.asks = old.bids, old.asks
         self.markets_by_symbol[symbol] = market

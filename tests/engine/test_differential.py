@@ -54,6 +54,17 @@ MARKETS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
+# alternative parameters for `create_market` upserts (the first of each list is the original value)
+VARIANTS: dict[str, dict[str, list[Any]]] = {
+    "BTC-USDT": {"min_qty": ["0.0007", "0.0014"], "min_notional": ["0.002", "0.005", "0"],
+                 "maker_fee_bps": [7, 8], "max_qty": ["0.035", "0.07"]},
+    "ETH-USDT": {"min_qty": ["0.022", "0.011"], "min_notional": ["0", "0.001"],
+                 "taker_fee_bps": [15, 16], "max_qty": ["1.1", "0.55"]},
+    "ETH-BTC": {"min_qty": ["0.0013", "0.0026"], "min_notional": ["0", "0.00001"],
+                "maker_fee_bps": [5, 4], "max_price": ["0.01", "0.02"]},
+}  # fmt: skip
+
+
 def _specs() -> list[Any]:
     from exchange.money import MarketSpec
 
@@ -114,7 +125,7 @@ class Generator:
             (0.30, self._limit), (0.05, self._ioc), (0.05, self._fok), (0.05, self._post_only),
             (0.06, self._market_qty), (0.04, self._market_quote), (0.11, self._cancel_own),
             (0.02, self._cancel_other), (0.02, self._cancel_all), (0.04, self._coid_retry),
-            (0.02, self._status), (0.055, self._invalid),
+            (0.02, self._status), (0.005, self._reconfigure), (0.05, self._invalid),
         ]  # fmt: skip
         for weight, make in table:
             if r < weight:
@@ -257,6 +268,16 @@ class Generator:
         if status != "trading":  # back to trading a few commands later
             self.restore[market] = self.n + self.rng.randint(5, 40)
         return ("set_market_status", (market, status, self._ts()), {"cancel_orders": self.rng.random() < 0.3})
+
+    def _reconfigure(self) -> Command:
+        """Upsert a market with one parameter changed (limits may change any time, units and fees only
+        while nothing rests) or back to its original parameters."""
+        from exchange.money import MarketSpec
+
+        market = dict(self._market())
+        field, values = self.rng.choice(list(VARIANTS[market["symbol"]].items()))
+        market[field] = self.rng.choice(values)
+        return ("create_market", (MarketSpec(**market),), {})
 
     def _invalid(self) -> Command:
         """One malformed field on an otherwise valid command (so the expected code is unambiguous)."""
