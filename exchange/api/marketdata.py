@@ -241,12 +241,16 @@ class MarketData:
         self._lock = asyncio.Lock()
 
     # recent trades -------------------------------------------------------------------------------------
-    async def redis_trades(self, symbols: list[str], limit: int = REDIS_TRADES_MAX) -> dict[str, list[dict]]:
-        """The newest `limit` trades of each symbol from Redis (one pipelined round trip), newest first."""
+    async def redis_trades_raw(self, symbols: list[str], limit: int = REDIS_TRADES_MAX) -> list[list[str]]:
+        """The newest `limit` trades (JSON text) of each symbol from Redis in one round trip, newest first."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for symbol in symbols:
                 pipe.lrange(f"trades:{symbol}", 0, limit - 1)
-            results = await pipe.execute()
+            return list(await pipe.execute())
+
+    async def redis_trades(self, symbols: list[str], limit: int = REDIS_TRADES_MAX) -> dict[str, list[dict]]:
+        """The newest `limit` trades of each symbol from Redis (one pipelined round trip), newest first."""
+        results = await self.redis_trades_raw(symbols, limit)
         return {sym: [parse_trade(raw) for raw in items] for sym, items in zip(symbols, results, strict=True)}
 
     async def recent_trades(self, symbol: str, limit: int) -> list[dict[str, Any]]:
@@ -333,10 +337,10 @@ class MarketData:
         except _DB_ERRORS:  # keep serving live prices (and the cached minutes) while PostgreSQL is away
             log.warning("24h statistics: PostgreSQL unavailable, using cached minutes", exc_info=True)
         window_start = (now // MINUTE_MS) * MINUTE_MS - DAY_MS
-        recent = await self.redis_trades(symbols)
+        recent = await self.redis_trades_raw(symbols)
         books = await asyncio.gather(*(self.engine.book(sym, 1) for sym in symbols), return_exceptions=True)
         out = []
-        for market, book in zip(markets, books, strict=True):
+        for market, book, raw_trades in zip(markets, books, recent, strict=True):
             minutes = self._minutes.bars.get(market.symbol, {})
             bars = sorted((b for t, b in minutes.items() if t >= window_start), key=lambda b: b.t)
             day: Bar | None = None
@@ -346,17 +350,21 @@ class MarketData:
                 else:
                     day.merge(bar)
             persisted_max = max((b.last_id for b in minutes.values()), default=0)
-            trades = recent.get(market.symbol, [])
-            for trade in trades:  # not yet persisted trades inside the window
+            last: int | None = day.c if day else None
+            for i, raw in enumerate(raw_trades):  # newest first: stop at the first persisted trade
+                trade = parse_trade(raw)
+                if i == 0:
+                    last = int(trade["price"])
                 tid, ts = int(trade["id"]), int(trade["ts"])
-                if tid <= persisted_max or ts < window_start:
+                if tid <= persisted_max:
+                    break
+                if ts < window_start:
                     continue
                 notional = int(trade["price"]) * int(trade["qty"]) * market.num // market.den
                 if day is None:
                     day = Bar.first(ts, tid, int(trade["price"]), int(trade["qty"]), notional)
                 else:
                     day.add(tid, int(trade["price"]), int(trade["qty"]), notional)
-            last: int | None = int(trades[0]["price"]) if trades else (day.c if day else None)
             out.append(self._ticker(market, day, last, book))
         return out
 
