@@ -45,6 +45,7 @@ log = logging.getLogger("exchange.persist")
 
 DEFAULT_BATCH = 2000
 REDIS_CURSOR_KEY = "persist:cursor:{stream}"
+REFERENCE_SYNC_S = 1.0  # how often a long-lived worker re-copies asset/market hashes
 _COUNTER_KEYS = ("seq", "book_seq")
 
 TRADE_COLUMNS = (
@@ -83,6 +84,13 @@ ORDER_TYPES = (
     "bool", "text", "text", "int8", "int8", "int8", "text", "int8", "int8",
 )  # fmt: skip
 assert len(ORDER_TYPES) == len(ORDER_COLUMNS)
+
+
+def _reference_text(key: str, h: dict[str, str]) -> str:
+    """Canonical JSON of an asset hash, or of a market hash without its counters (`seq`, `book_seq`)."""
+    if key.startswith("market:"):
+        h = {k: v for k, v in h.items() if k not in _COUNTER_KEYS}
+    return json.dumps(h, sort_keys=True)
 
 
 def redis_cursor_key(stream: str) -> str:
@@ -201,6 +209,8 @@ class Persister:
         self._known_streams: set[str] = set()
         self._quote: dict[str, str] = {}
         self._reference_seen: dict[str, str] = {}
+        self._last_sync = 0.0
+        self._cursors: dict[str, int] = {}  # last cursor this worker saw per stream (a hint, never trusted)
 
     @classmethod
     def connect(cls, redis_url: str, database_url: str, batch_size: int = DEFAULT_BATCH) -> Persister:
@@ -230,8 +240,21 @@ class Persister:
                     [(s,) for s in new],
                 )
             self._known_streams.update(new)
-        self.sync_reference(symbols)
+        if new or time.monotonic() - self._last_sync >= REFERENCE_SYNC_S:
+            self.sync_reference(symbols)
+            self._last_sync = time.monotonic()
         return streams
+
+    def heads(self, streams: list[str]) -> dict[str, int]:
+        """The engine's last seq of each stream (one pipelined round trip)."""
+        pipe = self.redis.pipeline(transaction=False)
+        for s in streams:
+            symbol = symbol_of(s)
+            if symbol is None:
+                pipe.get("seq:wallet")
+            else:
+                pipe.hget(f"market:{symbol}", "seq")
+        return {s: int(v or 0) for s, v in zip(streams, pipe.execute(), strict=True)}
 
     def sync_reference(self, symbols: list[str]) -> None:
         """Copy asset and market hashes to PostgreSQL when they changed (restore rebuilds them from there)."""
@@ -242,10 +265,21 @@ class Persister:
         for s in symbols:
             pipe.hgetall(f"market:{s}")
         results = pipe.execute()
+        if all(
+            self._reference_seen.get(key) == _reference_text(key, h)
+            for key, h in zip(
+                [*(f"asset:{a}" for a in assets), *(f"market:{s}" for s in symbols)], results, strict=True
+            )
+            if h
+        ):
+            for s, h in zip(symbols, results[len(assets) :], strict=True):
+                if h:
+                    self._quote[s] = h.get("quote", "")
+            return
         with self.conn.transaction(), self.conn.cursor() as cur:
             for a, h in zip(assets, results[: len(assets)], strict=True):
                 key = f"asset:{a}"
-                text = json.dumps(h, sort_keys=True)
+                text = _reference_text(key, h)
                 if not h or self._reference_seen.get(key) == text:
                     continue
                 cur.execute(
@@ -258,9 +292,8 @@ class Persister:
                 if not h:
                     continue
                 self._quote[s] = h.get("quote", "")
-                spec = {k: v for k, v in h.items() if k not in _COUNTER_KEYS}
                 key = f"market:{s}"
-                text = json.dumps(spec, sort_keys=True)
+                text = _reference_text(key, h)
                 if self._reference_seen.get(key) == text:
                     continue
                 cur.execute(
@@ -351,10 +384,16 @@ class Persister:
     def persist_round(self) -> tuple[int, int]:
         """One batch of every stream; returns (events persisted, streams skipped as locked elsewhere)."""
         total = skipped = 0
-        for stream in self.streams():
+        streams = self.streams()
+        heads = self.heads(streams)
+        for stream in streams:
+            if heads[stream] <= self._cursors.get(stream, -1):
+                continue  # caught up: no transaction needed
             result = self.persist_stream(stream)
             total += result.events
             skipped += result.last_seq < 0
+            if result.last_seq >= 0:
+                self._cursors[stream] = result.last_seq
         return total, skipped
 
     def persist_once(self) -> int:

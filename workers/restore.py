@@ -120,11 +120,12 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
         keys[f"asset:{a['symbol']}"] = (
             "hash", {"symbol": a["symbol"], "name": a["name"], "decimals": str(a["decimals"])}
         )  # fmt: skip
-    markets = _rows(conn, "SELECT symbol, spec, book_seq, book_seq_at FROM markets ORDER BY symbol")
+    markets = _rows(conn, "SELECT symbol, status, spec, book_seq, book_seq_at FROM markets ORDER BY symbol")
     if markets:
         keys["markets"] = ("set", [m["symbol"] for m in markets])
     for m in markets:
         spec = m["spec"] if isinstance(m["spec"], dict) else json.loads(m["spec"])
+        spec["status"] = m["status"]  # the column follows market_status events exactly
         seq = cursors.get(stream_of(m["symbol"]), 0)
         # exact when the worker saw the head at the cursor; else an upper bound (each call that changes the
         # book writes at least one event), so clients see a gap and resubscribe rather than a stale seq

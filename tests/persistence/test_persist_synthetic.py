@@ -64,6 +64,7 @@ def _write_flow(r: redis.Redis) -> None:
         },
     )
     r.hset("wallet:refs", mapping={"d1": '{"x":1}', "d2": '{"x":2}'})
+    r.set("seq:wallet", 2)
     s = f"events:{MARKET}"
     _xadd(
         r,
