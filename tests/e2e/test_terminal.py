@@ -176,10 +176,20 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
     open_trade(page)
     m = market(stack)
     before = available(page, m["base"])
-    price = snap(best(page, "asks") * Decimal("1.02"), m["tick_size"], "ROUND_UP")
-    # IOC: a remainder must not rest above the market maker's asks (it would block its post-only quotes)
-    place_limit(page, "buy", price, qty_for(m, price), ioc=True)
-    expect(page.get_by_test_id("toast").filter(has_text=re.compile("filled"))).to_be_visible()
+    filled = page.get_by_test_id("toast").filter(has_text=re.compile("filled"))
+    expired = page.get_by_test_id("toast").filter(has_text="Order expired")
+    for _attempt in range(5):
+        price = snap(best(page, "asks") * Decimal("1.02"), m["tick_size"], "ROUND_UP")
+        seen_expired = expired.count()
+        # IOC: a remainder must not rest above the market maker's asks (it would block its post-only
+        # quotes); it expires unfilled when it lands while the market maker is replacing its ladder
+        place_limit(page, "buy", price, qty_for(m, price), ioc=True)
+        deadline = time.monotonic() + 10
+        while not filled.count() and expired.count() <= seen_expired and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        if filled.count():
+            break
+    expect(filled).to_be_visible()
     shot(page, "06-fill-toast")
     deadline = time.monotonic() + 10
     after = available(page, m["base"])
