@@ -7,9 +7,10 @@ import math
 import re
 from typing import Any
 
-from exchange.reference._matching import Matching, _is_int
+from exchange.reference._matching import Matching
 from exchange.reference._model import MAX_BULK, Market, MarketStatus, Order, Status, fail
 from exchange.reference._state import Ledger
+from exchange.reference._validate import is_int
 
 REF_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 ASSET_RE = re.compile(r"^[A-Z0-9]{1,16}$")
@@ -123,15 +124,15 @@ class Reference(Matching):
     def _wallet(
         self, kind: str, account: int, asset: str, amount: int, ref: str, ts_ms: int
     ) -> dict[str, Any]:
-        if not _is_int(account) or account < 0:
+        if not is_int(account) or account < 0:
             raise fail("INVALID_ARGUMENT", "account must be a non-negative integer")
         if asset not in self.assets_by_symbol:
             raise fail("UNKNOWN_ASSET", str(asset))
-        if not _is_int(amount) or amount <= 0 or amount >= 2**53:
+        if not is_int(amount) or amount <= 0 or amount >= 2**53:
             raise fail("INVALID_AMOUNT", str(amount))
         if not isinstance(ref, str) or not REF_RE.match(ref):
             raise fail("INVALID_ARGUMENT", "ref must be 1..64 of [A-Za-z0-9._:-]")
-        if not _is_int(ts_ms) or ts_ms < 0:
+        if not is_int(ts_ms) or ts_ms < 0:
             raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
         known = self.wallet_refs.get(ref)
         if known is not None:
@@ -172,7 +173,7 @@ class Reference(Matching):
 
     # ---- cancels and statuses ------------------------------------------------------------------------
     def cancel(self, account: int, order_id: int, ts_ms: int) -> dict[str, Any]:
-        order = self.orders.get(order_id) if _is_int(order_id) else None
+        order = self.orders.get(order_id) if is_int(order_id) else None
         if order is None or order.account != account:
             raise fail("UNKNOWN_ORDER", str(order_id))
         market = self.markets_by_symbol[order.symbol]
@@ -231,7 +232,7 @@ class Reference(Matching):
         market = self.markets_by_symbol.get(symbol)
         if market is None:
             raise fail("UNKNOWN_MARKET", symbol)
-        if not _is_int(depth) or not 1 <= depth <= 1000:
+        if not is_int(depth) or not 1 <= depth <= 1000:
             raise fail("INVALID_ARGUMENT", "depth must be 1..1000")
         out: dict[str, Any] = {"seq": market.book_seq}
         for half in ("bids", "asks"):
