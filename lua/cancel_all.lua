@@ -7,7 +7,9 @@
   ARGV[1] account   integer >= 1
   ARGV[2] symbol    '' = every market
   ARGV[3] ts_ms
-  Result: JSON {"cancelled": n, "remaining": n}  (remaining: still cancellable; callers loop)
+  Result: JSON {"cancelled": n, "remaining": n}: remaining counts the account's open orders not examined
+    because the batch was full (an upper bound: some may be in other or halted markets); callers loop
+    until it is 0. At most U.BATCH order hashes are cancelled per call.
   Errors: INVALID_ARGUMENT, UNKNOWN_MARKET
   Events (events:{SYM} of each market): order_cancelled (reason user)
 ]]
@@ -28,17 +30,17 @@ local function cancel_all(keys, args)
   end
   table.sort(wanted)
   local cancelled, remaining = 0, 0
-  for _, id in ipairs(wanted) do
+  for i, id in ipairs(wanted) do
+    if cancelled == U.BATCH then
+      remaining = #wanted - i + 1 -- not examined yet (bounded work per call): the caller calls again
+      break
+    end
     local o = O.load(id)
     if symbol == '' or o.symbol == symbol then
       local m = C.market(ctx, o.symbol)
       if m.status ~= 'halted' then
-        if cancelled < U.BATCH then
-          M.close(ctx, m, o, 'cancelled', 'user', 'order_cancelled', true)
-          cancelled = cancelled + 1
-        else
-          remaining = remaining + 1
-        end
+        M.close(ctx, m, o, 'cancelled', 'user', 'order_cancelled', true)
+        cancelled = cancelled + 1
       end
     end
   end

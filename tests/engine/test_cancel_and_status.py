@@ -91,3 +91,36 @@ def test_unknown_status_is_invalid_argument(ex: Exchange) -> None:
         ex.engine.set_market_status("XB-XQ", "closed", ex.ts())
     with pytest.raises(errors.UnknownMarket):
         ex.engine.set_market_status("NOPE-XQ", "halted", ex.ts())
+
+
+def test_cancel_all_works_in_batches_of_1000(ex: Exchange) -> None:
+    """With 1,001 open orders cancel_all cancels 1,000, reports the rest, and a second call finishes."""
+    ex.fund(1, "XQ", 10_000_000)
+    pipe = ex.redis.pipeline(transaction=False)
+    for i in range(1_001):
+        pipe.fcall(
+            "ex_place", 3, "market:XB-XQ", "balance:1", "coid:1",
+            "1", "XB-XQ", "buy", "limit", "gtc", str(1 + i % 50), "1", "0", "0", "", "", "5",
+        )  # fmt: skip
+    pipe.execute()
+    assert ex.engine.cancel_all(1, ex.ts()) == {"cancelled": 1_000, "remaining": 1}
+    assert ex.engine.cancel_all(1, ex.ts()) == {"cancelled": 1, "remaining": 0}
+    assert ex.engine.open_orders(1) == []
+
+
+def test_status_change_cancels_at_most_1000_orders_per_call(ex: Exchange) -> None:
+    """cancel_orders works in batches of 1,000 lowest ids first; calling again cancels the rest."""
+    ex.fund(1, "XB", 10_000)
+    pipe = ex.redis.pipeline(transaction=False)
+    for i in range(1_001):
+        pipe.fcall(
+            "ex_place", 3, "market:XB-XQ", "balance:1", "coid:1",
+            "1", "XB-XQ", "sell", "limit", "gtc", str(1_000 - i % 50), "1", "0", "0", "", "", "5",
+        )  # fmt: skip
+    pipe.execute()
+    last = max(o["id"] for o in ex.engine.open_orders(1))
+    first = ex.engine.set_market_status("XB-XQ", "cancel_only", ex.ts(), cancel_orders=True)
+    assert (first["cancelled"], first["remaining"]) == (1_000, 1)
+    assert [o["id"] for o in ex.engine.open_orders(1)] == [last]
+    second = ex.engine.set_market_status("XB-XQ", "cancel_only", ex.ts(), cancel_orders=True)
+    assert second == {"status": "cancel_only", "previous": "cancel_only", "cancelled": 1, "remaining": 0}

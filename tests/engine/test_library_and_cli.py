@@ -1,0 +1,69 @@
+"""Library loading (idempotent, versioned), the `exchange book` and `exchange seed` commands."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from exchange.engine import Engine
+from exchange.engine.cli import add_book_arguments, run_book
+from exchange.engine.library import library_source, load_library
+from exchange.seed import SEED_MARKETS
+from exchange.seed import run as run_seed
+from tests.engine.conftest import Exchange
+
+
+def test_library_text_registers_every_command_and_carries_its_version() -> None:
+    """The built library names itself `exchange`, embeds its version and registers each command."""
+    text, version = library_source()
+    assert text.startswith("#!lua name=exchange\n")
+    assert f"local LIBRARY_VERSION = '{version}'" in text
+    names = "ex_place ex_cancel ex_cancel_all ex_deposit ex_withdraw ex_set_market_status ex_create_market"
+    for name in [*names.split(), "ex_create_asset", "ex_book", "ex_version"]:
+        assert f"'{name}'" in text
+
+
+def test_load_is_idempotent_and_replaces_a_stale_library(ex: Exchange) -> None:
+    """Loading twice keeps the version; a different library under the same name is replaced on load."""
+    version = library_source()[1]
+    assert load_library(ex.redis) == version
+    assert ex.redis.fcall_ro("ex_version", 0) == version
+    stale = "#!lua name=exchange\nredis.register_function{function_name='ex_version', callback=function() return 'old' end, flags={'no-writes'}}"  # noqa: E501
+    ex.redis.function_load(stale, replace=True)
+    assert ex.redis.fcall_ro("ex_version", 0) == "old"
+    ex.engine.load()
+    assert ex.redis.fcall_ro("ex_version", 0) == version
+
+
+def test_exchange_book_prints_decimal_levels_spread_and_seq(
+    ex: Exchange, redis_url_each: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exchange book BTC-USDT` shows decimal prices and quantities, level counts, the spread and the seq."""
+    ex.fund(1, "USDT", 10**12)
+    ex.fund(2, "BTC", 10**10)
+    ex.place(1, "buy", price=6_000_000, qty=100, symbol="BTC-USDT")
+    ex.place(1, "buy", price=6_000_000, qty=50, symbol="BTC-USDT")
+    ex.place(2, "sell", price=6_000_125, qty=5_000, symbol="BTC-USDT")
+    parser = argparse.ArgumentParser()
+    add_book_arguments(parser)
+    assert run_book(parser.parse_args(["BTC-USDT", "--redis-url", redis_url_each])) == 0
+    out = capsys.readouterr().out
+    assert "book seq 3" in out
+    assert "60001.25" in out and "0.05" in out
+    assert "60000" in out and "0.0015" in out and "     2" in out
+    assert "spread 1.25" in out
+    assert run_book(parser.parse_args(["NOPE-USDT", "--redis-url", redis_url_each])) == 1
+
+
+def test_exchange_seed_is_idempotent(
+    redis_url_each: str, engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exchange seed` loads every seed market and can run again without changing them."""
+    args = argparse.Namespace(redis_url=redis_url_each, data_dir=None)
+    assert run_seed(args) == 0
+    before = engine.markets()
+    assert run_seed(args) == 0
+    assert engine.markets() == before
+    assert {m.symbol for m in SEED_MARKETS} <= {m["symbol"] for m in before}
+    assert "seeded 7 assets and 6 markets" in capsys.readouterr().out
