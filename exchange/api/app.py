@@ -303,6 +303,7 @@ def create_app(
             pool=db_pool,
         )
         state = app.state
+        pristine = set(state.dict())  # anything added while running (ours or other modules' caches) goes
         state.services = svc
         state.settings, state.redis, state.engine, state.pool = settings, client, eng, db_pool
         state.markets, state.limiter, state.tokens, state.clock = (
@@ -314,6 +315,8 @@ def create_app(
         try:
             yield
         finally:
+            for key in set(state.dict()) - pristine:  # a restarted lifespan must not see closed clients
+                del state[key]
             if own_pool and db_pool is not None:
                 await db_pool.close()
             if own_redis:
@@ -357,7 +360,8 @@ def _tighten_openapi(app: Litestar) -> None:
     """Make the document say what the app does, where Litestar does not by itself:
     - request bodies refuse unknown fields (msgspec `forbid_unknown_fields`): `additionalProperties: false`;
     - every operation may answer the error envelope with 400, 404 and 422 (validation), and a secured
-      one with 401 (routes of every module, including those that do not list them)."""
+      one with 401 (routes of every module, including those that do not list them);
+    - an optional query parameter sent empty (`?cursor=`) counts as absent: `allowEmptyValue: true`."""
     from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference
 
     from exchange.api import schemas
@@ -394,6 +398,12 @@ def _tighten_openapi(app: Litestar) -> None:
                         },
                     )
             operation.responses = responses
+            for parameter in operation.parameters or []:
+                # Litestar reads `?name=` as "absent" for an optional query parameter: say so
+                if getattr(parameter, "param_in", None) == "query" and not getattr(
+                    parameter, "required", False
+                ):
+                    parameter.allow_empty_value = True
 
 
 def _allowed_methods(app: Litestar) -> dict[str, str]:

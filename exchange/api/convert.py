@@ -276,8 +276,11 @@ class MarketCache:
         """Asset symbol -> decimals, as of the last load."""
         return self._decimals
 
-    async def reload(self) -> None:
+    async def reload(self, max_age_s: float = 0.0) -> None:
+        """Read markets and assets again (skipped when another caller did within `max_age_s`)."""
         async with self._lock:
+            if max_age_s > 0 and time.monotonic() - self._loaded_at < max_age_s:
+                return  # refreshed by a concurrent caller while we waited for the lock
             assets = await self._engine.assets()
             markets = await self._engine.markets()
             decimals = {str(a["symbol"]): int(a["decimals"]) for a in assets}
@@ -295,8 +298,11 @@ class MarketCache:
     async def get(self, symbol: str) -> Market | None:
         age = time.monotonic() - self._loaded_at
         market = self._markets.get(symbol)
-        if (market is None and age >= self._miss_interval_s) or age >= self._ttl_s:
-            await self.reload()
+        if market is None and age >= self._miss_interval_s:
+            await self.reload(max_age_s=self._miss_interval_s)
+            market = self._markets.get(symbol)
+        elif age >= self._ttl_s:
+            await self.reload(max_age_s=self._ttl_s)
             market = self._markets.get(symbol)
         return market
 
@@ -308,11 +314,13 @@ class MarketCache:
         return market
 
     async def all(self, fresh: bool = False) -> list[Market]:
-        if fresh or time.monotonic() - self._loaded_at >= self._ttl_s:
+        if fresh:
             await self.reload()
+        elif time.monotonic() - self._loaded_at >= self._ttl_s:
+            await self.reload(max_age_s=self._ttl_s)
         return sorted(self._markets.values(), key=lambda m: m.symbol)
 
     async def asset_decimals(self, asset: str) -> int | None:
         if asset not in self._decimals or time.monotonic() - self._loaded_at >= self._ttl_s:
-            await self.reload()
+            await self.reload(max_age_s=self._miss_interval_s)
         return self._decimals.get(asset)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from exchange.api import metrics
 from exchange.api.context import services
@@ -25,7 +26,13 @@ class OpsController(Controller):
         """The process answers."""
         return Health(status="ok")
 
-    @get("/readyz", operation_id="readyz", responses={})
+    @get(
+        "/readyz",
+        operation_id="readyz",
+        responses={
+            503: ResponseSpec(data_container=Health, description="not ready", generate_examples=False)
+        },
+    )
     async def readyz(self, request: Request[Any, Any, Any]) -> Response[Health]:
         """Ready when Redis and PostgreSQL answer and the engine library is loaded (else 503)."""
         svc = services(request)

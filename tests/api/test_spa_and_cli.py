@@ -1,0 +1,71 @@
+"""The built frontend served at / with an SPA fallback, and `exchange user create`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from exchange.api.app import create_app
+from exchange.api.users_cli import create_user
+from exchange.cli import main
+from tests.api.conftest import PASSWORD, error_code, login, make_settings, seed
+
+
+async def test_frontend_is_served_with_spa_fallback(redis_url: str, pg_url: str, tmp_path: Path) -> None:
+    """/ and unknown non-API paths give index.html, assets keep their type, API paths stay JSON 404s."""
+    seed(redis_url)
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
+    (tmp_path / "assets" / "app.js").write_text("console.log(1)")
+    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    async with AsyncTestClient(app) as client:
+        for path in ("/", "/markets/BTC-USDT", "/account/orders"):
+            r = await client.get(path)
+            assert r.status_code == 200 and "id=root" in r.text, path
+            assert r.headers["content-type"].startswith("text/html")
+        r = await client.get("/assets/app.js")
+        assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+        r = await client.get("/assets/../../etc/passwd")
+        assert "root:" not in r.text
+        r = await client.get("/api/no-such-route")
+        assert r.status_code == 404 and error_code(r) == "NOT_FOUND"
+        assert (await client.get("/api/markets")).status_code == 200
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+
+
+async def test_user_create_cli_makes_an_admin_who_can_log_in(
+    redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exchange user create --admin` creates an admin; a generated password is printed and works."""
+    assert main(["user", "create", "Root@Example.com", "--admin", "--database-url", pg_url]) == 0
+    out = capsys.readouterr().out
+    password = out.split("password: ", 1)[1].strip()
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT email, is_admin FROM accounts WHERE email = 'root@example.com'").fetchone()
+    assert row == ("root@example.com", True)
+    assert main(["user", "create", "root@example.com", "--database-url", pg_url]) == 1  # exists
+    seed(redis_url)
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url))) as client:
+        r = await client.post("/api/auth/login", json={"email": "root@example.com", "password": password})
+        assert r.status_code == 200
+
+
+def test_create_user_validates_input(pg_url: str) -> None:
+    """A bad email or short password is refused before touching the database."""
+    with pytest.raises(ValueError, match="email"):
+        create_user(pg_url, "not-an-email", PASSWORD)
+    with pytest.raises(ValueError, match="password"):
+        create_user(pg_url, "x@example.com", "short")
+
+
+async def test_update_resets_the_password(redis_url: str, pg_url: str) -> None:
+    """--update on an existing email sets the new password."""
+    create_user(pg_url, "reset@example.com", "first password")
+    create_user(pg_url, "reset@example.com", PASSWORD, update=True)
+    seed(redis_url)
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url))) as client:
+        user = await login(client, "reset@example.com")
+        assert user.access_token
