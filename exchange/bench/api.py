@@ -238,11 +238,14 @@ async def _rest_phase(spec: dict[str, Any]) -> dict[str, Any]:
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     http = Http(host, port)
     hostport = f"{host}:{port}"
+    statuses: dict[int, int] = {}
     if spec["kind"] == "get":
         req = _http_request("GET", hostport, "/api/me", spec["tokens"][0])
 
         async def fire(i: int) -> bool:
-            return await http.request(req) == 200
+            status = await http.request(req)
+            statuses[status] = statuses.get(status, 0) + 1
+            return status == 200
 
     else:
         reqs = [
@@ -251,9 +254,13 @@ async def _rest_phase(spec: dict[str, Any]) -> dict[str, Any]:
         ]
 
         async def fire(i: int) -> bool:
-            return await http.request(reqs[i % len(reqs)]) == 201
+            status = await http.request(reqs[i % len(reqs)])
+            statuses[status] = statuses.get(status, 0) + 1
+            return status == 201
 
-    return await open_loop(spec["rate"], spec["duration"], fire)
+    result = await open_loop(spec["rate"], spec["duration"], fire)
+    result["statuses"] = statuses
+    return result
 
 
 async def _ws_phase(spec: dict[str, Any]) -> dict[str, Any]:
@@ -364,6 +371,14 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[k]
 
 
+def _merge_statuses(parts: list[dict[str, Any]]) -> dict[int, int]:
+    merged: dict[int, int] = {}
+    for part in parts:
+        for status, n in part.get("statuses", {}).items():
+            merged[int(status)] = merged.get(int(status), 0) + n
+    return merged
+
+
 def summarize(parts: list[dict[str, Any]]) -> dict[str, Any]:
     lat = sorted(x for p in parts for x in p["lat"])
     sent = sum(p["sent"] for p in parts)
@@ -372,6 +387,7 @@ def summarize(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "n": len(lat),
         "sent": sent,
         "errors": errors,
+        "statuses": _merge_statuses(parts),
         "p50": percentile(lat, 0.50),
         "p99": percentile(lat, 0.99),
         "p999": percentile(lat, 0.999),
@@ -390,9 +406,10 @@ class Driver:
     def close(self) -> None:
         self.pool.shutdown(cancel_futures=True)
 
-    def step(self, kind: str, rate: float) -> dict[str, Any]:
+    def step(self, kind: str, rate: float, warmup: bool = False) -> dict[str, Any]:
+        duration = min(self.duration, 1.0) if warmup else self.duration
         specs = [
-            {"kind": kind, "base": self.base, "rate": rate / self.procs, "duration": self.duration,
+            {"kind": kind, "base": self.base, "rate": rate / self.procs, "duration": duration,
              "tokens": [a["token"] for a in self.accounts[w]]}
             for w in range(self.procs)
         ]  # fmt: skip
@@ -402,9 +419,10 @@ class Driver:
                 for account in pair:
                     cancel_all(self.base, account["token"])
         log(
-            f"{kind:4} {rate:>6.0f}/s: p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, "
+            f"{kind:4} {rate:>6.0f}/s{' (warm-up)' if warmup else ''}: "
+            f"p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, "
             f"p99.9 {result['p999']:.2f} ms, max {result['max']:.1f} ms, "
-            f"errors {result['errors']}/{result['sent']}"
+            f"errors {result['errors']}/{result['sent']} {result['statuses'] or ''}"
         )
         return result
 
@@ -412,6 +430,7 @@ class Driver:
         """(highest passing rate, the first step's result) stepping up RATES until p99 >= bound or errors
         (`EXCHANGE_BENCH_RATES`, comma-separated, overrides the steps; the first should be 500)."""
         best, first = 0.0, None
+        self.step(kind, min(RATES[0], 200), warmup=True)  # open connections, warm caches; not counted
         for rate in RATES:
             result = self.step(kind, rate)
             first = first or result
@@ -446,7 +465,8 @@ class Driver:
         log(
             f"fanout {clients} clients, {trades_per_s:.0f} trades/s: p50 {result['p50']:.1f} ms, "
             f"p99 {result['p99']:.1f} ms, {result['n']} deliveries, connected {result['sent']}, "
-            f"dropped {result['errors']}, generator errors {gen['errors']}/{gen['sent']}"
+            f"dropped {result['errors']}, generator errors {gen['errors']}/{gen['sent']} "
+            f"{gen.get('statuses')}"
         )
         return result
 
