@@ -39,16 +39,18 @@ log = logging.getLogger("exchange.reconcile")
 # Read-only snapshot. Returns {markets: {sym: seq}, wallet_seq, balances: {account: [field, value, ...]},
 # orders: [[id, symbol, side, status, qty, filled], ...]} as JSON (cjson keeps integers exact below 2^53).
 SNAPSHOT_LUA = """#!lua flags=no-writes
+-- ARGV: account ids. Reads only those accounts' keys (no KEYS/SCAN inside: the script stays short).
 local out = {markets = {}, balances = {}, orders = {}}
 out.wallet_seq = tonumber(redis.call('GET', 'seq:wallet') or '0')
 for _, sym in ipairs(redis.call('SMEMBERS', 'markets')) do
   out.markets[sym] = tonumber(redis.call('HGET', 'market:' .. sym, 'seq') or '0')
 end
-for _, key in ipairs(redis.call('KEYS', 'balance:*')) do
-  out.balances[string.sub(key, 9)] = redis.call('HGETALL', key)
-end
-for _, key in ipairs(redis.call('KEYS', 'open:*')) do
-  for _, id in ipairs(redis.call('SMEMBERS', key)) do
+for i = 1, #ARGV do
+  local flat = redis.call('HGETALL', 'balance:' .. ARGV[i])
+  if #flat > 0 then
+    out.balances[ARGV[i]] = flat
+  end
+  for _, id in ipairs(redis.call('SMEMBERS', 'open:' .. ARGV[i])) do
     local o = redis.call('HMGET', 'order:' .. id, 'symbol', 'side', 'status', 'qty', 'filled')
     table.insert(out.orders, {id, o[1] or '', o[2] or '', o[3] or '', o[4] or '0', o[5] or '0'})
   end
@@ -83,8 +85,20 @@ class Report:
         return {**asdict(self), "ok": self.ok}
 
 
-def take_snapshot(client: redis.Redis) -> Snapshot:
-    raw = json.loads(cast(str, client.eval(SNAPSHOT_LUA, 0)))
+def scan_accounts(client: redis.Redis) -> set[int]:
+    """Accounts with a balance or open-order key (SCAN: never blocks Redis for long)."""
+    found: set[int] = set()
+    for pattern in ("balance:*", "open:*"):
+        for key in client.scan_iter(match=pattern, count=1000):
+            suffix = str(key).split(":", 1)[1]
+            if suffix.isdigit():
+                found.add(int(suffix))
+    return found
+
+
+def take_snapshot(client: redis.Redis, accounts: set[int]) -> Snapshot:
+    """One atomic read of the stream heads and of these accounts' balances and open orders."""
+    raw = json.loads(cast(str, client.eval(SNAPSHOT_LUA, 0, *sorted(accounts))))
     heads = {WALLET_STREAM: int(raw.get("wallet_seq") or 0)}
     for sym, seq in (raw.get("markets") or {}).items():
         heads[stream_of(sym)] = int(seq or 0)
@@ -149,16 +163,21 @@ def pg_orders_as_of(
     return {int(r[0]): {"status": r[1], "remaining": int(r[2]), "symbol": r[3]} for r in rows}
 
 
-def pg_open_orders(conn: psycopg.Connection[Any], heads: dict[str, int]) -> dict[int, str]:
-    """Orders open in PostgreSQL whose last event is at or below the heads (so open as of the heads)."""
+def pg_open_orders(conn: psycopg.Connection[Any], heads: dict[str, int]) -> dict[tuple[int, str], int]:
+    """Orders open in PostgreSQL whose last event is at or below the heads (so open as of the heads):
+    (order id, symbol) -> account."""
     streams, seqs = _heads_arrays(heads)
     rows = conn.execute(
-        "SELECT o.order_id, o.symbol FROM orders o"
+        "SELECT o.order_id, o.symbol, o.account FROM orders o"
         " JOIN unnest(%s::text[], %s::int8[]) AS h(stream, head) ON h.stream = 'events:' || o.symbol"
         " WHERE o.status IN ('open', 'partially_filled') AND o.last_seq <= h.head",
         (streams, seqs),
     ).fetchall()
-    return {int(oid): str(sym) for oid, sym in rows}
+    return {(int(oid), str(sym)): int(acct) for oid, sym, acct in rows}
+
+
+def pg_open_ids(pg_open: dict[tuple[int, str], int]) -> dict[int, str]:
+    return {oid: sym for oid, sym in pg_open}
 
 
 def wallet_totals(conn: psycopg.Connection[Any], wallet_head: int) -> dict[str, int]:
@@ -268,19 +287,29 @@ def reconcile(
 ) -> Report:
     """Run one reconciliation (see module docstring). `client` must use decode_responses=True."""
     started = time.monotonic()
-    snap = take_snapshot(client)
-    Persister(client, conn).drain(max_seconds=catch_up_seconds)
-    cursors = {
-        str(s): int(v) for s, v in conn.execute("SELECT stream, last_seq FROM stream_cursors").fetchall()
-    }
-    caught_up = all(cursors.get(s, 0) >= h for s, h in snap.heads.items())
-    report = Report(heads=snap.heads, caught_up=caught_up)
-    if caught_up:
+    # Accounts come from a SCAN; one created during the SCAN may be missed, so when PostgreSQL knows an
+    # account the snapshot lacks, the snapshot is taken again including it (exact, and never a KEYS).
+    accounts = scan_accounts(client)
+    for _attempt in range(5):
+        snap = take_snapshot(client, accounts)
+        Persister(client, conn).drain(max_seconds=catch_up_seconds)
+        cursors = {
+            str(s): int(v) for s, v in conn.execute("SELECT stream, last_seq FROM stream_cursors").fetchall()
+        }
+        caught_up = all(cursors.get(s, 0) >= h for s, h in snap.heads.items())
+        report = Report(heads=snap.heads, caught_up=caught_up)
+        if not caught_up:
+            break
         ledger = ledger_balances(conn, snap.heads)
-        pg_orders = pg_orders_as_of(conn, snap.heads, sorted(snap.open_orders))
         pg_open = pg_open_orders(conn, snap.heads)
+        missing = ({a for a, _asset in ledger} | set(pg_open.values())) - accounts
+        if not missing:
+            break
+        accounts |= missing
+    if caught_up:
+        pg_orders = pg_orders_as_of(conn, snap.heads, sorted(snap.open_orders))
         totals = wallet_totals(conn, snap.heads[WALLET_STREAM])
-        report.differences = compare(snap, ledger, pg_orders, pg_open, totals)
+        report.differences = compare(snap, ledger, pg_orders, pg_open_ids(pg_open), totals)
         report.checked = {
             "balances": len(set(snap.balances) | set(ledger)),
             "open_orders": len(snap.open_orders),
