@@ -131,6 +131,10 @@ local function duplicate(coid_key, t)
     return nil
   end
   local o = O.load(tonumber(id))
+  if not o then -- a closed order whose hash persistence already expired: the id stays taken
+    U.fail('DUPLICATE_CLIENT_ORDER_ID', 'client_order_id ' .. t.client_order_id .. ' was used by order ' .. id
+      .. ', which is closed and no longer in Redis')
+  end
   for _, f in ipairs(SAME_FIELDS) do
     if o[f] ~= t[f] then
       U.fail('DUPLICATE_CLIENT_ORDER_ID', 'client_order_id ' .. t.client_order_id .. ' was used with other fields')

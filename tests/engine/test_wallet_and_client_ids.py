@@ -95,3 +95,13 @@ def test_client_order_ids_are_per_account(ex: Exchange) -> None:
     a = ex.place(1, "buy", price=100, qty=2, client_order_id="same")
     b = ex.place(2, "buy", price=100, qty=2, client_order_id="same")
     assert a["order"]["id"] != b["order"]["id"] and b["duplicate"] is False
+
+
+def test_client_order_id_of_an_expired_closed_order_stays_taken(ex: Exchange) -> None:
+    """Once a closed order's hash is expired, reusing its client_order_id is still a conflict."""
+    ex.fund(1, "XQ", 10_000)
+    o = ex.place(1, "buy", price=100, qty=2, client_order_id="gone")["order"]
+    ex.engine.cancel(1, o["id"], ex.ts())
+    ex.redis.delete(f"order:{o['id']}")  # what the persistence TTL does to closed orders
+    with pytest.raises(errors.DuplicateClientOrderId):
+        ex.place(1, "buy", price=100, qty=2, client_order_id="gone")
