@@ -16,6 +16,7 @@ valid for the same `sort`/`order`; `null` on the last page. Every amount is a de
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import csv
@@ -230,13 +231,12 @@ async def _pg_orders(
 
 async def _refresh_open(engine: Any, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Replace rows PostgreSQL still shows open with the engine's current state (fresher)."""
-    out = []
-    for o in orders:
-        if o["status"] in OPEN_STATUSES:
-            live = await engine.get_order(int(o["id"]))
-            if live is not None and int(live.get("account", -1)) == int(o["account"]):
-                o = dict(live)
-        out.append(o)
+    stale = [i for i, o in enumerate(orders) if o["status"] in OPEN_STATUSES]
+    lives = await asyncio.gather(*(engine.get_order(int(orders[i]["id"])) for i in stale))
+    out = list(orders)
+    for i, live in zip(stale, lives, strict=True):
+        if live is not None and int(live.get("account", -1)) == int(orders[i]["account"]):
+            out[i] = dict(live)
     return out
 
 
