@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis
 from websockets.exceptions import InvalidStatus
 
 from exchange.api.app import create_app
@@ -370,4 +372,23 @@ def test_unsubscribe_stops_delivery(live, engine):
     trade(engine, 81, 82)
     time.sleep(0.3)
     assert not any(f.get("channel") == f"trades:{SYMBOL}" for f in c.barrier())
+    c.close()
+
+
+def test_a_gap_in_book_updates_gets_a_fresh_snapshot_then_contiguous_updates(live, engine, seeded):
+    """An update that skips seqs (lost messages) makes the server re-send a snapshot instead of it."""
+    fund(engine, 91)
+    c = Client(live.ws_url)
+    c.request({"op": "subscribe", "req_id": 1, "channels": [f"book:{SYMBOL}"]})
+    snap = c.channel(f"book:{SYMBOL}")
+    with redis.Redis.from_url(seeded, protocol=2) as pub:
+        bogus = {"seq": snap["seq"] + 5, "bids": [[1, 1]], "asks": []}
+        assert pub.publish(f"book:{SYMBOL}", json.dumps(bogus)) >= 1
+    again = c.channel(f"book:{SYMBOL}")
+    assert again["type"] == "snapshot" and again["seq"] == snap["seq"]
+    engine.place(91, SYMBOL, "buy", "limit", price=PRICE - 500_000, qty=10, ts_ms=now_ms())
+    update = c.channel(f"book:{SYMBOL}")
+    assert update["type"] == "update" and update["seq"] == snap["seq"] + 1
+    assert update["bids"] == [["55000", "0.0001"]]
+    assert not any(f.get("seq") == bogus["seq"] for f in c.frames)
     c.close()

@@ -135,6 +135,8 @@ class Session:
             self._resync(sub)
             return
         if sub.pending is not None:
+            if len(sub.pending) >= self.settings.queue_size:
+                sub.pending.clear()  # bounded: a gap after the snapshot triggers another resync
             sub.pending.append(delivery)
             return
         seq = delivery.seq or 0
@@ -390,14 +392,20 @@ class Session:
                 await asyncio.sleep(0.2 * (attempt + 1))
         else:
             self.error(WsCode.UNAVAILABLE, f"cannot read the book of {sub.channel.symbol}; re-subscribe")
+            if self.subs.get(sub.channel.name) is sub:  # drop the half-open subscription
+                del self.subs[sub.channel.name]
+                self.by_topic.pop(sub.topic, None)
+                await self.ctx.hub.unsubscribe(sub.topic, self)
             return
         if self.subs.get(sub.channel.name) is not sub:
             return  # unsubscribed meanwhile
         pending, sub.pending = sub.pending or [], None
         sub.seq = seq
         self.push(text)
-        for delivery in pending:
-            self._deliver_book(sub, delivery)
+        for delivery in pending:  # contiguous ones only: a gap here waits for the next live update
+            if delivery.seq is not None and delivery.seq == sub.seq + 1:
+                sub.seq = delivery.seq
+                self.push(delivery.text)
 
     def _resync(self, sub: _Sub) -> None:
         if sub.pending is not None and sub.resync_task is not None and not sub.resync_task.done():
