@@ -78,11 +78,6 @@ function C.move(ctx, ledger, account, asset, da, dh)
   ledger[#ledger + 1] = U.s(account) .. ',' .. asset .. ',' .. U.s(da) .. ',' .. U.s(dh)
 end
 
--- available balance as stored (before this call's unflushed moves)
-function C.available(account, asset)
-  return tonumber(redis.call('HGET', 'balance:' .. U.s(account), asset .. ':available')) or 0
-end
-
 -- change a book level by dq lots and dn orders (side: 'bids' | 'asks')
 function C.level(ctx, m, side, price, dq, dn)
   local k = m.symbol .. '|' .. side .. '|' .. U.s(price)
