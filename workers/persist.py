@@ -43,7 +43,7 @@ from workers.events import (
 
 log = logging.getLogger("exchange.persist")
 
-DEFAULT_BATCH = 2000
+DEFAULT_BATCH = 5000
 REDIS_CURSOR_KEY = "persist:cursor:{stream}"
 REFERENCE_SYNC_S = 1.0  # how often a long-lived worker re-copies asset/market hashes
 _COUNTER_KEYS = ("seq", "book_seq")
