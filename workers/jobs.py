@@ -19,6 +19,7 @@ import time
 import uuid
 from typing import Any, cast
 
+import psycopg
 import redis
 from rq import Queue
 
@@ -45,13 +46,19 @@ def persist_job(
     """Persist for up to `run_seconds`; returns the number of events persisted."""
     total = 0
     deadline = time.monotonic() + run_seconds
-    with Persister.connect(redis_url, database_url) as p:
-        p.closed_ttl_s = closed_ttl_s
-        while time.monotonic() < deadline:
-            n, _skipped = p.persist_round()
-            total += n
-            if n == 0:
-                time.sleep(idle_s)
+    try:
+        with Persister.connect(redis_url, database_url) as p:
+            p.closed_ttl_s = closed_ttl_s
+            while time.monotonic() < deadline:
+                n, _skipped = p.persist_round()
+                total += n
+                if n == 0:
+                    time.sleep(idle_s)
+    except (psycopg.OperationalError, redis.ConnectionError) as exc:
+        # PostgreSQL (or Redis) unreachable: nothing was committed for the failed batch; the next job retries.
+        # Returning (not raising) keeps a long outage from filling RQ's failed-job registry.
+        log.warning("persist job: %s unavailable (%s); retrying shortly", type(exc).__module__, exc)
+        time.sleep(1.0)
     return total
 
 
