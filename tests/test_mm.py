@@ -1,0 +1,133 @@
+"""The demo market maker against a live API (uvicorn subprocess) on real Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from exchange.mm import MarketMaker
+from exchange.seed import seed_all
+from exchange.servers import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class ApiProcess:
+    def __init__(self, redis_url: str, pg_url: str, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "EXCHANGE_REDIS_URL": redis_url,
+            "EXCHANGE_DATABASE_URL": pg_url,
+            "EXCHANGE_JWT_SECRET": "mm-test-secret-" + "0123456789abcdef" * 3,
+            "EXCHANGE_DEMO": "1",
+            "EXCHANGE_FRONTEND_DIST": "/nonexistent",
+        }
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable, "-m", "uvicorn", "exchange.api.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+        ]  # fmt: skip
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.log.read_text()[-2000:]
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("API did not start: " + self.log.read_text()[-2000:])
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+@pytest.fixture
+def api(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[ApiProcess]:
+    seed_all(redis_url)
+    process = ApiProcess(redis_url, pg_url, tmp_path / "api.log")
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+async def test_market_maker_makes_a_book_and_trades_within_seconds(api: ApiProcess, redis_url: str) -> None:
+    """Within a few seconds the market maker leaves bids and asks on the book and its taker makes trades."""
+    symbols = ["BTC-USDT", "ETH-USDT"]
+    mm = MarketMaker(api.url, symbols=symbols, interval_s=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(mm.run(duration_s=20, stop=stop))
+    try:
+        deadline = time.monotonic() + 15
+        async with httpx.AsyncClient(base_url=api.url) as http:
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                with redis.Redis.from_url(redis_url, decode_responses=True, protocol=2) as client:
+                    trades = {s: client.llen(f"trades:{s}") for s in symbols}
+                book = (await http.get("/api/markets/BTC-USDT/book")).json()
+                if all(trades.values()) and book["bids"] and book["asks"]:
+                    break
+        assert all(trades.values()), trades
+        assert len(book["bids"]) >= 3 and len(book["asks"]) >= 3
+        assert float(book["bids"][0][0]) < float(book["asks"][0][0])
+    finally:
+        stop.set()
+        await task
+        await mm.cancel_quotes()
+        await mm.close()
+    assert mm.placed > 0 and mm.trades > 0
+
+
+async def test_market_maker_survives_an_api_restart(api: ApiProcess, redis_url: str) -> None:
+    """When the API goes away and comes back, the market maker retries and trades again."""
+    symbols = ["BTC-USDT"]
+    mm = MarketMaker(api.url, symbols=symbols, interval_s=0.3)
+    stop = asyncio.Event()
+    task = asyncio.create_task(mm.run(duration_s=40, stop=stop))
+    try:
+        await _wait_for(lambda: mm.trades > 0, 15)
+        api.stop()
+        await asyncio.sleep(1.5)
+        assert not task.done()
+        before = mm.trades
+        await asyncio.to_thread(api.start)
+        await _wait_for(lambda: mm.trades > before, 20)
+    finally:
+        stop.set()
+        await task
+        await mm.close()
+    assert mm.trades > before
+
+
+async def _wait_for(predicate: object, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not reached in time")
