@@ -14,6 +14,7 @@ import {
 } from "lightweight-charts";
 import { useEffect, useRef, useState } from "react";
 import type { Candle } from "../api/types";
+import { applyLive, normalize, olderPageEnd, prependOlder } from "../lib/candles";
 import { api } from "../lib/http";
 import { cmp, dec, toChartNumber } from "../lib/money";
 import { ws } from "../lib/ws";
@@ -77,7 +78,6 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
 
     let alive = true;
     let data: Candle[] = []; // ascending by t, unique t
-    let lastT = -Infinity;
     let loadingOlder = false;
     let exhausted = false;
     let live: Candle[] = []; // bars that arrived before the history
@@ -87,16 +87,11 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
     const setAll = () => {
       candles.setData(data.map(toBar));
       volume.setData(data.map(toVol));
-      lastT = data.length ? Number(data[data.length - 1].t) : -Infinity;
       publish();
     };
 
-    const applyLive = (c: Candle) => {
-      const t = Number(c.t);
-      if (!Number.isFinite(t) || t < lastT) return; // never feed the chart an older bar
-      if (t === lastT) data[data.length - 1] = c;
-      else data.push(c);
-      lastT = t;
+    const onLive = (c: Candle) => {
+      if (applyLive(data, c) === "ignore") return; // never feed the chart an older bar
       candles.update(toBar(c));
       volume.update(toVol(c));
       publish();
@@ -109,10 +104,10 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
           auth: false,
         });
         if (!alive) return;
-        data = dedupe(list);
+        data = normalize(list);
         exhausted = list.length < PAGE;
         setAll();
-        for (const c of live) applyLive(c);
+        for (const c of live) onLive(c);
         live = [];
         chart.timeScale().scrollToRealTime();
       } catch {
@@ -124,23 +119,23 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       if (loadingOlder || exhausted || data.length === 0) return;
       loadingOlder = true;
       try {
-        const oldest = Number(data[0].t);
         const list = await api<Candle[]>("GET", `/api/markets/${symbol}/candles`, {
-          query: { interval, limit: PAGE, end: oldest - 1 },
+          query: { interval, limit: PAGE, end: olderPageEnd(data) ?? undefined },
           auth: false,
         });
         if (!alive) return;
-        const older = dedupe(list).filter((c) => Number(c.t) < oldest);
-        if (older.length === 0) {
+        const merged = prependOlder(data, list);
+        if (merged.added === 0) {
           exhausted = true;
           return;
         }
         const range = chart.timeScale().getVisibleLogicalRange();
-        data = [...older, ...data];
+        const added = merged.added;
+        data = merged.data;
         candles.setData(data.map(toBar));
         volume.setData(data.map(toVol));
         publish();
-        if (range) chart.timeScale().setVisibleLogicalRange({ from: range.from + older.length, to: range.to + older.length });
+        if (range) chart.timeScale().setVisibleLogicalRange({ from: range.from + added, to: range.to + added });
       } catch {
         /* try again on the next scroll */
       } finally {
@@ -159,7 +154,7 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       const d = msg.data ?? msg;
       for (const c of (Array.isArray(d) ? d : [d]) as Candle[]) {
         if (!c || c.t === undefined) continue;
-        if (historyLoaded) applyLive(c);
+        if (historyLoaded) onLive(c);
         else live.push(c);
       }
     });
@@ -201,10 +196,4 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       />
     </div>
   );
-}
-
-function dedupe(list: Candle[]): Candle[] {
-  const byT = new Map<number, Candle>();
-  for (const c of list) byT.set(Number(c.t), c);
-  return [...byT.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
 }
