@@ -11,6 +11,10 @@ Optional parts of other helpers are wired in `_optional_parts()`: `exchange.api.
 (`MarketDataController`), `exchange.api.history` (`HistoryController`) and `exchange.api.ws`
 (`websocket_route` or `route_handlers`, plus optional `plugins`, `on_startup`, `on_shutdown`), each only when
 the module exists. The built frontend (`frontend/dist`) is served at `/` with an SPA fallback.
+
+Shutdown order (Litestar): this lifespan closes its Redis client and pool first, then the `on_shutdown`
+hooks run (the WebSocket hub has its own connection), and last `_reset_state` drops everything added to
+`app.state` during the run, so the same app object can start again (schemathesis does).
 """
 
 from __future__ import annotations
@@ -266,6 +270,14 @@ def create_app(
     parts = _optional_parts()
     clock_fn = clock or now_ms
 
+    pristine: set[str] = set()
+
+    async def _reset_state(app: Litestar) -> None:
+        """Last shutdown hook (after the other modules' hooks used their state): drop everything added to
+        `app.state` while running, so a restarted lifespan never sees closed clients or stale caches."""
+        for key in set(app.state.dict()) - pristine:
+            del app.state[key]
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> Any:
         own_redis = redis is None
@@ -303,7 +315,8 @@ def create_app(
             pool=db_pool,
         )
         state = app.state
-        pristine = set(state.dict())  # anything added while running (ours or other modules' caches) goes
+        pristine.clear()
+        pristine.update(state.dict())  # what the app held before this run (see _reset_state)
         state.services = svc
         state.settings, state.redis, state.engine, state.pool = settings, client, eng, db_pool
         state.markets, state.limiter, state.tokens, state.clock = (
@@ -315,8 +328,6 @@ def create_app(
         try:
             yield
         finally:
-            for key in set(state.dict()) - pristine:  # a restarted lifespan must not see closed clients
-                del state[key]
             if own_pool and db_pool is not None:
                 await db_pool.close()
             if own_redis:
@@ -342,7 +353,7 @@ def create_app(
         route_handlers=handlers,
         lifespan=[lifespan],
         on_startup=parts.on_startup,
-        on_shutdown=parts.on_shutdown,
+        on_shutdown=[*parts.on_shutdown, _reset_state],
         plugins=parts.plugins,
         middleware=[metrics_middleware],
         exception_handlers={Exception: handle_exception},

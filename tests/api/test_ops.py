@@ -111,3 +111,15 @@ async def test_options_lists_every_method_of_a_path(client: AsyncTestClient[Lite
     r = await client.options("/api/orders")
     assert r.status_code == 204
     assert {"DELETE", "GET", "POST", "OPTIONS"} <= set(r.headers["allow"].split(", "))
+
+
+async def test_the_app_restarts_cleanly_on_the_same_object(redis_url: str, pg_url: str) -> None:
+    """After shutdown app.state holds nothing from the run, and a second start serves DB-backed routes."""
+    seed(redis_url)
+    app = create_app(make_settings(redis_url, pg_url))
+    before = set(app.state.dict())
+    for _ in range(2):
+        async with AsyncTestClient(app) as client:
+            assert (await client.get("/api/tickers")).status_code == 200
+            assert (await client.get("/readyz")).status_code == 200
+        assert set(app.state.dict()) == before
