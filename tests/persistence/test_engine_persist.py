@@ -133,3 +133,22 @@ def test_reconcile_includes_accounts_the_scan_missed(
         ("balance", 5, "PQ"),
         ("total", None, "PQ"),
     ]
+
+
+@pytest.mark.slow
+def test_restore_after_a_long_flow_keeps_the_recent_trades_window(
+    client: redis.Redis, redis_url: str, pg_url: str
+) -> None:
+    """With more than 200 trades per market (the engine's recent-trades list is capped), restore is exact."""
+    flow = Flow(setup_engine(client), seed=99)
+    while int(client.get("seq:trade") or 0) <= 450:
+        flow.fund()
+        flow.run(300)
+        flow.settle_statuses()
+    drain(redis_url, pg_url)
+    expected = state_hash(client, include_streams=False)
+    client.flushdb()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        restore(client, conn)
+    assert client.llen("trades:PA-PQ") == 200
+    assert state_hash(client, include_streams=False) == expected
