@@ -32,7 +32,7 @@ describe("candles", () => {
     expect(added).toBe(2);
     expect(data.map((x) => x.t)).toEqual([1000, 2000, 3000, 4000]);
     expect(data[2].c).toBe("1");
-    expect(olderPageEnd(data)).toBe(999);
+    expect(olderPageEnd(data)).toBe(1000);
     expect(olderPageEnd([])).toBeNull();
   });
 });

@@ -40,7 +40,7 @@ export function prependOlder(data: readonly Candle[], older: readonly Candle[]):
   return { data: [...kept, ...data], added: kept.length };
 }
 
-/** The `end` (ms, inclusive) of the page just before `data`. */
+/** The `end` of the page just before `data`: the API returns bars whose open time is strictly before it. */
 export function olderPageEnd(data: readonly Candle[]): number | null {
-  return data.length ? Number(data[0].t) - 1 : null;
+  return data.length ? Number(data[0].t) : null;
 }
