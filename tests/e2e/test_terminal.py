@@ -169,6 +169,27 @@ def test_limit_order_appears_in_open_orders_and_cancels(stack: Stack, new_page: 
     expect(row).to_have_count(0)
 
 
+def test_orders_placed_elsewhere_notify_and_cancel_all_clears_them(stack: Stack, new_page: Any) -> None:
+    """Orders placed through the API (not this page) toast and list live; "Cancel all" removes them all."""
+    email = stack.register("elsewhere")
+    page = new_page()
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    price = snap(best(page, "bids") * Decimal("0.9"), m["tick_size"])
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        for p in (price, price - Decimal(m["tick_size"])):
+            body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": str(p), "qty": qty_for(m, p)}
+            assert c.post("/api/orders", json=body).status_code == 201
+    expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_have_count(2)
+    rows = page.locator("[data-testid=open-orders] tbody tr[data-order-id]")
+    expect(rows).to_have_count(2)
+    page.get_by_role("button", name="Cancel all", exact=True).click()
+    expect(rows).to_have_count(0)
+    expect(page.get_by_test_id("toast").filter(has_text="Order cancelled")).to_have_count(2)
+
+
 def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, new_page: Any) -> None:
     """A limit buy above the best ask trades: the fill toast arrives and the base balance grows."""
     page = new_page()
