@@ -27,6 +27,7 @@ from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.settings import Settings
 
 ALGORITHM = "HS256"
+VERIFIED_CACHE_SIZE = 10_000
 
 # OWASP's argon2id baseline (19 MiB, t=2, p=1): strong and fast enough to run per login on 2 cores.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -68,6 +69,7 @@ class TokenService:
         self.access_ttl_s = settings.access_ttl_s
         self.refresh_ttl_s = settings.refresh_ttl_s
         self._clock = clock
+        self._verified: dict[str, tuple[int, int]] = {}  # access token -> (account id, exp)
 
     def _encode(self, account_id: int, typ: str, ttl_s: int) -> tuple[str, str, int]:
         now = int(self._clock())
@@ -117,8 +119,22 @@ class TokenService:
         return claims
 
     def decode_access(self, token: str) -> int:
-        """The account id of a valid access token, else `ApiError(INVALID_TOKEN)` (401)."""
-        return int(self._decode(token, "access")["sub"])
+        """The account id of a valid access token, else `ApiError(INVALID_TOKEN)` (401).
+
+        Verified tokens are remembered (by their exact text) until they expire, so a client's repeated
+        requests skip the signature check; only successes are cached and `exp` is re-checked each time."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            account_id, exp = cached
+            if self._clock() < exp:
+                return account_id
+            del self._verified[token]
+        claims = self._decode(token, "access")
+        account_id = int(claims["sub"])
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()  # crude but bounded; a full cache refills from live clients
+        self._verified[token] = (account_id, int(claims["exp"]))
+        return account_id
 
     def decode_refresh(self, token: str) -> RefreshClaims:
         claims = self._decode(token, "refresh")

@@ -115,3 +115,21 @@ async def test_non_bearer_authorization_is_401(client: AsyncTestClient[Litestar]
     for value in (f"Basic {alice.access_token}", alice.access_token, "Bearer "):
         r = await client.get("/api/me", headers={"Authorization": value})
         assert r.status_code == 401
+
+
+def test_a_cached_access_token_still_expires() -> None:
+    """A token verified once (and remembered) is refused once its exp has passed."""
+    from exchange.api.auth import TokenService
+    from exchange.api.errors import ApiError
+    from exchange.api.settings import Settings
+
+    settings = Settings(jwt_secret=JWT_SECRET, access_ttl_s=600)
+    issuer = TokenService(settings, clock=lambda: time.time() - 599)  # expires one second from now
+    verifier = TokenService(settings)
+    token = issuer.issue_access(7)
+    assert verifier.decode_access(token) == 7
+    assert verifier.decode_access(token) == 7  # served from the cache
+    time.sleep(1.2)
+    with pytest.raises(ApiError) as info:
+        verifier.decode_access(token)
+    assert info.value.code == "INVALID_TOKEN"
