@@ -16,7 +16,9 @@ Phases (each step lasts `--duration` seconds, default 3):
 3. the same for the trivial authenticated `GET /api/me` (-> `trivial_get_rate`, `order_vs_trivial` =
    rest_max_rate / trivial_get_rate);
 4. fan-out: `--size` (default 500) WebSocket clients subscribed to `book:BTC-USDT` and `trades:BTC-USDT`
-   while REST orders make 200 trades/s; latency = receive time - the trade's `ts` (same machine clock).
+   while REST orders make 200 trades/s; latency = receive time - the trade's `ts` (same machine clock),
+   recorded by 50 of the clients that parse every frame; the others drain their sockets as raw bytes
+   (the server does the same work for each, the load generator much less).
 
 Orders: each client process owns two demo accounts, A and B, and cycles A buy / B sell / B buy / A sell
 at one price, so every second order trades with a resting one, the book stays tiny and funds flow back
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -64,6 +67,7 @@ MAX_CONNECTIONS = 1000
 WS_CONNECTIONS_PER_ACCOUNT = 4
 FANOUT_TRADES_PER_S = 200
 GRACE_S = 3.0
+FANOUT_MEASURED = 50  # fan-out clients that parse frames and record latencies (the rest drain raw bytes)
 BENCH_ENV = {  # limits raised for a stack we start ourselves
     "EXCHANGE_RATE_ORDERS": "100000000",
     "EXCHANGE_RATE_REGISTER_IP": "100000",
@@ -311,21 +315,33 @@ async def _ws_phase(spec: dict[str, Any]) -> dict[str, Any]:
             task.cancel()
 
 
+def _masked_text_frame(text: str) -> bytes:
+    """A client -> server WebSocket text frame (clients must mask)."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    n = len(payload)
+    header = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
 async def _fanout_listen(spec: dict[str, Any]) -> dict[str, Any]:
-    """`spec["clients"]` subscribers; trade delivery latencies between start_at and end_at (epoch s)."""
+    """`spec["clients"]` subscribers, of which `spec["measure"]` parse frames and record the delivery
+    latency of trades made between start_at and end_at (epoch s); the others drain their socket as raw
+    bytes (the server's work is the same, the load generator's is far smaller)."""
     from websockets.asyncio.client import connect
 
     url = spec["base"].replace("http", "ws", 1) + "/ws"
+    parts = urlsplit(spec["base"])
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     latencies: list[float] = []
-    state = {"connected": 0, "closed_early": 0}
+    state = {"connected": 0, "closed_early": 0, "bytes": 0}
     start_at, end_at = spec["start_at"], spec["end_at"]
     prefix = f'{{"channel":"trades:{SYMBOL}"'.encode()
     subscribe = json.dumps({"op": "subscribe", "channels": [f"book:{SYMBOL}", f"trades:{SYMBOL}"]})
-
     start_ms, end_ms = start_at * 1000.0, end_at * 1000.0
     stop_at = end_at + GRACE_S  # trades made in the window may arrive late: keep listening a while
 
-    async def client() -> None:
+    async def measuring_client() -> None:
         try:
             async with connect(url, max_size=2**22, max_queue=None) as ws:
                 await ws.send(subscribe)
@@ -344,14 +360,48 @@ async def _fanout_listen(spec: dict[str, Any]) -> dict[str, Any]:
         if time.time() < stop_at:
             state["closed_early"] += 1
 
+    async def draining_client() -> None:
+        writer = None
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            key = base64.b64encode(os.urandom(16)).decode()
+            writer.write(
+                f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 101"):
+                raise ConnectionError(head[:40])
+            writer.write(_masked_text_frame(subscribe))
+            state["connected"] += 1
+            async with asyncio.timeout(max(0.1, stop_at - time.time())):
+                while chunk := await reader.read(1 << 16):
+                    state["bytes"] += len(chunk)
+        except TimeoutError:
+            return  # listened until stop_at
+        except Exception:
+            pass
+        finally:
+            if writer is not None:
+                writer.close()
+        if time.time() < stop_at:
+            state["closed_early"] += 1
+
     tasks = []
-    for _ in range(spec["clients"]):
-        tasks.append(asyncio.create_task(client()))
+    measure_every = max(1, spec["clients"] // max(1, spec["measure"]))
+    for i in range(spec["clients"]):
+        kind = measuring_client if i % measure_every == 0 else draining_client
+        tasks.append(asyncio.create_task(kind()))
         await asyncio.sleep(0.002)
     await asyncio.wait(tasks, timeout=max(5.0, stop_at - time.time() + 5))
     for task in tasks:
         task.cancel()
-    return {"lat": latencies, "errors": state["closed_early"], "sent": state["connected"]}
+    return {
+        "lat": latencies,
+        "errors": state["closed_early"],
+        "sent": state["connected"],
+        "bytes": state["bytes"],
+    }
 
 
 def run_phase(spec: dict[str, Any]) -> dict[str, Any]:
@@ -448,7 +498,14 @@ class Driver:
         end_at = start_at + self.duration
         per = [clients // self.procs + (1 if w < clients % self.procs else 0) for w in range(self.procs)]
         specs = [
-            {"kind": "listen", "base": self.base, "clients": n, "start_at": start_at, "end_at": end_at}
+            {
+                "kind": "listen",
+                "base": self.base,
+                "clients": n,
+                "measure": max(1, FANOUT_MEASURED * n // clients),
+                "start_at": start_at,
+                "end_at": end_at,
+            }
             for n in per
         ]
         futures = [self.pool.submit(run_phase, spec) for spec in specs]
