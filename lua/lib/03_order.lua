@@ -80,8 +80,16 @@ function O.update(o)
   redis.call('HSET', O.key(o.id), unpack(args))
 end
 
+-- every text field of an order is a closed-vocabulary word, a validated symbol or a client_order_id of
+-- [A-Za-z0-9_-], so one format call builds the JSON without escaping
+local JSON_FORMAT = '{"id":%d,"account":%d,"symbol":"%s","side":"%s","type":"%s","tif":"%s","price":%d,'
+  .. '"qty":%d,"quote_qty":%d,"filled":%d,"quote_filled":%d,"hold":%d,"hold_asset":"%s","status":"%s",'
+  .. '"reason":"%s","post_only":%d,"stp":"%s","client_order_id":"%s","created_ms":%d,"updated_ms":%d}'
+
 function O.json(o)
-  return U.jobj(O.SPEC, o)
+  return string.format(JSON_FORMAT, o.id, o.account, o.symbol, o.side, o.type, o.tif, o.price, o.qty,
+    o.quote_qty, o.filled, o.quote_filled, o.hold, o.hold_asset, o.status, o.reason, o.post_only, o.stp,
+    o.client_order_id, o.created_ms, o.updated_ms)
 end
 
 function O.is_open(o)

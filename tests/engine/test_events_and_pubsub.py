@@ -161,3 +161,18 @@ async def test_async_engine_places_and_reads_like_the_sync_one(ex: Exchange, red
         assert (await aeng.deposit(1, "XQ", 5, "a-1", 11))["available"] == 10_005
     finally:
         await aeng.redis.aclose()
+
+
+def test_status_change_publishes_the_market_status_and_the_wallet_publishes_balances(ex: Exchange) -> None:
+    """set_market_status publishes {"status"} on market:{SYM}; a deposit publishes the new balance."""
+    ps = _listen(ex.redis, ["market:XB-XQ", "balances:5"])
+    ex.engine.set_market_status("XB-XQ", "cancel_only", ex.ts())
+    ex.engine.deposit(5, "XQ", 70, "dep-5", ex.ts())
+    got = _drain(ps)
+    ps.close()
+    assert got == [
+        ("market:XB-XQ", {"status": "cancel_only"}),
+        ("balances:5", [{"asset": "XQ", "available": 70, "held": 0}]),
+    ]
+    assert ex.events()[-1] == {"seq": "1", "type": "market_status", "ts": ex.events()[-1]["ts"],
+                               "status": "cancel_only", "previous": "trading"}  # fmt: skip
