@@ -75,9 +75,9 @@ function Header({ route }: { route: string }) {
         </a>
       </nav>
       <span className="spacer" />
-      <span className={`conn conn-${conn}`} data-testid="conn-state" data-state={conn} role="status" title="Market data connection">
+      <span className={`conn conn-${conn}`} data-testid="conn-state" data-state={conn} role="status" title={label} aria-label={`Connection: ${label}`}>
         <span className="dot" aria-hidden="true" />
-        {label}
+        <span className="conn-label">{label}</span>
       </span>
       {session ? (
         <>
