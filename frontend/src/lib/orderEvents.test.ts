@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import type { Order } from "../api/types";
+import { isOpen, OrderTracker } from "./orderEvents";
+
+const order = (status: string, filled = "0", extra: Partial<Order> = {}): Order =>
+  ({
+    id: 7, symbol: "BTC-USDT", side: "buy", type: "limit", price: "100", qty: "2", filled_qty: filled,
+    status, reason: "", created_at: 1, updated_at: 1, ...extra,
+  }) as Order;
+
+describe("order notifications", () => {
+  it("announces each state change once", () => {
+    const t = new OrderTracker();
+    expect(t.note(order("open"))?.title).toBe("Order accepted");
+    expect(t.note(order("open"))).toBeNull(); // same state again (REST answer + channel)
+    expect(t.note(order("partially_filled", "1"))?.title).toBe("Order partially filled");
+    expect(t.note(order("filled", "2"))?.title).toBe("Order filled");
+    expect(t.note(order("filled", "2"))).toBeNull();
+  });
+
+  it("ignores a stale state that arrives after a newer one", () => {
+    const t = new OrderTracker();
+    t.note(order("partially_filled", "1"));
+    expect(t.note(order("open", "0"))).toBeNull();
+    t.note(order("cancelled", "1"));
+    expect(t.note(order("partially_filled", "1.5"))).toBeNull(); // closed orders stay closed
+  });
+
+  it("gives the reason of a rejection and of a non-user cancel", () => {
+    const t = new OrderTracker();
+    const r = t.note(order("rejected", "0", { id: 8, reason: "post_only_would_take" }));
+    expect(r?.kind).toBe("error");
+    expect(r?.body).toContain("post only would take");
+    const c = t.note(order("cancelled", "0", { id: 9, reason: "stp" }));
+    expect(c?.title).toBe("Order cancelled");
+    expect(c?.body).toContain("stp");
+    expect(t.note(order("cancelled", "0", { id: 10, reason: "user" }))?.body).not.toContain("user");
+  });
+
+  it("tells a partly filled expiry from an unfilled one", () => {
+    const t = new OrderTracker();
+    expect(t.note(order("expired", "1", { id: 11 }))?.title).toBe("Order partially filled, rest expired");
+    expect(t.note(order("expired", "0", { id: 12 }))?.title).toBe("Order expired");
+  });
+
+  it("knows which statuses rest on the book", () => {
+    expect(isOpen(order("open"))).toBe(true);
+    expect(isOpen(order("partially_filled"))).toBe(true);
+    expect(isOpen(order("filled"))).toBe(false);
+    expect(isOpen(order("cancelled"))).toBe(false);
+  });
+});
