@@ -1,0 +1,128 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { WsClient } from "./ws";
+
+class FakeSocket {
+  static OPEN = 1;
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onopen: (() => void) | null = null;
+  onclose: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  onmessage: ((e: { data: string }) => void) | null = null;
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this);
+  }
+  send(text: string) {
+    this.sent.push(JSON.parse(text));
+  }
+  close() {
+    this.readyState = 3;
+    this.onclose?.();
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  receive(msg: unknown) {
+    this.onmessage?.({ data: JSON.stringify(msg) });
+  }
+  subscribed(): string[] {
+    return this.sent.filter((f) => f.op === "subscribe").flatMap((f) => f.channels as string[]);
+  }
+}
+
+const last = () => FakeSocket.all[FakeSocket.all.length - 1];
+
+describe("WsClient", () => {
+  beforeEach(() => {
+    FakeSocket.all = [];
+    vi.useFakeTimers();
+    vi.stubGlobal("WebSocket", FakeSocket);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("subscribes public channels at once and private ones only after the token is accepted", () => {
+    const ws = new WsClient("ws://test/ws");
+    ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.subscribe("orders", () => undefined);
+    ws.setToken("tok");
+    ws.start();
+    last().open();
+    expect(last().subscribed()).toEqual(["book:BTC-USDT"]);
+    const auth = last().sent.find((f) => f.op === "auth")!;
+    expect(auth.token).toBe("tok");
+    last().receive({ op: "authenticated", req_id: auth.req_id, account_id: 1 });
+    expect(last().subscribed()).toEqual(["book:BTC-USDT", "orders"]);
+    ws.stop();
+  });
+
+  it("routes channel messages to their handlers", () => {
+    const ws = new WsClient("ws://test/ws");
+    const got: unknown[] = [];
+    ws.subscribe("trades:BTC-USDT", (m) => got.push(m.data));
+    ws.start();
+    last().open();
+    last().receive({ channel: "trades:BTC-USDT", data: [{ id: 1 }] });
+    last().receive({ channel: "trades:ETH-USDT", data: [{ id: 2 }] });
+    last().receive({ op: "ping", ts: 1 });
+    expect(got).toEqual([[{ id: 1 }]]);
+    ws.stop();
+  });
+
+  it("reconnects after a drop and subscribes everything again", () => {
+    const ws = new WsClient("ws://test/ws");
+    const states: string[] = [];
+    ws.onState((s) => states.push(s));
+    ws.subscribe("tickers", () => undefined);
+    ws.start();
+    last().open();
+    const first = last();
+    first.close();
+    expect(ws.state).toBe("closed");
+    vi.advanceTimersByTime(1000);
+    expect(last()).not.toBe(first);
+    last().open();
+    expect(last().subscribed()).toEqual(["tickers"]);
+    expect(states).toEqual(["connecting", "open", "closed", "connecting", "open"]);
+    ws.stop();
+  });
+
+  it("reports a refused token so the app can refresh it", () => {
+    const ws = new WsClient("ws://test/ws");
+    let refused = 0;
+    ws.onAuthError(() => refused++);
+    ws.subscribe("balances", () => undefined);
+    ws.setToken("old");
+    ws.start();
+    last().open();
+    const auth = last().sent.find((f) => f.op === "auth")!;
+    last().receive({ op: "error", req_id: auth.req_id, error: { code: "INVALID_TOKEN", message: "expired" } });
+    expect(refused).toBe(1);
+    expect(last().subscribed()).toEqual([]);
+    ws.setToken("new");
+    const again = last().sent.filter((f) => f.op === "auth").at(-1)!;
+    expect(again.token).toBe("new");
+    last().receive({ op: "authenticated", req_id: again.req_id, account_id: 1 });
+    expect(last().subscribed()).toEqual(["balances"]);
+    ws.stop();
+  });
+
+  it("re-subscribes one channel on request and unsubscribes when the last handler leaves", () => {
+    const ws = new WsClient("ws://test/ws");
+    ws.start();
+    last().open();
+    const off1 = ws.subscribe("book:BTC-USDT", () => undefined);
+    const off2 = ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.resubscribe("book:BTC-USDT");
+    expect(last().sent.map((f) => f.op)).toEqual(["subscribe", "unsubscribe", "subscribe"]);
+    off1();
+    expect(last().sent).toHaveLength(3);
+    off2();
+    expect(last().sent.at(-1)).toEqual({ op: "unsubscribe", channels: ["book:BTC-USDT"] });
+    ws.stop();
+  });
+});
