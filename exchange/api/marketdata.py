@@ -46,7 +46,7 @@ RECENT_MINUTES = 3
 LATE_ID_MARGIN = 10_000
 REDIS_TRADES_MAX = 200
 TICKER_TTL_S = 1.0
-_DB_ERRORS = (PsycopgError, PoolTimeout, OSError)
+DB_ERRORS = (PsycopgError, PoolTimeout, OSError)
 
 
 class Interval(StrEnum):
@@ -260,7 +260,7 @@ class MarketData:
             before = int(trades[-1]["id"]) if trades else None
             try:
                 trades += await trades_from_db(self.pool, symbol, before, limit - len(trades))
-            except _DB_ERRORS:  # history unavailable: the live trades from Redis are still right
+            except DB_ERRORS:  # history unavailable: the live trades from Redis are still right
                 log.warning("older trades of %s unavailable from PostgreSQL", symbol, exc_info=True)
         return [trade_out(t, market) for t in trades[:limit]]
 
@@ -334,7 +334,7 @@ class MarketData:
         now = self.clock()
         try:
             await self._refresh_minutes(now)
-        except _DB_ERRORS:  # keep serving live prices (and the cached minutes) while PostgreSQL is away
+        except DB_ERRORS:  # keep serving live prices (and the cached minutes) while PostgreSQL is away
             log.warning("24h statistics: PostgreSQL unavailable, using cached minutes", exc_info=True)
         window_start = (now // MINUTE_MS) * MINUTE_MS - DAY_MS
         recent = await self.redis_trades_raw(symbols)

@@ -59,6 +59,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def away_from_minute_end(margin_s: float = 3.0) -> None:
+    """Sleep past the next minute boundary when it is near, so a candle test stays inside one bucket."""
+    left = 60 - time.time() % 60
+    if left < margin_s:
+        time.sleep(left + 0.05)
+
+
 def trade(eng, maker: int, taker: int, price: int = PRICE, qty: int = 100) -> dict:
     """A resting sell of `maker` hit by a buy of `taker`: one trade at `price`."""
     eng.place(maker, SYMBOL, "sell", "limit", price=price, qty=qty, ts_ms=now_ms())
@@ -322,6 +329,7 @@ def test_trades_and_candles_channels_push_each_trade_and_the_current_bar(live, e
     fund(engine, 62)
     c = Client(live.ws_url)
     c.request({"op": "subscribe", "req_id": 1, "channels": [f"trades:{SYMBOL}", f"candles:{SYMBOL}:1m"]})
+    away_from_minute_end()
     trade(engine, 61, 62, price=6_000_000, qty=100)
     trades = c.channel(f"trades:{SYMBOL}")["data"]
     assert len(trades) == 1
@@ -392,3 +400,31 @@ def test_a_gap_in_book_updates_gets_a_fresh_snapshot_then_contiguous_updates(liv
     assert update["bids"] == [["55000", "0.0001"]]
     assert not any(f.get("seq") == bogus["seq"] for f in c.frames)
     c.close()
+
+
+class _DeadPool:
+    """A connection pool whose database is down (fault injection)."""
+
+    def connection(self) -> Any:
+        import psycopg
+
+        raise psycopg.OperationalError("connection refused (injected)")
+
+
+def test_the_candles_channel_starts_from_redis_trades_while_postgresql_is_down(seeded, engine):
+    """Without PostgreSQL a new candles subscriber still gets the current bar built from Redis trades."""
+    fund(engine, 101)
+    fund(engine, 102)
+    server = LiveServer(create_app(ws_settings(seeded, None), pool=_DeadPool())).start()
+    try:
+        away_from_minute_end()
+        trade(engine, 101, 102, price=6_050_000, qty=100)
+        c = Client(server.ws_url)
+        c.send({"op": "subscribe", "channels": [f"candles:{SYMBOL}:1m", "tickers"]})
+        bar = c.channel(f"candles:{SYMBOL}:1m")["data"]
+        assert (bar["o"], bar["c"], bar["v"]) == ("60500", "60500", "0.001")
+        tickers = c.channel("tickers")["data"]
+        assert next(t for t in tickers if t["symbol"] == SYMBOL)["last"] == "60500"
+        c.close()
+    finally:
+        server.stop()

@@ -14,6 +14,7 @@ Every conversion happens once per Redis message in the hub, whatever the number 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import msgspec
 
 from exchange.api.convert import MarketCache, balance_out, levels_out, order_out
 from exchange.api.hub import Delivery, Topic
-from exchange.api.marketdata import INTERVAL_MS, Bar, MarketData, parse_trade, trade_out
+from exchange.api.marketdata import DB_ERRORS, INTERVAL_MS, Bar, MarketData, parse_trade, trade_out
 
 _encode = msgspec.json.Encoder().encode
 
@@ -161,6 +162,17 @@ class CandlesTopic(Topic):
         now = self.data.clock()
         t = (now // self.bucket_ms) * self.bucket_ms
         bar: Bar | None = None
+        with contextlib.suppress(*DB_ERRORS):  # PostgreSQL away: the bar starts from the Redis trades
+            bar = await self._persisted_bar(t)
+        self.bar = bar
+        self.last_id = bar.last_id if bar else 0
+        recent = (await self.data.redis_trades([self.channel.symbol]))[self.channel.symbol]
+        pending, self._pending = self._pending or [], None
+        for trade in sorted([*recent, *pending], key=lambda x: int(x["id"])):
+            self._apply(trade, current_bucket=t)
+
+    async def _persisted_bar(self, t: int) -> Bar | None:
+        bar = None
         if self.data.pool is not None:
             async with self.data.pool.connection() as conn:
                 cur = await conn.execute(
@@ -174,12 +186,7 @@ class CandlesTopic(Topic):
             if row is not None and row[0] is not None:
                 first_id, last_id, o, h, low, c, v = (int(x) for x in row)
                 bar = Bar(t, o, h, low, c, v, 0, first_id, last_id)
-        self.bar = bar
-        self.last_id = bar.last_id if bar else 0
-        recent = (await self.data.redis_trades([self.channel.symbol]))[self.channel.symbol]
-        pending, self._pending = self._pending or [], None
-        for trade in sorted([*recent, *pending], key=lambda x: int(x["id"])):
-            self._apply(trade, current_bucket=t)
+        return bar
 
     def _apply(self, trade: dict[str, Any], current_bucket: int | None = None) -> bool:
         tid, ts = int(trade["id"]), int(trade["ts"])
