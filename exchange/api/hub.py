@@ -32,7 +32,13 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from exchange.api import metrics
+
 log = logging.getLogger(__name__)
+
+PUBSUB_MESSAGES = metrics.REGISTRY.counter(
+    "exchange_ws_pubsub_messages_total", "Redis pub/sub messages received by this process's hub"
+)
 
 SUBSCRIBE_TIMEOUT_S = 5.0
 
@@ -274,6 +280,7 @@ class Hub:
         if kind != "message":
             return
         self.messages_in += 1
+        PUBSUB_MESSAGES.inc()
         data = message["data"]
         payload = data if isinstance(data, bytes) else str(data).encode()
         for topic in list(self._by_channel.get(channel, ())):

@@ -13,6 +13,7 @@ import redis
 from exchange.api import metrics
 from exchange.api.app import create_app
 from exchange.api.ws import WsSettings
+from exchange.api.ws.session import WS_DROPPED
 from exchange.seed import seed_all
 from tests.api.test_ws_support import SYMBOL, Client, LiveServer, ws_settings
 
@@ -67,6 +68,7 @@ def test_a_client_that_does_not_read_is_disconnected_and_others_keep_working(red
     pub = redis.Redis.from_url(redis_url, protocol=2)
     try:
         baseline = metrics.WS_CLIENTS.value()
+        dropped = WS_DROPPED.value("queue_full") + WS_DROPPED.value("send_stalled")
         sock = _raw_ws(server.port)
         assert _wait(lambda: metrics.WS_CLIENTS.value() == baseline + 1, 5)
         assert _wait(lambda: pub.pubsub_numsub(f"trades:{SYMBOL}")[0][1] == 1, 5)
@@ -81,6 +83,7 @@ def test_a_client_that_does_not_read_is_disconnected_and_others_keep_working(red
             if metrics.WS_CLIENTS.value() == baseline:
                 break
         assert _wait(lambda: metrics.WS_CLIENTS.value() == baseline, 15), "slow client still connected"
+        assert WS_DROPPED.value("queue_full") + WS_DROPPED.value("send_stalled") == dropped + 1
         # the server released its Redis subscription with the client
         assert _wait(lambda: pub.pubsub_numsub(f"trades:{SYMBOL}")[0][1] == 0, 5)
         # the socket reaches EOF once we drain it: the server closed it

@@ -64,6 +64,9 @@ from exchange.api.ws.topics import (
 log = logging.getLogger(__name__)
 
 CLOSE_POLICY = 1008  # slow consumer, foreign origin, abuse
+WS_DROPPED = metrics.REGISTRY.counter(
+    "exchange_ws_dropped_total", "WebSocket clients disconnected by the server, by reason", ("reason",)
+)
 CLOSE_GOING_AWAY = 1001
 REQ_ID_MAX = 64
 
@@ -156,6 +159,7 @@ class Session:
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
+            WS_DROPPED.inc(1, "queue_full")
             self.close(CLOSE_POLICY, "slow consumer: send queue full")
 
     def send(self, obj: dict[str, Any]) -> None:
@@ -191,6 +195,7 @@ class Session:
             await asyncio.sleep(tick)
             now = loop.time()
             if self._send_started and now - self._send_started > self.settings.send_timeout_s:
+                WS_DROPPED.inc(1, "send_stalled")
                 self.close(CLOSE_POLICY, "slow consumer: send stalled")
                 return
             if now >= next_ping:
