@@ -115,8 +115,8 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description Revoke the given refresh token, or (with a bearer access token and no body) every refresh token
-         *     of the account.
+         * @description Revoke the given refresh token, or (body `{}` and a bearer access token) every refresh token of
+         *     the account.
          */
         post: operations["logout"];
         delete?: never;
@@ -449,7 +449,8 @@ export interface paths {
         };
         /**
          * MetricsText
-         * @description Prometheus text exposition of this process's counters, histograms and gauges.
+         * @description Prometheus text exposition of this process's counters, histograms and gauges, plus the
+         *     persistence lag and reconciliation counters.
          */
         get: operations["metrics"];
         put?: never;
@@ -525,6 +526,7 @@ export interface components {
         };
         /** Credentials */
         Credentials: {
+            /** @description an email address (ASCII) */
             email: string;
             password: string;
         };
@@ -692,18 +694,21 @@ export interface components {
         Side: "buy" | "sell";
         /**
          * SortKey
+         * @description sort key
          * @default created_at
          * @enum {string}
          */
         SortKey: "created_at" | "updated_at" | "price" | "qty" | "status";
         /**
          * SortOrder
+         * @description asc or desc
          * @default desc
          * @enum {string}
          */
         SortOrder: "asc" | "desc";
         /**
          * StatusFilter
+         * @description open (live), closed or all
          * @default all
          * @enum {string}
          */
@@ -1017,6 +1022,33 @@ export interface operations {
                     "application/json": components["schemas"]["AssetOut"][];
                 };
             };
+            /** @description error (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     login: {
@@ -1059,6 +1091,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description validation error (unknown or malformed fields) */
             422: {
                 headers: {
@@ -1088,7 +1129,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["LogoutRequest"] | null;
+                "application/json": components["schemas"]["LogoutRequest"];
             };
         };
         responses: {
@@ -1110,6 +1151,15 @@ export interface operations {
             };
             /** @description missing, invalid or expired token */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1168,6 +1218,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description validation error (unknown or malformed fields) */
             422: {
                 headers: {
@@ -1212,6 +1271,15 @@ export interface operations {
             };
             /** @description invalid request (see error.code) */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1284,6 +1352,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     listFills: {
@@ -1337,6 +1423,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description not ready / dependency unavailable */
             503: {
                 headers: {
@@ -1364,6 +1459,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MarketOut"][];
+                };
+            };
+            /** @description error (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1402,6 +1524,15 @@ export interface operations {
             };
             /** @description not found (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1457,6 +1588,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     listMarketTrades: {
@@ -1494,6 +1634,15 @@ export interface operations {
             };
             /** @description not found (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1539,6 +1688,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description rate limited (see Retry-After) */
             429: {
                 headers: {
@@ -1555,8 +1722,11 @@ export interface operations {
             query?: {
                 symbol?: string | null;
                 side?: string | null;
+                /** @description open (live), closed or all */
                 status?: components["schemas"]["StatusFilter"];
+                /** @description sort key */
                 sort?: components["schemas"]["SortKey"];
+                /** @description asc or desc */
                 order?: components["schemas"]["SortOrder"];
                 /** @description page size */
                 limit?: number;
@@ -1598,6 +1768,15 @@ export interface operations {
             };
             /** @description not found (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1767,8 +1946,11 @@ export interface operations {
             query?: {
                 symbol?: string | null;
                 side?: string | null;
+                /** @description open (live), closed or all */
                 status?: components["schemas"]["StatusFilter"];
+                /** @description sort key */
                 sort?: components["schemas"]["SortKey"];
+                /** @description asc or desc */
                 order?: components["schemas"]["SortOrder"];
             };
             header?: never;
@@ -1806,6 +1988,15 @@ export interface operations {
             };
             /** @description not found (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1872,6 +2063,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     cancelOrder: {
@@ -1931,6 +2131,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description rate limited (see Retry-After) */
             429: {
                 headers: {
@@ -1978,6 +2187,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description not ready / dependency unavailable */
             503: {
                 headers: {
@@ -2007,6 +2234,33 @@ export interface operations {
                     "application/json": components["schemas"]["Ticker"][];
                 };
             };
+            /** @description error (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     healthz: {
@@ -2025,6 +2279,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description error (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2047,6 +2328,33 @@ export interface operations {
                     "text/plain": string;
                 };
             };
+            /** @description error (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     readyz: {
@@ -2060,6 +2368,42 @@ export interface operations {
         responses: {
             /** @description Request fulfilled, document follows */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description error (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not ready */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
