@@ -46,6 +46,8 @@ from litestar.exceptions import WebSocketDisconnect
 from exchange.api import metrics
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.hub import Delivery, Topic
+from exchange.api.schemas import parse_order_create
+from exchange.api.trading import cancel_order, place_order
 from exchange.api.ws.context import WsContext
 from exchange.api.ws.topics import (
     BalancesTopic,
@@ -462,20 +464,13 @@ class Session:
             await limiter.hit("orders", str(account), rules.orders)
 
     async def op_place(self, msg: dict[str, Any], req_id: Any) -> None:
-        from exchange.api.schemas import parse_order_create
-        from exchange.api.trading import place_order
-
         account = self._require_auth()
         body = parse_order_create({k: v for k, v in msg.items() if k not in ("op", "req_id")})
         await self._rate_limit(account)
-        order = await place_order(
-            self.ctx.engine, self.ctx.markets, account, body, ts_ms=int(time.time() * 1000)
-        )
+        order = await place_order(self.ctx.engine, self.ctx.markets, account, body, ts_ms=self.ctx.clock())
         self._ack("result", req_id, data=order)
 
     async def op_cancel(self, msg: dict[str, Any], req_id: Any) -> None:
-        from exchange.api.trading import cancel_order
-
         account = self._require_auth()
         order_id = msg.get("order_id")
         if isinstance(order_id, str) and order_id.isdigit() and len(order_id) < 17:
@@ -487,7 +482,7 @@ class Session:
             raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown fields: {', '.join(sorted(extra))}")
         await self._rate_limit(account)
         order = await cancel_order(
-            self.ctx.engine, self.ctx.markets, account, order_id, ts_ms=int(time.time() * 1000)
+            self.ctx.engine, self.ctx.markets, account, order_id, ts_ms=self.ctx.clock()
         )
         self._ack("result", req_id, data=order)
 
