@@ -8,6 +8,7 @@ import redis
 from workers.persist import drain, redis_cursor_key
 
 MARKET = "AAA-USDT"
+WEIRD_REF = 'd2 "quoted" \\ back,slash {brace} NULL \t tab'  # every character arrays and CSV escape
 
 
 def _xadd(r: redis.Redis, stream: str, seq: int, fields: dict[str, object]) -> None:
@@ -59,11 +60,11 @@ def _write_flow(r: redis.Redis) -> None:
             "account": 2,
             "asset": "USDT",
             "amount": 10000,
-            "ref": "d2",
+            "ref": WEIRD_REF,
             "ledger": "2,USDT,10000,0",
         },
     )
-    r.hset("wallet:refs", mapping={"d1": '{"x":1}', "d2": '{"x":2}'})
+    r.hset("wallet:refs", mapping={"d1": '{"x":1}', WEIRD_REF: '{"x":"a\\\\b\\"c"}'})
     r.set("seq:wallet", 2)
     s = f"events:{MARKET}"
     _xadd(
@@ -223,7 +224,7 @@ def test_drain_writes_every_table_once_and_replay_changes_nothing(redis_url: str
         assert kinds == {"deposit", "hold", "trade", "fee", "release"}
         assert conn.execute("SELECT ref, result FROM wallet_ops ORDER BY seq").fetchall() == [
             ("d1", '{"x":1}'),
-            ("d2", '{"x":2}'),
+            (WEIRD_REF, '{"x":"a\\\\b\\"c"}'),
         ]
         assert conn.execute("SELECT status FROM markets").fetchall() == [("cancel_only",)]
         assert conn.execute("SELECT count(*) FROM assets").fetchone() == (2,)
