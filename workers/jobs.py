@@ -59,6 +59,11 @@ def persist_job(
         # Returning (not raising) keeps a long outage from filling RQ's failed-job registry.
         log.warning("persist job: %s unavailable (%s); retrying shortly", type(exc).__module__, exc)
         time.sleep(1.0)
+    except Exception:
+        # e.g. a gap in a stream (EventError): nothing was committed; persistence stalls visibly (lag,
+        # `exchange status`) instead of failing a job every tick
+        log.exception("persist job failed; retrying in 5 s")
+        time.sleep(5.0)
     return total
 
 
