@@ -1,5 +1,5 @@
 /** The live order book: snapshot + contiguous updates from `book:SYM`, re-subscribing on any gap. */
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useState } from "react";
 import { BookSync, type BookMessage, type Level } from "../lib/bookSync";
 import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
 import { ws } from "../lib/ws";
@@ -15,15 +15,14 @@ interface View {
 
 export function useBook(symbol: string): View {
   const [view, setView] = useState<View>({ bids: [], asks: [], seq: -1, synced: false });
-  const book = useRef(new BookSync());
   useEffect(() => {
     const b = new BookSync();
-    book.current = b;
     let frame = 0;
     const render = () => {
       frame = 0;
       setView({ bids: b.levels("bids", DEPTH), asks: b.levels("asks", DEPTH), seq: b.seq, synced: b.synced });
     };
+    render(); // another market: start empty, not with the previous market's levels
     const channel = `book:${symbol}`;
     const off = ws.subscribe(channel, (msg) => {
       const data = (msg.type ? msg : (msg.data as Record<string, unknown>)) ?? msg;
