@@ -46,7 +46,7 @@ LEVEL_NOTIONAL = Decimal("150")  # quote value of one ladder level
 STEP_BPS = Decimal(8)  # distance between ladder levels, in basis points of the mid
 VOLATILITY = 0.0008  # stdev of the mid's log change per re-quote
 TAKER_PROBABILITY = 0.35
-MAX_BACKOFF_S = 10.0
+MAX_BACKOFF_S = 5.0
 
 
 class ApiUnavailable(Exception):
@@ -61,6 +61,7 @@ class MarketState:
     min_qty: Decimal
     min_notional: Decimal
     mid: Decimal
+    live: list[int] = field(default_factory=list)  # ids of the maker's resting quotes
 
     def round_price(self, price: Decimal, up: bool) -> Decimal:
         ticks = (price / self.tick).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR)
@@ -184,6 +185,7 @@ class MarketMaker:
         self.placed = 0
         self.trades = 0
         self.cycles = 0
+        self._warned_funds_at = -math.inf
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -222,6 +224,9 @@ class MarketMaker:
         await self.maker.ensure_token()
         await self.taker.ensure_token()
         await self.load_markets()
+        await self.cancel_quotes()  # quotes left by an earlier run
+        for market in self.markets.values():
+            market.live = []
 
     def _walk(self, market: MarketState) -> None:
         change = Decimal(str(math.exp(self.rng.gauss(0.0, VOLATILITY))))
@@ -233,14 +238,24 @@ class MarketMaker:
             return dict(r.json())
         if r.status_code == 429:
             await asyncio.sleep(float(r.headers.get("retry-after", "1")))
-        elif r.status_code not in (409,):  # 409: funds or market status; expected now and then
+        elif r.status_code == 409 and "INSUFFICIENT_FUNDS" in r.text:
+            now = time.monotonic()
+            if now - self._warned_funds_at > 60:  # e.g. the API does not run in demo mode
+                self._warned_funds_at = now
+                log.warning(
+                    "%s lacks funds for %s %s (is EXCHANGE_DEMO=1?)",
+                    session.email,
+                    body["side"],
+                    body["symbol"],
+                )
+        elif r.status_code != 409:  # other 409s: market status, expected now and then
             log.debug("order refused: %s %s", r.status_code, r.text)
         return None
 
     async def quote(self, market: MarketState) -> None:
-        """Replace the maker's ladder around the current mid."""
+        """Replace the maker's ladder around the current mid: the new quotes first, then the old ones are
+        cancelled, so the book never goes empty between re-quotes."""
         self._walk(market)
-        await self.maker.request("DELETE", "/api/orders", params={"symbol": market.symbol})
         orders = []
         for i in range(1, self.levels + 1):
             offset = market.mid * STEP_BPS * i / Decimal(10_000)
@@ -260,6 +275,11 @@ class MarketMaker:
                 )
         results = await asyncio.gather(*(self._place(self.maker, o) for o in orders))
         self.placed += sum(1 for r in results if r is not None)
+        old, market.live = (
+            market.live,
+            [int(r["id"]) for r in results if r is not None and r["status"] in ("open", "partially_filled")],
+        )
+        await asyncio.gather(*(self.maker.request("DELETE", f"/api/orders/{order_id}") for order_id in old))
 
     async def take(self, market: MarketState) -> None:
         """Sometimes cross the spread with a small market order from the taker account."""
