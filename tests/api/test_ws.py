@@ -428,3 +428,13 @@ def test_the_candles_channel_starts_from_redis_trades_while_postgresql_is_down(s
         c.close()
     finally:
         server.stop()
+
+
+def test_tickers_are_not_repeated_while_nothing_changes(live):
+    """After the first frame, a quiet market sends no further tickers frames (throttled, on change only)."""
+    c = Client(live.ws_url)
+    c.request({"op": "subscribe", "req_id": 1, "channels": ["tickers"]})
+    c.channel("tickers")
+    time.sleep(2.5)
+    assert not any(f.get("channel") == "tickers" for f in c.barrier())
+    c.close()
