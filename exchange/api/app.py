@@ -37,6 +37,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import FromPath
 from litestar.response import File
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -219,12 +220,11 @@ def _optional_parts() -> OptionalParts:
 _NOT_SPA_PREFIXES = ("api/", "api", "ws", "schema", "healthz", "readyz", "metrics")
 
 
-def _spa_handler(dist: Path) -> Any:
+def _spa_handlers(dist: Path) -> list[Any]:
+    """`/` and every non-API path: the file under `dist` if there is one, else `index.html`."""
     root = dist.resolve()
 
-    @get(["/", "/{path:path}"], include_in_schema=False, sync_to_thread=False)
-    def spa(path: str = "") -> File | Response[Any]:
-        rel = path.lstrip("/")
+    def serve(rel: str) -> File | Response[Any]:
         if rel.split("/", 1)[0] in _NOT_SPA_PREFIXES:
             return _error_response(ErrorCode.NOT_FOUND, "not found", 404)
         candidate = (root / rel).resolve() if rel else root / "index.html"
@@ -233,7 +233,15 @@ def _spa_handler(dist: Path) -> Any:
         # filename drives the Content-Type (browsers refuse module scripts served as octet-stream)
         return File(candidate, filename=candidate.name, content_disposition_type="inline")
 
-    return spa
+    @get("/", include_in_schema=False, sync_to_thread=False)
+    def spa_root() -> File | Response[Any]:
+        return serve("")
+
+    @get("/{path:path}", include_in_schema=False, sync_to_thread=False)
+    def spa_path(path: FromPath[str]) -> File | Response[Any]:
+        return serve(path.lstrip("/"))
+
+    return [spa_root, spa_path]
 
 
 # -------------------------------------------------------------------------------------------- app
@@ -347,7 +355,7 @@ def create_app(
         *extra_route_handlers,
     ]
     if settings.frontend_dist.is_dir() and (settings.frontend_dist / "index.html").is_file():
-        handlers.append(_spa_handler(settings.frontend_dist))
+        handlers.extend(_spa_handlers(settings.frontend_dist))
 
     app = Litestar(
         route_handlers=handlers,
