@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     NOT_READY = "NOT_READY"
     UNAVAILABLE = "UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
+    ENGINE_FAILURE = "ENGINE_FAILURE"
 
 
 _STATUS_BY_CODE: dict[ErrorCode, int] = {
@@ -88,6 +89,7 @@ _STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.NOT_READY: 503,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.ENGINE_FAILURE: 500,
 }
 
 
