@@ -326,6 +326,13 @@ class MarketMaker:
                     started = True
                     log.info("market maker quoting %s", ", ".join(sorted(self.markets)))
                 await self.cycle()
+                if self.cycles % 60 == 0:
+                    log.info(
+                        "%d re-quotes, %d orders placed, %d taker fills",
+                        self.cycles,
+                        self.placed,
+                        self.trades,
+                    )
                 backoff = 0.5
                 wait = max(0.0, self.interval_s - (time.monotonic() - began))
             except (ApiUnavailable, RuntimeError, httpx.HTTPError) as exc:
