@@ -6,9 +6,10 @@ import json
 import time
 from typing import Any
 
+import pytest
 import redis
 
-from exchange.engine import AsyncEngine
+from exchange.engine import AsyncEngine, errors
 from tests.engine.conftest import Exchange
 from tests.invariants import ledger_balances
 
@@ -159,6 +160,8 @@ async def test_async_engine_places_and_reads_like_the_sync_one(ex: Exchange, red
         assert (await aeng.market("XB-XQ"))["symbol"] == "XB-XQ"
         assert {m["symbol"] for m in await aeng.markets()} >= {"XB-XQ", "BTC-USDT"}
         assert (await aeng.deposit(1, "XQ", 5, "a-1", 11))["available"] == 10_005
+        with pytest.raises(errors.OrderClosed):
+            await aeng.cancel(1, r["order"]["id"], 12)
     finally:
         await aeng.redis.aclose()
 
