@@ -85,10 +85,10 @@ def log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(url: str | None) -> Iterator[str]:
-    """Yield the API base URL: `url`, or a fresh `exchange up --no-mm` stopped afterwards."""
+def running_stack(url: str | None) -> Iterator[tuple[str, Path | None]]:
+    """Yield (API base URL, data dir): `url` (no data dir), or a fresh `exchange up --no-mm`."""
     if url:
-        yield url.rstrip("/")
+        yield url.rstrip("/"), None
         return
     from exchange.servers import free_port
 
@@ -107,7 +107,7 @@ def running_stack(url: str | None) -> Iterator[str]:
             base = f"http://127.0.0.1:{port}"
             try:
                 _wait_ready(base, proc, log_path)
-                yield base
+                yield base, Path(data_dir)
             finally:
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGTERM)
@@ -445,8 +445,47 @@ def summarize(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+class CpuMeter:
+    """CPU seconds used so far by the stack's API processes (uvicorn and its workers) and Redis, read from
+    /proc: load-independent cost per request, since the wall-clock numbers depend on what else runs."""
+
+    def __init__(self, api_pid: int, redis_pid: int | None) -> None:
+        self.api_pid, self.redis_pid = api_pid, redis_pid
+
+    @classmethod
+    def for_stack(cls, data_dir: Path | None) -> CpuMeter | None:
+        if data_dir is None:
+            return None
+        try:
+            info = json.loads((data_dir / "stack.json").read_text())
+            return cls(int(info["pids"]["api"]), info.get("redis_pid"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    @staticmethod
+    def _stat(pid: int) -> tuple[int, float]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> dict[str, float]:
+        api = 0.0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid, cpu = self._stat(int(entry.name))
+                if int(entry.name) == self.api_pid or ppid == self.api_pid:
+                    api += cpu
+        redis = 0.0
+        if self.redis_pid:
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                redis = self._stat(int(self.redis_pid))[1]
+        return {"api": api, "redis": redis}
+
+
 class Driver:
-    def __init__(self, base: str, duration: float, procs: int) -> None:
+    def __init__(self, base: str, duration: float, procs: int, cpu: CpuMeter | None = None) -> None:
+        self.cpu = cpu
         self.base = base
         self.duration = duration
         self.procs = procs
@@ -463,7 +502,13 @@ class Driver:
              "tokens": [a["token"] for a in self.accounts[w]]}
             for w in range(self.procs)
         ]  # fmt: skip
+        before = self.cpu.sample() if self.cpu else None
         result = summarize(list(self.pool.map(run_phase, specs)))
+        if self.cpu and before is not None:
+            used = self.cpu.sample()
+            done = max(1, result["n"])
+            result["api_cpu_ms"] = 1000 * (used["api"] - before["api"]) / done
+            result["redis_cpu_ms"] = 1000 * (used["redis"] - before["redis"]) / done
         if kind != "get":
             for pair in self.accounts:
                 for account in pair:
@@ -473,6 +518,12 @@ class Driver:
             f"p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, "
             f"p99.9 {result['p999']:.2f} ms, max {result['max']:.1f} ms, "
             f"errors {result['errors']}/{result['sent']} {result['statuses'] or ''}"
+            + (
+                f"; server CPU per request: API {result['api_cpu_ms']:.3f} ms, "
+                f"Redis {result['redis_cpu_ms']:.3f} ms"
+                if "api_cpu_ms" in result
+                else ""
+            )
         )
         return result
 
@@ -536,13 +587,13 @@ def main(args: argparse.Namespace) -> int:
     duration = float(getattr(args, "duration", None) or os.environ.get("EXCHANGE_BENCH_DURATION") or 3.0)
     clients = int(getattr(args, "size", None) or 500)
     procs = int(os.environ.get("EXCHANGE_BENCH_PROCS", "2"))
-    with running_stack(getattr(args, "url", None)) as base:
+    with running_stack(getattr(args, "url", None)) as (base, data_dir):
         log(f"target {base}; {procs} client processes; {duration:g} s per step")
-        driver = Driver(base, duration, procs)
+        driver = Driver(base, duration, procs, CpuMeter.for_stack(data_dir))
         try:
             rest_max, rest = driver.max_rate("rest")
             ws_max, ws = driver.max_rate("ws")
-            get_max, _ = driver.max_rate("get")
+            get_max, get = driver.max_rate("get")
             fan = driver.fanout(clients, FANOUT_TRADES_PER_S)
         finally:
             driver.close()
@@ -560,6 +611,9 @@ def main(args: argparse.Namespace) -> int:
         "fanout_p99_ms": _round(fan["p99"]),
         "fanout_clients": fan["sent"],
         "fanout_dropped": fan["errors"],
+        "rest_api_cpu_ms": _round(rest.get("api_cpu_ms", math.nan), 4),
+        "ws_api_cpu_ms": _round(ws.get("api_cpu_ms", math.nan), 4),
+        "get_api_cpu_ms": _round(get.get("api_cpu_ms", math.nan), 4),
         "client_processes": procs,
         "step_seconds": duration,
     }
