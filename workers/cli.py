@@ -141,10 +141,38 @@ def status_report(redis_url: str, database_url: str) -> dict[str, Any]:
         client.close()
 
 
+def _pid_alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stack_processes(data_dir: Path | None) -> dict[str, Any] | None:
+    """The processes `exchange up` recorded in stack.json, each with whether it is alive."""
+    from exchange.config import StackSettings, read_stack_file
+
+    stack = read_stack_file(data_dir if data_dir is not None else StackSettings.from_env().data_dir)
+    if not stack:
+        return None
+    pids: dict[str, Any] = {"supervisor": stack.get("supervisor_pid"), "redis": stack.get("redis_pid"),
+                            "postgres": stack.get("postgres_pid"), **(stack.get("pids") or {})}  # fmt: skip
+    return {
+        "api_url": stack.get("api_url"),
+        "processes": {name: {"pid": pid, "alive": _pid_alive(pid)} for name, pid in pids.items() if pid},
+    }
+
+
 def run_status(args: argparse.Namespace) -> int:
     try:
         redis_url, database_url = resolve_urls(args)
         report = status_report(redis_url, database_url)
+        report["stack"] = stack_processes(getattr(args, "data_dir", None))
     except StackNotFound as exc:
         return _fail(str(exc))
     except Exception as exc:  # unreachable server: say which
@@ -153,6 +181,11 @@ def run_status(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, sort_keys=True))
         return 0
     lag_report = report["lag"]
+    stack = report.get("stack")
+    if stack:
+        print(f"stack: {stack['api_url']}")
+        for name, proc in stack["processes"].items():
+            print(f"  {name:<12} pid {proc['pid']:>7}  {'running' if proc['alive'] else 'NOT RUNNING'}")
     print(f"workers: {report['workers']}")
     print(
         f"persistence: {lag_report['events_behind']} events behind, {lag_report['seconds_behind']} s behind"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -158,3 +160,25 @@ def test_closed_orders_expire_only_after_persisting(
         assert (0 < ttl <= 86400) if expected_ttl else ttl == -1, (oid, o["status"], ttl)
         seen.add((closed, bool(o["client_order_id"])))
     assert (True, False) in seen and (False, False) in seen
+
+
+def test_status_lists_the_stack_processes(tmp_path: Path) -> None:
+    """stack.json written by `exchange up` is read back with each process marked running or not."""
+    (tmp_path / "stack.json").write_text(
+        json.dumps(
+            {
+                "api_url": "http://127.0.0.1:1",
+                "supervisor_pid": os.getpid(),
+                "redis_pid": 2**22 + 7,
+                "postgres_pid": None,
+                "pids": {"worker-1": os.getpid()},
+            }
+        )
+    )
+    stack = cli.stack_processes(tmp_path)
+    assert stack is not None and stack["api_url"] == "http://127.0.0.1:1"
+    assert stack["processes"]["supervisor"]["alive"] is True
+    assert stack["processes"]["worker-1"]["alive"] is True
+    assert stack["processes"]["redis"]["alive"] is False
+    assert "postgres" not in stack["processes"]
+    assert cli.stack_processes(tmp_path / "nothing-here") is None
