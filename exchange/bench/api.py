@@ -445,6 +445,25 @@ def summarize(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def redis_ping_us(data_dir: Path | None, n: int = 2000) -> float | None:
+    """Wall microseconds of one PING round trip to the stack's Redis: how busy the machine is."""
+    if data_dir is None:
+        return None
+    try:
+        import redis
+
+        url = json.loads((data_dir / "stack.json").read_text())["redis_url"]
+        with redis.Redis.from_url(url, protocol=2) as client:
+            for _ in range(100):
+                client.ping()
+            start = time.perf_counter()
+            for _ in range(n):
+                client.ping()
+            return (time.perf_counter() - start) * 1e6 / n
+    except Exception:
+        return None
+
+
 class CpuMeter:
     """CPU seconds used so far by the stack's API processes (uvicorn and its workers) and Redis, read from
     /proc: load-independent cost per request, since the wall-clock numbers depend on what else runs."""
@@ -589,6 +608,9 @@ def main(args: argparse.Namespace) -> int:
     procs = int(os.environ.get("EXCHANGE_BENCH_PROCS", "2"))
     with running_stack(getattr(args, "url", None)) as (base, data_dir):
         log(f"target {base}; {procs} client processes; {duration:g} s per step")
+        calibration = redis_ping_us(data_dir)
+        if calibration is not None:
+            log(f"calibration: a bare Redis PING round trip takes {calibration:.0f} us here (quiet: ~50 us)")
         driver = Driver(base, duration, procs, CpuMeter.for_stack(data_dir))
         try:
             rest_max, rest = driver.max_rate("rest")
@@ -614,6 +636,7 @@ def main(args: argparse.Namespace) -> int:
         "rest_api_cpu_ms": _round(rest.get("api_cpu_ms", math.nan), 4),
         "ws_api_cpu_ms": _round(ws.get("api_cpu_ms", math.nan), 4),
         "get_api_cpu_ms": _round(get.get("api_cpu_ms", math.nan), 4),
+        "calibration_redis_ping_us": _round(calibration if calibration is not None else math.nan, 1),
         "client_processes": procs,
         "step_seconds": duration,
     }
