@@ -150,6 +150,12 @@ def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) ->
     shot(page, "04-trade")
     assert all(moved.values()), moved
 
+    row = page.locator("[data-testid=book-bids] .book-row").first
+    expect(row).to_be_visible(timeout=30_000)
+    # a book level puts its price into the order form (read and click in one step: the book keeps moving)
+    picked = row.evaluate("r => { r.click(); return r.dataset.price; }")
+    expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(picked)
+
     page.get_by_role("button", name="5m", exact=True).click()
     expect(chart).to_have_attribute("data-interval", "5m")
     expect(chart).not_to_have_attribute("data-bars", "0")
