@@ -33,6 +33,13 @@ _pg_db_counter = itertools.count(1)
 PG_TEMPLATE = "exchange_test_template"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run browser tests last. Playwright's sync API leaves an event loop running in the main thread for
+    as long as its session fixtures live, and every asyncio test after it would fail with "Runner.run()
+    cannot be called from a running event loop"."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)  # stable: order kept
+
+
 def _fresh_db_url(server: RedisServer) -> str:
     """An emptied logical database on `server` (a different number each time, cycling 0..15)."""
     db = next(_db_numbers)
