@@ -25,8 +25,7 @@ function C.new(ts)
   return {
     ts = ts, ts_s = U.s(ts),
     markets = {}, mlist = {}, -- symbol -> market table (cached, seq counters local)
-    bal = {}, blist = {}, -- 'account|asset' -> {account, asset, da, dh}
-    lv = {}, -- 'SYM|bids|price' -> level
+    bal = {}, alist = {}, -- account -> {asset -> {asset, da, dh}, [i] = that balance in first-touch order}
     orders = {}, olist = {}, -- touched orders (published in their final state)
     trade_seq = nil, trade_seq0 = nil,
   }
@@ -52,6 +51,7 @@ function C.market(ctx, sym)
   end
   m.seq0, m.book_seq0 = m.seq, m.book_seq
   m.trades, m.levels = {}, {}
+  m.lv = { bids = {}, asks = {} } -- side -> price -> level (this call's cache)
   ctx.markets[sym] = m
   ctx.mlist[#ctx.mlist + 1] = m
   return m
@@ -66,12 +66,17 @@ end
 
 -- move balance: accumulate the delta for the flush and append a ledger entry
 function C.move(ctx, ledger, account, asset, da, dh)
-  local k = U.s(account) .. '|' .. asset
-  local b = ctx.bal[k]
+  local acc = ctx.bal[account]
+  if not acc then
+    acc = {}
+    ctx.bal[account] = acc
+    ctx.alist[#ctx.alist + 1] = account
+  end
+  local b = acc[asset]
   if not b then
-    b = { account = account, asset = asset, da = 0, dh = 0 }
-    ctx.bal[k] = b
-    ctx.blist[#ctx.blist + 1] = b
+    b = { asset = asset, da = 0, dh = 0 }
+    acc[asset] = b
+    acc[#acc + 1] = b
   end
   b.da = b.da + da
   b.dh = b.dh + dh
@@ -80,8 +85,8 @@ end
 
 -- change a book level by dq lots and dn orders (side: 'bids' | 'asks')
 function C.level(ctx, m, side, price, dq, dn)
-  local k = m.symbol .. '|' .. side .. '|' .. U.s(price)
-  local l = ctx.lv[k]
+  local cache = m.lv[side]
+  local l = cache[price]
   if not l then
     local v = redis.call('HGET', 'levels:' .. m.symbol .. ':' .. side, U.s(price))
     l = { side = side, price = price, q = 0, n = 0, existed = false }
@@ -89,7 +94,7 @@ function C.level(ctx, m, side, price, dq, dn)
       local q, n = string.match(v, '^(%d+) (%d+)$')
       l.q, l.n, l.existed = tonumber(q), tonumber(n), true
     end
-    ctx.lv[k] = l
+    cache[price] = l
     m.levels[#m.levels + 1] = l
   end
   l.q = l.q + dq
@@ -112,23 +117,28 @@ function C.touch(ctx, o)
   ctx.orders[o.id] = o
 end
 
+-- per account: one HMGET of the touched fields, one HSET of their new values, one PUBLISH
 local function flush_balances(ctx)
-  local by_account, accounts = {}, {}
-  for _, b in ipairs(ctx.blist) do
-    local key = 'balance:' .. U.s(b.account)
-    local av = redis.call('HINCRBY', key, b.asset .. ':available', U.s(b.da))
-    local hd = redis.call('HINCRBY', key, b.asset .. ':held', U.s(b.dh))
-    local list = by_account[b.account]
-    if not list then
-      list = {}
-      by_account[b.account] = list
-      accounts[#accounts + 1] = b.account
+  for _, account in ipairs(ctx.alist) do
+    local acc = ctx.bal[account]
+    local key = 'balance:' .. U.s(account)
+    local fields = {}
+    for i = 1, #acc do
+      local asset = acc[i].asset
+      fields[2 * i - 1], fields[2 * i] = asset .. ':available', asset .. ':held'
     end
-    list[#list + 1] = '{"asset":' .. cjson.encode(b.asset) .. ',"available":' .. U.s(av)
-      .. ',"held":' .. U.s(hd) .. '}'
-  end
-  for _, a in ipairs(accounts) do
-    redis.call('PUBLISH', 'balances:' .. U.s(a), U.jarr(by_account[a]))
+    local v = redis.call('HMGET', key, unpack(fields))
+    local args, list = {}, {}
+    for i = 1, #acc do
+      local b = acc[i]
+      local av = U.s((tonumber(v[2 * i - 1]) or 0) + b.da)
+      local hd = U.s((tonumber(v[2 * i]) or 0) + b.dh)
+      local n = #args
+      args[n + 1], args[n + 2], args[n + 3], args[n + 4] = fields[2 * i - 1], av, fields[2 * i], hd
+      list[i] = '{"asset":"' .. b.asset .. '","available":' .. av .. ',"held":' .. hd .. '}'
+    end
+    redis.call('HSET', key, unpack(args))
+    redis.call('PUBLISH', 'balances:' .. U.s(account), U.jarr(list))
   end
 end
 

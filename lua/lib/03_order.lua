@@ -15,12 +15,6 @@ O.DEFAULTS = {
   type = 'limit', tif = 'gtc', price = 0, qty = 0, quote_qty = 0, filled = 0, quote_filled = 0,
   reason = '', post_only = 0, stp = 'cancel_maker', client_order_id = '',
 }
-local INTS = {}
-for i = 1, #O.SPEC do -- (numeric loop: the load-time sandbox has no ipairs)
-  if O.SPEC[i][2] == 'i' then
-    INTS[O.SPEC[i][1]] = true
-  end
-end
 
 function O.key(id)
   return 'order:' .. U.s(id)
@@ -40,14 +34,22 @@ function O.load(id)
   for i = 1, #flat, 2 do
     o[flat[i]] = flat[i + 1]
   end
-  for k, d in pairs(O.DEFAULTS) do
-    if o[k] == nil then
-      o[k] = d
-    end
-  end
-  for k in pairs(INTS) do
-    o[k] = tonumber(o[k]) or 0
-  end
+  -- the defaults of O.DEFAULTS and the integer fields of O.SPEC, spelled out (this runs for every maker)
+  o.type = o.type or 'limit'
+  o.tif = o.tif or 'gtc'
+  o.reason = o.reason or ''
+  o.stp = o.stp or 'cancel_maker'
+  o.client_order_id = o.client_order_id or ''
+  o.account = tonumber(o.account) or 0
+  o.price = tonumber(o.price) or 0
+  o.qty = tonumber(o.qty) or 0
+  o.quote_qty = tonumber(o.quote_qty) or 0
+  o.filled = tonumber(o.filled) or 0
+  o.quote_filled = tonumber(o.quote_filled) or 0
+  o.hold = tonumber(o.hold) or 0
+  o.post_only = tonumber(o.post_only) or 0
+  o.created_ms = tonumber(o.created_ms) or 0
+  o.updated_ms = tonumber(o.updated_ms) or 0
   o.id = id
   return o
 end
@@ -81,15 +83,16 @@ function O.update(o)
 end
 
 -- every text field of an order is a closed-vocabulary word, a validated symbol or a client_order_id of
--- [A-Za-z0-9_-], so one format call builds the JSON without escaping
-local JSON_FORMAT = '{"id":%d,"account":%d,"symbol":"%s","side":"%s","type":"%s","tif":"%s","price":%d,'
-  .. '"qty":%d,"quote_qty":%d,"filled":%d,"quote_filled":%d,"hold":%d,"hold_asset":"%s","status":"%s",'
-  .. '"reason":"%s","post_only":%d,"stp":"%s","client_order_id":"%s","created_ms":%d,"updated_ms":%d}'
-
+-- [A-Za-z0-9_-], so the JSON needs no escaping; one concatenation builds it (cheaper than string.format)
 function O.json(o)
-  return string.format(JSON_FORMAT, o.id, o.account, o.symbol, o.side, o.type, o.tif, o.price, o.qty,
-    o.quote_qty, o.filled, o.quote_filled, o.hold, o.hold_asset, o.status, o.reason, o.post_only, o.stp,
-    o.client_order_id, o.created_ms, o.updated_ms)
+  local s = U.s
+  return '{"id":' .. s(o.id) .. ',"account":' .. s(o.account) .. ',"symbol":"' .. o.symbol .. '","side":"'
+    .. o.side .. '","type":"' .. o.type .. '","tif":"' .. o.tif .. '","price":' .. s(o.price) .. ',"qty":'
+    .. s(o.qty) .. ',"quote_qty":' .. s(o.quote_qty) .. ',"filled":' .. s(o.filled) .. ',"quote_filled":'
+    .. s(o.quote_filled) .. ',"hold":' .. s(o.hold) .. ',"hold_asset":"' .. o.hold_asset .. '","status":"'
+    .. o.status .. '","reason":"' .. o.reason .. '","post_only":' .. s(o.post_only) .. ',"stp":"' .. o.stp
+    .. '","client_order_id":"' .. o.client_order_id .. '","created_ms":' .. s(o.created_ms) .. ',"updated_ms":'
+    .. s(o.updated_ms) .. '}'
 end
 
 function O.is_open(o)
