@@ -178,7 +178,10 @@ local function place(keys, args)
     end
   end
   local hold = hold_for(ctx, m, t)
-  local available = tonumber(redis.call('HGET', balance_key, t.hold_asset .. ':available')) or 0
+  local fa, fh = t.hold_asset .. ':available', t.hold_asset .. ':held'
+  local bal = redis.call('HMGET', balance_key, fa, fh)
+  local available = tonumber(bal[1]) or 0
+  C.known(ctx, t.account, fa, available, fh, tonumber(bal[2]) or 0)
   if available < hold then
     U.fail('INSUFFICIENT_FUNDS', 'available ' .. t.hold_asset .. ' ' .. U.s(available) .. ' < ' .. U.s(hold))
   end

@@ -25,6 +25,7 @@ function C.new(ts)
   return {
     ts = ts, ts_s = U.s(ts),
     markets = {}, mlist = {}, -- symbol -> market table (cached, seq counters local)
+    known = {}, -- account -> balance field -> value read in this call before any write (saves a re-read)
     bal = {}, alist = {}, -- account -> {asset -> {asset, da, dh}, [i] = that balance in first-touch order}
     orders = {}, olist = {}, -- touched orders (published in their final state)
     trade_seq = nil, trade_seq0 = nil,
@@ -62,6 +63,16 @@ function C.event(ctx, m, etype, fields)
   m.seq = m.seq + 1
   local s = U.s(m.seq)
   redis.call('XADD', 'events:' .. m.symbol, s .. '-0', 'seq', s, 'type', etype, 'ts', ctx.ts_s, unpack(fields))
+end
+
+-- remember two balance fields read before any write of this call (the flush then needs no re-read)
+function C.known(ctx, account, f1, v1, f2, v2)
+  local k = ctx.known[account]
+  if not k then
+    k = {}
+    ctx.known[account] = k
+  end
+  k[f1], k[f2] = v1, v2
 end
 
 -- move balance: accumulate the delta for the flush and append a ledger entry
@@ -127,7 +138,22 @@ local function flush_balances(ctx)
       local asset = acc[i].asset
       fields[2 * i - 1], fields[2 * i] = asset .. ':available', asset .. ':held'
     end
-    local v = redis.call('HMGET', key, unpack(fields))
+    local known = ctx.known[account]
+    local v
+    if known then
+      v = {}
+      for i = 1, #fields do
+        local x = known[fields[i]]
+        if x == nil then
+          v = nil
+          break
+        end
+        v[i] = x
+      end
+    end
+    if not v then
+      v = redis.call('HMGET', key, unpack(fields))
+    end
     local args, list = {}, {}
     for i = 1, #acc do
       local b = acc[i]

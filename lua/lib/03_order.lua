@@ -54,18 +54,53 @@ function O.load(id)
   return o
 end
 
--- write a new order: every non-default field
+-- write a new order: every non-default field, in O.SPEC order (spelled out: this runs for every order)
 function O.save(o)
-  local args = {}
-  for i = 2, #O.SPEC do
-    local name, kind = O.SPEC[i][1], O.SPEC[i][2]
-    local v = o[name]
-    if v ~= O.DEFAULTS[name] then
-      args[#args + 1] = name
-      args[#args + 1] = kind == 'i' and U.s(v) or v
-    end
+  local a = { 'account', U.s(o.account), 'symbol', o.symbol, 'side', o.side }
+  local n = 6
+  local function put(name, v)
+    a[n + 1], a[n + 2] = name, v
+    n = n + 2
   end
-  redis.call('HSET', O.key(o.id), unpack(args))
+  if o.type ~= 'limit' then
+    put('type', o.type)
+  end
+  if o.tif ~= 'gtc' then
+    put('tif', o.tif)
+  end
+  if o.price ~= 0 then
+    put('price', U.s(o.price))
+  end
+  if o.qty ~= 0 then
+    put('qty', U.s(o.qty))
+  end
+  if o.quote_qty ~= 0 then
+    put('quote_qty', U.s(o.quote_qty))
+  end
+  if o.filled ~= 0 then
+    put('filled', U.s(o.filled))
+  end
+  if o.quote_filled ~= 0 then
+    put('quote_filled', U.s(o.quote_filled))
+  end
+  put('hold', U.s(o.hold))
+  put('hold_asset', o.hold_asset)
+  put('status', o.status)
+  if o.reason ~= '' then
+    put('reason', o.reason)
+  end
+  if o.post_only ~= 0 then
+    put('post_only', U.s(o.post_only))
+  end
+  if o.stp ~= 'cancel_maker' then
+    put('stp', o.stp)
+  end
+  if o.client_order_id ~= '' then
+    put('client_order_id', o.client_order_id)
+  end
+  put('created_ms', U.s(o.created_ms))
+  put('updated_ms', U.s(o.updated_ms))
+  redis.call('HSET', O.key(o.id), unpack(a))
 end
 
 -- write the fields that change while an order lives
