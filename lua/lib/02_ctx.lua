@@ -53,6 +53,10 @@ function C.market(ctx, sym)
   m.seq0, m.book_seq0 = m.seq, m.book_seq
   m.trades, m.levels = {}, {}
   m.lv = { bids = {}, asks = {} } -- side -> price -> level (this call's cache)
+  local sym = m.symbol -- the market's keys, built once per call
+  m.k_events = 'events:' .. sym
+  m.k_book = { bids = 'book:' .. sym .. ':bids', asks = 'book:' .. sym .. ':asks' }
+  m.k_levels = { bids = 'levels:' .. sym .. ':bids', asks = 'levels:' .. sym .. ':asks' }
   ctx.markets[sym] = m
   ctx.mlist[#ctx.mlist + 1] = m
   return m
@@ -62,7 +66,7 @@ end
 function C.event(ctx, m, etype, fields)
   m.seq = m.seq + 1
   local s = U.s(m.seq)
-  redis.call('XADD', 'events:' .. m.symbol, s .. '-0', 'seq', s, 'type', etype, 'ts', ctx.ts_s, unpack(fields))
+  redis.call('XADD', m.k_events, s .. '-0', 'seq', s, 'type', etype, 'ts', ctx.ts_s, unpack(fields))
 end
 
 -- remember two balance fields read before any write of this call (the flush then needs no re-read)
@@ -99,7 +103,7 @@ function C.level(ctx, m, side, price, dq, dn)
   local cache = m.lv[side]
   local l = cache[price]
   if not l then
-    local v = redis.call('HGET', 'levels:' .. m.symbol .. ':' .. side, U.s(price))
+    local v = redis.call('HGET', m.k_levels[side], U.s(price))
     l = { side = side, price = price, q = 0, n = 0, existed = false }
     if v then
       local q, n = string.match(v, '^(%d+) (%d+)$')

@@ -13,7 +13,7 @@ end
 function BK.add(ctx, m, o)
   local side = BK.side(o.side)
   local score = o.side == 'buy' and -o.price or o.price
-  redis.call('ZADD', 'book:' .. m.symbol .. ':' .. side, U.s(score), O.member(o.id))
+  redis.call('ZADD', m.k_book[side], U.s(score), O.member(o.id))
   redis.call('SADD', 'open:' .. U.s(o.account), U.s(o.id))
   C.level(ctx, m, side, o.price, o.qty - o.filled, 1)
 end
@@ -21,7 +21,7 @@ end
 -- take an order out of the book; its remaining lots leave the level
 function BK.remove(ctx, m, o)
   local side = BK.side(o.side)
-  redis.call('ZREM', 'book:' .. m.symbol .. ':' .. side, O.member(o.id))
+  redis.call('ZREM', m.k_book[side], O.member(o.id))
   redis.call('SREM', 'open:' .. U.s(o.account), U.s(o.id))
   C.level(ctx, m, side, o.price, -(o.qty - o.filled), -1)
 end
@@ -35,7 +35,7 @@ end
 -- the opposite book key and the score bound of the makers a taker may match
 function BK.opposite(m, side, price)
   if side == 'buy' then
-    return 'book:' .. m.symbol .. ':asks', price > 0 and U.s(price) or '+inf'
+    return m.k_book.asks, price > 0 and U.s(price) or '+inf'
   end
-  return 'book:' .. m.symbol .. ':bids', price > 0 and U.s(-price) or '+inf'
+  return m.k_book.bids, price > 0 and U.s(-price) or '+inf'
 end
