@@ -11,23 +11,18 @@ U.MAX_MAKERS = 200 -- makers touched (filled or STP-cancelled) per call
 U.BATCH = 1000 -- orders cancelled per cancel_all / set_market_status call
 U.TRADES_KEPT = 200 -- length of the trades:{SYM} list
 
--- The text of integers repeats a lot (prices, quantities, accounts, zero), so U.s memoizes it in a bounded
--- table that lives as long as the library (pure: the same n always gives the same text).
-local S_CACHE, s_count = {}, 0
-local S_CACHE_MAX = 20000
+-- The text of integers repeats within a call (prices, quantities, accounts, ids, zero), so U.s memoizes
+-- it in a table that each call starts afresh (U.register), so it never outlives the call.
+local s_cache = {}
 
 function U.s(n)
-  local s = S_CACHE[n]
+  local s = s_cache[n]
   if s then
     return s
   end
   s = string.format('%d', n)
   if n == n then -- (never a NaN key)
-    if s_count >= S_CACHE_MAX then
-      S_CACHE, s_count = {}, 0
-    end
-    s_count = s_count + 1
-    S_CACHE[n] = s
+    s_cache[n] = s
   end
   return s
 end
@@ -115,6 +110,7 @@ end
 function U.register(name, fn, flags)
   local function callback(keys, args)
     failure = nil
+    s_cache = {}
     local ok, res = pcall(fn, keys, args)
     if ok then
       return res
