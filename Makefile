@@ -62,14 +62,15 @@ fmt: python-deps
 pytest: python-deps
 	@$(BIN)/pytest -q
 
-# every step runs even when an earlier one fails, so one CI run shows every problem
+# every step runs even when an earlier one fails, so one CI run shows every problem; pytest runs last so
+# its summary line closes the output
 test: setup
 	@status=0; \
 	echo "== ruff check"; $(BIN)/ruff check --quiet . || status=1; \
 	echo "== ruff format --check"; $(BIN)/ruff format --check --quiet . || status=1; \
 	echo "== mypy"; $(BIN)/mypy || status=1; \
-	echo "== pytest"; $(BIN)/pytest -q || status=1; \
 	$(if $(HAS_FRONTEND),echo "== npm test"; (cd $(FRONTEND) && npm test --silent) || status=1;) \
+	echo "== pytest"; $(BIN)/pytest -q || status=1; \
 	if [ $$status -ne 0 ]; then echo "make test: FAILED (see above)"; fi; \
 	exit $$status
 

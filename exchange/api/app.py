@@ -297,6 +297,11 @@ def create_app(
             import redis.asyncio as aioredis
 
             client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, protocol=2)
+            from exchange.redis_check import acheck_redis
+
+            # refuse a server that could evict engine keys (AOF is the operator's choice: `exchange up`
+            # enforces it for the Redis it starts)
+            await acheck_redis(client, require_aof=False)
         eng = engine
         if eng is None:
             from exchange.engine.client import AsyncEngine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -123,3 +124,30 @@ async def test_the_app_restarts_cleanly_on_the_same_object(redis_url: str, pg_ur
             assert (await client.get("/api/tickers")).status_code == 200
             assert (await client.get("/readyz")).status_code == 200
         assert set(app.state.dict()) == before
+
+
+async def test_the_api_refuses_a_redis_that_may_evict_engine_keys(redis_url: str) -> None:
+    """Startup fails with a clear RedisConfigError when maxmemory-policy is not noeviction."""
+    import redis as sync_redis
+
+    from exchange.redis_check import RedisConfigError
+
+    admin = sync_redis.Redis.from_url(redis_url)
+    admin.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        app = create_app(make_settings(redis_url, None))
+        with pytest.raises(BaseException) as info:  # the lifespan task group wraps it in a group
+            async with AsyncTestClient(app):
+                pass
+        error = info.value
+        if isinstance(error, BaseExceptionGroup):
+            found = error.subgroup(RedisConfigError)
+            assert found is not None, error
+            error = found.exceptions[0]
+            while isinstance(error, BaseExceptionGroup):
+                error = error.exceptions[0]
+        assert isinstance(error, RedisConfigError)
+        assert "noeviction" in str(error)
+    finally:
+        admin.config_set("maxmemory-policy", "noeviction")
+        admin.close()
