@@ -42,17 +42,16 @@ function C.market(ctx, sym)
   if not v[1] then
     return nil
   end
-  m = {}
-  local nt = #MARKET_TEXT
-  for i = 1, nt do
-    m[MARKET_TEXT[i]] = v[i]
-  end
-  for i = 1, #MARKET_INTS do
-    m[MARKET_INTS[i]] = tonumber(v[nt + i]) or 0
-  end
+  m = { -- one constructor (no rehash while filling), in MARKET_READ order
+    symbol = v[1], base = v[2], quote = v[3], status = v[4], lot_minor = tonumber(v[5]) or 0,
+    num = tonumber(v[6]) or 0, den = tonumber(v[7]) or 0, min_lots = tonumber(v[8]) or 0,
+    max_lots = tonumber(v[9]) or 0, max_price_ticks = tonumber(v[10]) or 0,
+    min_notional_minor = tonumber(v[11]) or 0, maker_bps = tonumber(v[12]) or 0,
+    taker_bps = tonumber(v[13]) or 0, seq = tonumber(v[14]) or 0, book_seq = tonumber(v[15]) or 0,
+    seq0 = 0, book_seq0 = 0, trades = {}, levels = {}, k_events = '', k_book = false, k_levels = false,
+    lv = { bids = {}, asks = {} }, -- side -> price -> level (this call's cache)
+  }
   m.seq0, m.book_seq0 = m.seq, m.book_seq
-  m.trades, m.levels = {}, {}
-  m.lv = { bids = {}, asks = {} } -- side -> price -> level (this call's cache)
   local sym = m.symbol -- the market's keys, built once per call
   m.k_events = 'events:' .. sym
   m.k_book = { bids = 'book:' .. sym .. ':bids', asks = 'book:' .. sym .. ':asks' }

@@ -25,33 +25,25 @@ function O.member(id)
   return string.format('%016d', id)
 end
 
+-- every stored field, in O.SPEC order (without id): O.load reads them with one HMGET
+local LOAD_FIELDS = { 'account', 'symbol', 'side', 'type', 'tif', 'price', 'qty', 'quote_qty', 'filled',
+  'quote_filled', 'hold', 'hold_asset', 'status', 'reason', 'post_only', 'stp', 'client_order_id', 'created_ms',
+  'updated_ms' }
+
+-- the order as a table (defaults of O.DEFAULTS filled in, integers converted), nil when absent
 function O.load(id)
-  local flat = redis.call('HGETALL', O.key(id))
-  if #flat == 0 then
+  local v = redis.call('HMGET', O.key(id), unpack(LOAD_FIELDS))
+  if not v[1] then -- account is always stored
     return nil
   end
-  local o = {}
-  for i = 1, #flat, 2 do
-    o[flat[i]] = flat[i + 1]
-  end
-  -- the defaults of O.DEFAULTS and the integer fields of O.SPEC, spelled out (this runs for every maker)
-  o.type = o.type or 'limit'
-  o.tif = o.tif or 'gtc'
-  o.reason = o.reason or ''
-  o.stp = o.stp or 'cancel_maker'
-  o.client_order_id = o.client_order_id or ''
-  o.account = tonumber(o.account) or 0
-  o.price = tonumber(o.price) or 0
-  o.qty = tonumber(o.qty) or 0
-  o.quote_qty = tonumber(o.quote_qty) or 0
-  o.filled = tonumber(o.filled) or 0
-  o.quote_filled = tonumber(o.quote_filled) or 0
-  o.hold = tonumber(o.hold) or 0
-  o.post_only = tonumber(o.post_only) or 0
-  o.created_ms = tonumber(o.created_ms) or 0
-  o.updated_ms = tonumber(o.updated_ms) or 0
-  o.id = id
-  return o
+  return {
+    id = id, account = tonumber(v[1]) or 0, symbol = v[2], side = v[3], type = v[4] or 'limit', tif = v[5] or 'gtc',
+    price = tonumber(v[6]) or 0, qty = tonumber(v[7]) or 0, quote_qty = tonumber(v[8]) or 0,
+    filled = tonumber(v[9]) or 0, quote_filled = tonumber(v[10]) or 0, hold = tonumber(v[11]) or 0,
+    hold_asset = v[12], status = v[13], reason = v[14] or '', post_only = tonumber(v[15]) or 0,
+    stp = v[16] or 'cancel_maker', client_order_id = v[17] or '', created_ms = tonumber(v[18]) or 0,
+    updated_ms = tonumber(v[19]) or 0,
+  }
 end
 
 -- write a new order: every non-default field, in O.SPEC order (spelled out: this runs for every order)
