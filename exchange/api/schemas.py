@@ -3,13 +3,13 @@ what the API returns (the OpenAPI document, and so the frontend's generated type
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
 
 from exchange.api.errors import ApiError, ErrorCode
+from exchange.vocab import MarketStatus, OrderType, Side, Stp, TimeInForce
 
 DecimalStr = Annotated[
     str, Meta(pattern=r"^[0-9]{1,20}(\.[0-9]{1,18})?$", max_length=40, description="decimal string, e.g. 0.5")
@@ -32,39 +32,6 @@ Password = Annotated[str, Meta(min_length=8, max_length=128, pattern=r"^[^\x00]*
 Ref = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", max_length=64)]
 Token = Annotated[str, Meta(min_length=1, max_length=2048)]
 AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-
-class OrderType(StrEnum):
-    LIMIT = "limit"
-    MARKET = "market"
-
-
-class TimeInForce(StrEnum):
-    GTC = "gtc"
-    IOC = "ioc"
-    FOK = "fok"
-
-
-class Stp(StrEnum):
-    CANCEL_MAKER = "cancel_maker"
-    CANCEL_TAKER = "cancel_taker"
-    CANCEL_BOTH = "cancel_both"
-
-
-class MarketStatus(StrEnum):
-    TRADING = "trading"
-    CANCEL_ONLY = "cancel_only"
-    HALTED = "halted"
-
-
-class Liquidity(StrEnum):
-    MAKER = "maker"
-    TAKER = "taker"
 
 
 # ---------------------------------------------------------------- in

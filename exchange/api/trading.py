@@ -20,7 +20,8 @@ from redis.exceptions import ResponseError
 from exchange.api import metrics
 from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, order_out
 from exchange.api.errors import ApiError, ErrorCode, from_engine_error
-from exchange.api.schemas import OrderCreate, OrderType
+from exchange.api.schemas import OrderCreate
+from exchange.vocab import OrderType
 
 log = logging.getLogger(__name__)
 

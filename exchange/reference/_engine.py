@@ -8,9 +8,11 @@ import re
 from typing import Any
 
 from exchange.reference._matching import Matching
-from exchange.reference._model import MAX_BULK, Market, MarketStatus, Order, Status, fail
+from exchange.reference._model import MAX_BULK, Market, Order, fail
 from exchange.reference._state import Ledger
 from exchange.reference._validate import is_int
+from exchange.vocab import MarketStatus
+from exchange.vocab import OrderStatus as Status
 
 REF_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 ASSET_RE = re.compile(r"^[A-Z0-9]{1,16}$")

@@ -19,15 +19,13 @@ from exchange.reference._model import (
     MAX_MAKERS,
     Market,
     Order,
-    OrderType,
-    Side,
-    Status,
-    Stp,
-    Tif,
     fail,
 )
 from exchange.reference._state import Ledger, State
 from exchange.reference._validate import validate_place
+from exchange.vocab import OrderStatus as Status
+from exchange.vocab import OrderType, Side, Stp
+from exchange.vocab import TimeInForce as Tif
 
 
 @dataclass

@@ -4,51 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from exchange.engine.errors import EngineError, error_for
+from exchange.vocab import MarketStatus
+from exchange.vocab import OrderStatus as Status
 
 MAX_MAKERS = 200
 MAX_BULK = 1000  # cancel_all / set_market_status cancel at most this many orders per call
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
-
-
-class Side(StrEnum):
-    BUY = "buy"
-    SELL = "sell"
-
-
-class OrderType(StrEnum):
-    LIMIT = "limit"
-    MARKET = "market"
-
-
-class Tif(StrEnum):
-    GTC = "gtc"
-    IOC = "ioc"
-    FOK = "fok"
-
-
-class Stp(StrEnum):
-    CANCEL_MAKER = "cancel_maker"
-    CANCEL_TAKER = "cancel_taker"
-    CANCEL_BOTH = "cancel_both"
-
-
-class Status(StrEnum):
-    OPEN = "open"
-    PARTIALLY_FILLED = "partially_filled"
-    FILLED = "filled"
-    CANCELLED = "cancelled"
-    REJECTED = "rejected"
-    EXPIRED = "expired"
-
-
-class MarketStatus(StrEnum):
-    TRADING = "trading"
-    CANCEL_ONLY = "cancel_only"
-    HALTED = "halted"
 
 
 OPEN_STATUSES = (Status.OPEN.value, Status.PARTIALLY_FILLED.value)

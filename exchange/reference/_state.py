@@ -12,11 +12,11 @@ from typing import Any
 from exchange.reference._model import (
     Market,
     Order,
-    Side,
-    Status,
     event_value,
     ledger_text,
 )
+from exchange.vocab import OrderStatus as Status
+from exchange.vocab import Side
 
 Ledger = list[tuple[int, str, int, int]]
 

@@ -8,13 +8,10 @@ from exchange.reference._math import limit_notional
 from exchange.reference._model import (
     CLIENT_ORDER_ID_RE,
     Market,
-    MarketStatus,
-    OrderType,
-    Side,
-    Stp,
-    Tif,
     fail,
 )
+from exchange.vocab import MarketStatus, OrderType, Side, Stp
+from exchange.vocab import TimeInForce as Tif
 
 SIDES = {s.value for s in Side}
 TYPES = {t.value for t in OrderType}
