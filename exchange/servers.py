@@ -64,6 +64,20 @@ def _pdeathsig(sig: int) -> Callable[[], None]:
     return set_it
 
 
+def _wait_ready(
+    proc: subprocess.Popen[bytes], ready: Callable[[], bool], timeout: float, interval: float
+) -> bool:
+    """Poll `ready()` until it is true (True), or the process exits or `timeout` seconds pass (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if ready():
+            return True
+        time.sleep(interval)
+    return False
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -222,13 +236,8 @@ class RedisServer:
                 start_new_session=True,
                 preexec_fn=_pdeathsig(signal.SIGTERM) if self.die_with_parent else None,
             )
-            deadline = time.monotonic() + self.start_timeout
-            while time.monotonic() < deadline:
-                if self._proc.poll() is not None:
-                    break
-                if _ping(self.port):
-                    return self
-                time.sleep(0.02)
+            if _wait_ready(self._proc, lambda: _ping(self.port), self.start_timeout, 0.02):
+                return self
             log = _tail(self.logfile)
             self.stop()
             if "Address already in use" in log and not self._fixed_port and attempt < 2:
@@ -467,13 +476,8 @@ class PostgresServer:
                     group=group,
                     extra_groups=extra_groups,
                 )
-            deadline = time.monotonic() + self.start_timeout
-            while time.monotonic() < deadline:
-                if self._proc.poll() is not None:
-                    break
-                if self._accepts():
-                    return self
-                time.sleep(0.05)
+            if _wait_ready(self._proc, self._accepts, self.start_timeout, 0.05):
+                return self
             tail = _tail(self.logfile)
             self.stop()
             if "could not bind" in tail and not self._fixed_port and attempt < 2:
