@@ -25,6 +25,17 @@ export function fmtTime(v: unknown): string {
   return `${d.toLocaleDateString([], { month: "2-digit", day: "2-digit" })} ${d.toLocaleTimeString([], { hour12: false })}`;
 }
 
+/** The single row a table shows when it has nothing to list. */
+function EmptyRow({ cols, text }: { cols: number; text: string }) {
+  return (
+    <tr>
+      <td colSpan={cols} className="muted center">
+        {text}
+      </td>
+    </tr>
+  );
+}
+
 export function AccountPanel({ symbol }: { symbol: string }) {
   const session = useSession();
   const [tab, setTab] = useState<Tab>("open");
@@ -131,13 +142,7 @@ function OpenOrders({ symbol }: { symbol: string }) {
                 </td>
               </tr>
             ))}
-            {openOrders.length === 0 && (
-              <tr>
-                <td colSpan={9} className="muted center">
-                  No open orders
-                </td>
-              </tr>
-            )}
+            {openOrders.length === 0 && <EmptyRow cols={9} text="No open orders" />}
           </tbody>
         </table>
       </div>
@@ -248,13 +253,7 @@ function History() {
                 <td>{String(o.status).replace("_", " ")}</td>
               </tr>
             ))}
-            {rows.length === 0 && (
-              <tr>
-                <td colSpan={8} className="muted center">
-                  No orders yet
-                </td>
-              </tr>
-            )}
+            {rows.length === 0 && <EmptyRow cols={8} text="No orders yet" />}
           </tbody>
         </table>
       </div>
@@ -312,13 +311,7 @@ function Fills() {
               <td>{f.liquidity}</td>
             </tr>
           ))}
-          {rows.length === 0 && (
-            <tr>
-              <td colSpan={8} className="muted center">
-                No fills yet
-              </td>
-            </tr>
-          )}
+          {rows.length === 0 && <EmptyRow cols={8} text="No fills yet" />}
         </tbody>
       </table>
     </div>
@@ -362,13 +355,7 @@ function Positions() {
               </td>
             </tr>
           ))}
-          {rows.length === 0 && (
-            <tr>
-              <td colSpan={7} className="muted center">
-                No positions yet
-              </td>
-            </tr>
-          )}
+          {rows.length === 0 && <EmptyRow cols={7} text="No positions yet" />}
         </tbody>
       </table>
     </div>
