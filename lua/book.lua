@@ -3,7 +3,7 @@
   one atomic call so a client applying book:{SYM} updates with seq > snapshot seq reproduces the book.
 
   KEYS[1] market:{SYM}
-  (by name: depth:{SYM}:bids/asks, levels:{SYM}:bids/asks)
+  (by name: depth:{SYM}:bids/asks, level:{SYM}:bids/asks:{price})
   ARGV[1] symbol
   ARGV[2] depth   levels per side, 1..1000
   Result: JSON {"seq": book_seq, "bids": [[price_ticks, qty_lots, count]...], "asks": [...]}
@@ -14,7 +14,11 @@ local function side_levels(symbol, side, depth)
   local prices = redis.call('ZRANGE', 'depth:' .. symbol .. ':' .. side, 0, depth - 1)
   local out = {}
   if #prices > 0 then
-    local values = redis.call('HMGET', 'levels:' .. symbol .. ':' .. side, unpack(prices))
+    local keys = {}
+    for i = 1, #prices do
+      keys[i] = 'level:' .. symbol .. ':' .. side .. ':' .. prices[i]
+    end
+    local values = redis.call('MGET', unpack(keys))
     for i = 1, #prices do
       local q, n = string.match(values[i], '^(%d+) (%d+)$')
       out[i] = '[' .. prices[i] .. ',' .. q .. ',' .. n .. ']'

@@ -3,7 +3,7 @@
 
   KEYS[1] order:{id}
   KEYS[2] open:{account}
-  (by name: market:{SYM}, book:/depth:/levels:{SYM}:*, events:{SYM}, balance:{account})
+  (by name: market:{SYM}, book:/depth:/level:{SYM}:*, events:{SYM}, balance:{account})
   ARGV[1] account   integer >= 1
   ARGV[2] order_id
   ARGV[3] ts_ms
@@ -18,10 +18,10 @@ local function cancel(keys, args)
     U.fail('INVALID_ARGUMENT', 'account, order_id and ts_ms must be non-negative integers')
   end
   local o = O.load(id)
-  if not o or o.account ~= account then
+  if not o or o.account ~= U.s(account) then
     U.fail('UNKNOWN_ORDER', 'no order ' .. args[2])
   end
-  local ctx = C.new(ts)
+  local ctx = C.new(U.s(ts))
   local m = C.market(ctx, o.symbol)
   if m.status == 'halted' then
     U.fail('MARKET_HALTED', 'market ' .. m.symbol .. ' is halted')
@@ -31,7 +31,7 @@ local function cancel(keys, args)
   end
   M.close(ctx, m, o, 'cancelled', 'user', 'order_cancelled', true)
   C.flush(ctx)
-  return O.json(o)
+  return o.json
 end
 
 U.register('ex_cancel', cancel)

@@ -3,7 +3,7 @@
   at most U.BATCH (1,000) per call. Orders in halted markets are skipped (and not counted).
 
   KEYS[1] open:{account}
-  (by name: order:{id}, market:{SYM}, book:/depth:/levels:{SYM}:*, events:{SYM}, balance:{account})
+  (by name: order:{id}, market:{SYM}, book:/depth:/level:{SYM}:*, events:{SYM}, balance:{account})
   ARGV[1] account   integer >= 1
   ARGV[2] symbol    '' = every market
   ARGV[3] ts_ms
@@ -19,7 +19,7 @@ local function cancel_all(keys, args)
   if not account or not ts or open_key ~= 'open:' .. args[1] then
     U.fail('INVALID_ARGUMENT', 'account and ts_ms must be non-negative integers')
   end
-  local ctx = C.new(ts)
+  local ctx = C.new(U.s(ts))
   if symbol ~= '' and not C.market(ctx, symbol) then
     U.fail('UNKNOWN_MARKET', 'no market ' .. symbol)
   end

@@ -20,6 +20,7 @@
   ARGV[13] status              trading | cancel_only | halted (used when creating only)
   ARGV[14] tick_size           decimal text, display only
   ARGV[15] lot_size            decimal text, display only
+  Writes every field readable, plus `matching`: the fields C.market reads, packed (lib/02_ctx.lua).
   Result: "OK"
   Errors: INVALID_ARGUMENT (malformed, 2^53 rules broken, locked field changed), UNKNOWN_ASSET
   Events: none (markets are configuration; status changes go through ex_set_market_status)
@@ -86,6 +87,13 @@ local function create_market(keys, args)
     fields[#fields + 1] = name
     fields[#fields + 1] = U.s(v[name])
   end
+  local matching = {} -- C.MATCHING packed, what every call reads (lib/02_ctx.lua)
+  v.base, v.quote = base, quote
+  for i, name in ipairs(C.MATCHING) do
+    matching[i] = type(v[name]) == 'number' and U.s(v[name]) or v[name]
+  end
+  fields[#fields + 1] = 'matching'
+  fields[#fields + 1] = table.concat(matching, ' ')
   if old[1] then
     local resting = redis.call('ZCARD', 'book:' .. symbol .. ':bids') + redis.call('ZCARD', 'book:' .. symbol .. ':asks')
     for i, name in ipairs(LOCKED) do

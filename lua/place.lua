@@ -4,7 +4,7 @@
   KEYS[1] market:{SYM}
   KEYS[2] balance:{account}
   KEYS[3] coid:{account}
-  (by name, discovered while matching: book:/depth:/levels:{SYM}:*, events:{SYM}, trades:{SYM},
+  (by name, discovered while matching: book:/depth:/level:{SYM}:*, events:{SYM}, trades:{SYM},
    order:{id}, open:{account} and balance:{account} of counterparties, balance:0, seq:order, seq:trade)
   ARGV[1]  account         integer >= 1
   ARGV[2]  symbol
@@ -33,8 +33,8 @@ local STPS = { cancel_maker = true, cancel_taker = true, cancel_both = true }
 local SAME_FIELDS = { 'symbol', 'side', 'type', 'tif', 'price', 'qty', 'quote_qty', 'post_only', 'stp' }
 
 local function result(o, fills, stp_ids, duplicate)
-  return '{"order":' .. (o.json or O.json(o)) .. ',"fills":' .. U.jarr(fills) .. ',"stp":' .. U.jarr(stp_ids)
-    .. ',"duplicate":' .. (duplicate and 'true' or 'false') .. '}'
+  return '{"order":' .. (o.json or O.json(o)) .. ',"fills":[' .. table.concat(fills, ',') .. '],"stp":['
+    .. table.concat(stp_ids, ',') .. '],"duplicate":' .. (duplicate and 'true' or 'false') .. '}'
 end
 
 -- parse and validate everything; returns the new order table (not yet written) and the market
@@ -105,11 +105,11 @@ local function validate(ctx, keys, args)
   if post_only == 1 and (not limit or tif ~= 'gtc') then
     U.fail('INVALID_POST_ONLY', 'post_only needs a gtc limit order')
   end
-  local account, ts = U.uint(args[1]), U.uint(args[12])
+  local account = U.uint(args[1])
   if not account or account < 1 or keys[2] ~= 'balance:' .. args[1] or keys[3] ~= 'coid:' .. args[1] then
     U.fail('INVALID_ARGUMENT', 'account must be a positive integer')
   end
-  if not ts then
+  if not U.uint(args[12]) then
     U.fail('INVALID_ARGUMENT', 'ts_ms must be a non-negative integer')
   end
   local coid = args[11]
@@ -117,10 +117,11 @@ local function validate(ctx, keys, args)
     U.fail('INVALID_ARGUMENT', 'client_order_id must be 1..36 of [A-Za-z0-9_-]')
   end
   return m, {
-    account = account, symbol = m.symbol, side = side, type = otype, tif = limit and tif or 'ioc',
-    price = price, qty = qty, quote_qty = quote_qty, filled = 0, quote_filled = 0, hold = 0,
-    hold_asset = side == 'buy' and m.quote or m.base, status = 'open', reason = '', post_only = post_only,
-    stp = stp, client_order_id = coid, created_ms = ts, updated_ms = ts,
+    id = 0, ids = '', account = U.s(account), symbol = m.symbol, side = side, type = otype,
+    tif = limit and tif or 'ioc', price = price, qty = qty, quote_qty = quote_qty, filled = 0, quote_filled = 0,
+    hold = 0, hold_asset = side == 'buy' and m.quote or m.base, status = 'open', reason = '',
+    post_only = post_only, stp = stp, client_order_id = coid, created_ms = ctx.ts, updated_ms = ctx.ts,
+    touched = false, json = false, new = true, fills = {}, stp_ids = {}, rem = qty, cost = 0, budget = false,
   }
 end
 
@@ -169,7 +170,7 @@ end
 
 local function place(keys, args)
   local balance_key, coid_key = keys[2], keys[3] -- keys[1] (market) is read by validate
-  local ctx = C.new(U.uint(args[12]) or 0)
+  local ctx = C.new(U.s(U.uint(args[12]) or 0))
   local m, t = validate(ctx, keys, args)
   if t.client_order_id ~= '' then
     local o = duplicate(coid_key, t)
@@ -188,31 +189,28 @@ local function place(keys, args)
 
   -- validated: from here on every step writes
   t.id = redis.call('INCR', 'seq:order')
-  t.new, t.fills, t.stp_ids = true, {}, {}
+  t.ids = U.s(t.id)
   if t.client_order_id ~= '' then
-    redis.call('HSET', coid_key, t.client_order_id, U.s(t.id))
+    redis.call('HSET', coid_key, t.client_order_id, t.ids)
   end
   if t.post_only == 1 and BK.crosses(m, t.side, t.price) then
     t.status, t.reason = 'rejected', 'post_only_would_take'
-    C.event(ctx, m, 'order_rejected', { 'order_id', U.s(t.id), 'account', U.s(t.account),
-      'reason', t.reason, 'status', t.status })
+    C.event(ctx, m, 'order_rejected', '{"order_id":"' .. t.ids .. '","account":"' .. t.account
+      .. '","reason":"' .. t.reason .. '","status":"' .. t.status .. '"}')
     O.save(t)
     C.touch(ctx, t)
     C.flush(ctx)
     return result(t, {}, {}, false)
   end
 
-  local ledger = {}
-  if hold > 0 then
-    C.move(ctx, ledger, t.account, t.hold_asset, -hold, hold)
-  end
+  local ledger = hold > 0 and C.move(ctx, t.account, t.hold_asset, -hold, hold) or ''
   t.hold = hold
-  C.event(ctx, m, 'order_accepted', {
-    'order_id', U.s(t.id), 'account', U.s(t.account), 'side', t.side, 'order_type', t.type, 'tif', t.tif,
-    'price', U.s(t.price), 'qty', U.s(t.qty), 'quote_qty', U.s(t.quote_qty), 'post_only', U.s(t.post_only),
-    'stp', t.stp, 'client_order_id', t.client_order_id, 'hold_asset', t.hold_asset, 'hold', U.s(hold),
-    'status', t.status, 'ledger', table.concat(ledger, ';'),
-  })
+  local s = U.s
+  C.event(ctx, m, 'order_accepted', '{"order_id":"' .. t.ids .. '","account":"' .. t.account .. '","side":"'
+    .. t.side .. '","order_type":"' .. t.type .. '","tif":"' .. t.tif .. '","price":"' .. s(t.price)
+    .. '","qty":"' .. s(t.qty) .. '","quote_qty":"' .. s(t.quote_qty) .. '","post_only":"' .. s(t.post_only)
+    .. '","stp":"' .. t.stp .. '","client_order_id":"' .. t.client_order_id .. '","hold_asset":"'
+    .. t.hold_asset .. '","hold":"' .. s(hold) .. '","status":"' .. t.status .. '","ledger":"' .. ledger .. '"}')
 
   local stop
   if t.tif == 'fok' then
@@ -223,7 +221,6 @@ local function place(keys, args)
     end
   end
   if not stop then
-    t.rem, t.cost = t.qty, 0
     if t.quote_qty > 0 then
       t.budget = t.quote_qty
     end
@@ -236,7 +233,7 @@ local function place(keys, args)
       M.close(ctx, m, t, 'filled', '', 'order_done', false)
     end
   elseif stop == 'stp' then
-    t.stp_ids[#t.stp_ids + 1] = U.s(t.id)
+    t.stp_ids[#t.stp_ids + 1] = t.ids
     M.close(ctx, m, t, 'cancelled', 'stp', 'order_cancelled', false)
   elseif stop == 'fok_unfilled' or stop == 'budget' then
     M.close(ctx, m, t, 'expired', stop, 'order_expired', false)

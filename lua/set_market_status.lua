@@ -3,7 +3,7 @@
   (reason market_status), lowest id first, at most U.BATCH (1,000) per call.
 
   KEYS[1] market:{SYM}
-  (by name: book:/depth:/levels:{SYM}:*, events:{SYM}, order:{id}, open:{account}, balance:{account})
+  (by name: book:/depth:/level:{SYM}:*, events:{SYM}, order:{id}, open:{account}, balance:{account})
   ARGV[1] symbol
   ARGV[2] status         trading | cancel_only | halted
   ARGV[3] cancel_orders  0 | 1
@@ -18,7 +18,7 @@ local STATUSES = { trading = true, cancel_only = true, halted = true }
 local function set_market_status(keys, args)
   local market_key = keys[1]
   local symbol, status, ts = args[1], args[2], U.uint(args[4])
-  local ctx = C.new(ts or 0)
+  local ctx = C.new(U.s(ts or 0))
   local m = C.market(ctx, symbol)
   if not m or market_key ~= 'market:' .. symbol then
     U.fail('UNKNOWN_MARKET', 'no market ' .. symbol)
@@ -33,7 +33,7 @@ local function set_market_status(keys, args)
   if status ~= previous then
     m.status = status
     redis.call('HSET', market_key, 'status', status)
-    C.event(ctx, m, 'market_status', { 'status', status, 'previous', previous })
+    C.event(ctx, m, 'market_status', '{"status":"' .. status .. '","previous":"' .. previous .. '"}')
     redis.call('PUBLISH', 'market:' .. symbol, '{"status":' .. cjson.encode(status) .. '}')
   end
   local cancelled, remaining = 0, 0

@@ -15,16 +15,16 @@ OPEN = {"open", "partially_filled"}
 
 
 def _orders(client: redis.Redis) -> dict[int, dict[str, Any]]:
-    from exchange.engine.codec import parse_order_hash
+    from exchange.engine.codec import parse_order_record
 
     out: dict[int, dict[str, Any]] = {}
     keys = [k for k in client.scan_iter(match="order:*", count=1000)]
     pipe = client.pipeline(transaction=False)
     for k in keys:
-        pipe.hgetall(k)
-    for k, flat in zip(keys, pipe.execute(), strict=True):
+        pipe.get(k)
+    for k, text in zip(keys, pipe.execute(), strict=True):
         oid = int(k.split(":", 1)[1])
-        order = parse_order_hash(oid, flat)
+        order = parse_order_record(oid, text)
         assert order is not None
         out[oid] = order
     return out
@@ -42,7 +42,9 @@ def _balances(client: redis.Redis) -> dict[tuple[int, str], tuple[int, int]]:
 
 
 def _stream(client: redis.Redis, key: str) -> list[tuple[str, dict[str, str]]]:
-    return [(eid, fields) for eid, fields in client.xrange(key)]
+    from exchange.engine.codec import event_fields
+
+    return [(eid, event_fields(eid, fields)) for eid, fields in client.xrange(key)]
 
 
 def check_conservation(client: redis.Redis) -> None:
@@ -111,10 +113,11 @@ def check_books(client: redis.Redis) -> None:
                 seen.add(oid)
             prices = [(-int(s) if side == "bids" else int(s)) for _m, s in members]
             best[side] = prices[0] if prices else None
-            stored = {int(p): v for p, v in client.hgetall(f"levels:{symbol}:{side}").items()}
-            assert {p: f"{q} {n}" for p, (q, n) in levels.items()} == stored, (
-                f"levels:{symbol}:{side} != orders"
-            )
+            prefix = f"level:{symbol}:{side}:"
+            level_keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+            values = client.mget(level_keys) if level_keys else []
+            stored = {int(k[len(prefix) :]): v for k, v in zip(level_keys, values, strict=True)}
+            assert {p: f"{q} {n}" for p, (q, n) in levels.items()} == stored, f"{prefix}* != orders"
             depth = client.zrange(f"depth:{symbol}:{side}", 0, -1, withscores=True)
             assert sorted(int(m) for m, _s in depth) == sorted(levels), f"depth:{symbol}:{side} != levels"
             for m, s in depth:

@@ -9,8 +9,10 @@ engine's `order:{id}` hash, and calls again).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 WALLET_STREAM = "events:wallet"
 STREAM_PREFIX = "events:"
@@ -92,8 +94,8 @@ class OrderRow:
 ORDER_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(OrderRow))
 
 
-def order_from_hash(h: dict[str, str], seq: int) -> OrderRow:
-    """An `OrderRow` from the engine's order object (`order:{id}` hash / `get_order`)."""
+def order_from_object(h: Mapping[str, Any], seq: int) -> OrderRow:
+    """An `OrderRow` from the engine's order object (`get_order`, `codec.parse_order_record`)."""
     return OrderRow(
         order_id=int(h["id"]),
         account=int(h["account"]),

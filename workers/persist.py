@@ -27,6 +27,7 @@ from typing import Any, cast
 import psycopg
 import redis
 
+from exchange.engine.codec import event_fields, parse_order_record
 from workers.events import (
     OPEN_STATUSES,
     ORDER_COLUMNS,
@@ -35,7 +36,7 @@ from workers.events import (
     EventError,
     OrderRow,
     apply_entries,
-    order_from_hash,
+    order_from_object,
     referenced_orders,
     stream_of,
     symbol_of,
@@ -298,16 +299,16 @@ class Persister:
 
     # --- one batch ------------------------------------------------------------------------------------
     def _missing_from_redis(self, ids: set[int]) -> dict[int, OrderRow]:
-        """Orders never seen in PostgreSQL (e.g. rejected on arrival): read the engine's order hash."""
+        """Orders never seen in PostgreSQL (e.g. rejected on arrival): read the engine's order record."""
         pipe = self.redis.pipeline(transaction=False)
         ordered = sorted(ids)
         for oid in ordered:
-            pipe.hgetall(f"order:{oid}")
+            pipe.get(f"order:{oid}")
         found: dict[int, OrderRow] = {}
-        for oid, h in zip(ordered, pipe.execute(), strict=True):
-            if h:
-                h = {**h, "id": str(oid)}
-                found[oid] = order_from_hash(h, 0)
+        for oid, text in zip(ordered, pipe.execute(), strict=True):
+            order = parse_order_record(oid, text)
+            if order is not None:
+                found[oid] = order_from_object(order, 0)
         return found
 
     def persist_stream(self, stream: str) -> StreamResult:
@@ -336,7 +337,7 @@ class Persister:
             raw = cast(list[Any], self.redis.xrange(stream, f"{last + 1}-0", end, count=self.batch_size))
             if not raw:
                 return StreamResult(stream, 0, last)
-            entries: list[tuple[str, dict[str, str]]] = [(str(i), dict(f)) for i, f in raw]
+            entries: list[tuple[str, dict[str, str]]] = [(str(i), event_fields(i, f)) for i, f in raw]
             wanted = referenced_orders(entries)
             known = load_orders(self.conn, wanted)
             missing = wanted - known.keys()

@@ -51,8 +51,12 @@ for i = 1, #ARGV do
     out.balances[ARGV[i]] = flat
   end
   for _, id in ipairs(redis.call('SMEMBERS', 'open:' .. ARGV[i])) do
-    local o = redis.call('HMGET', 'order:' .. id, 'symbol', 'side', 'status', 'qty', 'filled')
-    table.insert(out.orders, {id, o[1] or '', o[2] or '', o[3] or '', o[4] or '0', o[5] or '0'})
+    -- the order record (lua/lib/03_order.lua): account|symbol|side|type|tif|price|qty|quote_qty|filled|...
+    local r = redis.call('GET', 'order:' .. id) or ''
+    local _, symbol, side, qty, filled, status = string.match(r,
+      '^([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^|]*|[^|]*|([^|]*)|')
+    table.insert(out.orders, {id, symbol or '', side or '', status or '',
+      (qty or '') == '' and '0' or qty, (filled or '') == '' and '0' or filled})
   end
 end
 if next(out.balances) == nil then out.balances = nil end

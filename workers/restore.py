@@ -22,88 +22,36 @@ from typing import Any, cast
 import psycopg
 import redis
 
+from exchange.engine.codec import order_record
 from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
 from workers.persist import redis_cursor_key
 
 TRADES_KEPT = 200  # the engine's U.TRADES_KEPT
-# the engine's O.DEFAULTS: a field equal to its default is not stored in order:{id}
-ORDER_DEFAULTS: dict[str, str] = {
-    "type": "limit", "tif": "gtc", "price": "0", "qty": "0", "quote_qty": "0", "filled": "0",
-    "quote_filled": "0", "reason": "", "post_only": "0", "stp": "cancel_maker", "client_order_id": "",
-}  # fmt: skip
-ORDER_FIELDS = (
-    "account", "symbol", "side", "type", "tif", "price", "qty", "quote_qty", "filled", "quote_filled", "hold",
-    "hold_asset", "status", "reason", "post_only", "stp", "client_order_id", "created_ms", "updated_ms",
-)  # fmt: skip
-# fields a later call's O.update writes whatever their value
-UPDATE_FIELDS = ("filled", "hold", "status", "updated_ms")
 
 
 class RestoreError(RuntimeError):
     pass
 
 
-def order_hash(row: dict[str, Any], updated_later: bool) -> dict[str, str]:
-    """The engine's `order:{id}` hash for a PostgreSQL orders row (compact: defaults omitted)."""
-    values = {
-        "account": str(row["account"]),
-        "symbol": row["symbol"],
-        "side": row["side"],
-        "type": row["type"],
-        "tif": row["tif"],
-        "price": str(row["price_ticks"]),
-        "qty": str(row["qty_lots"]),
-        "quote_qty": str(row["quote_qty_minor"]),
-        "filled": str(row["filled_lots"]),
-        "quote_filled": str(row["quote_filled_minor"]),
-        "hold": str(row["hold_minor"]),
-        "hold_asset": row["hold_asset"],
-        "status": row["status"],
-        "reason": row["reason"] or "",
-        "post_only": "1" if row["post_only"] else "0",
-        "stp": row["stp"],
-        "client_order_id": row["client_order_id"] or "",
-        "created_ms": str(row["created_ms"]),
-        "updated_ms": str(row["updated_ms"]),
-    }
+def order_object(row: dict[str, Any]) -> dict[str, Any]:
+    """The engine's order object for a PostgreSQL orders row (written as its `order:{id}` record)."""
     return {
-        k: v
-        for k, v in values.items()
-        if v != ORDER_DEFAULTS.get(k) or (updated_later and k in UPDATE_FIELDS)
-    }
+        "id": int(row["order_id"]), "account": int(row["account"]), "symbol": row["symbol"],
+        "side": row["side"], "type": row["type"], "tif": row["tif"], "price": int(row["price_ticks"]),
+        "qty": int(row["qty_lots"]), "quote_qty": int(row["quote_qty_minor"]),
+        "filled": int(row["filled_lots"]),
+        "quote_filled": int(row["quote_filled_minor"]), "hold": int(row["hold_minor"]),
+        "hold_asset": row["hold_asset"], "status": row["status"], "reason": row["reason"] or "",
+        "post_only": 1 if row["post_only"] else 0, "stp": row["stp"],
+        "client_order_id": row["client_order_id"] or "", "created_ms": int(row["created_ms"]),
+        "updated_ms": int(row["updated_ms"]),
+    }  # fmt: skip
 
 
 def _rows(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     cur = conn.execute(query.encode(), params)
     names = [d.name for d in cur.description or []]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
-def _updated_later(conn: psycopg.Connection[Any], orders: list[dict[str, Any]]) -> set[int]:
-    """Orders a later call rewrote with O.update although `filled` is 0 (so `filled` is stored).
-
-    Only a cancel in a later call does that: by the user or a market status change, or self-trade
-    prevention cancelling it as a resting maker (another order was accepted between its own acceptance and
-    its cancellation; a taker cancelled by STP is closed inside its own place call).
-    """
-    out: set[int] = set()
-    stp: list[dict[str, Any]] = []
-    for o in orders:
-        if o["status"] != "cancelled" or int(o["filled_lots"]) != 0:
-            continue
-        if o["reason"] in ("user", "market_status"):
-            out.add(int(o["order_id"]))
-        elif o["reason"] == "stp":
-            stp.append(o)
-    for o in stp:
-        hit = conn.execute(
-            "SELECT 1 FROM order_events WHERE stream = %s AND seq > %s AND seq < %s"
-            " AND type = 'order_accepted' LIMIT 1",
-            (stream_of(o["symbol"]), int(o["created_seq"]), int(o["last_seq"])),
-        ).fetchone()
-        if hit is not None:
-            out.add(int(o["order_id"]))
-    return out
 
 
 def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> dict[str, Any]:
@@ -146,13 +94,12 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
 
     where = "" if closed_orders else " WHERE status IN ('open', 'partially_filled')"
     orders = _rows(conn, f"SELECT * FROM orders{where} ORDER BY order_id")
-    later = _updated_later(conn, orders)
     books: dict[str, list[tuple[float, str]]] = defaultdict(list)
     levels: dict[str, dict[int, list[int]]] = defaultdict(dict)
     open_sets: dict[str, list[str]] = defaultdict(list)
     for o in orders:
         oid = int(o["order_id"])
-        keys[f"order:{oid}"] = ("hash", order_hash(o, oid in later))
+        keys[f"order:{oid}"] = ("string", order_record(order_object(o)))
         if o["status"] not in OPEN_STATUSES:
             continue
         side = "bids" if o["side"] == "buy" else "asks"
@@ -166,7 +113,8 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
     for key, members in books.items():
         keys[key] = ("zset", members)
     for sym_side, by_price in levels.items():
-        keys[f"levels:{sym_side}"] = ("hash", {str(p): f"{q} {n}" for p, (q, n) in by_price.items()})
+        for p, (q, n) in by_price.items():
+            keys[f"level:{sym_side}:{p}"] = ("string", f"{q} {n}")
         keys[f"depth:{sym_side}"] = (
             "zset",
             [(float(-p if sym_side.endswith(":bids") else p), str(p)) for p in by_price],

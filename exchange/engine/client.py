@@ -115,14 +115,14 @@ class Engine:
 
     # ---- reads
     def get_order(self, order_id: int) -> dict[str, Any] | None:
-        return codec.parse_order_hash(order_id, self.redis.hgetall(f"order:{order_id}"))
+        return codec.parse_order_record(order_id, self.redis.get(f"order:{order_id}"))  # type: ignore[arg-type]
 
     def open_orders(self, account: int, symbol: str | None = None) -> list[dict[str, Any]]:
         ids = sorted(int(i) for i in self.redis.smembers(f"open:{account}"))
         pipe = self.redis.pipeline(transaction=False)
         for i in ids:
-            pipe.hgetall(f"order:{i}")
-        orders = [codec.parse_order_hash(i, flat) for i, flat in zip(ids, pipe.execute(), strict=True)]
+            pipe.get(f"order:{i}")
+        orders = [codec.parse_order_record(i, text) for i, text in zip(ids, pipe.execute(), strict=True)]
         return [o for o in orders if o is not None and (symbol is None or o["symbol"] == symbol)]
 
     def balances(self, account: int) -> dict[str, tuple[int, int]]:
@@ -246,15 +246,15 @@ class AsyncEngine:
         return codec.parse_json(await self._call_ro(codec.book(symbol, depth)))
 
     async def get_order(self, order_id: int) -> dict[str, Any] | None:
-        return codec.parse_order_hash(order_id, await self.redis.hgetall(f"order:{order_id}"))  # type: ignore[misc]
+        return codec.parse_order_record(order_id, await self.redis.get(f"order:{order_id}"))
 
     async def open_orders(self, account: int, symbol: str | None = None) -> list[dict[str, Any]]:
         ids = sorted(int(i) for i in await self.redis.smembers(f"open:{account}"))  # type: ignore[misc]
         pipe = self.redis.pipeline(transaction=False)
         for i in ids:
-            pipe.hgetall(f"order:{i}")
+            pipe.get(f"order:{i}")
         flats = await pipe.execute()
-        orders = [codec.parse_order_hash(i, flat) for i, flat in zip(ids, flats, strict=True)]
+        orders = [codec.parse_order_record(i, text) for i, text in zip(ids, flats, strict=True)]
         return [o for o in orders if o is not None and (symbol is None or o["symbol"] == symbol)]
 
     async def balances(self, account: int) -> dict[str, tuple[int, int]]:

@@ -13,67 +13,26 @@ from typing import Any
 
 from exchange.money import MarketSpec
 
-ORDER_INT_FIELDS = (
-    "id",
-    "account",
-    "price",
-    "qty",
-    "quote_qty",
-    "filled",
-    "quote_filled",
-    "hold",
-    "post_only",
-    "created_ms",
-    "updated_ms",
-)
-ORDER_DEFAULTS: dict[str, Any] = {
-    "type": "limit",
-    "tif": "gtc",
-    "price": 0,
-    "qty": 0,
-    "quote_qty": 0,
-    "filled": 0,
-    "quote_filled": 0,
-    "reason": "",
-    "post_only": 0,
-    "stp": "cancel_maker",
-    "client_order_id": "",
-}
+# the order object's fields (docs/engine.md), and the `order:{id}` record: every field but `id`, in this
+# order, joined by "|", a field equal to its default empty (lua/lib/03_order.lua; docs/redis.md)
 ORDER_FIELDS = (
-    "id",
-    "account",
-    "symbol",
-    "side",
-    "type",
-    "tif",
-    "price",
-    "qty",
-    "quote_qty",
-    "filled",
-    "quote_filled",
-    "hold",
-    "hold_asset",
-    "status",
-    "reason",
-    "post_only",
-    "stp",
-    "client_order_id",
-    "created_ms",
+    "id", "account", "symbol", "side", "type", "tif", "price", "qty", "quote_qty", "filled", "quote_filled",
+    "hold", "hold_asset", "status", "reason", "post_only", "stp", "client_order_id", "created_ms",
     "updated_ms",
-)
+)  # fmt: skip
+RECORD_FIELDS = ORDER_FIELDS[1:]
+ORDER_INT_FIELDS = frozenset(
+    ("id", "account", "price", "qty", "quote_qty", "filled", "quote_filled", "hold", "post_only",
+     "created_ms", "updated_ms")
+)  # fmt: skip
+ORDER_DEFAULTS: dict[str, Any] = {
+    "type": "limit", "tif": "gtc", "price": 0, "qty": 0, "quote_qty": 0, "filled": 0, "quote_filled": 0,
+    "hold": 0, "reason": "", "post_only": 0, "stp": "cancel_maker", "client_order_id": "",
+}  # fmt: skip
 MARKET_INT_FIELDS = (
-    "lot_minor",
-    "num",
-    "den",
-    "min_lots",
-    "max_lots",
-    "max_price_ticks",
-    "min_notional_minor",
-    "maker_bps",
-    "taker_bps",
-    "seq",
-    "book_seq",
-)
+    "lot_minor", "num", "den", "min_lots", "max_lots", "max_price_ticks", "min_notional_minor", "maker_bps",
+    "taker_bps", "seq", "book_seq",
+)  # fmt: skip
 OPEN_STATUSES = frozenset({"open", "partially_filled"})
 
 
@@ -184,14 +143,51 @@ def parse_json(reply: Any) -> Any:
     return json.loads(reply)
 
 
-def parse_order_hash(order_id: int, flat: Mapping[Any, Any]) -> dict[str, Any] | None:
-    """The order object from `HGETALL order:{id}` (defaults filled in), None when absent."""
-    if not flat:
+def parse_order_record(order_id: int, text: str | bytes | None) -> dict[str, Any] | None:
+    """The order object from the `order:{id}` record (defaults filled in), None when absent."""
+    if not text:
         return None
-    raw: dict[str, Any] = {**ORDER_DEFAULTS, **flat, "id": order_id}
-    for name in ORDER_INT_FIELDS:
-        raw[name] = int(raw.get(name, 0))
-    return {name: raw.get(name, "") for name in ORDER_FIELDS}
+    if isinstance(text, bytes):
+        text = text.decode()
+    values = text.split("|")
+    if len(values) != len(RECORD_FIELDS):
+        raise ValueError(f"order:{order_id} is not an order record: {text!r}")
+    order: dict[str, Any] = {"id": order_id}
+    for name, value in zip(RECORD_FIELDS, values, strict=True):
+        if value == "":
+            order[name] = ORDER_DEFAULTS.get(name, "")
+        else:
+            order[name] = int(value) if name in ORDER_INT_FIELDS else value
+    if values[-1] == "":  # updated_ms empty: never updated after creation
+        order["updated_ms"] = order["created_ms"]
+    return order
+
+
+def order_record(order: Mapping[str, Any]) -> str:
+    """The `order:{id}` record of an order object: exactly what the engine's O.save writes."""
+    values = []
+    for name in RECORD_FIELDS:
+        value = order[name]
+        if name == "updated_ms":
+            value = "" if value == order["created_ms"] else value
+        elif name in ORDER_DEFAULTS and value == ORDER_DEFAULTS[name]:
+            value = ""
+        values.append(str(int(value)) if isinstance(value, bool) else str(value))
+    return "|".join(values)
+
+
+def event_fields(entry_id: str | bytes, fields: Mapping[Any, Any]) -> dict[str, str]:
+    """One event stream entry as a flat dict of text: seq (from the entry id), type, ts and the payload's
+    fields (the engine writes them as one JSON object in `data`; lua/lib/02_ctx.lua C.payload)."""
+    if isinstance(entry_id, bytes):
+        entry_id = entry_id.decode()
+    flat = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+            for k, v in fields.items()}  # fmt: skip
+    out = {"seq": entry_id.split("-", 1)[0], "type": flat.get("type", ""), "ts": flat.get("ts", "")}
+    data = flat.get("data")
+    if data:
+        out.update(json.loads(data))
+    return out
 
 
 def parse_market(flat: Mapping[Any, Any]) -> dict[str, Any] | None:

@@ -7,65 +7,82 @@
     orders:{account}  [order...]
     balances:{account} [{"asset","available","held"}...]
   Events (XADD) are written immediately, in order, by C.event.
+
+  Cost model (measured with callgrind): a Redis call costs little next to the Lua around it, and in Lua
+  what costs is making tables and strings and converting numbers (tonumber, string.format). So values that
+  only pass through (account ids, timestamps) stay text, and each JSON text is one concatenation.
 ]]
 
+-- The market hash keeps every field readable, and `matching` packs the ones a call needs (written by
+-- ex_create_market) so one short HMGET reads a market: MATCHING lists them, space-separated, in order.
+local MATCHING = { 'base', 'quote', 'lot_minor', 'num', 'den', 'min_lots', 'max_lots', 'max_price_ticks',
+  'min_notional_minor', 'maker_bps', 'taker_bps' }
+C.MATCHING = MATCHING
+-- one capture per name of MATCHING
+local MATCHING_PATTERN = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
+-- `matching` text -> its parsed values. A pure function of the text read in this call (a changed market
+-- has a different text), so keeping it between calls changes no result; it only skips the parsing.
+local SPECS, n_specs = {}, 0
 
-local MARKET_TEXT = { 'symbol', 'base', 'quote', 'status' }
-local MARKET_INTS = { 'lot_minor', 'num', 'den', 'min_lots', 'max_lots', 'max_price_ticks',
-  'min_notional_minor', 'maker_bps', 'taker_bps', 'seq', 'book_seq' }
-local MARKET_READ = {} -- HMGET field list: the text fields, then the integers
-for i = 1, #MARKET_TEXT do
-  MARKET_READ[i] = MARKET_TEXT[i]
-end
-for i = 1, #MARKET_INTS do
-  MARKET_READ[#MARKET_TEXT + i] = MARKET_INTS[i]
+local function spec_of(text)
+  local p = SPECS[text]
+  if p then
+    return p
+  end
+  local base, quote, lot_minor, num, den, min_lots, max_lots, max_price_ticks, min_notional_minor, maker_bps,
+    taker_bps = string.match(text, MATCHING_PATTERN)
+  p = { base, quote, tonumber(lot_minor), tonumber(num), tonumber(den), tonumber(min_lots), tonumber(max_lots),
+    tonumber(max_price_ticks), tonumber(min_notional_minor), tonumber(maker_bps), tonumber(taker_bps) }
+  if n_specs >= 1000 then -- bounded (markets are few; this never happens in practice)
+    SPECS, n_specs = {}, 0
+  end
+  SPECS[text], n_specs = p, n_specs + 1
+  return p
 end
 
+-- ts: the call's time, canonical integer text
 function C.new(ts)
   return {
-    ts = ts, ts_s = U.s(ts),
+    ts = ts,
     markets = {}, mlist = {}, -- symbol -> market table (cached, seq counters local)
     known = {}, -- account -> balance field -> value read in this call before any write (saves a re-read)
     bal = {}, alist = {}, -- account -> {asset -> {asset, da, dh}, [i] = that balance in first-touch order}
-    orders = {}, olist = {}, -- touched orders (published in their final state)
-    trade_seq = nil, trade_seq0 = nil,
+    olist = {}, -- touched orders, first touch first (published in their final state)
+    trade_seq = false, trade_seq0 = false,
   }
 end
 
--- market hash as a table (integers converted), nil when unknown
+-- market as a table (integers converted), nil when unknown
 function C.market(ctx, sym)
   local m = ctx.markets[sym]
   if m then
     return m
   end
-  local v = redis.call('HMGET', 'market:' .. sym, unpack(MARKET_READ))
+  local v = redis.call('HMGET', 'market:' .. sym, 'matching', 'status', 'seq', 'book_seq')
   if not v[1] then
     return nil
   end
-  m = { -- one constructor (no rehash while filling), in MARKET_READ order
-    symbol = v[1], base = v[2], quote = v[3], status = v[4], lot_minor = tonumber(v[5]) or 0,
-    num = tonumber(v[6]) or 0, den = tonumber(v[7]) or 0, min_lots = tonumber(v[8]) or 0,
-    max_lots = tonumber(v[9]) or 0, max_price_ticks = tonumber(v[10]) or 0,
-    min_notional_minor = tonumber(v[11]) or 0, maker_bps = tonumber(v[12]) or 0,
-    taker_bps = tonumber(v[13]) or 0, seq = tonumber(v[14]) or 0, book_seq = tonumber(v[15]) or 0,
-    seq0 = 0, book_seq0 = 0, trades = {}, levels = {}, k_events = '', k_book = false, k_levels = false,
-    lv = { bids = {}, asks = {} }, -- side -> price -> level (this call's cache)
+  local p = spec_of(v[1])
+  local seq, book_seq = tonumber(v[3]) or 0, tonumber(v[4]) or 0
+  m = { -- one constructor (no rehash while filling)
+    symbol = sym, base = p[1], quote = p[2], status = v[2], lot_minor = p[3], num = p[4], den = p[5],
+    min_lots = p[6], max_lots = p[7], max_price_ticks = p[8], min_notional_minor = p[9], maker_bps = p[10],
+    taker_bps = p[11], seq = seq, book_seq = book_seq, seq0 = seq, book_seq0 = book_seq, trades = {},
+    levels = {}, k_events = 'events:' .. sym, k_bids = 'book:' .. sym .. ':bids',
+    k_asks = 'book:' .. sym .. ':asks', lv_bids = {}, lv_asks = {}, -- price -> level (this call's cache)
   }
-  m.seq0, m.book_seq0 = m.seq, m.book_seq
-  local sym = m.symbol -- the market's keys, built once per call
-  m.k_events = 'events:' .. sym
-  m.k_book = { bids = 'book:' .. sym .. ':bids', asks = 'book:' .. sym .. ':asks' }
-  m.k_levels = { bids = 'levels:' .. sym .. ':bids', asks = 'levels:' .. sym .. ':asks' }
   ctx.markets[sym] = m
   ctx.mlist[#ctx.mlist + 1] = m
   return m
 end
 
--- append one market event: XADD events:{SYM} {seq}-0 seq type ts <fields...>
-function C.event(ctx, m, etype, fields)
+-- append one market event: XADD events:{SYM} {seq}-0 type <etype> ts <ts_ms> data <payload>
+-- data: one JSON object whose values are all strings, built by the caller in one concatenation. Every value
+-- is an integer, a closed-vocabulary word, a validated symbol, asset, ref or client_order_id, or ledger text,
+-- so none needs escaping.
+function C.event(ctx, m, etype, data)
   m.seq = m.seq + 1
-  local s = U.s(m.seq)
-  redis.call('XADD', m.k_events, s .. '-0', 'seq', s, 'type', etype, 'ts', ctx.ts_s, unpack(fields))
+  redis.call('XADD', m.k_events, U.s(m.seq) .. '-0', 'type', etype, 'ts', ctx.ts, 'data', data)
 end
 
 -- remember two balance fields read before any write of this call (the flush then needs no re-read)
@@ -78,8 +95,9 @@ function C.known(ctx, account, f1, v1, f2, v2)
   k[f1], k[f2] = v1, v2
 end
 
--- move balance: accumulate the delta for the flush and append a ledger entry
-function C.move(ctx, ledger, account, asset, da, dh)
+-- move balance (account: text): accumulate the delta for the flush; returns the ledger line
+-- "account,asset,delta_available,delta_held"
+function C.move(ctx, account, asset, da, dh)
   local acc = ctx.bal[account]
   if not acc then
     acc = {}
@@ -94,16 +112,18 @@ function C.move(ctx, ledger, account, asset, da, dh)
   end
   b.da = b.da + da
   b.dh = b.dh + dh
-  ledger[#ledger + 1] = U.s(account) .. ',' .. asset .. ',' .. U.s(da) .. ',' .. U.s(dh)
+  return account .. ',' .. asset .. ',' .. U.s(da) .. ',' .. U.s(dh)
 end
 
--- change a book level by dq lots and dn orders (side: 'bids' | 'asks')
-function C.level(ctx, m, side, price, dq, dn)
-  local cache = m.lv[side]
+-- change a book level by dq lots and dn orders (buy: the bids, else the asks)
+function C.level(ctx, m, buy, price, dq, dn)
+  local cache = buy and m.lv_bids or m.lv_asks
   local l = cache[price]
   if not l then
-    local v = redis.call('HGET', m.k_levels[side], U.s(price))
-    l = { side = side, price = price, q = 0, n = 0, existed = false }
+    local p = U.s(price)
+    local key = (buy and 'level:' .. m.symbol .. ':bids:' or 'level:' .. m.symbol .. ':asks:') .. p
+    local v = redis.call('GET', key)
+    l = { buy = buy, price = price, p = p, key = key, q = 0, n = 0, existed = false }
     if v then
       local q, n = string.match(v, '^(%d+) (%d+)$')
       l.q, l.n, l.existed = tonumber(q), tonumber(n), true
@@ -124,83 +144,87 @@ function C.next_trade_id(ctx)
   return ctx.trade_seq
 end
 
+-- an order changed in this call: published once, in its final state, by the flush
 function C.touch(ctx, o)
-  if not ctx.orders[o.id] then
-    ctx.olist[#ctx.olist + 1] = o.id
+  if not o.touched then
+    o.touched = true
+    ctx.olist[#ctx.olist + 1] = o
   end
-  ctx.orders[o.id] = o
 end
 
--- per account: one HMGET of the touched fields, one HSET of their new values, one PUBLISH
+-- per account: one HMGET of the touched fields (unless all were read before), one HSET, one PUBLISH
 local function flush_balances(ctx)
   for _, account in ipairs(ctx.alist) do
     local acc = ctx.bal[account]
-    local key = 'balance:' .. U.s(account)
-    local fields = {}
-    for i = 1, #acc do
-      local asset = acc[i].asset
-      fields[2 * i - 1], fields[2 * i] = asset .. ':available', asset .. ':held'
-    end
+    local key = 'balance:' .. account
     local known = ctx.known[account]
-    local v
-    if known then
-      v = {}
-      for i = 1, #fields do
-        local x = known[fields[i]]
-        if x == nil then
+    local n = #acc
+    local v = {}
+    for i = 1, n do
+      local asset = acc[i].asset
+      local fa, fh = asset .. ':available', asset .. ':held'
+      acc[i].fa, acc[i].fh = fa, fh
+      if known and v then
+        local a, h = known[fa], known[fh]
+        if a == nil or h == nil then
           v = nil
-          break
+        else
+          v[2 * i - 1], v[2 * i] = a, h
         end
-        v[i] = x
       end
     end
-    if not v then
+    if not known or not v then
+      local fields = {}
+      for i = 1, n do
+        fields[2 * i - 1], fields[2 * i] = acc[i].fa, acc[i].fh
+      end
       v = redis.call('HMGET', key, unpack(fields))
     end
     local args, list = {}, {}
-    for i = 1, #acc do
+    for i = 1, n do
       local b = acc[i]
       local av = U.s((tonumber(v[2 * i - 1]) or 0) + b.da)
       local hd = U.s((tonumber(v[2 * i]) or 0) + b.dh)
-      local n = #args
-      args[n + 1], args[n + 2], args[n + 3], args[n + 4] = fields[2 * i - 1], av, fields[2 * i], hd
+      args[4 * i - 3], args[4 * i - 2], args[4 * i - 1], args[4 * i] = b.fa, av, b.fh, hd
       list[i] = '{"asset":"' .. b.asset .. '","available":' .. av .. ',"held":' .. hd .. '}'
     end
     redis.call('HSET', key, unpack(args))
-    redis.call('PUBLISH', 'balances:' .. U.s(account), U.jarr(list))
+    redis.call('PUBLISH', 'balances:' .. account, '[' .. table.concat(list, ',') .. ']')
   end
 end
 
 local function flush_market(m)
   local sym = m.symbol
-  if #m.levels > 0 then
-    local sides = { bids = {}, asks = {} }
-    for _, l in ipairs(m.levels) do
-      local p = U.s(l.price)
-      local depth_key, level_key = 'depth:' .. sym .. ':' .. l.side, 'levels:' .. sym .. ':' .. l.side
+  local levels = m.levels
+  if #levels > 0 then
+    local bids, asks = {}, {}
+    for i = 1, #levels do
+      local l = levels[i]
+      local p = l.p
+      local side = l.buy and 'bids' or 'asks'
       if l.n <= 0 then
         if l.existed then
-          redis.call('HDEL', level_key, p)
-          redis.call('ZREM', depth_key, p)
+          redis.call('DEL', l.key)
+          redis.call('ZREM', 'depth:' .. sym .. ':' .. side, p)
         end
         l.q = 0
       else
-        redis.call('HSET', level_key, p, U.s(l.q) .. ' ' .. U.s(l.n))
+        redis.call('SET', l.key, U.s(l.q) .. ' ' .. U.s(l.n))
         if not l.existed then
-          redis.call('ZADD', depth_key, l.side == 'bids' and U.s(-l.price) or p, p)
+          redis.call('ZADD', 'depth:' .. sym .. ':' .. side, l.buy and U.s(-l.price) or p, p)
         end
       end
-      local list = sides[l.side]
+      local list = l.buy and bids or asks
       list[#list + 1] = '[' .. p .. ',' .. U.s(l.q) .. ']'
     end
     m.book_seq = m.book_seq + 1
-    redis.call('PUBLISH', 'book:' .. sym, '{"seq":' .. U.s(m.book_seq) .. ',"bids":' .. U.jarr(sides.bids)
-      .. ',"asks":' .. U.jarr(sides.asks) .. '}')
+    redis.call('PUBLISH', 'book:' .. sym, '{"seq":' .. U.s(m.book_seq) .. ',"bids":[' .. table.concat(bids, ',')
+      .. '],"asks":[' .. table.concat(asks, ',') .. ']}')
   end
   if #m.trades > 0 then
     redis.call('LPUSH', 'trades:' .. sym, unpack(m.trades))
     redis.call('LTRIM', 'trades:' .. sym, 0, U.TRADES_KEPT - 1)
-    redis.call('PUBLISH', 'trades:' .. sym, U.jarr(m.trades))
+    redis.call('PUBLISH', 'trades:' .. sym, '[' .. table.concat(m.trades, ',') .. ']')
   end
   if m.seq ~= m.seq0 or m.book_seq ~= m.book_seq0 then
     redis.call('HSET', 'market:' .. sym, 'seq', U.s(m.seq), 'book_seq', U.s(m.book_seq))
@@ -216,9 +240,15 @@ function C.flush(ctx)
   if ctx.trade_seq and ctx.trade_seq ~= ctx.trade_seq0 then
     redis.call('SET', 'seq:trade', U.s(ctx.trade_seq))
   end
+  local olist = ctx.olist
+  if #olist == 1 then -- the common case: one order, one message
+    local o = olist[1]
+    o.json = O.json(o)
+    redis.call('PUBLISH', 'orders:' .. o.account, '[' .. o.json .. ']')
+    return
+  end
   local by_account, accounts = {}, {}
-  for _, id in ipairs(ctx.olist) do
-    local o = ctx.orders[id]
+  for _, o in ipairs(olist) do
     local list = by_account[o.account]
     if not list then
       list = {}
@@ -229,6 +259,6 @@ function C.flush(ctx)
     list[#list + 1] = o.json
   end
   for _, a in ipairs(accounts) do
-    redis.call('PUBLISH', 'orders:' .. U.s(a), U.jarr(by_account[a]))
+    redis.call('PUBLISH', 'orders:' .. a, '[' .. table.concat(by_account[a], ',') .. ']')
   end
 end

@@ -7,7 +7,7 @@
     seller_gets = floor(X * (10000 - fs) / (den * 10000))
   The taker pays taker_bps, the maker maker_bps.
 
-  The loop walks the opposite book best-first (ZRANGEBYSCORE bounded by the taker's limit, in batches).
+  The loop walks the opposite book best-first (ZRANGEBYSCORE bounded by the taker's limit, in growing batches).
   For each maker, in this order:
     1. a market buy by quote stops ('budget') if its budget cannot pay for one lot at the maker's price;
     2. the taker stops ('cap') when MAX_MAKERS makers were already touched (filled or STP-cancelled);
@@ -17,7 +17,7 @@
   Other stops: 'done' (nothing left to fill), 'book' (no more makers within the limit).
   A dry run (FOK check, market buy by qty cost) walks the same loop without writing.
 ]]
-local FETCH = 16
+local FETCH, FETCH_MAX = 2, 32 -- makers read per ZRANGEBYSCORE: 2, then doubling (most takers meet one or two)
 
 function M.amounts(m, price, q, buyer_bps, seller_bps)
   local x = price * q * m.num
@@ -52,28 +52,21 @@ end
 -- close an order (status cancelled/expired, or filled via 'order_done'), releasing its whole hold
 function M.close(ctx, m, o, status, reason, etype, resting)
   local released = o.hold
-  local ledger = {}
-  if released > 0 then
-    C.move(ctx, ledger, o.account, o.hold_asset, released, -released)
-  end
+  local ledger = released > 0 and C.move(ctx, o.account, o.hold_asset, released, -released) or ''
   if resting then
     BK.remove(ctx, m, o)
   end
   o.hold, o.status, o.updated_ms = 0, status, ctx.ts
-  local fields = { 'order_id', U.s(o.id), 'account', U.s(o.account) }
+  local why = ''
   if etype ~= 'order_done' then
     o.reason = reason
-    fields[#fields + 1] = 'reason'
-    fields[#fields + 1] = reason
+    why = '","reason":"' .. reason
   end
-  local n = #fields
-  fields[n + 1], fields[n + 2] = 'status', status
-  fields[n + 3], fields[n + 4] = 'filled', U.s(o.filled)
-  fields[n + 5], fields[n + 6] = 'released', U.s(released)
-  fields[n + 7], fields[n + 8] = 'ledger', table.concat(ledger, ';')
-  C.event(ctx, m, etype, fields)
+  C.event(ctx, m, etype, '{"order_id":"' .. o.ids .. '","account":"' .. o.account .. why .. '","status":"'
+    .. status .. '","filled":"' .. U.s(o.filled) .. '","released":"' .. U.s(released) .. '","ledger":"'
+    .. ledger .. '"}')
   if not o.new then
-    O.update(o)
+    O.save(o)
   end
   C.touch(ctx, o)
 end
@@ -89,13 +82,10 @@ function M.trade(ctx, m, t, mk, price, q)
   end
   local notional, pays, gets = M.amounts(m, price, q, buyer_bps, seller_bps)
   local base = q * m.lot_minor
-  local ledger = {}
-  C.move(ctx, ledger, buyer.account, m.quote, 0, -pays)
-  C.move(ctx, ledger, buyer.account, m.base, base, 0)
-  C.move(ctx, ledger, seller.account, m.base, 0, -base)
-  C.move(ctx, ledger, seller.account, m.quote, gets, 0)
+  local ledger = C.move(ctx, buyer.account, m.quote, 0, -pays) .. ';' .. C.move(ctx, buyer.account, m.base, base, 0)
+    .. ';' .. C.move(ctx, seller.account, m.base, 0, -base) .. ';' .. C.move(ctx, seller.account, m.quote, gets, 0)
   if pays > gets then
-    C.move(ctx, ledger, 0, m.quote, pays - gets, 0)
+    ledger = ledger .. ';' .. C.move(ctx, '0', m.quote, pays - gets, 0)
   end
   buyer.hold = buyer.hold - pays
   seller.hold = seller.hold - base
@@ -104,37 +94,32 @@ function M.trade(ctx, m, t, mk, price, q)
   mk.updated_ms, t.updated_ms = ctx.ts, ctx.ts
   mk.status = mk.filled == mk.qty and 'filled' or 'partially_filled'
   t.status = (t.qty > 0 and t.filled == t.qty) and 'filled' or 'partially_filled'
-  C.level(ctx, m, BK.side(mk.side), price, -q, 0)
+  C.level(ctx, m, not buy, price, -q, 0)
 
-  local id = C.next_trade_id(ctx)
-  local ids, ps, qs = U.s(id), U.s(price), U.s(q)
+  local s = U.s
+  local ids, ps, qs, ns = s(C.next_trade_id(ctx)), s(price), s(q), s(notional)
   local buyer_fee, seller_fee = pays - notional, notional - gets
-  C.event(ctx, m, 'trade', {
-    'trade_id', ids, 'price', ps, 'qty', qs, 'taker_side', t.side,
-    'maker_order_id', U.s(mk.id), 'taker_order_id', U.s(t.id),
-    'maker_account', U.s(mk.account), 'taker_account', U.s(t.account),
-    'notional', U.s(notional), 'buyer_fee', U.s(buyer_fee), 'seller_fee', U.s(seller_fee),
-    'maker_status', mk.status, 'maker_filled', U.s(mk.filled), 'maker_hold', U.s(mk.hold),
-    'taker_status', t.status, 'taker_filled', U.s(t.filled), 'taker_hold', U.s(t.hold),
-    'ledger', table.concat(ledger, ';'),
-  })
+  C.event(ctx, m, 'trade', '{"trade_id":"' .. ids .. '","price":"' .. ps .. '","qty":"' .. qs
+    .. '","taker_side":"' .. t.side .. '","maker_order_id":"' .. mk.ids .. '","taker_order_id":"' .. t.ids
+    .. '","maker_account":"' .. mk.account .. '","taker_account":"' .. t.account .. '","notional":"' .. ns
+    .. '","buyer_fee":"' .. s(buyer_fee) .. '","seller_fee":"' .. s(seller_fee) .. '","maker_status":"'
+    .. mk.status .. '","maker_filled":"' .. s(mk.filled) .. '","maker_hold":"' .. s(mk.hold)
+    .. '","taker_status":"' .. t.status .. '","taker_filled":"' .. s(t.filled) .. '","taker_hold":"'
+    .. s(t.hold) .. '","ledger":"' .. ledger .. '"}')
   m.trades[#m.trades + 1] = '{"id":' .. ids .. ',"price":' .. ps .. ',"qty":' .. qs .. ',"side":"' .. t.side
-    .. '","ts":' .. ctx.ts_s .. '}'
-  t.fills[#t.fills + 1] = '{"trade_id":' .. ids .. ',"price":' .. ps .. ',"qty":' .. qs .. ',"notional":'
-    .. U.s(notional) .. ',"fee":' .. U.s(buy and buyer_fee or seller_fee) .. ',"maker_order_id":'
-    .. U.s(mk.id) .. ',"liquidity":"taker","ts":' .. ctx.ts_s .. '}'
+    .. '","ts":' .. ctx.ts .. '}'
+  t.fills[#t.fills + 1] = '{"trade_id":' .. ids .. ',"price":' .. ps .. ',"qty":' .. qs .. ',"notional":' .. ns
+    .. ',"fee":' .. s(buy and buyer_fee or seller_fee) .. ',"maker_order_id":' .. mk.ids
+    .. ',"liquidity":"taker","ts":' .. ctx.ts .. '}'
   if mk.status == 'filled' then
     BK.remove(ctx, m, mk)
     if mk.hold > 0 then
       M.close(ctx, m, mk, 'filled', '', 'order_done', false)
-    else
-      O.update(mk)
-      C.touch(ctx, mk)
+      return
     end
-  else
-    O.update(mk)
-    C.touch(ctx, mk)
   end
+  O.save(mk)
+  C.touch(ctx, mk)
 end
 
 --[[
@@ -147,23 +132,22 @@ function M.run(ctx, m, t, dry)
   local buy = t.side == 'buy'
   local opp, hi = BK.opposite(m, t.side, t.price)
   local taker_bps = m.taker_bps
-  local touched, seen = 0, 0
+  local touched, seen, want = 0, 0, FETCH
   while true do
-    local batch = redis.call('ZRANGEBYSCORE', opp, '-inf', hi, 'WITHSCORES', 'LIMIT', dry and seen or 0, FETCH)
-    for i = 1, #batch, 2 do
+    -- members only (the price is in the maker's record); a wet run removes what it consumed, so it reads
+    -- from the top again, a dry run reads on from what it has seen
+    local batch = redis.call('ZRANGEBYSCORE', opp, '-inf', hi, 'LIMIT', dry and seen or 0, want)
+    for i = 1, #batch do
       seen = seen + 1
       local id = tonumber(batch[i])
-      local price = tonumber(batch[i + 1])
-      if not buy then
-        price = -price
-      end
+      local mk = O.load(id)
+      local price = mk.price
       if t.budget and M.cost(m, price, 1, taker_bps) > t.budget then
         return 'budget'
       end
       if touched >= U.MAX_MAKERS then
         return 'cap'
       end
-      local mk = O.load(id)
       if mk.account == t.account then
         if t.stp == 'cancel_taker' then
           return 'stp'
@@ -171,7 +155,7 @@ function M.run(ctx, m, t, dry)
         touched = touched + 1
         if not dry then
           M.close(ctx, m, mk, 'cancelled', 'stp', 'order_cancelled', true)
-          t.stp_ids[#t.stp_ids + 1] = U.s(id)
+          t.stp_ids[#t.stp_ids + 1] = mk.ids
         end
         if t.stp == 'cancel_both' then
           return 'stp'
@@ -206,8 +190,11 @@ function M.run(ctx, m, t, dry)
         end
       end
     end
-    if #batch < 2 * FETCH then
+    if #batch < want then
       return 'book'
+    end
+    if want < FETCH_MAX then
+      want = want * 2
     end
   end
 end

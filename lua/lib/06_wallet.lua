@@ -1,6 +1,6 @@
 --[[
   wallet: deposits and withdrawals, idempotent by the caller's ref.
-    events:wallet  stream, entry id {seq}-0, seq from seq:wallet
+    events:wallet  stream, entry id {seq}-0, seq from seq:wallet; fields type, ts, data (JSON, as C.event)
     wallet:refs    hash ref -> JSON of the original result (with its kind)
 ]]
 local RESULT = { { 'account', 'i' }, { 'asset', 's' }, { 'amount', 'i' }, { 'available', 'i' }, { 'held', 'i' } }
@@ -52,9 +52,10 @@ function W.move(kind, keys, args)
     redis.call('HSET', balance_key, asset .. ':held', '0')
   end
   local seq = U.s(redis.call('INCR', 'seq:wallet'))
-  redis.call('XADD', 'events:wallet', seq .. '-0', 'seq', seq, 'type', kind, 'ts', U.s(ts),
-    'account', U.s(account), 'asset', asset, 'amount', U.s(amount), 'ref', ref,
-    'ledger', U.s(account) .. ',' .. asset .. ',' .. U.s(delta) .. ',0')
+  local a = U.s(account) -- the payload as in C.event: JSON of string values, nothing to escape
+  redis.call('XADD', 'events:wallet', seq .. '-0', 'type', kind, 'ts', U.s(ts), 'data', '{"account":"' .. a
+    .. '","asset":"' .. asset .. '","amount":"' .. U.s(amount) .. '","ref":"' .. ref .. '","ledger":"' .. a .. ','
+    .. asset .. ',' .. U.s(delta) .. ',0"}')
   local r = { account = account, asset = asset, amount = amount, available = available, held = held }
   local text = U.jobj(RESULT, r)
   redis.call('HSET', refs_key, ref, string.sub(text, 1, -2) .. ',"kind":"' .. kind .. '","seq":' .. seq .. '}')

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from exchange.engine import Engine
+from exchange.engine.codec import event_fields
 from exchange.money import MarketSpec
 from exchange.seed import seed_all
 from tests.invariants import assert_invariants
@@ -47,7 +48,7 @@ class Exchange:
         return self.engine.balances(account).get(asset, (0, 0))
 
     def events(self, symbol: str = "XB-XQ") -> list[dict[str, str]]:
-        return [f for _eid, f in self.redis.xrange(f"events:{symbol}")]
+        return [event_fields(eid, f) for eid, f in self.redis.xrange(f"events:{symbol}")]
 
 
 @pytest.fixture

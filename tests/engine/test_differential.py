@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import redis
 
-from exchange.engine.codec import parse_order_hash
+from exchange.engine.codec import event_fields, parse_order_record
 from exchange.reference import Reference
 
 SEEDS = int(os.environ.get("EXCHANGE_DIFF_SEEDS", "20"))
@@ -333,8 +333,8 @@ def _stream(client: redis.Redis, key: str) -> list[dict[str, str]]:
     entries = client.xrange(key, "-", "+")
     out = []
     for entry_id, fields in entries:
-        assert entry_id == f"{fields['seq']}-0", (key, entry_id, fields)
-        out.append(dict(fields))
+        assert entry_id.endswith("-0"), (key, entry_id, fields)
+        out.append(event_fields(entry_id, fields))
     return out
 
 
@@ -355,9 +355,9 @@ def _compare_state(engine: Any, ref: Reference, client: redis.Redis) -> None:
     ids = range(1, ref.order_seq + 2)  # one past the last: absent in both
     pipe = client.pipeline(transaction=False)
     for order_id in ids:
-        pipe.hgetall(f"order:{order_id}")
-    for order_id, flat in zip(ids, pipe.execute(), strict=True):
-        got = parse_order_hash(order_id, flat)  # exactly what Engine.get_order returns, read in one pipeline
+        pipe.get(f"order:{order_id}")
+    for order_id, text in zip(ids, pipe.execute(), strict=True):
+        got = parse_order_record(order_id, text)  # what Engine.get_order returns, read in one pipeline
         assert _norm(got) == _norm(ref.get_order(order_id)), f"order {order_id}"
 
 

@@ -56,7 +56,7 @@ def test_trade_amounts_equal_exact_rational_rounding(
         assert hold == per_lot * qty
         r = ex.place(seller, "sell", price=price, qty=qty, symbol=spec.symbol)
         want = _exact(price, qty, m["num"], m["den"], m["maker_bps"], m["taker_bps"])
-    trade = next(f for _i, f in reversed(ex.redis.xrange(f"events:{spec.symbol}")) if f["type"] == "trade")
+    trade = next(f for f in reversed(ex.events(spec.symbol)) if f["type"] == "trade")
     assert (int(trade["notional"]), int(trade["buyer_fee"]), int(trade["seller_fee"])) == want
     assert r["order"]["status"] == "filled"
     notional, buyer_fee, seller_fee = want

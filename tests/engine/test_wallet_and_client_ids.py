@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exchange.engine import errors
+from exchange.engine.codec import event_fields
 from tests.engine.conftest import Exchange
 
 
@@ -16,7 +17,7 @@ def test_withdraw_debits_available_and_is_idempotent(ex: Exchange) -> None:
     again = ex.engine.withdraw(3, "XQ", 400, "w-1", 3)
     assert again == {**first, "duplicate": True}
     assert ex.balance(3, "XQ") == (600, 0)
-    wallet = [f for _i, f in ex.redis.xrange("events:wallet")]
+    wallet = [event_fields(i, f) for i, f in ex.redis.xrange("events:wallet")]
     assert [(f["type"], f["amount"], f["ledger"]) for f in wallet[-2:]] == [
         ("deposit", "1000", "3,XQ,1000,0"),
         ("withdrawal", "400", "3,XQ,-400,0"),

@@ -7,6 +7,8 @@ from typing import Any
 import psycopg
 import redis
 
+from exchange.engine.codec import event_fields
+
 
 def stream_names(client: redis.Redis) -> list[str]:
     return ["events:wallet", *(f"events:{s}" for s in sorted(client.smembers("markets")))]  # type: ignore[union-attr]
@@ -24,7 +26,8 @@ def assert_pg_equals_streams(client: redis.Redis, conn: psycopg.Connection[Any])
         seqs = [int(eid.split("-")[0]) for eid, _ in entries]  # type: ignore[union-attr]
         assert seqs == list(range(1, len(seqs) + 1)), f"{stream} is not contiguous"
         heads[stream] = len(seqs)
-        for eid, f in entries:  # type: ignore[union-attr]
+        for eid, raw in entries:  # type: ignore[union-attr]
+            f = event_fields(eid, raw)
             seq = int(eid.split("-")[0])
             for idx, line in enumerate(filter(None, f.get("ledger", "").split(";"))):
                 acct, asset, da, dh = line.split(",")

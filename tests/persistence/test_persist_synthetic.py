@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 import redis
 
@@ -12,7 +14,9 @@ WEIRD_REF = 'd2 "quoted" \\ back,slash {brace} NULL \t tab'  # every character a
 
 
 def _xadd(r: redis.Redis, stream: str, seq: int, fields: dict[str, object]) -> None:
-    r.xadd(stream, {"seq": seq, **fields}, id=f"{seq}-0")
+    """An entry as the engine writes it: type, ts and a `data` JSON object of string values."""
+    data = {k: str(v) for k, v in fields.items() if k not in ("type", "ts")}
+    r.xadd(stream, {"type": fields["type"], "ts": fields["ts"], "data": json.dumps(data)}, id=f"{seq}-0")
 
 
 def _write_flow(r: redis.Redis) -> None:
