@@ -11,9 +11,11 @@ U.MAX_MAKERS = 200 -- makers touched (filled or STP-cancelled) per call
 U.BATCH = 1000 -- orders cancelled per cancel_all / set_market_status call
 U.TRADES_KEPT = 200 -- length of the trades:{SYM} list
 
--- The text of integers repeats within a call (prices, quantities, accounts, ids, zero), so U.s memoizes
--- it in a table that each call starts afresh (U.register), so it never outlives the call.
-local s_cache = {}
+-- The text of integers repeats within and across calls (prices, quantities, zero), and string.format is
+-- one of the dearest things a call does, so U.s memoizes it. The memo is a pure function of n (it changes
+-- no result), kept between calls and dropped when it reaches S_CACHE_MAX entries, so it stays bounded.
+local S_CACHE_MAX = 50000
+local s_cache, s_count = {}, 0
 
 function U.s(n)
   local s = s_cache[n]
@@ -22,7 +24,10 @@ function U.s(n)
   end
   s = string.format('%d', n)
   if n == n then -- (never a NaN key)
-    s_cache[n] = s
+    if s_count >= S_CACHE_MAX then
+      s_cache, s_count = {}, 0
+    end
+    s_cache[n], s_count = s, s_count + 1
   end
   return s
 end
@@ -110,7 +115,6 @@ end
 function U.register(name, fn, flags)
   local function callback(keys, args)
     failure = nil
-    s_cache = {}
     local ok, res = pcall(fn, keys, args)
     if ok then
       return res
