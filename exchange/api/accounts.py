@@ -6,6 +6,7 @@ Emails are stored lower-cased.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +68,31 @@ async def account_by_id(pool: Any, account_id: int) -> AccountRow | None:
         await cur.execute(f"SELECT {_COLUMNS} FROM accounts WHERE id = %s", (account_id,))
         row = await cur.fetchone()
     return AccountRow(*row) if row else None
+
+
+class AccountCache:
+    """Per-process memo of `account_by_id` for `GET /api/me` (an account row changes almost never): entries
+    live `ttl_s` seconds, so `/api/me` costs no PostgreSQL round trip per request. Admin checks do not use
+    it (a revoked admin loses the rights at once)."""
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._rows: dict[int, tuple[float, AccountRow]] = {}
+
+    async def get(self, pool: Any, account_id: int) -> AccountRow | None:
+        now = time.monotonic()
+        hit = self._rows.get(account_id)
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        row = await account_by_id(pool, account_id)
+        if row is None:
+            self._rows.pop(account_id, None)
+            return None
+        if len(self._rows) >= self.max_entries:
+            self._rows.clear()
+        self._rows[account_id] = (now, row)
+        return row
 
 
 async def store_refresh(pool: Any, jti: str, account_id: int, expires_at: int) -> None:

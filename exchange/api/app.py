@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
@@ -47,6 +47,7 @@ from exchange.api.auth import TokenService
 from exchange.api.context import Services
 from exchange.api.convert import MarketCache
 from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.fastredis import EngineRedis, PipelinedRedis
 from exchange.api.ratelimit import RateLimiter
 from exchange.api.routes_admin import AdminController
 from exchange.api.routes_auth import AuthController, MeController
@@ -302,11 +303,13 @@ def create_app(
             # refuse a server that could evict engine keys (AOF is the operator's choice: `exchange up`
             # enforces it for the Redis it starts)
             await acheck_redis(client, require_aof=False)
+        # the hot path (engine FCALLs, rate-limit leases) uses one auto-pipelined connection per process
+        fast = PipelinedRedis.from_url(settings.redis_url) if own_redis and settings.redis_url else None
         eng = engine
         if eng is None:
             from exchange.engine.client import AsyncEngine
 
-            eng = AsyncEngine(client)
+            eng = AsyncEngine(cast(Any, EngineRedis(client, fast)) if fast is not None else client)
         if settings.load_library:
             await eng.load()
         db_pool = pool
@@ -322,7 +325,7 @@ def create_app(
             redis=client,
             engine=eng,
             markets=MarketCache(eng),
-            limiter=RateLimiter(client),
+            limiter=RateLimiter(client, fast=fast),
             tokens=TokenService(settings),
             clock=clock_fn,
             pool=db_pool,
@@ -343,6 +346,8 @@ def create_app(
         finally:
             if own_pool and db_pool is not None:
                 await db_pool.close()
+            if fast is not None:
+                await fast.aclose()
             if own_redis:
                 await client.aclose()
 

@@ -4,11 +4,12 @@ as `app.state.engine`, `.redis`, `.pool`, `.markets`, `.limiter`, `.tokens`, `.s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
 
+from exchange.api.accounts import AccountCache
 from exchange.api.auth import TokenService
 from exchange.api.convert import MarketCache
 from exchange.api.errors import ApiError, ErrorCode
@@ -26,6 +27,7 @@ class Services:
     tokens: TokenService
     clock: Callable[[], int]  # epoch milliseconds
     pool: Any = None  # psycopg_pool.AsyncConnectionPool (None when no database is configured)
+    accounts: AccountCache = field(default_factory=AccountCache)  # `GET /api/me` rows, a few seconds old
 
     def require_pool(self) -> Any:
         if self.pool is None:

@@ -1,50 +1,111 @@
-"""Rate limits kept in Redis, so they hold across API processes.
+"""Rate limits kept in Redis, so they hold across API processes; hot limits cost no round trip per hit.
 
 Fixed windows: the first hit of `(scope, ident)` starts a window of `window_s`; hits beyond `limit` inside it
-raise `ApiError(RATE_LIMITED)` (HTTP 429) with a `Retry-After` header (seconds until the window ends). One
-atomic script call (INCR + PEXPIRE + PTTL) per check. Keys: `rl:{scope}:{ident}`.
+raise `ApiError(RATE_LIMITED)` (HTTP 429) with a `Retry-After` header (seconds until the window ends).
+Keys: `rl:{scope}:{ident}`, a counter that expires with its window.
 
-    limiter = RateLimiter(redis)                      # redis.asyncio client
+Leases: a process takes a *lease* of `chunk` hits at a time from the Redis counter (one atomic script:
+INCRBY, PEXPIRE on a new window, grant at most what is left under the limit, give back the rest) and spends
+it locally until the lease or the window runs out. `chunk = clamp(limit // 20, 1, 100)`: limits up to 39
+per window (every login/registration limit) are exact, one round trip per hit; the order limit (200/s by
+default) takes one round trip per 10 orders. Across processes the total admitted never exceeds `limit`; a
+client spread over P processes may be refused up to (P - 1) * (chunk - 1) hits early (leased to a process
+it no longer talks to). A refused key is remembered until its window ends, so abuse costs no Redis calls.
+
+    limiter = RateLimiter(redis, fast=pipelined)      # redis.asyncio client; optional PipelinedRedis
     await limiter.hit("orders", str(account), settings.rate_limits.orders)
 """
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from redis.exceptions import NoScriptError, ResponseError
 
 from exchange.api import metrics
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.settings import RateLimit
 
+# KEYS[1] counter; ARGV[1] window ms, ARGV[2] hits wanted, ARGV[3] limit -> {granted, window ms left}
 _SCRIPT = """
-local n = redis.call('INCR', KEYS[1])
+local wanted = tonumber(ARGV[2])
+local n = redis.call('INCRBY', KEYS[1], wanted)
 local ttl = redis.call('PTTL', KEYS[1])
-if n == 1 or ttl < 0 then
+if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {n, ttl}
+local granted = tonumber(ARGV[3]) - (n - wanted)
+if granted > wanted then granted = wanted end
+if granted < 0 then granted = 0 end
+if granted < wanted then
+  redis.call('DECRBY', KEYS[1], wanted - granted)
+end
+return {granted, ttl}
 """
+MAX_CHUNK = 100
+MAX_KEYS = 100_000  # local lease entries kept per process (cleared when exceeded: a lease is only a cache)
+
+
+def lease_size(limit: int) -> int:
+    return max(1, min(MAX_CHUNK, limit // 20))
 
 
 class RateLimiter:
-    def __init__(self, redis: Any, prefix: str = "rl:") -> None:
-        self._redis = redis
+    def __init__(self, redis: Any, prefix: str = "rl:", fast: Any = None) -> None:
         self._prefix = prefix
         self._script = redis.register_script(_SCRIPT)
+        self._fast = fast  # exchange.api.fastredis.PipelinedRedis or None
+        self._sha = self._script.sha
+        # key -> [hits left in the local lease, monotonic end of the window (0 = refused until then)]
+        self._leases: dict[str, list[float]] = {}
+        self._clock: Callable[[], float] = time.monotonic
+
+    async def _lease(self, key: str, window_ms: int, wanted: int, limit: int) -> tuple[int, int]:
+        if self._fast is None:
+            granted, ttl = await self._script(keys=[key], args=[window_ms, wanted, limit])
+            return int(granted), int(ttl)
+        run: Callable[..., Awaitable[Any]] = self._fast.execute
+        try:
+            granted, ttl = await run("EVALSHA", self._sha, 1, key, window_ms, wanted, limit)
+        except (NoScriptError, ResponseError) as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+            granted, ttl = await run("EVAL", _SCRIPT, 1, key, window_ms, wanted, limit)
+        return int(granted), int(ttl)
 
     async def hit(self, scope: str, ident: str, rule: RateLimit) -> None:
         """Count one hit; raise `RATE_LIMITED` (429, `Retry-After`) when over the limit."""
         if rule.limit <= 0:
             return  # 0 disables the rule
         key = f"{self._prefix}{scope}:{ident[:200]}"
-        count, ttl_ms = await self._script(keys=[key], args=[rule.window_s * 1000])
-        if int(count) > rule.limit:
-            retry_after = max(1, math.ceil(int(ttl_ms) / 1000))
-            metrics.RATE_LIMITED.inc(1, scope)
-            raise ApiError(
-                ErrorCode.RATE_LIMITED,
-                f"too many requests ({scope}): at most {rule.limit} per {rule.window_s} s",
-                headers={"Retry-After": str(retry_after)},
-            )
+        now = self._clock()
+        lease = self._leases.get(key)
+        if lease is not None and now < lease[1]:
+            if lease[0] >= 1:
+                lease[0] -= 1
+                return
+            if lease[0] < 0:  # refused earlier in this window
+                self._refuse(scope, rule, lease[1] - now)
+        started = now
+        granted, ttl_ms = await self._lease(key, rule.window_s * 1000, lease_size(rule.limit), rule.limit)
+        if len(self._leases) >= MAX_KEYS:
+            self._leases.clear()
+        # the window started no earlier than `started` in Redis' eyes: never outlive it locally
+        ends = started + ttl_ms / 1000
+        if granted <= 0:
+            self._leases[key] = [-1, ends]
+            self._refuse(scope, rule, ttl_ms / 1000)
+        self._leases[key] = [granted - 1, ends]
+
+    def _refuse(self, scope: str, rule: RateLimit, seconds_left: float) -> None:
+        retry_after = max(1, math.ceil(seconds_left))
+        metrics.RATE_LIMITED.inc(1, scope)
+        raise ApiError(
+            ErrorCode.RATE_LIMITED,
+            f"too many requests ({scope}): at most {rule.limit} per {rule.window_s} s",
+            headers={"Retry-After": str(retry_after)},
+        )

@@ -126,7 +126,8 @@ class MeController(Controller):
     @get("/", operation_id="me", responses=AUTH_ERRORS)
     async def me(self, request: Request[Any, Any, Any], account_id: NamedDependency[int]) -> Account:
         """The authenticated account."""
-        row = await accounts.account_by_id(services(request).require_pool(), account_id)
+        svc = services(request)
+        row = await svc.accounts.get(svc.require_pool(), account_id)
         if row is None:
             raise ApiError(ErrorCode.INVALID_TOKEN, "account no longer exists")
         return Account(**row.as_api())
