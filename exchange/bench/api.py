@@ -6,8 +6,9 @@ benchmark trades with freshly registered demo accounts).
 
 Open loop: every request has a scheduled send time (`t0 + i / rate`); latency is measured from that
 scheduled time to the answer, so a slow server cannot hide its backlog (no coordinated omission). Load
-comes from `EXCHANGE_BENCH_PROCS` (default 2) client processes; each speaks raw keep-alive HTTP/1.1 or
-WebSocket and opens more connections whenever all are busy.
+comes from `EXCHANGE_BENCH_PROCS` (default 2) client processes on uvloop; each speaks raw keep-alive
+HTTP/1.1 or WebSocket through `asyncio.Protocol`s (`exchange.bench.api_clients`: no task per request, no
+parsing of frames nobody measures) and opens more connections whenever all are busy.
 
 Phases (each step lasts `--duration` seconds, default 3):
 1. REST `POST /api/orders` at 500/s, then rising rates: p50/p99/p99.9 at 500/s, and the highest rate
@@ -34,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import itertools
 import json
 import math
 import multiprocessing
@@ -47,13 +46,16 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import uvloop
+
+from exchange.bench.api_clients import HttpLoad, Stats, WsConn, http_request, open_loop
 
 SYMBOL = "BTC-USDT"
 PRICE = "60000"
@@ -63,7 +65,6 @@ RATES = tuple(
     int(r)
     for r in os.environ.get("EXCHANGE_BENCH_RATES", "500,1000,1500,2000,3000,4000,5000,6000,8000").split(",")
 )
-MAX_CONNECTIONS = 1000
 WS_CONNECTIONS_PER_ACCOUNT = 4
 FANOUT_TRADES_PER_S = 200
 GRACE_S = 3.0
@@ -163,244 +164,140 @@ def _order_body(side: str) -> bytes:
 CYCLE = ((0, "buy"), (1, "sell"), (1, "buy"), (0, "sell"))
 
 
-class Http:
-    """Minimal keep-alive HTTP/1.1 client: one request per connection at a time, more on demand."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-        self.opened = 0
-
-    async def request(self, data: bytes) -> int:
-        conn = self.idle.pop() if self.idle else None
-        if conn is None:
-            if self.opened >= MAX_CONNECTIONS:
-                raise RuntimeError("too many connections")
-            self.opened += 1
-            conn = await asyncio.open_connection(self.host, self.port)
-        reader, writer = conn
-        try:
-            writer.write(data)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head[9:12])
-            i = head.lower().find(b"content-length:")
-            if i >= 0:
-                n = int(head[i + 15 : head.index(b"\r\n", i)])
-                if n:
-                    await reader.readexactly(n)
-        except BaseException:
-            self.opened -= 1
-            writer.close()
-            raise
-        self.idle.append(conn)
-        return status
-
-
-def _http_request(method: str, host: str, path: str, token: str, body: bytes = b"") -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-    if body:
-        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    return head.encode() + b"\r\n" + body
-
-
-async def open_loop(rate: float, duration: float, fire: Callable[[int], Awaitable[bool]]) -> dict[str, Any]:
-    """Fire `fire(i)` at `t0 + i / rate` regardless of earlier answers; latency from the scheduled time."""
-    loop = asyncio.get_running_loop()
-    total = max(1, int(rate * duration))
-    latencies: list[float] = []
-    errors = 0
-    tasks: set[asyncio.Task[None]] = set()
-    t0 = loop.time() + 0.05
-
-    async def one(i: int, scheduled: float) -> None:
-        nonlocal errors
-        try:
-            ok = await fire(i)
-        except Exception:
-            ok = False
-        if ok:
-            latencies.append((loop.time() - scheduled) * 1000.0)
-        else:
-            errors += 1
-
-    i = 0
-    while i < total:
-        due = min(total, int((loop.time() - t0) * rate) + 1)
-        while i < due:
-            task = loop.create_task(one(i, t0 + i / rate))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-            i += 1
-        await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
-    if tasks:
-        await asyncio.wait(set(tasks), timeout=30)
-    return {"lat": latencies, "errors": errors + len(tasks), "sent": total}
-
-
 async def _rest_phase(spec: dict[str, Any]) -> dict[str, Any]:
     parts = urlsplit(spec["base"])
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    http = Http(host, port)
     hostport = f"{host}:{port}"
-    statuses: dict[int, int] = {}
+    load = HttpLoad(host, port)
+    await load.open(min(32, max(4, int(spec["rate"] / 100))))
     if spec["kind"] == "get":
-        req = _http_request("GET", hostport, "/api/me", spec["tokens"][0])
-
-        async def fire(i: int) -> bool:
-            status = await http.request(req)
-            statuses[status] = statuses.get(status, 0) + 1
-            return status == 200
-
+        reqs = [http_request("GET", hostport, "/api/me", spec["tokens"][0])]
+        ok = 200
     else:
         reqs = [
-            _http_request("POST", hostport, "/api/orders", spec["tokens"][acct], _order_body(side))
+            http_request("POST", hostport, "/api/orders", spec["tokens"][acct], _order_body(side))
             for acct, side in CYCLE
         ]
+        ok = 201
+    n = len(reqs)
+    await open_loop(
+        spec["rate"], spec["duration"], lambda i, scheduled: load.fire(reqs[i % n], scheduled, ok)
+    )
+    await load.drain(30)
+    load.close()
+    return load.stats.as_dict(load.in_flight)
 
-        async def fire(i: int) -> bool:
-            status = await http.request(reqs[i % len(reqs)])
-            statuses[status] = statuses.get(status, 0) + 1
-            return status == 201
 
-    result = await open_loop(spec["rate"], spec["duration"], fire)
-    result["statuses"] = statuses
-    return result
+_RESULT = b'{"op":"result","req_id":'
+_ERROR = b'{"op":"error","req_id":'
 
 
 async def _ws_phase(spec: dict[str, Any]) -> dict[str, Any]:
-    from websockets.asyncio.client import connect
+    parts = urlsplit(spec["base"])
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    stats = Stats()
+    waiting: dict[int, float] = {}  # req_id -> scheduled time
+    authenticated = 0
 
-    url = spec["base"].replace("http", "ws", 1) + "/ws"
-    loop = asyncio.get_running_loop()
-    waiting: dict[int, asyncio.Future[bool]] = {}
-    conns: list[list[Any]] = [[], []]
-    readers = []
+    def on_text(payload: bytes) -> None:
+        nonlocal authenticated
+        ok = payload.startswith(_RESULT)
+        if ok or payload.startswith(_ERROR):
+            start = len(_RESULT) if ok else len(_ERROR)
+            end = payload.find(b",", start)
+            try:
+                scheduled = waiting.pop(int(payload[start:end]), None)
+            except ValueError:
+                return
+            if scheduled is None:
+                return
+            if ok:
+                stats.ok(scheduled)
+            else:
+                stats.errors += 1
+        elif payload.startswith(b'{"op":"authenticated"'):
+            authenticated += 1
 
-    async def reader(ws: Any) -> None:
-        with contextlib.suppress(Exception):
-            async for raw in ws:
-                msg = json.loads(raw)
-                fut = waiting.pop(msg.get("req_id", -1), None) if isinstance(msg.get("req_id"), int) else None
-                if fut is not None and not fut.done():
-                    fut.set_result(msg.get("op") == "result")
-
+    conns: list[list[WsConn]] = [[], []]
     for acct in (0, 1):
         for _ in range(WS_CONNECTIONS_PER_ACCOUNT):
-            ws = await connect(url, max_size=2**22)
-            await ws.send(json.dumps({"op": "auth", "token": spec["tokens"][acct]}))
-            json.loads(await ws.recv())
+            ws = await WsConn.connect(host, port, on_text)
+            ws.send_text(json.dumps({"op": "auth", "token": spec["tokens"][acct]}))
             conns[acct].append(ws)
-            readers.append(asyncio.create_task(reader(ws)))
-    rr = itertools.count()
-    bodies = [
-        (acct, {"op": "place", "symbol": SYMBOL, "side": side, "type": "limit", "price": PRICE, "qty": QTY})
+    deadline = time.monotonic() + 30
+    while authenticated < 2 * WS_CONNECTIONS_PER_ACCOUNT and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    prefixes = [
+        (acct, json.dumps(
+            {"op": "place", "symbol": SYMBOL, "side": side, "type": "limit", "price": PRICE, "qty": QTY},
+            separators=(",", ":"),
+        )[:-1].encode() + b',"req_id":')
         for acct, side in CYCLE
-    ]
+    ]  # fmt: skip
 
-    async def fire(i: int) -> bool:
-        acct, body = bodies[i % len(bodies)]
-        ws = conns[acct][next(rr) % WS_CONNECTIONS_PER_ACCOUNT]
-        fut: asyncio.Future[bool] = loop.create_future()
-        waiting[i] = fut
-        await ws.send(json.dumps({**body, "req_id": i}))
-        return await fut
+    def fire(i: int, scheduled: float) -> None:
+        acct, prefix = prefixes[i % len(prefixes)]
+        waiting[i] = scheduled
+        stats.sent += 1
+        conns[acct][(i // len(prefixes)) % WS_CONNECTIONS_PER_ACCOUNT].send_text(prefix + b"%d}" % i)
 
     try:
-        return await open_loop(spec["rate"], spec["duration"], fire)
+        await open_loop(spec["rate"], spec["duration"], fire)
+        deadline = time.monotonic() + 30
+        while waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return stats.as_dict(len(waiting))
     finally:
         for ws in conns[0] + conns[1]:
-            with contextlib.suppress(Exception):
-                await ws.close()
-        for task in readers:
-            task.cancel()
-
-
-def _masked_text_frame(text: str) -> bytes:
-    """A client -> server WebSocket text frame (clients must mask)."""
-    payload = text.encode()
-    mask = os.urandom(4)
-    n = len(payload)
-    header = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            ws.close()
 
 
 async def _fanout_listen(spec: dict[str, Any]) -> dict[str, Any]:
     """`spec["clients"]` subscribers, of which `spec["measure"]` parse frames and record the delivery
-    latency of trades made between start_at and end_at (epoch s); the others drain their socket as raw
-    bytes (the server's work is the same, the load generator's is far smaller)."""
-    from websockets.asyncio.client import connect
-
-    url = spec["base"].replace("http", "ws", 1) + "/ws"
+    latency of trades made between start_at and end_at (epoch s); the others only count bytes (the server's
+    work is the same, the load generator's is far smaller)."""
     parts = urlsplit(spec["base"])
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     latencies: list[float] = []
-    state = {"connected": 0, "closed_early": 0, "bytes": 0}
+    state = {"connected": 0, "closed_early": 0}
     start_at, end_at = spec["start_at"], spec["end_at"]
     prefix = f'{{"channel":"trades:{SYMBOL}"'.encode()
     subscribe = json.dumps({"op": "subscribe", "channels": [f"book:{SYMBOL}", f"trades:{SYMBOL}"]})
     start_ms, end_ms = start_at * 1000.0, end_at * 1000.0
     stop_at = end_at + GRACE_S  # trades made in the window may arrive late: keep listening a while
 
-    async def measuring_client() -> None:
-        try:
-            async with connect(url, max_size=2**22, max_queue=None) as ws:
-                await ws.send(subscribe)
-                state["connected"] += 1
-                async for raw in ws:
-                    now = time.time()
-                    if now > stop_at:
-                        return
-                    data = raw.encode() if isinstance(raw, str) else raw
-                    if data.startswith(prefix):
-                        for trade in json.loads(data)["data"]:
-                            if start_ms <= trade["ts"] <= end_ms:
-                                latencies.append(now * 1000.0 - trade["ts"])
-        except Exception:
-            pass
-        if time.time() < stop_at:
-            state["closed_early"] += 1
+    def measuring(payload: bytes) -> None:
+        if payload.startswith(prefix):
+            now_ms = time.time() * 1000.0
+            for trade in json.loads(payload)["data"]:
+                if start_ms <= trade["ts"] <= end_ms:
+                    latencies.append(now_ms - trade["ts"])
 
-    async def draining_client() -> None:
-        writer = None
-        try:
-            reader, writer = await asyncio.open_connection(host, port)
-            key = base64.b64encode(os.urandom(16)).decode()
-            writer.write(
-                f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
-            )
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 101"):
-                raise ConnectionError(head[:40])
-            writer.write(_masked_text_frame(subscribe))
-            state["connected"] += 1
-            async with asyncio.timeout(max(0.1, stop_at - time.time())):
-                while chunk := await reader.read(1 << 16):
-                    state["bytes"] += len(chunk)
-        except TimeoutError:
-            return  # listened until stop_at
-        except Exception:
-            pass
-        finally:
-            if writer is not None:
-                writer.close()
-        if time.time() < stop_at:
-            state["closed_early"] += 1
+    def draining(payload: bytes) -> None:
+        pass
 
-    tasks = []
+    conns: list[WsConn] = []
     measure_every = max(1, spec["clients"] // max(1, spec["measure"]))
     for i in range(spec["clients"]):
-        kind = measuring_client if i % measure_every == 0 else draining_client
-        tasks.append(asyncio.create_task(kind()))
+        try:
+            ws = await WsConn.connect(host, port, measuring if i % measure_every == 0 else draining)
+        except (OSError, ConnectionError, TimeoutError):
+            state["closed_early"] += 1
+            continue
+        ws.send_text(subscribe)
+        conns.append(ws)
+        state["connected"] += 1
         await asyncio.sleep(0.002)
-    await asyncio.wait(tasks, timeout=max(5.0, stop_at - time.time() + 5))
-    for task in tasks:
-        task.cancel()
+    await asyncio.sleep(max(0.0, stop_at - time.time()))
+    state["closed_early"] += sum(1 for ws in conns if ws.closed.done())
+    received = sum(ws.bytes_in for ws in conns)
+    for ws in conns:
+        ws.close()
     return {
         "lat": latencies,
         "errors": state["closed_early"],
         "sent": state["connected"],
-        "bytes": state["bytes"],
+        "bytes": received,
     }
 
 
@@ -408,7 +305,7 @@ def run_phase(spec: dict[str, Any]) -> dict[str, Any]:
     """Client-process entry point (top level so the spawn pool can pickle it)."""
     kind = spec["kind"]
     coro = {"rest": _rest_phase, "get": _rest_phase, "ws": _ws_phase, "listen": _fanout_listen}[kind]
-    return asyncio.run(coro(spec))
+    return uvloop.run(coro(spec))
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -580,7 +477,7 @@ class Driver:
         ]
         futures = [self.pool.submit(run_phase, spec) for spec in specs]
         time.sleep(max(0.0, start_at - time.time() - 0.2))
-        gen = asyncio.run(
+        gen = uvloop.run(
             _rest_phase(
                 {"kind": "rest", "base": self.base, "rate": 2 * trades_per_s, "duration": self.duration + 0.4,
                  "tokens": [t["token"] for t in traders]}
