@@ -7,7 +7,7 @@
   ARGV[1] account   integer >= 1
   ARGV[2] order_id
   ARGV[3] ts_ms
-  Result: JSON order object (status cancelled, reason user)
+  Result: "{id} {record}" of the order (status cancelled, reason user; lib/03_order.lua)
   Errors: INVALID_ARGUMENT, UNKNOWN_ORDER (no such order, or another account's), MARKET_HALTED, ORDER_CLOSED
   Events (events:{SYM}): order_cancelled (reason user)
 ]]
@@ -31,7 +31,7 @@ local function cancel(keys, args)
   end
   M.close(ctx, m, o, 'cancelled', 'user', 'order_cancelled', true)
   C.flush(ctx)
-  return o.json
+  return O.line(o)
 end
 
 U.register('ex_cancel', cancel)

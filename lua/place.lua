@@ -18,7 +18,8 @@
   ARGV[10] stp             cancel_maker | cancel_taker | cancel_both ('' = cancel_maker)
   ARGV[11] client_order_id '' or 1..36 of [A-Za-z0-9_-]
   ARGV[12] ts_ms
-  Result: JSON {"order": order, "fills": [fill...], "stp": [order ids], "duplicate": bool}
+  Result: JSON {"order": "{id} {record}", "fills": [fill...], "stp": [order ids], "duplicate": bool}
+    (the order as its record, lib/03_order.lua; exchange/engine/codec.py parse_place makes the object)
   Errors (first failing wins, nothing written): UNKNOWN_MARKET, MARKET_NOT_TRADING, INVALID_SIDE,
     INVALID_TYPE, INVALID_TIF, INVALID_STP, INVALID_PRICE, PRICE_TOO_HIGH, INVALID_QTY, QTY_TOO_SMALL,
     QTY_TOO_LARGE (also: the order's hold would reach 2^53), NOTIONAL_TOO_SMALL, INVALID_POST_ONLY,
@@ -33,7 +34,7 @@ local STPS = { cancel_maker = true, cancel_taker = true, cancel_both = true }
 local SAME_FIELDS = { 'symbol', 'side', 'type', 'tif', 'price', 'qty', 'quote_qty', 'post_only', 'stp' }
 
 local function result(o, fills, stp_ids, duplicate)
-  return '{"order":' .. (o.json or O.json(o)) .. ',"fills":[' .. table.concat(fills, ',') .. '],"stp":['
+  return '{"order":"' .. O.line(o) .. '","fills":[' .. table.concat(fills, ',') .. '],"stp":['
     .. table.concat(stp_ids, ',') .. '],"duplicate":' .. (duplicate and 'true' or 'false') .. '}'
 end
 
@@ -121,7 +122,8 @@ local function validate(ctx, keys, args)
     tif = limit and tif or 'ioc', price = price, qty = qty, quote_qty = quote_qty, filled = 0, quote_filled = 0,
     hold = 0, hold_asset = side == 'buy' and m.quote or m.base, status = 'open', reason = '',
     post_only = post_only, stp = stp, client_order_id = coid, created_ms = ctx.ts, updated_ms = ctx.ts,
-    touched = false, json = false, new = true, fills = {}, stp_ids = {}, rem = qty, cost = 0, budget = false,
+    touched = false, new = true, fills = {}, stp_ids = {}, rem = qty, cost = 0, budget = false, head = '',
+    rec = '',
   }
 end
 
@@ -132,6 +134,9 @@ local function duplicate(coid_key, t)
     return nil
   end
   local o = O.load(tonumber(id))
+  if o then
+    O.full(o)
+  end
   if not o then -- a closed order whose hash persistence already expired: the id stays taken
     U.fail('DUPLICATE_CLIENT_ORDER_ID', 'client_order_id ' .. t.client_order_id .. ' was used by order ' .. id
       .. ', which is closed and no longer in Redis')
@@ -190,6 +195,7 @@ local function place(keys, args)
   -- validated: from here on every step writes
   t.id = redis.call('INCR', 'seq:order')
   t.ids = U.s(t.id)
+  t.head = O.head(t)
   if t.client_order_id ~= '' then
     redis.call('HSET', coid_key, t.client_order_id, t.ids)
   end

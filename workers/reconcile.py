@@ -51,10 +51,11 @@ for i = 1, #ARGV do
     out.balances[ARGV[i]] = flat
   end
   for _, id in ipairs(redis.call('SMEMBERS', 'open:' .. ARGV[i])) do
-    -- the order record (lua/lib/03_order.lua): account|symbol|side|type|tif|price|qty|quote_qty|filled|...
+    -- the order record (lua/lib/03_order.lua): account|symbol|side|type|tif|price|qty|quote_qty|hold_asset|
+    -- post_only|stp|client_order_id|created_ms|status|reason|filled|...
     local r = redis.call('GET', 'order:' .. id) or ''
-    local _, symbol, side, qty, filled, status = string.match(r,
-      '^([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|[^|]*|[^|]*|[^|]*|([^|]*)|')
+    local symbol, side, qty, status, filled = string.match(r,
+      '^[^|]*|([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|')
     table.insert(out.orders, {id, symbol or '', side or '', status or '',
       (qty or '') == '' and '0' or qty, (filled or '') == '' and '0' or filled})
   end

@@ -4,7 +4,6 @@ after every call)."""
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import sys
@@ -211,7 +210,7 @@ class Bench:
             if kind == "cancel":
                 self.book.drop(int(call.args[1]))
             else:
-                self.book.apply(json.loads(reply))
+                self.book.apply(codec.parse_place(reply))
 
     # ---- slowlog ------------------------------------------------------------------------------------
     def _slowlog(self, threshold_us: int, max_len: int) -> None:

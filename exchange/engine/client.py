@@ -96,10 +96,10 @@ class Engine:
             client_order_id=client_order_id,
             ts_ms=ts_ms,
         )
-        return codec.parse_json(self._call(call))
+        return codec.parse_place(self._call(call))
 
     def cancel(self, account: int, order_id: int, ts_ms: int) -> dict[str, Any]:
-        return codec.parse_json(self._call(codec.cancel(account, order_id, ts_ms)))
+        return codec.parse_order_line(self._call(codec.cancel(account, order_id, ts_ms)))
 
     def cancel_all(self, account: int, ts_ms: int, symbol: str | None = None) -> dict[str, Any]:
         return codec.parse_json(self._call(codec.cancel_all(account, ts_ms, symbol)))
@@ -228,10 +228,10 @@ class AsyncEngine:
             client_order_id=client_order_id,
             ts_ms=ts_ms,
         )
-        return codec.parse_json(await self._call(call))
+        return codec.parse_place(await self._call(call))
 
     async def cancel(self, account: int, order_id: int, ts_ms: int) -> dict[str, Any]:
-        return codec.parse_json(await self._call(codec.cancel(account, order_id, ts_ms)))
+        return codec.parse_order_line(await self._call(codec.cancel(account, order_id, ts_ms)))
 
     async def cancel_all(self, account: int, ts_ms: int, symbol: str | None = None) -> dict[str, Any]:
         return codec.parse_json(await self._call(codec.cancel_all(account, ts_ms, symbol)))

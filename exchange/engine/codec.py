@@ -13,14 +13,18 @@ from typing import Any
 
 from exchange.money import MarketSpec
 
-# the order object's fields (docs/engine.md), and the `order:{id}` record: every field but `id`, in this
-# order, joined by "|", a field equal to its default empty (lua/lib/03_order.lua; docs/redis.md)
+# the order object's fields (docs/engine.md), and the `order:{id}` record: every field but `id` in
+# RECORD_FIELDS order (the unchanging head first), joined by "|", a field equal to its default empty and
+# updated_ms empty while it equals created_ms (lua/lib/03_order.lua; docs/redis.md)
 ORDER_FIELDS = (
     "id", "account", "symbol", "side", "type", "tif", "price", "qty", "quote_qty", "filled", "quote_filled",
     "hold", "hold_asset", "status", "reason", "post_only", "stp", "client_order_id", "created_ms",
     "updated_ms",
 )  # fmt: skip
-RECORD_FIELDS = ORDER_FIELDS[1:]
+RECORD_FIELDS = (
+    "account", "symbol", "side", "type", "tif", "price", "qty", "quote_qty", "hold_asset", "post_only", "stp",
+    "client_order_id", "created_ms", "status", "reason", "filled", "quote_filled", "hold", "updated_ms",
+)  # fmt: skip
 ORDER_INT_FIELDS = frozenset(
     ("id", "account", "price", "qty", "quote_qty", "filled", "quote_filled", "hold", "post_only",
      "created_ms", "updated_ms")
@@ -152,15 +156,40 @@ def parse_order_record(order_id: int, text: str | bytes | None) -> dict[str, Any
     values = text.split("|")
     if len(values) != len(RECORD_FIELDS):
         raise ValueError(f"order:{order_id} is not an order record: {text!r}")
-    order: dict[str, Any] = {"id": order_id}
+    raw: dict[str, Any] = {"id": order_id}
     for name, value in zip(RECORD_FIELDS, values, strict=True):
         if value == "":
-            order[name] = ORDER_DEFAULTS.get(name, "")
+            raw[name] = ORDER_DEFAULTS.get(name, "")
         else:
-            order[name] = int(value) if name in ORDER_INT_FIELDS else value
+            raw[name] = int(value) if name in ORDER_INT_FIELDS else value
     if values[-1] == "":  # updated_ms empty: never updated after creation
-        order["updated_ms"] = order["created_ms"]
+        raw["updated_ms"] = raw["created_ms"]
+    return {name: raw[name] for name in ORDER_FIELDS}
+
+
+def parse_order_line(line: str | bytes) -> dict[str, Any]:
+    """An order as the engine returns and publishes it: "{id} {record}"."""
+    if isinstance(line, bytes):
+        line = line.decode()
+    order_id, _, record = line.partition(" ")
+    order = parse_order_record(int(order_id), record)
+    if order is None:
+        raise ValueError(f"not an order line: {line!r}")
     return order
+
+
+def parse_order_lines(payload: str | bytes) -> list[dict[str, Any]]:
+    """An `orders:{account}` message: one "{id} {record}" line per order."""
+    if isinstance(payload, bytes):
+        payload = payload.decode()
+    return [parse_order_line(line) for line in payload.split("\n") if line]
+
+
+def parse_place(reply: Any) -> dict[str, Any]:
+    """The result of ex_place: {"order": order object, "fills": [...], "stp": [ids], "duplicate": bool}."""
+    result: dict[str, Any] = parse_json(reply)
+    result["order"] = parse_order_line(result["order"])
+    return result
 
 
 def order_record(order: Mapping[str, Any]) -> str:

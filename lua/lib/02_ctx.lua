@@ -4,13 +4,14 @@
   the live notifications of the call:
     book:{SYM}        {"seq": book_seq, "bids": [[price, qty]...], "asks": [...]}  (absolute, 0 removes)
     trades:{SYM}      [{"id","price","qty","side","ts"}...]
-    orders:{account}  [order...]
+    orders:{account}  one line "{id} {record}" per order (lib/03_order.lua), joined by newlines
     balances:{account} [{"asset","available","held"}...]
   Events (XADD) are written immediately, in order, by C.event.
 
   Cost model (measured with callgrind): a Redis call costs little next to the Lua around it, and in Lua
   what costs is making tables and strings and converting numbers (tonumber, string.format). So values that
-  only pass through (account ids, timestamps) stay text, and each JSON text is one concatenation.
+  only pass through (account ids, timestamps) stay text, each JSON text is one concatenation, and orders
+  leave the engine as their stored record (Python makes the order object).
 ]]
 
 -- The market hash keeps every field readable, and `matching` packs the ones a call needs (written by
@@ -243,8 +244,7 @@ function C.flush(ctx)
   local olist = ctx.olist
   if #olist == 1 then -- the common case: one order, one message
     local o = olist[1]
-    o.json = O.json(o)
-    redis.call('PUBLISH', 'orders:' .. o.account, '[' .. o.json .. ']')
+    redis.call('PUBLISH', 'orders:' .. o.account, O.line(o))
     return
   end
   local by_account, accounts = {}, {}
@@ -255,10 +255,9 @@ function C.flush(ctx)
       by_account[o.account] = list
       accounts[#accounts + 1] = o.account
     end
-    o.json = O.json(o)
-    list[#list + 1] = o.json
+    list[#list + 1] = O.line(o)
   end
   for _, a in ipairs(accounts) do
-    redis.call('PUBLISH', 'orders:' .. a, '[' .. table.concat(by_account[a], ',') .. ']')
+    redis.call('PUBLISH', 'orders:' .. a, table.concat(by_account[a], '\n'))
   end
 end

@@ -2,23 +2,29 @@
   order: the order record `order:{id}` and the order object of docs/engine.md.
 
   The record is one string: the order object's fields except `id` (it is in the key), in O.FIELDS order,
-  joined by '|'. A field equal to its default in O.DEFAULTS is left empty, so a resting order costs about
-  70 bytes and `GET order:{id}` stays readable:
-    7|BTC-USDT|buy|||6000000|100|||||6012000|USDT|open|||||1700000000000|
-  (account 7 buys 100 lots at 6,000,000 ticks, holds 6,012,000 USDT minor units; updated_ms empty = created_ms)
-  One GET or SET moves a whole order: a Redis call costs per argument and per reply element, so a
-  19-field hash cost five times as much to read or write. Readers: O.load here, and
-  exchange/engine/codec.py (parse_order_record) in Python.
+  joined by '|'. The first 13 never change after the order is accepted (its "head"); the last 6 change as it
+  fills and closes. A field equal to its default in O.DEFAULTS is left empty, and updated_ms is empty while
+  it equals created_ms, so a resting order costs about 70 bytes and `GET order:{id}` stays readable:
+    7|BTC-USDT|buy|||6000000|100||USDT||||1700000000000|open||||6012000|
+  (account 7 buys 100 lots at 6,000,000 ticks and holds 6,012,000 USDT minor units)
+  One GET or SET moves a whole order. Lua pays for every string and table it makes, so a maker is read with
+  13 captures (the head whole, plus the fields matching needs) and rewritten as head .. tail.
+  The same record, after the id and a space, is what orders:{account} publishes and ex_place / ex_cancel
+  return: Python (exchange/engine/codec.py, parse_order_record) turns it into the order object.
 ]]
-O.FIELDS = { 'account', 'symbol', 'side', 'type', 'tif', 'price', 'qty', 'quote_qty', 'filled', 'quote_filled',
-  'hold', 'hold_asset', 'status', 'reason', 'post_only', 'stp', 'client_order_id', 'created_ms', 'updated_ms' }
+O.FIELDS = { 'account', 'symbol', 'side', 'type', 'tif', 'price', 'qty', 'quote_qty', 'hold_asset', 'post_only',
+  'stp', 'client_order_id', 'created_ms', 'status', 'reason', 'filled', 'quote_filled', 'hold', 'updated_ms' }
 O.DEFAULTS = {
   type = 'limit', tif = 'gtc', price = 0, qty = 0, quote_qty = 0, filled = 0, quote_filled = 0, hold = 0,
   reason = '', post_only = 0, stp = 'cancel_maker', client_order_id = '',
 }
--- 19 captures, one per field of O.FIELDS (written out: the string library is not reachable while the
--- library loads)
-local PATTERN = '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
+-- captures (written out: the string library is not reachable while the library loads):
+--   1 head  2 account  3 symbol  4 side  5 price  6 qty  7 hold_asset  8 created_ms
+--   9 status  10 reason  11 filled  12 quote_filled  13 hold  14 updated_ms
+local PATTERN = '^(([^|]*)|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|([^|]*)|[^|]*|([^|]*)|[^|]*|[^|]*|[^|]*|([^|]*))'
+  .. '|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)$'
+-- the head's fields that matching does not need, for the rare full read (a client_order_id retry)
+local HEAD_PATTERN = '^[^|]*|[^|]*|[^|]*|([^|]*)|([^|]*)|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|([^|]*)|([^|]*)|'
 
 function O.key(id)
   return 'order:' .. U.s(id)
@@ -38,25 +44,32 @@ local function int(v)
 end
 
 --[[
-  The order as a table, nil when absent. Arithmetic fields are numbers (price, qty, quote_qty, filled,
-  quote_filled, hold, post_only); the ones that only pass through stay text: ids (account, ids = the order id),
-  created_ms, updated_ms. `id` is the number.
+  The order as a table, nil when absent: id (number), ids (its text), head (the record's unchanging part),
+  rec (the whole record as last written), account (text), symbol, side, price, qty, hold_asset,
+  created_ms and updated_ms (text), status, reason, filled, quote_filled, hold. O.full adds the rest.
 ]]
 function O.load(id)
   local v = redis.call('GET', O.key(id))
   if not v then
     return nil
   end
-  local account, symbol, side, otype, tif, price, qty, quote_qty, filled, quote_filled, hold, hold_asset, status,
-    reason, post_only, stp, coid, created, updated = string.match(v, PATTERN)
+  local head, account, symbol, side, price, qty, hold_asset, created, status, reason, filled, quote_filled, hold,
+    updated = string.match(v, PATTERN)
   return {
-    id = id, ids = U.s(id), account = account, symbol = symbol, side = side,
-    type = otype == '' and 'limit' or otype, tif = tif == '' and 'gtc' or tif, price = int(price),
-    qty = int(qty), quote_qty = int(quote_qty), filled = int(filled), quote_filled = int(quote_filled),
-    hold = int(hold), hold_asset = hold_asset, status = status, reason = reason,
-    post_only = post_only == '1' and 1 or 0, stp = stp == '' and 'cancel_maker' or stp, client_order_id = coid,
-    created_ms = created, updated_ms = updated == '' and created or updated, touched = false, json = false,
+    id = id, ids = U.s(id), head = head, rec = v, account = account, symbol = symbol, side = side,
+    price = int(price), qty = int(qty), hold_asset = hold_asset, created_ms = created, status = status,
+    reason = reason, filled = int(filled), quote_filled = int(quote_filled), hold = int(hold),
+    updated_ms = updated == '' and created or updated, touched = false,
   }
+end
+
+-- add the fields of the head that O.load leaves out: type, tif, quote_qty, post_only, stp, client_order_id
+function O.full(o)
+  local otype, tif, quote_qty, post_only, stp, coid = string.match(o.head, HEAD_PATTERN)
+  o.type, o.tif, o.quote_qty = otype == '' and 'limit' or otype, tif == '' and 'gtc' or tif, int(quote_qty)
+  o.post_only, o.stp = post_only == '1' and 1 or 0, stp == '' and 'cancel_maker' or stp
+  o.client_order_id = coid
+  return o
 end
 
 -- integer text, empty for 0
@@ -67,27 +80,25 @@ local function n0(v)
   return U.s(v)
 end
 
--- write the whole order (new or changed): one SET of the record
-function O.save(o)
-  redis.call('SET', 'order:' .. o.ids, o.account .. '|' .. o.symbol .. '|' .. o.side .. '|'
-    .. (o.type == 'limit' and '' or o.type) .. '|' .. (o.tif == 'gtc' and '' or o.tif) .. '|' .. n0(o.price)
-    .. '|' .. n0(o.qty) .. '|' .. n0(o.quote_qty) .. '|' .. n0(o.filled) .. '|' .. n0(o.quote_filled) .. '|'
-    .. n0(o.hold) .. '|' .. o.hold_asset .. '|' .. o.status .. '|' .. o.reason .. '|'
-    .. (o.post_only == 1 and '1' or '') .. '|' .. (o.stp == 'cancel_maker' and '' or o.stp) .. '|'
-    .. o.client_order_id .. '|' .. o.created_ms .. '|' .. (o.updated_ms == o.created_ms and '' or o.updated_ms))
+-- the head of a new order (every field of it set)
+function O.head(o)
+  return o.account .. '|' .. o.symbol .. '|' .. o.side .. '|' .. (o.type == 'limit' and '' or o.type) .. '|'
+    .. (o.tif == 'gtc' and '' or o.tif) .. '|' .. n0(o.price) .. '|' .. n0(o.qty) .. '|' .. n0(o.quote_qty)
+    .. '|' .. o.hold_asset .. '|' .. (o.post_only == 1 and '1' or '') .. '|'
+    .. (o.stp == 'cancel_maker' and '' or o.stp) .. '|' .. o.client_order_id .. '|' .. o.created_ms
 end
 
--- every text field of an order is a closed-vocabulary word, a validated symbol or a client_order_id of
--- [A-Za-z0-9_-], so the JSON needs no escaping; one concatenation builds it
-function O.json(o)
-  local s = U.s
-  return '{"id":' .. o.ids .. ',"account":' .. o.account .. ',"symbol":"' .. o.symbol .. '","side":"'
-    .. o.side .. '","type":"' .. o.type .. '","tif":"' .. o.tif .. '","price":' .. s(o.price) .. ',"qty":'
-    .. s(o.qty) .. ',"quote_qty":' .. s(o.quote_qty) .. ',"filled":' .. s(o.filled) .. ',"quote_filled":'
-    .. s(o.quote_filled) .. ',"hold":' .. s(o.hold) .. ',"hold_asset":"' .. o.hold_asset .. '","status":"'
-    .. o.status .. '","reason":"' .. o.reason .. '","post_only":' .. (o.post_only == 1 and '1' or '0')
-    .. ',"stp":"' .. o.stp .. '","client_order_id":"' .. o.client_order_id .. '","created_ms":' .. o.created_ms
-    .. ',"updated_ms":' .. o.updated_ms .. '}'
+-- write the order (new or changed): one SET of head .. tail; o.rec keeps what was written
+function O.save(o)
+  local rec = o.head .. '|' .. o.status .. '|' .. o.reason .. '|' .. n0(o.filled) .. '|' .. n0(o.quote_filled)
+    .. '|' .. n0(o.hold) .. '|' .. (o.updated_ms == o.created_ms and '' or o.updated_ms)
+  o.rec = rec
+  redis.call('SET', 'order:' .. o.ids, rec)
+end
+
+-- "{id} {record}": how an order leaves the engine (published and returned)
+function O.line(o)
+  return o.ids .. ' ' .. o.rec
 end
 
 function O.is_open(o)

@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from exchange.engine import AsyncEngine, errors
+from exchange.engine.codec import parse_order_lines
 from tests.engine.conftest import Exchange
 from tests.invariants import ledger_balances
 
@@ -79,7 +80,10 @@ def _drain(ps: redis.client.PubSub) -> list[tuple[str, Any]]:
     out = []
     while (msg := ps.get_message(timeout=0.3)) is not None:
         if msg["type"] == "message":
-            out.append((msg["channel"], json.loads(msg["data"])))
+            channel, data = msg["channel"], msg["data"]
+            # orders:{account} carries "{id} {record}" lines; the other channels JSON
+            parsed = parse_order_lines(data) if channel.startswith("orders:") else json.loads(data)
+            out.append((channel, parsed))
     return out
 
 

@@ -1,10 +1,16 @@
 """WebSocket channels as hub topics: parse a client channel name, convert Redis messages to frames.
 
 - `tickers` (timer, about 1/s when changed): `{"channel": "tickers", "data": [ticker, ...]}`
-- `book:SYM` (Redis `book:SYM`, engine `book_seq`): `{"channel", "type": "update", "seq", "bids", "asks"}`;
-  the session sends the snapshot first and drops updates with `seq <= snapshot.seq`
+- `book:SYM` (Redis `book:SYM`, engine `book_seq`): `{"channel", "type": "update", "first_seq", "seq",
+  "bids", "asks"}`: the engine updates `first_seq..seq` merged (levels as absolute quantities, the last
+  value of each level wins); the session sends the snapshot first and drops updates with `seq <=
+  snapshot.seq`
 - `trades:SYM` (Redis `trades:SYM`): `{"channel", "data": [{id, price, qty, side, ts}, ...]}`
 - `candles:SYM:INTERVAL` (Redis `trades:SYM`, bar state per topic): `{"channel", "data": {t, o, h, l, c, v}}`
+
+Book, trades and candles coalesce (`exchange.api.hub`, `WsSettings.coalesce_ms`): at most one frame per
+channel per window, whatever the message rate. A book window never spans a gap in the engine's seqs: a
+message that does not follow the pending one flushes the pending frame first, so sessions see the gap.
 - `orders` (private; topic and Redis channel `orders:{account}`): `{"channel": "orders", "data": [order]}`
 - `balances` (private; `balances:{account}`): `{"channel": "balances", "data": [{asset, available, held}]}`
 
@@ -23,9 +29,10 @@ from typing import Any
 
 import msgspec
 
-from exchange.api.convert import MarketCache, balance_out, levels_out, order_out
+from exchange.api.convert import Market, MarketCache, balance_out, levels_out, order_out
 from exchange.api.hub import Delivery, Topic
 from exchange.api.marketdata import DB_ERRORS, INTERVAL_MS, Bar, MarketData, parse_trade, trade_out
+from exchange.engine.codec import parse_order_lines
 
 _encode = msgspec.json.Encoder().encode
 
@@ -91,26 +98,54 @@ def parse_channel(name: Any) -> Channel:
 
 
 class BookTopic(Topic):
-    """Engine `book:{SYM}` -> update frames carrying `seq` (sessions add the snapshot and the seq filter)."""
+    """Engine `book:{SYM}` -> update frames carrying `first_seq`/`seq` (sessions add the snapshot and the
+    seq filter)."""
 
-    def __init__(self, channel: Channel, markets: MarketCache) -> None:
+    def __init__(self, channel: Channel, markets: MarketCache, coalesce_s: float = 0.0) -> None:
         super().__init__(channel.name)
         self.redis_channel = f"book:{channel.symbol}"
         self.channel = channel
         self.markets = markets
+        self.coalesce_s = coalesce_s
+        self._first = 0
+        self._last = 0
+        self._bids: dict[str, str] = {}
+        self._asks: dict[str, str] = {}
 
     async def convert(self, payload: bytes) -> list[Delivery]:
+        await self.absorb(payload)
+        delivery = self.drain()
+        return [delivery] if delivery is not None else []
+
+    async def absorb(self, payload: bytes) -> None:
         msg = json.loads(payload)
         market = await self.markets.require(self.channel.symbol)
         seq = int(msg["seq"])
+        if self._last and seq != self._last + 1:
+            self.flush_now()  # never merge across a gap (or a replay): sessions must see it
+        if not self._last:
+            self._first = seq
+        self._last = seq
+        for price, qty in levels_out(msg.get("bids") or [], market):
+            self._bids[price] = qty
+        for price, qty in levels_out(msg.get("asks") or [], market):
+            self._asks[price] = qty
+
+    def drain(self) -> Delivery | None:
+        if not self._last:
+            return None
         frame = {
             "channel": self.name,
             "type": "update",
-            "seq": seq,
-            "bids": levels_out(msg.get("bids") or [], market),
-            "asks": levels_out(msg.get("asks") or [], market),
+            "first_seq": self._first,
+            "seq": self._last,
+            "bids": [[p, q] for p, q in self._bids.items()],
+            "asks": [[p, q] for p, q in self._asks.items()],
         }
-        return [Delivery(dumps(frame), seq)]
+        first, last = self._first, self._last
+        self._first = self._last = 0
+        self._bids, self._asks = {}, {}
+        return Delivery(dumps(frame), last, first_seq=first, data=frame)
 
     async def snapshot(self, engine: Any, depth: int) -> tuple[int, str]:
         """The engine's atomic book as a snapshot frame: (seq, text)."""
@@ -128,16 +163,28 @@ class BookTopic(Topic):
 
 
 class TradesTopic(Topic):
-    def __init__(self, channel: Channel, markets: MarketCache) -> None:
+    def __init__(self, channel: Channel, markets: MarketCache, coalesce_s: float = 0.0) -> None:
         super().__init__(channel.name)
         self.redis_channel = f"trades:{channel.symbol}"
         self.channel = channel
         self.markets = markets
+        self.coalesce_s = coalesce_s
+        self._trades: list[dict[str, Any]] = []
 
     async def convert(self, payload: bytes) -> list[Delivery]:
+        await self.absorb(payload)
+        delivery = self.drain()
+        return [delivery] if delivery is not None else []
+
+    async def absorb(self, payload: bytes) -> None:
         market = await self.markets.require(self.channel.symbol)
-        trades = [trade_out(parse_trade(t), market) for t in json.loads(payload)]
-        return [Delivery(dumps({"channel": self.name, "data": trades}))]
+        self._trades.extend(trade_out(parse_trade(t), market) for t in json.loads(payload))
+
+    def drain(self) -> Delivery | None:
+        if not self._trades:
+            return None
+        trades, self._trades = self._trades, []
+        return Delivery(dumps({"channel": self.name, "data": trades}))
 
 
 class CandlesTopic(Topic):
@@ -147,16 +194,21 @@ class CandlesTopic(Topic):
     messages that arrive meanwhile are buffered and folded in afterwards (deduplicated by trade id).
     """
 
-    def __init__(self, channel: Channel, markets: MarketCache, data: MarketData) -> None:
+    def __init__(
+        self, channel: Channel, markets: MarketCache, data: MarketData, coalesce_s: float = 0.0
+    ) -> None:
         super().__init__(channel.name)
         self.redis_channel = f"trades:{channel.symbol}"
         self.channel = channel
         self.markets = markets
         self.data = data
+        self.coalesce_s = coalesce_s
         self.bucket_ms = INTERVAL_MS[channel.interval]
         self.bar: Bar | None = None
         self.last_id = 0
         self._pending: list[dict[str, Any]] | None = []
+        self._changed = False
+        self._market: Market | None = None
 
     async def prepare(self) -> None:
         now = self.data.clock()
@@ -206,17 +258,24 @@ class CandlesTopic(Topic):
         return True
 
     async def convert(self, payload: bytes) -> list[Delivery]:
+        await self.absorb(payload)
+        delivery = self.drain()
+        return [delivery] if delivery is not None else []
+
+    async def absorb(self, payload: bytes) -> None:
         trades = [parse_trade(t) for t in json.loads(payload)]
         if self._pending is not None:
             self._pending.extend(trades)
-            return []
-        changed = False
+            return
+        self._market = await self.markets.require(self.channel.symbol)
         for trade in sorted(trades, key=lambda x: int(x["id"])):
-            changed = self._apply(trade) or changed
-        if not changed:
-            return []
-        frame = await self.frame()
-        return [Delivery(frame)] if frame else []
+            self._changed = self._apply(trade) or self._changed
+
+    def drain(self) -> Delivery | None:
+        if not self._changed or self.bar is None or self._market is None:
+            return None
+        self._changed = False
+        return Delivery(dumps({"channel": self.name, "data": self.bar.out(self._market)}))
 
     async def frame(self) -> str | None:
         if self.bar is None:
@@ -239,7 +298,7 @@ class OrdersTopic(Topic):
 
     async def convert(self, payload: bytes) -> list[Delivery]:
         out = []
-        for order in json.loads(payload):
+        for order in parse_order_lines(payload):  # "{id} {record}" lines (lua/lib/03_order.lua)
             market = await self.markets.require(str(order["symbol"]))
             out.append(order_out(order, market))
         return [Delivery(dumps({"channel": "orders", "data": out}))]
