@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
         "print a market's live order book from Redis",
         "exchange.engine.cli:add_book_arguments",
     ),
+    "order": (
+        "exchange.engine.cli:run_order",
+        "print one order from Redis (its record and the order object)",
+        "exchange.engine.cli:add_order_arguments",
+    ),
     "user": (
         "exchange.api.users_cli:run",
         "manage accounts (exchange user create --admin EMAIL)",

@@ -240,7 +240,7 @@ def test_post_only_that_would_take_is_rejected_without_a_hold() -> None:
 
 
 def test_max_makers_cap_expires_the_remainder_and_never_crosses() -> None:
-    """A taker that would touch more than MAX_MAKERS makers fills 200 and expires the rest (max_makers)."""
+    """A taker needing more than MAX_MAKERS makers fills MAX_MAKERS and expires the rest (max_makers)."""
     ref = _ref()
     _fund(ref, 2, base=100 * (MAX_MAKERS + 5))
     _fund(ref, 1, quote=10_000)

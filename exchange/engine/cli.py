@@ -1,8 +1,9 @@
-"""`exchange book SYMBOL`: print a market's live order book from Redis."""
+"""`exchange book SYMBOL` and `exchange order ID`: read the live engine state in Redis."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from decimal import Decimal
 
 from exchange.engine.client import Engine, connect
@@ -55,4 +56,27 @@ def run_book(args: argparse.Namespace) -> int:
         print(exc)
         return 1
     print(format_book(market, book))
+    return 0
+
+
+def add_order_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("order_id", type=int, help="order id")
+    p.add_argument("--data-dir", default=None, help="the stack's data directory (to find its Redis URL)")
+    p.add_argument("--redis-url", default=None, help="Redis URL (default: EXCHANGE_REDIS_URL, then stack)")
+
+
+def run_order(args: argparse.Namespace) -> int:
+    """Print one order as the engine holds it: the `order:{id}` record, then the order object as JSON."""
+    from exchange.seed import resolve_redis_url
+
+    engine = Engine(connect(resolve_redis_url(args)))
+    record = engine.redis.get(f"order:{args.order_id}")
+    if isinstance(record, bytes):
+        record = record.decode()
+    order = engine.get_order(args.order_id)
+    if order is None:
+        print(f"no order {args.order_id} in Redis (closed orders expire once persisted: see the history API)")
+        return 1
+    print(f"order:{args.order_id} {record}")
+    print(json.dumps(order, indent=2))
     return 0

@@ -28,7 +28,7 @@ import pytest
 import redis
 
 from exchange.engine.codec import event_fields, parse_order_record
-from exchange.reference import Reference
+from exchange.reference import MAX_MAKERS, Reference
 
 SEEDS = int(os.environ.get("EXCHANGE_DIFF_SEEDS", "20"))
 COMMANDS = int(os.environ.get("EXCHANGE_DIFF_COMMANDS", "2000"))
@@ -136,7 +136,7 @@ class Generator:
     def _sweep(self) -> None:
         """More than MAX_MAKERS one-lot asks, then a by-quote buy big enough to hit the cap."""
         price = MID + self.rng.randint(-3, 3)
-        for _ in range(210):
+        for _ in range(MAX_MAKERS + 10):
             self.pending.append(self._order(symbol="ETH-BTC", side="sell", price=price, qty=1))
         self.pending.append(self._order(symbol="ETH-BTC", side="buy", type="market", quote_qty=10**6))
 

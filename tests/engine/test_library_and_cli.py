@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 import pytest
 
 from exchange.engine import Engine
-from exchange.engine.cli import add_book_arguments, run_book
+from exchange.engine.cli import add_book_arguments, add_order_arguments, run_book, run_order
 from exchange.engine.library import library_source, load_library
 from exchange.seed import SEED_MARKETS
 from exchange.seed import run as run_seed
@@ -54,6 +55,23 @@ def test_exchange_book_prints_decimal_levels_spread_and_seq(
     assert "60000" in out and "0.0015" in out and "     2" in out
     assert "spread 1.25" in out
     assert run_book(parser.parse_args(["NOPE-USDT", "--redis-url", redis_url_each])) == 1
+
+
+def test_exchange_order_prints_the_record_and_the_order_object(
+    ex: Exchange, redis_url_each: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exchange order ID` shows the stored record and the decoded order object; an unknown id exits 1."""
+    ex.fund(1, "USDT", 10**12)
+    order = ex.place(1, "buy", price=6_000_000, qty=100, symbol="BTC-USDT", client_order_id="c-1")["order"]
+    parser = argparse.ArgumentParser()
+    add_order_arguments(parser)
+    assert run_order(parser.parse_args([str(order["id"]), "--redis-url", redis_url_each])) == 0
+    out = capsys.readouterr().out
+    first, _, rest = out.partition("\n")
+    head = f"1|BTC-USDT|buy|||6000000|100||USDT|||c-1|{order['created_ms']}"
+    assert first == f"order:{order['id']} {head}|open||||{order['hold']}|"
+    assert json.loads(rest) == order
+    assert run_order(parser.parse_args(["999999", "--redis-url", redis_url_each])) == 1
 
 
 def test_exchange_seed_is_idempotent(

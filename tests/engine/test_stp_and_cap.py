@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from exchange.reference import MAX_MAKERS
 from tests.engine.conftest import Exchange
 
 
@@ -68,33 +69,34 @@ def _makers(ex: Exchange, count: int) -> None:
 
 
 def test_max_makers_cap_expires_the_remainder_and_never_crosses(ex: Exchange) -> None:
-    """With 201 one-lot makers, a 250-lot gtc buy fills 200, expires (max_makers) and does not rest."""
-    _makers(ex, 201)
+    """With MAX_MAKERS + 1 one-lot makers, a bigger gtc buy fills MAX_MAKERS, expires (max_makers), does not
+    rest."""
+    _makers(ex, MAX_MAKERS + 1)
     ex.fund(1, "XQ", 1_000_000)
-    r = ex.place(1, "buy", price=50, qty=250)
+    r = ex.place(1, "buy", price=50, qty=MAX_MAKERS + 50)
     o = r["order"]
-    assert len(r["fills"]) == 200
-    assert (o["status"], o["reason"], o["filled"], o["hold"]) == ("expired", "max_makers", 200, 0)
-    assert ex.engine.book("XB-XQ") == {"seq": 202, "bids": [], "asks": [[50, 1, 1]]}
+    assert len(r["fills"]) == MAX_MAKERS
+    assert (o["status"], o["reason"], o["filled"], o["hold"]) == ("expired", "max_makers", MAX_MAKERS, 0)
+    assert ex.engine.book("XB-XQ") == {"seq": MAX_MAKERS + 2, "bids": [], "asks": [[50, 1, 1]]}
 
 
 def test_cap_reached_exactly_when_the_book_runs_out_lets_the_remainder_rest(ex: Exchange) -> None:
-    """With exactly 200 makers the taker is not stopped by the cap: its remainder rests."""
-    _makers(ex, 200)
+    """With exactly MAX_MAKERS makers the taker is not stopped by the cap: its remainder rests."""
+    _makers(ex, MAX_MAKERS)
     ex.fund(1, "XQ", 1_000_000)
-    o = ex.place(1, "buy", price=50, qty=250)["order"]
-    assert (o["status"], o["filled"]) == ("partially_filled", 200)
+    o = ex.place(1, "buy", price=50, qty=MAX_MAKERS + 50)["order"]
+    assert (o["status"], o["filled"]) == ("partially_filled", MAX_MAKERS)
     assert ex.engine.book("XB-XQ")["bids"] == [[50, 50, 1]]
 
 
 def test_stp_cancelled_makers_count_toward_the_cap(ex: Exchange) -> None:
-    """200 own makers cancelled by STP use up the cap: the next (foreign) maker is not reached."""
-    ex.fund(1, "XB", 200)
-    for _ in range(200):
+    """MAX_MAKERS own makers cancelled by STP use up the cap: the next (foreign) maker is not reached."""
+    ex.fund(1, "XB", MAX_MAKERS)
+    for _ in range(MAX_MAKERS):
         ex.place(1, "sell", price=50, qty=1)
     ex.fund(2, "XB", 1)
     ex.place(2, "sell", price=50, qty=1)
     ex.fund(1, "XQ", 1_000_000)
     r = ex.place(1, "buy", price=50, qty=1)
-    assert len(r["stp"]) == 200 and r["fills"] == []
+    assert len(r["stp"]) == MAX_MAKERS and r["fills"] == []
     assert (r["order"]["status"], r["order"]["reason"]) == ("expired", "max_makers")
