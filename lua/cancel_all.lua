@@ -9,7 +9,7 @@
   ARGV[3] ts_ms
   Result: JSON {"cancelled": n, "remaining": n}: remaining counts the account's open orders not examined
     because the batch was full (an upper bound: some may be in other or halted markets); callers loop
-    until it is 0. At most U.BATCH order hashes are cancelled per call.
+    until it is 0. At most U.BATCH orders are cancelled per call.
   Errors: INVALID_ARGUMENT, UNKNOWN_MARKET
   Events (events:{SYM} of each market): order_cancelled (reason user)
 ]]

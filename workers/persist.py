@@ -197,7 +197,7 @@ class Persister:
         self.redis = client
         self.conn = conn
         self.batch_size = batch_size
-        # EXPIRE set on the engine's `order:{id}` hash of orders closed in a committed batch (None: never)
+        # EXPIRE set on the engine's `order:{id}` record of orders closed in a committed batch (None: never)
         self.closed_ttl_s: int | None = None
         self._known_streams: set[str] = set()
         self._quote: dict[str, str] = {}
@@ -363,7 +363,7 @@ class Persister:
         pipe.set(redis_cursor_key(stream), batch.last_seq)
         if self.closed_ttl_s is not None:
             for oid, o in batch.orders.items():
-                # an order with a client_order_id stays: the engine's retry check reads its hash
+                # an order with a client_order_id stays: the engine's retry check reads its record
                 if o.status not in OPEN_STATUSES and not o.client_order_id:
                     pipe.expire(f"order:{oid}", self.closed_ttl_s)
         pipe.execute()

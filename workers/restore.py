@@ -1,7 +1,7 @@
 """`exchange restore`: rebuild the engine's Redis state from PostgreSQL after Redis was lost.
 
 Rebuilds exactly the keys the engine keeps (docs/redis.md; the Lua library in lua/): assets and markets
-(with `seq` = the persisted cursor and `book_seq`), balances (ledger sums), every order hash the engine
+(with `seq` = the persisted cursor and `book_seq`), balances (ledger sums), every order record the engine
 would still hold (open orders, and closed ones unless `closed_orders=False`) in the engine's compact
 encoding, books and level aggregates in time priority, `open:{account}`, `coid:{account}`, `wallet:refs`,
 the recent-trades lists, the id sequences, and the persistence cursors. Streams are not rebuilt: the engine

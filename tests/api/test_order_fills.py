@@ -35,7 +35,7 @@ async def test_get_order_returns_persisted_fills_for_maker_and_taker(
 async def test_a_closed_order_gone_from_redis_is_read_from_postgres(
     client: AsyncTestClient[Litestar], alice: User, bob: User, redis_url: str, pg_url: str
 ) -> None:
-    """When the order hash expired from Redis, GET /api/orders/{id} answers from PostgreSQL (owner only)."""
+    """When the order record expired from Redis, GET /api/orders/{id} answers from PostgreSQL (owner only)."""
     order = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "40000", "qty": "0.01"}
     placed = (await client.post("/api/orders", json=order, headers=alice.headers)).json()
     cancelled = (await client.delete(f"/api/orders/{placed['id']}", headers=alice.headers)).json()
