@@ -40,6 +40,12 @@ class WsSettings:
     """EXCHANGE_WS_BOOK_DEPTH: levels per side in a book snapshot."""
     tickers_interval_s: float = 1.0
     """EXCHANGE_WS_TICKERS_S: how often the tickers channel checks for changes."""
+    coalesce_ms: int = 50
+    """EXCHANGE_WS_COALESCE_MS: trades and candles frames at most once per this window per channel (windows
+    aligned on the loop clock); 0 sends one frame per engine message."""
+    book_coalesce_ms: int = 100
+    """EXCHANGE_WS_BOOK_COALESCE_MS: the same for book updates (keep it a multiple of the trades window, so
+    a client's book and trades frames leave together); 0 sends one frame per engine update."""
 
     @classmethod
     def from_env(cls) -> WsSettings:
@@ -52,6 +58,8 @@ class WsSettings:
             frames_per_s=_env_int("EXCHANGE_WS_FRAMES_PER_S", 200),
             snapshot_depth=_env_int("EXCHANGE_WS_BOOK_DEPTH", 500),
             tickers_interval_s=_env_float("EXCHANGE_WS_TICKERS_S", 1.0),
+            coalesce_ms=_env_int("EXCHANGE_WS_COALESCE_MS", 50),
+            book_coalesce_ms=_env_int("EXCHANGE_WS_BOOK_COALESCE_MS", 100),
         )
 
 

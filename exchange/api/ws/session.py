@@ -123,6 +123,7 @@ class Session:
         self._tokens = float(self.settings.frames_per_s)
         self._tokens_at = time.monotonic()
         self._send_started = 0.0
+        self._coalesce_s = max(0, self.settings.coalesce_ms) / 1000
 
     # --- outgoing ---------------------------------------------------------------------------------
     def deliver(self, topic: str, delivery: Delivery) -> None:
@@ -147,13 +148,26 @@ class Session:
         seq = delivery.seq or 0
         if seq <= sub.seq:
             return
-        if seq != sub.seq + 1:  # a gap (should not happen on one connection): start over with a snapshot
+        first = delivery.first_seq or seq
+        if first > sub.seq + 1:  # a gap (should not happen on one connection): start over with a snapshot
             self._resync(sub)
             if sub.pending is not None:
                 sub.pending.append(delivery)
             return
+        self._push_update(sub, delivery)
+
+    def _push_update(self, sub: _Sub, delivery: Delivery) -> None:
+        """Send a book update that covers `sub.seq + 1`; one that starts earlier (it straddles this
+        session's snapshot) is re-encoded to start at `sub.seq + 1`: its levels are absolute quantities,
+        so the part the snapshot already holds changes nothing, and clients always see
+        `first_seq == previous seq + 1`."""
+        seq = delivery.seq or 0
+        first = delivery.first_seq or seq
+        text = delivery.text
+        if first != sub.seq + 1 and isinstance(delivery.data, dict):
+            text = dumps({**delivery.data, "first_seq": sub.seq + 1})
         sub.seq = seq
-        self.push(delivery.text)
+        self.push(text)
 
     def push(self, text: str) -> None:
         if self.closing.is_set():
@@ -370,11 +384,11 @@ class Session:
         ctx = self.ctx
         match channel.kind:
             case ChannelKind.BOOK:
-                return BookTopic(channel, ctx.markets)
+                return BookTopic(channel, ctx.markets, max(0, self.settings.book_coalesce_ms) / 1000)
             case ChannelKind.TRADES:
-                return TradesTopic(channel, ctx.markets)
+                return TradesTopic(channel, ctx.markets, self._coalesce_s)
             case ChannelKind.CANDLES:
-                return CandlesTopic(channel, ctx.markets, ctx.data)
+                return CandlesTopic(channel, ctx.markets, ctx.data, self._coalesce_s)
             case ChannelKind.TICKERS:
                 return TickersTopic(ctx.data, ctx.settings.tickers_interval_s)
             case ChannelKind.ORDERS:
@@ -409,10 +423,11 @@ class Session:
         pending, sub.pending = sub.pending or [], None
         sub.seq = seq
         self.push(text)
-        for delivery in pending:  # contiguous ones only: a gap here waits for the next live update
-            if delivery.seq is not None and delivery.seq == sub.seq + 1:
-                sub.seq = delivery.seq
-                self.push(delivery.text)
+        for delivery in pending:  # ones covering the next seq only: a gap waits for the next live update
+            if delivery.seq is None or delivery.seq <= sub.seq:
+                continue
+            if (delivery.first_seq or delivery.seq) <= sub.seq + 1:
+                self._push_update(sub, delivery)
 
     def _resync(self, sub: _Sub) -> None:
         if sub.pending is not None and sub.resync_task is not None and not sub.resync_task.done():

@@ -1,4 +1,5 @@
-/** The live order book: snapshot + contiguous updates from `book:SYM`, re-subscribing on any gap. */
+/** The live order book: snapshot + contiguous (possibly merged) updates from `book:SYM`, re-subscribing on
+ * any gap. */
 import { useEffect, useState } from "react";
 import { BookSync, type BookMessage, type Level } from "../lib/bookSync";
 import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
@@ -29,6 +30,7 @@ export function useBook(symbol: string): View {
       const m: BookMessage = {
         type: (data.type as string) === "snapshot" ? "snapshot" : "update",
         seq: Number(data.seq),
+        first_seq: data.first_seq === undefined ? undefined : Number(data.first_seq),
         bids: (data.bids as BookMessage["bids"]) ?? [],
         asks: (data.asks as BookMessage["asks"]) ?? [],
       };

@@ -8,6 +8,10 @@ const upd = (seq: number, bids: [string, string][] = [], asks: [string, string][
   type: "update", seq, bids, asks,
 });
 
+const merged = (first: number, seq: number, bids: [string, string][] = [], asks: [string, string][] = []): BookMessage => ({
+  type: "update", first_seq: first, seq, bids, asks,
+});
+
 function fresh(): BookSync {
   const b = new BookSync();
   expect(b.apply(snap(10, [["100", "1"], ["99", "2"]], [["101", "1.5"], ["102", "3"]]))).toBe("applied");
@@ -112,5 +116,41 @@ describe("BookSync", () => {
     b.apply(snap(1, bids, []));
     expect(b.levels("bids", 5).map((l) => l.price)).toEqual(["100", "99", "98", "97", "96"]);
     expect(b.levels("bids", 5).at(-1)?.cumulative).toBe("5");
+  });
+  it("applies merged updates that start at the next seq", () => {
+    const b = fresh();
+    expect(b.apply(merged(11, 13, [["100", "4"]], [["101", "0"]]))).toBe("applied");
+    expect(b.seq).toBe(13);
+    expect(b.apply(merged(14, 14, [["99", "0"]]))).toBe("applied");
+    expect(b.levels("bids").map((l) => [l.price, l.qty])).toEqual([["100", "4"]]);
+    expect(b.bestAsk()).toBe("102");
+  });
+
+  it("applies a merged update straddling the snapshot and ignores one it already contains", () => {
+    const b = fresh();
+    expect(b.apply(merged(8, 10, [["100", "1"]]))).toBe("ignored");
+    expect(b.apply(merged(9, 12, [["100", "3"]]))).toBe("applied");
+    expect(b.seq).toBe(12);
+    expect(b.levels("bids")[0]).toEqual({ price: "100", qty: "3", cumulative: "3" });
+  });
+
+  it("treats a merged update that starts after the next seq as a gap", () => {
+    const b = fresh();
+    expect(b.apply(merged(12, 15))).toBe("buffered");
+    expect(b.apply(merged(11, 11, [["100", "2"]]))).toBe("applied");
+    expect(b.seq).toBe(15);
+    expect(b.apply(merged(20, 21))).toBe("buffered");
+    expect(b.apply(merged(22, 22))).toBe("buffered");
+    expect(b.apply(merged(23, 23))).toBe("buffered");
+    expect(b.apply(merged(24, 24))).toBe("resync");
+  });
+
+  it("replays merged updates buffered before the snapshot", () => {
+    const b = new BookSync();
+    expect(b.apply(merged(3, 5, [["100", "9"]]))).toBe("buffered");
+    expect(b.apply(merged(6, 7, [["99", "1"]]))).toBe("buffered");
+    expect(b.apply(snap(4, [["100", "1"]], [["101", "1"]]))).toBe("applied");
+    expect(b.seq).toBe(7);
+    expect(b.levels("bids").map((l) => [l.price, l.qty])).toEqual([["100", "9"], ["99", "1"]]);
   });
 });

@@ -3,6 +3,11 @@
  * "0" removes a level). The caller feeds every `book:SYM` message to `apply`; when it answers "resync" the
  * caller re-subscribes (or refetches a snapshot) and the book waits for the next snapshot.
  *
+ * An update may merge several engine updates (the server coalesces them, Binance diff-depth style): it
+ * covers `first_seq..seq` (`first_seq` absent = `seq`). It applies when it covers the next seq
+ * (`first_seq <= current + 1 <= seq`): normally `first_seq == current + 1`; one that starts earlier
+ * (straddling a REST snapshot) is still safe because its levels are absolute quantities.
+ *
  * - Updates that arrive before the snapshot are buffered and replayed after it (those with seq <= the
  *   snapshot's seq are already contained in it and are dropped).
  * - Duplicates and stale updates (seq <= current) are ignored.
@@ -16,6 +21,8 @@ export type RawLevel = readonly [string, string] | readonly [string, string, ...
 
 export interface BookMessage {
   type: "snapshot" | "update";
+  /** The first engine update merged into this message (updates only; absent = `seq`). */
+  first_seq?: number;
   seq: number;
   bids: readonly RawLevel[];
   asks: readonly RawLevel[];
@@ -67,7 +74,7 @@ export class BookSync {
       return "buffered";
     }
     if (msg.seq <= this.seq) return "ignored";
-    if (msg.seq === this.seq + 1) {
+    if (firstSeq(msg) <= this.seq + 1) {
       if (!this.applyUpdate(msg)) return this.fail();
       return this.drain() ? "applied" : this.fail();
     }
@@ -97,10 +104,14 @@ export class BookSync {
     return !this.crossed();
   }
 
-  /** Apply held updates that are now contiguous. False if the book became inconsistent. */
+  /** Apply held updates that now cover the next seq. False if the book became inconsistent. */
   private drain(): boolean {
     for (;;) {
-      const next = this.pending.get(this.seq + 1);
+      let next: BookMessage | undefined;
+      for (const [seq, msg] of this.pending) {
+        if (seq <= this.seq) this.pending.delete(seq);
+        else if (firstSeq(msg) <= this.seq + 1) next = msg;
+      }
       if (!next) return true;
       this.pending.delete(next.seq);
       if (!this.applyUpdate(next)) return false;
@@ -139,6 +150,10 @@ export class BookSync {
     const a = best(this.asks, 1);
     return a ? toPlain(a) : null;
   }
+}
+
+function firstSeq(msg: BookMessage): number {
+  return msg.first_seq ?? msg.seq;
 }
 
 function setLevels(side: Side, levels: readonly RawLevel[]): void {

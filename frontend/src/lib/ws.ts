@@ -10,6 +10,7 @@ export type ConnState = "connecting" | "open" | "closed";
 export interface ChannelMessage {
   channel: string;
   type?: string;
+  first_seq?: number;
   seq?: number;
   data?: unknown;
   [k: string]: unknown;
