@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -38,6 +38,24 @@ def decimal_str(value: Decimal) -> str:
         return "0"
     text = format(value.normalize(), "f")
     return text
+
+
+def scaled_str(n: int, k: int) -> str:
+    """`n * 10**-k` (k >= 0) as `decimal_str` writes it, with integer string work only (no Decimal): the
+    hot path of every order, book and trade conversion."""
+    if k == 0:
+        return str(n)
+    sign = "-" if n < 0 else ""
+    digits = str(-n if n < 0 else n).rjust(k + 1, "0")
+    frac = digits[-k:].rstrip("0")
+    return f"{sign}{digits[:-k]}.{frac}" if frac else f"{sign}{digits[:-k]}"
+
+
+def _power_of_ten_exponent(step: Decimal) -> int:
+    """k when `step == 10**-k` (k >= 0), else -1."""
+    t = step.normalize().as_tuple()
+    exponent = int(t.exponent)
+    return -exponent if t.digits == (1,) and t.sign == 0 and exponent <= 0 else -1
 
 
 def _parse_decimal(text: str, code: ErrorCode, field: str) -> Decimal:
@@ -82,6 +100,12 @@ class Market:
     maker_bps: int
     taker_bps: int
     status: str
+    tick_exp: int = field(init=False, repr=False, compare=False)  # tick_size == 10**-tick_exp, or -1
+    lot_exp: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tick_exp", _power_of_ten_exponent(self.tick_size))
+        object.__setattr__(self, "lot_exp", _power_of_ten_exponent(self.lot_size))
 
     @classmethod
     def from_engine(cls, fields: Mapping[str, Any], decimals: Mapping[str, int]) -> Market:
@@ -109,16 +133,20 @@ class Market:
 
     # engine -> API
     def price_out(self, ticks: int | str) -> str:
+        if self.tick_exp >= 0:
+            return scaled_str(int(ticks), self.tick_exp)
         return decimal_str(int(ticks) * self.tick_size)
 
     def qty_out(self, lots: int | str) -> str:
+        if self.lot_exp >= 0:
+            return scaled_str(int(lots), self.lot_exp)
         return decimal_str(int(lots) * self.lot_size)
 
     def quote_out(self, minor: int | str) -> str:
-        return decimal_str(Decimal(int(minor)).scaleb(-self.quote_decimals))
+        return scaled_str(int(minor), self.quote_decimals)
 
     def base_out(self, minor: int | str) -> str:
-        return decimal_str(Decimal(int(minor)).scaleb(-self.base_decimals))
+        return scaled_str(int(minor), self.base_decimals)
 
     def fee_rate(self, bps: int) -> str:
         return decimal_str(Decimal(bps) / _TEN_THOUSAND)

@@ -49,9 +49,16 @@ def _encode(value: Any) -> bytes:
 def pack(args: tuple[Any, ...]) -> bytes:
     """One command in RESP2 (an array of bulk strings)."""
     parts = [b"*%d\r\n" % len(args)]
+    append = parts.append
     for arg in args:
-        data = _encode(arg)
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        kind = type(arg)
+        if kind is str:
+            data = arg.encode()
+        elif kind is int:
+            data = b"%d" % arg
+        else:
+            data = _encode(arg)
+        append(b"$%d\r\n%s\r\n" % (len(data), data))
     return b"".join(parts)
 
 

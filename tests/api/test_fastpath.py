@@ -196,3 +196,20 @@ async def test_the_account_memo_serves_repeated_lookups_without_the_database() -
     await asyncio.sleep(0.25)
     assert await cache.get(Pool(), 7) == row
     assert lookups == [7, 8, 8, 7]
+
+
+def test_scaled_str_writes_what_decimal_str_writes() -> None:
+    """The integer fast path of price/qty/amount conversion matches the Decimal one everywhere."""
+    from decimal import Decimal
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from exchange.api.convert import decimal_str, scaled_str
+
+    @given(st.integers(min_value=-(2**63), max_value=2**63), st.integers(min_value=0, max_value=18))
+    def check(n: int, k: int) -> None:
+        assert scaled_str(n, k) == decimal_str(Decimal(n).scaleb(-k))
+
+    check()
+    assert scaled_str(6_000_001, 2) == "60000.01" and scaled_str(0, 8) == "0" and scaled_str(-5, 2) == "-0.05"
