@@ -13,11 +13,11 @@ U.MAX_MAKERS = 16
 U.BATCH = 1000 -- orders cancelled per cancel_all / set_market_status call
 U.TRADES_KEPT = 200 -- length of the trades:{SYM} list
 
--- The text of integers repeats within and across calls (prices, quantities, zero), and string.format is
--- one of the dearest things a call does, so U.s memoizes it. The memo is a pure function of n (it changes
--- no result), kept between calls and dropped when it reaches S_CACHE_MAX entries, so it stays bounded.
-local S_CACHE_MAX = 50000
-local s_cache, s_count = {}, 0
+-- The text of integers repeats within a call (prices, quantities, zero), and string.format is one of the
+-- dearest things a call does, so U.s memoizes it in a table that each call starts afresh (U.register).
+-- Keeping it between calls was measured to be worse: every Lua GC cycle marks and sweeps whatever stays
+-- alive, and a memo of tens of thousands of strings made the collector a third of the CPU time.
+local s_cache = {}
 
 function U.s(n)
   local s = s_cache[n]
@@ -26,10 +26,7 @@ function U.s(n)
   end
   s = string.format('%d', n)
   if n == n then -- (never a NaN key)
-    if s_count >= S_CACHE_MAX then
-      s_cache, s_count = {}, 0
-    end
-    s_cache[n], s_count = s, s_count + 1
+    s_cache[n] = s
   end
   return s
 end
@@ -117,6 +114,7 @@ end
 function U.register(name, fn, flags)
   local function callback(keys, args)
     failure = nil
+    s_cache = {}
     local ok, res = pcall(fn, keys, args)
     if ok then
       return res
