@@ -19,6 +19,7 @@ Public surface:
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,25 @@ def _power_of_ten_exponent(step: Decimal) -> int:
     t = step.normalize().as_tuple()
     exponent = int(t.exponent)
     return -exponent if t.digits == (1,) and t.sign == 0 and exponent <= 0 else -1
+
+
+_PLAIN_DECIMAL = re.compile(r"([0-9]{1,30})(?:\.([0-9]{1,30}))?")
+
+
+def units_of(text: str, k: int) -> int | None:
+    """`text / 10**-k` for plain decimal text (`"60000.01"`) that is an exact multiple within the safe
+    integer range; None for anything else (exponents, signs, spaces, off-step values, too large), which the
+    Decimal path then handles with its precise error."""
+    if k < 0:
+        return None
+    m = _PLAIN_DECIMAL.fullmatch(text)
+    if m is None:
+        return None
+    whole, frac = m.group(1), (m.group(2) or "").rstrip("0")
+    if len(frac) > k:
+        return None
+    units = int(whole + frac.ljust(k, "0"))
+    return units if units <= MAX_SAFE_INT else None
 
 
 def _parse_decimal(text: str, code: ErrorCode, field: str) -> Decimal:
@@ -164,16 +184,25 @@ class Market:
 
     # API -> engine
     def price_in(self, text: str) -> int:
+        fast = units_of(text, self.tick_exp)
+        if fast is not None:
+            return fast
         value = _parse_decimal(text, ErrorCode.INVALID_PRICE, "price")
         return _whole_multiple(
             value, self.tick_size, ErrorCode.PRICE_NOT_ON_TICK, "price", ErrorCode.PRICE_TOO_HIGH
         )
 
     def qty_in(self, text: str) -> int:
+        fast = units_of(text, self.lot_exp)
+        if fast is not None:
+            return fast
         value = _parse_decimal(text, ErrorCode.INVALID_QTY, "qty")
         return _whole_multiple(value, self.lot_size, ErrorCode.QTY_NOT_ON_LOT, "qty", ErrorCode.QTY_TOO_LARGE)
 
     def quote_in(self, text: str) -> int:
+        fast = units_of(text, self.quote_decimals)
+        if fast is not None:
+            return fast
         value = _parse_decimal(text, ErrorCode.INVALID_QTY, "quote_qty")
         step = Decimal(1).scaleb(-self.quote_decimals)
         return _whole_multiple(value, step, ErrorCode.TOO_MANY_DECIMALS, "quote_qty", ErrorCode.INVALID_QTY)

@@ -213,3 +213,30 @@ def test_scaled_str_writes_what_decimal_str_writes() -> None:
 
     check()
     assert scaled_str(6_000_001, 2) == "60000.01" and scaled_str(0, 8) == "0" and scaled_str(-5, 2) == "-0.05"
+
+
+def test_units_of_agrees_with_the_decimal_path() -> None:
+    """Plain decimal text converts to the same units as the Decimal path; everything else defers to it."""
+    from decimal import Decimal
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from exchange.api.convert import MAX_SAFE_INT, units_of
+
+    @given(
+        st.integers(min_value=0, max_value=10**20), st.integers(min_value=0, max_value=12), st.integers(0, 12)
+    )
+    def check(n: int, scale: int, k: int) -> None:
+        text = format(Decimal(n).scaleb(-scale), "f")
+        got = units_of(text, k)
+        exact = Decimal(text).scaleb(k)
+        if exact == exact.to_integral_value() and exact <= MAX_SAFE_INT:
+            assert got == int(exact)
+        else:
+            assert got is None
+
+    check()
+    for text in ("1e3", "+1", " 1", "-1", "1.", ".5", "", "0x10", "١٢"):
+        assert units_of(text, 2) is None
+    assert units_of("60000.01", 2) == 6_000_001 and units_of("0.00010", 5) == 10 and units_of("7", 0) == 7
