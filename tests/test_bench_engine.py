@@ -12,6 +12,7 @@ from exchange.bench import engine as bench_engine
 KEYS = (
     "place_us_mean", "place_us_p99", "cancel_us_mean", "ref_script_us_mean", "place_vs_ref",
     "capacity_orders_per_s", "depth_cost_ratio", "bytes_per_resting_order", "slowest_call_us",
+    "slowest_call_us_at_10k",
 )  # fmt: skip
 
 

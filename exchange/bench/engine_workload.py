@@ -121,6 +121,7 @@ class Bench:
         self.errors: dict[str, int] = defaultdict(int)
         self.slowest = 0
         self.slowest_where = ""
+        self.slowest_by_phase: dict[str, int] = {}  # "base" (mix at ~10,000 resting), "depth", "prefill"
         self._usec = 0  # cmdstat usec of the command being timed, as of the last INFO
 
     def say(self, text: str) -> None:
@@ -239,6 +240,8 @@ class Bench:
     def _note_slowest(self, micros: int, where: str) -> None:
         if micros > self.slowest:
             self.slowest, self.slowest_where = micros, where
+        phase = where.split(" ", 1)[0]
+        self.slowest_by_phase[phase] = max(self.slowest_by_phase.get(phase, 0), micros)
 
     # ---- phases -------------------------------------------------------------------------------------
     def prefill(self, target: int, label: str) -> float:
