@@ -139,7 +139,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
-    """Count requests by method, route template and status; observe latency (routed HTTP requests only)."""
+    """Count requests by method, route template and status; observe latency (routed HTTP requests only).
+
+    It also completes the `Allow` header of Litestar's automatic OPTIONS answers (`_fix_allow`): done here
+    rather than in a `before_send` hook, because any such hook wraps every ASGI message of every request
+    and WebSocket frame."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -152,6 +156,8 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if scope.get("method") == "OPTIONS":
+                    _fix_allow(message, scope)
             await send(message)
 
         try:
@@ -381,7 +387,6 @@ def create_app(
         debug=False,
     )
     _tighten_openapi(app)
-    app.before_send.append(_options_allow_fixer(app))
     return app
 
 
@@ -443,24 +448,21 @@ def _allowed_methods(app: Litestar) -> dict[str, str]:
     return {path: ", ".join(sorted(m)) for path, m in methods.items()}
 
 
-def _options_allow_fixer(app: Litestar) -> Callable[[Message, Scope], Any]:
-    """`before_send` hook: Litestar's automatic OPTIONS answer lists only the methods of the first
-    controller registered on a path; answer with every method the path serves."""
-    allowed: dict[str, str] | None = None
-
-    async def before_send(message: Message, scope: Scope) -> None:
-        nonlocal allowed
-        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
-            return
-        if allowed is None:
-            allowed = _allowed_methods(app)
-        value = allowed.get(str(scope.get("path_template", "")))
-        if value:
-            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"allow"]
-            headers.append((b"allow", value.encode()))
-            message["headers"] = headers
-
-    return before_send
+def _fix_allow(message: Message, scope: Scope) -> None:
+    """Litestar's automatic OPTIONS answer lists only the methods of the first controller registered on a
+    path; answer with every method the path serves (computed once per app)."""
+    app = scope.get("litestar_app")
+    if app is None:
+        return
+    allowed = getattr(app.state, "_allowed_methods", None)
+    if allowed is None:
+        allowed = app.state._allowed_methods = _allowed_methods(app)
+    value = allowed.get(str(scope.get("path_template", "")))
+    if value:
+        start = cast(dict[str, Any], message)  # an http.response.start message
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"allow"]
+        headers.append((b"allow", value.encode()))
+        start["headers"] = headers
 
 
 def openapi_document() -> dict[str, Any]:
