@@ -490,7 +490,8 @@ class Driver:
             f"fanout {clients} clients, {trades_per_s:.0f} trades/s: p50 {result['p50']:.1f} ms, "
             f"p99 {result['p99']:.1f} ms, {result['n']} deliveries, connected {result['sent']}, "
             f"dropped {result['errors']}, generator errors {gen['errors']}/{gen['sent']} "
-            f"{gen.get('statuses')}"
+            f"{gen.get('statuses')}, generator order p50 {percentile(sorted(gen['lat']), 0.5):.1f} ms "
+            f"p99 {percentile(sorted(gen['lat']), 0.99):.1f} ms"
         )
         return result
 
