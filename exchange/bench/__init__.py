@@ -19,6 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--redis-url", default=None, help="Redis to use (default: a throwaway server the benchmark starts)"
     )
+    p.add_argument(
+        "--server",
+        default=None,
+        help="kind of throwaway Redis (engine benchmark): redis7 or valkey8 (default: the first available)",
+    )
     p.add_argument("--url", default=None, help="API base URL (api benchmark; default: start one)")
     p.add_argument("--database-url", default=None, help="PostgreSQL URL (persist benchmark)")
     p.add_argument("--json", action="store_true", help="print results as JSON")

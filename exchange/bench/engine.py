@@ -23,8 +23,9 @@ capacity_orders_per_s, depth_cost_ratio, bytes_per_resting_order, slowest_call_u
 slowest_call_us_at_10k (the slowest call of the mix at ~10,000 resting orders, where the issue sets its
 worst-call target; slowest_call_us also covers the prefill to 1,000,000, whose calls pay for the growth of
 Redis's own tables).
-Smaller runs: `--size` (commands), EXCHANGE_BENCH_RESTING (10000), EXCHANGE_BENCH_DEPTH (1000000),
-EXCHANGE_BENCH_ACCOUNTS (1000).
+The server: `--redis-url`, else a throwaway `--server redis7|valkey8` (EXCHANGE_BENCH_SERVER; default the
+first available). Smaller runs: `--size` (commands), EXCHANGE_BENCH_RESTING (10000), EXCHANGE_BENCH_DEPTH
+(1000000), EXCHANGE_BENCH_ACCOUNTS (1000).
 """
 
 from __future__ import annotations
@@ -154,9 +155,14 @@ def main(args: argparse.Namespace) -> int:
     else:
         from exchange.servers import RedisServer, available_redis_kinds
 
+        kinds = available_redis_kinds()
+        kind = getattr(args, "server", None) or os.environ.get("EXCHANGE_BENCH_SERVER") or kinds[0]
+        if kind not in kinds:
+            print(f"exchange bench engine: no {kind} server here (available: {kinds})", file=sys.stderr)
+            return 2
         with (
             tempfile.TemporaryDirectory(prefix="exchange-bench-") as tmp,
-            RedisServer(available_redis_kinds()[0], Path(tmp)) as server,
+            RedisServer(kind, Path(tmp)) as server,
         ):
             client = redis.Redis.from_url(server.url, decode_responses=True, protocol=2)
             try:
