@@ -73,7 +73,8 @@ def run_bench(
     server = client.info("server")
     kind = "valkey" if "valkey_version" in server else "redis"
     bench.say(
-        f"engine benchmark: {kind} {server.get('redis_version')}, {accounts} accounts, {resting} resting, "
+        f"engine benchmark: {kind} {server.get('valkey_version') or server.get('redis_version')}, "
+        f"{accounts} accounts, {resting} resting, "
         f"{commands} commands, depth phase {depth} resting"
     )
     saved = client.config_get("slowlog-*")
