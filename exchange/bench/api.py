@@ -61,10 +61,8 @@ SYMBOL = "BTC-USDT"
 PRICE = "60000"
 QTY = "0.0001"  # 6 USDT per trade, above the 5 USDT minimum notional
 P99_BOUND_MS = 50.0
-RATES = tuple(
-    int(r)
-    for r in os.environ.get("EXCHANGE_BENCH_RATES", "500,1000,1500,2000,3000,4000,5000,6000,8000").split(",")
-)
+DEFAULT_RATES = "500,750,1000,1250,1500,2000,3000,4000,5000,6000,8000"
+RATES = tuple(int(r) for r in os.environ.get("EXCHANGE_BENCH_RATES", DEFAULT_RATES).split(","))
 WS_CONNECTIONS_PER_ACCOUNT = 4
 FANOUT_TRADES_PER_S = 200
 GRACE_S = 3.0
