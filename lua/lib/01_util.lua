@@ -40,6 +40,9 @@ function U.uint(v)
   if n >= U.MAX then
     return nil
   end
+  if #v == 1 or string.byte(v, 1) ~= 48 then -- no leading zero: v is n's text, so U.s(n) need not format it
+    s_cache[n] = v
+  end
   return n
 end
 
