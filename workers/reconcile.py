@@ -25,6 +25,7 @@ from typing import Any, cast
 import psycopg
 import redis
 
+from exchange.engine.codec import parse_order_record
 from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
 from workers.lag import (
     RECONCILE_DIFFERENCES_KEY,
@@ -37,7 +38,8 @@ from workers.persist import Persister
 log = logging.getLogger("exchange.reconcile")
 
 # Read-only snapshot. Returns {markets: {sym: seq}, wallet_seq, balances: {account: [field, value, ...]},
-# orders: [[id, symbol, side, status, qty, filled], ...]} as JSON (cjson keeps integers exact below 2^53).
+# orders: [[id, record], ...]} as JSON (cjson keeps integers exact below 2^53); a record is the engine's
+# `order:{id}` string, parsed in Python by codec.parse_order_record (one definition of its layout).
 SNAPSHOT_LUA = """#!lua flags=no-writes
 -- ARGV: account ids. Reads only those accounts' keys (no KEYS/SCAN inside: the script stays short).
 local out = {markets = {}, balances = {}, orders = {}}
@@ -51,13 +53,7 @@ for i = 1, #ARGV do
     out.balances[ARGV[i]] = flat
   end
   for _, id in ipairs(redis.call('SMEMBERS', 'open:' .. ARGV[i])) do
-    -- the order record (lua/lib/03_order.lua): account|symbol|side|type|tif|price|qty|quote_qty|hold_asset|
-    -- post_only|stp|client_order_id|created_ms|status|reason|filled|...
-    local r = redis.call('GET', 'order:' .. id) or ''
-    local symbol, side, qty, status, filled = string.match(r,
-      '^[^|]*|([^|]*)|([^|]*)|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|[^|]*|([^|]*)|')
-    table.insert(out.orders, {id, symbol or '', side or '', status or '',
-      (qty or '') == '' and '0' or qty, (filled or '') == '' and '0' or filled})
+    table.insert(out.orders, {id, redis.call('GET', 'order:' .. id) or ''})
   end
 end
 if next(out.balances) == nil then out.balances = nil end
@@ -123,12 +119,13 @@ def take_snapshot(client: redis.Redis, accounts: set[int]) -> Snapshot:
                 continue
             balances[(int(account), asset)] = (avail, held)
     orders: dict[int, dict[str, Any]] = {}
-    for oid, symbol, side, status, qty, filled in raw.get("orders") or []:
+    for oid, record in raw.get("orders") or []:
+        order = parse_order_record(int(oid), record)
         orders[int(oid)] = {
-            "symbol": symbol,
-            "side": side,
-            "status": status,
-            "remaining": int(qty or 0) - int(filled or 0),
+            "symbol": order["symbol"] if order else "",
+            "side": order["side"] if order else "",
+            "status": order["status"] if order else "",
+            "remaining": order["qty"] - order["filled"] if order else 0,
         }
     return Snapshot(heads, balances, orders)
 
