@@ -1,10 +1,10 @@
 --[[
   order: the order record `order:{id}` and the order object of docs/engine.md.
 
-  The record is one string: the order object's fields except `id` (it is in the key), in O.FIELDS order,
+  The record is one string: the order object's fields except `id` (it is in the key), in the order below,
   joined by '|'. The first 13 never change after the order is accepted (its "head"); the last 6 change as it
-  fills and closes. A field equal to its default in O.DEFAULTS is left empty, and updated_ms is empty while
-  it equals created_ms, so a resting order costs about 70 bytes and `GET order:{id}` stays readable:
+  fills and closes. A field equal to its default is left empty, and updated_ms is empty while it equals
+  created_ms, so a resting order costs about 70 bytes and `GET order:{id}` stays readable:
     7|BTC-USDT|buy|||6000000|100||USDT||||1700000000000|open||||6012000|
   (account 7 buys 100 lots at 6,000,000 ticks and holds 6,012,000 USDT minor units)
   One GET or SET moves a whole order. Lua pays for every string and table it makes, so a maker is read with
@@ -12,12 +12,11 @@
   The same record, after the id and a space, is what orders:{account} publishes and ex_place / ex_cancel
   return: Python (exchange/engine/codec.py, parse_order_record) turns it into the order object.
 ]]
-O.FIELDS = { 'account', 'symbol', 'side', 'type', 'tif', 'price', 'qty', 'quote_qty', 'hold_asset', 'post_only',
-  'stp', 'client_order_id', 'created_ms', 'status', 'reason', 'filled', 'quote_filled', 'hold', 'updated_ms' }
-O.DEFAULTS = {
-  type = 'limit', tif = 'gtc', price = 0, qty = 0, quote_qty = 0, filled = 0, quote_filled = 0, hold = 0,
-  reason = '', post_only = 0, stp = 'cancel_maker', client_order_id = '',
-}
+--[[ The fields, in record order (exchange/engine/codec.py RECORD_FIELDS is the same list):
+       account symbol side type tif price qty quote_qty hold_asset post_only stp client_order_id created_ms
+     | status reason filled quote_filled hold updated_ms
+     Empty means the default: type limit, tif gtc, stp cancel_maker, reason and client_order_id '', every
+     number 0, updated_ms = created_ms (codec.ORDER_DEFAULTS). ]]
 -- captures (written out: the string library is not reachable while the library loads):
 --   1 head  2 account  3 symbol  4 side  5 price  6 qty  7 hold_asset  8 created_ms
 --   9 status  10 reason  11 filled  12 quote_filled  13 hold  14 updated_ms
