@@ -49,6 +49,7 @@ from exchange.api.convert import MarketCache
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.fastredis import EngineRedis, PipelinedRedis
 from exchange.api.ratelimit import RateLimiter
+from exchange.api.rawsocket import RAW_SEND_KEY
 from exchange.api.routes_admin import AdminController
 from exchange.api.routes_auth import AuthController, MeController
 from exchange.api.routes_ops import OpsController
@@ -136,6 +137,17 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 # ------------------------------------------------------------------------------------------ metrics
+
+
+class ExchangeApp(Litestar):
+    """Litestar, plus one thing at the entry point: a WebSocket scope records the server's own `send`
+    (under `RAW_SEND_KEY`), before Litestar wraps it, so a session can write ready-made frames straight to
+    the connection (exchange.api.rawsocket)."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND_KEY] = send
+        await super().__call__(scope, receive, send)
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
@@ -373,7 +385,7 @@ def create_app(
     if settings.frontend_dist.is_dir() and (settings.frontend_dist / "index.html").is_file():
         handlers.extend(_spa_handlers(settings.frontend_dist))
 
-    app = Litestar(
+    app = ExchangeApp(
         route_handlers=handlers,
         lifespan=[lifespan],
         on_startup=parts.on_startup,

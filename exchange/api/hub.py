@@ -19,7 +19,7 @@ written back to back. At 500 subscribers x hundreds of messages a second this is
 bounded (frames per client per channel <= 1 / coalesce_s); the price is up to one window of latency.
 
 Delivery never blocks the reader: `Sink.deliver` must be synchronous and bounded (the WebSocket session
-puts the text in a bounded queue and disconnects a client that does not read).
+writes the ready-made frame to its socket, or queues the text, and disconnects a client that does not read).
 
     Hub
      ├── one redis.asyncio PubSub (decode_responses=False), one reader task
@@ -35,13 +35,14 @@ import logging
 import math
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from exchange.api import metrics
+from exchange.api.rawsocket import text_frame
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,11 @@ class Delivery:
     resync: bool = False  # the pub/sub connection was re-established: stateful clients must re-snapshot
     first_seq: int | None = None  # book: the first update merged into this frame (None: same as `seq`)
     data: Any = None  # book: the frame as a dict, for the rare per-session rewrite of `first_seq`
+    frame: bytes = field(default=b"", repr=False)  # `text` as a WebSocket text frame, encoded once
+
+    def __post_init__(self) -> None:
+        if not self.frame and not self.resync:
+            object.__setattr__(self, "frame", text_frame(self.text.encode()))
 
 
 class Sink(Protocol):

@@ -50,6 +50,15 @@ def live(settings: Settings) -> Iterator[LiveServer]:
     server.stop()
 
 
+@pytest.fixture(params=["auto", "websockets"], ids=["direct-write", "asgi-queue"])
+def live_each_path(request: pytest.FixtureRequest, settings: Settings) -> Iterator[LiveServer]:
+    """The app under uvicorn's default protocol (sessions write frames straight to the socket) and under
+    its legacy one (frames go through each session's queue and ASGI send)."""
+    server = LiveServer(create_app(settings), ws=request.param).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def engine(seeded: str) -> Any:
     return engine_for(seeded)
@@ -72,11 +81,11 @@ def trade(eng, maker: int, taker: int, price: int = PRICE, qty: int = 100) -> di
     return eng.place(taker, SYMBOL, "buy", "limit", price=price, qty=qty, ts_ms=now_ms())
 
 
-def test_book_snapshot_then_contiguous_updates_reproduce_the_book_after_a_random_flow(live, engine):
+def test_book_snapshot_then_contiguous_updates_reproduce_the_book_after_a_random_flow(live_each_path, engine):
     """Snapshot + updates (seq contiguous) applied locally equal a fresh snapshot after random orders."""
     for account in (1, 2, 3):
         fund(engine, account)
-    c = Client(live.ws_url)
+    c = Client(live_each_path.ws_url)
     assert c.request({"op": "subscribe", "req_id": 1, "channels": [f"book:{SYMBOL}"]})["op"] == "subscribed"
     snap = c.channel(f"book:{SYMBOL}")
     assert snap["type"] == "snapshot"
@@ -111,7 +120,7 @@ def test_book_snapshot_then_contiguous_updates_reproduce_the_book_after_a_random
         seq = frame["seq"]
         apply_levels(book, frame)
 
-    fresh = Client(live.ws_url)
+    fresh = Client(live_each_path.ws_url)
     fresh.send({"op": "subscribe", "channels": [f"book:{SYMBOL}"]})
     snap2 = fresh.channel(f"book:{SYMBOL}")
     assert snap2["type"] == "snapshot" and snap2["seq"] == final["seq"]
@@ -218,9 +227,9 @@ def test_a_foreign_origin_is_refused_and_same_host_or_listed_origins_are_allowed
         server.stop()
 
 
-def test_malformed_frames_get_error_frames_and_the_connection_survives(live, settings):
+def test_malformed_frames_get_error_frames_and_the_connection_survives(live_each_path, settings):
     """Bad JSON, non-objects, unknown ops/channels/markets, oversize and binary frames: error frames only."""
-    c = Client(live.ws_url)
+    c = Client(live_each_path.ws_url)
     cases = [
         ("not json", "BAD_FRAME"),
         ("[1, 2]", "BAD_FRAME"),

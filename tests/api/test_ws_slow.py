@@ -8,6 +8,7 @@ import os
 import socket
 import time
 
+import pytest
 import redis
 
 from exchange.api import metrics
@@ -59,16 +60,32 @@ def _wait(pred, timeout: float) -> bool:
     return pred()
 
 
-def test_a_client_that_does_not_read_is_disconnected_and_others_keep_working(redis_url, pg_url):
-    """Queue bound reached (or a send stalls) -> the server drops that client; the server stays healthy."""
+@pytest.mark.parametrize(
+    ("ws", "limits", "reasons"),
+    [
+        ("auto", WsSettings(buffer_bytes=64 * 1024), ("buffer_full",)),
+        ("websockets", WsSettings(queue_size=20, send_timeout_s=2.0), ("queue_full", "send_stalled")),
+    ],
+    ids=["direct-write", "asgi-queue"],
+)
+def test_a_client_that_does_not_read_is_disconnected_and_others_keep_working(
+    redis_url, pg_url, ws, limits, reasons
+):
+    """Under uvicorn's default protocol frames go straight to the socket and a client is dropped once its
+    unread bytes pass `buffer_bytes`; on the queued ASGI path (another protocol) once its queue fills or a
+    send stalls. Either way the server stays healthy."""
     seed_all(redis_url)
     app = create_app(ws_settings(redis_url, pg_url))
-    app.state.ws_settings = WsSettings(queue_size=20, send_timeout_s=2.0)
-    server = LiveServer(app).start()
+    app.state.ws_settings = limits
+    server = LiveServer(app, ws=ws).start()
     pub = redis.Redis.from_url(redis_url, protocol=2)
+
+    def dropped_total() -> float:
+        return sum(WS_DROPPED.value(reason) for reason in reasons)
+
     try:
         baseline = metrics.WS_CLIENTS.value()
-        dropped = WS_DROPPED.value("queue_full") + WS_DROPPED.value("send_stalled")
+        dropped = dropped_total()
         sock = _raw_ws(server.port)
         assert _wait(lambda: metrics.WS_CLIENTS.value() == baseline + 1, 5)
         assert _wait(lambda: pub.pubsub_numsub(f"trades:{SYMBOL}")[0][1] == 1, 5)
@@ -78,12 +95,12 @@ def test_a_client_that_does_not_read_is_disconnected_and_others_keep_working(red
                 for i in range(200)
             ]
         )
-        for _ in range(600):  # ~10 MB of frames, far beyond socket buffers + the 20-frame queue
+        for _ in range(600):  # ~10 MB of frames, far beyond socket buffers and either bound
             pub.publish(f"trades:{SYMBOL}", batch)
             if metrics.WS_CLIENTS.value() == baseline:
                 break
         assert _wait(lambda: metrics.WS_CLIENTS.value() == baseline, 15), "slow client still connected"
-        assert WS_DROPPED.value("queue_full") + WS_DROPPED.value("send_stalled") == dropped + 1
+        assert dropped_total() == dropped + 1
         # the server released its Redis subscription with the client
         assert _wait(lambda: pub.pubsub_numsub(f"trades:{SYMBOL}")[0][1] == 0, 5)
         # the socket reaches EOF once we drain it: the server closed it

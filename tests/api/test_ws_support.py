@@ -44,12 +44,21 @@ def token(settings: Settings, account: int) -> str:
 
 
 class LiveServer:
-    """`app` served by uvicorn on a free loopback port, in a thread of this process."""
+    """`app` served by uvicorn on a free loopback port, in a thread of this process. `ws`: uvicorn's
+    WebSocket implementation ("auto" is websockets-sansio, where sessions write frames directly; the
+    legacy "websockets" one takes the queued ASGI path)."""
 
-    def __init__(self, app: Litestar) -> None:
+    def __init__(self, app: Litestar, ws: str = "auto") -> None:
         self.app = app
         self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            ws=ws,  # type: ignore[arg-type]
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn:{self.port}", daemon=True)
 

@@ -26,6 +26,9 @@ def _env_float(name: str, default: float) -> float:
 class WsSettings:
     queue_size: int = 1000
     """EXCHANGE_WS_QUEUE: frames buffered per connection; a client that fills it is disconnected (1008)."""
+    buffer_bytes: int = 1 << 20
+    """EXCHANGE_WS_BUFFER_BYTES: bytes written to a connection but not yet taken by its client (uvicorn's
+    direct path); a client that lets more pile up is disconnected (1008)."""
     send_timeout_s: float = 10.0
     """EXCHANGE_WS_SEND_TIMEOUT_S: a single frame that cannot be written for this long disconnects (1008)."""
     ping_interval_s: float = 20.0
@@ -51,6 +54,7 @@ class WsSettings:
     def from_env(cls) -> WsSettings:
         return cls(
             queue_size=_env_int("EXCHANGE_WS_QUEUE", 1000),
+            buffer_bytes=_env_int("EXCHANGE_WS_BUFFER_BYTES", 1 << 20),
             send_timeout_s=_env_float("EXCHANGE_WS_SEND_TIMEOUT_S", 10.0),
             ping_interval_s=_env_float("EXCHANGE_WS_PING_S", 20.0),
             max_frame_bytes=_env_int("EXCHANGE_WS_MAX_FRAME", 16 * 1024),

@@ -23,10 +23,15 @@ TOO_MANY_CHANNELS (> `max_channels` per connection), AUTH_REQUIRED, ALREADY_AUTH
 failed; retry); API codes (INVALID_TOKEN, VALIDATION_ERROR, INSUFFICIENT_FUNDS, ORDER_NOT_FOUND, ...) pass
 through from `exchange.api.trading`. Limits: `exchange.api.ws.context.WsSettings` (EXCHANGE_WS_* variables).
 
-Every outgoing frame (acks, results and channel data alike) goes through one bounded queue drained by one
-writer task, so frames keep their order. A client that does not read fills the queue and is disconnected
-(close code 1008) instead of being buffered without bound; a single send that stalls longer than
-`send_timeout_s` does the same (checked by the watchdog task, which also sends the heartbeats).
+Every outgoing frame (acks, results and channel data alike) leaves in the order it was pushed, by one of
+two paths:
+- served by uvicorn (its websockets-sansio protocol, the default): frames are written straight to the
+  connection's transport, what one event-loop iteration pushes in ONE write (`exchange.api.rawsocket`;
+  channel frames are encoded once per process, not once per client). A client that does not read lets
+  the transport's buffer grow past `buffer_bytes` and is disconnected (close code 1008);
+- otherwise (Litestar's test client, another server): one bounded queue drained by one writer task. A
+  client that does not read fills the queue and is disconnected (1008); a single send that stalls longer
+  than `send_timeout_s` does the same (checked by the watchdog task, which also sends the heartbeats).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from litestar.exceptions import WebSocketDisconnect
 from exchange.api import metrics
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.hub import Delivery, Topic
+from exchange.api.rawsocket import RawSocket, text_frame
 from exchange.api.schemas import parse_order_create
 from exchange.api.trading import cancel_order, place_order
 from exchange.api.ws.context import WsContext
@@ -113,6 +119,9 @@ class Session:
         self.ctx = ctx
         self.settings = ctx.settings
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=self.settings.queue_size)
+        self.raw: RawSocket | None = None  # set once accepted, when uvicorn serves the connection
+        self._out: list[bytes] = []  # frames pushed in this loop iteration, written by `_flush`
+        self._loop = asyncio.get_running_loop()
         self.subs: dict[str, _Sub] = {}  # client channel name -> state
         self.by_topic: dict[str, _Sub] = {}
         self.account: int | None = None
@@ -134,7 +143,7 @@ class Session:
         if sub.channel.kind is ChannelKind.BOOK:
             self._deliver_book(sub, delivery)
         elif not delivery.resync:
-            self.push(delivery.text)
+            self.push(delivery.text, delivery.frame)
 
     def _deliver_book(self, sub: _Sub, delivery: Delivery) -> None:
         if delivery.resync:
@@ -163,14 +172,23 @@ class Session:
         `first_seq == previous seq + 1`."""
         seq = delivery.seq or 0
         first = delivery.first_seq or seq
-        text = delivery.text
         if first != sub.seq + 1 and isinstance(delivery.data, dict):
             text = dumps({**delivery.data, "first_seq": sub.seq + 1})
+            sub.seq = seq
+            self.push(text)
+            return
         sub.seq = seq
-        self.push(text)
+        self.push(delivery.text, delivery.frame)
 
-    def push(self, text: str) -> None:
+    def push(self, text: str, frame: bytes = b"") -> None:
+        """Send `text` (`frame`: the same text, already encoded as a WebSocket frame) after everything
+        pushed before it."""
         if self.closing.is_set():
+            return
+        if self.raw is not None:
+            if not self._out:
+                self._loop.call_soon(self._flush)
+            self._out.append(frame or text_frame(text.encode()))
             return
         try:
             self.queue.put_nowait(text)
@@ -192,6 +210,18 @@ class Session:
         if not self.closing.is_set():
             self.close_code, self.close_reason = code, reason
             self.closing.set()
+
+    def _flush(self) -> None:
+        """Write the frames pushed since the last flush, in one write (raw path only)."""
+        out, self._out = self._out, []
+        raw = self.raw
+        if not out or raw is None or not raw.open:
+            return
+        if raw.buffered() > self.settings.buffer_bytes:
+            WS_DROPPED.inc(1, "buffer_full")
+            self.close(CLOSE_POLICY, "slow consumer: send buffer full")
+            return
+        raw.write(out[0] if len(out) == 1 else b"".join(out))
 
     async def _writer(self) -> None:
         # No per-frame timeout here (it costs a timer per frame): the watchdog measures stalled sends.
@@ -221,13 +251,15 @@ class Session:
     # --- lifecycle --------------------------------------------------------------------------------
     async def run(self) -> None:
         await self.socket.accept()
+        self.raw = RawSocket.of(self.socket.scope)
         metrics.WS_CLIENTS.inc()
         tasks = [
             asyncio.create_task(self._reader(), name="ws-reader"),
-            asyncio.create_task(self._writer(), name="ws-writer"),
             asyncio.create_task(self._watchdog(), name="ws-watchdog"),
             asyncio.create_task(self.closing.wait(), name="ws-closing"),
         ]
+        if self.raw is None:
+            tasks.append(asyncio.create_task(self._writer(), name="ws-writer"))
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -246,6 +278,7 @@ class Session:
         self.by_topic.clear()
         with contextlib.suppress(Exception):
             await self.ctx.hub.unsubscribe_all(topics, self)
+        self._flush()  # what this iteration pushed goes out before the close frame
         if self.socket.connection_state != "disconnect":
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.socket.close(self.close_code, self.close_reason), 1.0)
