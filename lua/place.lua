@@ -137,7 +137,7 @@ local function duplicate(coid_key, t)
   if o then
     O.full(o)
   end
-  if not o then -- a closed order whose hash persistence already expired: the id stays taken
+  if not o then -- a closed order whose record persistence already expired: the id stays taken
     U.fail('DUPLICATE_CLIENT_ORDER_ID', 'client_order_id ' .. t.client_order_id .. ' was used by order ' .. id
       .. ', which is closed and no longer in Redis')
   end

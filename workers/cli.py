@@ -70,6 +70,13 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         help="persisted events kept per stream when trimming (-1: never trim; env EXCHANGE_STREAM_RETAIN)",
     )
     p.add_argument(
+        "--round-ms",
+        type=float,
+        default=float(os.environ.get("EXCHANGE_PERSIST_ROUND_MS", "50")),
+        help="while events trickle in, start a persistence round at most this often, so each writes a "
+        "batch (0: back to back; env EXCHANGE_PERSIST_ROUND_MS)",
+    )
+    p.add_argument(
         "--closed-order-ttl",
         type=int,
         default=int(os.environ.get("EXCHANGE_CLOSED_ORDER_TTL", str(7 * 86400))),
@@ -101,6 +108,7 @@ def run_worker(args: argparse.Namespace) -> int:
         reconcile_interval_s=args.reconcile_interval,
         retain=None if args.retain < 0 else args.retain,
         closed_ttl_s=ttl,
+        round_s=max(0.0, args.round_ms) / 1000,
     )
     scheduler.start()
     conn = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)

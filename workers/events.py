@@ -4,7 +4,7 @@ One `Batch` is the projection of a contiguous run of entries of one stream. The 
 specified in docs/engine.md ("Events"); every field is a string in the stream and an integer in engine
 units here. `apply_entries` needs the state of orders created before the batch (`known_orders`) and asks
 for the ones it lacks through `Batch.missing_orders` (the I/O layer loads them from PostgreSQL, or from the
-engine's `order:{id}` hash, and calls again).
+engine's `order:{id}` record, and calls again).
 """
 
 from __future__ import annotations

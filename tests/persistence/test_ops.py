@@ -182,3 +182,42 @@ def test_status_lists_the_stack_processes(tmp_path: Path) -> None:
     assert stack["processes"]["redis"]["alive"] is False
     assert "postgres" not in stack["processes"]
     assert cli.stack_processes(tmp_path / "nothing-here") is None
+
+
+class _Rounds:
+    """A stand-in Persister that counts rounds, each persisting `per_round` events."""
+
+    batch_size = 100
+
+    def __init__(self, per_round: int) -> None:
+        self.per_round = per_round
+        self.rounds = 0
+        self.closed_ttl_s: int | None = None
+
+    def __enter__(self) -> _Rounds:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def persist_round(self) -> tuple[int, int]:
+        self.rounds += 1
+        return self.per_round, 0
+
+
+@pytest.mark.parametrize(("per_round", "at_most", "at_least"), [(5, 8, 3), (100, None, 30)])
+def test_persist_job_paces_rounds_while_events_trickle_but_not_while_batches_fill(
+    monkeypatch, per_round, at_most, at_least
+):
+    """round_s = 0.1 over 0.5 s: rounds that persist a few events start at most every 0.1 s (so the next
+    one gathers a batch); rounds that fill a batch run back to back (persistence keeps up with a burst)."""
+    from workers import jobs
+
+    fake = _Rounds(per_round)
+    monkeypatch.setattr(jobs.Persister, "connect", classmethod(lambda cls, *a, **k: fake))
+    total = jobs.persist_job("redis://unused", "postgresql://unused", run_seconds=0.5, round_s=0.1)
+    assert total == fake.rounds * per_round
+    if at_most is not None:
+        assert at_least <= fake.rounds <= at_most
+    else:
+        assert fake.rounds >= at_least
