@@ -16,13 +16,15 @@ Server-side figures:
   and `INFO memory` gives bytes per resting order (the event stream's own growth, which persistence trims,
   is measured separately with `MEMORY USAGE` and left out of that figure);
 - the slowest single call of the run: the largest per-call time of the measured mixes, and SLOWLOG
-  (threshold SLOW_US) during the prefills.
+  (threshold SLOW_US) during the prefills; next to it, how many calls of the mix at 10,000 resting took
+  1 ms or more, and the slowest of as many calls of a script that does nothing (`return 1`): this
+  machine's own hiccups, which no script can stay under.
 
 Ends with one JSON line: place_us_mean, place_us_p99, cancel_us_mean, ref_script_us_mean, place_vs_ref,
 capacity_orders_per_s, depth_cost_ratio, bytes_per_resting_order, slowest_call_us, and
 slowest_call_us_at_10k (the slowest call of the mix at ~10,000 resting orders, where the issue sets its
 worst-call target; slowest_call_us also covers the prefill to 1,000,000, whose calls pay for the growth of
-Redis's own tables).
+Redis's own tables); then calls_over_1ms_at_10k and noop_slowest_us (see above).
 The server: `--redis-url`, else a throwaway `--server redis7|valkey8` (EXCHANGE_BENCH_SERVER; default the
 first available), pinned to a CPU of its own while this client runs on the others. Smaller runs: `--size`
 (commands), EXCHANGE_BENCH_RESTING (10000), EXCHANGE_BENCH_DEPTH (1000000), EXCHANGE_BENCH_ACCOUNTS (1000).
@@ -111,6 +113,13 @@ def run_bench(
         deep_mean = mean(deep.of(*PLACE_KINDS))
         bench.say(f"\nslowest call: {bench.slowest} us ({bench.slowest_where})")
         bench.say(f"slowest call by phase: {bench.slowest_by_phase}")
+        every = timings.of(*timings.by_kind)
+        over, calls = sum(1 for micros in every if micros >= 1000), len(every)
+        noop = bench.noop_slowest(calls)
+        bench.say(
+            f"calls of 1 ms or more in the mix at ~{resting} resting: {over} of {calls}; "
+            f"slowest of {calls} calls of `return 1` (the machine's own hiccups): {noop} us"
+        )
         return {
             "place_us_mean": place_mean,
             "place_us_p99": pct(place, 0.99),
@@ -123,6 +132,8 @@ def run_bench(
             "slowest_call_us": bench.slowest,
             # the issue's worst-call target is at ~10,000 resting orders: the slowest call of that mix
             "slowest_call_us_at_10k": bench.slowest_by_phase.get("base", 0),
+            "calls_over_1ms_at_10k": over,
+            "noop_slowest_us": noop,
         }
     finally:
         for name, value in saved.items():

@@ -323,6 +323,22 @@ class Bench:
         self.r.delete(*keys[:4])
         return durations
 
+    def noop_slowest(self, calls: int) -> int:
+        """The slowest of `calls` EVALSHAs of `return 1` (SLOWLOG, threshold 0): a call that does nothing
+        takes ~1 us, so whatever it shows beyond that is the machine (preemption, page faults), not us."""
+        sha = self.r.script_load("return 1")
+        self._slowlog(0, CHUNK * 4)
+        slowest = done = 0
+        while done < calls:
+            n = min(CHUNK * 4, calls - done)
+            pipe = self.r.pipeline(transaction=False)
+            for _ in range(n):
+                pipe.evalsha(sha, 0)
+            pipe.execute()
+            slowest = max([slowest, *(micros for _id, micros in self._drain("EVALSHA"))])
+            done += n
+        return slowest
+
     def resting(self) -> int:
         return int(self.r.zcard(f"book:{SYMBOL}:bids")) + int(self.r.zcard(f"book:{SYMBOL}:asks"))
 
