@@ -29,6 +29,7 @@ CHUNK = 500  # commands per pipeline
 SLOW_US = 200  # SLOWLOG threshold while prefilling: catches any slow call without logging every one
 SEED = 20_240_601
 PLACE_KINDS = ("gtc_passive", "gtc_cross", "ioc", "market")
+SPIN_SCRIPT = "local x = 0 for i = 1, tonumber(ARGV[1]) do x = x + i end return 1"
 REF_SCRIPT = """
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZRANGE', KEYS[1], 0, 9)
@@ -323,21 +324,32 @@ class Bench:
         self.r.delete(*keys[:4])
         return durations
 
-    def noop_slowest(self, calls: int) -> int:
-        """The slowest of `calls` EVALSHAs of `return 1` (SLOWLOG, threshold 0): a call that does nothing
-        takes ~1 us, so whatever it shows beyond that is the machine (preemption, page faults), not us."""
-        sha = self.r.script_load("return 1")
+    def spin_slowest(self, calls: int, target_us: float) -> tuple[int, float]:
+        """(slowest, mean) microseconds of `calls` EVALSHAs of a script that only counts in a loop, sized
+        to take about `target_us` (the mean place). Its calls do the same thing every time, so whatever
+        makes one of them slower is this machine (preemption, interrupts, a hypervisor), not a script:
+        the engine's slowest call can only be read against this one's. SLOWLOG, threshold 0."""
+        sha = self.r.script_load(SPIN_SCRIPT)
         self._slowlog(0, CHUNK * 4)
-        slowest = done = 0
+        loops, slowest, total, done = 10_000, 0, 0, 0
+        for _ in range(3):  # size the loop: three rounds of 500 calls
+            pipe = self.r.pipeline(transaction=False)
+            for _ in range(500):
+                pipe.evalsha(sha, 0, loops)
+            pipe.execute()
+            took = [micros for _id, micros in self._drain("EVALSHA")]
+            loops = max(1, round(loops * target_us / max(1.0, sum(took) / max(1, len(took)))))
         while done < calls:
             n = min(CHUNK * 4, calls - done)
             pipe = self.r.pipeline(transaction=False)
             for _ in range(n):
-                pipe.evalsha(sha, 0)
+                pipe.evalsha(sha, 0, loops)
             pipe.execute()
-            slowest = max([slowest, *(micros for _id, micros in self._drain("EVALSHA"))])
+            took = [micros for _id, micros in self._drain("EVALSHA")]
+            slowest = max([slowest, *took])
+            total += sum(took)
             done += n
-        return slowest
+        return slowest, total / max(1, calls)
 
     def resting(self) -> int:
         return int(self.r.zcard(f"book:{SYMBOL}:bids")) + int(self.r.zcard(f"book:{SYMBOL}:asks"))
