@@ -10,7 +10,7 @@ from exchange.engine.errors import EngineError, error_for
 from exchange.vocab import MarketStatus
 from exchange.vocab import OrderStatus as Status
 
-MAX_MAKERS = 16
+MAX_MAKERS = 12  # lua/lib/01_util.lua
 MAX_BULK = 1000  # cancel_all / set_market_status cancel at most this many orders per call
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 

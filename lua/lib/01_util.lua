@@ -8,8 +8,8 @@
 
 U.MAX = 9007199254740992 -- 2^53
 -- makers touched (filled or STP-cancelled) per call: a maker costs ~60 us of Redis time (read, settle both
--- sides, events, notifications), so 16 keep the worst call near 1 ms (docs/engine.md; exchange/reference)
-U.MAX_MAKERS = 16
+-- sides, events, notifications), so 12 keep the worst call under 1 ms (docs/engine.md; exchange/reference)
+U.MAX_MAKERS = 12
 U.BATCH = 1000 -- orders cancelled per cancel_all / set_market_status call
 U.TRADES_KEPT = 200 -- length of the trades:{SYM} list
 
