@@ -172,13 +172,11 @@ class Session:
         `first_seq == previous seq + 1`."""
         seq = delivery.seq or 0
         first = delivery.first_seq or seq
+        text, frame = delivery.text, delivery.frame
         if first != sub.seq + 1 and isinstance(delivery.data, dict):
-            text = dumps({**delivery.data, "first_seq": sub.seq + 1})
-            sub.seq = seq
-            self.push(text)
-            return
+            text, frame = dumps({**delivery.data, "first_seq": sub.seq + 1}), b""
         sub.seq = seq
-        self.push(delivery.text, delivery.frame)
+        self.push(text, frame)
 
     def push(self, text: str, frame: bytes = b"") -> None:
         """Send `text` (`frame`: the same text, already encoded as a WebSocket frame) after everything
