@@ -55,6 +55,8 @@ class RawSocket:
             return None
         if getattr(proto, "transport", None) is None or not getattr(proto, "handshake_complete", False):
             return None
+        if not all(hasattr(proto, name) for name in ("close_sent", "disconnected")):
+            return None  # a uvicorn whose protocol changed shape: keep the ASGI path
         return cls(proto)
 
     @property
