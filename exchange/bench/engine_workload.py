@@ -349,6 +349,9 @@ class Bench:
             slowest = max([slowest, *took])
             total += sum(took)
             done += n
+            # keep the running mean on target (the machine's speed drifts): resize toward it, damped
+            running = total / done
+            loops = max(1, round(loops * (1 + (target_us / max(1.0, running) - 1) / 2)))
         return slowest, total / max(1, calls)
 
     def resting(self) -> int:
