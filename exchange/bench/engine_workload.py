@@ -331,27 +331,26 @@ class Bench:
         the engine's slowest call can only be read against this one's. SLOWLOG, threshold 0."""
         sha = self.r.script_load(SPIN_SCRIPT)
         self._slowlog(0, CHUNK * 4)
-        loops, slowest, total, done = 10_000, 0, 0, 0
-        for _ in range(3):  # size the loop: three rounds of 500 calls
-            pipe = self.r.pipeline(transaction=False)
-            for _ in range(500):
-                pipe.evalsha(sha, 0, loops)
-            pipe.execute()
-            took = [micros for _id, micros in self._drain("EVALSHA")]
-            loops = max(1, round(loops * target_us / max(1.0, sum(took) / max(1, len(took)))))
-        while done < calls:
-            n = min(CHUNK * 4, calls - done)
+
+        def spin(n: int, loops: int) -> list[int]:
             pipe = self.r.pipeline(transaction=False)
             for _ in range(n):
                 pipe.evalsha(sha, 0, loops)
             pipe.execute()
-            took = [micros for _id, micros in self._drain("EVALSHA")]
+            return [micros for _id, micros in self._drain("EVALSHA")]
+
+        loops, slowest, total, done = 10_000, 0, 0, 0
+        for _ in range(3):  # size the loop: three rounds of 500 calls
+            took = spin(500, loops)
+            loops = max(1, round(loops * target_us / max(1.0, sum(took) / max(1, len(took)))))
+        while done < calls:
+            n = min(CHUNK * 4, calls - done)
+            took = spin(n, loops)
             slowest = max([slowest, *took])
             total += sum(took)
             done += n
             # keep the running mean on target (the machine's speed drifts): resize toward it, damped
-            running = total / done
-            loops = max(1, round(loops * (1 + (target_us / max(1.0, running) - 1) / 2)))
+            loops = max(1, round(loops * (1 + (target_us / max(1.0, total / done) - 1) / 2)))
         return slowest, total / max(1, calls)
 
     def resting(self) -> int:
