@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -388,8 +388,10 @@ class Persister:
         """One batch of every stream; returns the number of events persisted."""
         return self.persist_round()[0]
 
-    def drain(self, max_seconds: float = 300.0) -> int:
+    def drain(self, max_seconds: float = 300.0, until: Mapping[str, int] | None = None) -> int:
         """Persist until every stream is caught up (or `max_seconds` passed); returns events persisted.
+        With `until` (stream -> seq), stop as soon as each of those streams is persisted up to its seq:
+        while orders keep coming, "caught up" may never happen, and the caller needs only those heads.
 
         A stream locked by another worker is retried until that worker lets go, so on return everything
         appended before the call is in PostgreSQL (unless the deadline passed).
@@ -399,6 +401,8 @@ class Persister:
         while time.monotonic() < deadline:
             n, skipped = self.persist_round()
             total += n
+            if until is not None and all(self._cursors.get(s, -1) >= seq for s, seq in until.items()):
+                break
             if n == 0 and skipped == 0:
                 break
             if n == 0:

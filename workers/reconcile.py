@@ -294,7 +294,7 @@ def reconcile(
     accounts = scan_accounts(client)
     for _attempt in range(5):
         snap = take_snapshot(client, accounts)
-        Persister(client, conn).drain(max_seconds=catch_up_seconds)
+        Persister(client, conn).drain(max_seconds=catch_up_seconds, until=snap.heads)
         cursors = {
             str(s): int(v) for s, v in conn.execute("SELECT stream, last_seq FROM stream_cursors").fetchall()
         }

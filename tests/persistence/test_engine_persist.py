@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -68,6 +71,48 @@ def test_reconcile_finds_no_difference_after_a_clean_flow(
     assert report.checked["balances"] > 0
     assert report.frozen_markets == []
     assert all(flow.engine.market(m.symbol)["status"] == "trading" for m in MARKETS)  # type: ignore[index]
+
+
+# Another process trades as fast as it can on PA-PQ (accounts 90 and 91 cross each other one lot at a time),
+# so new events arrive during every persistence round, as they do on a busy exchange.
+_STEADY_TRADER = """
+import sys, itertools
+from exchange.engine.client import Engine
+engine = Engine(sys.argv[1])
+ts = itertools.count(2_000_000)
+for account in (90, 91):
+    engine.deposit(account, "PA", 10**9, f"steady-{account}-PA", next(ts))
+    engine.deposit(account, "PQ", 10**12, f"steady-{account}-PQ", next(ts))
+while True:
+    engine.place(90, "PA-PQ", "sell", "limit", price=100, qty=1, ts_ms=next(ts))
+    engine.place(91, "PA-PQ", "buy", "limit", price=100, qty=1, ts_ms=next(ts))
+"""
+
+
+def test_reconcile_under_a_steady_flow_persists_up_to_its_snapshot_and_returns(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str
+) -> None:
+    """Orders keep arriving while reconciliation runs: it persists up to the heads of its snapshot, compares
+    and returns, instead of persisting until a moment with nothing new (which a busy exchange never has:
+    it then persisted, unpaced, for its whole catch-up time)."""
+    first = int(client.get("seq:order") or 0)
+    trader = subprocess.Popen([sys.executable, "-c", _STEADY_TRADER, redis_url])
+    try:
+        deadline = time.monotonic() + 10
+        while int(client.get("seq:order") or 0) < first + 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            report = reconcile(client, conn, freeze=False, catch_up_seconds=20)
+        took = time.monotonic() - started
+        still_trading = int(client.get("seq:order") or 0)
+        time.sleep(0.2)
+        assert int(client.get("seq:order") or 0) > still_trading  # the flow really was steady throughout
+    finally:
+        trader.kill()
+        trader.wait()
+    assert report.caught_up and report.ok, report.differences
+    assert took < 10, took
 
 
 def test_a_one_unit_balance_change_is_detected_and_freezes_its_markets(
