@@ -4,9 +4,9 @@
   polls every `idle_s`; while events trickle in, a round starts at most every `round_s` (unless the last
   one filled a batch), so a busy market is written a round's worth of events at a time, not a few events
   per transaction (CPU per order at a steady 1,000 orders/s: worker 0.44 ms and PostgreSQL 0.32 ms back to
-  back, 0.22 and 0.18 ms with 50 ms rounds). Exactly-once comes from `workers.persist` (one transaction per batch with the
-  cursor, per-stream row locks), so RQ's at-least-once delivery, a job run twice, or a worker killed
-  mid-batch changes nothing.
+  back, 0.22 and 0.18 ms with 50 ms rounds). Exactly-once comes from `workers.persist` (one transaction
+  per batch with the cursor, per-stream row locks), so RQ's at-least-once delivery, a job run twice, or a
+  worker killed mid-batch changes nothing.
 - `reconcile_job`: one `workers.reconcile.reconcile` run.
 - `Scheduler`: a thread in each `exchange worker` process that keeps one persist job waiting in the queue
   (so an idle worker picks the next one at once; a killed worker's job is simply replaced) and enqueues a
