@@ -121,11 +121,14 @@ def take_snapshot(client: redis.Redis, accounts: set[int]) -> Snapshot:
     orders: dict[int, dict[str, Any]] = {}
     for oid, record in raw.get("orders") or []:
         order = parse_order_record(int(oid), record)
+        if order is None:  # an id in open:{account} without its record
+            orders[int(oid)] = {"symbol": "", "side": "", "status": "", "remaining": 0}
+            continue
         orders[int(oid)] = {
-            "symbol": order["symbol"] if order else "",
-            "side": order["side"] if order else "",
-            "status": order["status"] if order else "",
-            "remaining": order["qty"] - order["filled"] if order else 0,
+            "symbol": order["symbol"],
+            "side": order["side"],
+            "status": order["status"],
+            "remaining": order["qty"] - order["filled"],
         }
     return Snapshot(heads, balances, orders)
 
