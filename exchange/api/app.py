@@ -46,8 +46,10 @@ from exchange.api import metrics
 from exchange.api.auth import TokenService
 from exchange.api.context import Services
 from exchange.api.convert import MarketCache
-from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.errors import ErrorCode, as_api_error
 from exchange.api.fastredis import EngineRedis, PipelinedRedis
+from exchange.api.order_route import PATH as ORDER_PATH
+from exchange.api.order_route import OrderRoute
 from exchange.api.ratelimit import RateLimiter
 from exchange.api.rawsocket import RAW_SEND_KEY
 from exchange.api.routes_admin import AdminController
@@ -95,25 +97,8 @@ _HTTP_CODES = {
 }
 
 
-def _unavailable(exc: Exception) -> bool:
-    from psycopg import OperationalError
-    from psycopg_pool import PoolTimeout
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return isinstance(exc, OperationalError | PoolTimeout | RedisConnectionError | RedisTimeoutError)
-
-
-def _bad_data(exc: Exception) -> bool:
-    from psycopg import DataError
-
-    return isinstance(exc, DataError)
-
-
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as `{"error": {"code", "message"}}`; nothing escapes as a bare 500."""
-    if isinstance(exc, ApiError):
-        return _error_response(exc.code, exc.message, exc.status, exc.headers)
     if isinstance(exc, ValidationException):
         detail = exc.extra if isinstance(exc.extra, list) else []
         parts = [
@@ -127,25 +112,34 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if status >= 500:
             log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
         return _error_response(code, str(exc.detail)[:500], status, dict(exc.headers or {}))
-    if _bad_data(exc):  # e.g. a NUL byte PostgreSQL refuses in text: the input's fault, not ours
-        return _error_response(ErrorCode.BAD_REQUEST, "the request contains data that cannot be stored", 400)
-    if _unavailable(exc):
+    error = as_api_error(exc)
+    if error is None:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(ErrorCode.INTERNAL_ERROR, "internal error", 500)
+    if error.code == ErrorCode.UNAVAILABLE:
         log.warning("dependency unavailable on %s %s: %r", request.method, request.url.path, exc)
-        return _error_response(ErrorCode.UNAVAILABLE, "a backing service is unavailable, retry shortly", 503)
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return _error_response(ErrorCode.INTERNAL_ERROR, "internal error", 500)
+    return _error_response(error.code, error.message, error.status, error.headers)
 
 
 # ------------------------------------------------------------------------------------------ metrics
 
 
 class ExchangeApp(Litestar):
-    """Litestar, plus one thing at the entry point: a WebSocket scope records the server's own `send`
-    (under `RAW_SEND_KEY`), before Litestar wraps it, so a session can write ready-made frames straight to
-    the connection (exchange.api.rawsocket)."""
+    """Litestar, plus two things at the entry point:
+    - `POST /api/orders` is offered to the lean order route first (`exchange.api.order_route`; set while
+      the app runs, unless `create_app(lean_orders=False)`); what it passes on, Litestar answers;
+    - a WebSocket scope records the server's own `send` (under `RAW_SEND_KEY`), before Litestar wraps it,
+      so a session can write ready-made frames straight to the connection (exchange.api.rawsocket)."""
+
+    order_route: OrderRoute | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket":
+        if scope["type"] == "http":
+            if self.order_route is not None and scope["path"] == ORDER_PATH and scope["method"] == "POST":
+                receive = await self.order_route(scope, receive, send)
+                if receive is None:
+                    return
+        elif scope["type"] == "websocket":
             scope[RAW_SEND_KEY] = send
         await super().__call__(scope, receive, send)
 
@@ -291,8 +285,10 @@ def create_app(
     pool: Any = None,
     clock: Callable[[], int] | None = None,
     extra_route_handlers: Sequence[Any] = (),
+    lean_orders: bool = True,
 ) -> Litestar:
-    """Build the application (see the module docstring)."""
+    """Build the application (see the module docstring). `lean_orders=False` leaves `POST /api/orders`
+    entirely to Litestar (the tests compare both paths)."""
     settings = settings or Settings.from_env()
     parts = _optional_parts()
     clock_fn = clock or now_ms
@@ -352,6 +348,8 @@ def create_app(
         pristine.clear()
         pristine.update(state.dict())  # what the app held before this run (see _reset_state)
         state.services = svc
+        if lean_orders:
+            cast(ExchangeApp, app).order_route = OrderRoute(svc)
         state.settings, state.redis, state.engine, state.pool = settings, client, eng, db_pool
         state.markets, state.limiter, state.tokens, state.clock = (
             svc.markets,
@@ -362,6 +360,7 @@ def create_app(
         try:
             yield
         finally:
+            cast(ExchangeApp, app).order_route = None
             if own_pool and db_pool is not None:
                 await db_pool.close()
             if fast is not None:

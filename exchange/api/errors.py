@@ -125,6 +125,24 @@ class ApiError(Exception):
         return f"ApiError({self.code!r}, {self.message!r}, status={self.status})"
 
 
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The envelope of an exception raised past the request's own checks: an `ApiError` is itself; a
+    PostgreSQL or Redis outage is 503 `UNAVAILABLE`; data PostgreSQL refuses (e.g. a NUL byte in text) is the
+    input's fault, 400; anything else is a bug: None (the caller answers 500 and logs it)."""
+    if isinstance(exc, ApiError):
+        return exc
+    from psycopg import DataError, OperationalError
+    from psycopg_pool import PoolTimeout
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    if isinstance(exc, DataError):
+        return ApiError(ErrorCode.BAD_REQUEST, "the request contains data that cannot be stored")
+    if isinstance(exc, OperationalError | PoolTimeout | RedisConnectionError | RedisTimeoutError):
+        return ApiError(ErrorCode.UNAVAILABLE, "a backing service is unavailable, retry shortly")
+    return None
+
+
 def from_engine_error(exc: Exception) -> ApiError:
     """An `exchange.engine.errors.EngineError` (anything with `.code` and `.message`) -> `ApiError`."""
     raw = getattr(exc, "code", "INTERNAL_ERROR")
