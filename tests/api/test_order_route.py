@@ -313,3 +313,41 @@ async def test_a_failure_after_the_rate_limit_is_answered_alike(
     assert (b.status_code, b.json()) == (a.status_code, a.json())
     assert sorted(a.headers.multi_items()) == sorted(b.headers.multi_items())
     assert pair[0].served == [True]
+
+
+def test_under_uvicorn_the_lean_route_serves_orders_and_litestar_the_rest(api_settings: Settings) -> None:
+    """Through a real uvicorn server: a well-formed order is answered by the lean route (201); a chunked
+    body (no Content-Length) and an unknown field go on to Litestar, which answers 201 and 422; the order
+    counts in /metrics under the route template either way."""
+    import httpx
+
+    from tests.api.test_ws_support import LiveServer, engine_for, fund, token
+
+    app = cast(ExchangeApp, create_app(api_settings))
+    server = LiveServer(app).start()
+    try:
+        route = app.order_route
+        assert route is not None
+        served: list[bool] = []
+
+        async def spy(scope: Any, receive: Any, send: Any) -> Any:
+            passed_on = await route(scope, receive, send)
+            served.append(passed_on is None)
+            return passed_on
+
+        app.order_route = cast(OrderRoute, spy)
+        fund(engine_for(str(api_settings.redis_url)), 41)
+        headers = {"authorization": f"Bearer {token(api_settings, 41)}"}
+        order = limit("buy", "40000", "0.01")
+        with httpx.Client(base_url=server.http_url, headers=headers, timeout=10) as http:
+            lean = http.post("/api/orders", json=order)
+            chunked = http.post("/api/orders", content=iter([json.dumps(order).encode()]))
+            unknown = http.post("/api/orders", json={**order, "colour": "red"})
+            text = http.get("/metrics").text
+        assert (lean.status_code, chunked.status_code, unknown.status_code) == (201, 201, 422), unknown.text
+        assert lean.json()["status"] == "open" and lean.headers["content-type"] == "application/json"
+        assert "content-length" not in chunked.request.headers
+        assert served == [True, False, False]
+        assert 'exchange_http_requests_total{method="POST",route="/api/orders",status="201"} 2' in text
+    finally:
+        server.stop()
