@@ -182,6 +182,16 @@ class Market:
             step = Decimal(1).scaleb(int(exponent) - _AVG_EXTRA_DIGITS)
             return decimal_str(avg.quantize(step))
 
+    def mean_price(self, ticks_times_lots: int, lots: int) -> str | None:
+        """Volume-weighted mean of prices (the sum of price_ticks * lots over the fills, and their lots), at
+        tick decimals + 4 more; None for no lots. Unlike `avg_price` it involves no minor-unit rounding."""
+        if lots <= 0:
+            return None
+        with localcontext(Context(prec=60)):
+            mean = Decimal(ticks_times_lots) * self.tick_size / lots
+            exponent = min(self.tick_size.normalize().as_tuple().exponent, 0)
+            return decimal_str(mean.quantize(Decimal(1).scaleb(int(exponent) - _AVG_EXTRA_DIGITS)))
+
     # API -> engine
     def price_in(self, text: str) -> int:
         fast = units_of(text, self.tick_exp)

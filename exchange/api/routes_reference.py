@@ -1,21 +1,36 @@
-"""Reference data: `/api/assets`, `/api/markets`, `/api/markets/{symbol}/book`."""
+"""Reference data: `/api/assets`, `/api/markets`, `/api/markets/{symbol}/book` and `/estimate`."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get
 from litestar.params import PathParameter, QueryParameter
 
 from exchange.api.context import services
-from exchange.api.convert import levels_out
+from exchange.api.convert import Market, levels_out
 from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.estimate import ESTIMATE_DEPTH, estimate
 from exchange.api.openapi import errors
-from exchange.api.schemas import AssetOut, Book, MarketOut
+from exchange.api.schemas import AssetOut, Book, Estimate, MarketOut
 from exchange.api.trading import engine_call
 
 SymbolPath = Annotated[str, PathParameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
 Depth = Annotated[int, QueryParameter(ge=1, le=500, description="levels per side")]
+Qty = Annotated[
+    str,
+    QueryParameter(
+        pattern=r"^[0-9]{1,20}(\.[0-9]{1,18})?$", max_length=40, description="base quantity, e.g. 1.5"
+    ),
+]
+
+
+async def _market(request: Request[Any, Any, Any], symbol: str) -> Market:
+    market = await services(request).markets.get(symbol)
+    if market is None:
+        raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {symbol!r}")
+    return market
 
 
 class ReferenceController(Controller):
@@ -42,14 +57,27 @@ class ReferenceController(Controller):
     @get("/markets/{symbol:str}/book", operation_id="getBook", responses=errors(404))
     async def book(self, request: Request[Any, Any, Any], symbol: SymbolPath, depth: Depth = 50) -> Book:
         """The order book (best first), `seq` on the same scale as the WebSocket book updates."""
-        svc = services(request)
-        market = await svc.markets.get(symbol)
-        if market is None:
-            raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {symbol!r}")
-        raw = await engine_call(svc.engine.book, symbol, depth)
+        market = await _market(request, symbol)
+        raw = await engine_call(services(request).engine.book, symbol, depth)
         return Book(
             symbol=symbol,
             seq=int(raw["seq"]),
             bids=levels_out(raw["bids"], market),
             asks=levels_out(raw["asks"], market),
         )
+
+    @get("/markets/{symbol:str}/estimate", operation_id="estimateMarketOrder", responses=errors(404))
+    async def estimate(self, request: Request[Any, Any, Any], symbol: SymbolPath, qty: Qty) -> Estimate:
+        """The current prices for a volume: what buying and what selling `qty` would get against the book
+        now (average and worst price, notional, taker fee, total; `complete` is false when the book, read
+        500 levels deep, cannot fill it all). An estimate: fills round per maker order, and the book moves."""
+        market = await _market(request, symbol)
+        lots = market.qty_in(qty)
+        if lots < 1:
+            raise ApiError(ErrorCode.INVALID_QTY, "qty must be positive")
+        if lots > market.max_lots:
+            raise ApiError(
+                ErrorCode.QTY_TOO_LARGE, f"qty above the market maximum {market.qty_out(market.max_lots)}"
+            )
+        raw = await engine_call(services(request).engine.book, symbol, ESTIMATE_DEPTH)
+        return msgspec.convert(estimate(raw, market, lots), Estimate)

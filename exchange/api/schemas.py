@@ -175,6 +175,29 @@ class Book(Struct):
     asks: list[list[str]]
 
 
+class SideEstimate(Struct):
+    """What a market order of the asked quantity would get on one side of the book now (decimal strings):
+    `total` is what a buyer pays (notional + fee) or what a seller receives (notional - fee)."""
+
+    filled_qty: str
+    avg_price: str | None
+    worst_price: str | None
+    notional: str
+    fee: str
+    total: str
+    complete: bool
+
+
+class Estimate(Struct):
+    """Buying and selling `qty` now, walking the book best-first (`seq`: the book it read)."""
+
+    symbol: str
+    seq: int
+    qty: str
+    buy: SideEstimate
+    sell: SideEstimate
+
+
 class TokenPair(Struct):
     access_token: str
     refresh_token: str

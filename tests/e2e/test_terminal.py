@@ -161,6 +161,27 @@ def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) ->
     expect(chart).not_to_have_attribute("data-bars", "0")
 
 
+def test_prices_for_a_volume_follow_the_book(stack: Stack, new_page: Any) -> None:
+    """Typing an amount shows what buying and selling it would cost now (buying averages above selling,
+    since the book is never crossed); an amount off the lot is refused with the reason."""
+    page = new_page()
+    open_trade(page)
+    box = page.get_by_test_id("volume-prices")
+    box.locator("input[name=volume]").fill("0.000001")
+    expect(box.get_by_role("alert")).to_contain_text("multiple of")
+    box.locator("input[name=volume]").fill(market(stack)["min_qty"])
+    buy, sell = page.get_by_test_id("volume-buy"), page.get_by_test_id("volume-sell")
+    expect(buy).to_contain_text(re.compile(r"avg \d"), timeout=20_000)
+    expect(sell).to_contain_text(re.compile(r"avg \d"), timeout=20_000)
+
+    def avg(row: Any) -> Decimal:
+        text = row.locator("span").nth(1).inner_text()  # "avg 60,000.5000"
+        return Decimal(text.removeprefix("avg ").replace(",", ""))
+
+    assert avg(buy) > avg(sell) > 0
+    shot(page, "04b-volume-prices")
+
+
 def test_limit_order_appears_in_open_orders_and_cancels(stack: Stack, new_page: Any) -> None:
     """A resting limit buy shows an accepted toast and an open-orders row; cancelling removes it."""
     page = new_page()

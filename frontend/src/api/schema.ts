@@ -266,6 +266,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/markets/{symbol}/estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Estimate
+         * @description The current prices for a volume: what buying and what selling `qty` would get against the book
+         *     now (average and worst price, notional, taker fee, total; `complete` is false when the book, read
+         *     500 levels deep, cannot fill it all). An estimate: fills round per maker order, and the book moves.
+         */
+        get: operations["estimateMarketOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/markets/{symbol}/trades": {
         parameters: {
             query?: never;
@@ -539,6 +561,14 @@ export interface components {
             code: string;
             message: string;
         };
+        /** Estimate */
+        Estimate: {
+            buy: components["schemas"]["SideEstimate"];
+            qty: string;
+            sell: components["schemas"]["SideEstimate"];
+            seq: number;
+            symbol: string;
+        };
         /** Fill */
         Fill: {
             fee: string;
@@ -692,6 +722,16 @@ export interface components {
          * @enum {string}
          */
         Side: "buy" | "sell";
+        /** SideEstimate */
+        SideEstimate: {
+            avg_price: string | null;
+            complete: boolean;
+            fee: string;
+            filled_qty: string;
+            notional: string;
+            total: string;
+            worst_price: string | null;
+        };
         /**
          * SortKey
          * @description sort key
@@ -1568,6 +1608,58 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Candle"][];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    estimateMarketOrder: {
+        parameters: {
+            query: {
+                /** @description base quantity, e.g. 1.5 */
+                qty: string;
+            };
+            header?: never;
+            path: {
+                symbol: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Estimate"];
                 };
             };
             /** @description invalid request (see error.code) */

@@ -15,6 +15,7 @@ export type Asset = Schemas["AssetOut"];
 export type Ticker = Schemas["Ticker"];
 export type Balance = Schemas["Balance"];
 export type Book = Schemas["Book"];
+export type Estimate = Schemas["Estimate"];
 export type Trade = Schemas["Trade"];
 export type Candle = Schemas["Candle"];
 export type TokenPair = Schemas["TokenPair"];

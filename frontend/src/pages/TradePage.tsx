@@ -4,6 +4,7 @@ import { Chart } from "../components/Chart";
 import { OrderBook } from "../components/OrderBook";
 import { OrderForm } from "../components/OrderForm";
 import { TradesTape } from "../components/TradesTape";
+import { VolumePrices } from "../components/VolumePrices";
 import { useMarkets, useTickers } from "../lib/hooks";
 import { decimalsOf, format, formatPct, sign } from "../lib/money";
 
@@ -57,7 +58,10 @@ export function TradePage({ symbol }: { symbol: string }) {
           <TradesTape symbol={symbol} priceDecimals={pd} qtyDecimals={qd} />
         </div>
         <div className="area-form">
-          <OrderForm market={market} picked={picked} bestBid={t?.best_bid ?? null} bestAsk={t?.best_ask ?? null} />
+          <div className="form-stack">
+            <OrderForm market={market} picked={picked} bestBid={t?.best_bid ?? null} bestAsk={t?.best_ask ?? null} />
+            <VolumePrices market={market} />
+          </div>
         </div>
         <div className="area-account">
           <AccountPanel symbol={symbol} />

@@ -1,0 +1,76 @@
+"""What buying and what selling a quantity would cost right now: the book walked best-first.
+
+`GET /api/markets/{symbol}/estimate?qty=` answers, for each side, what a market order of `qty` would get
+against the current book (one `ex_book` read, up to `ESTIMATE_DEPTH` levels a side): the quantity the
+book can fill, the average price (volume-weighted over the levels taken, exact) and the worst price, the
+notional, the taker fee and the total (what a buyer pays, or what a seller receives). Everything is integer
+engine units until the last conversion, and the money amounts round as the engine does
+(lua/lib/05_match.lua `M.amounts`): per level `X = price * lots * num`, notional `floor(X / den)`, a buyer
+pays `ceil(X * (10000 + taker_bps) / (den * 10000))` and a seller gets
+`floor(X * (10000 - taker_bps) / (den * 10000))`.
+
+It is an estimate: the engine rounds per maker order, not per level, so with several orders on a level the
+real fill can differ by a minor unit per order; and the book moves. Self-trade prevention and the cap on
+makers per call (`MAX_MAKERS`, docs/engine.md) are not applied: this is the book's price for the volume,
+not a promise about one order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from exchange.api.convert import Market
+
+ESTIMATE_DEPTH = 500  # levels read per side (the engine's book read allows up to 500)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) -> dict[str, Any]:
+    """One side's estimate for `lots` against `levels` ([[price_ticks, qty_lots, ...], ...], best first:
+    the asks for a buy, the bids for a sell)."""
+    left = lots
+    filled = ticks_lots = notional = with_fee = 0
+    worst: int | None = None
+    bps = market.taker_bps
+    for level in levels:
+        if left <= 0:
+            break
+        price, available = int(level[0]), int(level[1])
+        take = min(left, available)
+        if take <= 0:
+            continue
+        ticks_lots += price * take
+        x = price * take * market.num
+        notional += x // market.den
+        if buy:
+            with_fee += _ceil_div(x * (10000 + bps), market.den * 10000)
+        else:
+            with_fee += x * (10000 - bps) // (market.den * 10000)
+        worst = price
+        filled += take
+        left -= take
+    fee = with_fee - notional if buy else notional - with_fee
+    return {
+        "filled_qty": market.qty_out(filled),
+        "avg_price": market.mean_price(ticks_lots, filled),
+        "worst_price": market.price_out(worst) if worst is not None else None,
+        "notional": market.quote_out(notional),
+        "fee": market.quote_out(fee),
+        "total": market.quote_out(with_fee),
+        "complete": filled == lots,
+    }
+
+
+def estimate(book: dict[str, Any], market: Market, lots: int) -> dict[str, Any]:
+    """Both sides' estimates from an engine book read (`{"seq", "bids", "asks"}`)."""
+    return {
+        "symbol": market.symbol,
+        "seq": int(book["seq"]),
+        "qty": market.qty_out(lots),
+        "buy": walk(book["asks"], market, lots, buy=True),
+        "sell": walk(book["bids"], market, lots, buy=False),
+    }

@@ -1,0 +1,87 @@
+/** The current buy and sell prices for a volume the user types: `GET /api/markets/{symbol}/estimate`,
+ * asked again every few seconds while the amount is valid, so the figures follow the book. */
+import { useEffect, useState } from "react";
+import type { Estimate, Market } from "../api/types";
+import { api, ApiError } from "../lib/http";
+import { decimalsOf } from "../lib/money";
+import { volumeProblem, volumeRows } from "../lib/volumePrices";
+
+const REFRESH_MS = 3000;
+const DEBOUNCE_MS = 250;
+
+export function VolumePrices({ market }: { market: Market }) {
+  const [qty, setQty] = useState("");
+  const [estimate, setEstimate] = useState<Estimate | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const problem = qty.trim() === "" ? null : volumeProblem(qty, market);
+
+  useEffect(() => {
+    setQty("");
+  }, [market.symbol]);
+
+  useEffect(() => {
+    setEstimate(null);
+    setError(null);
+    if (qty.trim() === "" || problem) return;
+    const ctrl = new AbortController();
+    let timer = 0;
+    const ask = () =>
+      api<Estimate>("GET", `/api/markets/${market.symbol}/estimate`, { query: { qty: qty.trim() }, auth: false, signal: ctrl.signal })
+        .then(
+          (e) => {
+            setEstimate(e);
+            setError(null);
+          },
+          (e: unknown) => {
+            if (e instanceof DOMException && e.name === "AbortError") return;
+            setError(e instanceof ApiError ? e.message : "The estimate is unavailable");
+          },
+        )
+        .finally(() => {
+          if (!ctrl.signal.aborted) timer = window.setTimeout(ask, REFRESH_MS);
+        });
+    timer = window.setTimeout(ask, DEBOUNCE_MS);
+    return () => {
+      ctrl.abort();
+      window.clearTimeout(timer);
+    };
+  }, [qty, problem, market.symbol]);
+
+  const pd = decimalsOf(market.tick_size);
+  const rows = estimate ? volumeRows(estimate, market, pd, pd) : [];
+  return (
+    <div className="card volume-prices" data-testid="volume-prices">
+      <div className="card-head">
+        <h2>Prices for a volume</h2>
+      </div>
+      <div className="volume-body">
+        <label className="field">
+          <span>Volume</span>
+          <input
+            name="volume"
+            inputMode="decimal"
+            autoComplete="off"
+            value={qty}
+            placeholder={market.min_qty}
+            onChange={(e) => setQty(e.target.value.replace(",", "."))}
+            aria-label={`Volume in ${market.base}`}
+            aria-invalid={problem ? true : undefined}
+          />
+          <em>{market.base}</em>
+        </label>
+        {problem && <p className="small down" role="alert">{problem}</p>}
+        {error && <p className="small down" role="alert">{error}</p>}
+        {rows.map((r) => (
+          <div key={r.side} className="volume-row" data-testid={`volume-${r.side}`}>
+            <span className={r.side === "buy" ? "up" : "down"}>{r.label}</span>
+            <span title={`worst price ${r.worstPrice}`}>avg {r.avgPrice}</span>
+            <span className="muted small">
+              {r.side === "buy" ? "you pay" : "you get"} ≈ {r.total}
+            </span>
+            {r.shortfall && <span className="muted small">{r.shortfall}</span>}
+          </div>
+        ))}
+      </div>
+    </div>
+  );
+}

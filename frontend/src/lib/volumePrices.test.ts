@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import type { Estimate, Market } from "../api/types";
+import { volumeProblem, volumeRows } from "./volumePrices";
+
+const market = {
+  symbol: "BTC-USDT", base: "BTC", quote: "USDT", tick_size: "0.01", lot_size: "0.00001", min_qty: "0.00001",
+  max_qty: "900", min_notional: "5", maker_fee: "0.001", taker_fee: "0.002", status: "trading",
+} as unknown as Market;
+
+const side = (over: Partial<Estimate["buy"]> = {}): Estimate["buy"] => ({
+  filled_qty: "0.5", avg_price: "60000.5", worst_price: "60001", notional: "30000.25", fee: "60.0005",
+  total: "30060.2505", complete: true, ...over,
+});
+
+describe("volumeProblem", () => {
+  it("accepts a positive plain decimal on the lot", () => {
+    expect(volumeProblem("0.5", market)).toBeNull();
+    expect(volumeProblem(" 1.00001 ", market)).toBeNull();
+  });
+  it("names what is wrong, as the server would refuse it", () => {
+    expect(volumeProblem("", market)).toBe("Enter an amount");
+    expect(volumeProblem("1e3", market)).toBe("Not a number");
+    expect(volumeProblem("-1", market)).toBe("Not a number");
+    expect(volumeProblem("0", market)).toBe("The amount must be positive");
+    expect(volumeProblem("0.000001", market)).toBe("The amount must be a multiple of 0.00001");
+    expect(volumeProblem("901", market)).toBe("At most 900");
+  });
+});
+
+describe("volumeRows", () => {
+  it("shows buy then sell with averages at two more decimals than the tick, and totals in the quote", () => {
+    const e: Estimate = { symbol: "BTC-USDT", seq: 7, qty: "0.5", buy: side(), sell: side({ avg_price: "59999.125", total: "29939.56" }) };
+    const [buy, sell] = volumeRows(e, market, 2, 2);
+    expect(buy).toEqual({
+      side: "buy", label: "Buy 0.5 BTC", avgPrice: "60,000.5000", worstPrice: "60,001.00", total: "30,060.25 USDT", shortfall: null,
+    });
+    expect(sell.label).toBe("Sell 0.5 BTC");
+    expect(sell.avgPrice).toBe("59,999.1250");
+    expect(sell.total).toBe("29,939.56 USDT");
+  });
+  it("says how much the book lacks, or that a side is empty", () => {
+    const e: Estimate = {
+      symbol: "BTC-USDT", seq: 7, qty: "2",
+      buy: side({ filled_qty: "0.84567", complete: false }),
+      sell: side({ filled_qty: "0", avg_price: null, worst_price: null, notional: "0", fee: "0", total: "0", complete: false }),
+    };
+    const [buy, sell] = volumeRows(e, market, 2, 2);
+    expect(buy.shortfall).toBe("only 0.84567 BTC in the book");
+    expect(sell).toMatchObject({ avgPrice: "—", worstPrice: "—", total: "—", shortfall: "no orders on this side" });
+  });
+});

@@ -1,0 +1,50 @@
+/**
+ * "Prices for a volume": what buying and what selling an amount would cost now, from
+ * `GET /api/markets/{symbol}/estimate?qty=` (the server walks 500 levels a side with the engine's rounding).
+ * This module checks the typed amount before asking, and turns an answer into display rows.
+ */
+import type { Estimate, Market } from "../api/types";
+import { cmp, dec, format, isMultiple, isPositive, parse } from "./money";
+
+const PLAIN = /^\d{1,20}(\.\d{1,18})?$/;
+
+/** Why `text` cannot be estimated (null when it can): the same rules the server applies. */
+export function volumeProblem(text: string, m: Market): string | null {
+  const t = text.trim();
+  if (t === "") return "Enter an amount";
+  const d = parse(t);
+  if (!PLAIN.test(t) || d === null) return "Not a number";
+  if (!isPositive(d)) return "The amount must be positive";
+  if (!isMultiple(d, m.lot_size)) return `The amount must be a multiple of ${m.lot_size}`;
+  if (cmp(d, dec(m.max_qty)) > 0) return `At most ${m.max_qty}`;
+  return null;
+}
+
+export interface VolumeRow {
+  side: "buy" | "sell";
+  label: string;
+  avgPrice: string;
+  worstPrice: string;
+  total: string;
+  /** What the book cannot fill, as text ("only 0.5 BTC available"), or null when it fills all. */
+  shortfall: string | null;
+}
+
+/** Display rows (buy first) of an estimate, with the market's price and quote precision. */
+export function volumeRows(e: Estimate, m: Market, priceDecimals: number, quoteDecimals: number): VolumeRow[] {
+  return (["buy", "sell"] as const).map((side) => {
+    const s = e[side];
+    return {
+      side,
+      label: side === "buy" ? `Buy ${e.qty} ${m.base}` : `Sell ${e.qty} ${m.base}`,
+      avgPrice: s.avg_price === null ? "—" : format(s.avg_price, priceDecimals + 2),
+      worstPrice: s.worst_price === null ? "—" : format(s.worst_price, priceDecimals),
+      total: s.avg_price === null ? "—" : `${format(s.total, quoteDecimals)} ${m.quote}`,
+      shortfall: s.complete
+        ? null
+        : isPositive(dec(s.filled_qty))
+          ? `only ${s.filled_qty} ${m.base} in the book`
+          : "no orders on this side",
+    };
+  });
+}

@@ -1,0 +1,155 @@
+"""`GET /api/markets/{symbol}/estimate?qty=`: the current buy and sell prices for a volume."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from exchange.api.convert import Market
+from exchange.api.estimate import walk
+from tests.api.conftest import User, error_code, register
+
+SYMBOL = "BTC-USDT"
+
+
+async def place(client: AsyncTestClient[Litestar], user: User, **fields: Any) -> Any:
+    r = await client.post("/api/orders", json={"symbol": SYMBOL, **fields}, headers=user.headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def estimate(client: AsyncTestClient[Litestar], qty: str, symbol: str = SYMBOL) -> Any:
+    return await client.get(f"/api/markets/{symbol}/estimate", params={"qty": qty})
+
+
+async def ladder(client: AsyncTestClient[Litestar], side: str, prices_qtys: list[tuple[str, str]]) -> None:
+    """One resting order per level, each from its own account (so fills round as the estimate does)."""
+    for price, qty in prices_qtys:
+        maker = await register(client)
+        await place(client, maker, side=side, type="limit", price=price, qty=qty)
+
+
+ASKS = [("60000.01", "0.01234"), ("60001.37", "0.5"), ("60100", "0.33333")]
+BIDS = [("59999.99", "0.02"), ("59950.5", "0.41111"), ("59000", "1")]
+
+
+@pytest.mark.parametrize(
+    ("side", "qty"), [("buy", "0.3"), ("buy", "0.51234"), ("sell", "0.2"), ("sell", "1.1")]
+)
+async def test_the_estimate_is_what_a_market_order_then_gets(
+    client: AsyncTestClient[Litestar], side: str, qty: str
+) -> None:
+    """With one maker per level, a market order of `qty` placed right after the estimate fills exactly the
+    estimated quantity, at the estimated worst price, notional, fee and total (the engine's rounding), and the
+    estimate's average price is its fills' volume-weighted price (tick decimals + 4)."""
+    await ladder(client, "sell", ASKS)
+    await ladder(client, "buy", BIDS)
+    r = await estimate(client, qty)
+    assert r.status_code == 200, r.text
+    est = r.json()[side]
+    assert est["complete"] is True and est["filled_qty"] == qty
+    taker = await register(client)
+    order = await place(client, taker, side=side, type="market", qty=qty)
+    fee = sum((Decimal(f["fee"]) for f in order["fills"]), Decimal(0))
+    assert order["filled_qty"] == est["filled_qty"]
+    vwap = sum((Decimal(f["price"]) * Decimal(f["qty"]) for f in order["fills"]), Decimal(0)) / Decimal(qty)
+    assert Decimal(est["avg_price"]) == vwap.quantize(Decimal("0.000001"))
+    assert Decimal(order["quote_filled"]) == Decimal(est["notional"])
+    assert fee == Decimal(est["fee"])
+    total = Decimal(order["quote_filled"]) + (fee if side == "buy" else -fee)
+    assert total == Decimal(est["total"])
+    assert est["worst_price"] == order["fills"][-1]["price"]
+
+
+async def test_both_sides_walk_the_book_best_first_and_report_what_it_cannot_fill(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """Buying walks the asks from the lowest, selling the bids from the highest; a volume deeper than the book
+    is filled as far as it goes with `complete` false; `seq` is the book's."""
+    await ladder(client, "sell", ASKS)
+    await ladder(client, "buy", BIDS)
+    book = (await client.get(f"/api/markets/{SYMBOL}/book")).json()
+    body = (await estimate(client, "0.5")).json()
+    assert (body["symbol"], body["qty"], body["seq"]) == (SYMBOL, "0.5", book["seq"])
+    assert body["buy"]["worst_price"] == "60001.37" and body["sell"]["worst_price"] == "59000"
+    buy_avg, sell_avg = Decimal(body["buy"]["avg_price"]), Decimal(body["sell"]["avg_price"])
+    assert Decimal("60000.01") < buy_avg < Decimal("60001.37")
+    assert Decimal("59000") < sell_avg < Decimal("59950.5")
+    deep = (await estimate(client, "5")).json()
+    assert deep["buy"]["complete"] is False and deep["buy"]["filled_qty"] == "0.84567"
+    assert deep["sell"]["complete"] is False and deep["sell"]["filled_qty"] == "1.43111"
+
+
+async def test_an_empty_side_estimates_nothing(client: AsyncTestClient[Litestar]) -> None:
+    """Against an empty book both sides fill nothing: prices null, amounts zero, not complete."""
+    body = (await estimate(client, "1", "ETH-USDT")).json()
+    for side in ("buy", "sell"):
+        assert body[side] == {
+            "filled_qty": "0",
+            "avg_price": None,
+            "worst_price": None,
+            "notional": "0",
+            "fee": "0",
+            "total": "0",
+            "complete": False,
+        }
+
+
+@pytest.mark.parametrize(
+    ("symbol", "qty", "status", "code"),
+    [
+        ("XYZ-USDT", "1", 404, "UNKNOWN_MARKET"),
+        (SYMBOL, "0", 400, "INVALID_QTY"),
+        (SYMBOL, "-1", 422, "VALIDATION_ERROR"),
+        (SYMBOL, "abc", 422, "VALIDATION_ERROR"),
+        (SYMBOL, "1e2", 422, "VALIDATION_ERROR"),
+        (SYMBOL, "\u0663", 422, "VALIDATION_ERROR"),
+        (SYMBOL, "0.000001", 400, "QTY_NOT_ON_LOT"),
+        (SYMBOL, "901", 400, "QTY_TOO_LARGE"),
+    ],
+)
+async def test_bad_input_gets_its_code(
+    client: AsyncTestClient[Litestar], symbol: str, qty: str, status: int, code: str
+) -> None:
+    """Unknown market, a non-positive, malformed (not a plain decimal string), off-lot or too large
+    quantity: a coded error."""
+    r = await estimate(client, qty, symbol)
+    assert r.status_code == status, r.text
+    assert error_code(r) == code
+
+
+async def test_a_missing_qty_is_a_validation_error(client: AsyncTestClient[Litestar]) -> None:
+    """`qty` is required."""
+    r = await client.get(f"/api/markets/{SYMBOL}/estimate")
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
+
+
+def test_walk_rounds_like_the_engine_per_level() -> None:
+    """Per level X = price * lots * num: notional floor(X / den), a buyer pays ceil(X * (1 + fee) / den),
+    a seller gets floor(X * (1 - fee) / den), each summed over the levels taken."""
+    m = Market(
+        symbol="T-Q", base="T", quote="Q", tick_size=Decimal("0.01"), lot_size=Decimal("0.001"),
+        base_decimals=8, quote_decimals=2, lot_minor=100000, num=1, den=1000, min_lots=1, max_lots=10**6,
+        max_price_ticks=10**9, min_notional_minor=1, maker_bps=10, taker_bps=25, status="trading",
+    )  # fmt: skip
+    levels = [[12345, 7], [12399, 100]]  # 123.45 x 0.007, 123.99 x 0.1
+    buy = walk(levels, m, 50, buy=True)
+    # X = 12345*7 = 86415 and 12399*43 = 533157: notional 86 + 533 = 619 minor = 6.19
+    assert (buy["filled_qty"], buy["notional"], buy["worst_price"]) == ("0.05", "6.19", "123.99")
+    # mean price: (12345*7 + 12399*43) / 50 = 12391.44 ticks, no rounding to minor units
+    assert buy["avg_price"] == "123.9144"
+    # pays ceil(86415*10025/1e7) = 87 and ceil(533157*10025/1e7) = 535: 6.22, fee 0.03
+    assert (buy["total"], buy["fee"], buy["complete"]) == ("6.22", "0.03", True)
+    sell = walk(levels, m, 200, buy=False)
+    # X = 86415 and 12399*100 = 1239900: notional 86 + 1239 = 1325; gets floor(86.199...) + floor(1236.80...)
+    assert (sell["filled_qty"], sell["notional"], sell["total"], sell["fee"]) == (
+        "0.107",
+        "13.25",
+        "13.22",
+        "0.03",
+    )
+    assert sell["complete"] is False
