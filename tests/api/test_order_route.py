@@ -352,3 +352,12 @@ def test_under_uvicorn_the_lean_route_serves_orders_and_litestar_the_rest(api_se
         assert metrics.HTTP_REQUESTS.value("POST", "/api/orders", "201") == counted + 2
     finally:
         server.stop()
+
+
+async def test_an_absurd_content_length_goes_to_litestar_unread(api_settings: Settings) -> None:
+    """A Content-Length of thousands of digits (int() would refuse it) is passed on, not a crash."""
+    route, token = await _route(api_settings)
+    receive = _Receive([{"type": "http.request", "body": b"{}", "more_body": False}])
+    headers = ((b"authorization", f"Bearer {token}".encode()), (b"content-length", b"9" * 5000))
+    passed_on = await route(_scope(*headers), receive, _never_send)
+    assert passed_on is receive and receive.reads == 0
