@@ -177,10 +177,7 @@ class Market:
             return None
         with localcontext(Context(prec=60)):
             quote = Decimal(quote_filled_minor).scaleb(-self.quote_decimals)
-            avg = quote / (filled_lots * self.lot_size)
-            exponent = min(self.tick_size.normalize().as_tuple().exponent, 0)
-            step = Decimal(1).scaleb(int(exponent) - _AVG_EXTRA_DIGITS)
-            return decimal_str(avg.quantize(step))
+            return self._mean_text(quote / (filled_lots * self.lot_size))
 
     def mean_price(self, ticks_times_lots: int, lots: int) -> str | None:
         """Volume-weighted mean of prices (the sum of price_ticks * lots over the fills, and their lots), at
@@ -188,9 +185,12 @@ class Market:
         if lots <= 0:
             return None
         with localcontext(Context(prec=60)):
-            mean = Decimal(ticks_times_lots) * self.tick_size / lots
-            exponent = min(self.tick_size.normalize().as_tuple().exponent, 0)
-            return decimal_str(mean.quantize(Decimal(1).scaleb(int(exponent) - _AVG_EXTRA_DIGITS)))
+            return self._mean_text(Decimal(ticks_times_lots) * self.tick_size / lots)
+
+    def _mean_text(self, price: Decimal) -> str:
+        """A mean price as text: the tick's decimals plus `_AVG_EXTRA_DIGITS` more."""
+        exponent = min(self.tick_size.normalize().as_tuple().exponent, 0)
+        return decimal_str(price.quantize(Decimal(1).scaleb(int(exponent) - _AVG_EXTRA_DIGITS)))
 
     # API -> engine
     def price_in(self, text: str) -> int:

@@ -4,10 +4,10 @@
 against the current book (one `ex_book` read, up to `ESTIMATE_DEPTH` levels a side): the quantity the
 book can fill, the average price (volume-weighted over the levels taken, exact) and the worst price, the
 notional, the taker fee and the total (what a buyer pays, or what a seller receives). Everything is integer
-engine units until the last conversion, and the money amounts round as the engine does
-(lua/lib/05_match.lua `M.amounts`): per level `X = price * lots * num`, notional `floor(X / den)`, a buyer
-pays `ceil(X * (10000 + taker_bps) / (den * 10000))` and a seller gets
-`floor(X * (10000 - taker_bps) / (den * 10000))`.
+engine units until the last conversion, and each level's money amounts are those of one trade there, by the
+reference matcher's `trade_amounts` (docs/engine.md, Rounding; the engine's `M.amounts`): notional
+`floor(X / den)` with `X = price * lots * num`, a buyer pays `ceil(X * (10000 + taker_bps) / (den * 10000))`
+and a seller gets `floor(X * (10000 - taker_bps) / (den * 10000))`.
 
 It is an estimate: the engine rounds per maker order, not per level, so with several orders on a level the
 real fill can differ by a minor unit per order; and the book moves. Self-trade prevention and the cap on
@@ -21,12 +21,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from exchange.api.convert import Market
+from exchange.reference import trade_amounts
 
 ESTIMATE_DEPTH = 500  # levels read per side (the engine's book read allows up to 500)
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) -> dict[str, Any]:
@@ -43,13 +40,18 @@ def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) 
         take = min(left, available)
         if take <= 0:
             continue
+        amounts = trade_amounts(
+            price,
+            take,
+            num=market.num,
+            den=market.den,
+            lot_minor=market.lot_minor,
+            buyer_bps=bps,
+            seller_bps=bps,
+        )  # the taker's side is all that is read
         ticks_lots += price * take
-        x = price * take * market.num
-        notional += x // market.den
-        if buy:
-            with_fee += _ceil_div(x * (10000 + bps), market.den * 10000)
-        else:
-            with_fee += x * (10000 - bps) // (market.den * 10000)
+        notional += amounts.notional
+        with_fee += amounts.buyer_pays if buy else amounts.seller_gets
         worst = price
         filled += take
         left -= take

@@ -7,11 +7,13 @@ every book, every balance and every event. It favours being obviously right over
 plain lists sorted on each read, arithmetic is unbounded Python integers, the matching loop is planned as
 a pure walk and then applied (so the FOK and market-buy dry runs are literally the same loop).
 
-Modules: `_math` (rounding and holds), `_model` (orders, markets, vocabularies, errors), `_state`
-(balances, events, book primitives), `_matching` (`place`), `_engine` (wallet, cancels, statuses, reads).
+Modules: `_math` (rounding and holds; the API's volume estimate rounds with its `trade_amounts` too),
+`_model` (orders, markets, vocabularies, errors), `_state` (balances, events, book primitives), `_matching`
+(`place`), `_engine` (wallet, cancels, statuses, reads).
 """
 
 from exchange.reference._engine import Reference
+from exchange.reference._math import TradeAmounts, trade_amounts
 from exchange.reference._model import MAX_MAKERS, Order
 
-__all__ = ["MAX_MAKERS", "Order", "Reference"]
+__all__ = ["MAX_MAKERS", "Order", "Reference", "TradeAmounts", "trade_amounts"]
