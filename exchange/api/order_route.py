@@ -14,8 +14,8 @@ else -> 500, logged), exactly as the Litestar handler and `app.handle_exception`
 body byte for byte.
 
 Why: Litestar's routing, dependency injection, signature model, response object and middleware wrappers cost
-an API process about twice what the order itself does (py-spy at 1,000 orders/s); the figures are in
-docs/api.md (Performance).
+an API process more than twice what our handler and its engine call do (py-spy at 1,000 orders/s); the
+figures are in docs/api.md (Performance).
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from exchange.api.schemas import Order, OrderCreate
 
 log = logging.getLogger(__name__)
 
-PATH = "/api/orders"
-ROUTE = "/api/orders"  # the route template the metrics name (Litestar's `path_template`)
+PATH = "/api/orders"  # also the route template the metrics name (Litestar's `path_template`): no parameters
 
 _decode_order = msgspec.json.Decoder(OrderCreate).decode
 _encode = msgspec.json.Encoder().encode
@@ -99,8 +98,8 @@ class OrderRoute:
             status, payload, headers = await self._place(account_id, body)
             await _respond(send, status, payload, headers)
         finally:
-            metrics.HTTP_REQUESTS.inc(1, "POST", ROUTE, str(status))
-            metrics.HTTP_LATENCY.observe(time.perf_counter() - start, "POST", ROUTE)
+            metrics.HTTP_REQUESTS.inc(1, "POST", PATH, str(status))
+            metrics.HTTP_LATENCY.observe(time.perf_counter() - start, "POST", PATH)
         return None
 
     def _account(self, header: bytes | None) -> int | None:
