@@ -48,3 +48,28 @@ def test_bench_api_smoke_run_prints_the_result_keys():
     assert result["fanout_clients"] == 10 and result["client_processes"] == 1
     assert result["fanout_p50_ms"] is None or result["fanout_p50_ms"] <= result["fanout_p99_ms"]
     assert "[bench api] rest" in proc.stderr and "[bench api] fanout 10 clients" in proc.stderr
+    assert "CPU per request: API" in proc.stderr and "persistence worker" in proc.stderr
+
+
+def test_cpu_meter_charges_each_part_with_its_own_processes():
+    """The per-part CPU meter charges a busy process to the part whose pid it was given, and nothing to an
+    idle one (this is what the bench's "CPU per request" figures are built from)."""
+    import time
+
+    from exchange.bench.api import CpuMeter
+
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\ntime.sleep(30)"
+    busy = subprocess.Popen([sys.executable, "-c", burn])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        meter = CpuMeter(api_pid=idle.pid, redis_pid=None, worker_pids=(busy.pid,))
+        before = meter.sample()
+        time.sleep(2.0)
+        after = meter.sample()
+        assert after["worker"] - before["worker"] >= 0.3
+        assert after["api"] - before["api"] < 0.1
+        assert set(after) == set(CpuMeter.PARTS)
+    finally:
+        for proc in (busy, idle):
+            proc.kill()
+            proc.wait()

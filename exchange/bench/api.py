@@ -25,6 +25,9 @@ Orders: each client process owns two demo accounts, A and B, and cycles A buy / 
 at one price, so every second order trades with a resting one, the book stays tiny and funds flow back
 and forth instead of running out.
 
+Each step's line also gives the CPU per request of every part of the machine (`CpuMeter`, from /proc): the
+API processes, Redis, the persistence workers, PostgreSQL and the load generator itself.
+
 Ends with one JSON line: rest_p50_ms, rest_p99_ms, rest_p999_ms, rest_max_rate, ws_p50_ms, ws_p99_ms,
 ws_max_rate, trivial_get_rate, order_vs_trivial, fanout_p50_ms, fanout_p99_ms (plus a few diagnostics).
 The machine has 2 cores shared by the load generator, Redis, PostgreSQL and the API processes: the
@@ -360,11 +363,22 @@ def redis_ping_us(data_dir: Path | None, n: int = 2000) -> float | None:
 
 
 class CpuMeter:
-    """CPU seconds used so far by the stack's API processes (uvicorn and its workers) and Redis, read from
-    /proc: load-independent cost per request, since the wall-clock numbers depend on what else runs."""
+    """CPU seconds used so far by each part of the stack, read from /proc: load-independent cost per request,
+    since the wall-clock numbers depend on what else runs. Parts: the API processes (uvicorn and its
+    workers), Redis, the persistence workers, PostgreSQL (the postmaster, its backends, and the children it
+    has reaped) and the load generator (this process and its client processes)."""
 
-    def __init__(self, api_pid: int, redis_pid: int | None) -> None:
+    PARTS = ("api", "redis", "worker", "postgres", "load")
+
+    def __init__(
+        self,
+        api_pid: int,
+        redis_pid: int | None,
+        worker_pids: tuple[int, ...] = (),
+        postgres_pid: int | None = None,
+    ) -> None:
         self.api_pid, self.redis_pid = api_pid, redis_pid
+        self.worker_pids, self.postgres_pid = set(worker_pids), postgres_pid
 
     @classmethod
     def for_stack(cls, data_dir: Path | None) -> CpuMeter | None:
@@ -372,29 +386,52 @@ class CpuMeter:
             return None
         try:
             info = json.loads((data_dir / "stack.json").read_text())
-            return cls(int(info["pids"]["api"]), info.get("redis_pid"))
-        except (OSError, ValueError, KeyError, TypeError):
+            pids = info["pids"]
+            workers = tuple(int(pid) for name, pid in pids.items() if name.startswith("worker-"))
+            return cls(int(pids["api"]), info.get("redis_pid"), workers, info.get("postgres_pid"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     @staticmethod
-    def _stat(pid: int) -> tuple[int, float]:
+    def _stat(pid: int) -> tuple[int, float, float]:
+        """(parent pid, own CPU seconds, CPU seconds of its reaped children)."""
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            (int(fields[13]) + int(fields[14])) / tick,
+        )
 
     def sample(self) -> dict[str, float]:
-        api = 0.0
+        used = dict.fromkeys(self.PARTS, 0.0)
+        roots = {self.api_pid: "api", os.getpid(): "load"}
+        roots.update(dict.fromkeys(self.worker_pids, "worker"))
+        if self.redis_pid:
+            roots[int(self.redis_pid)] = "redis"
+        if self.postgres_pid:
+            roots[int(self.postgres_pid)] = "postgres"
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             with contextlib.suppress(OSError, IndexError, ValueError):
-                ppid, cpu = self._stat(int(entry.name))
-                if int(entry.name) == self.api_pid or ppid == self.api_pid:
-                    api += cpu
-        redis = 0.0
-        if self.redis_pid:
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                redis = self._stat(int(self.redis_pid))[1]
-        return {"api": api, "redis": redis}
+                pid = int(entry.name)
+                ppid, cpu, reaped = self._stat(pid)
+                if pid in roots:
+                    # PostgreSQL forks a backend per connection: count the ones that already exited too
+                    used[roots[pid]] += cpu + (reaped if roots[pid] == "postgres" else 0.0)
+                elif ppid in roots:
+                    used[roots[ppid]] += cpu
+        return used
+
+
+_CPU_NAMES = {"api": "API", "redis": "Redis", "worker": "persistence worker", "postgres": "PostgreSQL",
+              "load": "load generator"}  # fmt: skip
+
+
+def _cpu_text(result: dict[str, Any]) -> str:
+    parts = ", ".join(f"{_CPU_NAMES[p]} {result[f'{p}_cpu_ms']:.3f} ms" for p in CpuMeter.PARTS)
+    return f"; CPU per request: {parts}"
 
 
 class Driver:
@@ -421,8 +458,8 @@ class Driver:
         if self.cpu and before is not None:
             used = self.cpu.sample()
             done = max(1, result["n"])
-            result["api_cpu_ms"] = 1000 * (used["api"] - before["api"]) / done
-            result["redis_cpu_ms"] = 1000 * (used["redis"] - before["redis"]) / done
+            for part in CpuMeter.PARTS:
+                result[f"{part}_cpu_ms"] = 1000 * (used[part] - before[part]) / done
         if kind != "get":
             for pair in self.accounts:
                 for account in pair:
@@ -432,12 +469,7 @@ class Driver:
             f"p50 {result['p50']:.2f} ms, p99 {result['p99']:.2f} ms, "
             f"p99.9 {result['p999']:.2f} ms, max {result['max']:.1f} ms, "
             f"errors {result['errors']}/{result['sent']} {result['statuses'] or ''}"
-            + (
-                f"; server CPU per request: API {result['api_cpu_ms']:.3f} ms, "
-                f"Redis {result['redis_cpu_ms']:.3f} ms"
-                if "api_cpu_ms" in result
-                else ""
-            )
+            + (_cpu_text(result) if "api_cpu_ms" in result else "")
         )
         return result
 
