@@ -53,7 +53,8 @@ def test_bench_api_smoke_run_prints_the_result_keys():
 
 def test_cpu_meter_charges_each_part_with_its_own_processes():
     """The per-part CPU meter charges a busy process to the part whose pid it was given, and nothing to an
-    idle one (this is what the bench's "CPU per request" figures are built from)."""
+    idle one, and nothing to the load generator for the stack's supervisor, although it is this process's
+    child too (this is what the bench's "CPU per request" figures are built from)."""
     import time
 
     from exchange.bench.api import CpuMeter
@@ -61,15 +62,19 @@ def test_cpu_meter_charges_each_part_with_its_own_processes():
     burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\ntime.sleep(30)"
     busy = subprocess.Popen([sys.executable, "-c", burn])
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    supervisor = subprocess.Popen([sys.executable, "-c", burn])  # our child too, but not the load generator
     try:
-        meter = CpuMeter(api_pid=idle.pid, redis_pid=None, worker_pids=(busy.pid,))
+        meter = CpuMeter(
+            api_pid=idle.pid, redis_pid=None, worker_pids=(busy.pid,), supervisor_pid=supervisor.pid
+        )
         before = meter.sample()
         time.sleep(2.0)
         after = meter.sample()
         assert after["worker"] - before["worker"] >= 0.3
         assert after["api"] - before["api"] < 0.1
+        assert after["load"] - before["load"] < 0.3  # the supervisor's 0.6 s is not charged to the load
         assert set(after) == set(CpuMeter.PARTS)
     finally:
-        for proc in (busy, idle):
+        for proc in (busy, idle, supervisor):
             proc.kill()
             proc.wait()

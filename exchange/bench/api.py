@@ -376,9 +376,11 @@ class CpuMeter:
         redis_pid: int | None,
         worker_pids: tuple[int, ...] = (),
         postgres_pid: int | None = None,
+        supervisor_pid: int | None = None,
     ) -> None:
         self.api_pid, self.redis_pid = api_pid, redis_pid
         self.worker_pids, self.postgres_pid = set(worker_pids), postgres_pid
+        self.supervisor_pid = supervisor_pid  # `exchange up`: our child, but not part of the load generator
 
     @classmethod
     def for_stack(cls, data_dir: Path | None) -> CpuMeter | None:
@@ -388,7 +390,13 @@ class CpuMeter:
             info = json.loads((data_dir / "stack.json").read_text())
             pids = info["pids"]
             workers = tuple(int(pid) for name, pid in pids.items() if name.startswith("worker-"))
-            return cls(int(pids["api"]), info.get("redis_pid"), workers, info.get("postgres_pid"))
+            return cls(
+                int(pids["api"]),
+                info.get("redis_pid"),
+                workers,
+                info.get("postgres_pid"),
+                info.get("supervisor_pid"),
+            )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -416,6 +424,8 @@ class CpuMeter:
                 continue
             with contextlib.suppress(OSError, IndexError, ValueError):
                 pid = int(entry.name)
+                if pid == self.supervisor_pid:
+                    continue
                 ppid, cpu, reaped = self._stat(pid)
                 if pid in roots:
                     # PostgreSQL forks a backend per connection: count the ones that already exited too
