@@ -1,4 +1,4 @@
-"""`exchange bench engine` at a tiny size: it runs end to end and reports every figure."""
+"""`exchange bench engine`: a tiny run reports every figure; the deepening orders stay out of the mix."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import json
 
 import pytest
+import redis
 
 from exchange.bench import engine as bench_engine
+from exchange.bench.engine_workload import BAND, MID, SYMBOL, Bench
 
 KEYS = (
     "place_us_mean", "place_us_p99", "cancel_us_mean", "ref_script_us_mean", "place_vs_ref",
@@ -55,3 +57,31 @@ def test_engine_benchmark_refuses_a_database_that_is_not_empty(redis_url: str) -
     assert bench_engine.main(args) == 2
     assert client.dbsize() == 1
     client.close()
+
+
+def _offsets(client: redis.Redis) -> list[int]:
+    """Every resting order's distance from the mid in ticks (bids score -price, asks price)."""
+    bids = client.zrange(f"book:{SYMBOL}:bids", 0, -1, withscores=True)
+    asks = client.zrange(f"book:{SYMBOL}:asks", 0, -1, withscores=True)
+    return [MID + int(score) for _, score in bids] + [int(score) - MID for _, score in asks]
+
+
+def test_depth_tail_rests_beyond_the_band_and_stays_out_of_the_mix(redis_client: redis.Redis) -> None:
+    """The orders that deepen the book rest BAND + 1 .. BAND + spread ticks from the mid; the mix's cancels
+    never pick them and its orders never reach them, so the mix meets the same book near the mid."""
+    bench = Bench(redis_client, 20)
+    bench.setup()
+    bench.prefill(400, "base")
+    pool = sorted(bench.book.ids)
+    assert all(0 < o <= BAND for o in _offsets(redis_client))
+
+    bench.prefill_tail(300, 1500)
+    assert bench.resting() == 400 + 300
+    assert sorted(bench.book.ids) == pool  # not in the cancel pool
+    far = [o for o in _offsets(redis_client) if o > BAND]
+    assert len(far) == 300 and max(far) <= BAND + 1500
+
+    deep = bench.mix(100, "depth")
+    assert sum(len(v) for v in deep.by_kind.values()) == 100
+    assert deep.of("cancel") and deep.of("gtc_cross")
+    assert sorted(o for o in _offsets(redis_client) if o > BAND) == sorted(far)  # the tail is untouched

@@ -260,6 +260,32 @@ class Bench:
             self._check_slowlog(f"prefill {label}")
         return time.perf_counter() - started
 
+    def prefill_tail(self, count: int, spread: int) -> float:
+        """Add `count` passive orders beyond the band the mix trades in, BAND + 1 .. BAND + `spread` ticks
+        from the mid (bids and asks alike); returns the seconds it took (client time).
+
+        The tail deepens the book without changing what the mix meets: its crossing orders reach CROSS ticks,
+        its market orders would reach the tail only if a side of the band ran empty, and its cancels pick
+        from `book`, which the tail stays out of. So a mix over the band plus a tail does the same work per
+        command as over the band alone, on a larger dataset.
+        """
+        self._slowlog(SLOW_US, CHUNK * 4)
+        started = time.perf_counter()
+        rng = self.rng
+        done = 0
+        while done < count:
+            calls = []
+            for _ in range(min(CHUNK * 4, count - done)):
+                side = rng.choice(("buy", "sell"))
+                offset = BAND + rng.randint(1, spread)
+                calls.append(self._limit(side, MID - offset if side == "buy" else MID + offset, "gtc"))
+            bad = [r for r in self._send(calls) if isinstance(r, Exception)]
+            if bad:
+                raise RuntimeError(f"tail prefill failed: {bad[0]}")
+            done += len(calls)
+            self._check_slowlog("prefill tail")
+        return time.perf_counter() - started
+
     def _timed(self, pipe: Any, command: str, calls: list[tuple[Any, ...]]) -> tuple[list[Any], list[int]]:
         """Send `calls` with an `INFO commandstats` after each one; returns the replies and the server-side
         microseconds of each call (the growth of `cmdstat_{command}` usec across it)."""
