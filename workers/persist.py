@@ -111,6 +111,21 @@ def _array_item(v: object) -> str:
     return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _array_literal(kind: str, col: Sequence[object]) -> str:
+    """A column as a PostgreSQL array literal. The common columns take a fast path: integers without NULL,
+    and strings with no quote or backslash to escape (quoted as they are); the rest go item by item."""
+    if kind in ("int8", "int4") and None not in col:
+        return "{" + ",".join(map(str, col)) + "}"
+    if kind == "text":
+        try:
+            plain = "".join(cast(Sequence[str], col))  # TypeError unless every item is a str
+        except TypeError:
+            plain = '"'
+        if '"' not in plain and "\\" not in plain:
+            return '{"' + '","'.join(cast(Sequence[str], col)) + '"}'
+    return "{" + ",".join(map(_array_item, col)) + "}"
+
+
 def _insert(
     cur: psycopg.Cursor[tuple[object, ...]],
     table: str,
@@ -128,10 +143,7 @@ def _insert(
         return
     literals = []
     for kind, col in zip(types, zip(*rows, strict=True), strict=True):
-        if kind == "int8" and None not in col:
-            literals.append("{" + ",".join(map(str, col)) + "}")
-        else:
-            literals.append("{" + ",".join(map(_array_item, col)) + "}")
+        literals.append(_array_literal(kind, col))
     placeholders = ", ".join(f"%s::{t}[]" for t in types)
     names = ", ".join(columns)
     query = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({placeholders}) ON CONFLICT {conflict}"

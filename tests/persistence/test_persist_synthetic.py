@@ -7,7 +7,7 @@ import json
 import psycopg
 import redis
 
-from workers.persist import drain, redis_cursor_key
+from workers.persist import _array_literal, drain, redis_cursor_key
 
 MARKET = "AAA-USDT"
 WEIRD_REF = 'd2 "quoted" \\ back,slash {brace} NULL \t tab'  # every character arrays and CSV escape
@@ -246,3 +246,21 @@ def test_batches_split_anywhere_give_the_same_rows(redis_url: str, pg_url: str) 
         ).fetchall()
         assert orders == [(1, "cancelled", 2, 20, 0), (2, "filled", 2, 20, 0)]
         assert conn.execute("SELECT count(*) FROM ledger").fetchone() == (11,)
+
+
+def test_array_literals_carry_every_value_exactly(pg_url: str) -> None:
+    """Each column literal, fast path (plain strings, integers) or item by item (quotes, backslashes, NULL,
+    booleans, mixed types), reads back in PostgreSQL as exactly the values it was built from."""
+    columns: list[tuple[str, tuple[object, ...]]] = [
+        ("text", ("BTC-USDT", "", "a b", "{x,y}", "NULL", "é")),  # fast path
+        ("text", ("plain", WEIRD_REF, 'only "quotes"', "back\\slash")),
+        ("text", ("x", None, "y")),
+        ("int8", (0, -5, 2**53, 9)),  # fast path
+        ("int8", (1, None)),
+        ("int4", (0, 1, 2)),  # fast path
+        ("bool", (True, False)),
+    ]
+    with psycopg.connect(pg_url) as conn:
+        for kind, col in columns:
+            (back,) = conn.execute(f"SELECT %s::{kind}[]", (_array_literal(kind, col),)).fetchone()  # type: ignore[misc]
+            assert tuple(back) == col, (kind, col, back)
