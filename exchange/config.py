@@ -22,6 +22,7 @@ from typing import Any, Self
 
 STACK_FILE = "stack.json"
 JWT_SECRET_FILE = "jwt_secret"
+MIN_JWT_SECRET_BYTES = 32  # RFC 7518 3.2: an HS256 key is at least as long as the hash
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -132,6 +133,13 @@ class AuthSettings(_FromEnv):
         "EXCHANGE_JWT_SECRET", None, "HMAC key for JWTs; unset: generated into <data_dir>/jwt_secret"
     )
     """HMAC key for access tokens (>= 32 bytes). Unset: `exchange up` generates and keeps one."""
+
+    def __post_init__(self) -> None:
+        if self.jwt_secret and len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ConfigError(
+                f"EXCHANGE_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256 key), e.g. the "
+                "output of: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+            )
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from exchange.config import STACK_FILE, StackSettings, jwt_secret
+from exchange.config import STACK_FILE, AuthSettings, StackSettings, jwt_secret
 from exchange.servers import (
     PostgresServer,
     RedisServer,
@@ -435,6 +435,7 @@ def run(args: argparse.Namespace) -> int:
     """`exchange up`: start, supervise until Ctrl-C / SIGTERM, stop cleanly; 0 on a clean stop."""
     try:
         settings = settings_from_args(args)
+        AuthSettings.from_env()  # refuses a JWT secret too short, before anything starts
     except ValueError as exc:
         say(str(exc))
         return 2

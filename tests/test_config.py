@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from exchange.api.settings import Settings as ApiSettings
 from exchange.config import (
     AuthSettings,
     ConfigError,
@@ -73,7 +74,17 @@ def test_jwt_secret_is_generated_once_with_mode_600(tmp_path: Path) -> None:
     mode = stat.S_IMODE((tmp_path / "jwt_secret").stat().st_mode)
     assert mode == 0o600
     assert jwt_secret(tmp_path, {}) == first
-    assert jwt_secret(tmp_path, {"EXCHANGE_JWT_SECRET": "from-env"}) == "from-env"
+    from_env = "from-env-" + "x" * 24
+    assert jwt_secret(tmp_path, {"EXCHANGE_JWT_SECRET": from_env}) == from_env
+
+
+def test_a_jwt_secret_shorter_than_32_bytes_is_refused(tmp_path: Path) -> None:
+    """An HS256 key under 32 bytes stops `exchange up` (config) and the API (Settings) with a clear error."""
+    with pytest.raises(ConfigError, match="at least 32 bytes"):
+        jwt_secret(tmp_path, {"EXCHANGE_JWT_SECRET": "x" * 31})
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        ApiSettings(jwt_secret="x" * 31)
+    assert ApiSettings(jwt_secret="x" * 32).jwt_secret == "x" * 32
 
 
 def test_stack_urls_read_stack_json_and_env_wins(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from typing import Any, cast
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -95,6 +95,17 @@ _HTTP_CODES = {
     429: ErrorCode.RATE_LIMITED,
     503: ErrorCode.UNAVAILABLE,
 }
+
+
+class JsonRequest(Request[Any, Any, Any]):
+    """Litestar's request, except that JSON nested too deeply to decode is a malformed body (400) like any
+    other: msgspec raises RecursionError for it (past ~1,000 levels), not a DecodeError."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError:
+            raise ClientException("request body: JSON nested too deeply") from None
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -392,6 +403,7 @@ def create_app(
         plugins=parts.plugins,
         middleware=[metrics_middleware],
         exception_handlers={Exception: handle_exception},
+        request_class=JsonRequest,
         openapi_config=_openapi_config(),
         request_max_body_size=settings.max_body_bytes,
         cors_config=None,

@@ -39,7 +39,7 @@ from exchange.api.context import services
 from exchange.api.convert import OPEN_STATUSES, Market, decimal_str, order_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
-from exchange.api.schemas import Order
+from exchange.api.schemas import SYMBOL_PATTERN, Order, whole
 
 MAX_LIMIT = 500
 EXPORT_PAGE = 1000
@@ -80,9 +80,9 @@ ORDER_SELECT = (
 
 SymbolQuery = Annotated[
     str | None,
-    QueryParameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, required=False),
+    QueryParameter(pattern=SYMBOL_PATTERN, max_length=31, required=False),
 ]
-SideQuery = Annotated[str | None, QueryParameter(pattern=r"^(buy|sell)$", required=False)]
+SideQuery = Annotated[str | None, QueryParameter(pattern=whole("(buy|sell)"), required=False)]
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")]
 CursorQuery = Annotated[
     str | None, QueryParameter(max_length=512, required=False, description="next_cursor of a page")
@@ -142,19 +142,23 @@ def encode_cursor(payload: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, expect: Mapping[str, Any]) -> dict[str, Any]:
-    """The cursor's payload; `VALIDATION_ERROR` when malformed or made for another sort/order."""
+def _bigint(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
+def decode_cursor(cursor: str, expect: Mapping[str, Any], value_type: type) -> dict[str, Any]:
+    """The cursor's payload; `VALIDATION_ERROR` when malformed, made for another sort/order, or holding
+    values of the wrong type or range for it (a cursor is client input: it goes into a query)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor is not a next_cursor value") from None
     if not isinstance(payload, dict) or any(payload.get(k) != v for k, v in expect.items()):
         raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor does not belong to this query (sort/order)")
-    if not isinstance(payload.get("id"), int) or "v" not in payload:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor is not a next_cursor value")
-    value = payload["v"]
-    if not isinstance(value, (int, str)) or isinstance(value, bool):
+    value = payload.get("v")
+    fits = _bigint(value) if value_type is int else isinstance(value, str) and len(value) <= 32
+    if not _bigint(payload.get("id")) or not fits:
         raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor is not a next_cursor value")
     return payload
 
@@ -267,7 +271,7 @@ async def list_orders(
     """(engine order objects, next cursor) for one page."""
     svc = services(request)
     expect = {"s": sort.value, "o": order.value, "k": "orders"}
-    after = decode_cursor(cursor, expect) if cursor else None
+    after = decode_cursor(cursor, expect, str if sort == SortKey.STATUS else int) if cursor else None
     if symbol is not None:
         await svc.markets.require(symbol)
     if status == StatusFilter.OPEN:
@@ -280,12 +284,15 @@ async def list_orders(
             pool, account, symbol=symbol, side=side, status=status, sort=sort, order=order,
             limit=limit + 1, after=after,
         )  # fmt: skip
-        page = await _refresh_open(svc.engine, page)
     next_cursor = None
     if len(page) > limit:
         page = page[:limit]
+        # the position PostgreSQL paged by: taken before the refresh below, which may change the sort value
+        # (updated_at, status) of an order the worker has not persisted yet
         last = page[-1]
         next_cursor = encode_cursor({**expect, "v": _sort_value(last, sort), "id": int(last["id"])})
+    if status != StatusFilter.OPEN:
+        page = await _refresh_open(svc.engine, page)
     return page, next_cursor
 
 
@@ -306,9 +313,25 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """None as empty, booleans as in the JSON API, and text a spreadsheet would run as a formula (OWASP
+    "CSV injection": a cell starting with = + - @ tab or CR) behind a leading apostrophe. Only a
+    client_order_id can start so: every number exported is non-negative."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_line(values: list[Any]) -> str:
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    csv.writer(buf, lineterminator="\n").writerow([_csv_cell(v) for v in values])
     return buf.getvalue()
 
 
@@ -518,7 +541,7 @@ class HistoryController(Controller):
         if symbol is not None:
             await svc.markets.require(symbol)
         expect = {"k": "fills"}
-        after = decode_cursor(cursor, expect) if cursor else None
+        after = decode_cursor(cursor, expect, str) if cursor else None
         where: list[str] = ["account = %s"]
         params: list[Any] = [account_id]
         if symbol:

@@ -91,7 +91,7 @@ class OrderRoute:
                 break
         try:
             body = _decode_order(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return _Replay(read, receive)
         status = 500
         try:
@@ -127,7 +127,6 @@ class OrderRoute:
             elif error.code == ErrorCode.UNAVAILABLE:
                 log.warning("dependency unavailable on POST %s: %r", PATH, exc)
             return error.status, _encode(error.body()), error.headers
-        out.pop("duplicate", None)
         return 201, _encode(msgspec.convert(out, Order)), {}
 
 

@@ -14,10 +14,16 @@ from exchange.api.context import services
 from exchange.api.convert import amount_in, amount_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
-from exchange.api.schemas import MarketStatusRequest, MarketStatusResult, WalletRequest, WalletResult
+from exchange.api.schemas import (
+    SYMBOL_PATTERN,
+    MarketStatusRequest,
+    MarketStatusResult,
+    WalletRequest,
+    WalletResult,
+)
 from exchange.api.trading import engine_call
 
-SymbolPath = Annotated[str, PathParameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
+SymbolPath = Annotated[str, PathParameter(pattern=SYMBOL_PATTERN, max_length=31)]
 STATUS_MAX_ROUNDS = 10_000  # x 1,000 cancelled orders per engine call
 
 

@@ -13,16 +13,14 @@ from exchange.api.convert import Market, levels_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.estimate import ESTIMATE_DEPTH, estimate
 from exchange.api.openapi import errors
-from exchange.api.schemas import AssetOut, Book, Estimate, MarketOut
+from exchange.api.schemas import DECIMAL_PATTERN, SYMBOL_PATTERN, AssetOut, Book, Estimate, MarketOut
 from exchange.api.trading import engine_call
 
-SymbolPath = Annotated[str, PathParameter(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31)]
+SymbolPath = Annotated[str, PathParameter(pattern=SYMBOL_PATTERN, max_length=31)]
 Depth = Annotated[int, QueryParameter(ge=1, le=500, description="levels per side")]
 Qty = Annotated[
     str,
-    QueryParameter(
-        pattern=r"^[0-9]{1,20}(\.[0-9]{1,18})?$", max_length=40, description="base quantity, e.g. 1.5"
-    ),
+    QueryParameter(pattern=DECIMAL_PATTERN, max_length=40, description="base quantity, e.g. 1.5"),
 ]
 
 

@@ -20,14 +20,12 @@ from exchange.api.auth import provide_account_id
 from exchange.api.context import services
 from exchange.api.convert import balance_out
 from exchange.api.openapi import errors
-from exchange.api.schemas import Balance, CancelAllResult, Order, OrderCreate
+from exchange.api.schemas import SYMBOL_PATTERN, Balance, CancelAllResult, Order, OrderCreate
 
 OrderId = Annotated[int, PathParameter(ge=1, le=2**53 - 1, description="order id")]
 SymbolQuery = Annotated[
     str | None,
-    QueryParameter(
-        pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, required=False, description="market"
-    ),
+    QueryParameter(pattern=SYMBOL_PATTERN, max_length=31, required=False, description="market"),
 ]
 AccountId = NamedDependency[int]
 AUTH_DEPENDENCIES = {"account_id": Provide(provide_account_id)}
@@ -49,7 +47,6 @@ async def place_order_handler(
     svc = services(request)
     await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
     out = await trading.place_order(svc.engine, svc.markets, account_id, data, ts_ms=svc.clock())
-    out.pop("duplicate", None)
     return msgspec.convert(out, Order)
 
 

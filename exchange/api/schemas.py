@@ -11,25 +11,33 @@ from msgspec import Meta, Struct
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.vocab import MarketStatus, OrderType, Side, Stp, TimeInForce
 
+
+def whole(body: str) -> str:
+    """A pattern the whole string must match. msgspec (and so Litestar) applies patterns with `re.search`,
+    where `$` also matches before a final newline: the lookahead refuses that (and is ECMA-262 too, the
+    dialect OpenAPI documents patterns in)."""
+    return f"^{body}(?!\\n)$"
+
+
+DECIMAL_PATTERN = whole(r"[0-9]{1,20}(\.[0-9]{1,18})?")
+SYMBOL_PATTERN = whole(r"[A-Z0-9]{1,15}-[A-Z0-9]{1,15}")
 DecimalStr = Annotated[
-    str, Meta(pattern=r"^[0-9]{1,20}(\.[0-9]{1,18})?$", max_length=40, description="decimal string, e.g. 0.5")
+    str, Meta(pattern=DECIMAL_PATTERN, max_length=40, description="decimal string, e.g. 0.5")
 ]
-Symbol = Annotated[
-    str, Meta(pattern=r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$", max_length=31, description="BTC-USDT")
-]
-AssetSymbol = Annotated[str, Meta(pattern=r"^[A-Z0-9]{1,15}$", max_length=15)]
-ClientOrderId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,36}$", max_length=36)]
+Symbol = Annotated[str, Meta(pattern=SYMBOL_PATTERN, max_length=31, description="BTC-USDT")]
+AssetSymbol = Annotated[str, Meta(pattern=whole(r"[A-Z0-9]{1,15}"), max_length=15)]
+ClientOrderId = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9_-]{1,36}"), max_length=36)]
 Email = Annotated[
     str,
     Meta(
-        pattern=r"^[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}$",
+        pattern=whole(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}"),
         min_length=3,
         max_length=254,
         description="an email address (ASCII)",
     ),
 ]
 Password = Annotated[str, Meta(min_length=8, max_length=128, pattern=r"^[^\x00]*$")]
-Ref = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", max_length=64)]
+Ref = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9_.:-]{1,64}"), max_length=64)]
 Token = Annotated[str, Meta(min_length=1, max_length=2048)]
 AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
 

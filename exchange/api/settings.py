@@ -8,6 +8,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exchange.config import MIN_JWT_SECRET_BYTES
+
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -101,6 +103,8 @@ class Settings:
     """EXCHANGE_LOAD_LIBRARY: load (FUNCTION LOAD REPLACE) the engine library at startup."""
 
     def __post_init__(self) -> None:
+        if len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(f"EXCHANGE_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256 key)")
         if self.access_ttl_s > MAX_ACCESS_TTL_S or self.access_ttl_s <= 0:
             object.__setattr__(self, "access_ttl_s", min(max(self.access_ttl_s, 1), MAX_ACCESS_TTL_S))
 

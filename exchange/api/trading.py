@@ -91,8 +91,8 @@ def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
 async def place_order(
     engine: Any, markets: MarketCache, account: int, body: OrderCreate, *, ts_ms: int
 ) -> dict[str, Any]:
-    """Place an order; returns the API order with the taker fills of this call (`fills`) and
-    `duplicate` (True when `client_order_id` matched an earlier identical order)."""
+    """Place an order; returns the API order with the taker fills of this call (`fills`). A retry that
+    matched an earlier identical order (same `client_order_id`) returns that order and counts nothing."""
     market = await markets.require(body.symbol)
     args = order_args(body, market)
     result = await engine_call(
@@ -100,8 +100,7 @@ async def place_order(
     )
     fills = result.get("fills") or []
     out = order_out(result["order"], market, fills)
-    out["duplicate"] = bool(result.get("duplicate"))
-    if not out["duplicate"]:
+    if not result.get("duplicate"):
         metrics.ORDERS_PLACED.inc(1, market.symbol)
         if fills:
             metrics.TRADES.inc(len(fills), market.symbol)

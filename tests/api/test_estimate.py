@@ -108,6 +108,7 @@ async def test_an_empty_side_estimates_nothing(client: AsyncTestClient[Litestar]
         (SYMBOL, "abc", 422, "VALIDATION_ERROR"),
         (SYMBOL, "1e2", 422, "VALIDATION_ERROR"),
         (SYMBOL, "\u0663", 422, "VALIDATION_ERROR"),
+        (SYMBOL, "1\n", 422, "VALIDATION_ERROR"),
         (SYMBOL, "0.000001", 400, "QTY_NOT_ON_LOT"),
         (SYMBOL, "901", 400, "QTY_TOO_LARGE"),
     ],

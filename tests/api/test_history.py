@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from typing import Any
 
 from litestar import Litestar
@@ -91,6 +93,58 @@ async def test_bad_cursor_and_unknown_market_are_clear_errors(client: Client, al
     assert r.status_code == 401
 
 
+async def test_pages_by_updated_at_hold_every_order_once_while_one_is_not_persisted_yet(
+    client: Client, alice: User, redis_url: str, pg_url: str
+) -> None:
+    """PostgreSQL pages by its own sort values; an open order it shows is refreshed from the engine, whose
+    newer `updated_at` (a cancel the worker has not persisted) must not move the next page's start."""
+    ids = [(await _place(client, alice, side="buy", price=p, qty="0.001"))["id"] for p in ("50000", "50001")]
+    ids.append((await _place(client, alice, side="buy", price="50002", qty="0.001"))["id"])
+    drain(redis_url, pg_url)
+    r = await client.delete(f"/api/orders/{ids[0]}", headers=alice.headers)  # not persisted yet
+    assert r.status_code == 200, r.text
+    for order in ("asc", "desc"):
+        for sort in ("updated_at", "status"):
+            seen: list[int] = []
+            cursor = None
+            for _ in range(10):
+                params: dict[str, Any] = {"status": "all", "sort": sort, "order": order, "limit": 1}
+                if cursor:
+                    params["cursor"] = cursor
+                page = (await client.get("/api/orders", params=params, headers=alice.headers)).json()
+                seen += [o["id"] for o in page["items"]]
+                cursor = page["next_cursor"]
+                if cursor is None:
+                    break
+            assert sorted(seen) == sorted(ids), (sort, order, seen)
+
+
+def _cursor(**payload: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+async def test_forged_cursors_are_validation_errors_never_500(client: Client, alice: User) -> None:
+    """A cursor is client input: a value of the wrong type or out of range for its sort is 422."""
+    forged = [
+        ("open", "created_at", {"v": "x", "id": 1}),
+        ("open", "status", {"v": 5, "id": 1}),
+        ("all", "status", {"v": 5, "id": 1}),
+        ("all", "created_at", {"v": "x", "id": 1}),
+        ("all", "price", {"v": 2**70, "id": 1}),
+        ("all", "created_at", {"v": 1, "id": -(2**64)}),
+        ("all", "created_at", {"v": True, "id": 1}),
+        ("all", "status", {"v": "open" * 20, "id": 1}),
+    ]
+    for status, sort, payload in forged:
+        cursor = _cursor(s=sort, o="desc", k="orders", **payload)
+        params = {"status": status, "sort": sort, "order": "desc", "cursor": cursor}
+        r = await client.get("/api/orders", params=params, headers=alice.headers)
+        assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", (status, sort, payload, r.text)
+    fills_cursor = _cursor(k="fills", v=7, id=1)  # fills page by (trade_id, liquidity): v is text
+    r = await client.get("/api/fills", params={"cursor": fills_cursor}, headers=alice.headers)
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
+
+
 async def test_unpersisted_changes_show_through_redis(
     client: Client, alice: User, bob: User, redis_url: str, pg_url: str
 ) -> None:
@@ -115,6 +169,16 @@ async def test_csv_export_streams_every_matching_order(
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [int(row["id"]) for row in rows] == [ids["cancelled"], ids["sell"]]
     assert rows[1]["price"] == "60000" and rows[1]["filled_qty"] == "0.0004"
+    assert rows[1]["post_only"] == "false"  # as in the JSON API
+
+
+async def test_csv_export_neutralises_cells_a_spreadsheet_would_run(client: Client, alice: User) -> None:
+    """A client_order_id starting with '-' (the one exported text a user chooses that can) gets a leading
+    apostrophe, so a spreadsheet shows it instead of evaluating it (OWASP CSV injection)."""
+    placed = await _place(client, alice, side="buy", price="50000", qty="0.001", client_order_id="-2-3")
+    r = await client.get("/api/orders/export.csv", params={"status": "open"}, headers=alice.headers)
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(int(row["id"]), row["client_order_id"]) for row in rows] == [(placed["id"], "'-2-3")]
 
 
 async def test_fills_have_fee_and_liquidity_and_page(

@@ -184,6 +184,12 @@ async def test_client_order_id_retry_returns_the_same_order(
         ({"side": "buy", "type": "limit", "price": "-1", "qty": "1"}, 422, "VALIDATION_ERROR"),
         ({"side": "buy", "type": "limit", "price": 50000, "qty": "1"}, 422, "VALIDATION_ERROR"),
         ({"side": "buy", "type": "limit", "price": "1e5", "qty": "1"}, 422, "VALIDATION_ERROR"),
+        ({"side": "buy", "type": "limit", "price": "50000\n", "qty": "0.1"}, 422, "VALIDATION_ERROR"),
+        (
+            {"side": "buy", "type": "limit", "price": "50000", "qty": "0.1", "client_order_id": "a\n"},
+            422,
+            "VALIDATION_ERROR",
+        ),
         (
             {"side": "buy", "type": "limit", "price": "1", "qty": "1", "leverage": 100},
             422,
@@ -204,6 +210,28 @@ async def test_bad_orders_are_refused_with_a_stable_code(
     r = await place(client, alice, **fields)
     assert r.status_code == status, r.text
     assert error_code(r) == code
+    assert await balances(client, alice) == before
+
+
+async def test_json_nested_too_deeply_is_a_bad_request_not_a_500(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A body nested past what the JSON decoder recurses into is 400 BAD_REQUEST, on the order route (lean
+    or not, it ends in Litestar's decoder) as on any other route with a body, and changes nothing."""
+    before = await balances(client, alice)
+    nested = "[" * 5000 + "]" * 5000
+    for path, headers in (("/api/orders", alice.headers), ("/api/auth/login", {})):
+        r = await client.post(path, content=nested, headers={**headers, "content-type": "application/json"})
+        assert r.status_code == 400 and error_code(r) == "BAD_REQUEST", (path, r.text)
+    body = (
+        '{"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "1", "qty": "1", "x": '
+        + nested
+        + "}"
+    )
+    r = await client.post(
+        "/api/orders", content=body, headers={**alice.headers, "content-type": "application/json"}
+    )
+    assert r.status_code in (400, 422), r.text
     assert await balances(client, alice) == before
 
 

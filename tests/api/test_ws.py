@@ -15,6 +15,8 @@ import redis
 from websockets.exceptions import InvalidStatus
 
 from exchange.api.app import create_app
+from exchange.api.auth import TokenService
+from exchange.api.schemas import Order
 from exchange.api.settings import Settings
 from tests.api.test_ws_support import (
     PRICE,
@@ -250,6 +252,7 @@ def test_malformed_frames_get_error_frames_and_the_connection_survives(live_each
         ),
         ('{"op": "ping", "pad": "' + "x" * 20_000 + '"}', "FRAME_TOO_LARGE"),
         (b"\x00\x01binary", "BAD_FRAME"),
+        ("[" * 3000 + "]" * 3000, "BAD_FRAME"),  # nested too deeply to decode (msgspec: RecursionError)
     ]
     for raw, code in cases:
         c.send(raw)
@@ -276,6 +279,46 @@ def test_malformed_frames_get_error_frames_and_the_connection_survives(live_each
     c.close()
 
 
+def test_every_frame_counts_toward_the_frame_limit_malformed_ones_too(seeded, pg_url, monkeypatch):
+    """At 5 frames/s, a burst of 40 frames that are not JSON is cut off with RATE_LIMITED like valid ones."""
+    monkeypatch.setenv("EXCHANGE_WS_FRAMES_PER_S", "5")
+    server = LiveServer(create_app(ws_settings(seeded, pg_url))).start()
+    try:
+        c = Client(server.ws_url)
+        for _ in range(40):
+            c.send("not json")
+        codes = [c.op("error")["error"]["code"] for _ in range(40)]
+        assert set(codes) == {"BAD_FRAME", "RATE_LIMITED"} and codes.count("RATE_LIMITED") >= 25, codes
+        for _ in range(20):
+            c.send(b"\x00binary")
+        codes = [c.op("error")["error"]["code"] for _ in range(20)]
+        assert codes.count("RATE_LIMITED") >= 15, codes
+        c.close()
+    finally:
+        server.stop()
+
+
+def test_an_expired_token_opens_no_new_private_subscription(seeded, pg_url, engine):
+    """After the access token expires, subscribing to `orders` answers INVALID_TOKEN (a fresh `auth` is
+    needed), while public channels still subscribe; nothing of the account's is pushed."""
+    settings = ws_settings(seeded, pg_url)
+    fund(engine, 51)
+    soon = TokenService(settings, clock=lambda: time.time() - settings.access_ttl_s + 1.5)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        c = Client(server.ws_url)
+        assert c.request({"op": "auth", "req_id": 1, "token": soon.issue_access(51)})["op"] == "authenticated"
+        time.sleep(2.0)
+        denied = c.request({"op": "subscribe", "req_id": 2, "channels": ["orders", "balances"]})
+        assert denied["error"]["code"] == "INVALID_TOKEN"
+        assert c.request({"op": "subscribe", "req_id": 3, "channels": ["tickers"]})["op"] == "subscribed"
+        assert c.request({"op": "auth", "req_id": 4, "token": token(settings, 51)})["op"] == "authenticated"
+        assert c.request({"op": "subscribe", "req_id": 5, "channels": ["orders"]})["op"] == "subscribed"
+        c.close()
+    finally:
+        server.stop()
+
+
 def test_place_and_cancel_ops_answer_like_rest_and_are_rate_limited(seeded, pg_url, engine):
     """`place`/`cancel` return the REST order object by req_id; over the limit: RATE_LIMITED frames."""
     settings = ws_settings(seeded, pg_url, orders_per_s=3)
@@ -298,6 +341,7 @@ def test_place_and_cancel_ops_answer_like_rest_and_are_rate_limited(seeded, pg_u
         )["data"]
         assert placed["status"] == "open" and placed["price"] == "70000.5" and placed["qty"] == "0.5"
         assert placed["client_order_id"] == "ws-1" and placed["fills"] == []
+        assert set(placed) == set(Order.__struct_fields__)  # the REST order object, no more
         cancelled = c.request({"op": "cancel", "req_id": "c", "order_id": placed["id"]})["data"]
         assert cancelled["id"] == placed["id"] and cancelled["status"] == "cancelled"
         again = c.request({"op": "cancel", "req_id": "c2", "order_id": placed["id"]})

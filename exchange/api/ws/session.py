@@ -294,7 +294,10 @@ class Session:
                 data = message.get("bytes")
                 if data is None:
                     continue
-                self.error(WsCode.BAD_FRAME, "binary frames are not supported: send JSON text")
+                if self._allow_frame():
+                    self.error(WsCode.BAD_FRAME, "binary frames are not supported: send JSON text")
+                else:
+                    self.error(WsCode.RATE_LIMITED, "too many frames: slow down")
                 continue
             await self._frame(str(text))
 
@@ -309,27 +312,34 @@ class Session:
         self._tokens -= 1
         return True
 
-    async def _frame(self, text: str) -> None:
-        if len(text) > self.settings.max_frame_bytes:
-            self.error(WsCode.FRAME_TOO_LARGE, f"frames are limited to {self.settings.max_frame_bytes} bytes")
-            return
+    def _parse(self, text: str) -> dict[str, Any] | tuple[str, str]:
+        """The frame's message with a valid `req_id`, or the (code, message) of what is wrong with it."""
+        limit = self.settings.max_frame_bytes
+        if len(text) > limit:
+            return WsCode.FRAME_TOO_LARGE, f"frames are limited to {limit} bytes"
         try:
             msg = msgspec.json.decode(text)
-        except msgspec.DecodeError:
-            self.error(WsCode.BAD_FRAME, "frame is not valid JSON")
-            return
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deeply to decode
+            return WsCode.BAD_FRAME, "frame is not valid JSON"
         if not isinstance(msg, dict):
-            self.error(WsCode.BAD_FRAME, "frame must be a JSON object with an 'op'")
-            return
+            return WsCode.BAD_FRAME, "frame must be a JSON object with an 'op'"
         req_id = msg.get("req_id")
         if req_id is not None and not (
             (isinstance(req_id, str) and len(req_id) <= REQ_ID_MAX)
             or (isinstance(req_id, int) and not isinstance(req_id, bool) and abs(req_id) < 2**53)
         ):
-            self.error(WsCode.BAD_FRAME, f"req_id must be a string (<= {REQ_ID_MAX} chars) or an integer")
-            return
-        if not self._allow_frame():
+            return WsCode.BAD_FRAME, f"req_id must be a string (<= {REQ_ID_MAX} chars) or an integer"
+        return msg
+
+    async def _frame(self, text: str) -> None:
+        allowed = self._allow_frame()  # every frame counts, a malformed one too
+        msg = self._parse(text)
+        req_id = msg.get("req_id") if isinstance(msg, dict) else None
+        if not allowed:
             self.error(WsCode.RATE_LIMITED, "too many frames: slow down", req_id)
+            return
+        if not isinstance(msg, dict):
+            self.error(*msg)
             return
         op = msg.get("op")
         handler = _OPS.get(op) if isinstance(op, str) else None
@@ -380,8 +390,8 @@ class Session:
             raise OpError(
                 WsCode.TOO_MANY_CHANNELS, f"at most {self.settings.max_channels} channels per connection"
             )
-        if any(c.private for c in new) and self.account is None:
-            raise OpError(WsCode.AUTH_REQUIRED, 'private channels need {"op": "auth"} first')
+        if any(c.private for c in new):
+            self._require_auth()  # a new private subscription needs a token that is still valid
         for channel in new:
             if channel.symbol and await self.ctx.markets.get(channel.symbol) is None:
                 raise OpError(ErrorCode.UNKNOWN_MARKET.value, f"no market {channel.symbol!r}")
