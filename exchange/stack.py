@@ -43,6 +43,8 @@ STABLE_AFTER_S = 60.0  # a child that ran this long gets its backoff reset
 CHILD_STOP_TIMEOUT_S = 15.0
 DATABASE_NAME = "exchange"
 
+WS_MAX_MESSAGE_BYTES = 1 << 20  # far above the API's own frame limit (16 KiB, EXCHANGE_WS_MAX_FRAME)
+
 
 class StackError(RuntimeError):
     """`exchange up` cannot start; the message says why and what to do."""
@@ -315,6 +317,8 @@ class Stack:
                 sys.executable, "-m", "uvicorn", "exchange.api.app:create_app", "--factory",
                 "--host", s.host, "--port", str(s.port), "--workers", str(max(1, s.api_processes)),
                 "--no-access-log", "--timeout-graceful-shutdown", "5",
+                # uvicorn buffers a whole WebSocket message before the app sees it (default 16 MiB)
+                "--ws-max-size", str(WS_MAX_MESSAGE_BYTES),
             ]  # fmt: skip
             self.children.append(Child("api", argv, env, logs / "api.log"))
         else:

@@ -18,8 +18,11 @@ import httpx
 import psycopg
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from exchange.servers import free_port
+from exchange.stack import WS_MAX_MESSAGE_BYTES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,6 +112,15 @@ def test_up_starts_and_stops_everything(data_dir: Path) -> None:
                 return False
 
         _wait_for(healthy, 60, "/healthz", proc)
+        # a WebSocket message over --ws-max-size closes the connection (1009) before uvicorn buffers it;
+        # below that, the API's own frame limit answers
+        with connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+            ws.send('{"op": "ping", "pad": "' + "x" * 20_000 + '"}')
+            assert json.loads(ws.recv(timeout=10))["error"]["code"] == "FRAME_TOO_LARGE"
+            ws.send("x" * (WS_MAX_MESSAGE_BYTES + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
         info = json.loads(stack_file.read_text())
         assert info["pids"]["worker-1"] and _alive(info["pids"]["worker-1"])
         started = _tree(proc.pid)

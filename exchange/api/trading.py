@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from psycopg.errors import UndefinedTable
 from redis.exceptions import ResponseError
 
 from exchange.api import metrics
@@ -185,9 +186,10 @@ async def _order_from_db(pool: Any, order_id: int) -> dict[str, Any] | None:
         async with pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = %s", (order_id,))
             row = await cur.fetchone()
-    except Exception:  # the table may not exist yet (persistence not migrated) or PostgreSQL is down
-        log.warning("orders lookup failed for %s", order_id, exc_info=True)
+    except UndefinedTable:  # persistence not migrated yet: no history to look in
+        log.warning("orders lookup for %s: no orders table", order_id)
         return None
+    # PostgreSQL down propagates: 503 UNAVAILABLE (errors.as_api_error), not a false ORDER_NOT_FOUND
     if row is None:
         return None
     names = [c.strip() for c in _ORDER_COLUMNS.split(",")]
