@@ -1,7 +1,7 @@
 --[[
   ex_create_market: create a market or update its parameters (upsert). An existing market keeps its
-  status, seq and book_seq; while it has resting orders its units, limits and fees cannot change
-  (lot_minor, num, den, max_lots, max_price_ticks, maker_bps, taker_bps).
+  status, seq and book_seq, and its base and quote never change; while it has resting orders its units,
+  limits and fees cannot change (lot_minor, num, den, max_lots, max_price_ticks, maker_bps, taker_bps).
 
   KEYS[1] market:{SYM}
   KEYS[2] markets
@@ -22,7 +22,7 @@
   ARGV[15] lot_size            decimal text, display only
   Writes every field readable, plus `matching`: the fields C.market reads, packed (lib/02_ctx.lua).
   Result: "OK"
-  Errors: INVALID_ARGUMENT (malformed, 2^53 rules broken, locked field changed), UNKNOWN_ASSET
+  Errors: INVALID_ARGUMENT (malformed, 2^53 rules broken, base/quote or a locked field changed), UNKNOWN_ASSET
   Events: none (markets are configuration; status changes go through ex_set_market_status)
 ]]
 local INTS = { 'lot_minor', 'num', 'den', 'min_lots', 'max_lots', 'max_price_ticks', 'min_notional_minor',
@@ -81,7 +81,7 @@ local function create_market(keys, args)
   if not STATUSES[status] then
     U.fail('INVALID_ARGUMENT', 'status must be trading, cancel_only or halted')
   end
-  local old = redis.call('HMGET', market_key, 'status', unpack(LOCKED))
+  local old = redis.call('HMGET', market_key, 'status', 'base', 'quote', unpack(LOCKED))
   local fields = { 'symbol', symbol, 'base', base, 'quote', quote, 'tick_size', args[14], 'lot_size', args[15] }
   for _, name in ipairs(INTS) do
     fields[#fields + 1] = name
@@ -95,9 +95,12 @@ local function create_market(keys, args)
   fields[#fields + 1] = 'matching'
   fields[#fields + 1] = table.concat(matching, ' ')
   if old[1] then
+    if old[2] ~= base or old[3] ~= quote then -- holds, balances and history are in those assets
+      U.fail('INVALID_ARGUMENT', 'the base and quote of ' .. symbol .. ' cannot change')
+    end
     local resting = redis.call('ZCARD', 'book:' .. symbol .. ':bids') + redis.call('ZCARD', 'book:' .. symbol .. ':asks')
     for i, name in ipairs(LOCKED) do
-      if resting > 0 and tonumber(old[i + 1]) ~= v[name] then
+      if resting > 0 and tonumber(old[i + 3]) ~= v[name] then
         U.fail('INVALID_ARGUMENT', name .. ' cannot change while orders rest in ' .. symbol)
       end
     end

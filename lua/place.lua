@@ -235,7 +235,9 @@ local function place(keys, args)
 
   if stop == 'done' or (stop == 'budget' and t.filled > 0) then
     t.status = 'filled'
-    if t.hold > 0 then
+    -- a buy by quote amount learns it is filled only here (its trades said partially_filled), so it always
+    -- reports it, even with nothing left to release (a budget spent to the last unit)
+    if t.hold > 0 or t.quote_qty > 0 then
       M.close(ctx, m, t, 'filled', '', 'order_done', false)
     end
   elseif stop == 'stp' then

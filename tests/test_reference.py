@@ -355,7 +355,8 @@ def test_generated_streams_cover_every_outcome_and_error_code() -> None:
 
 
 def test_market_upsert_keeps_state_and_locks_units_while_orders_rest() -> None:
-    """Re-creating a market keeps its status, seqs and book; fees cannot change while an order rests."""
+    """Re-creating a market keeps its status, seqs, book, base and quote; fees cannot change while an order
+    rests."""
     ref = _ref()
     _fund(ref, 1, quote=100)
     order = ref.place(1, SYM, "buy", "limit", price=5, qty=1, ts_ms=1)["order"]
@@ -372,3 +373,7 @@ def test_market_upsert_keeps_state_and_locks_units_while_orders_rest() -> None:
     ref.cancel(1, order["id"], 2)
     ref.create_market_fields(**{**fields, "maker_bps": 11}, min_notional_minor=2)  # nothing rests now
     assert ref.markets_by_symbol[SYM].maker_bps == 11
+    with pytest.raises(Exception) as err:  # base and quote never change, even with an empty book
+        ref.create_market_fields(**{**fields, "base": "QQQ", "quote": "AAA"}, min_notional_minor=2)
+    assert getattr(err.value, "code", None) == "INVALID_ARGUMENT"
+    assert (ref.markets_by_symbol[SYM].base, ref.markets_by_symbol[SYM].quote) == ("AAA", "QQQ")

@@ -78,8 +78,8 @@ class Reference(Matching):
         lot_size: str = "1",
         status: str = "trading",
     ) -> None:
-        """Upsert a market from its engine fields. An existing market keeps its status, seq, book_seq and
-        book; while orders rest, its units, limits and fees (LOCKED_FIELDS) cannot change."""
+        """Upsert a market from its engine fields. An existing market keeps its status, seq, book_seq, book,
+        base and quote; while orders rest, its units, limits and fees (LOCKED_FIELDS) cannot change."""
         if not SYMBOL_RE.match(symbol) or len(symbol) > 33:
             raise fail("INVALID_ARGUMENT", "market symbol must look like BASE-QUOTE")
         if base not in self.assets_by_symbol or quote not in self.assets_by_symbol:
@@ -108,6 +108,8 @@ class Reference(Matching):
         )  # fmt: skip
         old = self.markets_by_symbol.get(symbol)
         if old is not None:
+            if (old.base, old.quote) != (base, quote):
+                raise fail("INVALID_ARGUMENT", f"the base and quote of {symbol} cannot change")
             if old.bids or old.asks:
                 for name in LOCKED_FIELDS:
                     if getattr(old, name) != getattr(market, name):

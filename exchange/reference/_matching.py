@@ -278,7 +278,7 @@ class Matching(State):
             by_quote and plan.end == "budget" and taker.filled > 0
         ):
             taker.status = Status.FILLED.value
-            self._done(market, taker, ts)
+            self._done(market, taker, ts, always=by_quote)
         elif plan.end == "cap":
             self._close(market, taker, Status.EXPIRED.value, "max_makers", ts)
         elif taker.tif == Tif.GTC.value:

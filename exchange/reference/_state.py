@@ -123,11 +123,12 @@ class State:
             },
         )
 
-    def _done(self, market: Market, order: Order, ts: int) -> None:
-        """An order just became filled: release what is left of its hold (`order_done`)."""
+    def _done(self, market: Market, order: Order, ts: int, always: bool = False) -> None:
+        """An order just became filled: release what is left of its hold (`order_done`, emitted when something
+        is released, or `always`: a buy by quote amount, whose trades reported it partially filled)."""
         ledger: Ledger = []
         released = self._release(order, ledger)
-        if released:
+        if released or always:
             self._emit_market(
                 market,
                 "order_done",

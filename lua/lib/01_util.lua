@@ -31,18 +31,18 @@ function U.s(n)
   return s
 end
 
--- strict non-negative integer below 2^53 from ARGV text, else nil
+-- strict non-negative integer below 2^53 from ARGV text in canonical form (no leading zero: keys are built
+-- from the text, e.g. balance:{account}, so '007' and '7' must not both name account 7), else nil
 function U.uint(v)
-  if type(v) ~= 'string' or #v == 0 or #v > 16 or not string.find(v, '^%d+$') then
+  if type(v) ~= 'string' or #v == 0 or #v > 16 or not string.find(v, '^%d+$')
+    or (#v > 1 and string.byte(v, 1) == 48) then
     return nil
   end
   local n = tonumber(v)
   if n >= U.MAX then
     return nil
   end
-  if #v == 1 or string.byte(v, 1) ~= 48 then -- no leading zero: v is n's text, so U.s(n) need not format it
-    s_cache[n] = v
-  end
+  s_cache[n] = v -- v is n's text, so U.s(n) need not format it
   return n
 end
 

@@ -75,6 +75,26 @@ def test_market_buy_by_quote_returns_the_unspent_budget(ex: Exchange) -> None:
     assert (done["type"], done["released"]) == ("order_done", "37")
 
 
+def test_market_buy_by_quote_spending_its_whole_budget_still_reports_filled(ex: Exchange) -> None:
+    """A budget that pays its fills to the last unit leaves no hold to release, yet the order's `filled`
+    status must reach the event stream (its trades say partially_filled): an order_done releasing 0."""
+    _asks(ex, (100, 5))
+    ex.fund(2, "XQ", 1_000)
+    r = ex.place(2, "buy", quote_qty=301)  # 3 lots at 100 = 300, plus the 20 bps taker fee rounded up: 301
+    o = r["order"]
+    assert (o["status"], o["filled"], o["hold"]) == ("filled", 3, 0)
+    assert ex.balance(2, "XQ") == (1_000 - 301, 0)
+    trade, done = ex.events()[-2:]
+    assert (trade["type"], trade["taker_status"]) == ("trade", "partially_filled")
+    assert (done["type"], done["order_id"], done["status"], done["released"], done["ledger"]) == (
+        "order_done",
+        str(o["id"]),
+        "filled",
+        "0",
+        "",
+    )
+
+
 def test_market_buy_by_quote_expires_when_the_book_runs_out(ex: Exchange) -> None:
     """A by-quote buy that empties the book before its budget ends expired (reason market)."""
     _asks(ex, (100, 2))

@@ -107,6 +107,20 @@ CASES: list[tuple[str, Callable[[Engine, dict[str, int]], Any], type[errors.Engi
     ("deposit unknown asset", lambda e, ids: e.deposit(1, "NOPE", 1, "d", 5), errors.UnknownAsset),
     ("book unknown market", lambda e, ids: e.book("NOPE-XQ"), errors.UnknownMarket),
     ("book bad depth", lambda e, ids: e.book("XB-XQ", 0), errors.InvalidArgument),
+    (
+        "market base changed",  # the orders resting on XB-XQ hold XB: a new base would mint it
+        lambda e, ids: e.create_market(
+            MarketSpec("XB-XQ", "YB", "XQ", "1", "1", "1", "1000000", "0", "1000000", 10, 20)
+        ),
+        errors.InvalidArgument,
+    ),
+    (
+        "market quote changed on an empty book",
+        lambda e, ids: e.create_market(
+            MarketSpec("YB-XQ", "YB", "XB", "0.1", "1", "1", "1000000", "0", "1000000", 10, 20)
+        ),
+        errors.InvalidArgument,
+    ),
 ]
 
 

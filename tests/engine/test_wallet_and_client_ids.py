@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from exchange.engine import errors
 from exchange.engine.codec import event_fields
+from exchange.engine.state import state_hash
 from tests.engine.conftest import Exchange
 
 
@@ -106,3 +108,21 @@ def test_client_order_id_of_an_expired_closed_order_stays_taken(ex: Exchange) ->
     ex.redis.delete(f"order:{o['id']}")  # what the persistence TTL does to closed orders
     with pytest.raises(errors.DuplicateClientOrderId):
         ex.place(1, "buy", price=100, qty=2, client_order_id="gone")
+
+
+def test_an_integer_argument_with_a_leading_zero_is_refused(ex: Exchange) -> None:
+    """Keys are built from the argument's text: '007' would read balance:007 but write balance:7, minting
+    money. A raw FCALL with a non-canonical integer is INVALID_ARGUMENT and changes nothing."""
+    before = state_hash(ex.redis)
+    for function, keys, args in (
+        ("ex_deposit", ["balance:007", "wallet:refs"], ["007", "XQ", "1000", "lz-1", "1"]),
+        ("ex_deposit", ["balance:7", "wallet:refs"], ["7", "XQ", "01000", "lz-2", "1"]),
+        (
+            "ex_place",
+            ["market:XB-XQ", "balance:007", "coid:007"],
+            ["007", "XB-XQ", "buy", "limit", "gtc", "10", "1", "", "0", "", "", "2"],
+        ),
+    ):
+        with pytest.raises(redis.ResponseError, match=r"^INVALID_(ARGUMENT|AMOUNT) "):
+            ex.redis.fcall(function, len(keys), *keys, *args)
+    assert state_hash(ex.redis) == before

@@ -197,3 +197,26 @@ def test_restore_after_a_long_flow_keeps_the_recent_trades_window(
         restore(client, conn)
     assert client.llen("trades:PA-PQ") == 200
     assert state_hash(client, include_streams=False) == expected
+
+
+def test_a_buy_by_quote_that_spends_its_whole_budget_is_persisted_filled(
+    client: redis.Redis, redis_url: str, pg_url: str
+) -> None:
+    """Its trades report it partially filled and no hold is left to release: the order_done that still says
+    `filled` is what PostgreSQL needs; without it the row stayed open, and reconcile froze the market."""
+    engine = setup_engine(client)
+    engine.deposit(1, "PA", 10, "exact-1", ts_ms=1)
+    engine.deposit(2, "PQ", 1_000, "exact-2", ts_ms=1)
+    engine.place(1, "PA-PQ", "sell", "limit", price=100, qty=5, ts_ms=2)
+    # 3 lots at 100 = 300 PQ, plus the 20 bps taker fee rounded up: 301
+    order = engine.place(2, "PA-PQ", "buy", "market", quote_qty=301, ts_ms=3)["order"]
+    assert (order["status"], order["filled"], order["hold"]) == ("filled", 3, 0)
+    drain(redis_url, pg_url)
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute(
+            "SELECT status, filled_lots, hold_minor FROM orders WHERE order_id = %s", (order["id"],)
+        ).fetchone()
+        assert row == ("filled", 3, 0)
+        report = reconcile(client, conn)
+    assert report.ok, report.differences
+    assert report.frozen_markets == []
