@@ -223,6 +223,8 @@ class Market:
             "symbol": self.symbol,
             "base": self.base,
             "quote": self.quote,
+            "base_decimals": self.base_decimals,
+            "quote_decimals": self.quote_decimals,
             "tick_size": decimal_str(self.tick_size),
             "lot_size": decimal_str(self.lot_size),
             "min_qty": self.qty_out(self.min_lots),

@@ -165,6 +165,10 @@ class MarketOut(Struct):
     symbol: str
     base: str
     quote: str
+    base_decimals: int
+    """Decimals of the base asset (its minor unit): balances and fills are exact to it."""
+    quote_decimals: int
+    """Decimals of the quote asset: holds, fees and totals are rounded to it (see docs/engine.md)."""
     tick_size: str
     lot_size: str
     min_qty: str

@@ -24,6 +24,7 @@ async def test_markets_carry_sizes_limits_and_fee_rates_as_strings(client: Async
     btc = markets["BTC-USDT"]
     assert btc["base"] == "BTC" and btc["quote"] == "USDT" and btc["status"] == "trading"
     assert btc["tick_size"] == "0.01" and btc["lot_size"] == "0.00001"
+    assert (btc["base_decimals"], btc["quote_decimals"]) == (8, 6)
     for key in ("min_qty", "max_qty", "min_notional", "maker_fee", "taker_fee"):
         assert isinstance(btc[key], str)
     assert 0 <= float(btc["maker_fee"]) <= float(btc["taker_fee"]) < 0.1

@@ -619,6 +619,7 @@ export interface components {
         /** MarketOut */
         MarketOut: {
             base: string;
+            base_decimals: number;
             lot_size: string;
             maker_fee: string;
             max_price: string;
@@ -626,6 +627,7 @@ export interface components {
             min_notional: string;
             min_qty: string;
             quote: string;
+            quote_decimals: number;
             status: string;
             symbol: string;
             taker_fee: string;

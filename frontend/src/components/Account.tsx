@@ -33,7 +33,9 @@ export function useAccount(): AccountState {
 
 export function AccountProvider({ children }: { children: ReactNode }) {
   const session = useSession();
-  const loggedIn = session !== null;
+  // who is logged in, not just whether: logging in as another account must reload everything
+  const who = session?.email ?? null;
+  const loggedIn = who !== null;
   const toasts = useToasts();
   const [balances, setBalances] = useState<Map<string, Balance>>(new Map());
   const [openOrders, setOpenOrders] = useState<Order[]>([]);
@@ -41,7 +43,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const tracker = useRef(new OrderTracker());
 
   const reload = useCallback(() => {
-    if (!loggedIn) return;
+    if (who === null) return;
     api<Balance[]>("GET", "/api/balances").then(
       (list) => setBalances(new Map(list.map((b) => [b.asset, b]))),
       () => undefined,
@@ -54,7 +56,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       },
       () => undefined,
     );
-  }, [loggedIn]);
+  }, [who]);
 
   const noteOrder = useCallback(
     (o: Order) => {
@@ -74,11 +76,11 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   );
 
   useEffect(() => {
-    if (!loggedIn) {
-      setBalances(new Map());
-      setOpenOrders([]);
-      return;
-    }
+    // a new account (or none) starts from nothing: no balance or order of the previous one stays on screen
+    setBalances(new Map());
+    setOpenOrders([]);
+    tracker.current = new OrderTracker();
+    if (!loggedIn) return;
     reload();
     const offOrders = ws.subscribe("orders", (msg) => {
       const data = msg.data;
@@ -98,7 +100,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       offBalances();
       offOpen();
     };
-  }, [loggedIn, reload, noteOrder]);
+  }, [loggedIn, who, reload, noteOrder]);
 
   const value = useMemo(
     () => ({ balances, openOrders, version, noteOrder, reload }),

@@ -17,7 +17,7 @@ interface View {
 export function useBook(symbol: string): View {
   const [view, setView] = useState<View>({ bids: [], asks: [], seq: -1, synced: false });
   useEffect(() => {
-    const b = new BookSync();
+    const b = new BookSync(0); // one WebSocket delivers in order: a gap is real, resync at once
     let frame = 0;
     const render = () => {
       frame = 0;

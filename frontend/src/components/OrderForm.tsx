@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from "react";
 import type { Market, Order, OrderCreate } from "../api/types";
 import { useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
-import { decimalsOf, format } from "../lib/money";
+import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import { amountForPercent, checkOrder, feeDecimals, snapPrice, snapQty, type OrderType, type Side } from "../lib/orderForm";
 import { useAccount } from "./Account";
 import { useToasts } from "./Toasts";
@@ -59,9 +59,14 @@ export function OrderForm(props: {
     if (check.reason || busy) return;
     setBusy(true);
     setServerError(null);
-    const body: OrderCreate = { symbol: m.symbol, side, type, qty, post_only: type === "limit" && postOnly };
+    // what checkOrder accepted, in the server's plain form (" .5" or "+1" pass the check; Enter skips the blur)
+    const plain = (text: string) => {
+      const d = parse(text);
+      return d ? toPlain(d) : text;
+    };
+    const body: OrderCreate = { symbol: m.symbol, side, type, qty: plain(qty), post_only: type === "limit" && postOnly };
     if (type === "limit") {
-      body.price = price;
+      body.price = plain(price);
       body.time_in_force = ioc ? "ioc" : "gtc";
     }
     try {

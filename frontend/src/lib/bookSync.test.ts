@@ -74,6 +74,13 @@ describe("BookSync", () => {
     expect(b.levels("bids")).toEqual([{ price: "95", qty: "1", cumulative: "1" }]);
   });
 
+  it("without a reordering window (one in-order WebSocket) the first gap asks for a resync", () => {
+    const b = new BookSync(0);
+    expect(b.apply(snap(10, [["100", "1"]], [["101", "1"]]))).toBe("applied");
+    expect(b.apply(upd(12, [["99", "1"]]))).toBe("resync"); // 11 was lost: the book is stale now
+    expect(b.synced).toBe(false);
+  });
+
   it("replays updates buffered before the snapshot and drops those it already contains", () => {
     const b = new BookSync();
     expect(b.apply(upd(4, [["10", "4"]]))).toBe("buffered");

@@ -11,8 +11,9 @@
  * - Updates that arrive before the snapshot are buffered and replayed after it (those with seq <= the
  *   snapshot's seq are already contained in it and are dropped).
  * - Duplicates and stale updates (seq <= current) are ignored.
- * - A small reordering window: an update from the future is held until the missing ones arrive; when more
- *   than `reorderWindow` are held, the gap is real and the book asks for a resync.
+ * - A reordering window for feeds that may reorder: an update from the future is held until the missing
+ *   ones arrive; when more than `reorderWindow` are held, the gap is real and the book asks for a resync.
+ *   One WebSocket delivers in order, so the terminal uses a window of 0: the first gap resyncs.
  * - A crossed book after an update (best bid >= best ask) also asks for a resync.
  */
 import { cmp, dec, isZero, parse, strip, toPlain, add, type Dec } from "./money";

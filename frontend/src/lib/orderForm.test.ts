@@ -1,11 +1,18 @@
 import { describe, expect, it } from "vitest";
 import type { Market } from "../api/types";
-import { amountForPercent, checkOrder, snapPrice, snapQty, type FormInput } from "./orderForm";
-import { toPlain } from "./money";
+import { amountForPercent, buyHold, checkOrder, perLotHold, snapPrice, snapQty, type FormInput } from "./orderForm";
+import { cmp, dec, toPlain } from "./money";
 
 const market = {
-  symbol: "BTC-USDT", base: "BTC", quote: "USDT", tick_size: "0.01", lot_size: "0.0001", min_qty: "0.0001",
-  max_qty: "100", min_notional: "5", maker_fee: "0.001", taker_fee: "0.002", status: "trading",
+  symbol: "BTC-USDT", base: "BTC", quote: "USDT", base_decimals: 8, quote_decimals: 6, tick_size: "0.01",
+  lot_size: "0.0001", min_qty: "0.0001", max_qty: "100", min_notional: "5", maker_fee: "0.001",
+  taker_fee: "0.002", status: "trading",
+} as unknown as Market;
+// the seed MINA-USDT: a lot of 0.1 MINA at 0.5123 USDT costs 0.05133246 with the fee, rounded up per lot
+const mina = {
+  symbol: "MINA-USDT", base: "MINA", quote: "USDT", base_decimals: 8, quote_decimals: 6, tick_size: "0.0001",
+  lot_size: "0.1", min_qty: "0.1", max_qty: "900000", min_notional: "1", maker_fee: "0.001",
+  taker_fee: "0.002", status: "trading",
 } as unknown as Market;
 
 const form = (f: Partial<FormInput>): FormInput => ({
@@ -26,6 +33,26 @@ describe("order form", () => {
     // 1000 USDT at 100 with 0.2% fee: 1000 / 100.2 = 9.98003... -> 9.98 lots of 0.0001
     expect(amountForPercent(market, "buy", 100, "1000", "100")).toBe("9.98");
     expect(amountForPercent(market, "buy", 25, "1000", "")).toBe("");
+  });
+
+  it("sizes a percentage buy by the engine's hold: per lot, fee included, rounded up to the quote unit", () => {
+    // 0.1 MINA at 0.5123 = 0.05123 USDT, x 1.002 = 0.05133246, held as 0.051333 per lot
+    expect(toPlain(perLotHold(mina, dec("0.5123")))).toBe("0.051333");
+    const qty = amountForPercent(mina, "buy", 100, "20000", "0.5123");
+    expect(qty).toBe("38961.2"); // 389612 lots hold 19999.952796; one more would hold 20000.004129
+    expect(cmp(buyHold(mina, dec("0.5123"), dec(qty)), dec("20000"))).toBeLessThanOrEqual(0);
+    expect(cmp(buyHold(mina, dec("0.5123"), dec("38961.3")), dec("20000"))).toBeGreaterThan(0);
+    // the old single-rounding estimate offered 38961.7, which the engine refuses (INSUFFICIENT_FUNDS)
+    const tooMuch = checkOrder(mina, form({ price: "0.5123", qty: "38961.7" }), { base: "0", quote: "20000" }, { loggedIn: true });
+    expect(tooMuch.reason).toBe("Insufficient USDT balance");
+  });
+
+  it("counts the taker fee in what a market buy needs", () => {
+    const r = checkOrder(market, form({ type: "market", price: "", qty: "10" }), { base: "0", quote: "1000" }, {
+      loggedIn: true,
+      bestAsk: "100",
+    });
+    expect(r.reason).toBe("Insufficient USDT balance"); // 1000 + 2 fee > 1000
   });
 
   it("explains why an order cannot be sent", () => {

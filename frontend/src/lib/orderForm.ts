@@ -26,8 +26,9 @@ export interface Check {
   fee: Dec | null;
 }
 
+/** Fees are charged in whole minor units of the quote asset. */
 export function feeDecimals(m: Market): number {
-  return Math.min(12, decimalsOf(m.tick_size) + decimalsOf(m.lot_size));
+  return m.quote_decimals;
 }
 
 export function snapPrice(m: Market, price: string): string {
@@ -43,8 +44,22 @@ export function snapQty(m: Market, qty: string): string {
 }
 
 /**
+ * What the engine holds per lot of a buy at `price`: price x lot x (1 + taker fee), rounded up to the quote
+ * asset's minor unit (lua/place.lua `hold_for`: the worst-case taker fee, rounded against the payer).
+ */
+export function perLotHold(m: Market, price: Dec): Dec {
+  const cost = mul(mul(price, dec(m.lot_size)), add(dec(1), dec(m.taker_fee)));
+  return div(cost, dec(1), m.quote_decimals, "up");
+}
+
+/** The engine's hold for a limit buy of `qty` (a multiple of the lot) at `price`: per-lot hold x lots. */
+export function buyHold(m: Market, price: Dec, qty: Dec): Dec {
+  return mul(perLotHold(m, price), div(qty, dec(m.lot_size), 0, "up"));
+}
+
+/**
  * Amount for `pct` % of the available balance: sells spend the base asset; buys spend the quote asset at
- * `price`, keeping room for the taker fee.
+ * `price`: as many lots as the engine's hold for them fits in the budget.
  */
 export function amountForPercent(m: Market, side: Side, pct: number, available: string, price: string | null): string {
   const avail = parse(available);
@@ -53,9 +68,10 @@ export function amountForPercent(m: Market, side: Side, pct: number, available: 
   if (side === "sell") return toPlain(snap(percentOf(avail, pct, scale), m.lot_size, "down"));
   const p = parse(price ?? "");
   if (!p || !isPositive(p)) return "";
-  const budget = percentOf(avail, pct, 18);
-  const perUnit = mul(p, add(dec(1), dec(m.taker_fee)));
-  return toPlain(snap(div(budget, perUnit, scale, "down"), m.lot_size, "down"));
+  const perLot = perLotHold(m, p);
+  if (!isPositive(perLot)) return "";
+  const lots = div(percentOf(avail, pct, 18), perLot, 0, "down");
+  return toPlain(mul(lots, dec(m.lot_size)));
 }
 
 export function checkOrder(
@@ -93,7 +109,9 @@ export function checkOrder(
     if (cmp(qty, have) > 0) return out(`Insufficient ${m.base} balance`, est?.total ?? null, est?.fee ?? null);
   } else if (est) {
     const have = parse(balances.quote ?? "0") ?? dec(0);
-    const need = f.type === "limit" ? add(est.total, estimate(refPrice!, qty, m.taker_fee, feeDecimals(m)).fee) : est.total;
+    // a limit buy holds exactly buyHold (worst-case taker fee); a market buy needs at least the best ask's
+    // notional and fee (more if it walks the book: the engine then refuses it, INSUFFICIENT_FUNDS)
+    const need = f.type === "limit" ? buyHold(m, refPrice!, qty) : add(est.total, est.fee);
     if (cmp(need, have) > 0) return out(`Insufficient ${m.quote} balance`, est.total, est.fee);
   }
   return out(null, est?.total ?? null, est?.fee ?? null);

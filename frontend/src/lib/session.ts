@@ -6,6 +6,7 @@
 import type { TokenPair } from "../api/types";
 
 const KEY = "exchange.session";
+const REFRESH_LOCK = "exchange.session.refresh";
 
 export interface Session {
   email: string;
@@ -21,6 +22,7 @@ let current: Session | null = load();
 const listeners = new Set<Listener>();
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inflight: Promise<Session | null> | null = null;
+let generation = 0; // bumped by clearSession
 
 function load(): Session | null {
   try {
@@ -60,41 +62,61 @@ export function setSession(email: string, tokens: TokenPair): Session {
 }
 
 export function clearSession(): void {
+  generation += 1; // a refresh answer arriving after this belongs to the old session
   current = null;
   localStorage.removeItem(KEY);
   if (refreshTimer) clearTimeout(refreshTimer);
   emit();
 }
 
-/** Rotate the tokens once, shared by every caller that needs it at the same moment. */
+function adopt(stored: Session): Session {
+  current = stored;
+  schedule();
+  emit();
+  return stored;
+}
+
+/** Run `fn` holding the cross-tab refresh lock (Web Locks), or directly where the API is missing. */
+function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  return locks ? (locks.request(REFRESH_LOCK, fn) as Promise<T>) : fn();
+}
+
+/**
+ * Rotate the tokens once, shared by every caller of this tab that needs it at the same moment, and by
+ * every tab: the server revokes all of an account's refresh tokens when one is presented twice, and two
+ * tabs schedule their refresh from the same expiry. So the rotation runs under a cross-tab lock, and a tab
+ * that finds another tab's rotation in storage once it holds the lock adopts it instead of rotating again.
+ */
 export function refreshSession(): Promise<Session | null> {
   if (inflight) return inflight;
-  const s = current;
-  if (!s) return Promise.resolve(null);
-  inflight = (async () => {
+  if (!current) return Promise.resolve(null);
+  const before = current.refreshToken;
+  const gen = generation;
+  inflight = withRefreshLock(async () => {
+    const stored = load();
+    if (gen !== generation || !current) return null; // logged out meanwhile
+    if (stored && stored.refreshToken !== before) return adopt(stored); // another tab rotated
+    const s = current;
     try {
       const res = await fetch("/api/auth/refresh", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ refresh_token: s.refreshToken }),
       });
+      if (gen !== generation) return null; // logged out while the request was out: do not log back in
       if (res.ok) return setSession(s.email, (await res.json()) as TokenPair);
-      // another tab may have rotated the token already: adopt what it stored
-      const stored = load();
-      if (stored && stored.refreshToken !== s.refreshToken) {
-        current = stored;
-        schedule();
-        emit();
-        return stored;
-      }
+      // without Web Locks another tab may still have rotated first: adopt what it stored
+      const latest = load();
+      if (latest && latest.refreshToken !== s.refreshToken) return adopt(latest);
       if (res.status === 400 || res.status === 401 || res.status === 403) clearSession();
       return null;
     } catch {
       return null; // network trouble: keep the session, try again later
-    } finally {
-      inflight = null;
     }
-  })();
+  }).finally(() => {
+    inflight = null;
+  });
   return inflight;
 }
 
@@ -119,6 +141,7 @@ if (typeof window !== "undefined") {
   window.addEventListener("storage", (e) => {
     if (e.key !== KEY) return;
     current = load();
+    if (!current) generation += 1; // logged out in another tab
     schedule();
     emit();
   });

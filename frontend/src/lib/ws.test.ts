@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { WsClient } from "./ws";
+import { accountOf, WsClient } from "./ws";
 
 class FakeSocket {
   static OPEN = 1;
@@ -108,6 +108,28 @@ describe("WsClient", () => {
     expect(again.token).toBe("new");
     last().receive({ op: "authenticated", req_id: again.req_id, account_id: 1 });
     expect(last().subscribed()).toEqual(["balances"]);
+    ws.stop();
+  });
+
+  it("a token of another account opens a new connection; a fresh token of the same account re-auths", () => {
+    const jwt = (sub: number, n: number) => `h.${btoa(JSON.stringify({ sub: String(sub), n })).replace(/=+$/, "")}.s`;
+    expect(accountOf(jwt(7, 1))).toBe("7");
+    expect(accountOf("not-a-jwt")).toBeNull();
+    const ws = new WsClient("ws://test/ws");
+    ws.subscribe("orders", () => undefined);
+    ws.setToken(jwt(7, 1));
+    ws.start();
+    const first = last();
+    first.open();
+    ws.setToken(jwt(7, 2)); // refreshed: same account, same connection
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(first.sent.filter((f) => f.op === "auth")).toHaveLength(2);
+    ws.setToken(jwt(8, 1)); // another account logged in: the connection bound to 7 goes
+    expect(first.readyState).toBe(3);
+    vi.advanceTimersByTime(5_000);
+    expect(FakeSocket.all).toHaveLength(2);
+    last().open();
+    expect(last().sent.find((f) => f.op === "auth")?.token).toBe(jwt(8, 1));
     ws.stop();
   });
 

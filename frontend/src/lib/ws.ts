@@ -68,14 +68,18 @@ export class WsClient {
     return () => this.openListeners.delete(l);
   }
 
-  /** Set or clear the access token; authenticates the live connection at once. */
+  /**
+   * Set or clear the access token; authenticates the live connection at once. A token of another account
+   * (a login without a logout first) needs a new connection: the server binds one to one account.
+   */
   setToken(token: string | null): void {
-    const hadToken = this.token !== null;
-    if (token === this.token) return;
+    const previous = this.token;
+    if (token === previous) return;
     this.token = token;
     if (this.state !== "open") return;
-    if (token) this.authenticate();
-    else if (hadToken) this.ws?.close(); // drop private subscriptions: start a fresh, anonymous connection
+    const switched = previous !== null && token !== null && accountOf(previous) !== accountOf(token);
+    if (token && !switched) this.authenticate();
+    else if (previous !== null) this.ws?.close(); // drop private subscriptions: reconnect (and re-auth)
   }
 
   /** Called when the server refuses the token (expired or revoked): the app refreshes it. */
@@ -256,3 +260,16 @@ function defaultUrl(): string {
 }
 
 export const ws = new WsClient();
+
+/** The account (`sub` claim) a JWT is for; null when the text is not a readable JWT. */
+export function accountOf(token: string): string | null {
+  const part = token.split(".")[1];
+  if (!part) return null;
+  try {
+    const json = atob(part.replace(/-/g, "+").replace(/_/g, "/").padEnd(Math.ceil(part.length / 4) * 4, "="));
+    const sub = (JSON.parse(json) as { sub?: unknown }).sub;
+    return sub === undefined || sub === null ? null : String(sub);
+  } catch {
+    return null;
+  }
+}
