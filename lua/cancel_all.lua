@@ -1,6 +1,7 @@
 --[[
   ex_cancel_all: cancel the caller's open orders, optionally in one market, lowest id first,
-  at most U.BATCH (1,000) per call. Orders in halted markets are skipped (and not counted).
+  at most U.BATCH (1,000) per call. Orders in halted markets are skipped (not cancelled, not counted as
+  cancelled).
 
   KEYS[1] open:{account}
   (by name: order:{id}, market:{SYM}, book:/depth:/level:{SYM}:*, events:{SYM}, balance:{account})

@@ -377,3 +377,22 @@ def test_market_upsert_keeps_state_and_locks_units_while_orders_rest() -> None:
         ref.create_market_fields(**{**fields, "base": "QQQ", "quote": "AAA"}, min_notional_minor=2)
     assert getattr(err.value, "code", None) == "INVALID_ARGUMENT"
     assert (ref.markets_by_symbol[SYM].base, ref.markets_by_symbol[SYM].quote) == ("AAA", "QQQ")
+
+
+def test_cancel_all_counts_as_remaining_what_it_did_not_examine_like_the_engine() -> None:
+    """1,000 cancels fill a call; the open orders not examined then are `remaining` (an upper bound: here
+    one in a halted market, which the next call examines and skips), as ex_cancel_all answers."""
+    ref = _ref()
+    ref.create_asset("HHH", "Halted base", 2)
+    ref.create_market_fields(
+        symbol="HHH-QQQ", base="HHH", quote="QQQ", lot_minor=100, num=1, den=3, min_lots=1, max_lots=1000,
+        max_price_ticks=1_000_000, min_notional_minor=0, maker_bps=10, taker_bps=25,
+    )  # fmt: skip
+    _fund(ref, 1, quote=10_000)
+    for _ in range(1000):
+        ref.place(1, SYM, "buy", "limit", price=3, qty=1, ts_ms=1)
+    ref.place(1, "HHH-QQQ", "buy", "limit", price=3, qty=1, ts_ms=1)
+    ref.set_market_status("HHH-QQQ", "halted", 2)
+    assert ref.cancel_all(1, 3) == {"cancelled": 1000, "remaining": 1}
+    assert ref.cancel_all(1, 4) == {"cancelled": 0, "remaining": 0}
+    assert len(ref.open_orders(1)) == 1

@@ -190,18 +190,23 @@ class Reference(Matching):
         return order.as_dict()
 
     def cancel_all(self, account: int, ts_ms: int, symbol: str | None = None) -> dict[str, Any]:
+        """The account's open orders lowest id first, at most MAX_BULK cancelled; `remaining` counts the open
+        orders not examined once the batch is full (an upper bound: some may be in other or halted markets,
+        which are skipped)."""
         if symbol is not None and symbol not in self.markets_by_symbol:
             raise fail("UNKNOWN_MARKET", symbol)
-        todo = [
-            o
-            for o in self._open_of(account)
-            if (symbol is None or o.symbol == symbol)
-            and self.markets_by_symbol[o.symbol].status != MarketStatus.HALTED.value
-        ]
-        for order in todo[:MAX_BULK]:
-            self._close(self.markets_by_symbol[order.symbol], order, Status.CANCELLED.value, "user", ts_ms)
+        mine = self._open_of(account)
+        cancelled = remaining = 0
+        for i, order in enumerate(mine):
+            if cancelled == MAX_BULK:
+                remaining = len(mine) - i
+                break
+            market = self.markets_by_symbol[order.symbol]
+            if (symbol is None or order.symbol == symbol) and market.status != MarketStatus.HALTED.value:
+                self._close(market, order, Status.CANCELLED.value, "user", ts_ms)
+                cancelled += 1
         self._finish_call()
-        return {"cancelled": min(len(todo), MAX_BULK), "remaining": max(0, len(todo) - MAX_BULK)}
+        return {"cancelled": cancelled, "remaining": remaining}
 
     def set_market_status(
         self, symbol: str, status: str, ts_ms: int, cancel_orders: bool = False
