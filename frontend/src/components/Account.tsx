@@ -94,7 +94,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
         return next;
       });
     });
-    const offOpen = ws.onOpen(reload); // after a reconnect, reload what we may have missed
+    // after a reconnect, reload what we may have missed, once the private channels push again
+    const offOpen = ws.onPrivateSubscribed(reload);
     return () => {
       offOrders();
       offBalances();

@@ -133,6 +133,25 @@ describe("WsClient", () => {
     ws.stop();
   });
 
+  it("tells when a private channel is subscribed (after the auth), not merely when the socket opens", () => {
+    const ws = new WsClient("ws://test/ws");
+    let ready = 0;
+    ws.onPrivateSubscribed(() => ready++);
+    ws.subscribe("orders", () => undefined);
+    ws.setToken("tok");
+    ws.start();
+    last().open();
+    expect(ready).toBe(0);
+    const auth = last().sent.find((f) => f.op === "auth")!;
+    last().receive({ op: "authenticated", req_id: auth.req_id, account_id: 1 });
+    expect(ready).toBe(0); // the subscribe is out, not yet confirmed
+    last().receive({ op: "subscribed", channels: ["tickers"] });
+    expect(ready).toBe(0);
+    last().receive({ op: "subscribed", channels: ["orders"] });
+    expect(ready).toBe(1);
+    ws.stop();
+  });
+
   it("re-subscribes one channel on request and unsubscribes when the last handler leaves", () => {
     const ws = new WsClient("ws://test/ws");
     ws.start();

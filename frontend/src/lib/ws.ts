@@ -26,6 +26,7 @@ export class WsClient {
   private handlers = new Map<string, Set<Handler>>();
   private stateListeners = new Set<(s: ConnState) => void>();
   private openListeners = new Set<() => void>();
+  private privateListeners = new Set<() => void>();
   private pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private token: string | null = null;
   private authed = false;
@@ -80,6 +81,16 @@ export class WsClient {
     const switched = previous !== null && token !== null && accountOf(previous) !== accountOf(token);
     if (token && !switched) this.authenticate();
     else if (previous !== null) this.ws?.close(); // drop private subscriptions: reconnect (and re-auth)
+  }
+
+  /**
+   * Called each time the server confirms a subscription to a private channel (`orders`, `balances`): from
+   * then on every change is pushed, so a snapshot loaded over REST after this misses nothing (one loaded
+   * on `onOpen` could miss what happened before the private subscription, which waits for the auth).
+   */
+  onPrivateSubscribed(l: () => void): () => void {
+    this.privateListeners.add(l);
+    return () => this.privateListeners.delete(l);
   }
 
   /** Called when the server refuses the token (expired or revoked): the app refreshes it. */
@@ -226,6 +237,9 @@ export class WsClient {
     if (!raw || typeof raw !== "object") return;
     const msg = raw as Record<string, unknown>;
     if (msg.op === "ping" || msg.op === "pong") return; // server heartbeat: its arrival is the point
+    if (msg.op === "subscribed" && Array.isArray(msg.channels) && msg.channels.some((c) => PRIVATE.has(String(c)))) {
+      for (const l of this.privateListeners) l();
+    }
     const reqId = msg.req_id;
     if (typeof reqId === "string" && reqId.startsWith("auth")) {
       if (reqId !== `auth${this.authSeq}`) return; // answer to an older token
