@@ -48,7 +48,7 @@ export function VolumePrices({ market }: { market: Market }) {
   }, [qty, problem, market.symbol]);
 
   const pd = decimalsOf(market.tick_size);
-  const rows = estimate ? volumeRows(estimate, market, pd, pd) : [];
+  const rows = estimate ? volumeRows(estimate, market, pd, market.quote_decimals) : [];
   return (
     <div className="card volume-prices" data-testid="volume-prices">
       <div className="card-head">
