@@ -25,6 +25,20 @@ async def _place(client: Client, user: User, **body: Any) -> dict[str, Any]:
     return r.json()  # type: ignore[no-any-return]
 
 
+async def _page_ids(client: Client, user: User, **params: Any) -> list[int]:
+    """The ids of every page of GET /api/orders with `params`, following next_cursor (at most 10 pages)."""
+    seen: list[int] = []
+    cursor = None
+    for _ in range(10):
+        query = {**params, "cursor": cursor} if cursor else params
+        page = (await client.get("/api/orders", params=query, headers=user.headers)).json()
+        seen += [o["id"] for o in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    return seen
+
+
 async def _scenario(client: Client, alice: User, bob: User) -> dict[str, int]:
     """alice rests a sell, bob takes half of it, alice places and cancels a buy, bob rests a buy."""
     sell = await _place(client, alice, side="sell", price="60000", qty="0.001")
@@ -65,17 +79,7 @@ async def test_order_list_filters_sorts_and_pages(
     r = await client.get("/api/orders", params={"sort": "price", "order": "asc"}, headers=alice.headers)
     assert [o["price"] for o in r.json()["items"]] == ["50000", "60000"]
 
-    seen: list[int] = []
-    cursor = None
-    for _ in range(5):
-        params: dict[str, Any] = {"limit": 1, "sort": "created_at", "order": "asc"}
-        if cursor:
-            params["cursor"] = cursor
-        page = (await client.get("/api/orders", params=params, headers=alice.headers)).json()
-        seen += [o["id"] for o in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    seen = await _page_ids(client, alice, limit=1, sort="created_at", order="asc")
     assert seen == [ids["sell"], ids["cancelled"]]
 
     # owner-scoped: bob sees only his own
@@ -98,24 +102,14 @@ async def test_pages_by_updated_at_hold_every_order_once_while_one_is_not_persis
 ) -> None:
     """PostgreSQL pages by its own sort values; an open order it shows is refreshed from the engine, whose
     newer `updated_at` (a cancel the worker has not persisted) must not move the next page's start."""
-    ids = [(await _place(client, alice, side="buy", price=p, qty="0.001"))["id"] for p in ("50000", "50001")]
-    ids.append((await _place(client, alice, side="buy", price="50002", qty="0.001"))["id"])
+    prices = ("50000", "50001", "50002")
+    ids = [(await _place(client, alice, side="buy", price=p, qty="0.001"))["id"] for p in prices]
     drain(redis_url, pg_url)
     r = await client.delete(f"/api/orders/{ids[0]}", headers=alice.headers)  # not persisted yet
     assert r.status_code == 200, r.text
     for order in ("asc", "desc"):
         for sort in ("updated_at", "status"):
-            seen: list[int] = []
-            cursor = None
-            for _ in range(10):
-                params: dict[str, Any] = {"status": "all", "sort": sort, "order": order, "limit": 1}
-                if cursor:
-                    params["cursor"] = cursor
-                page = (await client.get("/api/orders", params=params, headers=alice.headers)).json()
-                seen += [o["id"] for o in page["items"]]
-                cursor = page["next_cursor"]
-                if cursor is None:
-                    break
+            seen = await _page_ids(client, alice, status="all", sort=sort, order=order, limit=1)
             assert sorted(seen) == sorted(ids), (sort, order, seen)
 
 
