@@ -290,16 +290,9 @@ class Session:
             if message["type"] == "websocket.disconnect":
                 return
             text = message.get("text")
-            if text is None:
-                data = message.get("bytes")
-                if data is None:
-                    continue
-                if self._allow_frame():
-                    self.error(WsCode.BAD_FRAME, "binary frames are not supported: send JSON text")
-                else:
-                    self.error(WsCode.RATE_LIMITED, "too many frames: slow down")
+            if text is None and message.get("bytes") is None:
                 continue
-            await self._frame(str(text))
+            await self._frame(None if text is None else str(text))  # None: a binary frame
 
     # --- incoming ---------------------------------------------------------------------------------
     def _allow_frame(self) -> bool:
@@ -312,8 +305,10 @@ class Session:
         self._tokens -= 1
         return True
 
-    def _parse(self, text: str) -> dict[str, Any] | tuple[str, str]:
+    def _parse(self, text: str | None) -> dict[str, Any] | tuple[str, str]:
         """The frame's message with a valid `req_id`, or the (code, message) of what is wrong with it."""
+        if text is None:
+            return WsCode.BAD_FRAME, "binary frames are not supported: send JSON text"
         limit = self.settings.max_frame_bytes
         if len(text) > limit:
             return WsCode.FRAME_TOO_LARGE, f"frames are limited to {limit} bytes"
@@ -331,7 +326,7 @@ class Session:
             return WsCode.BAD_FRAME, f"req_id must be a string (<= {REQ_ID_MAX} chars) or an integer"
         return msg
 
-    async def _frame(self, text: str) -> None:
+    async def _frame(self, text: str | None) -> None:
         allowed = self._allow_frame()  # every frame counts, a malformed one too
         msg = self._parse(text)
         req_id = msg.get("req_id") if isinstance(msg, dict) else None
