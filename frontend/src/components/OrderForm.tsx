@@ -38,6 +38,9 @@ export function OrderForm(props: {
     setQty("");
   }, [m.symbol]);
 
+  // the server's last refusal describes the order as it was sent: any edit (or another market) clears it
+  useEffect(() => setServerError(null), [m.symbol, side, type, price, qty, ioc, postOnly]);
+
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
   const check = checkOrder(

@@ -16,10 +16,14 @@ export function useConnState(): ConnState {
   );
 }
 
+/** How long the markets list is reused: a status change (halted, cancel only) shows within this. */
+export const MARKETS_TTL_MS = 30_000;
 let marketsCache: Promise<Market[]> | null = null;
+let marketsAt = 0;
 
 export function loadMarkets(): Promise<Market[]> {
-  if (!marketsCache) {
+  if (!marketsCache || Date.now() - marketsAt >= MARKETS_TTL_MS) {
+    marketsAt = Date.now();
     marketsCache = api<Market[]>("GET", "/api/markets", { auth: false }).catch((e) => {
       marketsCache = null;
       throw e;
@@ -36,7 +40,13 @@ export function useMarkets(): { markets: Market[]; error: string | null } {
     let retry: ReturnType<typeof setTimeout> | undefined;
     const load = () =>
       loadMarkets().then(
-        (m) => alive && (setMarkets(m), setError(null)),
+        (m) => {
+          if (!alive) return;
+          // the same list again keeps its identity: nothing downstream re-renders or re-subscribes
+          setMarkets((prev) => (JSON.stringify(prev) === JSON.stringify(m) ? prev : m));
+          setError(null);
+          retry = setTimeout(load, MARKETS_TTL_MS);
+        },
         (e: Error) => {
           if (!alive) return;
           setError(e.message);
