@@ -30,6 +30,15 @@ GENEROUS = RateLimits(
 )
 
 
+class DeadPool:
+    """A PostgreSQL pool whose database is down (fault injection): `create_app(..., pool=DeadPool())`."""
+
+    def connection(self) -> Any:
+        import psycopg
+
+        raise psycopg.OperationalError("connection refused (injected)")
+
+
 def make_settings(redis_url: str, pg_url: str | None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "redis_url": redis_url,

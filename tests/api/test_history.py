@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
-import json
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from exchange.api.history import encode_cursor
 from tests.api.conftest import User, error_code
 from workers.persist import drain
 
@@ -113,10 +112,6 @@ async def test_pages_by_updated_at_hold_every_order_once_while_one_is_not_persis
             assert sorted(seen) == sorted(ids), (sort, order, seen)
 
 
-def _cursor(**payload: Any) -> str:
-    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
-
-
 async def test_forged_cursors_are_validation_errors_never_500(client: Client, alice: User) -> None:
     """A cursor is client input: a value of the wrong type or out of range for its sort is 422."""
     forged = [
@@ -130,11 +125,11 @@ async def test_forged_cursors_are_validation_errors_never_500(client: Client, al
         ("all", "status", {"v": "open" * 20, "id": 1}),
     ]
     for status, sort, payload in forged:
-        cursor = _cursor(s=sort, o="desc", k="orders", **payload)
+        cursor = encode_cursor({"s": sort, "o": "desc", "k": "orders", **payload})
         params = {"status": status, "sort": sort, "order": "desc", "cursor": cursor}
         r = await client.get("/api/orders", params=params, headers=alice.headers)
         assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", (status, sort, payload, r.text)
-    fills_cursor = _cursor(k="fills", v=7, id=1)  # fills page by (trade_id, liquidity): v is text
+    fills_cursor = encode_cursor({"k": "fills", "v": 7, "id": 1})  # fills: v is the liquidity, text
     r = await client.get("/api/fills", params={"cursor": fills_cursor}, headers=alice.headers)
     assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
 

@@ -10,6 +10,7 @@ import pytest
 from litestar.testing import TestClient
 
 from exchange.api.app import create_app
+from tests.api.conftest import DeadPool
 from tests.api.test_ws_support import PRICE, SYMBOL, engine_for, fund, ws_settings
 
 HOUR_MS = 3_600_000
@@ -160,15 +161,6 @@ def test_bad_market_data_requests_get_the_error_envelope(env, path, params, stat
         assert body["error"]["code"] == code
 
 
-class _DeadPool:
-    """A connection pool whose database is down (fault injection)."""
-
-    def connection(self) -> Any:
-        import psycopg
-
-        raise psycopg.OperationalError("connection refused (injected)")
-
-
 def test_tickers_and_recent_trades_stay_live_while_postgresql_is_down(redis_url):
     """Without PostgreSQL the ticker still shows Redis trades and the trades endpoint the Redis list."""
     from exchange.seed import seed_all
@@ -178,7 +170,7 @@ def test_tickers_and_recent_trades_stay_live_while_postgresql_is_down(redis_url)
     fund(engine, 1)
     fund(engine, 2)
     trade(engine, 6_000_000, 100, now_ms())
-    app = create_app(ws_settings(redis_url, None), pool=_DeadPool())
+    app = create_app(ws_settings(redis_url, None), pool=DeadPool())
     with TestClient(app) as client:
         btc = next(t for t in client.get("/api/tickers").json() if t["symbol"] == SYMBOL)
         assert (btc["last"], btc["volume_24h"], btc["open_24h"]) == ("60000", "0.001", "60000")

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from exchange.api.app import create_app
 from exchange.api.auth import TokenService
 from exchange.api.settings import Settings
-from tests.api.conftest import User, error_code
+from tests.api.conftest import DeadPool, User, error_code
 
 SYMBOL = "BTC-USDT"
 
@@ -264,15 +264,6 @@ async def test_orders_need_a_token(client: AsyncTestClient[Litestar]) -> None:
         assert error_code(r) == "UNAUTHORIZED"
 
 
-class _DeadPool:
-    """A connection pool whose database is down (fault injection)."""
-
-    def connection(self) -> Any:
-        import psycopg
-
-        raise psycopg.OperationalError("connection refused (injected)")
-
-
 async def test_an_order_lookup_while_postgresql_is_down_is_unavailable_not_not_found(
     api_settings: Settings,
 ) -> None:
@@ -284,7 +275,7 @@ async def test_an_order_lookup_while_postgresql_is_down_is_unavailable_not_not_f
     engine.deposit(77, "USDT", 10**12, "dead-pool-77", ts_ms=1)
     live = engine.place(77, "BTC-USDT", "buy", "limit", price=5_000_000, qty=100, ts_ms=2)
     headers = {"Authorization": f"Bearer {TokenService(api_settings).issue_access(77)}"}
-    async with AsyncTestClient(create_app(api_settings, pool=_DeadPool())) as c:
+    async with AsyncTestClient(create_app(api_settings, pool=DeadPool())) as c:
         r = await c.get("/api/orders/987654321", headers=headers)
         assert r.status_code == 503 and error_code(r) == "UNAVAILABLE", r.text
         r = await c.get(f"/api/orders/{live['order']['id']}", headers=headers)

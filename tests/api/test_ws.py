@@ -18,6 +18,7 @@ from exchange.api.app import create_app
 from exchange.api.auth import TokenService
 from exchange.api.schemas import Order
 from exchange.api.settings import Settings
+from tests.api.conftest import DeadPool
 from tests.api.test_ws_support import (
     PRICE,
     SYMBOL,
@@ -456,20 +457,11 @@ def test_a_gap_in_book_updates_gets_a_fresh_snapshot_then_contiguous_updates(liv
     c.close()
 
 
-class _DeadPool:
-    """A connection pool whose database is down (fault injection)."""
-
-    def connection(self) -> Any:
-        import psycopg
-
-        raise psycopg.OperationalError("connection refused (injected)")
-
-
 def test_the_candles_channel_starts_from_redis_trades_while_postgresql_is_down(seeded, engine):
     """Without PostgreSQL a new candles subscriber still gets the current bar built from Redis trades."""
     fund(engine, 101)
     fund(engine, 102)
-    server = LiveServer(create_app(ws_settings(seeded, None), pool=_DeadPool())).start()
+    server = LiveServer(create_app(ws_settings(seeded, None), pool=DeadPool())).start()
     try:
         away_from_minute_end()
         trade(engine, 101, 102, price=6_050_000, qty=100)
