@@ -12,6 +12,7 @@ import os
 import redis
 
 from exchange.engine.client import Engine, connect
+from exchange.engine.supply import backfill_supply
 from exchange.money import Asset, MarketSpec
 
 SEED_ASSETS: tuple[Asset, ...] = (
@@ -36,13 +37,15 @@ SEED_MARKETS: tuple[MarketSpec, ...] = (
 
 
 def seed_all(target: str | redis.Redis | Engine) -> Engine:
-    """Load the library and upsert every seed asset and market (idempotent)."""
+    """Load the library, backfill supply counters of older data, and upsert every seed asset and market
+    (idempotent)."""
     engine = (
         target
         if isinstance(target, Engine)
         else Engine(connect(target) if isinstance(target, str) else target)
     )
     engine.load()
+    backfill_supply(engine.redis)
     for asset in SEED_ASSETS:
         engine.create_asset(asset.symbol, asset.name, asset.decimals)
     for spec in SEED_MARKETS:

@@ -6,7 +6,7 @@
   ARGV[1] symbol    1..16 of [A-Z0-9]
   ARGV[2] name      1..64 characters
   ARGV[3] decimals  0..18
-  Result: "OK"
+  Result: "OK" (a new asset starts with supply 0: deposits - withdrawals, kept by the wallet commands)
   Errors: INVALID_ARGUMENT
   Events: none (assets are configuration)
 ]]
@@ -28,6 +28,7 @@ local function create_asset(keys, args)
     U.fail('INVALID_ARGUMENT', 'the decimals of ' .. symbol .. ' cannot change')
   end
   redis.call('HSET', asset_key, 'symbol', symbol, 'name', name, 'decimals', U.s(decimals))
+  redis.call('HSETNX', asset_key, 'supply', '0') -- kept by ex_deposit / ex_withdraw from here on
   redis.call('SADD', assets_key, symbol)
   return 'OK'
 end

@@ -3,7 +3,7 @@
 
   KEYS[1] balance:{account}
   KEYS[2] wallet:refs
-  (by name: assets, seq:wallet, events:wallet)
+  (by name: assets, asset:{asset} (its supply), seq:wallet, events:wallet)
   ARGV[1] account       integer >= 0 (0 is the fee account)
   ARGV[2] asset
   ARGV[3] amount_minor  integer > 0
@@ -11,7 +11,7 @@
   ARGV[5] ts_ms
   Result: JSON {"account","asset","amount","available","held","duplicate"}; a repeat of the same ref with the
     same fields returns the original result with duplicate true.
-  Errors: INVALID_ARGUMENT, UNKNOWN_ASSET, INVALID_AMOUNT (also: balance would reach 2^53), DUPLICATE_REF
+  Errors: INVALID_ARGUMENT, UNKNOWN_ASSET, INVALID_AMOUNT (also: the asset's supply would reach 2^53), DUPLICATE_REF
   Events (events:wallet): deposit
 ]]
 local function deposit(keys, args)

@@ -48,7 +48,8 @@ def _stream(client: redis.Redis, key: str) -> list[tuple[str, dict[str, str]]]:
 
 
 def check_conservation(client: redis.Redis) -> None:
-    """Per asset: sum(available + held) over all accounts (fee account 0 too) == deposits - withdrawals."""
+    """Per asset: sum(available + held) over all accounts (fee account 0 too) == deposits - withdrawals ==
+    the engine's supply counter."""
     net: dict[str, int] = defaultdict(int)
     for _eid, f in _stream(client, "events:wallet"):
         sign = 1 if f["type"] == "deposit" else -1
@@ -60,6 +61,11 @@ def check_conservation(client: redis.Redis) -> None:
     for asset in set(net) | set(total):
         assert total[asset] == net[asset], (
             f"{asset}: balances {total[asset]} != deposits - withdrawals {net[asset]}"
+        )
+    for asset in client.smembers("assets"):
+        supply = client.hget(f"asset:{asset}", "supply")
+        assert supply is not None and int(supply) == net[asset], (
+            f"{asset}: supply counter {supply} != deposits - withdrawals {net[asset]}"
         )
 
 

@@ -396,3 +396,18 @@ def test_cancel_all_counts_as_remaining_what_it_did_not_examine_like_the_engine(
     assert ref.cancel_all(1, 3) == {"cancelled": 1000, "remaining": 1}
     assert ref.cancel_all(1, 4) == {"cancelled": 0, "remaining": 0}
     assert len(ref.open_orders(1)) == 1
+
+
+def test_deposits_are_capped_by_the_supply_of_the_asset_like_the_engine() -> None:
+    """The reference refuses the deposit that would take an asset's supply (not one balance) to 2^53, and
+    a withdrawal frees supply again (lua/lib/06_wallet.lua)."""
+    ref = _ref()
+    ref.deposit(1, "QQQ", 2**53 - 5, "a", 1)
+    with pytest.raises(Exception, match="supply of QQQ") as info:
+        ref.deposit(2, "QQQ", 5, "b", 2)
+    assert getattr(info.value, "code", None) == "INVALID_AMOUNT"
+    assert ref.balances(2).get("QQQ", [0, 0])[0] == 0 and ref.supply["QQQ"] == 2**53 - 5
+    ref.deposit(2, "QQQ", 4, "c", 3)
+    ref.withdraw(1, "QQQ", 1, "d", 4)
+    ref.deposit(2, "QQQ", 1, "e", 5)
+    assert ref.supply["QQQ"] == 2**53 - 1

@@ -7,7 +7,8 @@
    - every (account, asset) balance in Redis == the sum of its ledger lines;
    - every open order in Redis is open in PostgreSQL with the same remaining quantity, and every order
      PostgreSQL believes open (as of the heads) is open in Redis;
-   - per asset, the sum of all balances == deposits - withdrawals (`wallet_ops`).
+   - per asset, the sum of all balances == deposits - withdrawals (`wallet_ops`) == the engine's supply
+     counter (`asset:{SYM}` field `supply`, which caps deposits below 2^53).
 4. Each difference is reported precisely, counted (`reconcile:differences_total`), recorded in
    `reconcile_runs`, and switches the affected markets (a balance of asset A: every market trading A; an
    order: its market) to `cancel_only`; they are listed in the Redis set `reconcile:frozen` until an
@@ -37,13 +38,17 @@ from workers.persist import Persister
 
 log = logging.getLogger("exchange.reconcile")
 
-# Read-only snapshot. Returns {markets: {sym: seq}, wallet_seq, balances: {account: [field, value, ...]},
-# orders: [[id, record], ...]} as JSON (cjson keeps integers exact below 2^53); a record is the engine's
-# `order:{id}` string, parsed in Python by codec.parse_order_record (one definition of its layout).
+# Read-only snapshot. Returns {markets: {sym: seq}, wallet_seq, supply: {asset: n}, balances: {account:
+# [field, value, ...]}, orders: [[id, record], ...]} as JSON (cjson keeps integers exact below 2^53); a
+# record is the engine's `order:{id}` string, parsed in Python by codec.parse_order_record (one definition
+# of its layout).
 SNAPSHOT_LUA = """#!lua flags=no-writes
 -- ARGV: account ids. Reads only those accounts' keys (no KEYS/SCAN inside: the script stays short).
-local out = {markets = {}, balances = {}, orders = {}}
+local out = {markets = {}, supply = {}, balances = {}, orders = {}}
 out.wallet_seq = tonumber(redis.call('GET', 'seq:wallet') or '0')
+for _, asset in ipairs(redis.call('SMEMBERS', 'assets')) do
+  out.supply[asset] = redis.call('HGET', 'asset:' .. asset, 'supply') or false
+end
 for _, sym in ipairs(redis.call('SMEMBERS', 'markets')) do
   out.markets[sym] = tonumber(redis.call('HGET', 'market:' .. sym, 'seq') or '0')
 end
@@ -56,6 +61,7 @@ for i = 1, #ARGV do
     table.insert(out.orders, {id, redis.call('GET', 'order:' .. id) or ''})
   end
 end
+if next(out.supply) == nil then out.supply = nil end
 if next(out.balances) == nil then out.balances = nil end
 if #out.orders == 0 then out.orders = nil end
 return cjson.encode(out)
@@ -67,6 +73,7 @@ class Snapshot:
     heads: dict[str, int]
     balances: dict[tuple[int, str], tuple[int, int]]
     open_orders: dict[int, dict[str, Any]]
+    supply: dict[str, int | None] = field(default_factory=dict)  # None: the counter is missing
 
 
 @dataclass
@@ -130,7 +137,8 @@ def take_snapshot(client: redis.Redis, accounts: set[int]) -> Snapshot:
             "status": order["status"],
             "remaining": order["qty"] - order["filled"],
         }
-    return Snapshot(heads, balances, orders)
+    supply = {str(a): (None if n is False else int(n)) for a, n in (raw.get("supply") or {}).items()}
+    return Snapshot(heads, balances, orders, supply)
 
 
 def _heads_arrays(heads: dict[str, int]) -> tuple[list[str], list[int]]:
@@ -231,6 +239,10 @@ def compare(
         r_t, w_t = redis_totals.get(asset, 0), totals.get(asset, 0)
         if r_t != w_t:
             diffs.append({"kind": "total", "asset": asset, "redis": r_t, "deposits_minus_withdrawals": w_t})
+    for asset in sorted(snap.supply):
+        s_t, w_t = snap.supply[asset], totals.get(asset, 0)
+        if s_t != w_t:
+            diffs.append({"kind": "supply", "asset": asset, "redis": s_t, "deposits_minus_withdrawals": w_t})
     return diffs
 
 

@@ -80,8 +80,10 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
         book_seq = int(m["book_seq"]) + max(0, seq - int(m["book_seq_at"]))
         keys[f"market:{m['symbol']}"] = ("hash", {**spec, "seq": str(seq), "book_seq": str(book_seq)})
 
-    # balances: ledger sums (both fields exist for every (account, asset) the engine ever touched)
+    # balances: ledger sums (both fields exist for every (account, asset) the engine ever touched); the
+    # supply of an asset is the sum of its balances (== deposits - withdrawals, which reconcile proves)
     balances: dict[str, dict[str, str]] = defaultdict(dict)
+    supply: dict[str, int] = {a["symbol"]: 0 for a in assets}
     for r in _rows(
         conn,
         "SELECT account, asset, sum(delta_available) AS a, sum(delta_held) AS h FROM ledger"
@@ -89,8 +91,12 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
     ):
         balances[f"balance:{r['account']}"][f"{r['asset']}:available"] = str(int(r["a"]))
         balances[f"balance:{r['account']}"][f"{r['asset']}:held"] = str(int(r["h"]))
+        supply[r["asset"]] = supply.get(r["asset"], 0) + int(r["a"]) + int(r["h"])
     for key, fields in balances.items():
         keys[key] = ("hash", fields)
+    for asset, total in supply.items():
+        if f"asset:{asset}" in keys:
+            keys[f"asset:{asset}"][1]["supply"] = str(total)
 
     where = "" if closed_orders else " WHERE status IN ('open', 'partially_filled')"
     orders = _rows(conn, f"SELECT * FROM orders{where} ORDER BY order_id")

@@ -16,6 +16,7 @@ from exchange.api.context import Services, client_ip, services
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import AUTH_ERRORS, errors
 from exchange.api.schemas import Account, Credentials, LogoutRequest, RefreshRequest, TokenPair
+from exchange.engine.errors import InvalidAmount
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,20 @@ DEMO_FUNDS: dict[str, str] = {
 
 
 async def credit_demo_funds(svc: Services, account_id: int) -> None:
-    """Deposit `DEMO_FUNDS` with refs `demo:{account}:{asset}` (idempotent)."""
+    """Deposit `DEMO_FUNDS` with refs `demo:{account}:{asset}` (idempotent). An asset whose supply is
+    exhausted (its deposits would reach 2^53 minor units) is skipped with a warning; the others are still
+    credited."""
     await svc.markets.reload()
     for asset, amount in DEMO_FUNDS.items():
         decimals = svc.markets.decimals.get(asset)
         if decimals is None:
             continue
         minor = int(Decimal(amount).scaleb(decimals))
-        await svc.engine.deposit(account_id, asset, minor, f"demo:{account_id}:{asset}", ts_ms=svc.clock())
+        try:
+            ref = f"demo:{account_id}:{asset}"
+            await svc.engine.deposit(account_id, asset, minor, ref, ts_ms=svc.clock())
+        except InvalidAmount as exc:
+            log.warning("demo %s for account %s not credited: %s", asset, account_id, exc)
 
 
 async def _token_pair(svc: Services, account_id: int) -> TokenPair:

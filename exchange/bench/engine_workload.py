@@ -134,7 +134,7 @@ class Bench:
         calls = [codec.create_asset("BTC", "Bitcoin", 8), codec.create_asset("USDT", "Tether", 6)]
         calls.append(codec.create_market(SPEC, 8, 6))
         for account in range(1, self.accounts + 1):
-            calls.append(codec.wallet("deposit", account, "USDT", 10**13, f"bench-u-{account}", self.ts))
+            calls.append(codec.wallet("deposit", account, "USDT", 10**12, f"bench-u-{account}", self.ts))
             calls.append(codec.wallet("deposit", account, "BTC", 10**11, f"bench-b-{account}", self.ts))
         for start in range(0, len(calls), CHUNK):
             replies = self._send(calls[start : start + CHUNK])

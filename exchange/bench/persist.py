@@ -60,8 +60,8 @@ class Load:
 
     def fund(self, accounts: range) -> None:
         for a in accounts:
-            self.engine.deposit(a, "USDT", 10**15, f"bench-usdt-{a}", int(time.time() * 1000))
-            self.engine.deposit(a, "BTC", 10**13, f"bench-btc-{a}", int(time.time() * 1000))
+            self.engine.deposit(a, "USDT", 10**14, f"bench-usdt-{a}", int(time.time() * 1000))
+            self.engine.deposit(a, "BTC", 10**12, f"bench-btc-{a}", int(time.time() * 1000))
 
     def step(self) -> None:
         rng = self.rng

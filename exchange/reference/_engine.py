@@ -151,10 +151,12 @@ class Reference(Matching):
         balance = self._balance(account, asset)
         if kind == "withdrawal" and balance[0] < amount:
             raise fail("INSUFFICIENT_FUNDS", f"{asset} available below {amount}")
-        if kind == "deposit" and balance[0] + balance[1] + amount >= 2**53:
-            raise fail("INVALID_AMOUNT", "the balance would exceed 2^53 minor units")
+        supply = self.supply.get(asset, 0)
+        if kind == "deposit" and supply + amount >= 2**53:
+            raise fail("INVALID_AMOUNT", f"the supply of {asset} would reach 2^53 minor units")
         ledger: Ledger = []
         delta = amount if kind == "deposit" else -amount
+        self.supply[asset] = supply + delta
         self._move(ledger, account, asset, delta, 0)
         self._emit_wallet(
             kind, ts_ms, {"account": account, "asset": asset, "amount": amount, "ref": ref, "ledger": ledger}

@@ -29,6 +29,7 @@ class State:
         self.markets_by_symbol: dict[str, Market] = {}
         self.orders: dict[int, Order] = {}
         self.accounts: dict[int, dict[str, list[int]]] = {}  # account -> asset -> [available, held]
+        self.supply: dict[str, int] = {}  # asset -> deposits - withdrawals (every balance is part of it)
         self.coids: dict[int, dict[str, int]] = {}
         self.wallet_refs: dict[str, dict[str, Any]] = {}
         self.trades: dict[str, list[dict[str, Any]]] = {}  # symbol -> newest first

@@ -2,6 +2,9 @@
   wallet: deposits and withdrawals, idempotent by the caller's ref.
     events:wallet  stream, entry id {seq}-0, seq from seq:wallet; fields type, ts, data (JSON, as C.event)
     wallet:refs    hash ref -> JSON of the original result (with its kind)
+    asset:{SYM}    field supply: deposits - withdrawals of the asset, in minor units. Every balance of the
+                   asset (available + held, the fee account's too) is part of it, so keeping the supply
+                   below 2^53 keeps every balance, and every credit a trade makes, below 2^53.
 ]]
 local RESULT = { { 'account', 'i' }, { 'asset', 's' }, { 'amount', 'i' }, { 'available', 'i' }, { 'held', 'i' } }
 
@@ -35,19 +38,20 @@ function W.move(kind, keys, args)
     return p
   end
   local available = tonumber(redis.call('HGET', balance_key, asset .. ':available')) or 0
-  local held = tonumber(redis.call('HGET', balance_key, asset .. ':held')) or 0
+  local asset_key = 'asset:' .. asset
   local delta = amount
   if kind == 'withdrawal' then
     if available < amount then
       U.fail('INSUFFICIENT_FUNDS', 'available ' .. asset .. ' ' .. U.s(available) .. ' < ' .. U.s(amount))
     end
     delta = -amount
-  elseif available + held + amount >= U.MAX then
-    U.fail('INVALID_AMOUNT', 'the balance would exceed 2^53 minor units')
+  elseif (tonumber(redis.call('HGET', asset_key, 'supply')) or 0) + amount >= U.MAX then
+    U.fail('INVALID_AMOUNT', 'the supply of ' .. asset .. ' would reach 2^53 minor units')
   end
 
+  redis.call('HINCRBY', asset_key, 'supply', U.s(delta))
   available = redis.call('HINCRBY', balance_key, asset .. ':available', U.s(delta))
-  held = tonumber(redis.call('HGET', balance_key, asset .. ':held')) or 0
+  local held = tonumber(redis.call('HGET', balance_key, asset .. ':held')) or 0
   if held == 0 then
     redis.call('HSET', balance_key, asset .. ':held', '0')
   end

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -35,6 +36,24 @@ async def test_register_credits_demo_funds(client: AsyncTestClient[Litestar], al
     balances = {b["asset"]: b for b in r.json()}
     assert balances["USDT"] == {"asset": "USDT", "available": "100000", "held": "0"}
     assert balances["BTC"]["available"] == "2"
+
+
+async def test_register_skips_a_demo_asset_whose_supply_is_exhausted(
+    client: AsyncTestClient[Litestar], redis_url: str
+) -> None:
+    """When a demo deposit would take an asset's supply to 2^53, that asset is skipped and the account
+    still gets every other demo balance."""
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        r.hset("asset:MINA", "supply", str(2**53 - 10))  # as if thousands of accounts held demo MINA
+        user = await register(client)
+    finally:
+        r.close()
+    balances = {
+        b["asset"]: b["available"] for b in (await client.get("/api/balances", headers=user.headers)).json()
+    }
+    assert balances.get("MINA", "0") == "0"
+    assert balances["USDT"] == "100000" and balances["DOT"] == "2000"
 
 
 async def test_register_rejects_short_password_and_unknown_fields(client: AsyncTestClient[Litestar]) -> None:

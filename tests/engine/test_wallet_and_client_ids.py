@@ -8,6 +8,8 @@ import redis
 from exchange.engine import errors
 from exchange.engine.codec import event_fields
 from exchange.engine.state import state_hash
+from exchange.engine.supply import backfill_supply
+from exchange.seed import seed_all
 from tests.engine.conftest import Exchange
 
 
@@ -60,6 +62,44 @@ def test_bad_deposits_are_refused(ex: Exchange, asset: str, amount: int, ref: st
     """Unknown asset, non-positive or too large amount and a bad ref are refused with their codes."""
     with pytest.raises(error):
         ex.engine.deposit(3, asset, amount, ref, 1)
+
+
+def test_the_supply_of_an_asset_stays_below_2_53(ex: Exchange) -> None:
+    """Deposits are capped by the asset's supply (deposits - withdrawals), not by one balance: otherwise a
+    trade could credit an account that holds almost 2^53 past it. A refused deposit changes nothing; a
+    withdrawal frees supply again."""
+    ex.fund(1, "XQ", 2**53 - 1_000)  # one balance near the limit (each balance alone was the old check)
+    assert ex.redis.hget("asset:XQ", "supply") == str(2**53 - 1_000)
+    before = state_hash(ex.redis)
+    with pytest.raises(errors.InvalidAmount, match="supply of XQ"):
+        ex.engine.deposit(2, "XQ", 1_000, "b-1", ex.ts())  # a buyer who would pay account 1 in a trade
+    assert state_hash(ex.redis) == before
+    ex.fund(2, "XQ", 999)  # the last unit below 2^53
+    ex.fund(1, "XB", 5)
+    ex.place(1, "sell", 100, 5)
+    ex.place(2, "buy", 100, 5)  # 999 XQ cannot pay 5 x 100 + fees: only what the supply allows trades
+    total = sum(sum(ex.balance(a, "XQ")) for a in (0, 1, 2))
+    assert total == 2**53 - 1 and max(sum(ex.balance(a, "XQ")) for a in (0, 1, 2)) < 2**53
+    ex.engine.withdraw(1, "XQ", 10, "w-1", ex.ts())
+    ex.engine.deposit(3, "XQ", 10, "d-3", ex.ts())
+    assert ex.redis.hget("asset:XQ", "supply") == str(2**53 - 1)
+
+
+def test_backfill_sets_the_supply_of_older_data_from_its_balances(ex: Exchange) -> None:
+    """Data written before the supply counter existed gets it from the balances (held and the fee account
+    included) at the next seed; an existing counter is never overwritten."""
+    ex.fund(1, "XQ", 5_000)
+    ex.fund(2, "XB", 7)
+    ex.place(2, "sell", 100, 3)
+    ex.place(1, "buy", 100, 2)  # a trade: fees reach account 0, and the rest of the sell stays held
+    ex.redis.hdel("asset:XQ", "supply")
+    ex.redis.hdel("asset:XB", "supply")
+    ex.redis.hset("asset:YB", "supply", "0")
+    assert backfill_supply(ex.redis) == {"XB": 7, "XQ": 5_000}
+    assert ex.redis.hget("asset:XQ", "supply") == "5000" and ex.redis.hget("asset:XB", "supply") == "7"
+    assert backfill_supply(ex.redis) == {}
+    seed_all(ex.engine)  # seeding again leaves the counters as they are
+    assert ex.redis.hget("asset:XQ", "supply") == "5000"
 
 
 def test_client_order_id_retry_returns_the_original_order(ex: Exchange) -> None:

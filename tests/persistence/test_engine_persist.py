@@ -136,6 +136,27 @@ def test_a_one_unit_balance_change_is_detected_and_freezes_its_markets(
     assert int(client.get("reconcile:differences_total") or 0) == 2
 
 
+def test_a_changed_supply_counter_is_detected_and_freezes_its_markets(
+    client: redis.Redis, flow: Flow, pg_url: str
+) -> None:
+    """The supply counter that caps deposits must equal deposits - withdrawals: a raw HINCRBY on it (or a
+    missing counter) is a difference of kind supply, and the asset's markets stop trading."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert reconcile(client, conn).ok
+        supply = int(client.hget("asset:PB", "supply") or 0)
+        assert supply > 0
+        client.hincrby("asset:PB", "supply", -1)
+        report = reconcile(client, conn)
+        assert [(d["kind"], d["asset"], d["redis"]) for d in report.differences] == [
+            ("supply", "PB", supply - 1)
+        ]
+        assert report.differences[0]["deposits_minus_withdrawals"] == supply
+        assert report.frozen_markets == ["PB-PQ"]
+        client.hdel("asset:PQ", "supply")
+        report = reconcile(client, conn, freeze=False)
+    assert [(d["asset"], d["redis"]) for d in report.differences] == [("PB", supply - 1), ("PQ", None)]
+
+
 def test_restore_rebuilds_the_same_engine_state(
     client: redis.Redis, flow: Flow, redis_url: str, pg_url: str
 ) -> None:
