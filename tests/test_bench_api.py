@@ -55,22 +55,36 @@ def test_cpu_meter_charges_each_part_with_its_own_processes():
     """The per-part CPU meter charges a busy process to the part whose pid it was given, and nothing to an
     idle one, and nothing to the load generator for the stack's supervisor, although it is this process's
     child too (this is what the bench's "CPU per request" figures are built from)."""
-    import time
-
     from exchange.bench.api import CpuMeter
 
-    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.6: pass\ntime.sleep(30)"
-    busy = subprocess.Popen([sys.executable, "-c", burn])
+    # each burner spends 0.6 s of CPU only after "go", and says when it is done: no timing guess on a
+    # loaded machine (started early, the burn would fall before the first sample)
+    burn = (
+        "import sys, time\nsys.stdin.readline()\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.6: pass\nprint('done', flush=True)\ntime.sleep(30)"
+    )
+
+    def burner() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", burn], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    busy = burner()
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    supervisor = subprocess.Popen([sys.executable, "-c", burn])  # our child too, but not the load generator
+    supervisor = burner()
     try:
         meter = CpuMeter(
             api_pid=idle.pid, redis_pid=None, worker_pids=(busy.pid,), supervisor_pid=supervisor.pid
         )
         before = meter.sample()
-        time.sleep(2.0)
+        for proc in (busy, supervisor):
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        for proc in (busy, supervisor):
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "done"
         after = meter.sample()
-        assert after["worker"] - before["worker"] >= 0.3
+        assert after["worker"] - before["worker"] >= 0.5
         assert after["api"] - before["api"] < 0.1
         assert after["load"] - before["load"] < 0.3  # the supervisor's 0.6 s is not charged to the load
         assert set(after) == set(CpuMeter.PARTS)
