@@ -10,7 +10,8 @@ tokens/settings/clock`.
 Optional parts of other helpers are wired in `_optional_parts()`: `exchange.api.marketdata`
 (`MarketDataController`), `exchange.api.history` (`HistoryController`) and `exchange.api.ws`
 (`websocket_route` or `route_handlers`, plus optional `plugins`, `on_startup`, `on_shutdown`), each only when
-the module exists. The built frontend (`frontend/dist`) is served at `/` with an SPA fallback.
+the module exists. The built frontend (`frontend/dist`) is served at `/` with an SPA fallback and a strict
+Content-Security-Policy; every HTTP response carries the headers of `exchange.api.security_headers`.
 
 Shutdown order (Litestar): this lifespan closes its Redis client and pool first, then the `on_shutdown`
 hooks run (the WebSocket hub has its own connection), and last `_reset_state` drops everything added to
@@ -62,6 +63,7 @@ from exchange.api.routes_trading import (
     cancel_all_handler,
     place_order_handler,
 )
+from exchange.api.security_headers import TERMINAL_HEADERS, secure_send
 from exchange.api.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 class ExchangeApp(Litestar):
-    """Litestar, plus two things at the entry point:
+    """Litestar, plus three things at the entry point:
+    - every HTTP response gets the security headers (`exchange.api.security_headers.secure_send`, one
+      wrapper of the server's `send`, so the lean route's answers and Litestar's routing errors get them);
     - `POST /api/orders` is offered to the lean order route first (`exchange.api.order_route`; set while
       the app runs, unless `create_app(lean_orders=False)`); what it passes on, Litestar answers;
     - a WebSocket scope records the server's own `send` (under `RAW_SEND_KEY`), before Litestar wraps it,
@@ -146,6 +150,7 @@ class ExchangeApp(Litestar):
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
+            send = secure_send(send)
             if self.order_route is not None and scope["path"] == ORDER_PATH and scope["method"] == "POST":
                 receive = await self.order_route(scope, receive, send)
                 if receive is None:
@@ -245,7 +250,8 @@ _NOT_SPA_PREFIXES = ("api/", "api", "ws", "schema", "healthz", "readyz", "metric
 
 
 def _spa_handlers(dist: Path) -> list[Any]:
-    """`/` and every non-API path: the file under `dist` if there is one, else `index.html`."""
+    """`/` and every non-API path: the file under `dist` if there is one, else `index.html`; each with the
+    terminal's Content-Security-Policy (`exchange.api.security_headers`)."""
     root = dist.resolve()
 
     def serve(rel: str) -> File | Response[Any]:
@@ -255,7 +261,9 @@ def _spa_handlers(dist: Path) -> list[Any]:
         if not (candidate.is_file() and candidate.is_relative_to(root)):
             candidate = root / "index.html"
         # filename drives the Content-Type (browsers refuse module scripts served as octet-stream)
-        return File(candidate, filename=candidate.name, content_disposition_type="inline")
+        return File(
+            candidate, filename=candidate.name, content_disposition_type="inline", headers=TERMINAL_HEADERS
+        )
 
     @get("/", include_in_schema=False, sync_to_thread=False)
     def spa_root() -> File | Response[Any]:

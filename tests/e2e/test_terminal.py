@@ -109,6 +109,70 @@ def test_sign_up_log_in_reload_and_log_out(stack: Stack, new_page: Any) -> None:
     login(page, email)
 
 
+# collects what the page's Content-Security-Policy refuses (installed before any script of the page runs)
+CSP_PROBE = """
+window.__cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(
+    `${e.effectiveDirective} refused ${e.blockedURI || '(inline)'} at ${e.sourceFile}:${e.lineNumber}`
+), true);
+"""
+
+
+def test_the_terminal_runs_under_its_content_security_policy(stack: Stack, new_page: Any) -> None:
+    """Served with the strict CSP, the terminal loads, logs in, streams over its same-origin WebSocket
+    (CSP3 `connect-src 'self'` covers ws:), draws the book and chart and places an order without a single
+    violation; an inline script injected afterwards is refused, so the policy is in force."""
+    page = new_page(allow_console=r"violates the following Content Security Policy directive")
+    page.add_init_script(CSP_PROBE)
+    sockets: list[Any] = []
+    frames: list[str] = []
+
+    def on_websocket(ws: Any) -> None:
+        sockets.append(ws)
+        ws.on("framereceived", lambda payload: frames.append(ws.url))
+
+    page.on("websocket", on_websocket)
+    response = page.goto("/")
+    assert response is not None and response.ok
+    policy = response.header_value("content-security-policy") or ""
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy and "unsafe" not in policy
+    assert response.header_value("x-content-type-options") == "nosniff"
+
+    email = stack.register("csp")
+    login(page, email)
+    open_trade(page)
+    expect(page.get_by_test_id("conn-state")).to_have_attribute("data-state", "open")
+    ws_url = stack.base_url.replace("http://", "ws://", 1) + "/ws"
+    assert [ws.url for ws in sockets] == [ws_url] and not sockets[0].is_closed()
+    assert frames, "no WebSocket frame arrived"
+    expect(page.get_by_test_id("chart")).not_to_have_attribute("data-bars", "0", timeout=20_000)
+    # the depth bars are sized through the CSSOM (element.style), which style-src does not govern
+    depth = page.locator("[data-testid=order-book] .book-row .depth").first
+    assert depth.evaluate("e => e.style.width") not in ("", "0px")
+
+    m = market(stack)
+    price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
+    place_limit(page, "buy", price, qty_for(m, price))
+    expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_be_visible()
+    assert page.evaluate("window.__cspViolations") == []
+    shot(page, "05b-csp")
+
+    page.evaluate(
+        """() => {
+        const s = document.createElement('script');
+        s.textContent = 'window.__inlineRan = true';
+        document.body.appendChild(s);
+    }"""
+    )
+    page.wait_for_function("window.__cspViolations.length > 0")
+    assert page.evaluate("window.__inlineRan") is None
+    violations = page.evaluate("window.__cspViolations")
+    assert len(violations) == 1 and violations[0].startswith("script-src-elem refused inline"), violations
+    token = stack.token(email)
+    r = httpx.delete(f"{stack.base_url}/api/orders", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
 def test_every_market_has_a_live_price_and_the_table_sorts_and_filters(stack: Stack, new_page: Any) -> None:
     """The markets page lists every seeded market with a last price, sorts by a column and searches."""
     page = new_page()
