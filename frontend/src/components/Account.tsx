@@ -7,9 +7,15 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import type { Balance, Order, OrderPage } from "../api/types";
 import { useSession } from "../lib/hooks";
 import { api } from "../lib/http";
-import { isOpen, OrderTracker } from "../lib/orderEvents";
+import { isOpen, mergeOpenOrders, OrderTracker } from "../lib/orderEvents";
+import { fetchAllPages, LatestLoad } from "../lib/paging";
 import { ws } from "../lib/ws";
 import { useToasts } from "./Toasts";
+
+/** `GET /api/orders` page size: the API's maximum (`MAX_LIMIT` in exchange/api/history.py). */
+const OPEN_ORDERS_PAGE = 500;
+/** How many open orders the terminal loads at most (20 full pages; `maxPages` guards against short ones). */
+const OPEN_ORDERS_LIMITS = { maxItems: 10_000, maxPages: 50 };
 
 interface AccountState {
   balances: Map<string, Balance>;
@@ -41,20 +47,36 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const [openOrders, setOpenOrders] = useState<Order[]>([]);
   const [version, setVersion] = useState(0);
   const tracker = useRef(new OrderTracker());
+  // a newer reload, another account or unmounting supersedes the load in flight (aborted, sets nothing)
+  const load = useRef(new LatestLoad());
+  // order updates the channel brought while the open orders were loading: they win over older pages
+  const seenDuringLoad = useRef<Map<string, Order> | null>(null);
 
   const reload = useCallback(() => {
     if (who === null) return;
-    api<Balance[]>("GET", "/api/balances").then(
-      (list) => setBalances(new Map(list.map((b) => [b.asset, b]))),
-      () => undefined,
-    );
-    api<OrderPage>("GET", "/api/orders", { query: { status: "open", limit: 200 } }).then(
-      (body) => {
-        const list = body.items;
-        for (const o of list) tracker.current.note(o); // known orders: no "accepted" toast on load
-        setOpenOrders(list.filter(isOpen));
+    const { signal, isLatest } = load.current.start();
+    const seen = new Map<string, Order>();
+    seenDuringLoad.current = seen;
+    api<Balance[]>("GET", "/api/balances", { signal }).then(
+      (list) => {
+        if (isLatest()) setBalances(new Map(list.map((b) => [b.asset, b])));
       },
       () => undefined,
+    );
+    fetchAllPages(
+      (cursor) => api<OrderPage>("GET", "/api/orders", { query: { status: "open", limit: OPEN_ORDERS_PAGE, cursor }, signal }),
+      OPEN_ORDERS_LIMITS,
+    ).then(
+      ({ items }) => {
+        if (!isLatest()) return;
+        seenDuringLoad.current = null;
+        // known orders: no "accepted" toast on load (the channel already noted the ones it brought)
+        for (const o of items) if (!seen.has(String(o.id))) tracker.current.note(o);
+        setOpenOrders(mergeOpenOrders(items, seen));
+      },
+      () => {
+        if (isLatest()) seenDuringLoad.current = null;
+      },
     );
   }, [who]);
 
@@ -62,6 +84,9 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     (o: Order) => {
       const n = tracker.current.note(o);
       if (n) toasts.push(n.kind, n.title, n.body);
+      const seen = seenDuringLoad.current;
+      const prior = seen?.get(String(o.id));
+      if (seen && !(prior && Number(prior.updated_at ?? 0) > Number(o.updated_at ?? 0))) seen.set(String(o.id), o);
       setOpenOrders((prev) => {
         const rest = prev.filter((x) => String(x.id) !== String(o.id));
         if (!isOpen(o)) return rest;
@@ -100,6 +125,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       offOrders();
       offBalances();
       offOpen();
+      load.current.cancel(); // a load of this account still in flight must not land in the next one
     };
   }, [loggedIn, who, reload, noteOrder]);
 

@@ -5,6 +5,7 @@ import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import { amountForPercent, checkOrder, feeDecimals, snapPrice, snapQty, type OrderType, type Side } from "../lib/orderForm";
 import { useAccount } from "./Account";
+import { DecimalField } from "./DecimalField";
 import { useToasts } from "./Toasts";
 
 export function OrderForm(props: {
@@ -106,13 +107,11 @@ export function OrderForm(props: {
       {type === "limit" ? (
         <label className="field">
           <span>Price</span>
-          <input
+          <DecimalField
             name="price"
-            inputMode="decimal"
-            autoComplete="off"
             value={price}
             placeholder={m.tick_size}
-            onChange={(e) => setPrice(e.target.value.replace(",", "."))}
+            onChange={setPrice}
             onBlur={() => setPrice((p) => snapPrice(m, p))}
           />
           <em>{m.quote}</em>
@@ -125,13 +124,11 @@ export function OrderForm(props: {
       )}
       <label className="field">
         <span>Amount</span>
-        <input
+        <DecimalField
           name="qty"
-          inputMode="decimal"
-          autoComplete="off"
           value={qty}
           placeholder={m.lot_size}
-          onChange={(e) => setQty(e.target.value.replace(",", "."))}
+          onChange={setQty}
           onBlur={() => setQty((q) => snapQty(m, q))}
         />
         <em>{m.base}</em>

@@ -5,6 +5,7 @@ import type { Estimate, Market } from "../api/types";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf } from "../lib/money";
 import { volumeProblem, volumeRows } from "../lib/volumePrices";
+import { DecimalField } from "./DecimalField";
 
 const REFRESH_MS = 3000;
 const DEBOUNCE_MS = 250;
@@ -57,13 +58,11 @@ export function VolumePrices({ market }: { market: Market }) {
       <div className="volume-body">
         <label className="field">
           <span>Volume</span>
-          <input
+          <DecimalField
             name="volume"
-            inputMode="decimal"
-            autoComplete="off"
             value={qty}
             placeholder={market.min_qty}
-            onChange={(e) => setQty(e.target.value.replace(",", "."))}
+            onChange={setQty}
             aria-label={`Volume in ${market.base}`}
             aria-invalid={problem ? true : undefined}
           />

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  percentOf, snap, sub, toFixed, toPlain,
+  percentOf, snap, sub, toFixed, toPlain, typedDecimal,
 } from "./money";
 
 describe("parse", () => {
@@ -15,6 +15,22 @@ describe("parse", () => {
     for (const bad of ["", ".", "1e5", "abc", "1.2.3", "1,000", "--1", null, undefined]) {
       expect(parse(bad as string)).toBeNull();
     }
+  });
+});
+
+describe("typedDecimal", () => {
+  it("turns a decimal comma into a point", () => {
+    expect(typedDecimal("1,5")).toBe("1.5");
+    expect(typedDecimal(",25")).toBe(".25");
+    expect(typedDecimal("3,")).toBe("3.");
+    expect(parse(typedDecimal("0,001"))).toEqual({ coef: 1n, scale: 3 });
+  });
+  it("leaves text without a comma as typed", () => {
+    for (const t of ["", "12.50", " 7 ", "abc", "1.2.3"]) expect(typedDecimal(t)).toBe(t);
+  });
+  it("replaces only the first comma, so several stay unparseable", () => {
+    expect(typedDecimal("1,000,5")).toBe("1.000,5");
+    expect(parse(typedDecimal("1,000,5"))).toBeNull();
   });
 });
 

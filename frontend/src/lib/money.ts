@@ -25,6 +25,12 @@ export function parse(text: string | null | undefined): Dec | null {
   return { coef: sign === "-" ? -coef : coef, scale: fracPart.length };
 }
 
+/** What the user typed into a decimal field, with a decimal comma made a point ("1,5" -> "1.5"). Only the
+ * first comma is replaced: text with more than one ("1,000,5") stays text that `parse` refuses. */
+export function typedDecimal(text: string): string {
+  return text.replace(",", ".");
+}
+
 /** Parse or throw (for values the server sent, which must be valid). */
 export function dec(text: string | Dec | number | bigint): Dec {
   if (typeof text === "object") return text;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Order } from "../api/types";
-import { isOpen, OrderTracker } from "./orderEvents";
+import { isOpen, mergeOpenOrders, OrderTracker } from "./orderEvents";
 
 const order = (status: string, filled = "0", extra: Partial<Order> = {}): Order =>
   ({
@@ -48,5 +48,34 @@ describe("order notifications", () => {
     expect(isOpen(order("partially_filled"))).toBe(true);
     expect(isOpen(order("filled"))).toBe(false);
     expect(isOpen(order("cancelled"))).toBe(false);
+  });
+});
+
+describe("mergeOpenOrders", () => {
+  const at = (id: number, status: string, updated_at: number): Order => order(status, "0", { id, updated_at });
+
+  it("keeps a newer channel state over the loaded copy and drops orders that closed meanwhile", () => {
+    const loaded = [at(1, "open", 10), at(2, "open", 10), at(3, "open", 10)];
+    const seen = new Map([
+      ["1", at(1, "partially_filled", 12)],
+      ["2", at(2, "filled", 11)],
+    ]);
+    expect(mergeOpenOrders(loaded, seen).map((o) => [o.id, o.status])).toEqual([
+      [1, "partially_filled"],
+      [3, "open"],
+    ]);
+  });
+
+  it("keeps the loaded copy when it is newer than what the channel brought", () => {
+    const merged = mergeOpenOrders([at(1, "partially_filled", 20)], new Map([["1", at(1, "open", 15)]]));
+    expect(merged.map((o) => o.status)).toEqual(["partially_filled"]);
+  });
+
+  it("adds orders placed during the load first, newest first", () => {
+    const seen = new Map([
+      ["8", at(8, "open", 30)],
+      ["9", at(9, "open", 31)],
+    ]);
+    expect(mergeOpenOrders([at(1, "open", 10)], seen).map((o) => o.id)).toEqual([9, 8, 1]);
   });
 });

@@ -67,3 +67,16 @@ export class OrderTracker {
     }
   }
 }
+
+/** The open orders after a (possibly long, paged) load: the loaded list, except where the `orders` channel
+ * brought a state at least as new while the load ran (`seen`); orders first seen on the channel come first,
+ * and closed ones drop out. */
+export function mergeOpenOrders(loaded: Order[], seen: ReadonlyMap<string, Order>): Order[] {
+  const fresh = (o: Order): Order => {
+    const live = seen.get(String(o.id));
+    return live && Number(live.updated_at ?? 0) >= Number(o.updated_at ?? 0) ? live : o;
+  };
+  const loadedIds = new Set(loaded.map((o) => String(o.id)));
+  const onlySeen = [...seen.values()].filter((o) => !loadedIds.has(String(o.id))).reverse();
+  return [...onlySeen, ...loaded.map(fresh)].filter(isOpen);
+}
