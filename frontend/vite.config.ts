@@ -9,6 +9,7 @@ export default defineConfig({
   plugins: [react()],
   build: { outDir: "dist", sourcemap: false, chunkSizeWarningLimit: 1000 },
   server: {
+    port: 3000, // the terminal's port since the original exchange (`npm run dev`)
     proxy: {
       "/api": api,
       "/schema": api,
