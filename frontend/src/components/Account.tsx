@@ -20,6 +20,8 @@ const OPEN_ORDERS_LIMITS = { maxItems: 10_000, maxPages: 50 };
 interface AccountState {
   balances: Map<string, Balance>;
   openOrders: Order[];
+  /** false when the account has more open orders than the terminal loads (OPEN_ORDERS_LIMITS) */
+  openOrdersComplete: boolean;
   version: number;
   noteOrder: (o: Order) => void;
   reload: () => void;
@@ -28,6 +30,7 @@ interface AccountState {
 const Ctx = createContext<AccountState>({
   balances: new Map(),
   openOrders: [],
+  openOrdersComplete: true,
   version: 0,
   noteOrder: () => undefined,
   reload: () => undefined,
@@ -45,6 +48,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const toasts = useToasts();
   const [balances, setBalances] = useState<Map<string, Balance>>(new Map());
   const [openOrders, setOpenOrders] = useState<Order[]>([]);
+  const [openOrdersComplete, setOpenOrdersComplete] = useState(true);
   const [version, setVersion] = useState(0);
   const tracker = useRef(new OrderTracker());
   // a newer reload, another account or unmounting supersedes the load in flight (aborted, sets nothing)
@@ -67,12 +71,13 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       (cursor) => api<OrderPage>("GET", "/api/orders", { query: { status: "open", limit: OPEN_ORDERS_PAGE, cursor }, signal }),
       OPEN_ORDERS_LIMITS,
     ).then(
-      ({ items }) => {
+      ({ items, complete }) => {
         if (!isLatest()) return;
         seenDuringLoad.current = null;
         // known orders: no "accepted" toast on load (the channel already noted the ones it brought)
         for (const o of items) if (!seen.has(String(o.id))) tracker.current.note(o);
         setOpenOrders(mergeOpenOrders(items, seen));
+        setOpenOrdersComplete(complete);
       },
       () => {
         if (isLatest()) seenDuringLoad.current = null;
@@ -104,6 +109,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     // a new account (or none) starts from nothing: no balance or order of the previous one stays on screen
     setBalances(new Map());
     setOpenOrders([]);
+    setOpenOrdersComplete(true);
     tracker.current = new OrderTracker();
     if (!loggedIn) return;
     reload();
@@ -130,8 +136,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   }, [loggedIn, who, reload, noteOrder]);
 
   const value = useMemo(
-    () => ({ balances, openOrders, version, noteOrder, reload }),
-    [balances, openOrders, version, noteOrder, reload],
+    () => ({ balances, openOrders, openOrdersComplete, version, noteOrder, reload }),
+    [balances, openOrders, openOrdersComplete, version, noteOrder, reload],
   );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -80,7 +80,7 @@ export function AccountPanel({ symbol }: { symbol: string }) {
 }
 
 function OpenOrders({ symbol }: { symbol: string }) {
-  const { openOrders, noteOrder, reload } = useAccount();
+  const { openOrders, openOrdersComplete, noteOrder, reload } = useAccount();
   const toasts = useToasts();
   const cancel = async (o: Order) => {
     try {
@@ -108,6 +108,11 @@ function OpenOrders({ symbol }: { symbol: string }) {
         <button className="btn btn-small" onClick={() => cancelAll()} disabled={openOrders.length === 0}>
           Cancel all
         </button>
+        {!openOrdersComplete && (
+          <span className="muted" role="status">
+            Not every open order is listed: the terminal loads up to 10,000
+          </span>
+        )}
       </div>
       <div className="table-scroll">
         <table className="table" data-testid="open-orders">
