@@ -7,13 +7,14 @@ import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from exchange.api.app import create_app
+from exchange.api.app import ExchangeApp, create_app
+from exchange.api.order_route import OrderRoute
 from exchange.api.settings import RateLimit, RateLimits, Settings
 from exchange.api.users_cli import create_user
 
@@ -143,3 +144,19 @@ def error_code(response: Any) -> str:
     assert set(body) == {"error"}, body
     assert set(body["error"]) == {"code", "message"}, body
     return str(body["error"]["code"])
+
+
+def record_lean_route_decisions(app: ExchangeApp) -> list[bool]:
+    """Wrap the running app's lean route: the list gets True for each request it answered, False for each
+    it passed on to Litestar."""
+    route = app.order_route
+    assert route is not None
+    served: list[bool] = []
+
+    async def spy(scope: Any, receive: Any, send: Any) -> Any:
+        passed_on = await route(scope, receive, send)
+        served.append(passed_on is None)
+        return passed_on
+
+    app.order_route = cast(OrderRoute, spy)
+    return served

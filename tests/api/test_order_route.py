@@ -23,7 +23,7 @@ from exchange.api import metrics
 from exchange.api.app import ExchangeApp, create_app
 from exchange.api.order_route import OrderRoute, _Replay
 from exchange.api.settings import RateLimit, Settings
-from tests.api.conftest import GENEROUS, User, make_settings, register, seed
+from tests.api.conftest import GENEROUS, User, make_settings, record_lean_route_decisions, register, seed
 from tests.conftest import _fresh_db_url
 
 MASKED = {"id", "trade_id", "created_at", "updated_at", "ts"}
@@ -48,27 +48,11 @@ class Side:
     served: list[bool]
 
 
-def _record_decisions(app: ExchangeApp) -> list[bool]:
-    """Wrap the running app's lean route: the list gets True for each request it answered, False for each
-    it passed on to Litestar."""
-    route = app.order_route
-    assert route is not None
-    served: list[bool] = []
-
-    async def spy(scope: Any, receive: Any, send: Any) -> Any:
-        passed_on = await route(scope, receive, send)
-        served.append(passed_on is None)
-        return passed_on
-
-    app.order_route = cast(OrderRoute, spy)
-    return served
-
-
 @asynccontextmanager
 async def _side(settings: Settings, *, lean: bool) -> AsyncIterator[Side]:
     app = cast(ExchangeApp, create_app(settings, lean_orders=lean))
     async with AsyncTestClient(app) as client:
-        served = _record_decisions(app) if lean else []
+        served = record_lean_route_decisions(app) if lean else []
         yield Side(client, await register(client), await register(client), served)
 
 
@@ -333,7 +317,7 @@ def test_under_uvicorn_the_lean_route_serves_orders_and_litestar_the_rest(api_se
     app = cast(ExchangeApp, create_app(api_settings))
     server = LiveServer(app).start()
     try:
-        served = _record_decisions(app)
+        served = record_lean_route_decisions(app)
         fund(engine_for(str(api_settings.redis_url)), 41)
         counted = metrics.HTTP_REQUESTS.value("POST", "/api/orders", "201")  # the registry is per process
         headers = {"authorization": f"Bearer {token(api_settings, 41)}"}

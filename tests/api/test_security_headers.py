@@ -7,7 +7,7 @@ import base64
 import hashlib
 import re
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import httpx
 import pytest
@@ -15,10 +15,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from exchange.api.app import ExchangeApp, create_app
-from exchange.api.order_route import OrderRoute
 from exchange.api.security_headers import CHART_LOGO_STYLE_HASH, CSP
 from exchange.api.settings import Settings
-from tests.api.conftest import User, error_code
+from tests.api.conftest import User, error_code, record_lean_route_decisions
 
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 COMMON = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "x-frame-options": "DENY"}
@@ -40,21 +39,6 @@ def dist(tmp_path: Path) -> Path:
     (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
     (tmp_path / "assets" / "app.js").write_text("console.log(1)")
     return tmp_path
-
-
-def _spy_on_lean_route(app: ExchangeApp) -> list[bool]:
-    """Record, per `POST /api/orders`, whether the lean route answered it (True) or passed it on (False)."""
-    route = app.order_route
-    assert route is not None
-    served: list[bool] = []
-
-    async def spy(scope: Any, receive: Any, send: Any) -> Any:
-        passed_on = await route(scope, receive, send)
-        served.append(passed_on is None)
-        return passed_on
-
-    app.order_route = cast(OrderRoute, spy)
-    return served
 
 
 def test_the_policy_is_the_strict_one() -> None:
@@ -139,7 +123,7 @@ async def test_the_lean_order_route_answers_with_the_common_headers(
 ) -> None:
     """`POST /api/orders` answered by the lean route (201, and a 4xx it answers itself) has the headers,
     as does one it passes on to Litestar (a chunked body)."""
-    served = _spy_on_lean_route(cast(ExchangeApp, app))
+    served = record_lean_route_decisions(cast(ExchangeApp, app))
     placed = await client.post("/api/orders", json=ORDER, headers=alice.headers)
     refused = await client.post("/api/orders", json={**ORDER, "symbol": "NOPE-USDT"}, headers=alice.headers)
     passed_on = await client.post("/api/orders", content=b"{", headers=alice.headers)
@@ -172,7 +156,7 @@ def test_under_uvicorn_each_header_reaches_the_wire_once(api_settings: Settings,
     app = cast(ExchangeApp, create_app(replace(api_settings, frontend_dist=dist)))
     server = LiveServer(app).start()
     try:
-        served = _spy_on_lean_route(app)
+        served = record_lean_route_decisions(app)
         fund(engine_for(str(api_settings.redis_url)), 41)
         headers = {"authorization": f"Bearer {token(api_settings, 41)}"}
         with httpx.Client(base_url=server.http_url, timeout=10) as http:
