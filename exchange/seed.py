@@ -12,7 +12,7 @@ import os
 import redis
 
 from exchange.engine.client import Engine, connect
-from exchange.engine.supply import backfill_supply
+from exchange.engine.supply import count_missing_supply
 from exchange.money import Asset, MarketSpec
 
 SEED_ASSETS: tuple[Asset, ...] = (
@@ -37,7 +37,7 @@ SEED_MARKETS: tuple[MarketSpec, ...] = (
 
 
 def seed_all(target: str | redis.Redis | Engine) -> Engine:
-    """Load the library, backfill supply counters of older data, and upsert every seed asset and market
+    """Load the library, count the supply of older data, and upsert every seed asset and market
     (idempotent)."""
     engine = (
         target
@@ -45,7 +45,7 @@ def seed_all(target: str | redis.Redis | Engine) -> Engine:
         else Engine(connect(target) if isinstance(target, str) else target)
     )
     engine.load()
-    backfill_supply(engine.redis)
+    count_missing_supply(engine.redis)
     for asset in SEED_ASSETS:
         engine.create_asset(asset.symbol, asset.name, asset.decimals)
     for spec in SEED_MARKETS:

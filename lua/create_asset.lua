@@ -28,7 +28,11 @@ local function create_asset(keys, args)
     U.fail('INVALID_ARGUMENT', 'the decimals of ' .. symbol .. ' cannot change')
   end
   redis.call('HSET', asset_key, 'symbol', symbol, 'name', name, 'decimals', U.s(decimals))
-  redis.call('HSETNX', asset_key, 'supply', '0') -- kept by ex_deposit / ex_withdraw from here on
+  -- a new asset has nothing deposited yet; an older asset without the field is counted by
+  -- exchange/engine/supply.py, never assumed to be 0
+  if not old then
+    redis.call('HSET', asset_key, 'supply', '0')
+  end
   redis.call('SADD', assets_key, symbol)
   return 'OK'
 end
