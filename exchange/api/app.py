@@ -138,9 +138,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 class ExchangeApp(Litestar):
-    """Litestar, plus three things at the entry point:
+    """Litestar, plus four things at the entry point:
     - every HTTP response gets the security headers (`exchange.api.security_headers.secure_send`, one
       wrapper of the server's `send`, so the lean route's answers and Litestar's routing errors get them);
+    - an empty query value (`?symbol=`) is dropped, so the parameter counts as absent;
     - `POST /api/orders` is offered to the lean order route first (`exchange.api.order_route`; set while
       the app runs, unless `create_app(lean_orders=False)`); what it passes on, Litestar answers;
     - a WebSocket scope records the server's own `send` (under `RAW_SEND_KEY`), before Litestar wraps it,
@@ -151,6 +152,8 @@ class ExchangeApp(Litestar):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             send = secure_send(send)
+            if scope.get("query_string"):
+                _drop_empty_query_values(scope)
             if self.order_route is not None and scope["path"] == ORDER_PATH and scope["method"] == "POST":
                 receive = await self.order_route(scope, receive, send)
                 if receive is None:
@@ -158,6 +161,15 @@ class ExchangeApp(Litestar):
         elif scope["type"] == "websocket":
             scope[RAW_SEND_KEY] = send
         await super().__call__(scope, receive, send)
+
+
+def _drop_empty_query_values(scope: Any) -> None:
+    """`?symbol=&side=buy` -> `?side=buy`: an empty query value means the parameter is absent (docs/api.md;
+    `allowEmptyValue` in the document), for every parameter, whatever its type or pattern."""
+    parts = scope["query_string"].split(b"&")
+    kept = [p for p in parts if p.partition(b"=")[2]]
+    if len(kept) != len(parts):
+        scope["query_string"] = b"&".join(kept)
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
@@ -464,7 +476,7 @@ def _tighten_openapi(app: Litestar) -> None:
                     )
             operation.responses = responses
             for parameter in operation.parameters or []:
-                # Litestar reads `?name=` as "absent" for an optional query parameter: say so
+                # `?name=` is read as absent (ExchangeApp drops empty query values): say so
                 if getattr(parameter, "param_in", None) == "query" and not getattr(
                     parameter, "required", False
                 ):

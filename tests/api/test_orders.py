@@ -280,3 +280,20 @@ async def test_an_order_lookup_while_postgresql_is_down_is_unavailable_not_not_f
         assert r.status_code == 503 and error_code(r) == "UNAVAILABLE", r.text
         r = await c.get(f"/api/orders/{live['order']['id']}", headers=headers)
         assert r.status_code == 200 and r.json()["status"] == "open", r.text
+
+
+async def test_an_empty_query_value_counts_as_absent(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """`?symbol=` (and any other empty query value) means the parameter was not given, as docs/api.md and
+    the OpenAPI document (allowEmptyValue) say: listing, the book's depth and cancel-all all accept it."""
+    for side, price in (("buy", "50000"), ("sell", "90000")):
+        r = await place(client, alice, side=side, type="limit", price=price, qty="0.01")
+        assert r.status_code == 201
+    r = await client.get("/api/orders?status=open&symbol=&side=", headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert len(r.json()["items"]) == 2
+    r = await client.get(f"/api/markets/{SYMBOL}/book?depth=")
+    assert r.status_code == 200 and len(r.json()["bids"]) == 1
+    r = await client.get(f"/api/markets/{SYMBOL}/book?depth=abc")
+    assert r.status_code == 422  # a value that is not empty is still checked
+    r = await client.delete("/api/orders?symbol=", headers=alice.headers)
+    assert r.status_code == 200 and r.json() == {"cancelled": 2}
