@@ -8,7 +8,7 @@ import redis
 from exchange.engine import errors
 from exchange.engine.codec import event_fields
 from exchange.engine.state import state_hash
-from exchange.engine.supply import backfill_supply
+from exchange.engine.supply import count_missing_supply
 from exchange.seed import seed_all
 from tests.engine.conftest import Exchange
 
@@ -85,21 +85,30 @@ def test_the_supply_of_an_asset_stays_below_2_53(ex: Exchange) -> None:
     assert ex.redis.hget("asset:XQ", "supply") == str(2**53 - 1)
 
 
-def test_backfill_sets_the_supply_of_older_data_from_its_balances(ex: Exchange) -> None:
-    """Data written before the supply counter existed gets it from the balances (held and the fee account
-    included) at the next seed; an existing counter is never overwritten."""
+def test_older_data_gets_its_supply_counted_from_its_balances(ex: Exchange) -> None:
+    """Data written before the supply counter existed: until it is counted the wallet leaves it absent (and
+    checks the balance alone), upserting the asset does not assume 0, and the count at the next seed sums
+    every balance (held funds and the fee account included); a counter that exists is never recounted."""
     ex.fund(1, "XQ", 5_000)
     ex.fund(2, "XB", 7)
     ex.place(2, "sell", 100, 3)
     ex.place(1, "buy", 100, 2)  # a trade: fees reach account 0, and the rest of the sell stays held
     ex.redis.hdel("asset:XQ", "supply")
     ex.redis.hdel("asset:XB", "supply")
-    ex.redis.hset("asset:YB", "supply", "0")
-    assert backfill_supply(ex.redis) == {"XB": 7, "XQ": 5_000}
-    assert ex.redis.hget("asset:XQ", "supply") == "5000" and ex.redis.hget("asset:XB", "supply") == "7"
-    assert backfill_supply(ex.redis) == {}
-    seed_all(ex.engine)  # seeding again leaves the counters as they are
-    assert ex.redis.hget("asset:XQ", "supply") == "5000"
+    ex.fund(3, "XQ", 10)  # not counted yet: the field stays absent rather than starting from 10
+    ex.engine.create_asset("XQ", "Test quote", 0)  # an upsert of an existing asset sets no counter
+    assert ex.redis.hget("asset:XQ", "supply") is None
+    with pytest.raises(errors.InvalidAmount, match="balance of XQ"):
+        ex.engine.deposit(3, "XQ", 2**53 - 10, "big", ex.ts())  # the balance check still holds
+    assert count_missing_supply(ex.redis) == {"XB": 7, "XQ": 5_010}
+    assert ex.redis.hget("asset:XQ", "supply") == "5010" and ex.redis.hget("asset:XB", "supply") == "7"
+    assert count_missing_supply(ex.redis) == {}
+    ex.redis.hset("asset:XB", "supply", "6")  # a wrong counter is the operator's to delete: never recounted
+    seed_all(ex.engine)
+    assert ex.redis.hget("asset:XB", "supply") == "6"
+    ex.redis.hdel("asset:XB", "supply")
+    seed_all(ex.engine)  # what the docs tell the operator to do: delete the field, seed again
+    assert ex.redis.hget("asset:XB", "supply") == "7" and ex.redis.hget("asset:XQ", "supply") == "5010"
 
 
 def test_client_order_id_retry_returns_the_original_order(ex: Exchange) -> None:
