@@ -5,8 +5,8 @@
   joined by '|'. The first 13 never change after the order is accepted (its "head"); the last 6 change as it
   fills and closes. A field equal to its default is left empty, and updated_ms is empty while it equals
   created_ms, so a resting order costs about 70 bytes and `GET order:{id}` stays readable:
-    7|BTC-USDT|buy|||6000000|100||USDT||||1700000000000|open||||6012000|
-  (account 7 buys 100 lots at 6,000,000 ticks and holds 6,012,000 USDT minor units)
+    7|BTC-USDT|buy|||6000000|100||USDT||||1700000000000|open||||60120000|
+  (account 7 buys 100 lots at 6,000,000 ticks and holds 60,120,000 USDT minor units)
   One GET or SET moves a whole order. Lua pays for every string and table it makes, so a maker is read with
   13 captures (the head whole, plus the fields matching needs) and rewritten as head .. tail.
   The same record, after the id and a space, is what orders:{account} publishes and ex_place / ex_cancel
