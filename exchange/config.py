@@ -1,7 +1,7 @@
 """Settings, one dataclass per concern, every field bound to an environment variable.
 
 Read them with `XSettings.from_env()` (or `load_settings()` for all of them). Field docstrings say what a
-variable does; `describe()` lists every variable with its default (used by `exchange up --help`).
+variable does; `describe()` lists every variable with its default.
 
 A running `exchange up` writes `<data_dir>/stack.json`; `stack_urls(data_dir)` reads it so that
 `exchange status/book/reconcile/restore/worker` find the running stack without any flags
@@ -121,8 +121,8 @@ class StackSettings(_FromEnv):
     no_mm: bool = env("EXCHANGE_NO_MM", False, "1: do not start the demo market maker")
     """Do not start the demo market maker."""
 
-    demo: bool = env("EXCHANGE_DEMO", True, "1: demo mode (demo accounts and faucet)")
-    """Demo mode: passed to the API as EXCHANGE_DEMO (demo accounts, faucet)."""
+    demo: bool = env("EXCHANGE_DEMO", True, "1: demo mode (every new account gets demo funds)")
+    """Demo mode: passed to the API as EXCHANGE_DEMO (every new account is credited demo funds)."""
 
 
 @dataclass(frozen=True)
