@@ -11,7 +11,8 @@ Where the data comes from:
   trades in Redis.
 
 Pagination is keyset: `next_cursor` is an opaque string (base64 JSON of the last row's sort key and id)
-valid for the same `sort`/`order`; `null` on the last page. Every amount is a decimal string.
+valid for the same `sort`/`order`; `null` on the last page. Every amount is a decimal string. Walking
+every page of `status=open` costs each order record once with `sort=id` (see "open orders" below).
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import bisect
 import csv
+import heapq
 import io
 import json
 from collections.abc import AsyncIterator, Mapping
@@ -40,6 +43,7 @@ from exchange.api.convert import OPEN_STATUSES, Market, decimal_str, order_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
 from exchange.api.schemas import SYMBOL_PATTERN, Order, whole
+from exchange.engine import codec
 
 MAX_LIMIT = 500
 EXPORT_PAGE = 1000
@@ -52,6 +56,7 @@ class StatusFilter(StrEnum):
 
 
 class SortKey(StrEnum):
+    ID = "id"
     CREATED_AT = "created_at"
     UPDATED_AT = "updated_at"
     PRICE = "price"
@@ -66,6 +71,7 @@ class SortOrder(StrEnum):
 
 # sort key -> (PostgreSQL column, engine order-object field)
 _SORT_COLUMNS: dict[SortKey, tuple[str, str]] = {
+    SortKey.ID: ("order_id", "id"),
     SortKey.CREATED_AT: ("created_ms", "created_ms"),
     SortKey.UPDATED_AT: ("updated_ms", "updated_ms"),
     SortKey.PRICE: ("price_ticks", "price"),
@@ -90,7 +96,9 @@ CursorQuery = Annotated[
 
 
 StatusQuery = Annotated[StatusFilter, QueryParameter(description="open (live), closed or all")]
-SortQuery = Annotated[SortKey, QueryParameter(description="sort key")]
+SortQuery = Annotated[
+    SortKey, QueryParameter(description="sort key (id: the cheapest walk through every open order)")
+]
 OrderQuery = Annotated[SortOrder, QueryParameter(description="asc or desc")]
 
 
@@ -244,16 +252,121 @@ async def _refresh_open(engine: Any, orders: list[dict[str, Any]]) -> list[dict[
     return out
 
 
-def _page_in_memory(
-    orders: list[dict[str, Any]], sort: SortKey, order: SortOrder, limit: int, after: dict[str, Any] | None
+# --- open orders (engine) ---------------------------------------------------------------------------------
+# A page of `status=open` reads the account's order ids (`open:{account}`), then records:
+# - sort=id: only the records of the ids that can be on the page (`_open_page_by_id`), so walking every
+#   page costs each record once (what the terminal does: frontend/src/components/Account.tsx);
+# - any other sort: every record once per page (its value is not known from the id: created_ms is the
+#   caller's clock, updated_ms, status and the rest change), splitting the text for the sort value and
+#   parsing only the page's orders (`_open_page_all`).
+_RECORD_AT = {name: i for i, name in enumerate(codec.RECORD_FIELDS)}
+_CREATED_AT, _SYMBOL_AT, _SIDE_AT = (_RECORD_AT[n] for n in ("created_ms", "symbol", "side"))
+
+
+def _record_sort_value(values: list[str], order_id: int, sort: SortKey) -> int | str:
+    """`_sort_value` of an order from its split `order:{id}` record, without making the order object."""
+    if sort == SortKey.ID:
+        return order_id
+    name = _SORT_COLUMNS[sort][1]
+    text = values[_RECORD_AT[name]]
+    if sort == SortKey.STATUS:
+        return text
+    if text == "":  # the field's default (codec.ORDER_DEFAULTS); updated_ms: unchanged since created
+        return int(values[_CREATED_AT]) if name == "updated_ms" else int(codec.ORDER_DEFAULTS[name])
+    return int(text)
+
+
+def _wanted(order: Mapping[str, Any], symbol: str | None, side: str | None) -> bool:
+    return (symbol is None or order["symbol"] == symbol) and (side is None or order["side"] == side)
+
+
+def _beyond(key: tuple[Any, int], mark: tuple[Any, int] | None, desc: bool) -> bool:
+    """Whether a row with (sort value, id) `key` comes after the cursor's `mark` (always without one)."""
+    return mark is None or (key < mark if desc else key > mark)
+
+
+async def _open_page_all(
+    engine: Any,
+    ids: list[int],
+    *,
+    symbol: str | None,
+    side: str | None,
+    sort: SortKey,
+    desc: bool,
+    count: int,
+    after: dict[str, Any] | None,
 ) -> list[dict[str, Any]]:
-    reverse = order == SortOrder.DESC
-    keyed = sorted(orders, key=lambda o: (_sort_value(o, sort), int(o["id"])), reverse=reverse)
+    """Up to `count` open orders after the cursor, in (sort value, id) order, from every record."""
+    mark = (after["v"], after["id"]) if after is not None else None
+    rows: list[tuple[tuple[Any, int], str]] = []
+    for order_id, text in zip(ids, await engine.order_records(ids), strict=True):
+        if not text:
+            continue
+        values = text.split("|")
+        if len(values) != len(codec.RECORD_FIELDS):
+            raise ValueError(f"order:{order_id} is not an order record: {text!r}")
+        if (symbol is not None and values[_SYMBOL_AT] != symbol) or (
+            side is not None and values[_SIDE_AT] != side
+        ):
+            continue
+        key = (_record_sort_value(values, order_id, sort), order_id)
+        if _beyond(key, mark, desc):
+            rows.append((key, text))
+    pick = heapq.nlargest if desc else heapq.nsmallest
+    page = [codec.parse_order_record(key[1], text) for key, text in pick(count, rows, key=lambda r: r[0])]
+    return [o for o in page if o is not None]
+
+
+async def _open_page_by_id(
+    engine: Any,
+    ids: list[int],
+    *,
+    symbol: str | None,
+    side: str | None,
+    desc: bool,
+    count: int,
+    after: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """Up to `count` open orders after the cursor in id order, reading the records of the next ids in
+    chunks until the page is full (one chunk without a symbol or side filter)."""
     if after is not None:
-        mark = (after["v"], after["id"])
-        keyed = [o for o in keyed if ((_sort_value(o, sort), int(o["id"])) < mark) == reverse
-                 and (_sort_value(o, sort), int(o["id"])) != mark]  # fmt: skip
-    return keyed[:limit]
+        cut = bisect.bisect_left(ids, after["id"]) if desc else bisect.bisect_right(ids, after["id"])
+        ids = ids[:cut] if desc else ids[cut:]
+    if desc:
+        ids = ids[::-1]
+    page: list[dict[str, Any]] = []
+    done, size = 0, count
+    while done < len(ids) and len(page) < count:
+        chunk = ids[done : done + size]
+        for order_id, text in zip(chunk, await engine.order_records(chunk), strict=True):
+            o = codec.parse_order_record(order_id, text)
+            if o is not None and _wanted(o, symbol, side):
+                page.append(o)
+        done, size = done + len(chunk), 2 * size
+    return page[:count]
+
+
+async def _open_page(
+    engine: Any,
+    account: int,
+    *,
+    symbol: str | None,
+    side: str | None,
+    sort: SortKey,
+    order: SortOrder,
+    count: int,
+    after: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """Up to `count` of the engine's open orders after the cursor."""
+    ids = await engine.open_order_ids(account)
+    desc = order == SortOrder.DESC
+    if sort == SortKey.ID:
+        return await _open_page_by_id(
+            engine, ids, symbol=symbol, side=side, desc=desc, count=count, after=after
+        )
+    return await _open_page_all(
+        engine, ids, symbol=symbol, side=side, sort=sort, desc=desc, count=count, after=after
+    )
 
 
 async def list_orders(
@@ -275,9 +388,10 @@ async def list_orders(
     if symbol is not None:
         await svc.markets.require(symbol)
     if status == StatusFilter.OPEN:
-        live = await svc.engine.open_orders(account, symbol)
-        live = [o for o in live if side is None or o.get("side") == side]
-        page = _page_in_memory(list(live), sort, order, limit + 1, after)
+        page = await _open_page(
+            svc.engine, account, symbol=symbol, side=side, sort=sort, order=order, count=limit + 1,
+            after=after,
+        )  # fmt: skip
     else:
         pool = svc.require_pool()
         page = await _pg_orders(

@@ -8,6 +8,7 @@ is one atomic Lua call.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -17,6 +18,10 @@ from exchange.engine import codec
 from exchange.engine.errors import from_reply
 from exchange.engine.library import load_library, load_library_async
 from exchange.money import MarketSpec
+
+# keys per MGET in `AsyncEngine.order_records`: a long read is several short commands (one round trip), so
+# it never holds Redis, and the engine calls queued behind it, for long
+ORDER_RECORDS_BATCH = 1000
 
 
 def connect(url: str) -> redis.Redis:
@@ -256,6 +261,22 @@ class AsyncEngine:
         flats = await pipe.execute()
         orders = [codec.parse_order_record(i, text) for i, text in zip(ids, flats, strict=True)]
         return [o for o in orders if o is not None and (symbol is None or o["symbol"] == symbol)]
+
+    async def open_order_ids(self, account: int) -> list[int]:
+        """The ids in `open:{account}`, ascending; reads no order record (a page of open orders picks its
+        ids first, then reads only theirs with `order_records`)."""
+        return sorted(int(i) for i in await self.redis.smembers(f"open:{account}"))  # type: ignore[misc]
+
+    async def order_records(self, order_ids: Sequence[int]) -> list[str | None]:
+        """The `order:{id}` records (docs/redis.md) of `order_ids`, in their order, None for an absent one
+        (`codec.parse_order_record` makes the order objects): MGETs of at most ORDER_RECORDS_BATCH keys,
+        pipelined."""
+        if not order_ids:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for start in range(0, len(order_ids), ORDER_RECORDS_BATCH):
+            pipe.mget([f"order:{i}" for i in order_ids[start : start + ORDER_RECORDS_BATCH]])
+        return [text for batch in await pipe.execute() for text in batch]
 
     async def balances(self, account: int) -> dict[str, tuple[int, int]]:
         pipe = self.redis.pipeline(transaction=False)

@@ -736,11 +736,11 @@ export interface components {
         };
         /**
          * SortKey
-         * @description sort key
+         * @description sort key (id: the cheapest walk through every open order)
          * @default created_at
          * @enum {string}
          */
-        SortKey: "created_at" | "updated_at" | "price" | "qty" | "status";
+        SortKey: "id" | "created_at" | "updated_at" | "price" | "qty" | "status";
         /**
          * SortOrder
          * @description asc or desc
@@ -1818,7 +1818,7 @@ export interface operations {
                 side?: string | null;
                 /** @description open (live), closed or all */
                 status?: components["schemas"]["StatusFilter"];
-                /** @description sort key */
+                /** @description sort key (id: the cheapest walk through every open order) */
                 sort?: components["schemas"]["SortKey"];
                 /** @description asc or desc */
                 order?: components["schemas"]["SortOrder"];
@@ -2042,7 +2042,7 @@ export interface operations {
                 side?: string | null;
                 /** @description open (live), closed or all */
                 status?: components["schemas"]["StatusFilter"];
-                /** @description sort key */
+                /** @description sort key (id: the cheapest walk through every open order) */
                 sort?: components["schemas"]["SortKey"];
                 /** @description asc or desc */
                 order?: components["schemas"]["SortOrder"];

@@ -68,7 +68,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       () => undefined,
     );
     fetchAllPages(
-      (cursor) => api<OrderPage>("GET", "/api/orders", { query: { status: "open", limit: OPEN_ORDERS_PAGE, cursor }, signal }),
+      (cursor) => api<OrderPage>("GET", "/api/orders", { query: { status: "open", sort: "id", order: "desc", limit: OPEN_ORDERS_PAGE, cursor }, signal }),
       OPEN_ORDERS_LIMITS,
     ).then(
       ({ items, complete }) => {
