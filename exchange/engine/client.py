@@ -254,12 +254,9 @@ class AsyncEngine:
         return codec.parse_order_record(order_id, await self.redis.get(f"order:{order_id}"))
 
     async def open_orders(self, account: int, symbol: str | None = None) -> list[dict[str, Any]]:
-        ids = sorted(int(i) for i in await self.redis.smembers(f"open:{account}"))  # type: ignore[misc]
-        pipe = self.redis.pipeline(transaction=False)
-        for i in ids:
-            pipe.get(f"order:{i}")
-        flats = await pipe.execute()
-        orders = [codec.parse_order_record(i, text) for i, text in zip(ids, flats, strict=True)]
+        ids = await self.open_order_ids(account)
+        records = await self.order_records(ids)
+        orders = [codec.parse_order_record(i, text) for i, text in zip(ids, records, strict=True)]
         return [o for o in orders if o is not None and (symbol is None or o["symbol"] == symbol)]
 
     async def open_order_ids(self, account: int) -> list[int]:
