@@ -300,11 +300,9 @@ async def _open_page_all(
     mark = (after["v"], after["id"]) if after is not None else None
     rows: list[tuple[tuple[Any, int], str]] = []
     for order_id, text in zip(ids, await engine.order_records(ids), strict=True):
-        if not text:
+        values = codec.record_values(order_id, text)
+        if values is None:
             continue
-        values = text.split("|")
-        if len(values) != len(codec.RECORD_FIELDS):
-            raise ValueError(f"order:{order_id} is not an order record: {text!r}")
         if (symbol is not None and values[_SYMBOL_AT] != symbol) or (
             side is not None and values[_SIDE_AT] != side
         ):

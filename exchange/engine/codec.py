@@ -149,8 +149,8 @@ def parse_json(reply: Any) -> Any:
     return _decode_json(reply)
 
 
-def parse_order_record(order_id: int, text: str | bytes | None) -> dict[str, Any] | None:
-    """The order object from the `order:{id}` record (defaults filled in), None when absent."""
+def record_values(order_id: int, text: str | bytes | None) -> list[str] | None:
+    """The `order:{id}` record's field texts in RECORD_FIELDS order (empty: the default), None when absent."""
     if not text:
         return None
     if isinstance(text, bytes):
@@ -158,6 +158,14 @@ def parse_order_record(order_id: int, text: str | bytes | None) -> dict[str, Any
     values = text.split("|")
     if len(values) != len(RECORD_FIELDS):
         raise ValueError(f"order:{order_id} is not an order record: {text!r}")
+    return values
+
+
+def parse_order_record(order_id: int, text: str | bytes | None) -> dict[str, Any] | None:
+    """The order object from the `order:{id}` record (defaults filled in), None when absent."""
+    values = record_values(order_id, text)
+    if values is None:
+        return None
     raw: dict[str, Any] = {"id": order_id}
     for name, value in zip(RECORD_FIELDS, values, strict=True):
         if value == "":

@@ -107,7 +107,7 @@ async def test_pages_by_updated_at_hold_every_order_once_while_one_is_not_persis
     r = await client.delete(f"/api/orders/{ids[0]}", headers=alice.headers)  # not persisted yet
     assert r.status_code == 200, r.text
     for order in ("asc", "desc"):
-        for sort in ("updated_at", "status"):
+        for sort in ("updated_at", "status", "id"):
             seen = await _page_ids(client, alice, status="all", sort=sort, order=order, limit=1)
             assert sorted(seen) == sorted(ids), (sort, order, seen)
 
@@ -119,6 +119,7 @@ async def test_forged_cursors_are_validation_errors_never_500(client: Client, al
         ("open", "status", {"v": 5, "id": 1}),
         ("all", "status", {"v": 5, "id": 1}),
         ("all", "created_at", {"v": "x", "id": 1}),
+        ("all", "id", {"v": "x", "id": 1}),
         ("all", "price", {"v": 2**70, "id": 1}),
         ("all", "created_at", {"v": 1, "id": -(2**64)}),
         ("all", "created_at", {"v": True, "id": 1}),
