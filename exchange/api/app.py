@@ -44,7 +44,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange import __version__
 from exchange.api import metrics
-from exchange.api.auth import TokenService
+from exchange.api.auth import TokenService, provide_account_id
 from exchange.api.context import Services
 from exchange.api.convert import MarketCache
 from exchange.api.errors import ErrorCode, as_api_error
@@ -100,20 +100,51 @@ _HTTP_CODES = {
 
 
 class JsonRequest(Request[Any, Any, Any]):
-    """Litestar's request, except that JSON nested too deeply to decode is a malformed body (400) like any
-    other: msgspec raises RecursionError for it (past ~1,000 levels), not a DecodeError."""
+    """Litestar's request, with JSON bodies read as strictly as the WebSocket and the lean order route read
+    them:
+    - a body that is not UTF-8, or nested too deeply for msgspec (RecursionError past ~1,000 levels), is a
+      malformed body (400), like any other that does not parse (an empty one: `handle_exception`);
+    - the body is checked against the handler's `data` type with msgspec's strict rules, so `"true"` is
+      not a boolean and `"2"` not an integer (Litestar converts the whole signature loosely, because path
+      and query values arrive as text)."""
 
     async def json(self) -> Any:
         try:
-            return await super().json()
+            value = await super().json()
         except RecursionError:
             raise ClientException("request body: JSON nested too deeply") from None
+        except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
+            raise ClientException("request body: not valid UTF-8") from None
+        body_type = _body_type(self.route_handler)
+        if body_type is not None:
+            try:
+                msgspec.convert(value, body_type, strict=True)
+            except msgspec.ValidationError as exc:
+                # Litestar converts the body after the dependencies: a missing token is 401 before any 422
+                deps = self.route_handler.resolve_dependencies()
+                if "account_id" in deps or "admin_id" in deps:
+                    await provide_account_id(self)
+                message, _, at = str(exc).partition(" - at `")
+                key = at.rstrip("`").removeprefix("$").removeprefix(".")
+                detail = {"key": key, "message": message, "source": "body"}
+                raise ValidationException(extra=[detail]) from None
+        return value
+
+
+def _body_type(handler: Any) -> type | None:
+    """The msgspec Struct a handler's `data` parameter takes, if any."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    annotation = getattr(data, "annotation", None)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as `{"error": {"code", "message"}}`; nothing escapes as a bare 500."""
     if isinstance(exc, ValidationException):
         detail = exc.extra if isinstance(exc.extra, list) else []
+        if any(isinstance(d, dict) and d.get("key") == "data" for d in detail):
+            # Litestar's word for an empty body: the handler's `data` argument itself is missing
+            return _error_response(ErrorCode.BAD_REQUEST, "request body required: a JSON object", 400)
         parts = [
             f"{d.get('key') or ''}: {d.get('message')}".strip(": ") for d in detail if isinstance(d, dict)
         ]
@@ -438,7 +469,9 @@ def _tighten_openapi(app: Litestar) -> None:
     - request bodies refuse unknown fields (msgspec `forbid_unknown_fields`): `additionalProperties: false`;
     - every operation may answer the error envelope with 400, 404 and 422 (validation), and a secured
       one with 401 (routes of every module, including those that do not list them);
-    - an optional query parameter sent empty (`?cursor=`) counts as absent: `allowEmptyValue: true`."""
+    - an optional query parameter sent empty (`?cursor=`) counts as absent: `allowEmptyValue: true`;
+    - a 204 has no body (a handler that sets cookies on it returns `Response[None]`, which Litestar
+      documents as a JSON `null`)."""
     from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference
 
     from exchange.api import schemas
@@ -474,6 +507,9 @@ def _tighten_openapi(app: Litestar) -> None:
                             )
                         },
                     )
+            no_content = responses.get("204")
+            if isinstance(no_content, OpenAPIResponse):
+                no_content.content = None
             operation.responses = responses
             for parameter in operation.parameters or []:
                 # `?name=` is read as absent (ExchangeApp drops empty query values): say so

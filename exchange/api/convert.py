@@ -89,14 +89,16 @@ def _parse_decimal(text: str, code: ErrorCode, field: str) -> Decimal:
 
 
 def _whole_multiple(value: Decimal, step: Decimal, code: ErrorCode, field: str, limit_code: ErrorCode) -> int:
+    """`value / step` as an integer: `limit_code` past 2^53 - 1 (checked first: such a value is refused
+    for its size whatever its digits), `code` when not a whole multiple. Exact for any input: the division
+    and the texts quoting the value run at 80 digits (the default 28 would round a long value)."""
     with localcontext(Context(prec=80)):
         ratio = value / step
-    if ratio != ratio.to_integral_value():
-        raise ApiError(code, f"{field} {decimal_str(value)} is not a multiple of {decimal_str(step)}")
-    units = int(ratio)
-    if units > MAX_SAFE_INT:
-        raise ApiError(limit_code, f"{field} {decimal_str(value)} is too large")
-    return units
+        if ratio > MAX_SAFE_INT:
+            raise ApiError(limit_code, f"{field} {decimal_str(value)} is too large")
+        if ratio != ratio.to_integral_value():
+            raise ApiError(code, f"{field} {decimal_str(value)} is not a multiple of {decimal_str(step)}")
+    return int(ratio)
 
 
 @dataclass(frozen=True, slots=True)

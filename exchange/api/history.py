@@ -26,6 +26,7 @@ import heapq
 import io
 import json
 from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
@@ -165,7 +166,11 @@ def decode_cursor(cursor: str, expect: Mapping[str, Any], value_type: type) -> d
     if not isinstance(payload, dict) or any(payload.get(k) != v for k, v in expect.items()):
         raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor does not belong to this query (sort/order)")
     value = payload.get("v")
-    fits = _bigint(value) if value_type is int else isinstance(value, str) and len(value) <= 32
+    fits = (
+        _bigint(value)
+        if value_type is int
+        else isinstance(value, str) and len(value) <= 32 and value.isascii() and value.isprintable()
+    )
     if not _bigint(payload.get("id")) or not fits:
         raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor is not a next_cursor value")
     return payload
@@ -421,8 +426,20 @@ async def _convert(request: Request[Any, Any, Any], orders: list[dict[str, Any]]
 CSV_COLUMNS = (
     "id", "client_order_id", "symbol", "side", "type", "price", "qty", "quote_qty", "filled_qty",
     "remaining_qty", "quote_filled", "avg_price", "status", "reason", "time_in_force", "post_only", "stp",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "created_time", "updated_time",
 )  # fmt: skip
+# the two ms timestamps again as ISO 8601 UTC text, which a spreadsheet reads as a date
+_CSV_TIMES = {"created_time": "created_at", "updated_time": "updated_at"}
+
+
+def _iso_utc(ms: int) -> str:
+    """`1795685994010` -> `"2026-11-26T09:39:54.010Z"`."""
+    t = datetime.fromtimestamp(ms // 1000, tz=UTC)
+    return f"{t:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+def _csv_values(item: dict[str, Any]) -> list[Any]:
+    return [_iso_utc(int(item[_CSV_TIMES[c]])) if c in _CSV_TIMES else item[c] for c in CSV_COLUMNS]
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -628,7 +645,7 @@ class HistoryController(Controller):
                     limit=EXPORT_PAGE, cursor=cursor,
                 )  # fmt: skip
                 for item in await _convert(request, page):
-                    yield _csv_line([item[c] for c in CSV_COLUMNS])
+                    yield _csv_line(_csv_values(item))
                 if cursor is None:
                     return
 

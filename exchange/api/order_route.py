@@ -91,8 +91,8 @@ class OrderRoute:
                 break
         try:
             body = _decode_order(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-            return _Replay(read, receive)
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, UnicodeDecodeError):
+            return _Replay(read, receive)  # Litestar answers it with the error envelope
         status = 500
         try:
             status, payload, headers = await self._place(account_id, body)

@@ -6,7 +6,8 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
@@ -15,7 +16,8 @@ from exchange.api.auth import hash_password, provide_account_id, verify_password
 from exchange.api.context import Services, client_ip, services
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import AUTH_ERRORS, errors
-from exchange.api.schemas import Account, Credentials, LogoutRequest, RefreshRequest, TokenPair
+from exchange.api.origin import normalize_origins, origin_allowed
+from exchange.api.schemas import Account, Credentials, LoginRequest, LogoutRequest, RefreshRequest, TokenPair
 from exchange.engine.errors import InvalidAmount
 
 log = logging.getLogger(__name__)
@@ -49,15 +51,49 @@ async def credit_demo_funds(svc: Services, account_id: int) -> None:
             log.warning("demo %s for account %s not credited: %s", asset, account_id, exc)
 
 
-async def _token_pair(svc: Services, account_id: int) -> TokenPair:
-    refresh, claims = svc.tokens.issue_refresh(account_id)
-    await accounts.store_refresh(svc.require_pool(), claims.jti, account_id, claims.expires_at)
-    return TokenPair(
+# The terminal's refresh token: an httpOnly cookie, so no script on the page (an injected one included) can
+# read it. Only the auth routes receive it, and only same-site requests carry it; a request from a foreign
+# page that still carries it (an allowed-list miss) is refused by its Origin.
+REFRESH_COOKIE = "exchange_refresh"
+REFRESH_COOKIE_PATH = "/api/auth"
+
+
+def _refresh_cookie(request: Request[Any, Any, Any], token: str | None, max_age: int) -> Cookie:
+    """The cookie that holds `token`, or (token None) the one that deletes it."""
+    return Cookie(
+        key=REFRESH_COOKIE,
+        value=token or "",
+        path=REFRESH_COOKIE_PATH,
+        max_age=max_age if token else 0,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def _cookie_token(request: Request[Any, Any, Any], svc: Services) -> str | None:
+    """The refresh token of the cookie, if any; 403 `FORBIDDEN` from a foreign browser origin."""
+    token = request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        return None
+    allowed = normalize_origins(svc.settings.allowed_origins)
+    if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), allowed):
+        raise ApiError(ErrorCode.FORBIDDEN, "the refresh cookie is accepted only from this site's pages")
+    return token
+
+
+def _tokens(
+    request: Request[Any, Any, Any], svc: Services, account_id: int, refresh: str, *, cookie: bool
+) -> Response[TokenPair]:
+    """A new access token with `refresh`: in the body, or (cookie) as the refresh cookie only."""
+    pair = TokenPair(
         access_token=svc.tokens.issue_access(account_id),
-        refresh_token=refresh,
         token_type="bearer",
         expires_in=svc.tokens.access_ttl_s,
+        refresh_token=None if cookie else refresh,
     )
+    cookies = [_refresh_cookie(request, refresh, svc.tokens.refresh_ttl_s)] if cookie else []
+    return Response(pair, cookies=cookies)
 
 
 class AuthController(Controller):
@@ -80,8 +116,11 @@ class AuthController(Controller):
         return Account(**row.as_api())
 
     @post("/login", operation_id="login", status_code=200, responses=errors(401, 422, 429))
-    async def login(self, request: Request[Any, Any, Any], data: JSONBody[Credentials]) -> TokenPair:
-        """Exchange email and password for an access token (<= 15 min) and a refresh token."""
+    async def login(
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest]
+    ) -> Response[TokenPair]:
+        """Exchange email and password for an access token (<= 15 min) and a refresh token (with
+        `refresh_cookie: true`, as the httpOnly `exchange_refresh` cookie instead of in the body)."""
         svc = services(request)
         limits = svc.settings.rate_limits
         await svc.limiter.hit("login_ip", client_ip(request), limits.login_ip)
@@ -89,39 +128,55 @@ class AuthController(Controller):
         row = await accounts.account_by_email(svc.require_pool(), data.email)
         if not await verify_password(row.password_hash if row else None, data.password) or row is None:
             raise ApiError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
-        return await _token_pair(svc, row.id)
+        refresh, claims = svc.tokens.issue_refresh(row.id)
+        await accounts.store_refresh(svc.require_pool(), claims.jti, row.id, claims.expires_at)
+        return _tokens(request, svc, row.id, refresh, cookie=data.refresh_cookie)
 
     @post("/refresh", operation_id="refresh", status_code=200, responses=errors(401, 422, 429))
-    async def refresh(self, request: Request[Any, Any, Any], data: JSONBody[RefreshRequest]) -> TokenPair:
-        """Rotate a refresh token: returns a new pair; the presented refresh token stops working."""
+    async def refresh(
+        self, request: Request[Any, Any, Any], data: JSONBody[RefreshRequest]
+    ) -> Response[TokenPair]:
+        """Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
+        rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie."""
         svc = services(request)
         await svc.limiter.hit("refresh_ip", client_ip(request), svc.settings.rate_limits.refresh_ip)
-        claims = svc.tokens.decode_refresh(data.refresh_token)
+        token = data.refresh_token
+        from_cookie = token is None
+        if token is None:
+            token = _cookie_token(request, svc)
+            if token is None:
+                raise ApiError(ErrorCode.INVALID_TOKEN, "no refresh token in the body or the cookie")
+        claims = svc.tokens.decode_refresh(token)
         new_refresh, new_claims = svc.tokens.issue_refresh(claims.account_id)
         ok = await accounts.rotate_refresh(
             svc.require_pool(), claims.jti, claims.account_id, new_claims.jti, new_claims.expires_at
         )
         if not ok:
             raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token revoked or already used")
-        return TokenPair(
-            access_token=svc.tokens.issue_access(claims.account_id),
-            refresh_token=new_refresh,
-            token_type="bearer",
-            expires_in=svc.tokens.access_ttl_s,
-        )
+        return _tokens(request, svc, claims.account_id, new_refresh, cookie=from_cookie)
 
     @post("/logout", operation_id="logout", status_code=204, responses=errors(401, 422))
-    async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> None:
-        """Revoke the given refresh token, or (body `{}` and a bearer access token) every refresh token of
-        the account."""
+    async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> Response[None]:
+        """Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
+        cookie), or without a cookie, given a bearer access token, every refresh token of the account."""
         svc = services(request)
         pool = svc.require_pool()
         if data.refresh_token is not None:
             claims = svc.tokens.decode_refresh(data.refresh_token)
             await accounts.revoke_refresh(pool, claims.account_id, claims.jti)
-            return
+            return Response(None, status_code=204)
+        cookie = _cookie_token(request, svc)
+        if cookie is not None:
+            try:
+                claims = svc.tokens.decode_refresh(cookie)
+            except ApiError:  # expired or garbled: clearing it is all there is to do
+                pass
+            else:
+                await accounts.revoke_refresh(pool, claims.account_id, claims.jti)
+            return Response(None, status_code=204, cookies=[_refresh_cookie(request, None, 0)])
         account_id = await provide_account_id(request)
         await accounts.revoke_refresh(pool, account_id)
+        return Response(None, status_code=204)
 
 
 class MeController(Controller):

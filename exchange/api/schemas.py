@@ -73,13 +73,22 @@ class Credentials(Struct, forbid_unknown_fields=True):
     password: Password
 
 
+class LoginRequest(Credentials, forbid_unknown_fields=True):
+    """`refresh_cookie: true` (the terminal): the refresh token comes back as an httpOnly cookie, not in
+    the body, so no script on the page can read it."""
+
+    refresh_cookie: bool = False
+
+
 class RefreshRequest(Struct, forbid_unknown_fields=True):
-    refresh_token: Token
+    """The refresh token to rotate; `{}` rotates the one in the `exchange_refresh` cookie."""
+
+    refresh_token: Token | None = None
 
 
 class LogoutRequest(Struct, forbid_unknown_fields=True):
-    """Revoke this refresh token; `{}` with a bearer access token revokes every refresh token of the
-    account."""
+    """Revoke this refresh token; `{}` revokes the one in the `exchange_refresh` cookie (and clears it),
+    or without a cookie, with a bearer access token, every refresh token of the account."""
 
     refresh_token: Token | None = None
 
@@ -210,11 +219,13 @@ class Estimate(Struct):
     sell: SideEstimate
 
 
-class TokenPair(Struct):
+class TokenPair(Struct, omit_defaults=True):
+    """`refresh_token` is absent when it was set as the `exchange_refresh` cookie instead."""
+
     access_token: str
-    refresh_token: str
     token_type: str
     expires_in: int
+    refresh_token: str | None = None
 
 
 class Account(Struct):

@@ -91,7 +91,8 @@ class Settings:
     demo: bool = False
     """EXCHANGE_DEMO: credit demo funds to every new account."""
     allowed_origins: tuple[str, ...] = ()
-    """EXCHANGE_ALLOWED_ORIGINS: comma-separated extra browser origins allowed on the WebSocket."""
+    """EXCHANGE_ALLOWED_ORIGINS: comma-separated extra browser origins allowed on the WebSocket and with the
+    refresh cookie."""
     rate_limits: RateLimits = field(default_factory=RateLimits)
     max_body_bytes: int = 64 * 1024
     """EXCHANGE_MAX_BODY_BYTES: request bodies above this are refused (413)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,10 +20,10 @@ from psycopg.errors import UndefinedTable
 from redis.exceptions import ResponseError
 
 from exchange.api import metrics
-from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, order_out
+from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, amount_out, order_out
 from exchange.api.errors import ApiError, ErrorCode, from_engine_error
 from exchange.api.schemas import OrderCreate
-from exchange.vocab import OrderType
+from exchange.vocab import OrderType, TimeInForce
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,14 @@ def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
         "post_only": body.post_only,
         "client_order_id": body.client_order_id or "",
     }
-    if body.time_in_force is not None:
-        args["tif"] = body.time_in_force.value
-    elif body.type is OrderType.MARKET:
+    if body.type is OrderType.MARKET:
+        if body.time_in_force not in (None, TimeInForce.IOC):
+            # the engine runs it as ioc whatever it is told: a fok asked for must not fill partly
+            message = "a market order is ioc: time_in_force must be ioc or absent"
+            raise ApiError(ErrorCode.INVALID_TIF, message)
         args["tif"] = "ioc"
+    elif body.time_in_force is not None:
+        args["tif"] = body.time_in_force.value
     if body.stp is not None:
         args["stp"] = body.stp.value
     if body.type is OrderType.LIMIT and body.price is None:
@@ -96,9 +101,12 @@ async def place_order(
     matched an earlier identical order (same `client_order_id`) returns that order and counts nothing."""
     market = await markets.require(body.symbol)
     args = order_args(body, market)
-    result = await engine_call(
-        engine.place, account, market.symbol, body.side.value, body.type.value, ts_ms=ts_ms, **args
-    )
+    try:
+        result = await engine_call(
+            engine.place, account, market.symbol, body.side.value, body.type.value, ts_ms=ts_ms, **args
+        )
+    except ApiError as exc:
+        raise in_market_units(exc, market) from None
     fills = result.get("fills") or []
     out = order_out(result["order"], market, fills)
     if not result.get("duplicate"):
@@ -106,6 +114,37 @@ async def place_order(
         if fills:
             metrics.TRADES.inc(len(fills), market.symbol)
     return out
+
+
+_FUNDS = re.compile(r"available (\S+) (\d+) < (\d+)\Z")
+
+
+def in_market_units(error: ApiError, market: Market) -> ApiError:
+    """An engine refusal of an order, reworded in the API's units: the engine speaks of ticks, lots and
+    minor units ("notional below 5000000"), a trader of prices, quantities and assets ("below 5 USDT").
+    The code stays; a message this does not know stays as it is."""
+    m = market
+    code = error.code
+    if code == ErrorCode.NOTIONAL_TOO_SMALL:
+        message = f"order value below the market minimum of {m.quote_out(m.min_notional_minor)} {m.quote}"
+    elif code == ErrorCode.QTY_TOO_SMALL:
+        message = f"qty below the market minimum of {m.qty_out(m.min_lots)} {m.base}"
+    elif code == ErrorCode.QTY_TOO_LARGE and "2^53" not in error.message:
+        message = f"qty above the market maximum of {m.qty_out(m.max_lots)} {m.base}"
+    elif code == ErrorCode.QTY_TOO_LARGE:
+        message = "the funds this order would hold are more than the engine can count (2^53 minor units)"
+    elif code == ErrorCode.PRICE_TOO_HIGH:
+        message = f"price above the market maximum of {m.price_out(m.max_price_ticks)}"
+    elif code == ErrorCode.INSUFFICIENT_FUNDS and (funds := _FUNDS.match(error.message)):
+        asset, available, needed = funds.groups()
+        decimals = m.base_decimals if asset == m.base else m.quote_decimals
+        message = (
+            f"insufficient {asset}: {amount_out(available, decimals)} available, "
+            f"{amount_out(needed, decimals)} needed" + (" (with the taker fee)" if asset == m.quote else "")
+        )
+    else:
+        return error
+    return ApiError(code, message)
 
 
 def _check_order_id(order_id: int) -> None:

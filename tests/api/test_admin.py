@@ -111,3 +111,16 @@ async def test_halted_market_refuses_cancels(
     assert r.status_code == 200
     r = await client.delete(f"/api/orders/{placed['id']}", headers=alice.headers)
     assert r.status_code == 409 and error_code(r) == "MARKET_HALTED"
+
+
+async def test_a_deposit_with_a_number_in_a_string_is_refused(
+    client: AsyncTestClient[Litestar], admin: User, alice: User, redis_client: object
+) -> None:
+    """`account_id` must be a JSON integer: `"2"` or `2.0` is 422 VALIDATION_ERROR and credits nothing."""
+    before = engine_state(redis_client)
+    for account_id in (str(alice.id), float(alice.id)):
+        body = {"account_id": account_id, "asset": "USDT", "amount": "5", "ref": f"loose-{account_id}"}
+        r = await client.post("/api/admin/deposits", json=body, headers=admin.headers)
+        assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
+        assert r.json()["error"]["message"].startswith("account_id: Expected `int`")
+    assert engine_state(redis_client) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 from typing import Any
 
 from litestar import Litestar
@@ -160,6 +161,10 @@ async def test_csv_export_streams_every_matching_order(
     assert [int(row["id"]) for row in rows] == [ids["cancelled"], ids["sell"]]
     assert rows[1]["price"] == "60000" and rows[1]["filled_qty"] == "0.0004"
     assert rows[1]["post_only"] == "false"  # as in the JSON API
+    for row in rows:  # the ms timestamps again as ISO 8601 UTC, for spreadsheets
+        for ms, text in ((row["created_at"], row["created_time"]), (row["updated_at"], row["updated_time"])):
+            parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+            assert text.endswith("Z") and round(parsed.timestamp() * 1000) == int(ms), (ms, text)
 
 
 async def test_csv_export_neutralises_cells_a_spreadsheet_would_run(client: Client, alice: User) -> None:

@@ -183,6 +183,8 @@ async def test_client_order_id_retry_returns_the_same_order(
         ),
         ({"side": "sell", "type": "market", "quote_qty": "100"}, 400, "INVALID_QTY"),
         ({"side": "buy", "type": "market", "qty": "0.1", "quote_qty": "100"}, 400, "INVALID_QTY"),
+        ({"side": "buy", "type": "market", "qty": "0.1", "time_in_force": "fok"}, 400, "INVALID_TIF"),
+        ({"side": "sell", "type": "market", "qty": "0.1", "time_in_force": "gtc"}, 400, "INVALID_TIF"),
         ({"side": "buy", "type": "stop", "price": "1", "qty": "1"}, 422, "VALIDATION_ERROR"),
         ({"side": "up", "type": "limit", "price": "1", "qty": "1"}, 422, "VALIDATION_ERROR"),
         ({"side": "buy", "type": "limit", "price": "-1", "qty": "1"}, 422, "VALIDATION_ERROR"),
@@ -237,6 +239,100 @@ async def test_json_nested_too_deeply_is_a_bad_request_not_a_500(
     )
     assert r.status_code in (400, 422), r.text
     assert await balances(client, alice) == before
+
+
+async def test_invalid_utf8_in_a_body_is_a_bad_request_not_a_500(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A JSON string holding bytes that are not UTF-8 is 400 BAD_REQUEST (msgspec raises
+    UnicodeDecodeError, not a DecodeError, for it), on the order route and on any route with a body, and
+    changes nothing."""
+    before = await balances(client, alice)
+    order = b'{"symbol":"BTC-USDT","side":"buy","type":"limit","price":"100","qty":"0.1",'
+    order += b'"client_order_id":"a\xff"}'
+    cases = (
+        ("/api/orders", alice.headers, order),
+        ("/api/orders", {}, order),
+        ("/api/auth/login", {}, b'{"email":"a@example.com","password":"abcdefgh\xff\xfe"}'),
+        ("/api/auth/register", {}, b'{"\xff":1}'),
+    )
+    for path, headers, body in cases:
+        r = await client.post(path, content=body, headers={**headers, "content-type": "application/json"})
+        assert r.status_code == 400 and error_code(r) == "BAD_REQUEST", (path, r.text)
+        assert "UTF-8" in r.json()["error"]["message"]
+    assert await balances(client, alice) == before
+
+
+async def test_an_empty_body_is_a_bad_request_that_says_so(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A route that takes a JSON body and gets none answers 400 BAD_REQUEST "request body required"."""
+    for path in ("/api/orders", "/api/auth/register", "/api/auth/logout"):
+        r = await client.post(
+            path, content=b"", headers={**alice.headers, "content-type": "application/json"}
+        )
+        assert r.status_code == 400 and error_code(r) == "BAD_REQUEST", (path, r.text)
+        assert "request body required" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("value", ["true", "1", 1])
+async def test_body_fields_are_typed_as_strictly_as_websocket_frames(
+    client: AsyncTestClient[Litestar], alice: User, value: Any
+) -> None:
+    """`post_only` must be a JSON boolean: a string or a number is 422 VALIDATION_ERROR naming the field,
+    as the same order sent over the WebSocket is, and nothing is placed."""
+    before = await balances(client, alice)
+    r = await place(client, alice, side="buy", type="limit", price="100", qty="0.001", post_only=value)
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
+    assert r.json()["error"]["message"].startswith("post_only: Expected `bool`")
+    assert await balances(client, alice) == before
+
+
+async def test_engine_refusals_speak_in_prices_quantities_and_assets(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """The engine refuses in ticks, lots and minor units; the API says the market's limits and the
+    balances in decimals and assets (the codes stay)."""
+    m = next(x for x in (await client.get("/api/markets")).json() if x["symbol"] == SYMBOL)
+    need = (500000 * (1 + Decimal(m["taker_fee"]))).normalize()  # 10 BTC at 50,000 with the taker fee
+    cases = [
+        (
+            {"side": "buy", "type": "limit", "price": "1", "qty": "0.001"},
+            "NOTIONAL_TOO_SMALL",
+            f"order value below the market minimum of {m['min_notional']} USDT",
+        ),
+        (
+            {"side": "buy", "type": "limit", "price": "50000", "qty": "100000"},
+            "QTY_TOO_LARGE",
+            f"qty above the market maximum of {m['max_qty']} BTC",
+        ),
+        (
+            {"side": "buy", "type": "limit", "price": "50000", "qty": "10"},
+            "INSUFFICIENT_FUNDS",
+            f"insufficient USDT: 100000 available, {need:f} needed (with the taker fee)",
+        ),
+        (
+            {"side": "sell", "type": "limit", "price": "50000", "qty": "3"},
+            "INSUFFICIENT_FUNDS",
+            "insufficient BTC: 2 available, 3 needed",
+        ),
+    ]
+    for fields, code, message in cases:
+        r = await place(client, alice, **fields)
+        assert error_code(r) == code and r.json()["error"]["message"] == message, r.text
+
+
+async def test_a_long_off_tick_price_is_quoted_exactly_and_a_huge_one_is_too_high(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A price past 2^53 ticks is PRICE_TOO_HIGH whatever its digits; an off-tick one with many digits is
+    quoted in the message as sent (not rounded to 28 digits)."""
+    huge = "99999999999999999999.999999999999999999"
+    r = await place(client, alice, side="buy", type="limit", price=huge, qty="0.1")
+    assert error_code(r) == "PRICE_TOO_HIGH", r.text
+    long = "12345678901234.123456789012345678"  # 32 digits: the default context keeps 28
+    r = await place(client, alice, side="buy", type="limit", price=long, qty="0.1")
+    assert error_code(r) == "PRICE_NOT_ON_TICK" and long in r.json()["error"]["message"], r.text
 
 
 async def test_unknown_market_is_404(client: AsyncTestClient[Litestar], alice: User) -> None:

@@ -245,6 +245,7 @@ def test_malformed_frames_get_error_frames_and_the_connection_survives(live_each
         ('{"op": "subscribe", "channels": ["candles:BTC-USDT:7m"]}', "INVALID_CHANNEL"),
         ('{"op": "subscribe", "channels": [42]}', "INVALID_CHANNEL"),
         ('{"op": "subscribe", "channels": ["book:NOPE-USDT"]}', "UNKNOWN_MARKET"),
+        ('{"op": "subscribe", "channels": ["book:BTC-USDT\\n"]}', "INVALID_CHANNEL"),  # not a market name
         ('{"op": "subscribe", "req_id": {"x": 1}, "channels": ["tickers"]}', "BAD_FRAME"),
         ('{"op": "auth", "token": 5}', "BAD_FRAME"),
         (
@@ -252,6 +253,7 @@ def test_malformed_frames_get_error_frames_and_the_connection_survives(live_each
             "TOO_MANY_CHANNELS",
         ),
         ('{"op": "ping", "pad": "' + "x" * 20_000 + '"}', "FRAME_TOO_LARGE"),
+        ('{"op": "ping", "pad": "' + "\U0001f600" * 8_000 + '"}', "FRAME_TOO_LARGE"),  # 8,000 chars, 32 kB
         (b"\x00\x01binary", "BAD_FRAME"),
         ("[" * 3000 + "]" * 3000, "BAD_FRAME"),  # nested too deeply to decode (msgspec: RecursionError)
     ]
@@ -272,12 +274,27 @@ def test_malformed_frames_get_error_frames_and_the_connection_survives(live_each
         "colour": "red",
     }
     assert c.request(bad_order)["error"]["code"] == "VALIDATION_ERROR"
-    assert (
-        c.request({"op": "cancel", "req_id": "y", "order_id": "abc"})["error"]["code"] == "VALIDATION_ERROR"
-    )
+    for order_id in ("abc", 0, "0", -1, 2**53):  # as REST's path parameter: 1 .. 2^53 - 1
+        frame = c.request({"op": "cancel", "req_id": "y", "order_id": order_id})
+        assert frame["error"]["code"] == "VALIDATION_ERROR", (order_id, frame)
     c.send({"op": "ping"})
     assert c.op("pong")["op"] == "pong"
     c.close()
+
+
+def test_a_new_connection_may_burst_twice_its_frame_rate(seeded, pg_url, monkeypatch):
+    """At 5 frames/s a fresh connection's first 10 frames are all served (the documented 2x burst)."""
+    monkeypatch.setenv("EXCHANGE_WS_FRAMES_PER_S", "5")
+    server = LiveServer(create_app(ws_settings(seeded, pg_url))).start()
+    try:
+        c = Client(server.ws_url)
+        for i in range(10):
+            c.send({"op": "ping", "req_id": i})
+        answers = [c.until(lambda f: f.get("op") in ("pong", "error")) for _ in range(10)]
+        assert [a["op"] for a in answers] == ["pong"] * 10, answers
+        c.close()
+    finally:
+        server.stop()
 
 
 def test_every_frame_counts_toward_the_frame_limit_malformed_ones_too(seeded, pg_url, monkeypatch):

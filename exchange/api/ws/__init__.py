@@ -10,9 +10,8 @@ The hub and the rest of the WebSocket context are created on the first connectio
 the app factory stores on `app.state.services` (`exchange.api.context.Services`), so the registration
 order of startup hooks does not matter.
 
-Origin policy: a browser `Origin` must be the same host as the request (`Host` header) or be listed in
-`EXCHANGE_ALLOWED_ORIGINS`; foreign origins are refused before the handshake completes (HTTP 403).
-Requests without an `Origin` header are non-browser clients and are allowed.
+Origin policy (`exchange.api.origin`): foreign browser origins are refused before the handshake completes
+(HTTP 403).
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 from litestar import Litestar, WebSocket, websocket
 from litestar.datastructures import State
@@ -28,6 +26,7 @@ from litestar.datastructures import State
 from exchange.api.convert import MarketCache
 from exchange.api.hub import Hub
 from exchange.api.marketdata import market_data
+from exchange.api.origin import normalize_origins, origin_allowed
 from exchange.api.ws.context import WsContext, WsSettings
 from exchange.api.ws.session import Session
 
@@ -74,7 +73,7 @@ async def context(app: Litestar) -> WsContext:
             await hub.start()
         markets = svc.markets if isinstance(svc.markets, MarketCache) else MarketCache(svc.engine)
         api_settings = svc.settings
-        origins = frozenset(o.rstrip("/").lower() for o in getattr(api_settings, "allowed_origins", ()) or ())
+        origins = normalize_origins(getattr(api_settings, "allowed_origins", ()) or ())
         ctx = WsContext(
             hub=hub,
             engine=svc.engine,
@@ -100,16 +99,6 @@ async def on_shutdown(app: Litestar) -> None:
     if isinstance(ctx, WsContext):
         await ctx.hub.stop()
         app.state.ws = None
-
-
-def origin_allowed(origin: str | None, host: str | None, allowed: frozenset[str]) -> bool:
-    if not origin:
-        return True  # not a browser
-    origin = origin.rstrip("/").lower()
-    if origin in allowed:
-        return True
-    parts = urlsplit(origin)
-    return bool(host) and parts.scheme in ("http", "https") and parts.netloc == (host or "").lower()
 
 
 @websocket("/ws", opt={"exclude_from_auth": True})

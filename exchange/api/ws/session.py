@@ -129,7 +129,7 @@ class Session:
         self.closing = asyncio.Event()
         self.close_code = 1000
         self.close_reason = ""
-        self._tokens = float(self.settings.frames_per_s)
+        self._tokens = float(self.settings.frames_per_s * 2)  # the burst: a full bucket
         self._tokens_at = time.monotonic()
         self._send_started = 0.0
         self._coalesce_s = max(0, self.settings.coalesce_ms) / 1000
@@ -310,7 +310,8 @@ class Session:
         if text is None:
             return WsCode.BAD_FRAME, "binary frames are not supported: send JSON text"
         limit = self.settings.max_frame_bytes
-        if len(text) > limit:
+        # a character is 1..4 bytes in UTF-8: encode only a frame that could be over the limit
+        if len(text) > limit or (len(text) > limit // 4 and len(text.encode()) > limit):
             return WsCode.FRAME_TOO_LARGE, f"frames are limited to {limit} bytes"
         try:
             msg = msgspec.json.decode(text)
@@ -526,8 +527,8 @@ class Session:
         order_id = msg.get("order_id")
         if isinstance(order_id, str) and order_id.isdigit() and len(order_id) < 17:
             order_id = int(order_id)
-        if not isinstance(order_id, int) or isinstance(order_id, bool):
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "'order_id' must be an integer")
+        if not isinstance(order_id, int) or isinstance(order_id, bool) or not 1 <= order_id < 2**53:
+            raise ApiError(ErrorCode.VALIDATION_ERROR, "'order_id' must be an integer from 1 to 2^53 - 1")
         extra = set(msg) - {"op", "req_id", "order_id"}
         if extra:
             raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown fields: {', '.join(sorted(extra))}")

@@ -51,7 +51,7 @@ class ChannelKind(StrEnum):
 
 
 PRIVATE_KINDS = frozenset({ChannelKind.ORDERS, ChannelKind.BALANCES})
-_SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$")
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}\Z")  # \Z: `$` would let a final newline through
 
 
 @dataclass(frozen=True, slots=True)

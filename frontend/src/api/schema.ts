@@ -95,7 +95,8 @@ export interface paths {
         put?: never;
         /**
          * Login
-         * @description Exchange email and password for an access token (<= 15 min) and a refresh token.
+         * @description Exchange email and password for an access token (<= 15 min) and a refresh token (with
+         *     `refresh_cookie: true`, as the httpOnly `exchange_refresh` cookie instead of in the body).
          */
         post: operations["login"];
         delete?: never;
@@ -115,8 +116,8 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description Revoke the given refresh token, or (body `{}` and a bearer access token) every refresh token of
-         *     the account.
+         * @description Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
+         *     cookie), or without a cookie, given a bearer access token, every refresh token of the account.
          */
         post: operations["logout"];
         delete?: never;
@@ -136,7 +137,8 @@ export interface paths {
         put?: never;
         /**
          * Refresh
-         * @description Rotate a refresh token: returns a new pair; the presented refresh token stops working.
+         * @description Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
+         *     rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie.
          */
         post: operations["refresh"];
         delete?: never;
@@ -612,6 +614,14 @@ export interface components {
          * @enum {string}
          */
         Interval: "1m" | "5m" | "15m" | "1h" | "4h" | "1d";
+        /** LoginRequest */
+        LoginRequest: {
+            /** @description an email address (ASCII) */
+            email: string;
+            password: string;
+            /** @default false */
+            refresh_cookie: boolean;
+        };
         /** LogoutRequest */
         LogoutRequest: {
             refresh_token?: string | null;
@@ -717,7 +727,7 @@ export interface components {
         };
         /** RefreshRequest */
         RefreshRequest: {
-            refresh_token: string;
+            refresh_token?: string | null;
         };
         /**
          * Side
@@ -782,7 +792,7 @@ export interface components {
         TokenPair: {
             access_token: string;
             expires_in: number;
-            refresh_token: string;
+            refresh_token?: string | null;
             token_type: string;
         };
         /** Trade */
@@ -1102,7 +1112,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Credentials"];
+                "application/json": components["schemas"]["LoginRequest"];
             };
         };
         responses: {

@@ -16,6 +16,7 @@ export type Ticker = Schemas["Ticker"];
 export type Balance = Schemas["Balance"];
 export type Book = Schemas["Book"];
 export type Estimate = Schemas["Estimate"];
+export type SideEstimate = Schemas["SideEstimate"];
 export type Trade = Schemas["Trade"];
 export type Candle = Schemas["Candle"];
 export type TokenPair = Schemas["TokenPair"];
