@@ -3,7 +3,7 @@ import { AccountProvider } from "./components/Account";
 import { ToastProvider } from "./components/Toasts";
 import { useConnState, useHashRoute, useSession } from "./lib/hooks";
 import { api } from "./lib/http";
-import { clearSession, getSession, refreshSession, startSession } from "./lib/session";
+import { clearSession, refreshSession, startSession, withSessionLock } from "./lib/session";
 import { ws } from "./lib/ws";
 import { AuthPage } from "./pages/AuthPage";
 import { MarketsPage } from "./pages/MarketsPage";
@@ -28,7 +28,7 @@ export function App() {
       ws.stop();
     };
   }, []);
-  useEffect(() => ws.setToken(session?.accessToken ?? null), [session?.accessToken]);
+  useEffect(() => ws.setToken(session?.accessToken || null), [session?.accessToken]);
 
   let page;
   const trade = /^\/trade\/([A-Za-z0-9_-]+)$/.exec(route);
@@ -51,13 +51,15 @@ function Header({ route }: { route: string }) {
   const session = useSession();
   const conn = useConnState();
   const logout = async () => {
-    const s = getSession();
-    try {
-      if (s) await api("POST", "/api/auth/logout", { body: { refresh_token: s.refreshToken } });
-    } catch {
-      /* the local session ends regardless */
-    }
-    clearSession();
+    await withSessionLock(async () => {
+      try {
+        // revokes the cookie's refresh token and clears the cookie (no bearer: it never revokes more)
+        await api("POST", "/api/auth/logout", { body: {}, auth: false });
+      } catch {
+        /* the local session ends regardless */
+      }
+      clearSession();
+    });
     window.location.hash = "/markets";
   };
   const label = conn === "open" ? "Live" : conn === "connecting" ? "Connecting…" : "Offline — reconnecting";

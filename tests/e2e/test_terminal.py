@@ -45,8 +45,7 @@ def best(page: Any, side: str) -> Decimal:
     """Best price of one side of the book on screen (waits while the market maker re-quotes that side)."""
     rows = page.locator(f"[data-testid=book-{side}] .book-row")
     expect(rows.first).to_be_visible(timeout=30_000)
-    loc = rows.first if side == "bids" else rows.last  # asks render highest first
-    return Decimal(loc.get_attribute("data-price"))
+    return Decimal(rows.first.get_attribute("data-price"))  # both sides render best first
 
 
 def snap(value: Decimal, step: str, rounding: str = "ROUND_DOWN") -> Decimal:
@@ -285,12 +284,15 @@ def test_orders_placed_elsewhere_notify_and_cancel_all_clears_them(stack: Stack,
 
 
 def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, new_page: Any) -> None:
-    """A limit buy above the best ask trades: the fill toast arrives and the base balance grows."""
+    """A limit buy above the best ask trades: the fill toast gives the average price the trades gave, the
+    base balance grows, and the Positions tab, left open, shows the position once persistence has it."""
     page = new_page()
     login(page, stack.register("cross"))
     open_trade(page)
     m = market(stack)
     before = available(page, m["base"])
+    page.get_by_role("tab", name="Positions").click()
+    expect(page.get_by_test_id("positions")).to_contain_text("No positions yet")
     filled = page.get_by_test_id("toast").filter(has_text=re.compile("filled"))
     expired = page.get_by_test_id("toast").filter(has_text="Order expired")
     for _attempt in range(5):
@@ -305,7 +307,10 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
         if filled.count():
             break
     expect(filled).to_be_visible()
+    expect(filled.first).to_contain_text(re.compile(r"avg price \d"))
     shot(page, "06-fill-toast")
+    # no tab switch: the panel reloads on its own after the order event, and again once the worker wrote it
+    expect(page.locator(f"[data-testid=positions] tr[data-symbol='{SYMBOL}']")).to_be_visible(timeout=10_000)
     deadline = time.monotonic() + 10
     after = available(page, m["base"])
     while after == before and time.monotonic() < deadline:
@@ -400,6 +405,48 @@ def test_one_users_order_reaches_another_users_book_within_a_second(stack: Stack
     assert elapsed < 1.0, f"order reached the other user's book after {elapsed:.2f}s"
 
 
+def test_book_rows_show_whole_and_the_tablet_layout_applies(stack: Stack, new_page: Any) -> None:
+    """At 1280 and 820 px wide every book row is either wholly visible or wholly out of sight (none cut in
+    half), and at 820 px the tablet grid applies: the chart gets the width, the form a column beside it."""
+    for width, height in ((1280, 800), (820, 900)):
+        page = new_page(width, height)
+        open_trade(page)
+        cut = page.evaluate(
+            """() => [...document.querySelectorAll('[data-testid^=book-] .book-row')].filter((row) => {
+                const box = row.parentElement.getBoundingClientRect(), r = row.getBoundingClientRect();
+                const inside = r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5
+                    && r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
+                const outside = r.bottom <= box.top || r.top >= box.bottom || r.left >= box.right
+                    || r.right <= box.left;
+                return !inside && !outside;
+            }).length"""
+        )
+        assert cut == 0, f"{cut} book rows cut at {width}px"
+        visible = page.locator("[data-testid=book-asks] .book-row").first
+        expect(visible).to_be_in_viewport()  # the best ask, next to the spread
+        if width == 820:
+            areas = page.evaluate("getComputedStyle(document.querySelector('.trade-grid')).gridTemplateAreas")
+            assert '"trades form"' in areas, areas
+            chart = page.locator(".area-chart").bounding_box()
+            assert chart is not None and chart["width"] > 400, chart
+        shot(page, f"08b-book-{width}")
+
+
+def test_a_market_order_is_priced_by_walking_the_book(stack: Stack, new_page: Any) -> None:
+    """In market mode the form shows the average price the book gives for the amount (the server's
+    estimate), and warns when the book cannot fill all of it."""
+    page = new_page()
+    login(page, stack.register("walk"))
+    open_trade(page)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Market", exact=True).click()
+    form.locator("input[name=qty]").fill(market(stack)["min_qty"])
+    expect(page.get_by_test_id("market-price")).to_contain_text(re.compile(r"avg ≈ \d"), timeout=10_000)
+    expect(page.get_by_test_id("market-shortfall")).to_have_count(0)
+    form.locator("input[name=qty]").fill(market(stack)["max_qty"])  # far more than the demo book holds
+    expect(page.get_by_test_id("market-shortfall")).to_contain_text("the rest would expire", timeout=10_000)
+
+
 def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     """At phone width the trade page stacks without horizontal scroll; markets rows open with Enter."""
     page = new_page(390, 844)
@@ -414,28 +461,34 @@ def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     shot(page, "09-phone")
 
 
-def test_expired_access_token_is_refreshed_silently(stack: Stack, new_page: Any) -> None:
-    """With an expired access token stored, a reload refreshes it silently (rotating the refresh token)."""
+def refresh_cookie(page: Any) -> dict[str, Any] | None:
+    return next((c for c in page.context.cookies() if c["name"] == "exchange_refresh"), None)
+
+
+def test_the_refresh_token_is_an_httponly_cookie_the_page_cannot_read(stack: Stack, new_page: Any) -> None:
+    """After login no token is in storage or document.cookie: the refresh token is an httpOnly, strict
+    cookie for /api/auth. A reload gets a new access token by rotating it; logging out revokes and clears
+    it."""
     page = new_page()
     email = stack.register("refresh")
     login(page, email)
-    old = json.loads(page.evaluate("localStorage.getItem('exchange.session')"))
-    page.evaluate(
-        """() => {
-        const s = JSON.parse(localStorage.getItem('exchange.session'));
-        s.accessToken = 'expired.garbage.token';
-        s.expiresAt = Date.now() - 1000;
-        localStorage.setItem('exchange.session', JSON.stringify(s));
-    }"""
-    )
+    assert json.loads(page.evaluate("localStorage.getItem('exchange.session')")) == {"email": email}
+    assert "exchange_refresh" not in page.evaluate("document.cookie")
+    cookie = refresh_cookie(page)
+    assert cookie is not None
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/api/auth"
     page.reload()
     open_trade(page)
     expect(page.get_by_test_id("user-email")).to_have_text(email)
     page.get_by_role("tab", name="Balances").click()
     expect(page.locator("[data-testid=balances] tr[data-asset]").first).to_be_visible()
-    new = json.loads(page.evaluate("localStorage.getItem('exchange.session')"))
-    assert new["refreshToken"] != old["refreshToken"]
-    assert new["accessToken"] != "expired.garbage.token"
+    rotated = refresh_cookie(page)
+    assert rotated is not None and rotated["value"] != cookie["value"]
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_test_id("user-email")).to_have_count(0)
+    assert refresh_cookie(page) is None
+    r = httpx.post(f"{stack.base_url}/api/auth/refresh", json={"refresh_token": rotated["value"]})
+    assert r.status_code == 401  # revoked by the logout, not only forgotten by the browser
 
 
 def test_reconnects_and_resubscribes_after_the_api_restarts(stack: Stack, new_page: Any) -> None:

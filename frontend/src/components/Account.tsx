@@ -1,7 +1,8 @@
 /**
  * The logged-in account's live state: balances (REST + `balances` channel), open orders (REST + `orders`
- * channel) and order notifications. `version` increases whenever an order changes, so history views know
- * when to reload.
+ * channel) and order notifications. `version` increases whenever an order changes; `historyVersion` too,
+ * and again twice shortly after, for the views that read PostgreSQL (order history, fills, positions): the
+ * engine pushes a change before the persistence worker has written it.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { Balance, Order, OrderPage } from "../api/types";
@@ -16,6 +17,9 @@ import { useToasts } from "./Toasts";
 const OPEN_ORDERS_PAGE = 500;
 /** How many open orders the terminal loads at most (20 full pages; `maxPages` guards against short ones). */
 const OPEN_ORDERS_LIMITS = { maxItems: 10_000, maxPages: 50 };
+/** When the PostgreSQL-backed views reload again after an order change (ms after the change): by then the
+ * persistence worker has normally written it, even when it lags behind a burst. */
+export const HISTORY_RELOADS_MS = [1_000, 3_000];
 
 interface AccountState {
   balances: Map<string, Balance>;
@@ -23,6 +27,8 @@ interface AccountState {
   /** false when the account has more open orders than the terminal loads (OPEN_ORDERS_LIMITS) */
   openOrdersComplete: boolean;
   version: number;
+  /** `version`, plus a bump at each of HISTORY_RELOADS_MS after the last order change */
+  historyVersion: number;
   noteOrder: (o: Order) => void;
   reload: () => void;
 }
@@ -32,6 +38,7 @@ const Ctx = createContext<AccountState>({
   openOrders: [],
   openOrdersComplete: true,
   version: 0,
+  historyVersion: 0,
   noteOrder: () => undefined,
   reload: () => undefined,
 });
@@ -50,6 +57,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const [openOrders, setOpenOrders] = useState<Order[]>([]);
   const [openOrdersComplete, setOpenOrdersComplete] = useState(true);
   const [version, setVersion] = useState(0);
+  const [historyVersion, setHistoryVersion] = useState(0);
   const tracker = useRef(new OrderTracker());
   // a newer reload, another account or unmounting supersedes the load in flight (aborted, sets nothing)
   const load = useRef(new LatestLoad());
@@ -135,9 +143,16 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     };
   }, [loggedIn, who, reload, noteOrder]);
 
+  useEffect(() => {
+    if (version === 0) return;
+    setHistoryVersion((v) => v + 1);
+    const later = HISTORY_RELOADS_MS.map((ms) => setTimeout(() => setHistoryVersion((v) => v + 1), ms));
+    return () => later.forEach(clearTimeout); // a newer change restarts the schedule
+  }, [version]);
+
   const value = useMemo(
-    () => ({ balances, openOrders, openOrdersComplete, version, noteOrder, reload }),
-    [balances, openOrders, openOrdersComplete, version, noteOrder, reload],
+    () => ({ balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload }),
+    [balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload],
   );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

@@ -160,7 +160,7 @@ type HKey = SortKey;
 const PAGE = 10;
 
 function History() {
-  const { version } = useAccount();
+  const { historyVersion } = useAccount();
   const toasts = useToasts();
   const [sort, setSort] = useState<{ key: HKey; dir: SortOrder & SortDir }>({ key: "created_at", dir: "desc" });
   const [cursors, setCursors] = useState<(string | null)[]>([null]); // cursor of each visited page
@@ -185,7 +185,7 @@ function History() {
     return () => {
       alive = false;
     };
-  }, [sort, cursors, page, version]);
+  }, [sort, cursors, page, historyVersion]);
 
   const onSort = (key: HKey) => {
     setSort((s) => ({ key, dir: s.key === key && s.dir === "desc" ? "asc" : "desc" }));
@@ -242,6 +242,12 @@ function History() {
               {h("Price", "price")}
               {h("Amount", "qty")}
               <th className="num">Filled</th>
+              <th className="num" title="The average price of the order's trades">
+                Avg price
+              </th>
+              <th className="num" title="What the trades came to, in the quote asset (fees apart)">
+                Total
+              </th>
               {h("Status", "status", true)}
             </tr>
           </thead>
@@ -255,10 +261,14 @@ function History() {
                 <td className="num">{o.type === "market" && !o.price ? "market" : format(o.price)}</td>
                 <td className="num">{format(o.qty)}</td>
                 <td className="num">{format(o.filled_qty)}</td>
+                <td className="num" data-testid="avg-price">
+                  {o.avg_price ? format(o.avg_price) : "—"}
+                </td>
+                <td className="num">{o.quote_filled && o.quote_filled !== "0" ? format(o.quote_filled) : "—"}</td>
                 <td>{String(o.status).replace("_", " ")}</td>
               </tr>
             ))}
-            {rows.length === 0 && <EmptyRow cols={8} text="No orders yet" />}
+            {rows.length === 0 && <EmptyRow cols={10} text="No orders yet" />}
           </tbody>
         </table>
       </div>
@@ -267,7 +277,7 @@ function History() {
 }
 
 function useList<T>(path: string, pick: (body: unknown) => T[]): { rows: T[]; error: string | null } {
-  const { version } = useAccount();
+  const { historyVersion } = useAccount();
   const [rows, setRows] = useState<T[]>([]);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -279,7 +289,7 @@ function useList<T>(path: string, pick: (body: unknown) => T[]): { rows: T[]; er
     return () => {
       alive = false;
     };
-  }, [path, version]);
+  }, [path, historyVersion]);
   return { rows, error };
 }
 

@@ -7,15 +7,15 @@ import { ws } from "../lib/ws";
 
 const DEPTH = 14;
 
-interface View {
+export interface BookView {
   bids: Level[];
   asks: Level[];
   seq: number;
   synced: boolean;
 }
 
-export function useBook(symbol: string): View {
-  const [view, setView] = useState<View>({ bids: [], asks: [], seq: -1, synced: false });
+export function useBook(symbol: string): BookView {
+  const [view, setView] = useState<BookView>({ bids: [], asks: [], seq: -1, synced: false });
   useEffect(() => {
     const b = new BookSync(0); // one WebSocket delivers in order: a gap is real, resync at once
     let frame = 0;
@@ -56,8 +56,11 @@ export function useBook(symbol: string): View {
   return view;
 }
 
+/** The live book of one market. `onBest` hears its best bid and ask (null until in sync), only when they
+ * change, so the order form prices from the book without the whole page re-rendering at each update. */
 export function OrderBook(props: {
   symbol: string;
+  onBest?: (bestBid: string | null, bestAsk: string | null) => void;
   priceDecimals: number;
   qtyDecimals: number;
   onPick: (price: string) => void;
@@ -69,6 +72,8 @@ export function OrderBook(props: {
   );
   const bestBid = bids[0]?.price;
   const bestAsk = asks[0]?.price;
+  const { onBest } = props;
+  useEffect(() => onBest?.(synced ? (bestBid ?? null) : null, synced ? (bestAsk ?? null) : null), [onBest, synced, bestBid, bestAsk]);
   let spread = "—";
   if (bestBid && bestAsk) {
     const diff = sub(dec(bestAsk), dec(bestBid));
@@ -86,6 +91,7 @@ export function OrderBook(props: {
         data-price={l.price}
         data-qty={l.qty}
         onClick={() => props.onPick(l.price)}
+        tabIndex={-1} // a mouse shortcut for the price field: keyboard users type it, without 25 stops on the way
         aria-label={`${side === "bid" ? "Bid" : "Ask"} ${l.price}, amount ${l.qty}`}
       >
         <span className="depth" style={{ width }} />
@@ -107,8 +113,10 @@ export function OrderBook(props: {
         <span>Amount</span>
         <span>Total</span>
       </div>
+      {/* best first in both; the CSS stacks the asks upwards from the spread, and a row that does not fit
+          whole wraps out of sight instead of showing cut in half */}
       <div className="book-side asks" data-testid="book-asks">
-        {[...asks].reverse().map((l) => row(l, "ask"))}
+        {asks.map((l) => row(l, "ask"))}
       </div>
       <div className="book-spread" data-testid="book-spread">
         <span className="up">{bestBid ? format(bestBid, props.priceDecimals) : "—"}</span>

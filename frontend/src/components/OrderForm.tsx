@@ -1,9 +1,12 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Market, Order, OrderCreate } from "../api/types";
 import { useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
-import { amountForPercent, checkOrder, feeDecimals, snapPrice, snapQty, type OrderType, type Side } from "../lib/orderForm";
+import {
+  amountForPercent, checkOrder, feeDecimals, marketShortfall, snapPrice, snapQty, walkableQty, type OrderType, type Side,
+} from "../lib/orderForm";
+import { useEstimate } from "../lib/useEstimate";
 import { useAccount } from "./Account";
 import { DecimalField } from "./DecimalField";
 import { useToasts } from "./Toasts";
@@ -25,6 +28,7 @@ export function OrderForm(props: {
   const [ioc, setIoc] = useState(false);
   const [postOnly, setPostOnly] = useState(false);
   const [busy, setBusy] = useState(false);
+  const submitting = useRef(false); // the guard against a second submit before the first one answers
   const [serverError, setServerError] = useState<string | null>(null);
 
   useEffect(() => {
@@ -44,12 +48,16 @@ export function OrderForm(props: {
 
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
+  // a market order is priced by the server's walk of the book for its amount, not by the best price alone
+  const { estimate } = useEstimate(m.symbol, type === "market" ? walkableQty(m, qty) : null);
+  const walked = estimate ? (side === "buy" ? estimate.buy : estimate.sell) : null;
   const check = checkOrder(
     m,
     { side, type, price, qty, ioc, postOnly },
     { base: base?.available ?? null, quote: quote?.available ?? null },
-    { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid },
+    { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid, estimate: walked },
   );
+  const shortfall = type === "market" ? marketShortfall(m, walked) : null;
   const pd = decimalsOf(m.tick_size);
 
   const setPct = (pct: number) => {
@@ -60,7 +68,9 @@ export function OrderForm(props: {
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (check.reason || busy) return;
+    // a ref, not the `busy` state: two submits in one event-loop turn both see the state before either render
+    if (check.reason || submitting.current) return;
+    submitting.current = true;
     setBusy(true);
     setServerError(null);
     // what checkOrder accepted, in the server's plain form (" .5" or "+1" pass the check; Enter skips the blur)
@@ -82,6 +92,7 @@ export function OrderForm(props: {
       setServerError(msg);
       toasts.push("error", "Order rejected", msg);
     } finally {
+      submitting.current = false;
       setBusy(false);
     }
   }
@@ -119,7 +130,11 @@ export function OrderForm(props: {
       ) : (
         <div className="field field-static">
           <span>Price</span>
-          <span className="muted">Market (≈ {format(side === "buy" ? props.bestAsk : props.bestBid, pd)})</span>
+          <span className="muted" data-testid="market-price">
+            {walked?.avg_price
+              ? `Market (avg ≈ ${format(walked.avg_price, pd)})`
+              : `Market (≈ ${format(side === "buy" ? props.bestAsk : props.bestBid, pd)})`}
+          </span>
         </div>
       )}
       <label className="field">
@@ -164,6 +179,11 @@ export function OrderForm(props: {
         <dt>Est. fee</dt>
         <dd data-testid="est-fee">{check.fee ? `${format(check.fee, feeDecimals(m))} ${m.quote}` : "—"}</dd>
       </dl>
+      {shortfall && (
+        <p className="small accent" data-testid="market-shortfall" role="status">
+          {shortfall}
+        </p>
+      )}
       <button type="submit" className={`btn btn-${side}`} disabled={check.reason !== null || busy} data-testid="submit-order">
         {side === "buy" ? "Buy" : "Sell"} {m.base}
       </button>

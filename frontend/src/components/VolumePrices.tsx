@@ -1,52 +1,20 @@
 /** The current buy and sell prices for a volume the user types: `GET /api/markets/{symbol}/estimate`,
  * asked again every few seconds while the amount is valid, so the figures follow the book. */
 import { useEffect, useState } from "react";
-import type { Estimate, Market } from "../api/types";
-import { api, ApiError } from "../lib/http";
+import type { Market } from "../api/types";
 import { decimalsOf } from "../lib/money";
-import { volumeProblem, volumeRows } from "../lib/volumePrices";
+import { useEstimate } from "../lib/useEstimate";
+import { volumeProblem, volumeQuery, volumeRows } from "../lib/volumePrices";
 import { DecimalField } from "./DecimalField";
-
-const REFRESH_MS = 3000;
-const DEBOUNCE_MS = 250;
 
 export function VolumePrices({ market }: { market: Market }) {
   const [qty, setQty] = useState("");
-  const [estimate, setEstimate] = useState<Estimate | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const problem = qty.trim() === "" ? null : volumeProblem(qty, market);
+  const { estimate, error } = useEstimate(market.symbol, qty.trim() === "" || problem ? null : volumeQuery(qty));
 
   useEffect(() => {
     setQty("");
   }, [market.symbol]);
-
-  useEffect(() => {
-    setEstimate(null);
-    setError(null);
-    if (qty.trim() === "" || problem) return;
-    const ctrl = new AbortController();
-    let timer = 0;
-    const ask = () =>
-      api<Estimate>("GET", `/api/markets/${market.symbol}/estimate`, { query: { qty: qty.trim() }, auth: false, signal: ctrl.signal })
-        .then(
-          (e) => {
-            setEstimate(e);
-            setError(null);
-          },
-          (e: unknown) => {
-            if (e instanceof DOMException && e.name === "AbortError") return;
-            setError(e instanceof ApiError ? e.message : "The estimate is unavailable");
-          },
-        )
-        .finally(() => {
-          if (!ctrl.signal.aborted) timer = window.setTimeout(ask, REFRESH_MS);
-        });
-    timer = window.setTimeout(ask, DEBOUNCE_MS);
-    return () => {
-      ctrl.abort();
-      window.clearTimeout(timer);
-    };
-  }, [qty, problem, market.symbol]);
 
   const pd = decimalsOf(market.tick_size);
   const rows = estimate ? volumeRows(estimate, market, pd, market.quote_decimals) : [];

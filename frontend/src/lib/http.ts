@@ -43,10 +43,17 @@ async function send(method: string, path: string, opts: RequestOptions, token: s
   });
 }
 
+/** The access token, waiting for the first refresh of a session restored without one. */
+async function accessToken(): Promise<string | undefined> {
+  const s = getSession();
+  if (s && !s.accessToken) return (await refreshSession())?.accessToken;
+  return s?.accessToken;
+}
+
 /** Raw authorised fetch (used for downloads); refreshes once on 401. */
 export async function authFetch(method: string, path: string, opts: RequestOptions = {}): Promise<Response> {
   const wantsAuth = opts.auth !== false;
-  let res = await send(method, path, opts, wantsAuth ? getSession()?.accessToken : undefined);
+  let res = await send(method, path, opts, wantsAuth ? await accessToken() : undefined);
   if (res.status === 401 && wantsAuth && getSession()) {
     const s = await refreshSession();
     if (s) res = await send(method, path, opts, s.accessToken);

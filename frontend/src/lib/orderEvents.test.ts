@@ -30,11 +30,23 @@ describe("order notifications", () => {
     const t = new OrderTracker();
     const r = t.note(order("rejected", "0", { id: 8, reason: "post_only_would_take" }));
     expect(r?.kind).toBe("error");
-    expect(r?.body).toContain("post only would take");
+    expect(r?.body).toContain("post-only: it would have taken liquidity");
     const c = t.note(order("cancelled", "0", { id: 9, reason: "stp" }));
     expect(c?.title).toBe("Order cancelled");
-    expect(c?.body).toContain("stp");
+    expect(c?.body).toContain("self-trade prevention");
     expect(t.note(order("cancelled", "0", { id: 10, reason: "user" }))?.body).not.toContain("user");
+  });
+
+  it("says the average price the trades gave, not only the limit", () => {
+    const t = new OrderTracker();
+    const sold = order("filled", "2", { id: 13, side: "sell", price: "50000", avg_price: "60858.2" });
+    expect(t.note(sold)?.body).toBe("SELL 2 BTC-USDT @ 50000, avg price 60858.2");
+    const market = order("expired", "0.5", {
+      id: 14, type: "market", price: null, qty: null, quote_qty: "100", avg_price: "60000", reason: "market",
+    });
+    expect(t.note(market)?.body).toBe(
+      "0.5 of BUY BTC-USDT for 100 USDT, avg price 60000 — the book had no more liquidity for the rest",
+    );
   });
 
   it("tells a partly filled expiry from an unfilled one", () => {

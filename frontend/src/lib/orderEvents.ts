@@ -18,9 +18,29 @@ export function isOpen(o: Pick<Order, "status">): boolean {
   return OPEN_STATUSES.has(String(o.status));
 }
 
+/** Why an order closed, as a sentence a trader reads (the API's `reason` codes: docs/api.md). */
+const REASONS: Record<string, string> = {
+  ioc: "immediate-or-cancel: the rest found no match",
+  market: "the book had no more liquidity for the rest",
+  fok_unfilled: "fill-or-kill: the book could not fill all of it",
+  budget: "the budget was spent",
+  max_makers: "it met the most resting orders one order may match; the rest expired",
+  stp: "self-trade prevention: it would have traded with your own order",
+  market_status: "the market stopped trading",
+  post_only_would_take: "post-only: it would have taken liquidity",
+};
+
 function reasonOf(o: Order): string {
   const r = (o as unknown as Record<string, unknown>).reason;
-  return typeof r === "string" && r ? r.replace(/_/g, " ") : "";
+  if (typeof r !== "string" || !r || r === "user") return "";
+  return REASONS[r] ?? r.replace(/_/g, " ");
+}
+
+/** "BUY 0.5 BTC-USDT @ 60000", or for a market buy by quote amount "BUY BTC-USDT for 100 USDT". */
+function describe(o: Order): string {
+  const amount = o.qty ? ` ${o.qty}` : "";
+  const budget = !o.qty && o.quote_qty ? ` for ${o.quote_qty} ${o.symbol.split("-")[1] ?? ""}` : "";
+  return `${String(o.side).toUpperCase()}${amount} ${o.symbol}${budget}${o.price ? ` @ ${o.price}` : ""}`;
 }
 
 export class OrderTracker {
@@ -37,30 +57,33 @@ export class OrderTracker {
     if (prev && !OPEN_STATUSES.has(prev.status)) return null; // already closed: nothing newer can come
     this.seen.set(key, { status, filled });
     if (this.seen.size > 2000) this.seen.delete(this.seen.keys().next().value as string);
-    const what = `${String(o.side).toUpperCase()} ${o.qty ?? ""} ${o.symbol}${o.price ? ` @ ${o.price}` : ""}`;
+    const what = describe(o);
     const hasFill = parse(filled) !== null && !isZero(dec(filled));
+    // the price the trades gave (a limit order often fills better than its limit; a market order has none)
+    const avg = hasFill && o.avg_price ? `, avg price ${o.avg_price}` : "";
+    const reason = reasonOf(o) ? ` — ${reasonOf(o)}` : "";
     switch (status) {
       case "open":
       case "new":
       case "pending":
         return { kind: "info", title: "Order accepted", body: what };
       case "partially_filled":
-        return { kind: "success", title: "Order partially filled", body: `${filled} of ${what}` };
+        return { kind: "success", title: "Order partially filled", body: `${filled} of ${what}${avg}` };
       case "filled":
-        return { kind: "success", title: "Order filled", body: what };
+        return { kind: "success", title: "Order filled", body: `${what}${avg}` };
       case "cancelled":
         return {
           kind: "warn",
           title: "Order cancelled",
-          body: `${what}${hasFill ? ` (filled ${filled})` : ""}${reasonOf(o) && reasonOf(o) !== "user" ? ` — ${reasonOf(o)}` : ""}`,
+          body: `${what}${hasFill ? ` (filled ${filled}${avg})` : ""}${reason}`,
         };
       case "rejected":
-        return { kind: "error", title: "Order rejected", body: `${what}${reasonOf(o) ? ` — ${reasonOf(o)}` : ""}` };
+        return { kind: "error", title: "Order rejected", body: `${what}${reason}` };
       case "expired":
         return {
           kind: hasFill ? "success" : "warn",
           title: hasFill ? "Order partially filled, rest expired" : "Order expired",
-          body: `${hasFill ? `${filled} of ` : ""}${what}${reasonOf(o) ? ` — ${reasonOf(o)}` : ""}`,
+          body: `${hasFill ? `${filled} of ` : ""}${what}${avg}${reason}`,
         };
       default:
         return { kind: "info", title: `Order ${status}`, body: what };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Market } from "../api/types";
-import { amountForPercent, buyHold, checkOrder, perLotHold, snapPrice, snapQty, type FormInput } from "./orderForm";
+import type { Market, SideEstimate } from "../api/types";
+import { amountForPercent, buyHold, checkOrder, marketShortfall, perLotHold, snapPrice, snapQty, walkableQty, type FormInput } from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
 const market = {
@@ -53,6 +53,41 @@ describe("order form", () => {
       bestAsk: "100",
     });
     expect(r.reason).toBe("Insufficient USDT balance"); // 1000 + 2 fee > 1000
+  });
+
+  it("checks a market order against the server's walk of the book when it has one", () => {
+    const walk = (over: Partial<SideEstimate> = {}): SideEstimate => ({
+      filled_qty: "2", avg_price: "101", worst_price: "102", notional: "202", fee: "0.404", total: "202.404",
+      complete: true, ...over,
+    });
+    const buy = (quote: string, e: SideEstimate) =>
+      checkOrder(market, form({ type: "market", price: "", qty: "2" }), { base: "0", quote }, { loggedIn: true, bestAsk: "100", estimate: e });
+    // best ask x qty would be 200 + fee; the walk says 202.404: that is what the buy needs
+    expect(buy("202.40", walk()).reason).toBe("Insufficient USDT balance");
+    const ok = buy("202.404", walk());
+    expect(ok.reason).toBeNull();
+    expect([ok.total && toPlain(ok.total), ok.fee && toPlain(ok.fee)]).toEqual(["202", "0.404"]);
+    expect(buy("1000", walk({ filled_qty: "0", notional: "0", fee: "0", total: "0", complete: false })).reason).toBe(
+      "No liquidity on the other side",
+    );
+    const sell = checkOrder(market, form({ side: "sell", type: "market", price: "", qty: "2" }), { base: "1", quote: "0" }, {
+      loggedIn: true,
+      estimate: walk({ filled_qty: "1", complete: false }),
+    });
+    expect(sell.reason).toBe("Insufficient BTC balance"); // a sell holds its whole amount, filled or not
+  });
+
+  it("asks for an estimate only for an amount the server takes", () => {
+    expect(walkableQty(market, " 1.50 ")).toBe("1.5");
+    expect(walkableQty(market, "0.00001")).toBeNull(); // off the lot
+    expect(walkableQty(market, "101")).toBeNull(); // above max_qty
+    expect(walkableQty(market, "abc")).toBeNull();
+  });
+
+  it("warns that what the book cannot fill expires", () => {
+    const partial = { filled_qty: "0.2458", avg_price: "3029", worst_price: "3030", notional: "744.53", fee: "1.49", total: "746.02", complete: false };
+    expect(marketShortfall(market, partial)).toBe("Only 0.2458 BTC in the book now: the rest would expire");
+    expect(marketShortfall(market, { ...partial, complete: true })).toBeNull();
   });
 
   it("explains why an order cannot be sent", () => {

@@ -3,7 +3,7 @@
  * percentage of the available balance, the estimated total and fee, and the reason (if any) the order
  * cannot be submitted yet.
  */
-import type { Market } from "../api/types";
+import type { Market, SideEstimate } from "../api/types";
 import {
   cmp, dec, decimalsOf, div, estimate, isMultiple, isPositive, mul, parse, percentOf, snap, toPlain, add, type Dec,
 } from "./money";
@@ -78,7 +78,13 @@ export function checkOrder(
   m: Market,
   f: FormInput,
   balances: { base: string | null; quote: string | null },
-  opts: { loggedIn: boolean; bestAsk?: string | null; bestBid?: string | null },
+  opts: {
+    loggedIn: boolean;
+    bestAsk?: string | null;
+    bestBid?: string | null;
+    /** A market order's side of `GET /estimate` for this qty: the book walked with the engine's rounding. */
+    estimate?: SideEstimate | null;
+  },
 ): Check {
   const out = (reason: string | null, total: Dec | null = null, fee: Dec | null = null): Check => ({ reason, total, fee });
   if (m.status && m.status !== "trading") return out(`Market is ${String(m.status).replace(/_/g, " ")}`);
@@ -96,6 +102,8 @@ export function checkOrder(
   if (m.min_qty && cmp(qty, dec(m.min_qty)) < 0) return out(`Minimum amount is ${m.min_qty} ${m.base}`);
   if (m.max_qty && cmp(qty, dec(m.max_qty)) > 0) return out(`Maximum amount is ${m.max_qty} ${m.base}`);
 
+  const walked = f.type === "market" ? opts.estimate : null;
+  if (walked) return checkWalked(m, f.side, qty, walked, balances, opts.loggedIn);
   const refPrice = price ?? parse((f.side === "buy" ? opts.bestAsk : opts.bestBid) ?? "");
   const feeRate = f.postOnly && f.type === "limit" ? m.maker_fee : m.taker_fee;
   const est = refPrice ? estimate(refPrice, qty, feeRate, feeDecimals(m)) : null;
@@ -115,4 +123,41 @@ export function checkOrder(
     if (cmp(need, have) > 0) return out(`Insufficient ${m.quote} balance`, est.total, est.fee);
   }
   return out(null, est?.total ?? null, est?.fee ?? null);
+}
+
+/** A market order checked against the server's walk of the book for its amount: the total and fee of
+ * what would fill now (a buy needs their sum; what the book cannot fill expires, see `marketShortfall`). */
+function checkWalked(
+  m: Market,
+  side: Side,
+  qty: Dec,
+  e: SideEstimate,
+  balances: { base: string | null; quote: string | null },
+  loggedIn: boolean,
+): Check {
+  const total = dec(e.notional);
+  const fee = dec(e.fee);
+  const out = (reason: string | null): Check => ({ reason, total, fee });
+  if (!isPositive(dec(e.filled_qty))) return { reason: "No liquidity on the other side", total: null, fee: null };
+  if (!loggedIn) return out("Log in to trade");
+  if (side === "sell") {
+    const have = parse(balances.base ?? "0") ?? dec(0); // a sell holds all of its amount
+    return cmp(qty, have) > 0 ? out(`Insufficient ${m.base} balance`) : out(null);
+  }
+  const have = parse(balances.quote ?? "0") ?? dec(0); // a buy holds the exact cost of what fills
+  return cmp(dec(e.total), have) > 0 ? out(`Insufficient ${m.quote} balance`) : out(null);
+}
+
+/** What a market order of `qty` would leave unfilled now, as a warning ("only 0.2 ETH in the book: the
+ * rest expires"), or null when the book fills it all. */
+export function marketShortfall(m: Market, e: SideEstimate | null | undefined): string | null {
+  if (!e || e.complete) return null;
+  return `Only ${e.filled_qty} ${m.base} in the book now: the rest would expire`;
+}
+
+/** The amount as `GET /estimate` takes it, or null while it is not a valid amount for this market. */
+export function walkableQty(m: Market, qty: string): string | null {
+  const q = parse(qty);
+  if (!q || !isPositive(q) || !isMultiple(q, m.lot_size) || (m.max_qty && cmp(q, dec(m.max_qty)) > 0)) return null;
+  return toPlain(q);
 }

@@ -1,49 +1,58 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
-/** The API's refresh rule (exchange/api/accounts.py): a rotated token presented again revokes them all. */
+/**
+ * The API's refresh rule (exchange/api/accounts.py): a rotated token presented again is theft and revokes
+ * every token of the account. Tokens name their account ("u:R3"), as the access tokens do ("A-u:R3").
+ */
 class AuthServer {
-  private tokens = new Map<string, { revoked: boolean; rotated: boolean }>();
+  private tokens = new Map<string, { account: string; revoked: boolean; rotated: boolean }>();
   private n = 0;
   calls = 0;
+  reuses = 0;
 
-  issue(): string {
-    const token = `R${this.n++}`;
-    this.tokens.set(token, { revoked: false, rotated: false });
+  issue(account: string): string {
+    const token = `${account}:R${this.n++}`;
+    this.tokens.set(token, { account, revoked: false, rotated: false });
     return token;
   }
 
-  refresh(token: string): { status: number; body?: unknown } {
+  refresh(token: string | undefined): { status: number; token?: string; body?: unknown } {
     this.calls += 1;
-    const row = this.tokens.get(token);
+    const row = token === undefined ? undefined : this.tokens.get(token);
     if (!row || row.revoked) {
-      if (row?.rotated) for (const r of this.tokens.values()) r.revoked = true; // reuse: theft
+      if (row?.rotated) {
+        this.reuses += 1;
+        for (const r of this.tokens.values()) if (r.account === row.account) r.revoked = true;
+      }
       return { status: 401 };
     }
     row.revoked = row.rotated = true;
-    const next = this.issue();
-    return {
-      status: 200,
-      body: { access_token: `A-${next}`, refresh_token: next, token_type: "bearer", expires_in: 600 },
-    };
+    const next = this.issue(row.account);
+    return { status: 200, token: next, body: { access_token: `A-${next}`, token_type: "bearer", expires_in: 600 } };
   }
 }
 
-type StorageListener = (e: { key: string }) => void;
+type StorageListener = (e: { key: string | null }) => void;
 
-/** Shared localStorage, storage events, Web Locks and a slow network, as two tabs of one browser see them. */
+/**
+ * Two tabs of one browser: shared localStorage with storage events, one cookie jar, Web Locks, and a
+ * network whose requests take 20 ms each way (the server's Set-Cookie lands with the answer).
+ */
 function browser(server: AuthServer) {
   const store = new Map<string, string>();
+  const jar: { cookie?: string } = {};
   const tabs: StorageListener[][] = [];
   const notify = (key: string) => setTimeout(() => tabs.forEach((ls) => ls.forEach((l) => l({ key }))), 2);
   let held: Promise<unknown> = Promise.resolve();
   vi.stubGlobal("localStorage", {
     getItem: (k: string) => store.get(k) ?? null,
     setItem: (k: string, v: string) => {
+      if (store.get(k) === v) return; // browsers fire no event for an unchanged value
       store.set(k, v);
       notify(k);
     },
     removeItem: (k: string) => {
-      store.delete(k);
+      if (!store.delete(k)) return;
       notify(k);
     },
   });
@@ -56,17 +65,22 @@ function browser(server: AuthServer) {
       },
     },
   });
-  vi.stubGlobal("fetch", (_url: string, init: { body: string }) => {
-    const { refresh_token } = JSON.parse(init.body) as { refresh_token: string };
+  vi.stubGlobal("fetch", (url: string, init: { body: string }) => {
+    expect(url).toBe("/api/auth/refresh");
+    expect(JSON.parse(init.body)).toEqual({}); // the token travels only as the cookie
     return new Promise((resolve) =>
       setTimeout(() => {
-        const r = server.refresh(refresh_token);
-        setTimeout(() => resolve({ ok: r.status === 200, status: r.status, json: async () => r.body }), 20);
+        const r = server.refresh(jar.cookie);
+        setTimeout(() => {
+          if (r.token) jar.cookie = r.token;
+          resolve({ ok: r.status === 200, status: r.status, json: async () => r.body });
+        }, 20);
       }, 20),
     );
   });
   return {
     store,
+    jar,
     /** A fresh copy of the session module, as a new tab loads it. */
     async tab() {
       const listeners: StorageListener[] = [];
@@ -78,50 +92,111 @@ function browser(server: AuthServer) {
   };
 }
 
-const pair = (refresh: string) => ({
-  access_token: `A-${refresh}`,
-  refresh_token: refresh,
-  token_type: "bearer" as const,
-  expires_in: 600,
-});
+type Tab = Awaited<ReturnType<ReturnType<typeof browser>["tab"]>>;
 
-describe("session refresh across tabs", () => {
+/** A login as the terminal does it: under the lock, the server sets the cookie, the page gets the access token. */
+async function login(tab: Tab, server: AuthServer, jar: { cookie?: string }, account: string) {
+  await tab.withSessionLock(async () => {
+    jar.cookie = server.issue(account);
+    tab.setSession(`${account}@example.com`, { access_token: `A-${jar.cookie}`, token_type: "bearer", expires_in: 600 });
+  });
+}
+
+const accountOf = (tab: Tab) => tab.getSession()?.accessToken.replace(/^A-/, "").split(":")[0];
+
+describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   afterEach(() => {
     vi.useRealTimers();
     vi.unstubAllGlobals();
   });
 
-  it("two tabs whose refresh timers fire together rotate once and both stay logged in", async () => {
+  it("never stores a token: localStorage holds the email only", async () => {
     vi.useFakeTimers();
     const server = new AuthServer();
     const b = browser(server);
-    const first = await b.tab();
-    const second = await b.tab();
-    first.setSession("u@example.com", pair(server.issue()));
-    await vi.advanceTimersByTimeAsync(5); // the second tab hears the login through the storage event
-    expect(second.getSession()?.refreshToken).toBe("R0");
-    for (let cycle = 1; cycle <= 3; cycle++) {
-      await vi.advanceTimersByTimeAsync(600_000);
-      expect(first.getSession()?.refreshToken).toBe(`R${cycle}`);
-      expect(second.getSession()?.refreshToken).toBe(`R${cycle}`);
-    }
-    expect(server.calls).toBe(3); // one rotation per cycle, never a reuse
+    const tab = await b.tab();
+    await login(tab, server, b.jar, "u");
+    expect(JSON.parse(b.store.get("exchange.session") ?? "null")).toEqual({ email: "u@example.com" });
+    expect(tab.getSession()?.accessToken).toMatch(/^A-u:/);
   });
 
-  it("two tabs restored with an expired access token rotate once", async () => {
+  it("two tabs refreshing at the same moment take turns and both stay logged in", async () => {
     vi.useFakeTimers();
     const server = new AuthServer();
     const b = browser(server);
-    const r0 = server.issue();
-    const stale = { email: "u@example.com", accessToken: "old", refreshToken: r0, expiresAt: Date.now() - 1 };
-    b.store.set("exchange.session", JSON.stringify(stale));
     const first = await b.tab();
     const second = await b.tab();
+    await login(first, server, b.jar, "u");
+    await vi.advanceTimersByTimeAsync(100); // the second tab hears of the login and gets its own token
+    expect(accountOf(second)).toBe("u");
+    void first.refreshSession();
+    void second.refreshSession(); // presents the same cookie unless it waits for the first answer
+    await vi.advanceTimersByTimeAsync(200);
+    for (let cycle = 1; cycle <= 3; cycle++) {
+      await vi.advanceTimersByTimeAsync(600_000);
+      expect(accountOf(first)).toBe("u");
+      expect(accountOf(second)).toBe("u");
+    }
+    expect(server.reuses).toBe(0); // each rotation presented the cookie the previous one set
+    expect(server.refresh(b.jar.cookie).status).toBe(200); // and the cookie left is live
+  });
+
+  it("two tabs restored after a reload each get an access token from the cookie", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    b.jar.cookie = server.issue("u");
+    b.store.set("exchange.session", JSON.stringify({ email: "u@example.com" }));
+    const first = await b.tab();
+    const second = await b.tab();
+    expect(first.getSession()).toEqual({ email: "u@example.com", accessToken: "", expiresAt: 0 });
     first.startSession();
     second.startSession();
     await vi.advanceTimersByTimeAsync(1_000);
-    expect([first.getSession()?.refreshToken, second.getSession()?.refreshToken]).toEqual(["R1", "R1"]);
-    expect(server.calls).toBe(1);
+    expect([accountOf(first), accountOf(second)]).toEqual(["u", "u"]);
+    expect(first.getSession()?.accessToken).not.toBe(second.getSession()?.accessToken);
+    expect(server.calls).toBe(2);
+    expect(server.reuses).toBe(0);
+  });
+
+  it("a session restored without a live cookie ends at its first refresh", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    b.store.set("exchange.session", JSON.stringify({ email: "u@example.com" }));
+    const tab = await b.tab();
+    tab.startSession();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(tab.getSession()).toBeNull();
+    expect(b.store.has("exchange.session")).toBe(false);
+  });
+
+  it("a login to another account in one tab moves the other tab to that account", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    const first = await b.tab();
+    const second = await b.tab();
+    await login(first, server, b.jar, "u");
+    await vi.advanceTimersByTimeAsync(100);
+    await login(second, server, b.jar, "v");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(first.getSession()?.email).toBe("v@example.com");
+    expect(accountOf(first)).toBe("v");
+  });
+
+  it("a logout in another tab ends this tab's session", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    const first = await b.tab();
+    const second = await b.tab();
+    await login(first, server, b.jar, "u");
+    await vi.advanceTimersByTimeAsync(100);
+    expect(second.getSession()).not.toBeNull();
+    first.clearSession();
+    await vi.advanceTimersByTimeAsync(10);
+    expect(second.getSession()).toBeNull();
   });
 
   it("logging out while a refresh is on the wire stays logged out", async () => {
@@ -129,7 +204,7 @@ describe("session refresh across tabs", () => {
     const server = new AuthServer();
     const b = browser(server);
     const tab = await b.tab();
-    tab.setSession("u@example.com", pair(server.issue()));
+    await login(tab, server, b.jar, "u");
     const refreshing = tab.refreshSession();
     await vi.advanceTimersByTimeAsync(10); // the request is out
     tab.clearSession();

@@ -1,38 +1,47 @@
 /**
- * The login session: tokens kept in localStorage so a reload keeps you logged in, a silent refresh
- * shortly before the access token expires (and on demand after a 401), and a tiny observable store for
- * React (`useSyncExternalStore`).
+ * The login session. The refresh token lives in an httpOnly cookie that the server sets (login with
+ * `refresh_cookie: true`), so no script on the page, an injected one included, can read it; the access
+ * token lives in this tab's memory only. localStorage keeps just the email, as the sign that a session
+ * exists: a reload, or another tab, gets its own access token by rotating the cookie. The access token is
+ * refreshed shortly before it expires and on demand after a 401; a tiny observable store serves React
+ * (`useSyncExternalStore`).
  */
 import type { TokenPair } from "../api/types";
 
 const KEY = "exchange.session";
-const REFRESH_LOCK = "exchange.session.refresh";
+const LOCK = "exchange.session.refresh";
 
 export interface Session {
   email: string;
+  /** "" while a restored session waits for its first refresh. */
   accessToken: string;
-  refreshToken: string;
   /** Epoch ms when the access token expires. */
   expiresAt: number;
 }
 
 type Listener = () => void;
 
-let current: Session | null = load();
+let current: Session | null = restored();
 const listeners = new Set<Listener>();
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inflight: Promise<Session | null> | null = null;
-let generation = 0; // bumped by clearSession
+let inflightGeneration = -1;
+let generation = 0; // bumped when the session ends or changes account: older refresh answers are stale
 
-function load(): Session | null {
+function storedEmail(): string | null {
   try {
     const raw = localStorage.getItem(KEY);
     if (!raw) return null;
-    const s = JSON.parse(raw) as Session;
-    return s && typeof s.refreshToken === "string" ? s : null;
+    const v = JSON.parse(raw) as { email?: unknown } | null;
+    return typeof v?.email === "string" ? v.email : null;
   } catch {
     return null;
   }
+}
+
+function restored(): Session | null {
+  const email = storedEmail();
+  return email ? { email, accessToken: "", expiresAt: 0 } : null;
 }
 
 function emit(): void {
@@ -48,14 +57,22 @@ export function subscribeSession(l: Listener): () => void {
   return () => listeners.delete(l);
 }
 
+/**
+ * Run `fn` holding the cross-tab session lock (Web Locks; directly where the API is missing). Every call
+ * that changes the cookie (login, refresh, logout) runs under it: the server revokes all of an account's
+ * refresh tokens when one is presented twice, and an answer that sets the cookie must not land after
+ * another tab's login or logout.
+ */
+export function withSessionLock<T>(fn: () => Promise<T>): Promise<T> {
+  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
+  return locks ? (locks.request(LOCK, fn) as Promise<T>) : fn();
+}
+
+/** Adopt the tokens of a login or refresh (call it under `withSessionLock`). */
 export function setSession(email: string, tokens: TokenPair): Session {
-  current = {
-    email,
-    accessToken: tokens.access_token,
-    refreshToken: tokens.refresh_token,
-    expiresAt: Date.now() + Number(tokens.expires_in) * 1000,
-  };
-  localStorage.setItem(KEY, JSON.stringify(current));
+  if (current?.email !== email) generation += 1;
+  current = { email, accessToken: tokens.access_token, expiresAt: Date.now() + Number(tokens.expires_in) * 1000 };
+  if (storedEmail() !== email) localStorage.setItem(KEY, JSON.stringify({ email }));
   schedule();
   emit();
   return current;
@@ -69,55 +86,38 @@ export function clearSession(): void {
   emit();
 }
 
-function adopt(stored: Session): Session {
-  current = stored;
-  schedule();
-  emit();
-  return stored;
-}
-
-/** Run `fn` holding the cross-tab refresh lock (Web Locks), or directly where the API is missing. */
-function withRefreshLock<T>(fn: () => Promise<T>): Promise<T> {
-  const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
-  return locks ? (locks.request(REFRESH_LOCK, fn) as Promise<T>) : fn();
-}
-
 /**
- * Rotate the tokens once, shared by every caller of this tab that needs it at the same moment, and by
- * every tab: the server revokes all of an account's refresh tokens when one is presented twice, and two
- * tabs schedule their refresh from the same expiry. So the rotation runs under a cross-tab lock, and a tab
- * that finds another tab's rotation in storage once it holds the lock adopts it instead of rotating again.
+ * Get a new access token by rotating the cookie: one request shared by every caller of this tab that
+ * needs it at the same moment, serialized with the other tabs' by the session lock. A 401 (cookie gone,
+ * expired or revoked) ends the session; a network error keeps it for a later try.
  */
 export function refreshSession(): Promise<Session | null> {
-  if (inflight) return inflight;
+  if (inflight && inflightGeneration === generation) return inflight;
   if (!current) return Promise.resolve(null);
-  const before = current.refreshToken;
   const gen = generation;
-  inflight = withRefreshLock(async () => {
-    const stored = load();
-    if (gen !== generation || !current) return null; // logged out meanwhile
-    if (stored && stored.refreshToken !== before) return adopt(stored); // another tab rotated
-    const s = current;
+  const email = current.email;
+  const request = withSessionLock(async () => {
+    if (gen !== generation) return null; // logged out or switched account meanwhile
     try {
       const res = await fetch("/api/auth/refresh", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ refresh_token: s.refreshToken }),
+        body: "{}",
+        credentials: "same-origin",
       });
       if (gen !== generation) return null; // logged out while the request was out: do not log back in
-      if (res.ok) return setSession(s.email, (await res.json()) as TokenPair);
-      // without Web Locks another tab may still have rotated first: adopt what it stored
-      const latest = load();
-      if (latest && latest.refreshToken !== s.refreshToken) return adopt(latest);
+      if (res.ok) return setSession(email, (await res.json()) as TokenPair);
       if (res.status === 400 || res.status === 401 || res.status === 403) clearSession();
       return null;
     } catch {
       return null; // network trouble: keep the session, try again later
     }
   }).finally(() => {
-    inflight = null;
+    if (inflight === request) inflight = null;
   });
-  return inflight;
+  inflight = request;
+  inflightGeneration = gen;
+  return request;
 }
 
 function schedule(): void {
@@ -129,20 +129,32 @@ function schedule(): void {
   refreshTimer = setTimeout(() => void refreshSession(), due);
 }
 
-/** Start the refresh timer for a session restored from storage (refreshing at once if it expired). */
+/** Start the session restored from storage: its first access token comes from the cookie. */
 export function startSession(): void {
   if (!current) return;
-  if (current.expiresAt - Date.now() < 10_000) void refreshSession();
+  if (!current.accessToken || current.expiresAt - Date.now() < 10_000) void refreshSession();
   else schedule();
 }
 
-// keep tabs in step: a login, refresh or logout elsewhere applies here too
+// keep tabs in step: a logout elsewhere ends the session here; a login to another account elsewhere
+// replaced the cookie, so this tab drops its token and takes one from the new cookie
 if (typeof window !== "undefined") {
   window.addEventListener("storage", (e) => {
-    if (e.key !== KEY) return;
-    current = load();
-    if (!current) generation += 1; // logged out in another tab
-    schedule();
+    if (e.key !== KEY && e.key !== null) return;
+    const email = storedEmail();
+    if (!email) {
+      if (!current) return;
+      generation += 1;
+      current = null;
+      if (refreshTimer) clearTimeout(refreshTimer);
+      emit();
+      return;
+    }
+    if (current?.email === email) return; // the same account: this tab's access token stays good
+    generation += 1;
+    current = { email, accessToken: "", expiresAt: 0 };
+    if (refreshTimer) clearTimeout(refreshTimer);
     emit();
+    void refreshSession();
   });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Estimate, Market } from "../api/types";
-import { volumeProblem, volumeRows } from "./volumePrices";
+import { volumeProblem, volumeQuery, volumeRows } from "./volumePrices";
 
 const market = {
   symbol: "BTC-USDT", base: "BTC", quote: "USDT", tick_size: "0.01", lot_size: "0.00001", min_qty: "0.00001",
@@ -16,6 +16,13 @@ describe("volumeProblem", () => {
   it("accepts a positive plain decimal on the lot", () => {
     expect(volumeProblem("0.5", market)).toBeNull();
     expect(volumeProblem(" 1.00001 ", market)).toBeNull();
+  });
+  it("takes '.5' and '5.' as the order form does, and asks the server in plain form", () => {
+    expect(volumeProblem(".5", market)).toBeNull();
+    expect(volumeProblem("5.", market)).toBeNull();
+    expect(volumeProblem(".", market)).toBe("Not a number");
+    expect(volumeQuery(".5")).toBe("0.5");
+    expect(volumeQuery(" 1.50 ")).toBe("1.5");
   });
   it("names what is wrong, as the server would refuse it", () => {
     expect(volumeProblem("", market)).toBe("Enter an amount");

@@ -4,9 +4,10 @@
  * This module checks the typed amount before asking, and turns an answer into display rows.
  */
 import type { Estimate, Market } from "../api/types";
-import { cmp, dec, format, isMultiple, isPositive, parse } from "./money";
+import { cmp, dec, format, isMultiple, isPositive, parse, toPlain } from "./money";
 
-const PLAIN = /^\d{1,20}(\.\d{1,18})?$/;
+// digits as the order form takes them (".5" and "5." too); sent to the server in its plain form
+const PLAIN = /^\d{0,20}(\.\d{0,18})?$/;
 
 /** Why `text` cannot be estimated (null when it can): the same rules the server applies. */
 export function volumeProblem(text: string, m: Market): string | null {
@@ -18,6 +19,12 @@ export function volumeProblem(text: string, m: Market): string | null {
   if (!isMultiple(d, m.lot_size)) return `The amount must be a multiple of ${m.lot_size}`;
   if (cmp(d, dec(m.max_qty)) > 0) return `At most ${m.max_qty}`;
   return null;
+}
+
+/** The amount as the server takes it ("1.50" -> "1.5", ".5" -> "0.5"), for text `volumeProblem` accepts. */
+export function volumeQuery(text: string): string {
+  const d = parse(text.trim());
+  return d ? toPlain(d) : text.trim();
 }
 
 export interface VolumeRow {

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from "react";
 import type { TokenPair } from "../api/types";
-import { api, ApiError } from "../lib/http";
-import { setSession } from "../lib/session";
+import { api } from "../lib/http";
+import { authError } from "../lib/userText";
+import { setSession, withSessionLock } from "../lib/session";
 
 export function AuthPage({ mode }: { mode: "login" | "signup" }) {
   const [email, setEmail] = useState("");
@@ -16,11 +17,14 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
     setBusy(true);
     try {
       if (signup) await api("POST", "/api/auth/register", { body: { email, password }, auth: false });
-      const tokens = await api<TokenPair>("POST", "/api/auth/login", { body: { email, password }, auth: false });
-      setSession(email, tokens);
+      // the refresh token comes back as an httpOnly cookie: this page never sees it
+      await withSessionLock(async () => {
+        const body = { email, password, refresh_cookie: true };
+        setSession(email, await api<TokenPair>("POST", "/api/auth/login", { body, auth: false }));
+      });
       window.location.hash = "/markets";
     } catch (err) {
-      setError(err instanceof ApiError ? `${err.message} (${err.code})` : "Something went wrong");
+      setError(authError(err));
     } finally {
       setBusy(false);
     }

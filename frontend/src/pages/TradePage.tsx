@@ -13,6 +13,8 @@ export function TradePage({ symbol }: { symbol: string }) {
   const tickers = useTickers();
   const [picked, setPicked] = useState<{ price: string; n: number } | null>(null);
   const onPick = useCallback((price: string) => setPicked((p) => ({ price, n: (p?.n ?? 0) + 1 })), []);
+  const [best, setBest] = useState<{ bid: string | null; ask: string | null }>({ bid: null, ask: null });
+  const onBest = useCallback((bid: string | null, ask: string | null) => setBest({ bid, ask }), []);
   const market = markets.find((m) => m.symbol === symbol);
   if (!market) {
     return (
@@ -25,6 +27,9 @@ export function TradePage({ symbol }: { symbol: string }) {
   const pd = decimalsOf(market.tick_size);
   const qd = decimalsOf(market.lot_size);
   const s = sign(t?.change_24h_pct);
+  // the live book's best prices; the ticker's (pushed about once a second) until the book is in sync
+  const bestBid = best.bid ?? t?.best_bid ?? null;
+  const bestAsk = best.ask ?? t?.best_ask ?? null;
   return (
     <div className="trade-page">
       <div className="ticker-bar card">
@@ -52,14 +57,14 @@ export function TradePage({ symbol }: { symbol: string }) {
           <Chart symbol={symbol} pricePrecision={pd} />
         </div>
         <div className="area-book">
-          <OrderBook symbol={symbol} priceDecimals={pd} qtyDecimals={qd} onPick={onPick} />
+          <OrderBook symbol={symbol} onBest={onBest} priceDecimals={pd} qtyDecimals={qd} onPick={onPick} />
         </div>
         <div className="area-trades">
           <TradesTape symbol={symbol} priceDecimals={pd} qtyDecimals={qd} />
         </div>
         <div className="area-form">
           <div className="form-stack">
-            <OrderForm market={market} picked={picked} bestBid={t?.best_bid ?? null} bestAsk={t?.best_ask ?? null} />
+            <OrderForm market={market} picked={picked} bestBid={bestBid} bestAsk={bestAsk} />
             <VolumePrices market={market} />
           </div>
         </div>
