@@ -195,9 +195,11 @@ def test_every_market_has_a_live_price_and_the_table_sorts_and_filters(stack: St
 
 
 def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) -> None:
-    """On BTC-USDT the order book, the trades tape and the candle chart all update live."""
+    """On BTC-USDT the order book, the trades tape and the candle chart all update live; the tab's title
+    names the price and the pair."""
     page = new_page()
     open_trade(page)
+    expect(page).to_have_title(re.compile(r"^[\d,]+\.?\d* · BTC/USDT · Exchange$"))
     chart = page.get_by_test_id("chart")
     expect(chart).not_to_have_attribute("data-bars", "0", timeout=20_000)
     book0 = page.get_by_test_id("order-book").inner_text()
@@ -448,7 +450,8 @@ def test_a_market_order_is_priced_by_walking_the_book(stack: Stack, new_page: An
 
 
 def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
-    """At phone width the trade page stacks without horizontal scroll; markets rows open with Enter."""
+    """At phone width the trade page stacks without horizontal scroll; markets rows open with Enter; the
+    account tabs work with the arrow keys."""
     page = new_page(390, 844)
     page.goto("/#/markets")
     expect(page.locator("tr[data-symbol]").first).to_be_visible()
@@ -459,6 +462,15 @@ def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 1, f"page scrolls sideways by {overflow}px"
     shot(page, "09-phone")
+    # the account tabs are one tab stop; arrows move between them (WAI-ARIA tabs)
+    page.get_by_role("tab", name="Open orders").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Order history")).to_be_focused()
+    expect(page.get_by_role("tab", name="Order history")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("End")
+    expect(page.get_by_role("tab", name="Balances")).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("ArrowRight")  # wraps around
+    expect(page.get_by_role("tab", name="Open orders")).to_be_focused()
 
 
 def refresh_cookie(page: Any) -> dict[str, Any] | None:

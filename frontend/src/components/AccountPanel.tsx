@@ -1,5 +1,5 @@
 /** The account's tables: open orders, order history, fills, positions and balances. */
-import { useEffect, useState } from "react";
+import { useEffect, useState, type KeyboardEvent } from "react";
 import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
 import { useSession } from "../lib/hooks";
 import { api, ApiError, authFetch, errorFrom } from "../lib/http";
@@ -40,9 +40,19 @@ export function AccountPanel({ symbol }: { symbol: string }) {
   const session = useSession();
   const [tab, setTab] = useState<Tab>("open");
   const { openOrders } = useAccount();
+  // the WAI-ARIA tabs pattern: one tab stop, arrows (and Home/End) move between the tabs
+  const onTabKey = (e: KeyboardEvent<HTMLDivElement>) => {
+    const at = TABS.findIndex(([k]) => k === tab);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1, Home: 0, End: TABS.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    const [k] = TABS[(to + TABS.length) % TABS.length];
+    setTab(k);
+    document.getElementById(`tab-${k}`)?.focus();
+  };
   return (
     <div className="card account-card">
-      <div className="tabs" role="tablist" aria-label="Account">
+      <div className="tabs" role="tablist" aria-label="Account" onKeyDown={onTabKey}>
         {TABS.map(([k, label]) => (
           <button
             key={k}
@@ -50,6 +60,7 @@ export function AccountPanel({ symbol }: { symbol: string }) {
             id={`tab-${k}`}
             aria-selected={tab === k}
             aria-controls={`panel-${k}`}
+            tabIndex={tab === k ? 0 : -1}
             className={tab === k ? "active" : ""}
             onClick={() => setTab(k)}
           >

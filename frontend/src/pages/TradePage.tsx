@@ -1,4 +1,4 @@
-import { useCallback, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { AccountPanel } from "../components/AccountPanel";
 import { Chart } from "../components/Chart";
 import { OrderBook } from "../components/OrderBook";
@@ -16,6 +16,12 @@ export function TradePage({ symbol }: { symbol: string }) {
   const [best, setBest] = useState<{ bid: string | null; ask: string | null }>({ bid: null, ask: null });
   const onBest = useCallback((bid: string | null, ask: string | null) => setBest({ bid, ask }), []);
   const market = markets.find((m) => m.symbol === symbol);
+  const last = tickers.get(symbol)?.last;
+  useEffect(() => {
+    // as exchanges do: the price and the pair in the tab's title
+    document.title = `${last ? `${format(last)} · ` : ""}${symbol.replace("-", "/")} · Exchange`;
+    return () => void (document.title = "Exchange");
+  }, [symbol, last]);
   if (!market) {
     return (
       <div className="page">
