@@ -34,6 +34,15 @@ import httpx
 
 log = logging.getLogger("exchange.mm")
 
+
+def _error_message(r: httpx.Response) -> str:
+    """The API's error message (`{"error": {"message"}}`), else the start of the body."""
+    try:
+        return str(r.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return r.text[:200]
+
+
 START_PRICES: dict[str, str] = {
     "BTC-USDT": "60000",
     "ETH-USDT": "3000",
@@ -243,10 +252,12 @@ class MarketMaker:
             if now - self._warned_funds_at > 60:  # e.g. the API does not run in demo mode
                 self._warned_funds_at = now
                 log.warning(
-                    "%s lacks funds for %s %s (is EXCHANGE_DEMO=1?)",
+                    "%s lacks funds for %s %s: %s (is EXCHANGE_DEMO=1? demo deposits also stop once an"
+                    " asset's supply nears 2^53 minor units)",
                     session.email,
                     body["side"],
                     body["symbol"],
+                    _error_message(r),
                 )
         elif r.status_code != 409:  # other 409s: market status, expected now and then
             log.debug("order refused: %s %s", r.status_code, r.text)

@@ -131,3 +131,32 @@ async def _wait_for(predicate: object, timeout_s: float) -> None:
             return
         await asyncio.sleep(0.2)
     raise AssertionError("condition not reached in time")
+
+
+async def test_a_refused_quote_for_lack_of_funds_is_logged_with_the_apis_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """When the API refuses a quote with INSUFFICIENT_FUNDS, the warning carries the API's message and
+    names both likely causes (no demo mode, or an asset's demo supply used up); once a minute at most."""
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/login":
+            tokens = {"access_token": "a", "refresh_token": "r", "token_type": "bearer", "expires_in": 600}
+            return httpx.Response(200, json=tokens)
+        message = "insufficient USDT: 3 available, 60.12 needed (with the taker fee)"
+        return httpx.Response(409, json={"error": {"code": "INSUFFICIENT_FUNDS", "message": message}})
+
+    mm = MarketMaker("http://mm.test")
+    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
+    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    body = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "60000", "qty": "0.001"}
+    try:
+        with caplog.at_level("WARNING", logger="exchange.mm"):
+            assert await mm._place(mm.maker, body) is None
+            assert await mm._place(mm.maker, body) is None
+    finally:
+        await mm.close()
+    warnings = [r.getMessage() for r in caplog.records if "lacks funds" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "insufficient USDT: 3 available, 60.12 needed" in warnings[0]
+    assert "EXCHANGE_DEMO=1" in warnings[0] and "supply" in warnings[0]
