@@ -11,8 +11,10 @@ export default defineConfig({
   server: {
     port: 3000, // the terminal's port since the original exchange (`npm run dev`)
     proxy: {
-      "/api": api,
-      "/schema": api,
+      // changeOrigin false (the string shorthand sets it true): the API then sees the browser's Host, which
+      // its same-site check compares with the Origin (the refresh cookie and the WebSocket need it)
+      "/api": { target: api, changeOrigin: false },
+      "/schema": { target: api, changeOrigin: false },
       "/ws": { target: api.replace(/^http/, "ws"), ws: true },
     },
   },

@@ -44,7 +44,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange import __version__
 from exchange.api import metrics
-from exchange.api.auth import TokenService, provide_account_id
+from exchange.api.auth import TokenService
 from exchange.api.context import Services
 from exchange.api.convert import MarketCache
 from exchange.api.errors import ErrorCode, as_api_error
@@ -120,10 +120,12 @@ class JsonRequest(Request[Any, Any, Any]):
             try:
                 msgspec.convert(value, body_type, strict=True)
             except msgspec.ValidationError as exc:
-                # Litestar converts the body after the dependencies: a missing token is 401 before any 422
+                # Litestar converts the body after the dependencies, so a missing token is 401 and a
+                # non-admin on an admin route 403 before any 422: run the route's auth provider first
                 deps = self.route_handler.resolve_dependencies()
-                if "account_id" in deps or "admin_id" in deps:
-                    await provide_account_id(self)
+                auth = deps.get("admin_id") or deps.get("account_id")
+                if auth is not None:
+                    await auth.dependency(self)
                 message, _, at = str(exc).partition(" - at `")
                 key = at.rstrip("`").removeprefix("$").removeprefix(".")
                 detail = {"key": key, "message": message, "source": "body"}

@@ -71,14 +71,21 @@ def _refresh_cookie(request: Request[Any, Any, Any], token: str | None, max_age:
     )
 
 
+def _same_site(request: Request[Any, Any, Any], svc: Services) -> None:
+    """403 `FORBIDDEN` unless the request comes from this site's pages (or not from a browser): the refresh
+    cookie is neither read nor set for another origin. Setting it matters as much as reading it: a foreign
+    page's form could otherwise log the victim's terminal into the attacker's account (login CSRF)."""
+    allowed = normalize_origins(svc.settings.allowed_origins)
+    if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), allowed):
+        raise ApiError(ErrorCode.FORBIDDEN, "the refresh cookie is used only by this site's pages")
+
+
 def _cookie_token(request: Request[Any, Any, Any], svc: Services) -> str | None:
-    """The refresh token of the cookie, if any; 403 `FORBIDDEN` from a foreign browser origin."""
+    """The refresh token of the cookie, if any (checked `_same_site`)."""
     token = request.cookies.get(REFRESH_COOKIE)
     if not token:
         return None
-    allowed = normalize_origins(svc.settings.allowed_origins)
-    if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), allowed):
-        raise ApiError(ErrorCode.FORBIDDEN, "the refresh cookie is accepted only from this site's pages")
+    _same_site(request, svc)
     return token
 
 
@@ -122,6 +129,8 @@ class AuthController(Controller):
         """Exchange email and password for an access token (<= 15 min) and a refresh token (with
         `refresh_cookie: true`, as the httpOnly `exchange_refresh` cookie instead of in the body)."""
         svc = services(request)
+        if data.refresh_cookie:
+            _same_site(request, svc)
         limits = svc.settings.rate_limits
         await svc.limiter.hit("login_ip", client_ip(request), limits.login_ip)
         await svc.limiter.hit("login_email", accounts.normalize_email(data.email), limits.login_email)
@@ -137,8 +146,11 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[RefreshRequest]
     ) -> Response[TokenPair]:
         """Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
-        rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie."""
+        rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie (as it
+        does for a body token with `refresh_cookie: true`: how a session kept by script moves to it)."""
         svc = services(request)
+        if data.refresh_cookie:
+            _same_site(request, svc)
         await svc.limiter.hit("refresh_ip", client_ip(request), svc.settings.rate_limits.refresh_ip)
         token = data.refresh_token
         from_cookie = token is None
@@ -153,7 +165,9 @@ class AuthController(Controller):
         )
         if not ok:
             raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token revoked or already used")
-        return _tokens(request, svc, claims.account_id, new_refresh, cookie=from_cookie)
+        return _tokens(
+            request, svc, claims.account_id, new_refresh, cookie=from_cookie or data.refresh_cookie
+        )
 
     @post("/logout", operation_id="logout", status_code=204, responses=errors(401, 422))
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> Response[None]:

@@ -81,9 +81,11 @@ class LoginRequest(Credentials, forbid_unknown_fields=True):
 
 
 class RefreshRequest(Struct, forbid_unknown_fields=True):
-    """The refresh token to rotate; `{}` rotates the one in the `exchange_refresh` cookie."""
+    """The refresh token to rotate; `{}` rotates the one in the `exchange_refresh` cookie. `refresh_cookie:
+    true` returns the new one as that cookie even for a token from the body."""
 
     refresh_token: Token | None = None
+    refresh_cookie: bool = False
 
 
 class LogoutRequest(Struct, forbid_unknown_fields=True):

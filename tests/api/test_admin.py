@@ -124,3 +124,18 @@ async def test_a_deposit_with_a_number_in_a_string_is_refused(
         assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
         assert r.json()["error"]["message"].startswith("account_id: Expected `int`")
     assert engine_state(redis_client) == before
+
+
+async def test_a_non_admin_is_refused_before_the_body_is_judged(
+    client: AsyncTestClient[Litestar], alice: User, redis_client: object
+) -> None:
+    """A normal account posting a malformed body to an admin route is 403 FORBIDDEN, as with a valid one
+    (the admin check runs before the body's strict check), and nothing changes."""
+    before = engine_state(redis_client)
+    for body in (
+        {"account_id": str(alice.id), "asset": "USDT", "amount": "5", "ref": "x"},
+        {"colour": "red"},
+    ):
+        r = await client.post("/api/admin/deposits", json=body, headers=alice.headers)
+        assert r.status_code == 403 and error_code(r) == "FORBIDDEN", r.text
+    assert engine_state(redis_client) == before

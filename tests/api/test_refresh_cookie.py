@@ -114,3 +114,38 @@ async def test_logout_with_a_dead_cookie_still_clears_it(client: AsyncTestClient
     r = await client.post("/api/auth/logout", json={})
     assert r.status_code == 204
     assert "max-age=0" in set_cookie(r.headers).lower()
+
+
+async def test_a_foreign_page_cannot_log_the_terminal_into_another_account(
+    client: AsyncTestClient[Litestar], alice: User, bob: User
+) -> None:
+    """Login CSRF: a foreign page's form (text/plain, which Litestar still reads as JSON) asking for the
+    cookie is 403 FORBIDDEN and sets nothing, so the victim's cookie stays hers."""
+    await cookie_login(client, alice)
+    mine = client.cookies[COOKIE]
+    body = f'{{"email": "{bob.email}", "password": "{PASSWORD}", "refresh_cookie": true}}'
+    r = await client.post(
+        "/api/auth/login",
+        content=body,
+        headers={"Origin": "https://evil.example", "content-type": "text/plain"},
+    )
+    assert r.status_code == 403 and error_code(r) == "FORBIDDEN", r.text
+    assert "set-cookie" not in r.headers
+    assert client.cookies[COOKIE] == mine
+    r = await client.post("/api/auth/refresh", json={}, headers={"Origin": "http://testserver.local"})
+    me = await client.get("/api/me", headers={"Authorization": f"Bearer {r.json()['access_token']}"})
+    assert me.json()["id"] == alice.id
+
+
+async def test_a_body_token_moves_into_the_cookie(client: AsyncTestClient[Litestar], alice: User) -> None:
+    """`{refresh_token, refresh_cookie: true}` (a session the previous terminal kept in storage) rotates the
+    token and returns the new one as the cookie only; the old token stops working."""
+    r = await client.post(
+        "/api/auth/refresh", json={"refresh_token": alice.refresh_token, "refresh_cookie": True}
+    )
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"access_token", "token_type", "expires_in"}
+    assert client.cookies[COOKIE].startswith("ey")
+    client.cookies.clear()
+    again = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert again.status_code == 401

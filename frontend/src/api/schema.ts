@@ -138,7 +138,8 @@ export interface paths {
         /**
          * Refresh
          * @description Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
-         *     rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie.
+         *     rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie (as it
+         *     does for a body token with `refresh_cookie: true`: how a session kept by script moves to it).
          */
         post: operations["refresh"];
         delete?: never;
@@ -727,6 +728,8 @@ export interface components {
         };
         /** RefreshRequest */
         RefreshRequest: {
+            /** @default false */
+            refresh_cookie: boolean;
             refresh_token?: string | null;
         };
         /**

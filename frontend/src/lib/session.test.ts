@@ -67,10 +67,13 @@ function browser(server: AuthServer) {
   });
   vi.stubGlobal("fetch", (url: string, init: { body: string }) => {
     expect(url).toBe("/api/auth/refresh");
-    expect(JSON.parse(init.body)).toEqual({}); // the token travels only as the cookie
+    const body = JSON.parse(init.body) as { refresh_token?: string; refresh_cookie?: boolean };
+    // the token travels as the cookie; only a token kept by an earlier terminal comes in the body, once
+    if (body.refresh_token === undefined) expect(body).toEqual({});
+    else expect(body.refresh_cookie).toBe(true);
     return new Promise((resolve) =>
       setTimeout(() => {
-        const r = server.refresh(jar.cookie);
+        const r = server.refresh(body.refresh_token ?? jar.cookie);
         setTimeout(() => {
           if (r.token) jar.cookie = r.token;
           resolve({ ok: r.status === 200, status: r.status, json: async () => r.body });
@@ -157,6 +160,21 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
     expect(first.getSession()?.accessToken).not.toBe(second.getSession()?.accessToken);
     expect(server.calls).toBe(2);
     expect(server.reuses).toBe(0);
+  });
+
+  it("a session an earlier terminal kept in storage moves to the cookie and leaves no token behind", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    const old = { email: "u@example.com", accessToken: "A-x", refreshToken: server.issue("u"), expiresAt: 0 };
+    b.store.set("exchange.session", JSON.stringify(old));
+    const tab = await b.tab();
+    tab.startSession();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(accountOf(tab)).toBe("u");
+    expect(JSON.parse(b.store.get("exchange.session") ?? "null")).toEqual({ email: "u@example.com" });
+    expect(b.jar.cookie).toMatch(/^u:/); // the rotated token came back as the cookie
+    expect(server.refresh(old.refreshToken).status).toBe(401); // and the stored one is spent
   });
 
   it("a session restored without a live cookie ends at its first refresh", async () => {

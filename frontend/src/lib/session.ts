@@ -10,6 +10,7 @@ import type { TokenPair } from "../api/types";
 
 const KEY = "exchange.session";
 const LOCK = "exchange.session.refresh";
+const REFRESH_TIMEOUT_MS = 15_000;
 
 export interface Session {
   email: string;
@@ -28,15 +29,34 @@ let inflight: Promise<Session | null> | null = null;
 let inflightGeneration = -1;
 let generation = 0; // bumped when the session ends or changes account: older refresh answers are stale
 
-function storedEmail(): string | null {
+function stored(): { email?: unknown; refreshToken?: unknown } | null {
   try {
     const raw = localStorage.getItem(KEY);
-    if (!raw) return null;
-    const v = JSON.parse(raw) as { email?: unknown } | null;
-    return typeof v?.email === "string" ? v.email : null;
+    return raw ? (JSON.parse(raw) as { email?: unknown; refreshToken?: unknown } | null) : null;
   } catch {
     return null;
   }
+}
+
+function storedEmail(): string | null {
+  const v = stored();
+  return typeof v?.email === "string" ? v.email : null;
+}
+
+/**
+ * The refresh token an earlier terminal kept in storage (it kept the whole session there). The next refresh
+ * presents it once, asking for the cookie (`refresh_cookie: true`), so the session moves to the cookie; once
+ * the server has answered, `dropLegacyToken` takes it out of storage, where any script could read it.
+ */
+function legacyToken(): string | null {
+  const v = stored();
+  return typeof v?.refreshToken === "string" ? v.refreshToken : null;
+}
+
+function dropLegacyToken(): void {
+  const email = storedEmail();
+  if (email) localStorage.setItem(KEY, JSON.stringify({ email }));
+  else localStorage.removeItem(KEY);
 }
 
 function restored(): Session | null {
@@ -72,7 +92,8 @@ export function withSessionLock<T>(fn: () => Promise<T>): Promise<T> {
 export function setSession(email: string, tokens: TokenPair): Session {
   if (current?.email !== email) generation += 1;
   current = { email, accessToken: tokens.access_token, expiresAt: Date.now() + Number(tokens.expires_in) * 1000 };
-  if (storedEmail() !== email) localStorage.setItem(KEY, JSON.stringify({ email }));
+  const record = JSON.stringify({ email });
+  if (localStorage.getItem(KEY) !== record) localStorage.setItem(KEY, record); // (no token ever)
   schedule();
   emit();
   return current;
@@ -99,12 +120,15 @@ export function refreshSession(): Promise<Session | null> {
   const request = withSessionLock(async () => {
     if (gen !== generation) return null; // logged out or switched account meanwhile
     try {
+      const legacy = legacyToken();
       const res = await fetch("/api/auth/refresh", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: "{}",
+        body: legacy ? JSON.stringify({ refresh_token: legacy, refresh_cookie: true }) : "{}",
         credentials: "same-origin",
+        signal: timeout(REFRESH_TIMEOUT_MS), // the lock must not wait on a stalled network
       });
+      if (legacy) dropLegacyToken(); // rotated, or refused: either way it is of no more use
       if (gen !== generation) return null; // logged out while the request was out: do not log back in
       if (res.ok) return setSession(email, (await res.json()) as TokenPair);
       if (res.status === 400 || res.status === 401 || res.status === 403) clearSession();
@@ -118,6 +142,10 @@ export function refreshSession(): Promise<Session | null> {
   inflight = request;
   inflightGeneration = gen;
   return request;
+}
+
+function timeout(ms: number): AbortSignal | undefined {
+  return typeof AbortSignal.timeout === "function" ? AbortSignal.timeout(ms) : undefined;
 }
 
 function schedule(): void {
