@@ -312,7 +312,12 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
     expect(filled.first).to_contain_text(re.compile(r"avg price \d"))
     shot(page, "06-fill-toast")
     # no tab switch: the panel reloads on its own after the order event, and again once the worker wrote it
-    expect(page.locator(f"[data-testid=positions] tr[data-symbol='{SYMBOL}']")).to_be_visible(timeout=10_000)
+    position = page.locator(f"[data-testid=positions] tr[data-symbol='{SYMBOL}']")
+    expect(position).to_be_visible(timeout=10_000)
+    last = position.locator("td").nth(3)  # Market, Position, Avg entry, Last
+    first_last = last.inner_text()
+    # the market maker keeps trading: the open tab follows the last price (and the unrealized PnL with it)
+    expect(last).not_to_have_text(first_last, timeout=30_000)
     deadline = time.monotonic() + 10
     after = available(page, m["base"])
     while after == before and time.monotonic() < deadline:

@@ -287,10 +287,18 @@ function History() {
   );
 }
 
-function useList<T>(path: string, pick: (body: unknown) => T[]): { rows: T[]; error: string | null } {
+/** A list the API serves, reloaded after order changes (`historyVersion`) and, given `everyMs`, also on a
+ * timer while it is on screen (positions: their last price and unrealized PnL follow the market). */
+function useList<T>(path: string, pick: (body: unknown) => T[], everyMs?: number): { rows: T[]; error: string | null } {
   const { historyVersion } = useAccount();
   const [rows, setRows] = useState<T[]>([]);
   const [error, setError] = useState<string | null>(null);
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    if (!everyMs) return;
+    const timer = setInterval(() => setTick((t) => t + 1), everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs]);
   useEffect(() => {
     let alive = true;
     api<unknown>("GET", path, { query: path === "/api/fills" ? { limit: 50 } : undefined }).then(
@@ -300,7 +308,7 @@ function useList<T>(path: string, pick: (body: unknown) => T[]): { rows: T[]; er
     return () => {
       alive = false;
     };
-  }, [path, historyVersion]);
+  }, [path, historyVersion, tick]);
   return { rows, error };
 }
 
@@ -345,7 +353,7 @@ function Fills() {
 }
 
 function Positions() {
-  const { rows, error } = useList<Position>("/api/positions", (b) => (Array.isArray(b) ? (b as Position[]) : []));
+  const { rows, error } = useList<Position>("/api/positions", (b) => (Array.isArray(b) ? (b as Position[]) : []), 5_000);
   return (
     <div className="table-scroll">
       {error && <p className="form-error">{error}</p>}

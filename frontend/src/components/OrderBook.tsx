@@ -56,11 +56,12 @@ export function useBook(symbol: string): BookView {
   return view;
 }
 
-/** The live book of one market. `onBest` hears its best bid and ask (null until in sync), only when they
- * change, so the order form prices from the book without the whole page re-rendering at each update. */
+/** The live book of one market. `onBest` hears its best bid and ask (null: that side is empty) and whether
+ * the book is in sync, only when they change, so the order form prices from the book without the whole page
+ * re-rendering at each update. */
 export function OrderBook(props: {
   symbol: string;
-  onBest?: (bestBid: string | null, bestAsk: string | null) => void;
+  onBest?: (bestBid: string | null, bestAsk: string | null, synced: boolean) => void;
   priceDecimals: number;
   qtyDecimals: number;
   onPick: (price: string) => void;
@@ -73,7 +74,7 @@ export function OrderBook(props: {
   const bestBid = bids[0]?.price;
   const bestAsk = asks[0]?.price;
   const { onBest } = props;
-  useEffect(() => onBest?.(synced ? (bestBid ?? null) : null, synced ? (bestAsk ?? null) : null), [onBest, synced, bestBid, bestAsk]);
+  useEffect(() => onBest?.(bestBid ?? null, bestAsk ?? null, synced), [onBest, synced, bestBid, bestAsk]);
   let spread = "—";
   if (bestBid && bestAsk) {
     const diff = sub(dec(bestAsk), dec(bestBid));

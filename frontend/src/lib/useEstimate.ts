@@ -21,11 +21,12 @@ export function useEstimate(symbol: string, qty: string | null): { estimate: Est
       api<Estimate>("GET", `/api/markets/${symbol}/estimate`, { query: { qty }, auth: false, signal: ctrl.signal })
         .then(
           (e) => {
+            if (ctrl.signal.aborted) return; // an answer for the previous amount, read before the abort
             setEstimate(e);
             setError(null);
           },
           (e: unknown) => {
-            if (e instanceof DOMException && e.name === "AbortError") return;
+            if (ctrl.signal.aborted || (e instanceof DOMException && e.name === "AbortError")) return;
             setError(e instanceof ApiError ? e.message : "The estimate is unavailable");
           },
         )

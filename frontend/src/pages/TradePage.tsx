@@ -13,8 +13,15 @@ export function TradePage({ symbol }: { symbol: string }) {
   const tickers = useTickers();
   const [picked, setPicked] = useState<{ price: string; n: number } | null>(null);
   const onPick = useCallback((price: string) => setPicked((p) => ({ price, n: (p?.n ?? 0) + 1 })), []);
-  const [best, setBest] = useState<{ bid: string | null; ask: string | null }>({ bid: null, ask: null });
-  const onBest = useCallback((bid: string | null, ask: string | null) => setBest({ bid, ask }), []);
+  const [best, setBest] = useState<{ bid: string | null; ask: string | null; synced: boolean }>({
+    bid: null,
+    ask: null,
+    synced: false,
+  });
+  const onBest = useCallback(
+    (bid: string | null, ask: string | null, synced: boolean) => setBest({ bid, ask, synced }),
+    [],
+  );
   const market = markets.find((m) => m.symbol === symbol);
   const last = tickers.get(symbol)?.last;
   useEffect(() => {
@@ -33,9 +40,9 @@ export function TradePage({ symbol }: { symbol: string }) {
   const pd = decimalsOf(market.tick_size);
   const qd = decimalsOf(market.lot_size);
   const s = sign(t?.change_24h_pct);
-  // the live book's best prices; the ticker's (pushed about once a second) until the book is in sync
-  const bestBid = best.bid ?? t?.best_bid ?? null;
-  const bestAsk = best.ask ?? t?.best_ask ?? null;
+  // the live book's best prices (an empty side: none); the ticker's until the book is in sync
+  const bestBid = best.synced ? best.bid : (t?.best_bid ?? null);
+  const bestAsk = best.synced ? best.ask : (t?.best_ask ?? null);
   return (
     <div className="trade-page">
       <div className="ticker-bar card">
