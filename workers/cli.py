@@ -76,6 +76,10 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
         help="while events trickle in, start a persistence round at most this often, so each writes a "
         "batch (0: back to back; env EXCHANGE_PERSIST_ROUND_MS)",
     )
+    _add_closed_ttl(p)
+
+
+def _add_closed_ttl(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--closed-order-ttl",
         type=int,
@@ -84,24 +88,36 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _closed_ttl(args: argparse.Namespace) -> int | None:
+    """--closed-order-ttl as the persister takes it (0: None, never expire; else at least a day)."""
+    from workers.jobs import MIN_CLOSED_TTL_S
+    from workers.persist import DEFAULT_CLOSED_TTL_S
+
+    seconds = int(getattr(args, "closed_order_ttl", DEFAULT_CLOSED_TTL_S))
+    return None if seconds == 0 else max(MIN_CLOSED_TTL_S, seconds)
+
+
 def run_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         redis_url, database_url = resolve_urls(args)
     except StackNotFound as exc:
         return _fail(str(exc))
+    ttl = _closed_ttl(args)
     if args.burst:
-        from workers.persist import drain
+        from workers.persist import StreamRegressed, drain
 
-        n = drain(redis_url, database_url)
+        try:
+            n = drain(redis_url, database_url, closed_ttl_s=ttl)
+        except StreamRegressed as exc:  # the other streams were persisted first
+            return _fail(f"{exc} (see docs/operations.md, REGRESSED)")
         print(f"persisted {n} events")
         return 0
     import redis
     from rq import SimpleWorker
 
-    from workers.jobs import MIN_CLOSED_TTL_S, QUEUE_NAME, Scheduler
+    from workers.jobs import QUEUE_NAME, Scheduler
 
-    ttl = None if args.closed_order_ttl == 0 else max(MIN_CLOSED_TTL_S, args.closed_order_ttl)
     scheduler = Scheduler(
         redis_url,
         database_url,
@@ -289,6 +305,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="rebuild only open orders' hashes (closed ones are then served from PostgreSQL)",
     )
+    _add_closed_ttl(p)  # the workers' value: closed orders come back expiring as they would have
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -304,6 +321,7 @@ def run_restore(args: argparse.Namespace) -> int:
             database_url,
             force=args.force,
             closed_orders=not getattr(args, "open_orders_only", False),
+            closed_ttl_s=_closed_ttl(args),
         )
     except RestoreError as exc:
         return _fail(str(exc))

@@ -27,7 +27,7 @@ import redis
 from rq import Queue
 
 from workers.events import WALLET_STREAM, stream_of
-from workers.persist import Persister, redis_cursor_key
+from workers.persist import DEFAULT_CLOSED_TTL_S, Persister, redis_cursor_key
 
 log = logging.getLogger("exchange.jobs")
 
@@ -35,7 +35,6 @@ QUEUE_NAME = "exchange"
 PERSIST_SCHEDULE_LOCK = "persist:sched:persist"
 RECONCILE_SCHEDULE_LOCK = "persist:sched:reconcile"
 DEFAULT_RETAIN = 100_000
-DEFAULT_CLOSED_TTL_S = 7 * 86400
 MIN_CLOSED_TTL_S = 86400
 
 
@@ -83,7 +82,8 @@ def reconcile_job(redis_url: str, database_url: str) -> dict[str, Any]:
 def trim_streams(
     client: redis.Redis, retain: int = DEFAULT_RETAIN, approximate: bool = True
 ) -> dict[str, int]:
-    """XTRIM MINID each stream so that at most `retain` persisted entries stay below the committed cursor.
+    """XTRIM MINID each stream so that at most `retain` persisted entries stay below the committed cursor,
+    and always the last persisted one (the persister checks that it is still the entry it persisted).
 
     The cursor read is `persist:cursor:{stream}`, written only after the PostgreSQL commit, so nothing
     unpersisted is ever trimmed. Approximate trimming (`~`) only ever removes less.
@@ -95,7 +95,7 @@ def trim_streams(
     for stream, raw in zip(streams, cast(list[Any], cursors), strict=True):
         if raw is None:
             continue
-        min_seq = int(raw) - retain + 1
+        min_seq = int(raw) - max(retain, 1) + 1
         if min_seq > 1:
             trimmed[stream] = int(
                 cast(int, client.xtrim(stream, minid=f"{min_seq}-0", approximate=approximate))

@@ -2,8 +2,9 @@
 
 Per stream: `head_seq` (the engine's last seq: `HGET market:{SYM} seq`, `GET seq:wallet`),
 `persisted_seq` (`stream_cursors.last_seq`), `events_behind`, and `seconds_behind` (age of the oldest
-event not yet persisted; 0 when caught up). `regressed` flags a stream whose head is *behind* PostgreSQL,
-which only happens when Redis lost acknowledged writes (see docs/operations.md, "AOF").
+event not yet persisted; 0 when caught up). `regressed` flags a stream whose head is *behind* PostgreSQL, or
+whose entry at the persisted cursor is gone or not the one persisted (another `ts`): both happen only when
+Redis lost acknowledged writes (see docs/operations.md, "AOF"), and the persister stops at such a stream.
 
 `lag(redis, pg)` is sync (redis.Redis + psycopg.Connection); `lag_async(redis, pg)` the same for
 redis.asyncio + psycopg.AsyncConnection (what the API's /metrics uses); `render_metrics(report)` gives
@@ -20,6 +21,7 @@ import redis
 import redis.asyncio
 
 from workers.events import WALLET_STREAM, stream_of
+from workers.persist import restored_key
 
 RECONCILE_DIFFERENCES_KEY = "reconcile:differences_total"
 RECONCILE_RUNS_KEY = "reconcile:runs_total"
@@ -40,9 +42,14 @@ def _as_str(value: object) -> str:
 
 
 def build_report(
-    heads: dict[str, int], cursors: dict[str, int], oldest_ts_ms: dict[str, int | None], now_ms: int
+    heads: dict[str, int],
+    cursors: dict[str, int],
+    oldest_ts_ms: dict[str, int | None],
+    now_ms: int,
+    replaced: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """Pure: the lag report from stream heads, persisted cursors and the ts of each oldest pending event."""
+    """Pure: the lag report from stream heads, persisted cursors, the ts of each oldest pending event, and
+    the streams whose persisted entry Redis no longer holds as persisted (`replaced`)."""
     streams: dict[str, dict[str, Any]] = {}
     for stream in sorted(heads):
         head, done = heads[stream], cursors.get(stream, 0)
@@ -54,7 +61,7 @@ def build_report(
             "persisted_seq": done,
             "events_behind": behind,
             "seconds_behind": round(seconds, 3),
-            "regressed": head < done,
+            "regressed": head < done or stream in replaced,
         }
     return {
         "events_behind": sum(s["events_behind"] for s in streams.values()),
@@ -64,7 +71,23 @@ def build_report(
 
 
 def _cursors_sql() -> str:
-    return "SELECT stream, last_seq FROM stream_cursors"
+    return "SELECT stream, last_seq, last_ts_ms FROM stream_cursors"
+
+
+def _from_cursor(cursor: tuple[int, int] | None) -> str:
+    """XRANGE start: the persisted entry itself (checked), then the oldest pending one."""
+    return f"{cursor[0]}-0" if cursor and cursor[0] > 0 else "-"
+
+
+def _pending(entries: Any, cursor: tuple[int, int] | None) -> tuple[int | None, bool]:
+    """(ts of the oldest pending entry, whether the persisted entry is still the one persisted)."""
+    entries = list(entries or [])
+    if not cursor or cursor[0] <= 0:
+        return _oldest_ts(entries), True
+    seq, ts = cursor
+    first = entries[0] if entries else None
+    intact = first is not None and _as_str(first[0]) == f"{seq}-0" and (not ts or _oldest_ts([first]) == ts)
+    return _oldest_ts(entries[1:] if intact else entries), intact
 
 
 def lag(client: redis.Redis, conn: psycopg.Connection[Any]) -> dict[str, Any]:
@@ -76,14 +99,29 @@ def lag(client: redis.Redis, conn: psycopg.Connection[Any]) -> dict[str, Any]:
     for s in symbols:
         pipe.hget(f"market:{s}", "seq")
     heads = dict(zip(streams, (_as_int(v) for v in pipe.execute()), strict=True))
-    cursors = {_as_str(s): int(v) for s, v in conn.execute(_cursors_sql()).fetchall()}
+    rows = {_as_str(s): (int(v), int(t)) for s, v, t in conn.execute(_cursors_sql()).fetchall()}
     pipe = client.pipeline(transaction=False)
     for s in streams:
-        pipe.xrange(s, f"{cursors.get(s, 0) + 1}-0", "+", count=1)
+        pipe.xrange(s, _from_cursor(rows.get(s)), "+", count=2)
+        pipe.get(restored_key(s))
+    return _report(streams, heads, rows, pipe.execute())
+
+
+def _report(
+    streams: list[str], heads: dict[str, int], rows: dict[str, tuple[int, int]], replies: list[Any]
+) -> dict[str, Any]:
+    """`replies`: per stream, its XRANGE from the cursor and its `persist:restored:` value."""
     oldest: dict[str, int | None] = {}
-    for s, entries in zip(streams, pipe.execute(), strict=True):
-        oldest[s] = _oldest_ts(entries)
-    return build_report(heads, cursors, oldest, int(time.time() * 1000))
+    replaced: set[str] = set()
+    for i, s in enumerate(streams):
+        entries, restored_at = replies[2 * i], replies[2 * i + 1]
+        oldest[s], intact = _pending(entries, rows.get(s))
+        cursor = rows[s][0] if s in rows else 0
+        just_restored = restored_at is not None and _as_int(restored_at) == cursor
+        if not intact and not just_restored and heads[s] >= cursor:  # (behind the cursor: flagged anyway)
+            replaced.add(s)
+    cursors = {s: seq for s, (seq, _) in rows.items()}
+    return build_report(heads, cursors, oldest, int(time.time() * 1000), frozenset(replaced))
 
 
 async def lag_async(client: redis.asyncio.Redis, conn: psycopg.AsyncConnection[Any]) -> dict[str, Any]:
@@ -96,14 +134,12 @@ async def lag_async(client: redis.asyncio.Redis, conn: psycopg.AsyncConnection[A
         pipe.hget(f"market:{s}", "seq")
     heads = dict(zip(streams, (_as_int(v) for v in await pipe.execute()), strict=True))
     cur = await conn.execute(_cursors_sql())
-    cursors = {_as_str(s): int(v) for s, v in await cur.fetchall()}
+    rows = {_as_str(s): (int(v), int(t)) for s, v, t in await cur.fetchall()}
     pipe = client.pipeline(transaction=False)
     for s in streams:
-        pipe.xrange(s, f"{cursors.get(s, 0) + 1}-0", "+", count=1)
-    oldest: dict[str, int | None] = {}
-    for s, entries in zip(streams, await pipe.execute(), strict=True):
-        oldest[s] = _oldest_ts(entries)
-    return build_report(heads, cursors, oldest, int(time.time() * 1000))
+        pipe.xrange(s, _from_cursor(rows.get(s)), "+", count=2)
+        pipe.get(restored_key(s))
+    return _report(streams, heads, rows, await pipe.execute())
 
 
 def _oldest_ts(entries: Any) -> int | None:

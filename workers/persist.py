@@ -5,7 +5,9 @@ PostgreSQL transaction that:
 
 1. locks the stream's row in `stream_cursors` (`FOR UPDATE SKIP LOCKED`: two workers never work on the
    same stream at once; the other one skips it),
-2. reads the entries after the cursor with XRANGE (at most `batch_size`),
+2. reads the entries after the cursor with XRANGE (at most `batch_size`), starting at the cursor's own
+   entry, which must still be the one persisted (same id and `ts`): else Redis lost writes PostgreSQL has,
+   and the stream stops with `StreamRegressed` rather than mix the two histories,
 3. inserts the rows (`ON CONFLICT DO NOTHING` on natural keys; orders are upserted forward-only by
    `last_seq`) and moves the cursor,
 4. commits; only then the committed cursor is copied to Redis (`persist:cursor:{stream}`), which is what
@@ -45,7 +47,11 @@ from workers.events import (
 log = logging.getLogger("exchange.persist")
 
 DEFAULT_BATCH = 5000
+# how long a persisted closed order's `order:{id}` record stays in Redis (every persister sets it: the
+# worker's job, `--burst`, drain() and reconcile's catch-up)
+DEFAULT_CLOSED_TTL_S = 7 * 86400
 REDIS_CURSOR_KEY = "persist:cursor:{stream}"
+RESTORED_KEY = "persist:restored:{stream}"
 REFERENCE_SYNC_S = 1.0  # how often a long-lived worker re-copies asset/market hashes
 _COUNTER_KEYS = ("seq", "book_seq")
 
@@ -197,6 +203,48 @@ class StreamResult:
     last_seq: int
 
 
+class StreamRegressed(EventError):
+    """Redis no longer holds what PostgreSQL persisted from a stream: its head is behind the cursor, or
+    the entry at the cursor is gone or another one (Redis lost writes, e.g. a crash with `appendfsync
+    everysec`, and new events reused the lost sequence numbers). Persisting on would mix two histories, so
+    the stream stops here until an operator restores Redis (docs/operations.md, "REGRESSED"). `streams`:
+    every stream found so (a round persists the others first, then raises for all of them)."""
+
+    def __init__(self, message: str, streams: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.streams = streams or [message.split(": ", 1)[0]]
+
+    @property
+    def stream(self) -> str:
+        return self.streams[0]
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def restored_key(stream: str) -> str:
+    """`persist:restored:{stream}`: the cursor at which `exchange restore` rebuilt Redis (the stream starts
+    after it, so the persisted entry itself is legitimately absent)."""
+    return RESTORED_KEY.format(stream=stream)
+
+
+def check_persisted_entry(
+    stream: str, seq: int, ts_ms: int, entry: tuple[Any, Any] | None, restored_at: int | None = None
+) -> None:
+    """The entry at the cursor must be the one persisted: same id, same `ts` (the engine stamps each call's
+    time; lost events replaced later carry a later one). Trimming always keeps it (`trim_streams`); after a
+    restore at this very cursor (`restored_at`) there is none yet, rightly."""
+    if entry is None or _text(entry[0]) != f"{seq}-0":
+        if restored_at == seq:
+            return
+        raise StreamRegressed(f"{stream}: the persisted entry {seq} is no longer in Redis")
+    fields = entry[1]
+    ts = _text(fields.get("ts", fields.get(b"ts", b"")))
+    if ts_ms and ts != str(ts_ms):
+        raise StreamRegressed(f"{stream}: entry {seq} has ts {ts}, PostgreSQL persisted one with ts {ts_ms}")
+
+
 class Persister:
     """Holds one Redis client and one PostgreSQL connection; `persist_once` moves one batch per stream."""
 
@@ -210,7 +258,7 @@ class Persister:
         self.conn = conn
         self.batch_size = batch_size
         # EXPIRE set on the engine's `order:{id}` record of orders closed in a committed batch (None: never)
-        self.closed_ttl_s: int | None = None
+        self.closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S
         self._known_streams: set[str] = set()
         self._quote: dict[str, str] = {}
         self._reference_seen: dict[str, str] = {}
@@ -333,20 +381,35 @@ class Persister:
             self._quote[symbol] = str(self.redis.hget(f"market:{symbol}", "quote") or "")
         with self.conn.transaction():
             row = self.conn.execute(
-                "SELECT last_seq FROM stream_cursors WHERE stream = %s FOR UPDATE SKIP LOCKED", (stream,)
+                "SELECT last_seq, last_ts_ms FROM stream_cursors WHERE stream = %s FOR UPDATE SKIP LOCKED",
+                (stream,),
             ).fetchone()
             if row is None:
                 return StreamResult(stream, 0, -1)
-            last = int(cast(int, row[0]))
+            last, last_ts = int(cast(int, row[0])), int(cast(int, row[1]))
             head: tuple[int, int] | None = None  # (seq, book_seq) read atomically before the entries
             end = "+"
             if symbol is not None:
                 seq_text, book_text = cast(list[Any], self.redis.hmget(f"market:{symbol}", "seq", "book_seq"))
                 head = (int(seq_text or 0), int(book_text or 0))
                 end = f"{head[0]}-0"
-                if head[0] <= last:
+                if head[0] < last:
+                    raise StreamRegressed(
+                        f"{stream}: the engine's head {head[0]} is behind the persisted {last}"
+                    )
+                if head[0] == last:
                     return StreamResult(stream, 0, last)
-            raw = cast(list[Any], self.redis.xrange(stream, f"{last + 1}-0", end, count=self.batch_size))
+            # from the persisted entry itself: it must still be there, as persisted (see StreamRegressed)
+            start = f"{last}-0" if last > 0 else "-"
+            raw = cast(list[Any], self.redis.xrange(stream, start, end, count=self.batch_size + 1))
+            if last > 0:
+                first = raw[0] if raw else None
+                if first is not None and _text(first[0]) == f"{last}-0":
+                    check_persisted_entry(stream, last, last_ts, first)
+                    raw = raw[1:]
+                else:  # absent: fine only right after a restore at this cursor
+                    at = self.redis.get(restored_key(stream))
+                    check_persisted_entry(stream, last, last_ts, first, int(at) if at else None)
             if not raw:
                 return StreamResult(stream, 0, last)
             entries: list[tuple[str, dict[str, str]]] = [(str(i), event_fields(i, f)) for i, f in raw]
@@ -386,14 +449,27 @@ class Persister:
         total = skipped = 0
         streams = self.streams()
         heads = self.heads(streams)
+        regressed: list[StreamRegressed] = []
         for stream in streams:
-            if heads[stream] <= self._cursors.get(stream, -1):
+            head, done = heads[stream], self._cursors.get(stream, -1)
+            if head < done:
+                regressed.append(
+                    StreamRegressed(f"{stream}: the engine's head {head} is behind persisted {done}")
+                )
+                continue
+            if head == done:
                 continue  # caught up: no transaction needed
-            result = self.persist_stream(stream)
+            try:
+                result = self.persist_stream(stream)
+            except StreamRegressed as exc:
+                regressed.append(exc)  # the other streams are still persisted
+                continue
             total += result.events
             skipped += result.last_seq < 0
             if result.last_seq >= 0:
                 self._cursors[stream] = result.last_seq
+        if regressed:
+            raise StreamRegressed("; ".join(map(str, regressed)), [e.stream for e in regressed])
         return total, skipped
 
     def persist_once(self) -> int:
@@ -429,8 +505,13 @@ def persist_once(redis_url: str, database_url: str, batch_size: int = DEFAULT_BA
 
 
 def drain(
-    redis_url: str, database_url: str, batch_size: int = DEFAULT_BATCH, max_seconds: float = 300.0
+    redis_url: str,
+    database_url: str,
+    batch_size: int = DEFAULT_BATCH,
+    max_seconds: float = 300.0,
+    closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S,
 ) -> int:
     """Persist everything pending; returns the number of events persisted by this call."""
     with Persister.connect(redis_url, database_url, batch_size) as p:
+        p.closed_ttl_s = closed_ttl_s
         return p.drain(max_seconds)

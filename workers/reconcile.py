@@ -8,11 +8,18 @@
    - every open order in Redis is open in PostgreSQL with the same remaining quantity, and every order
      PostgreSQL believes open (as of the heads) is open in Redis;
    - per asset, the sum of all balances == deposits - withdrawals (`wallet_ops`) == the engine's supply
-     counter (`asset:{SYM}` field `supply`, which caps deposits below 2^53).
+     counter (`asset:{SYM}` field `supply`, which caps deposits below 2^53);
+   - no available or held amount is negative, in Redis or in the ledger sums (money invariant).
+   Before persisting, every PostgreSQL cursor (read *before* the snapshot, so it can only be at or below
+   the heads) must be at or below its Redis stream head: a cursor ahead of the head means Redis lost
+   writes that PostgreSQL has (`regressed`); nothing is then persisted or compared.
 4. Each difference is reported precisely, counted (`reconcile:differences_total`), recorded in
    `reconcile_runs`, and switches the affected markets (a balance of asset A: every market trading A; an
-   order: its market) to `cancel_only`; they are listed in the Redis set `reconcile:frozen` until an
-   operator clears them (`exchange reconcile --clear SYMBOL`).
+   order: its market; a regressed market stream: its market; a regressed wallet stream: every market) from
+   `trading` to `cancel_only`. Only markets reconciliation itself switched are recorded (the Redis set
+   `reconcile:frozen`, and the status they had in the hash `reconcile:frozen:previous`), so that
+   `exchange reconcile --clear SYMBOL` puts back exactly that status and never reopens a market an operator
+   had halted or set to cancel_only.
 """
 
 from __future__ import annotations
@@ -34,9 +41,14 @@ from workers.lag import (
     RECONCILE_LAST_KEY,
     RECONCILE_RUNS_KEY,
 )
-from workers.persist import Persister
+from workers.persist import Persister, StreamRegressed
 
 log = logging.getLogger("exchange.reconcile")
+
+# market -> the status it had when reconciliation switched it to cancel_only (the set RECONCILE_FROZEN_KEY
+# lists the same markets, for `exchange status` and older readers)
+RECONCILE_FROZEN_PREVIOUS_KEY = "reconcile:frozen:previous"
+FREEZE_STATUS = "cancel_only"
 
 # Read-only snapshot. Returns {markets: {sym: seq}, wallet_seq, supply: {asset: n}, balances: {account:
 # [field, value, ...]}, orders: [[id, record], ...]} as JSON (cjson keeps integers exact below 2^53); a
@@ -243,15 +255,50 @@ def compare(
         s_t, w_t = snap.supply[asset], totals.get(asset, 0)
         if s_t != w_t:
             diffs.append({"kind": "supply", "asset": asset, "redis": s_t, "deposits_minus_withdrawals": w_t})
+    diffs.extend(negative_balances(snap.balances, ledger))
     return diffs
 
 
+def negative_balances(
+    redis_balances: dict[tuple[int, str], tuple[int, int]],
+    ledger: dict[tuple[int, str], tuple[int, int]],
+) -> list[dict[str, Any]]:
+    """Money invariant: no available or held amount below zero, in Redis or in the ledger sums (one
+    difference per source and (account, asset), even when both sides agree on the negative value)."""
+    diffs: list[dict[str, Any]] = []
+    for source, balances in (("redis", redis_balances), ("ledger", ledger)):
+        for (account, asset), (avail, held) in sorted(balances.items()):
+            if avail < 0 or held < 0:
+                diffs.append({
+                    "kind": "negative", "source": source, "account": account, "asset": asset,
+                    "available": avail, "held": held,
+                })  # fmt: skip
+    return diffs
+
+
+def regressed_streams(cursors: dict[str, int], heads: dict[str, int]) -> list[dict[str, Any]]:
+    """Streams whose PostgreSQL cursor is ahead of the Redis head: Redis lost writes PostgreSQL has.
+    `cursors` must be read before the heads (then a cursor can only be at or below its head)."""
+    return [
+        {"kind": "regressed", "stream": s, "cursor": c, "head": heads.get(s, 0)}
+        for s, c in sorted(cursors.items())
+        if c > heads.get(s, 0)
+    ]
+
+
 def affected_markets(diffs: list[dict[str, Any]], markets: dict[str, tuple[str, str]]) -> list[str]:
-    """Markets to freeze: those trading an asset with a balance/total difference, and those of bad orders."""
+    """Markets to freeze: those trading an asset with a balance/total/supply/negative difference, those of
+    bad orders, the market of a regressed market stream, and every market when the wallet stream
+    regressed (any balance may then be wrong)."""
     hit: set[str] = set()
     for d in diffs:
         if d["kind"] == "order":
             hit.add(d["symbol"])
+        elif d["kind"] == "regressed":
+            if d["stream"] == WALLET_STREAM:
+                hit.update(markets)
+            else:
+                hit.update(sym for sym in markets if stream_of(sym) == d["stream"])
         else:
             hit.update(sym for sym, (base, quote) in markets.items() if d["asset"] in (base, quote))
     return sorted(hit)
@@ -266,33 +313,76 @@ def _market_assets(client: redis.Redis) -> dict[str, tuple[str, str]]:
 
 
 def freeze_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
-    """Switch trading markets to cancel_only (engine set_market_status); returns the ones switched."""
+    """Switch trading markets to cancel_only (engine set_market_status); returns the ones switched.
+
+    Only those are recorded in `reconcile:frozen` (+ their previous status in `reconcile:frozen:previous`):
+    a market an operator had already halted or set to cancel_only is left alone, so `--clear` never
+    reopens it. A market still frozen by an earlier run is cancel_only: not switched again, entry kept."""
     from exchange.engine.client import Engine
 
     engine = Engine(client)
     switched = []
     for sym in symbols:
         market = engine.market(sym)
-        if market is None:
+        if market is None or market.get("status") != "trading":
             continue
-        client.sadd(RECONCILE_FROZEN_KEY, sym)
-        if market.get("status") == "trading":
-            engine.set_market_status(sym, "cancel_only", ts_ms=int(time.time() * 1000))
-            switched.append(sym)
+        result = engine.set_market_status(sym, FREEZE_STATUS, ts_ms=int(time.time() * 1000))
+        previous = str(result.get("previous") or "trading")
+        if previous == FREEZE_STATUS:
+            continue  # someone else switched it between the read and the call: not ours to clear
+        pipe = client.pipeline(transaction=True)
+        pipe.sadd(RECONCILE_FROZEN_KEY, sym)
+        pipe.hset(RECONCILE_FROZEN_PREVIOUS_KEY, sym, previous)
+        pipe.execute()
+        switched.append(sym)
     return switched
 
 
 def clear_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
-    """Operator action: put frozen markets back to trading and forget them."""
+    """Operator action: put markets frozen by reconciliation back to the status they had before (trading)
+    and forget them; returns the ones put back.
+
+    A market's status is changed only while it is still `cancel_only`: one an operator has halted (or
+    reopened) since is forgotten but left as it is. An entry without a recorded previous
+    status (written by an older version, which only ever switched `trading` markets) goes back to trading.
+    """
     from exchange.engine.client import Engine
 
     engine = Engine(client)
     cleared = []
     for sym in symbols:
-        if client.srem(RECONCILE_FROZEN_KEY, sym):
-            engine.set_market_status(sym, "trading", ts_ms=int(time.time() * 1000))
-            cleared.append(sym)
+        pipe = client.pipeline(transaction=True)
+        pipe.hget(RECONCILE_FROZEN_PREVIOUS_KEY, sym)
+        pipe.srem(RECONCILE_FROZEN_KEY, sym)
+        pipe.hdel(RECONCILE_FROZEN_PREVIOUS_KEY, sym)
+        previous, in_set, in_hash = pipe.execute()
+        if not in_set and not in_hash:
+            continue
+        market = engine.market(sym)
+        if market is None or market.get("status") != FREEZE_STATUS:
+            log.warning("%s: no longer %s, status left as it is", sym, FREEZE_STATUS)
+            continue
+        status = str(previous or "trading")
+        if status != FREEZE_STATUS:
+            engine.set_market_status(sym, status, ts_ms=int(time.time() * 1000))
+        cleared.append(sym)
     return cleared
+
+
+def _cursors(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    return {str(s): int(v) for s, v in conn.execute("SELECT stream, last_seq FROM stream_cursors").fetchall()}
+
+
+def _regressed_from(
+    exc: StreamRegressed, cursors: dict[str, int], heads: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The differences for a StreamRegressed the persister raised (the entry at the cursor is gone or is
+    another one, though the head may be past the cursor): one per stream it names."""
+    return [
+        {"kind": "regressed", "stream": stream, "cursor": cursors.get(stream, 0),
+         "head": heads.get(stream, 0), "detail": str(exc)}
+        for stream in exc.streams
+    ]  # fmt: skip
 
 
 def reconcile(
@@ -308,11 +398,21 @@ def reconcile(
     # account the snapshot lacks, the snapshot is taken again including it (exact, and never a KEYS).
     accounts = scan_accounts(client)
     for _attempt in range(5):
+        # cursors before the snapshot: the workers persist only what Redis had, so each is <= its head
+        # unless Redis lost writes PostgreSQL has (then persisting on would mix two histories)
+        before = _cursors(conn)
         snap = take_snapshot(client, accounts)
-        Persister(client, conn).drain(max_seconds=catch_up_seconds, until=snap.heads)
-        cursors = {
-            str(s): int(v) for s, v in conn.execute("SELECT stream, last_seq FROM stream_cursors").fetchall()
-        }
+        regressed = regressed_streams(before, snap.heads)
+        if not regressed:
+            try:
+                Persister(client, conn).drain(max_seconds=catch_up_seconds, until=snap.heads)
+            except StreamRegressed as exc:
+                regressed = _regressed_from(exc, _cursors(conn), snap.heads)
+        if regressed:
+            caught_up = False
+            report = Report(heads=snap.heads, caught_up=False, differences=regressed)
+            break
+        cursors = _cursors(conn)
         caught_up = all(cursors.get(s, 0) >= h for s, h in snap.heads.items())
         report = Report(heads=snap.heads, caught_up=caught_up)
         if not caught_up:
@@ -337,8 +437,7 @@ def reconcile(
         client.incrby(RECONCILE_DIFFERENCES_KEY, len(report.differences))
         if freeze:
             markets = affected_markets(report.differences, _market_assets(client))
-            freeze_markets(client, markets)
-            report.frozen_markets = markets
+            report.frozen_markets = freeze_markets(client, markets)
     report.seconds = round(time.monotonic() - started, 3)
     client.incr(RECONCILE_RUNS_KEY)
     client.set(RECONCILE_LAST_KEY, json.dumps(report.to_dict(), default=str))

@@ -5,12 +5,22 @@ Rebuilds exactly the keys the engine keeps (docs/redis.md; the Lua library in lu
 would still hold (open orders, and closed ones unless `closed_orders=False`) in the engine's compact
 encoding, books and level aggregates in time priority, `open:{account}`, `coid:{account}`, `wallet:refs`,
 the recent-trades lists, the id sequences, and the persistence cursors. Streams are not rebuilt: the engine
-continues them at `cursor + 1` and the workers resume from the same cursor.
+continues them at `cursor + 1` and the workers resume from the same cursor (`persist:restored:{stream}`
+tells the persister that the entry at the cursor is absent because of the restore, not a lost write).
 
 What is restored is what PostgreSQL had committed. Events the workers had not persisted when Redis died
 are lost with Redis (see docs/operations.md: with `appendfsync always` and AOF intact you never need this).
 A restored state hashes equal (`exchange.engine.state.state_hash(client, include_streams=False)`) to the
-state it was persisted from.
+state it was persisted from (the hash ignores TTLs).
+
+Closed orders without a `client_order_id` are what the workers let expire (`EXCHANGE_CLOSED_ORDER_TTL`,
+`workers.jobs.DEFAULT_CLOSED_TTL_S`): restore skips those closed longer than that TTL ago and gives the
+others an EXPIRE for the rest of it. "Now" is the engine's clock as PostgreSQL last saw it (the latest
+persisted event or order update), not this machine's. Orders with a `client_order_id` keep their record
+without a TTL (the engine's retry check reads it), as live.
+
+Restore refuses (RestoreError, before touching Redis) a state with a negative available, held or order
+hold amount: PostgreSQL itself is then inconsistent, and the engine must never run on it.
 """
 
 from __future__ import annotations
@@ -24,13 +34,22 @@ import redis
 
 from exchange.engine.codec import order_record
 from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
-from workers.persist import redis_cursor_key
+from workers.jobs import DEFAULT_CLOSED_TTL_S
+from workers.persist import redis_cursor_key, restored_key
 
 TRADES_KEPT = 200  # the engine's U.TRADES_KEPT
 
 
 class RestoreError(RuntimeError):
     pass
+
+
+class NegativeBalanceError(RestoreError):
+    """PostgreSQL's ledger sums (or an order's hold) are negative: restoring would create money."""
+
+
+EXPIRE_PREFIX = "expire:"  # build_state: ("expire:" + key) -> ("ttl", seconds), applied after the keys
+NEGATIVES_SHOWN = 10
 
 
 def order_object(row: dict[str, Any]) -> dict[str, Any]:
@@ -54,12 +73,28 @@ def _rows(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = (
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> dict[str, Any]:
-    """Everything to write, as plain Python (key -> (type, value)); no Redis access."""
+def _check_not_negative(negatives: list[str]) -> None:
+    if negatives:
+        shown = "; ".join(negatives[:NEGATIVES_SHOWN])
+        more = f" (and {len(negatives) - NEGATIVES_SHOWN} more)" if len(negatives) > NEGATIVES_SHOWN else ""
+        raise NegativeBalanceError(
+            f"refusing to restore: PostgreSQL has negative amounts: {shown}{more}. The ledger is not a"
+            " consistent state (e.g. the wallet stream was persisted past market events that were not);"
+            " Redis was left untouched"
+        )
+
+
+def build_state(
+    conn: psycopg.Connection[Any],
+    closed_orders: bool = True,
+    closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S,
+) -> dict[str, Any]:
+    """Everything to write, as plain Python (key -> (type, value)); no Redis access. Keys
+    `expire:{key}` -> ("ttl", seconds) are not keys: `write_state` EXPIREs `{key}` with them.
+    Raises NegativeBalanceError (a RestoreError) if a balance, hold or order hold would be negative."""
     keys: dict[str, tuple[str, Any]] = {}
-    cursors = {
-        r["stream"]: int(r["last_seq"]) for r in _rows(conn, "SELECT stream, last_seq FROM stream_cursors")
-    }
+    cursor_rows = _rows(conn, "SELECT stream, last_seq, last_ts_ms FROM stream_cursors")
+    cursors = {r["stream"]: int(r["last_seq"]) for r in cursor_rows}
 
     assets = _rows(conn, "SELECT symbol, name, decimals FROM assets ORDER BY symbol")
     if assets:
@@ -84,11 +119,16 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
     # supply of an asset is the sum of its balances (== deposits - withdrawals, which reconcile proves)
     balances: dict[str, dict[str, str]] = defaultdict(dict)
     supply: dict[str, int] = {a["symbol"]: 0 for a in assets}
+    negatives: list[str] = []
     for r in _rows(
         conn,
         "SELECT account, asset, sum(delta_available) AS a, sum(delta_held) AS h FROM ledger"
         " GROUP BY account, asset ORDER BY account, asset",
     ):
+        if int(r["a"]) < 0 or int(r["h"]) < 0:
+            negatives.append(
+                f"account {r['account']} asset {r['asset']} available {int(r['a'])} held {int(r['h'])}"
+            )
         balances[f"balance:{r['account']}"][f"{r['asset']}:available"] = str(int(r["a"]))
         balances[f"balance:{r['account']}"][f"{r['asset']}:held"] = str(int(r["h"]))
         supply[r["asset"]] = supply.get(r["asset"], 0) + int(r["a"]) + int(r["h"])
@@ -100,11 +140,25 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
 
     where = "" if closed_orders else " WHERE status IN ('open', 'partially_filled')"
     orders = _rows(conn, f"SELECT * FROM orders{where} ORDER BY order_id")
+    # the engine's clock as PostgreSQL last saw it (the latest persisted event or order update)
+    now_ms = max(
+        [int(r["last_ts_ms"] or 0) for r in cursor_rows] + [int(o["updated_ms"]) for o in orders] + [0]
+    )
     books: dict[str, list[tuple[float, str]]] = defaultdict(list)
     levels: dict[str, dict[int, list[int]]] = defaultdict(dict)
     open_sets: dict[str, list[str]] = defaultdict(list)
     for o in orders:
         oid = int(o["order_id"])
+        if int(o["hold_minor"]) < 0:
+            negatives.append(
+                f"order {oid} account {o['account']} hold {int(o['hold_minor'])} {o['hold_asset']}"
+            )
+        if o["status"] not in OPEN_STATUSES and not o["client_order_id"] and closed_ttl_s is not None:
+            # what the workers let expire: gone if closed more than the TTL ago, else the rest of the TTL
+            left_s = closed_ttl_s - (now_ms - int(o["updated_ms"])) // 1000
+            if left_s <= 0:
+                continue
+            keys[f"{EXPIRE_PREFIX}order:{oid}"] = ("ttl", left_s)
         keys[f"order:{oid}"] = ("string", order_record(order_object(o)))
         if o["status"] not in OPEN_STATUSES:
             continue
@@ -127,6 +181,7 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
         )
     for key, ids in open_sets.items():
         keys[key] = ("set", ids)
+    _check_not_negative(negatives)
 
     coids: dict[str, dict[str, str]] = defaultdict(dict)
     for r in _rows(
@@ -171,12 +226,16 @@ def build_state(conn: psycopg.Connection[Any], closed_orders: bool = True) -> di
     for stream, seq in cursors.items():
         if seq > 0:
             keys[redis_cursor_key(stream)] = ("string", str(seq))
+            # the stream restarts after the cursor: the persisted entry is legitimately absent
+            keys[restored_key(stream)] = ("string", str(seq))
     return keys
 
 
 def write_state(client: redis.Redis, keys: dict[str, tuple[str, Any]]) -> None:
     pipe = client.pipeline(transaction=True)
     for key, (kind, value) in keys.items():
+        if kind == "ttl":
+            continue  # after every key is written (below), in the same MULTI
         if kind == "string":
             pipe.set(key, value)
         elif kind == "hash":
@@ -193,18 +252,27 @@ def write_state(client: redis.Redis, keys: dict[str, tuple[str, Any]]) -> None:
                 pipe.rpush(key, *value)
         else:
             raise RestoreError(f"unknown key type {kind} for {key}")
+    for key, (kind, value) in keys.items():
+        if kind == "ttl":
+            pipe.expire(key.removeprefix(EXPIRE_PREFIX), int(value))
     pipe.execute()
 
 
 def restore(
-    client: redis.Redis, conn: psycopg.Connection[Any], *, force: bool = False, closed_orders: bool = True
+    client: redis.Redis,
+    conn: psycopg.Connection[Any],
+    *,
+    force: bool = False,
+    closed_orders: bool = True,
+    closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S,
 ) -> dict[str, int]:
-    """Rebuild the engine state in `client`'s database from PostgreSQL; returns counts per kind of key."""
+    """Rebuild the engine state in `client`'s database from PostgreSQL; returns counts per kind of key.
+    `closed_ttl_s`: the workers' closed-order TTL (None: they keep closed orders forever)."""
     if cast(int, client.dbsize()) and not force:
         raise RestoreError(
             "Redis is not empty: refusing to restore over live data (use --force to FLUSHDB first)"
         )
-    keys = build_state(conn, closed_orders=closed_orders)
+    keys = build_state(conn, closed_orders=closed_orders, closed_ttl_s=closed_ttl_s)
     if force:
         client.flushdb()
     from exchange.engine.client import Engine
@@ -212,17 +280,24 @@ def restore(
     Engine(client).load()  # FUNCTION LOAD (functions survive FLUSHDB, not a lost server)
     write_state(client, keys)
     summary: dict[str, int] = defaultdict(int)
-    for key in keys:
+    for key, (kind, _value) in keys.items():
+        if kind == "ttl":
+            continue
         summary[key.split(":", 1)[0]] += 1
     return dict(sorted(summary.items()))
 
 
 def restore_urls(
-    redis_url: str, database_url: str, *, force: bool = False, closed_orders: bool = True
+    redis_url: str,
+    database_url: str,
+    *,
+    force: bool = False,
+    closed_orders: bool = True,
+    closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S,
 ) -> dict[str, int]:
     client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            return restore(client, conn, force=force, closed_orders=closed_orders)
+            return restore(client, conn, force=force, closed_orders=closed_orders, closed_ttl_s=closed_ttl_s)
     finally:
         client.close()
