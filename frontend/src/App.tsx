@@ -2,8 +2,7 @@ import { useEffect } from "react";
 import { AccountProvider } from "./components/Account";
 import { ToastProvider } from "./components/Toasts";
 import { useConnState, useHashRoute, useSession } from "./lib/hooks";
-import { api } from "./lib/http";
-import { clearSession, refreshSession, startSession, withSessionLock } from "./lib/session";
+import { logOut, refreshSession, startSession } from "./lib/session";
 import { ws } from "./lib/ws";
 import { AuthPage } from "./pages/AuthPage";
 import { MarketsPage } from "./pages/MarketsPage";
@@ -50,16 +49,8 @@ export function App() {
 function Header({ route }: { route: string }) {
   const session = useSession();
   const conn = useConnState();
-  const logout = async () => {
-    await withSessionLock(async () => {
-      try {
-        // revokes the cookie's refresh token and clears the cookie (no bearer: it never revokes more)
-        await api("POST", "/api/auth/logout", { body: {}, auth: false });
-      } catch {
-        /* the local session ends regardless */
-      }
-      clearSession();
-    });
+  const logout = () => {
+    void logOut(); // ends the session here at once; the server revokes the cookie (retried if offline)
     window.location.hash = "/markets";
   };
   const label = conn === "open" ? "Live" : conn === "connecting" ? "Connecting…" : "Offline — reconnecting";

@@ -16,6 +16,11 @@ class AuthServer {
     return token;
   }
 
+  revoke(token: string): void {
+    const row = this.tokens.get(token);
+    if (row) row.revoked = true;
+  }
+
   refresh(token: string | undefined): { status: number; token?: string; body?: unknown } {
     this.calls += 1;
     const row = token === undefined ? undefined : this.tokens.get(token);
@@ -65,7 +70,20 @@ function browser(server: AuthServer) {
       },
     },
   });
+  const net = { offline: false };
   vi.stubGlobal("fetch", (url: string, init: { body: string }) => {
+    if (net.offline) return Promise.reject(new TypeError("Failed to fetch"));
+    if (url === "/api/auth/logout") {
+      expect(JSON.parse(init.body)).toEqual({}); // the cookie's token, never one from the page
+      const had = jar.cookie;
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          if (had) server.revoke(had);
+          jar.cookie = undefined; // Set-Cookie: Max-Age=0
+          resolve({ ok: Boolean(had), status: had ? 204 : 401, json: async () => ({}) });
+        }, 20),
+      );
+    }
     expect(url).toBe("/api/auth/refresh");
     const body = JSON.parse(init.body) as { refresh_token?: string; refresh_cookie?: boolean };
     // the token travels as the cookie; only a token kept by an earlier terminal comes in the body, once
@@ -84,6 +102,7 @@ function browser(server: AuthServer) {
   return {
     store,
     jar,
+    net,
     /** A fresh copy of the session module, as a new tab loads it. */
     async tab() {
       const listeners: StorageListener[] = [];
@@ -215,6 +234,42 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
     first.clearSession();
     await vi.advanceTimersByTimeAsync(10);
     expect(second.getSession()).toBeNull();
+  });
+
+  it("a logout revokes the cookie's token at the server and clears the cookie", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    const tab = await b.tab();
+    await login(tab, server, b.jar, "u");
+    const token = b.jar.cookie as string;
+    const done = tab.logOut();
+    expect(tab.getSession()).toBeNull(); // at once, before the server answers
+    await vi.advanceTimersByTimeAsync(100);
+    await done;
+    expect(b.jar.cookie).toBeUndefined();
+    expect(server.refresh(token).status).toBe(401);
+    expect(b.store.has("exchange.logout")).toBe(false);
+  });
+
+  it("a logout that cannot reach the server is finished at the next start", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    const tab = await b.tab();
+    await login(tab, server, b.jar, "u");
+    const token = b.jar.cookie as string;
+    b.net.offline = true;
+    await tab.logOut();
+    expect(tab.getSession()).toBeNull();
+    expect(b.store.get("exchange.logout")).toBe("1"); // the cookie is still valid: remembered
+    b.net.offline = false;
+    const reloaded = await b.tab();
+    reloaded.startSession();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(b.jar.cookie).toBeUndefined();
+    expect(server.refresh(token).status).toBe(401);
+    expect(b.store.has("exchange.logout")).toBe(false);
   });
 
   it("logging out while a refresh is on the wire stays logged out", async () => {

@@ -11,6 +11,8 @@ import type { TokenPair } from "../api/types";
 const KEY = "exchange.session";
 const LOCK = "exchange.session.refresh";
 const REFRESH_TIMEOUT_MS = 15_000;
+// set when a logout could not reach the server: the cookie's token is revoked at the next start
+const LOGOUT_PENDING = "exchange.logout";
 
 export interface Session {
   email: string;
@@ -94,6 +96,7 @@ export function setSession(email: string, tokens: TokenPair): Session {
   current = { email, accessToken: tokens.access_token, expiresAt: Date.now() + Number(tokens.expires_in) * 1000 };
   const record = JSON.stringify({ email });
   if (localStorage.getItem(KEY) !== record) localStorage.setItem(KEY, record); // (no token ever)
+  localStorage.removeItem(LOGOUT_PENDING); // a new cookie replaced the one a failed logout left
   schedule();
   emit();
   return current;
@@ -157,8 +160,39 @@ function schedule(): void {
   refreshTimer = setTimeout(() => void refreshSession(), due);
 }
 
+/**
+ * Log out: the session ends here at once, then the server revokes the cookie's refresh token and clears
+ * the cookie. If it cannot be reached, the revocation is retried at the next start (`startSession`), so a
+ * cookie is never left valid just because the network failed.
+ */
+export function logOut(): Promise<void> {
+  clearSession();
+  return withSessionLock(revokeCookie);
+}
+
+async function revokeCookie(): Promise<void> {
+  try {
+    const res = await fetch("/api/auth/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: "{}",
+      credentials: "same-origin",
+      signal: timeout(REFRESH_TIMEOUT_MS),
+    });
+    // 204: revoked and cleared; 401: no cookie left to revoke
+    if (res.status === 204 || res.status === 401) {
+      localStorage.removeItem(LOGOUT_PENDING);
+      return;
+    }
+  } catch {
+    /* offline: below */
+  }
+  localStorage.setItem(LOGOUT_PENDING, "1");
+}
+
 /** Start the session restored from storage: its first access token comes from the cookie. */
 export function startSession(): void {
+  if (!current && localStorage.getItem(LOGOUT_PENDING)) void withSessionLock(revokeCookie);
   if (!current) return;
   if (!current.accessToken || current.expiresAt - Date.now() < 10_000) void refreshSession();
   else schedule();
