@@ -4,17 +4,15 @@ differences."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import psycopg
 import pytest
 import redis
 
 from tests.persistence.flow import setup_engine
+from tests.persistence.redis_loss import lose_market_writes, lose_wallet_writes
 from workers.persist import drain
 from workers.reconcile import RECONCILE_FROZEN_PREVIOUS_KEY, clear_markets, reconcile
-
-Saved = dict[Any, tuple[Any, int]]
 
 
 @pytest.fixture
@@ -22,26 +20,6 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
     c = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
     yield c
     c.close()
-
-
-def save(url: str) -> Saved:
-    """Every key as DUMP + TTL: what an AOF a second old would still hold."""
-    raw = redis.Redis.from_url(url, protocol=2)
-    try:
-        return {k: (raw.dump(k), raw.pttl(k)) for k in raw.scan_iter()}
-    finally:
-        raw.close()
-
-
-def roll_back(url: str, saved: Saved) -> None:
-    """Redis comes back as it was when `save` ran (a machine crash with `appendfsync everysec`)."""
-    raw = redis.Redis.from_url(url, protocol=2)
-    try:
-        raw.flushdb()
-        for key, (value, ttl) in saved.items():
-            raw.restore(key, max(ttl, 0), value)
-    finally:
-        raw.close()
 
 
 def status(client: redis.Redis, symbol: str) -> str:
@@ -125,12 +103,7 @@ def test_a_wallet_stream_behind_its_persisted_cursor_is_a_regressed_difference_t
     """Redis lost two persisted deposits: the wallet head (1) is behind the cursor (3). Reconcile does not
     count that as caught up: it reports the stream, cursor and head, and every market goes cancel_only."""
     engine = setup_engine(client)
-    engine.deposit(1, "PQ", 100, "a1", ts_ms=1_000)
-    saved = save(redis_url)
-    engine.deposit(1, "PQ", 200, "a2", ts_ms=2_000)
-    engine.deposit(1, "PQ", 300, "a3", ts_ms=3_000)
-    drain(redis_url, pg_url)
-    roll_back(redis_url, saved)
+    lose_wallet_writes(engine, redis_url, pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         report = reconcile(client, conn)
         assert conn.execute("SELECT count(*) FROM wallet_ops").fetchone() == (3,)
@@ -145,12 +118,7 @@ def test_a_market_stream_behind_its_persisted_cursor_is_regressed_and_freezes_th
 ) -> None:
     """Only the regressed market's stream is named and only that market is frozen."""
     engine = setup_engine(client)
-    engine.deposit(1, "PQ", 10_000, "fund", ts_ms=1_000)
-    saved = save(redis_url)
-    engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_000)
-    engine.place(1, "PA-PQ", "buy", "limit", price=6, qty=1, ts_ms=3_000)
-    drain(redis_url, pg_url)
-    roll_back(redis_url, saved)
+    lose_market_writes(engine, redis_url, pg_url)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         report = reconcile(client, conn)
     assert report.differences == [{"kind": "regressed", "stream": "events:PA-PQ", "cursor": 2, "head": 0}]
@@ -164,12 +132,7 @@ def test_a_regressed_stream_whose_head_passed_the_cursor_again_is_reported_not_r
     """After the loss, new deposits reused the lost seqs and the head passed the cursor: the persister
     refuses the stream, and reconcile reports that as a regressed difference (exit 1), not a crash."""
     engine = setup_engine(client)
-    engine.deposit(1, "PQ", 100, "a1", ts_ms=1_000)
-    saved = save(redis_url)
-    engine.deposit(1, "PQ", 200, "a2", ts_ms=2_000)
-    engine.deposit(1, "PQ", 300, "a3", ts_ms=3_000)
-    drain(redis_url, pg_url)
-    roll_back(redis_url, saved)
+    lose_wallet_writes(engine, redis_url, pg_url)
     for i, ts in enumerate((4_000, 5_000, 6_000), start=1):
         engine.deposit(2, "PQ", 7, f"b{i}", ts_ms=ts)
     with psycopg.connect(pg_url, autocommit=True) as conn:

@@ -7,38 +7,16 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 import redis
 
 from tests.persistence.flow import setup_engine
+from tests.persistence.redis_loss import lose_wallet_writes, roll_back, save
 from workers.jobs import trim_streams
 from workers.lag import lag
 from workers.persist import Persister, StreamRegressed, drain
-
-Snapshot = dict[Any, tuple[Any, int]]
-
-
-def snapshot(url: str) -> Snapshot:
-    """Every key of the database as DUMP + TTL (what an AOF a second old would still hold)."""
-    raw = redis.Redis.from_url(url, protocol=2)
-    try:
-        return {k: (raw.dump(k), raw.pttl(k)) for k in raw.scan_iter()}
-    finally:
-        raw.close()
-
-
-def roll_back(url: str, saved: Snapshot) -> None:
-    """Redis comes back as it was at `snapshot` time (only this test's own database)."""
-    raw = redis.Redis.from_url(url, protocol=2)
-    try:
-        raw.flushdb()
-        for key, (value, ttl) in saved.items():
-            raw.restore(key, max(ttl, 0), value)
-    finally:
-        raw.close()
 
 
 def wallet_refs(pg_url: str) -> list[str]:
@@ -53,14 +31,8 @@ def test_a_wallet_stream_that_lost_persisted_entries_stops_instead_of_mixing_his
     Draining raises StreamRegressed, both while the head is behind the cursor and once new events have
     passed it, and PostgreSQL keeps exactly what it had (no new deposit slips in under an old number)."""
     engine = setup_engine(redis_client)
-    engine.deposit(1, "PQ", 100, "a1", ts_ms=1_000)
-    saved = snapshot(redis_url)
-    engine.deposit(1, "PQ", 200, "a2", ts_ms=2_000)
-    engine.deposit(1, "PQ", 300, "a3", ts_ms=3_000)
-    drain(redis_url, pg_url)
+    lose_wallet_writes(engine, redis_url, pg_url)
     assert wallet_refs(pg_url) == ["a1", "a2", "a3"]
-
-    roll_back(redis_url, saved)
     with pytest.raises(StreamRegressed, match="entry 3 is no longer in Redis"):
         drain(redis_url, pg_url)  # head 1 < persisted 3
     for i, ts in enumerate((4_000, 5_000, 6_000), start=1):
@@ -80,7 +52,7 @@ def test_a_market_stream_behind_its_cursor_stops_the_persister(
     then fails visibly, every 5 s) instead of waiting quietly for the head to pass the cursor."""
     engine = setup_engine(redis_client)
     engine.deposit(1, "PQ", 10_000, "fund", ts_ms=1_000)
-    saved = snapshot(redis_url)
+    saved = save(redis_url)
     engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_000)
     engine.place(1, "PA-PQ", "buy", "limit", price=6, qty=1, ts_ms=3_000)
     with Persister.connect(redis_url, pg_url) as worker:  # a long-lived worker, as `exchange worker` runs
@@ -118,7 +90,7 @@ def test_a_regressed_stream_does_not_hold_back_the_others_and_burst_says_so(
     `exchange worker --burst` exits 2 with a one-line error naming the stream and the procedure."""
     engine = setup_engine(redis_client)
     engine.deposit(1, "PQ", 10_000, "fund", ts_ms=1_000)
-    saved = snapshot(redis_url)
+    saved = save(redis_url)
     engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_000)
     drain(redis_url, pg_url)
     roll_back(redis_url, saved)

@@ -124,6 +124,28 @@ async function login(tab: Tab, server: AuthServer, jar: { cookie?: string }, acc
   });
 }
 
+/** A browser with one tab logged in as `account` (fake timers on). */
+async function loggedIn(account = "u") {
+  vi.useFakeTimers();
+  const server = new AuthServer();
+  const b = browser(server);
+  const tab = await b.tab();
+  await login(tab, server, b.jar, account);
+  return { server, b, tab };
+}
+
+/** Two tabs of one browser, the first logged in as "u" and the second told of it (fake timers on). */
+async function twoTabs() {
+  vi.useFakeTimers();
+  const server = new AuthServer();
+  const b = browser(server);
+  const first = await b.tab();
+  const second = await b.tab();
+  await login(first, server, b.jar, "u");
+  await vi.advanceTimersByTimeAsync(100);
+  return { server, b, first, second };
+}
+
 const accountOf = (tab: Tab) => tab.getSession()?.accessToken.replace(/^A-/, "").split(":")[0];
 
 describe("session across tabs (refresh token in an httpOnly cookie)", () => {
@@ -133,11 +155,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   });
 
   it("never stores a token: localStorage holds the email only", async () => {
-    vi.useFakeTimers();
-    const server = new AuthServer();
-    const b = browser(server);
-    const tab = await b.tab();
-    await login(tab, server, b.jar, "u");
+    const { b, tab } = await loggedIn();
     expect(JSON.parse(b.store.get("exchange.session") ?? "null")).toEqual({ email: "u@example.com" });
     expect(tab.getSession()?.accessToken).toMatch(/^A-u:/);
   });
@@ -209,13 +227,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   });
 
   it("a login to another account in one tab moves the other tab to that account", async () => {
-    vi.useFakeTimers();
-    const server = new AuthServer();
-    const b = browser(server);
-    const first = await b.tab();
-    const second = await b.tab();
-    await login(first, server, b.jar, "u");
-    await vi.advanceTimersByTimeAsync(100);
+    const { server, b, first, second } = await twoTabs();
     await login(second, server, b.jar, "v");
     await vi.advanceTimersByTimeAsync(100);
     expect(first.getSession()?.email).toBe("v@example.com");
@@ -223,13 +235,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   });
 
   it("a logout in another tab ends this tab's session", async () => {
-    vi.useFakeTimers();
-    const server = new AuthServer();
-    const b = browser(server);
-    const first = await b.tab();
-    const second = await b.tab();
-    await login(first, server, b.jar, "u");
-    await vi.advanceTimersByTimeAsync(100);
+    const { first, second } = await twoTabs();
     expect(second.getSession()).not.toBeNull();
     first.clearSession();
     await vi.advanceTimersByTimeAsync(10);
@@ -237,11 +243,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   });
 
   it("a logout revokes the cookie's token at the server and clears the cookie", async () => {
-    vi.useFakeTimers();
-    const server = new AuthServer();
-    const b = browser(server);
-    const tab = await b.tab();
-    await login(tab, server, b.jar, "u");
+    const { server, b, tab } = await loggedIn();
     const token = b.jar.cookie as string;
     const done = tab.logOut();
     expect(tab.getSession()).toBeNull(); // at once, before the server answers
@@ -253,11 +255,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   });
 
   it("a logout that cannot reach the server is finished at the next start", async () => {
-    vi.useFakeTimers();
-    const server = new AuthServer();
-    const b = browser(server);
-    const tab = await b.tab();
-    await login(tab, server, b.jar, "u");
+    const { server, b, tab } = await loggedIn();
     const token = b.jar.cookie as string;
     b.net.offline = true;
     await tab.logOut();
@@ -273,11 +271,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   });
 
   it("logging out while a refresh is on the wire stays logged out", async () => {
-    vi.useFakeTimers();
-    const server = new AuthServer();
-    const b = browser(server);
-    const tab = await b.tab();
-    await login(tab, server, b.jar, "u");
+    const { b, tab } = await loggedIn();
     const refreshing = tab.refreshSession();
     await vi.advanceTimersByTimeAsync(10); // the request is out
     tab.clearSession();
