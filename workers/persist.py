@@ -1,7 +1,10 @@
 """Move the engine's event streams into PostgreSQL, exactly once.
 
-For each stream (`events:wallet` and `events:{SYM}` for every market in `markets`), one batch is one
-PostgreSQL transaction that:
+A round persists every stream (`events:wallet` and `events:{SYM}` for every market in `markets`) up to one
+snapshot of all their heads, read in one MULTI after locking every cursor row, in one PostgreSQL
+transaction (`persist_cut`): each commit is then a consistent cut of the engine's history, and a restore
+from PostgreSQL never rebuilds a negative balance. A backlog above `CUT_LIMIT` events is caught up stream
+by stream first, one transaction per batch. Either way, for each stream the transaction:
 
 1. locks the stream's row in `stream_cursors` (`FOR UPDATE SKIP LOCKED`: two workers never work on the
    same stream at once; the other one skips it),
@@ -47,6 +50,9 @@ from workers.events import (
 log = logging.getLogger("exchange.persist")
 
 DEFAULT_BATCH = 5000
+# the most events one consistent-cut round persists (in one transaction); a larger backlog is caught up
+# stream by stream first
+CUT_LIMIT = 20_000
 # how long a persisted closed order's `order:{id}` record stays in Redis (every persister sets it: the
 # worker's job, `--burst`, drain() and reconcile's catch-up)
 DEFAULT_CLOSED_TTL_S = 7 * 86400
@@ -376,9 +382,6 @@ class Persister:
         return self._persist_stream(stream)
 
     def _persist_stream(self, stream: str) -> StreamResult:
-        symbol = symbol_of(stream)
-        if symbol is not None and symbol not in self._quote:
-            self._quote[symbol] = str(self.redis.hget(f"market:{symbol}", "quote") or "")
         with self.conn.transaction():
             row = self.conn.execute(
                 "SELECT last_seq, last_ts_ms FROM stream_cursors WHERE stream = %s FOR UPDATE SKIP LOCKED",
@@ -388,66 +391,144 @@ class Persister:
                 return StreamResult(stream, 0, -1)
             last, last_ts = int(cast(int, row[0])), int(cast(int, row[1]))
             head: tuple[int, int] | None = None  # (seq, book_seq) read atomically before the entries
-            end = "+"
+            symbol = symbol_of(stream)
             if symbol is not None:
                 seq_text, book_text = cast(list[Any], self.redis.hmget(f"market:{symbol}", "seq", "book_seq"))
                 head = (int(seq_text or 0), int(book_text or 0))
-                end = f"{head[0]}-0"
-                if head[0] < last:
-                    raise StreamRegressed(
-                        f"{stream}: the engine's head {head[0]} is behind the persisted {last}"
-                    )
-                if head[0] == last:
-                    return StreamResult(stream, 0, last)
-            # from the persisted entry itself: it must still be there, as persisted (see StreamRegressed)
-            start = f"{last}-0" if last > 0 else "-"
-            raw = cast(list[Any], self.redis.xrange(stream, start, end, count=self.batch_size + 1))
-            if last > 0:
-                first = raw[0] if raw else None
-                if first is not None and _text(first[0]) == f"{last}-0":
-                    check_persisted_entry(stream, last, last_ts, first)
-                    raw = raw[1:]
-                else:  # absent: fine only right after a restore at this cursor
-                    at = self.redis.get(restored_key(stream))
-                    check_persisted_entry(stream, last, last_ts, first, int(at) if at else None)
-            if not raw:
+            batch = self._batch(stream, last, last_ts, head, self.batch_size)
+            if batch is None:
                 return StreamResult(stream, 0, last)
-            entries: list[tuple[str, dict[str, str]]] = [(str(i), event_fields(i, f)) for i, f in raw]
-            wanted = referenced_orders(entries)
-            known = load_orders(self.conn, wanted)
-            missing = wanted - known.keys()
-            if missing:
-                known.update(self._missing_from_redis(missing))
-            batch = apply_entries(stream, entries, known, self._quote.get(symbol or "", ""), last)
-            if batch.missing_orders:
-                raise EventError(
-                    f"{stream}: orders {sorted(batch.missing_orders)} unknown to PostgreSQL and Redis"
+        self._after_commit(batch)
+        return StreamResult(stream, batch.events, batch.last_seq)
+
+    def _batch(
+        self, stream: str, last: int, last_ts: int, head: tuple[int, int] | None, count: int
+    ) -> Batch | None:
+        """Inside the caller's transaction, with the stream's cursor row locked: read up to `count` entries
+        after the cursor (up to `head`, the (seq, book_seq) read before them, for a market), check the
+        cursor's own entry, and write their rows and the new cursor. None when there is nothing to write."""
+        symbol = symbol_of(stream)
+        if symbol is not None and symbol not in self._quote:
+            self._quote[symbol] = str(self.redis.hget(f"market:{symbol}", "quote") or "")
+        end = "+"
+        if head is not None:
+            end = f"{head[0]}-0"
+            if head[0] < last:
+                raise StreamRegressed(f"{stream}: the engine's head {head[0]} is behind the persisted {last}")
+            if head[0] == last:
+                return None
+        # from the persisted entry itself: it must still be there, as persisted (see StreamRegressed)
+        start = f"{last}-0" if last > 0 else "-"
+        raw = cast(list[Any], self.redis.xrange(stream, start, end, count=count + (last > 0)))
+        if last > 0:
+            first = raw[0] if raw else None
+            if first is not None and _text(first[0]) == f"{last}-0":
+                check_persisted_entry(stream, last, last_ts, first)
+                raw = raw[1:]
+            else:  # absent: fine only right after a restore at this cursor
+                at = self.redis.get(restored_key(stream))
+                check_persisted_entry(stream, last, last_ts, first, int(at) if at else None)
+        if not raw:
+            return None
+        entries: list[tuple[str, dict[str, str]]] = [(str(i), event_fields(i, f)) for i, f in raw]
+        wanted = referenced_orders(entries)
+        known = load_orders(self.conn, wanted)
+        missing = wanted - known.keys()
+        if missing:
+            known.update(self._missing_from_redis(missing))
+        batch = apply_entries(stream, entries, known, self._quote.get(symbol or "", ""), last)
+        if batch.missing_orders:
+            raise EventError(
+                f"{stream}: orders {sorted(batch.missing_orders)} unknown to PostgreSQL and Redis"
+            )
+        wallet_results: list[str] = []
+        if batch.wallet_refs:
+            values = self.redis.hmget("wallet:refs", batch.wallet_refs)
+            wallet_results = [str(v) if v is not None else "" for v in values]  # type: ignore[union-attr]
+        with self.conn.pipeline():  # every write of the batch in one round trip
+            write_batch(self.conn, batch, wallet_results)
+            if symbol is not None and head is not None and batch.last_seq == head[0]:
+                self.conn.execute(
+                    "UPDATE markets SET book_seq = %s, book_seq_at = %s WHERE symbol = %s",
+                    (head[1], head[0], symbol),
                 )
-            wallet_results: list[str] = []
-            if batch.wallet_refs:
-                values = self.redis.hmget("wallet:refs", batch.wallet_refs)
-                wallet_results = [str(v) if v is not None else "" for v in values]  # type: ignore[union-attr]
-            with self.conn.pipeline():  # every write of the batch in one round trip
-                write_batch(self.conn, batch, wallet_results)
-                if head is not None and batch.last_seq == head[0]:
-                    self.conn.execute(
-                        "UPDATE markets SET book_seq = %s, book_seq_at = %s WHERE symbol = %s",
-                        (head[1], head[0], symbol),
-                    )
+        return batch
+
+    def _after_commit(self, batch: Batch) -> None:
+        """The committed cursor to Redis (what trimming reads), and the closed orders' EXPIRE."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(redis_cursor_key(stream), batch.last_seq)
+        pipe.set(redis_cursor_key(batch.stream), batch.last_seq)
         if self.closed_ttl_s is not None:
             for oid, o in batch.orders.items():
                 # an order with a client_order_id stays: the engine's retry check reads its record
                 if o.status not in OPEN_STATUSES and not o.client_order_id:
                     pipe.expire(f"order:{oid}", self.closed_ttl_s)
         pipe.execute()
-        return StreamResult(stream, batch.events, batch.last_seq)
+
+    def snapshot(self, streams: list[str]) -> dict[str, tuple[int, int]]:
+        """Every stream's head (seq, book_seq; the wallet's book_seq is 0) read in one MULTI: a consistent
+        cut of the engine, as it executes one call at a time."""
+        pipe = self.redis.pipeline(transaction=True)
+        for s in streams:
+            symbol = symbol_of(s)
+            if symbol is None:
+                pipe.get("seq:wallet")
+            else:
+                pipe.hmget(f"market:{symbol}", "seq", "book_seq")
+        out: dict[str, tuple[int, int]] = {}
+        for s, v in zip(streams, pipe.execute(), strict=True):
+            seq, book = (v[0], v[1]) if isinstance(v, list) else (v, 0)
+            out[s] = (int(cast(str, seq) or 0), int(cast(str, book) or 0))
+        return out
+
+    def persist_cut(self, streams: list[str]) -> tuple[int, int] | None:
+        """Every stream up to one snapshot of all heads, in one transaction: each commit is then a consistent
+        cut of the engine's history (no withdrawal persisted without the trade that paid it, no trade
+        without the deposit or the other market's trade that funded it), so a restore never rebuilds a
+        negative balance. Returns (events, skipped) like `persist_round`; None when the backlog is above
+        `CUT_LIMIT` events (after an outage: per-stream batches then catch up first, and the cuts resume)."""
+        heads = self.heads(streams)
+        if all(heads[s] == self._cursors.get(s, -1) for s in streams):
+            return 0, 0  # caught up: no transaction needed
+        with self.conn.transaction():
+            rows = self.conn.execute(
+                "SELECT stream, last_seq, last_ts_ms FROM stream_cursors WHERE stream = ANY(%s) "
+                "ORDER BY stream FOR UPDATE SKIP LOCKED",
+                (streams,),
+            ).fetchall()
+            if len(rows) < len(streams):
+                return 0, 1  # another worker holds a stream: it persists; this round waits
+            # with every cursor locked (no other worker moves one), so each is <= its head unless Redis lost
+            # writes (then _batch raises StreamRegressed)
+            snap = self.snapshot(streams)
+            cursors = {str(r[0]): (int(cast(int, r[1])), int(cast(int, r[2]))) for r in rows}
+            behind = sum(max(0, snap[s][0] - cursors[s][0]) for s in streams)
+            if behind > CUT_LIMIT:
+                return None
+            batches = []
+            for s in streams:
+                last, last_ts = cursors[s]
+                batch = self._batch(s, last, last_ts, snap[s], max(1, snap[s][0] - last))
+                if batch is not None:
+                    batches.append(batch)
+        for batch in batches:
+            self._after_commit(batch)
+        for s in streams:
+            self._cursors[s] = snap[s][0]  # (a head behind its cursor raised StreamRegressed in _batch)
+        return sum(b.events for b in batches), 0
 
     def persist_round(self) -> tuple[int, int]:
-        """One batch of every stream; returns (events persisted, streams skipped as locked elsewhere)."""
-        total = skipped = 0
+        """Every stream up to a consistent cut (`persist_cut`), or when the backlog is too large or a stream
+        regressed, one batch of every stream on its own; returns (events persisted, streams skipped as
+        locked elsewhere)."""
         streams = self.streams()
+        try:
+            cut = self.persist_cut(streams)
+        except StreamRegressed:
+            cut = None  # the per-stream pass below persists the others, then raises for the regressed
+        if cut is not None:
+            return cut
+        total = skipped = 0
         heads = self.heads(streams)
         regressed: list[StreamRegressed] = []
         for stream in streams:
