@@ -305,15 +305,8 @@ class Persister:
         return streams
 
     def heads(self, streams: list[str]) -> dict[str, int]:
-        """The engine's last seq of each stream (one pipelined round trip)."""
-        pipe = self.redis.pipeline(transaction=False)
-        for s in streams:
-            symbol = symbol_of(s)
-            if symbol is None:
-                pipe.get("seq:wallet")
-            else:
-                pipe.hget(f"market:{symbol}", "seq")
-        return {s: int(v or 0) for s, v in zip(streams, pipe.execute(), strict=True)}
+        """The engine's last seq of each stream (one round trip: `snapshot` without the book seqs)."""
+        return {s: seq for s, (seq, _book) in self.snapshot(streams).items()}
 
     def sync_reference(self, symbols: list[str]) -> None:
         """Copy asset and market hashes to PostgreSQL when they changed (restore rebuilds them from there)."""

@@ -161,13 +161,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   });
 
   it("two tabs refreshing at the same moment take turns and both stay logged in", async () => {
-    vi.useFakeTimers();
-    const server = new AuthServer();
-    const b = browser(server);
-    const first = await b.tab();
-    const second = await b.tab();
-    await login(first, server, b.jar, "u");
-    await vi.advanceTimersByTimeAsync(100); // the second tab hears of the login and gets its own token
+    const { server, b, first, second } = await twoTabs(); // the second tab heard of it and got its token
     expect(accountOf(second)).toBe("u");
     void first.refreshSession();
     void second.refreshSession(); // presents the same cookie unless it waits for the first answer
