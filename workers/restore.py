@@ -14,7 +14,7 @@ A restored state hashes equal (`exchange.engine.state.state_hash(client, include
 state it was persisted from (the hash ignores TTLs).
 
 Closed orders without a `client_order_id` are what the workers let expire (`EXCHANGE_CLOSED_ORDER_TTL`,
-`workers.jobs.DEFAULT_CLOSED_TTL_S`): restore skips those closed longer than that TTL ago and gives the
+`workers.persist.DEFAULT_CLOSED_TTL_S`): restore skips those closed longer than that TTL ago and gives the
 others an EXPIRE for the rest of it. "Now" is the engine's clock as PostgreSQL last saw it (the latest
 persisted event or order update), not this machine's. Orders with a `client_order_id` keep their record
 without a TTL (the engine's retry check reads it), as live.
@@ -34,8 +34,7 @@ import redis
 
 from exchange.engine.codec import order_record
 from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
-from workers.jobs import DEFAULT_CLOSED_TTL_S
-from workers.persist import redis_cursor_key, restored_key
+from workers.persist import DEFAULT_CLOSED_TTL_S, redis_cursor_key, restored_key
 
 TRADES_KEPT = 200  # the engine's U.TRADES_KEPT
 

@@ -13,8 +13,7 @@ import redis
 from exchange.engine.state import state_snapshot
 from tests.persistence.flow import Flow, setup_engine
 from workers import cli
-from workers.jobs import DEFAULT_CLOSED_TTL_S
-from workers.persist import Persister, drain
+from workers.persist import DEFAULT_CLOSED_TTL_S, Persister, drain
 from workers.restore import NegativeBalanceError, RestoreError, restore
 
 DAY_MS = 86_400_000
