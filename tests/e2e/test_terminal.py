@@ -217,8 +217,16 @@ def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) ->
 
     row = page.locator("[data-testid=book-bids] .book-row").first
     expect(row).to_be_visible(timeout=30_000)
-    # a book level puts its price into the order form (read and click in one step: the book keeps moving)
-    picked = row.evaluate("r => { r.click(); return r.dataset.price; }")
+    # a book level puts its price into the order form. Find, read and click the row in one task of the page:
+    # the book keeps moving, and a row that React removed between two protocol calls would take the click
+    # outside the document, where React never sees it.
+    picked = page.evaluate(
+        """() => {
+            const r = document.querySelector("[data-testid=book-bids] .book-row");
+            r.click();
+            return r.dataset.price;
+        }"""
+    )
     expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(picked)
 
     page.get_by_role("button", name="5m", exact=True).click()
