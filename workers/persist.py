@@ -58,6 +58,9 @@ CUT_LIMIT = 20_000
 DEFAULT_CLOSED_TTL_S = 7 * 86400
 REDIS_CURSOR_KEY = "persist:cursor:{stream}"
 RESTORED_KEY = "persist:restored:{stream}"
+# PUBLISHed after each commit, per account whose orders it wrote: {"orders": [order ids]}. The API relays it
+# as the private WebSocket channel `history`: the account's history views can reload now, not on a timer.
+PERSISTED_CHANNEL = "persisted:{account}"
 REFERENCE_SYNC_S = 1.0  # how often a long-lived worker re-copies asset/market hashes
 _COUNTER_KEYS = ("seq", "book_seq")
 
@@ -391,7 +394,7 @@ class Persister:
             batch = self._batch(stream, last, last_ts, head, self.batch_size)
             if batch is None:
                 return StreamResult(stream, 0, last)
-        self._after_commit(batch)
+        self._after_commit([batch])
         return StreamResult(stream, batch.events, batch.last_seq)
 
     def _batch(
@@ -447,15 +450,20 @@ class Persister:
                 )
         return batch
 
-    def _after_commit(self, batch: Batch) -> None:
-        """The committed cursor to Redis (what trimming reads), and the closed orders' EXPIRE."""
+    def _after_commit(self, batches: list[Batch]) -> None:
+        """After one transaction: the committed cursors to Redis (what trimming reads), the closed orders'
+        EXPIRE, and one `persisted:{account}` notice per account whose orders were written."""
         pipe = self.redis.pipeline(transaction=False)
-        pipe.set(redis_cursor_key(batch.stream), batch.last_seq)
-        if self.closed_ttl_s is not None:
+        written: dict[int, list[int]] = {}
+        for batch in batches:
+            pipe.set(redis_cursor_key(batch.stream), batch.last_seq)
             for oid, o in batch.orders.items():
+                written.setdefault(o.account, []).append(oid)
                 # an order with a client_order_id stays: the engine's retry check reads its record
-                if o.status not in OPEN_STATUSES and not o.client_order_id:
+                if self.closed_ttl_s is not None and o.status not in OPEN_STATUSES and not o.client_order_id:
                     pipe.expire(f"order:{oid}", self.closed_ttl_s)
+        for account, ids in written.items():
+            pipe.publish(PERSISTED_CHANNEL.format(account=account), json.dumps({"orders": sorted(ids)}))
         pipe.execute()
 
     def snapshot(self, streams: list[str]) -> dict[str, tuple[int, int]]:
@@ -504,8 +512,7 @@ class Persister:
                 batch = self._batch(s, last, last_ts, snap[s], max(1, snap[s][0] - last))
                 if batch is not None:
                     batches.append(batch)
-        for batch in batches:
-            self._after_commit(batch)
+        self._after_commit(batches)
         for s in streams:
             self._cursors[s] = snap[s][0]  # (a head behind its cursor raised StreamRegressed in _batch)
         return sum(b.events for b in batches), 0

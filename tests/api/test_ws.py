@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from websockets.exceptions import InvalidStatus
@@ -174,6 +175,40 @@ def test_private_channels_reach_only_their_owner(live, engine, settings):
         f.get("channel") == "orders" and any(o["id"] == order_id for o in f["data"]) for f in b_frames
     )
     assert sum(f.get("channel") == "balances" for f in a_frames) == 1
+    a.close()
+    b.close()
+
+
+def test_the_history_channel_tells_only_the_owner_which_orders_postgresql_now_holds(
+    live, engine, settings, seeded, pg_url
+):
+    """`history` needs auth; once a worker commits account A's order, A's connection gets its id (and REST's
+    order history then shows it), while B, subscribed to its own `history`, gets nothing of A's."""
+    from workers.persist import drain
+
+    fund(engine, 31)
+    fund(engine, 32)
+    anonymous = Client(live.ws_url)
+    refused = anonymous.request({"op": "subscribe", "req_id": "s", "channels": ["history"]})
+    assert refused["error"]["code"] == "AUTH_REQUIRED"
+    anonymous.close()
+    a, b = Client(live.ws_url), Client(live.ws_url)
+    for client, account in ((a, 31), (b, 32)):
+        client.request({"op": "auth", "req_id": "a", "token": token(settings, account)})
+        client.request({"op": "subscribe", "req_id": "s", "channels": ["history"]})
+    order_id = engine.place(31, SYMBOL, "buy", "limit", price=PRICE - 100_000, qty=10, ts_ms=now_ms())[
+        "order"
+    ]["id"]
+    drain(seeded, pg_url)
+    assert a.channel("history") == {"channel": "history", "data": {"orders": [order_id]}}
+    b.barrier()
+    assert not any(f.get("channel") == "history" for f in b.frames)
+    listed = httpx.get(
+        f"{live.http_url}/api/orders",
+        params={"status": "all"},
+        headers={"Authorization": f"Bearer {token(settings, 31)}"},
+    )
+    assert [o["id"] for o in listed.json()["items"]] == [order_id]
     a.close()
     b.close()
 

@@ -319,7 +319,7 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
     expect(filled).to_be_visible()
     expect(filled.first).to_contain_text(re.compile(r"avg price \d"))
     shot(page, "06-fill-toast")
-    # no tab switch: the panel reloads on its own after the order event, and again once the worker wrote it
+    # no tab switch: the panel reloads on its own once the workers have written the fill (`history` channel)
     position = page.locator(f"[data-testid=positions] tr[data-symbol='{SYMBOL}']")
     expect(position).to_be_visible(timeout=10_000)
     last = position.locator("td").nth(3)  # Market, Position, Avg entry, Last
@@ -375,12 +375,27 @@ def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) 
     page.get_by_role("button", name="Previous page").click()
     expect(rows).to_have_count(10)
 
+    # left open, the view follows the account: an order placed elsewhere (here over REST) shows up, at the top
+    # of the price-descending page, once the workers have written it (the `history` channel says so)
+    price = snap(bid * Decimal("0.915"), m["tick_size"])
+    with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as c:
+        body = {
+            "symbol": SYMBOL,
+            "side": "buy",
+            "type": "limit",
+            "price": str(price),
+            "qty": qty_for(m, price),
+        }
+        r = c.post("/api/orders", json=body)
+        assert r.status_code == 201, r.text
+    expect(rows.first).to_have_attribute("data-order-id", str(r.json()["id"]), timeout=10_000)
+
     with page.expect_download() as info:
         page.get_by_test_id("export-csv").click()
     with open(info.value.path(), encoding="utf-8") as f:
         text = f.read()
     records = list(csv.DictReader(io.StringIO(text)))
-    assert len(records) >= 12
+    assert len(records) >= 13
 
 
 def test_one_users_order_reaches_another_users_book_within_a_second(stack: Stack, new_page: Any) -> None:

@@ -62,6 +62,7 @@ from exchange.api.ws.topics import (
     Channel,
     ChannelError,
     ChannelKind,
+    HistoryTopic,
     OrdersTopic,
     TickersTopic,
     TradesTopic,
@@ -434,6 +435,9 @@ class Session:
             case ChannelKind.BALANCES:
                 assert self.account is not None
                 return BalancesTopic(self.account, ctx.markets)
+            case ChannelKind.HISTORY:
+                assert self.account is not None
+                return HistoryTopic(self.account)
         raise OpError(WsCode.INVALID_CHANNEL, channel.name)  # pragma: no cover
 
     async def _snapshot(self, sub: _Sub, topic: Topic) -> None:

@@ -13,6 +13,9 @@ channel per window, whatever the message rate. A book window never spans a gap i
 message that does not follow the pending one flushes the pending frame first, so sessions see the gap.
 - `orders` (private; topic and Redis channel `orders:{account}`): `{"channel": "orders", "data": [order]}`
 - `balances` (private; `balances:{account}`): `{"channel": "balances", "data": [{asset, available, held}]}`
+- `history` (private; Redis `persisted:{account}`, PUBLISHed by the persistence workers after each commit):
+  `{"channel": "history", "data": {"orders": [order id, ...]}}`: those orders' changes (and their fills) are
+  now in PostgreSQL, so the history routes show them
 
 Every conversion happens once per Redis message in the hub, whatever the number of local subscribers.
 """
@@ -48,9 +51,10 @@ class ChannelKind(StrEnum):
     CANDLES = "candles"
     ORDERS = "orders"
     BALANCES = "balances"
+    HISTORY = "history"
 
 
-PRIVATE_KINDS = frozenset({ChannelKind.ORDERS, ChannelKind.BALANCES})
+PRIVATE_KINDS = frozenset({ChannelKind.ORDERS, ChannelKind.BALANCES, ChannelKind.HISTORY})
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}\Z")  # \Z: `$` would let a final newline through
 
 
@@ -84,7 +88,7 @@ def parse_channel(name: Any) -> Channel:
         kind = ChannelKind(parts[0])
     except ValueError:
         raise ChannelError(f"unknown channel {name!r}") from None
-    if kind in (ChannelKind.TICKERS, ChannelKind.ORDERS, ChannelKind.BALANCES):
+    if kind in (ChannelKind.TICKERS, *PRIVATE_KINDS):
         if len(parts) != 1:
             raise ChannelError(f"channel {kind.value!r} takes no market")
         return Channel(name, kind)
@@ -321,6 +325,19 @@ class BalancesTopic(Topic):
                 continue
             out.append(balance_out(asset, int(item["available"]), int(item["held"]), decimals))
         return [Delivery(dumps({"channel": "balances", "data": out}))]
+
+
+class HistoryTopic(Topic):
+    """Workers' `persisted:{account}` -> the account's `history` channel: which orders' changes PostgreSQL
+    now holds (a view of the order history, fills or positions reloads on it instead of polling)."""
+
+    def __init__(self, account: int) -> None:
+        super().__init__(f"history:{account}")
+        self.redis_channel = f"persisted:{account}"
+
+    async def convert(self, payload: bytes) -> list[Delivery]:
+        ids = [int(i) for i in json.loads(payload)["orders"]]
+        return [Delivery(dumps({"channel": "history", "data": {"orders": ids}}))]
 
 
 class TickersTopic(Topic):

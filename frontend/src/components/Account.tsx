@@ -1,8 +1,9 @@
 /**
  * The logged-in account's live state: balances (REST + `balances` channel), open orders (REST + `orders`
- * channel) and order notifications. `version` increases whenever an order changes; `historyVersion` too,
- * and again twice shortly after, for the views that read PostgreSQL (order history, fills, positions): the
- * engine pushes a change before the persistence worker has written it.
+ * channel) and order notifications. `version` increases whenever an order changes. `historyVersion`, what
+ * the views that read PostgreSQL (order history, fills, positions) reload on, increases when the `history`
+ * channel says the persistence workers have written a change of the account's orders (the engine's `orders`
+ * notice comes first, before PostgreSQL has it), and after a reconnect, which may have missed some.
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { Balance, Order, OrderPage } from "../api/types";
@@ -10,6 +11,7 @@ import { useSession } from "../lib/hooks";
 import { api } from "../lib/http";
 import { isOpen, mergeOpenOrders, OrderTracker } from "../lib/orderEvents";
 import { fetchAllPages, LatestLoad } from "../lib/paging";
+import { throttle } from "../lib/throttle";
 import { ws } from "../lib/ws";
 import { useToasts } from "./Toasts";
 
@@ -17,9 +19,8 @@ import { useToasts } from "./Toasts";
 const OPEN_ORDERS_PAGE = 500;
 /** How many open orders the terminal loads at most (20 full pages; `maxPages` guards against short ones). */
 const OPEN_ORDERS_LIMITS = { maxItems: 10_000, maxPages: 50 };
-/** When the PostgreSQL-backed views reload again after an order change (ms after the change): by then the
- * persistence worker has normally written it, even when it lags behind a burst. */
-export const HISTORY_RELOADS_MS = [1_000, 3_000];
+/** The PostgreSQL-backed views reload at most this often (ms), however many `history` notices come. */
+export const HISTORY_RELOAD_MIN_MS = 500;
 
 interface AccountState {
   balances: Map<string, Balance>;
@@ -27,7 +28,7 @@ interface AccountState {
   /** false when the account has more open orders than the terminal loads (OPEN_ORDERS_LIMITS) */
   openOrdersComplete: boolean;
   version: number;
-  /** `version`, plus a bump at each of HISTORY_RELOADS_MS after the last order change */
+  /** bumped when PostgreSQL holds new changes of the account's orders (at most every HISTORY_RELOAD_MIN_MS) */
   historyVersion: number;
   noteOrder: (o: Order) => void;
   reload: () => void;
@@ -144,11 +145,16 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   }, [loggedIn, who, reload, noteOrder]);
 
   useEffect(() => {
-    if (version === 0) return;
-    setHistoryVersion((v) => v + 1);
-    const later = HISTORY_RELOADS_MS.map((ms) => setTimeout(() => setHistoryVersion((v) => v + 1), ms));
-    return () => later.forEach(clearTimeout); // a newer change restarts the schedule
-  }, [version]);
+    if (!loggedIn) return;
+    const bump = throttle(() => setHistoryVersion((v) => v + 1), HISTORY_RELOAD_MIN_MS);
+    const offHistory = ws.subscribe("history", bump);
+    const offOpen = ws.onPrivateSubscribed(bump); // notices sent while the connection was down are lost
+    return () => {
+      offHistory();
+      offOpen();
+      bump.cancel();
+    };
+  }, [loggedIn, who]);
 
   const value = useMemo(
     () => ({ balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload }),

@@ -18,7 +18,7 @@ export interface ChannelMessage {
 
 type Handler = (msg: ChannelMessage) => void;
 
-const PRIVATE = new Set(["orders", "balances"]);
+const PRIVATE = new Set(["orders", "balances", "history"]);
 
 export class WsClient {
   state: ConnState = "closed";
@@ -84,9 +84,10 @@ export class WsClient {
   }
 
   /**
-   * Called each time the server confirms a subscription to a private channel (`orders`, `balances`): from
-   * then on every change is pushed, so a snapshot loaded over REST after this misses nothing (one loaded
-   * on `onOpen` could miss what happened before the private subscription, which waits for the auth).
+   * Called each time the server confirms a subscription to a private channel (`orders`, `balances`,
+   * `history`): from then on every change is pushed, so a snapshot loaded over REST after this misses
+   * nothing (one loaded on `onOpen` could miss what happened before the private subscription, which waits
+   * for the auth).
    */
   onPrivateSubscribed(l: () => void): () => void {
     this.privateListeners.add(l);
