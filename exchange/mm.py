@@ -284,13 +284,29 @@ class MarketMaker:
                         "post_only": True,
                     }
                 )
-        results = await asyncio.gather(*(self._place(self.maker, o) for o in orders))
-        self.placed += sum(1 for r in results if r is not None)
-        old, market.live = (
-            market.live,
-            [int(r["id"]) for r in results if r is not None and r["status"] in ("open", "partially_filled")],
-        )
-        await asyncio.gather(*(self.maker.request("DELETE", f"/api/orders/{order_id}") for order_id in old))
+        answers = await asyncio.gather(*(self._place(self.maker, o) for o in orders), return_exceptions=True)
+        results = [r for r in answers if isinstance(r, dict)]
+        self.placed += len(results)
+        resting = [int(r["id"]) for r in results if r["status"] in ("open", "partially_filled")]
+        failure = next((r for r in answers if isinstance(r, BaseException)), None)
+        if failure is not None:  # the API went away mid-ladder: keep what was placed, cancel it later
+            market.live += resting
+            raise failure
+        old, market.live = market.live, resting
+        gone = await asyncio.gather(*(self._cancel(order_id) for order_id in old))
+        market.live += [order_id for order_id, ok in zip(old, gone, strict=True) if not ok]
+
+    async def _cancel(self, order_id: int) -> bool:
+        """Cancel one old quote; False when it may still rest (refused by the rate limit, its market halted,
+        the API unreachable): the caller keeps it, and the next re-quote cancels it again."""
+        try:
+            r = await self.maker.request("DELETE", f"/api/orders/{order_id}")
+        except (ApiUnavailable, httpx.HTTPError):
+            return False
+        if r.status_code in (200, 404) or (r.status_code == 409 and "ORDER_CLOSED" in r.text):
+            return True  # cancelled now, or already filled or cancelled
+        log.debug("cancel of %s refused: %s %s", order_id, r.status_code, r.text)
+        return False
 
     async def take(self, market: MarketState) -> None:
         """Sometimes cross the spread with a small market order from the taker account."""

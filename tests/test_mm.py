@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import random
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
 import redis
 
-from exchange.mm import MarketMaker
+from exchange.mm import ApiUnavailable, MarketMaker, MarketState
 from exchange.seed import seed_all
 from exchange.servers import free_port
 
@@ -160,3 +163,60 @@ async def test_a_refused_quote_for_lack_of_funds_is_logged_with_the_apis_reason(
     assert len(warnings) == 1, warnings
     assert "insufficient USDT: 3 available, 60.12 needed" in warnings[0]
     assert "EXCHANGE_DEMO=1" in warnings[0] and "supply" in warnings[0]
+
+
+async def test_a_quote_whose_cancel_fails_is_cancelled_at_the_next_requote() -> None:
+    """Old quotes whose cancel the API refuses (429 from the order rate limit) or that were placed just before
+    the API went away stay in the maker's list, and a later re-quote cancels them: the book keeps only the
+    current ladder, instead of collecting quotes until the market maker restarts."""
+    resting: set[int] = set()
+    ids = itertools.count(1)
+    faults = {"refuse_cancels": 0, "posts_before_outage": -1}
+
+    def api(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/api/auth/login":
+            tokens = {"access_token": "a", "refresh_token": "r", "token_type": "bearer", "expires_in": 600}
+            return httpx.Response(200, json=tokens)
+        if request.method == "POST" and path == "/api/orders":
+            if faults["posts_before_outage"] == 0:
+                raise httpx.ConnectError("API down", request=request)
+            faults["posts_before_outage"] -= 1
+            order_id = next(ids)
+            resting.add(order_id)
+            return httpx.Response(201, json={"id": order_id, "status": "open"})
+        if request.method == "DELETE":
+            if faults["refuse_cancels"] > 0:
+                faults["refuse_cancels"] -= 1
+                error = {"code": "RATE_LIMITED", "message": "too many orders"}
+                return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": error})
+            order_id = int(path.rsplit("/", 1)[1])
+            if order_id not in resting:
+                error = {"code": "ORDER_CLOSED", "message": "order is closed"}
+                return httpx.Response(409, json={"error": error})
+            resting.remove(order_id)
+            return httpx.Response(200, json={"id": order_id, "status": "cancelled"})
+        return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": path}})
+
+    mm = MarketMaker("http://mm.test", levels=2, rng=random.Random(1))
+    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
+    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    one = Decimal(1)
+    market = MarketState("BTC-USDT", Decimal("0.01"), Decimal("0.00001"), one / 100_000, one, Decimal(60_000))
+    try:
+        await mm.quote(market)
+        assert resting == {1, 2, 3, 4}
+        faults["refuse_cancels"] = 4  # every cancel of this re-quote is refused
+        await mm.quote(market)
+        assert resting == set(range(1, 9)) and sorted(market.live) == list(range(1, 9))
+        await mm.quote(market)
+        assert resting == {9, 10, 11, 12}
+        faults["posts_before_outage"] = 2  # two quotes placed, then the API goes away
+        with pytest.raises(ApiUnavailable):
+            await mm.quote(market)
+        assert resting == set(range(9, 15))
+        faults["posts_before_outage"] = -1
+        await mm.quote(market)
+        assert resting == {15, 16, 17, 18} and sorted(market.live) == [15, 16, 17, 18]
+    finally:
+        await mm.close()
