@@ -30,5 +30,3 @@ def errors(*statuses: int) -> dict[int, ResponseSpec]:
         for s in wanted
     }
 
-
-AUTH_ERRORS = errors(401, 429)

@@ -15,7 +15,7 @@ from exchange.api import accounts
 from exchange.api.auth import hash_password, provide_account_id, verify_password
 from exchange.api.context import Services, client_ip, services
 from exchange.api.errors import ApiError, ErrorCode
-from exchange.api.openapi import AUTH_ERRORS, errors
+from exchange.api.openapi import errors
 from exchange.api.origin import normalize_origins, origin_allowed
 from exchange.api.schemas import Account, Credentials, LoginRequest, LogoutRequest, RefreshRequest, TokenPair
 from exchange.engine.errors import InvalidAmount
@@ -199,7 +199,7 @@ class MeController(Controller):
     dependencies = {"account_id": Provide(provide_account_id)}
     security = [{"bearer": []}]
 
-    @get("/", operation_id="me", responses=AUTH_ERRORS)
+    @get("/", operation_id="me", responses=errors(401))  # reads are not rate limited
     async def me(self, request: Request[Any, Any, Any], account_id: NamedDependency[int]) -> Account:
         """The authenticated account."""
         svc = services(request)

@@ -46,6 +46,13 @@ def create_user(
     database_url: str, email: str, password: str, admin: bool = False, update: bool = False
 ) -> int:
     """Insert (or with `update`, reset) an account; returns its id. Raises `ValueError` if it exists."""
+    return save_user(database_url, email, password, admin, update)[0]
+
+
+def save_user(
+    database_url: str, email: str, password: str, admin: bool = False, update: bool = False
+) -> tuple[int, bool, bool]:
+    """`create_user`, returning (id, created: False when `update` reset an existing account, is_admin)."""
     email = normalize_email(email)
     if "@" not in email or len(email) > 254:
         raise ValueError(f"not an email address: {email!r}")
@@ -57,19 +64,19 @@ def create_user(
             cur.execute(
                 "INSERT INTO accounts (email, password_hash, is_admin) VALUES (%s, %s, %s) "
                 "ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, "
-                "is_admin = accounts.is_admin OR EXCLUDED.is_admin RETURNING id",
+                "is_admin = accounts.is_admin OR EXCLUDED.is_admin RETURNING id, xmax = 0, is_admin",
                 (email, password_hash, admin),
             )
         else:
             cur.execute(
                 "INSERT INTO accounts (email, password_hash, is_admin) VALUES (%s, %s, %s) "
-                "ON CONFLICT (email) DO NOTHING RETURNING id",
+                "ON CONFLICT (email) DO NOTHING RETURNING id, true, is_admin",
                 (email, password_hash, admin),
             )
         row = cur.fetchone()
     if row is None:
         raise ValueError(f"an account with email {email} exists (use --update to reset it)")
-    return int(row[0])
+    return int(row[0]), bool(row[1]), bool(row[2])  # xmax = 0: the row was inserted, not updated
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,12 +90,13 @@ def run(args: argparse.Namespace) -> int:
     generated = args.password is None
     password = args.password or secrets.token_urlsafe(15)
     try:
-        account_id = create_user(url, args.email, password, admin=args.admin, update=args.update)
+        account_id, created, is_admin = save_user(url, args.email, password, args.admin, args.update)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    role = "admin" if args.admin else "user"
-    print(f"created {role} account {account_id} <{normalize_email(args.email)}>")
+    role = "admin" if is_admin else "user"
+    done = "created" if created else "updated (new password)"
+    print(f"{done} {role} account {account_id} <{normalize_email(args.email)}>")
     if generated:
         print(f"password: {password}")
     return 0

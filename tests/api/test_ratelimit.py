@@ -66,3 +66,16 @@ async def test_order_rate_is_limited_per_account_across_apps(redis_url: str, pg_
         r = await two.delete("/api/orders", headers=alice.headers)
         assert r.status_code == 429 and "retry-after" in r.headers
         assert (await two.post("/api/orders", json=order, headers=bob.headers)).status_code == 201
+
+
+def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
+    """The schema promises 429 only where a limit applies: orders (place, cancel, cancel all) and the auth
+    writes (register, login, refresh); reads such as `GET /api/me` are not rate limited."""
+    schema = create_app(make_settings("redis://127.0.0.1:1/0", "")).openapi_schema.to_schema()
+    limited = {
+        op["operationId"]
+        for path in schema["paths"].values()
+        for op in path.values()
+        if isinstance(op, dict) and "429" in op.get("responses", {})
+    }
+    assert limited == {"register", "login", "refresh", "placeOrder", "cancelOrder", "cancelAllOrders"}

@@ -39,14 +39,21 @@ async def test_frontend_is_served_with_spa_fallback(redis_url: str, pg_url: str,
 async def test_user_create_cli_makes_an_admin_who_can_log_in(
     redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`exchange user create --admin` creates an admin; a generated password is printed and works."""
+    """`exchange user create --admin` creates an admin; a generated password is printed and works; `--update`
+    reports an update, not a creation."""
     assert main(["user", "create", "Root@Example.com", "--admin", "--database-url", pg_url]) == 0
     out = capsys.readouterr().out
     password = out.split("password: ", 1)[1].strip()
     with psycopg.connect(pg_url) as conn:
         row = conn.execute("SELECT email, is_admin FROM accounts WHERE email = 'root@example.com'").fetchone()
     assert row == ("root@example.com", True)
+    assert out.startswith("created admin account ")
     assert main(["user", "create", "root@example.com", "--database-url", pg_url]) == 1  # exists
+    # --update resets the password of the existing account, says so, and keeps its admin role
+    args = ["user", "create", "root@example.com", "--update", "--database-url", pg_url]
+    assert main([*args, "--password", "a new password"]) == 0
+    assert capsys.readouterr().out.startswith("updated (new password) admin account ")
+    password = "a new password"
     seed(redis_url)
     async with AsyncTestClient(create_app(make_settings(redis_url, pg_url))) as client:
         r = await client.post("/api/auth/login", json={"email": "root@example.com", "password": password})
