@@ -29,4 +29,3 @@ def errors(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for s in wanted
     }
-
