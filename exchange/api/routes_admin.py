@@ -21,7 +21,7 @@ from exchange.api.schemas import (
     WalletRequest,
     WalletResult,
 )
-from exchange.api.trading import engine_call
+from exchange.api.trading import engine_call, in_asset_units
 
 SymbolPath = Annotated[str, PathParameter(pattern=SYMBOL_PATTERN, max_length=31)]
 STATUS_MAX_ROUNDS = 10_000  # x 1,000 cancelled orders per engine call
@@ -54,7 +54,10 @@ class AdminController(Controller):
             raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {data.account_id}")
         minor = amount_in(data.amount, decimals)
         fn = svc.engine.withdraw if withdraw else svc.engine.deposit
-        result = await engine_call(fn, data.account_id, data.asset, minor, data.ref, ts_ms=svc.clock())
+        try:
+            result = await engine_call(fn, data.account_id, data.asset, minor, data.ref, ts_ms=svc.clock())
+        except ApiError as exc:
+            raise in_asset_units(exc, decimals) from None
         return WalletResult(
             account_id=data.account_id,
             asset=data.asset,

@@ -23,7 +23,7 @@ from exchange.api import metrics
 from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, amount_out, order_out
 from exchange.api.errors import ApiError, ErrorCode, from_engine_error
 from exchange.api.schemas import OrderCreate
-from exchange.vocab import OrderType, TimeInForce
+from exchange.vocab import OrderType, Side, TimeInForce
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,16 @@ def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
         args["stp"] = body.stp.value
     if body.type is OrderType.LIMIT and body.price is None:
         raise ApiError(ErrorCode.INVALID_PRICE, "a limit order needs a price")
+    # the engine checks these too, but names its own arguments (qty_lots): say it in the API's fields
+    qty, quote_qty = args["qty"], args["quote_qty"]
+    if body.type is OrderType.LIMIT and (qty == 0 or quote_qty != 0):
+        raise ApiError(ErrorCode.INVALID_QTY, "a limit order needs a positive qty and takes no quote_qty")
+    if body.type is OrderType.MARKET and (qty == 0) == (quote_qty == 0):
+        raise ApiError(
+            ErrorCode.INVALID_QTY, "a market order needs exactly one of qty and quote_qty, positive"
+        )
+    if quote_qty != 0 and body.side is not Side.BUY:
+        raise ApiError(ErrorCode.INVALID_QTY, "quote_qty is for market buys only (a sell gives its qty)")
     if body.type is OrderType.MARKET and body.price is not None:
         raise ApiError(ErrorCode.INVALID_PRICE, "a market order takes no price")
     if args["price"] > market.max_price_ticks:
@@ -117,6 +127,16 @@ async def place_order(
 
 
 _FUNDS = re.compile(r"available (\S+) (\d+) < (\d+)\Z")
+
+
+def in_asset_units(error: ApiError, decimals: int) -> ApiError:
+    """A wallet refusal (`withdraw` above the available balance) in the asset's units, not minor units."""
+    funds = _FUNDS.match(error.message) if error.code == ErrorCode.INSUFFICIENT_FUNDS else None
+    if funds is None:
+        return error
+    asset, available, needed = funds.groups()
+    have, asked = amount_out(available, decimals), amount_out(needed, decimals)
+    return ApiError(error.code, f"insufficient {asset}: {have} available, {asked} asked")
 
 
 def in_market_units(error: ApiError, market: Market) -> ApiError:

@@ -45,13 +45,15 @@ async def test_admin_deposit_is_idempotent_by_ref(
 async def test_admin_withdrawal_needs_funds(
     client: AsyncTestClient[Litestar], admin: User, alice: User
 ) -> None:
-    """A withdrawal above the available balance is 409 INSUFFICIENT_FUNDS; within it, it debits."""
+    """A withdrawal above the available balance is 409 INSUFFICIENT_FUNDS, said in BTC; within it, it
+    debits."""
     r = await client.post(
         "/api/admin/withdrawals",
         json={"account_id": alice.id, "asset": "BTC", "amount": "5", "ref": "wd-1"},
         headers=admin.headers,
     )
     assert r.status_code == 409 and error_code(r) == "INSUFFICIENT_FUNDS"
+    assert r.json()["error"]["message"] == "insufficient BTC: 2 available, 5 asked"  # not minor units
     r = await client.post(
         "/api/admin/withdrawals",
         json={"account_id": alice.id, "asset": "BTC", "amount": "0.25", "ref": "wd-2"},

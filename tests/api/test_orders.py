@@ -316,6 +316,21 @@ async def test_engine_refusals_speak_in_prices_quantities_and_assets(
             "INSUFFICIENT_FUNDS",
             "insufficient BTC: 2 available, 3 needed",
         ),
+        (
+            {"side": "buy", "type": "market", "qty": "0.01", "quote_qty": "10"},
+            "INVALID_QTY",
+            "a market order needs exactly one of qty and quote_qty, positive",
+        ),
+        (
+            {"side": "sell", "type": "market", "quote_qty": "10"},
+            "INVALID_QTY",
+            "quote_qty is for market buys only (a sell gives its qty)",
+        ),
+        (
+            {"side": "buy", "type": "limit", "price": "50000", "qty": "0"},
+            "INVALID_QTY",
+            "a limit order needs a positive qty and takes no quote_qty",
+        ),
     ]
     for fields, code, message in cases:
         r = await place(client, alice, **fields)
