@@ -124,12 +124,13 @@ def test_a_cached_access_token_still_expires() -> None:
     from exchange.api.settings import Settings
 
     settings = Settings(jwt_secret=JWT_SECRET, access_ttl_s=600)
-    issuer = TokenService(settings, clock=lambda: time.time() - 599)  # expires one second from now
+    # iat is whole seconds (rounded down): this token expires 1 to 2 s from now, never at once
+    issuer = TokenService(settings, clock=lambda: time.time() - 598)
     verifier = TokenService(settings)
     token = issuer.issue_access(7)
     assert verifier.decode_access(token) == 7
     assert verifier.decode_access(token) == 7  # served from the cache
-    time.sleep(1.2)
+    time.sleep(2.2)
     with pytest.raises(ApiError) as info:
         verifier.decode_access(token)
     assert info.value.code == "INVALID_TOKEN"

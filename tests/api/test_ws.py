@@ -356,12 +356,13 @@ def test_an_expired_token_opens_no_new_private_subscription(seeded, pg_url, engi
     needed), while public channels still subscribe; nothing of the account's is pushed."""
     settings = ws_settings(seeded, pg_url)
     fund(engine, 51)
-    soon = TokenService(settings, clock=lambda: time.time() - settings.access_ttl_s + 1.5)
+    # iat is whole seconds (rounded down): the token lives 2.5 to 3.5 s, time enough for the auth round trip
+    soon = TokenService(settings, clock=lambda: time.time() - settings.access_ttl_s + 3.5)
     server = LiveServer(create_app(settings)).start()
     try:
         c = Client(server.ws_url)
         assert c.request({"op": "auth", "req_id": 1, "token": soon.issue_access(51)})["op"] == "authenticated"
-        time.sleep(2.0)
+        time.sleep(4.0)
         denied = c.request({"op": "subscribe", "req_id": 2, "channels": ["orders", "balances"]})
         assert denied["error"]["code"] == "INVALID_TOKEN"
         assert c.request({"op": "subscribe", "req_id": 3, "channels": ["tickers"]})["op"] == "subscribed"

@@ -220,13 +220,14 @@ def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) ->
     # a book level puts its price into the order form. Find, read and click the row in one task of the page:
     # the book keeps moving, and a row that React removed between two protocol calls would take the click
     # outside the document, where React never sees it.
-    picked = page.evaluate(
+    picked = page.wait_for_function(
         """() => {
             const r = document.querySelector("[data-testid=book-bids] .book-row");
+            if (!r) return null; // the bid side empty for a moment: try again
             r.click();
             return r.dataset.price;
         }"""
-    )
+    ).json_value()
     expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(picked)
 
     page.get_by_role("button", name="5m", exact=True).click()
@@ -247,11 +248,14 @@ def test_prices_for_a_volume_follow_the_book(stack: Stack, new_page: Any) -> Non
     expect(buy).to_contain_text(re.compile(r"avg \d"), timeout=20_000)
     expect(sell).to_contain_text(re.compile(r"avg \d"), timeout=20_000)
 
-    def avg(row: Any) -> Decimal:
-        text = row.locator("span").nth(1).inner_text()  # "avg 60,000.5000"
-        return Decimal(text.removeprefix("avg ").replace(",", ""))
-
-    assert avg(buy) > avg(sell) > 0
+    # both read in one task of the page (the book moves between two protocol calls): "avg 60,000.5000"
+    texts = page.evaluate(
+        """() => ["volume-buy", "volume-sell"].map(
+            (id) => document.querySelectorAll(`[data-testid=${id}] span`)[1].innerText
+        )"""
+    )
+    bought, sold = (Decimal(t.removeprefix("avg ").replace(",", "")) for t in texts)
+    assert bought > sold > 0
     shot(page, "04b-volume-prices")
 
 
@@ -321,7 +325,7 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
     shot(page, "06-fill-toast")
     # no tab switch: the panel reloads on its own once the workers have written the fill (`history` channel)
     position = page.locator(f"[data-testid=positions] tr[data-symbol='{SYMBOL}']")
-    expect(position).to_be_visible(timeout=10_000)
+    expect(position).to_be_visible(timeout=30_000)
     last = position.locator("td").nth(3)  # Market, Position, Avg entry, Last
     first_last = last.inner_text()
     # the market maker keeps trading: the open tab follows the last price (and the unrealized PnL with it)
@@ -353,6 +357,12 @@ def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) 
             }
             r = c.post("/api/orders", json=body)
             assert r.status_code == 201, r.text
+        # the History tab loads when it opens: wait until the workers have written all 12 (their notices
+        # were sent before the page subscribed)
+        deadline = time.monotonic() + 30
+        while len(c.get("/api/orders", params={"status": "all", "limit": 100}).json()["items"]) < 12:
+            assert time.monotonic() < deadline, "the 12 orders did not reach the order history"
+            time.sleep(0.2)
     page = new_page()
     login(page, email)
     open_trade(page)
