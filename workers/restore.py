@@ -19,6 +19,10 @@ others an EXPIRE for the rest of it. "Now" is the engine's clock as PostgreSQL l
 persisted event or order update), not this machine's. Orders with a `client_order_id` keep their record
 without a TTL (the engine's retry check reads it), as live.
 
+With `force`, reconciliation's own keys (`reconcile:*`: the markets it froze and their previous status, its
+counters) survive the FLUSHDB, and a market it froze that PostgreSQL has as trading (its freeze event was
+never persisted) is frozen again, so `exchange reconcile --clear` still reopens exactly those.
+
 Restore refuses (RestoreError, before touching Redis) a state with a negative available, held or order
 hold amount: PostgreSQL itself is then inconsistent, and the engine must never run on it.
 """
@@ -26,6 +30,7 @@ hold amount: PostgreSQL itself is then inconsistent, and the engine must never r
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from typing import Any, cast
 
@@ -257,6 +262,53 @@ def write_state(client: redis.Redis, keys: dict[str, tuple[str, Any]]) -> None:
     pipe.execute()
 
 
+# Reconciliation's own keys (which markets it froze and their status before, its counters and last report)
+# describe the data; they are not data. A --force restore keeps them, so `exchange reconcile --clear` still
+# knows what to reopen after it (docs/operations.md, "REGRESSED").
+KEPT_PATTERN = "reconcile:*"
+
+
+def _read_kept(client: redis.Redis) -> list[tuple[str, str, Any]]:
+    """(key, type, value) of every string, set and hash matching KEPT_PATTERN."""
+    kept: list[tuple[str, str, Any]] = []
+    for key in client.scan_iter(match=KEPT_PATTERN, count=1000):
+        kind = str(client.type(key))
+        if kind == "string":
+            kept.append((key, kind, client.get(key)))
+        elif kind == "set":
+            kept.append((key, kind, client.smembers(key)))
+        elif kind == "hash":
+            kept.append((key, kind, client.hgetall(key)))
+    return kept
+
+
+def _write_kept(client: redis.Redis, kept: list[tuple[str, str, Any]]) -> None:
+    pipe = client.pipeline(transaction=False)
+    for key, kind, value in kept:
+        if kind == "string" and value is not None:
+            pipe.set(key, value)
+        elif kind == "set" and value:
+            pipe.sadd(key, *value)
+        elif kind == "hash" and value:
+            pipe.hset(key, mapping=value)
+    pipe.execute()
+
+
+def _refreeze(client: redis.Redis, now_ms: int) -> list[str]:
+    """Markets reconciliation froze that PostgreSQL has as trading (the freeze's own event was in a stream
+    that regressed, so it was never persisted) are frozen again: they stay cancel_only until `--clear`."""
+    from exchange.engine.client import Engine
+
+    engine = Engine(client)
+    again = []
+    for sym in sorted(str(s) for s in cast(set[Any], client.smembers("reconcile:frozen"))):
+        market = engine.market(sym)
+        if market is not None and market.get("status") == "trading":
+            engine.set_market_status(sym, "cancel_only", ts_ms=now_ms)
+            again.append(sym)
+    return again
+
+
 def restore(
     client: redis.Redis,
     conn: psycopg.Connection[Any],
@@ -272,12 +324,15 @@ def restore(
             "Redis is not empty: refusing to restore over live data (use --force to FLUSHDB first)"
         )
     keys = build_state(conn, closed_orders=closed_orders, closed_ttl_s=closed_ttl_s)
+    kept = _read_kept(client)
     if force:
         client.flushdb()
     from exchange.engine.client import Engine
 
     Engine(client).load()  # FUNCTION LOAD (functions survive FLUSHDB, not a lost server)
     write_state(client, keys)
+    _write_kept(client, kept)
+    _refreeze(client, int(time.time() * 1000))
     summary: dict[str, int] = defaultdict(int)
     for key, (kind, _value) in keys.items():
         if kind == "ttl":

@@ -14,6 +14,7 @@ from exchange.engine.state import state_snapshot
 from tests.persistence.flow import Flow, setup_engine
 from workers import cli
 from workers.persist import DEFAULT_CLOSED_TTL_S, Persister, drain
+from workers.reconcile import clear_markets, freeze_markets
 from workers.restore import NegativeBalanceError, RestoreError, restore
 
 DAY_MS = 86_400_000
@@ -134,3 +135,29 @@ def test_restore_with_the_workers_ttl_equals_the_live_state_including_which_keys
     assert all(t <= DEFAULT_CLOSED_TTL_S for t in ttls.values())
     flow.run(50)
     assert drain(redis_url, pg_url) > 0  # persistence goes on after the restore
+
+
+def test_a_forced_restore_keeps_what_reconciliation_froze_so_clear_still_reopens_it(
+    client: redis.Redis, redis_url: str, pg_url: str
+) -> None:
+    """Reconciliation froze PA-PQ (persisted) and PB-PQ (its freeze event lost with its regressed stream, so
+    PostgreSQL has it trading): after `restore --force` both are cancel_only, `reconcile:*` (frozen set,
+    previous statuses, counters) is as it was, and `--clear` puts both back to trading."""
+    engine = setup_engine(client)
+    engine.deposit(1, "PQ", 100, "d1", ts_ms=1_000)
+    freeze_markets(client, ["PA-PQ"])
+    drain(redis_url, pg_url)
+    freeze_markets(client, ["PB-PQ"])  # not persisted: lost with Redis's writes
+    client.set("reconcile:runs_total", 7)
+    kept = {key: client.dump(key) for key in client.scan_iter(match="reconcile:*")}
+    assert set(kept) == {"reconcile:frozen", "reconcile:frozen:previous", "reconcile:runs_total"}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        restore(client, conn, force=True)
+    assert {key: client.dump(key) for key in client.scan_iter(match="reconcile:*")} == kept
+    assert {sym: client.hget(f"market:{sym}", "status") for sym in ("PA-PQ", "PB-PQ")} == {
+        "PA-PQ": "cancel_only",
+        "PB-PQ": "cancel_only",
+    }
+    drain(redis_url, pg_url)  # PB-PQ's new freeze event is persisted like any other
+    assert sorted(clear_markets(client, ["PA-PQ", "PB-PQ"])) == ["PA-PQ", "PB-PQ"]
+    assert {client.hget(f"market:{sym}", "status") for sym in ("PA-PQ", "PB-PQ")} == {"trading"}
