@@ -5,7 +5,8 @@
   KEYS[2] balance:{account}
   KEYS[3] coid:{account}
   (by name, discovered while matching: book:/depth:/level:{SYM}:*, events:{SYM}, trades:{SYM},
-   order:{id}, open:{account} and balance:{account} of counterparties, balance:0, seq:order, seq:trade)
+   order:{id}, open:{account} (the caller's too: its size) and balance:{account} of counterparties,
+   balance:0, seq:order, seq:trade)
   ARGV[1]  account         integer >= 1
   ARGV[2]  symbol
   ARGV[3]  side            buy | sell
@@ -23,7 +24,8 @@
   Errors (first failing wins, nothing written): UNKNOWN_MARKET, MARKET_NOT_TRADING, INVALID_SIDE,
     INVALID_TYPE, INVALID_TIF, INVALID_STP, INVALID_PRICE, PRICE_TOO_HIGH, INVALID_QTY, QTY_TOO_SMALL,
     QTY_TOO_LARGE (also: the order's hold would reach 2^53), NOTIONAL_TOO_SMALL, INVALID_POST_ONLY,
-    INVALID_ARGUMENT (account, ts_ms, client_order_id), DUPLICATE_CLIENT_ORDER_ID, INSUFFICIENT_FUNDS
+    INVALID_ARGUMENT (account, ts_ms, client_order_id), DUPLICATE_CLIENT_ORDER_ID, TOO_MANY_OPEN_ORDERS (a gtc
+    limit order while the account has U.MAX_OPEN_ORDERS open), INSUFFICIENT_FUNDS
   Events (events:{SYM}): order_rejected (post-only) | order_accepted, trade..., order_cancelled (STP makers),
     order_done (filled makers' leftover), then the taker's order_expired | order_cancelled | order_done.
 ]]
@@ -182,6 +184,10 @@ local function place(keys, args)
     if o then
       return result(o, {}, {}, true)
     end
+  end
+  if t.tif == 'gtc' and t.type == 'limit' and redis.call('SCARD', 'open:' .. t.account) >= U.MAX_OPEN_ORDERS then
+    U.fail('TOO_MANY_OPEN_ORDERS', 'the account already has ' .. U.s(U.MAX_OPEN_ORDERS)
+      .. ' open orders, the most it may hold (ioc, fok and market orders still go)')
   end
   local hold = hold_for(ctx, m, t)
   local fa, fh = t.hold_asset .. ':available', t.hold_asset .. ':held'

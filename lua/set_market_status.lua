@@ -1,6 +1,7 @@
 --[[
-  ex_set_market_status: change a market's status; optionally cancel its resting orders
-  (reason market_status), lowest id first, at most U.BATCH (1,000) per call.
+  ex_set_market_status: change a market's status; optionally cancel its resting orders (reason
+  market_status) in book order, the bids best first and then the asks, at most U.CANCEL_BATCH (12) per call
+  (a short call whatever the size of the book: callers loop until `remaining` is 0).
 
   KEYS[1] market:{SYM}
   (by name: book:/depth:/level:{SYM}:*, events:{SYM}, order:{id}, open:{account}, balance:{account})
@@ -8,7 +9,8 @@
   ARGV[2] status         trading | cancel_only | halted
   ARGV[3] cancel_orders  0 | 1
   ARGV[4] ts_ms
-  Result: JSON {"status", "previous", "cancelled", "remaining"}  (remaining resting orders; callers loop)
+  Result: JSON {"status", "previous", "cancelled", "remaining"}  (remaining: resting orders left, with
+    cancel_orders; else 0)
   Errors: UNKNOWN_MARKET, INVALID_ARGUMENT
   Events (events:{SYM}): market_status (only when the status changes), order_cancelled...
   Publishes: market:{SYM} {"status": ...} on change
@@ -38,21 +40,18 @@ local function set_market_status(keys, args)
   end
   local cancelled, remaining = 0, 0
   if args[3] == '1' then
-    local members = redis.call('ZRANGE', 'book:' .. symbol .. ':bids', 0, -1)
-    local asks = redis.call('ZRANGE', 'book:' .. symbol .. ':asks', 0, -1)
-    for i = 1, #asks do
-      members[#members + 1] = asks[i]
-    end
-    table.sort(members) -- fixed-width ids: byte order is id order
-    for i = 1, #members do
-      if i > U.BATCH then
-        remaining = #members - U.BATCH
+    for _, side in ipairs({ 'bids', 'asks' }) do
+      local book = side == 'bids' and m.k_bids or m.k_asks
+      local members = redis.call('ZRANGE', book, 0, U.CANCEL_BATCH - cancelled - 1) -- best first, FIFO
+      for i = 1, #members do
+        M.close(ctx, m, O.load(tonumber(members[i])), 'cancelled', 'market_status', 'order_cancelled', true)
+      end
+      cancelled = cancelled + #members
+      if cancelled == U.CANCEL_BATCH then
         break
       end
-      local o = O.load(tonumber(members[i]))
-      M.close(ctx, m, o, 'cancelled', 'market_status', 'order_cancelled', true)
-      cancelled = cancelled + 1
     end
+    remaining = redis.call('ZCARD', m.k_bids) + redis.call('ZCARD', m.k_asks)
   end
   C.flush(ctx)
   return '{"status":' .. cjson.encode(status) .. ',"previous":' .. cjson.encode(previous) .. ',"cancelled":'

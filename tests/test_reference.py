@@ -294,11 +294,12 @@ def test_deposit_refs_are_idempotent_and_withdraw_checks_funds() -> None:
 
 
 def test_market_status_cancel_orders_and_halted_cancel() -> None:
-    """halted refuses cancels; cancel_only with cancel_orders cancels the book in id order."""
+    """halted refuses cancels; cancel_only with cancel_orders cancels the book in book order (bids best
+    first)."""
     ref = _ref()
     _fund(ref, 1, quote=100)
     a = ref.place(1, SYM, "buy", "limit", price=5, qty=1, ts_ms=1)["order"]
-    ref.place(1, SYM, "buy", "limit", price=6, qty=1, ts_ms=1)
+    b = ref.place(1, SYM, "buy", "limit", price=6, qty=1, ts_ms=1)["order"]
     ref.set_market_status(SYM, "halted", 2)
     with pytest.raises(Exception) as err:
         ref.cancel(1, a["id"], 3)
@@ -306,12 +307,13 @@ def test_market_status_cancel_orders_and_halted_cancel() -> None:
     with pytest.raises(Exception) as err:
         ref.place(1, SYM, "buy", "limit", price=5, qty=1, ts_ms=3)
     assert getattr(err.value, "code", None) == "MARKET_NOT_TRADING"
-    assert ref.cancel_all(1, 3) == {"cancelled": 0, "remaining": 0}
+    assert ref.cancel_all(1, 3) == {"cancelled": 0, "remaining": 0, "next": b["id"]}
     out = ref.set_market_status(SYM, "cancel_only", 4, cancel_orders=True)
     assert (out["cancelled"], out["remaining"]) == (2, 0)
     assert ref.open_orders(1) == [] and ref.balances(1)["QQQ"] == (100, 0)
     cancels = [e for e in ref.events(f"events:{SYM}") if e["type"] == "order_cancelled"]
     assert [e["reason"] for e in cancels] == ["market_status", "market_status"]
+    assert [int(e["order_id"]) for e in cancels] == [b["id"], a["id"]]
     _check(ref)
 
 
@@ -379,23 +381,31 @@ def test_market_upsert_keeps_state_and_locks_units_while_orders_rest() -> None:
     assert (ref.markets_by_symbol[SYM].base, ref.markets_by_symbol[SYM].quote) == ("AAA", "QQQ")
 
 
-def test_cancel_all_counts_as_remaining_what_it_did_not_examine_like_the_engine() -> None:
-    """1,000 cancels fill a call; the open orders not examined then are `remaining` (an upper bound: here
-    one in a halted market, which the next call examines and skips), as ex_cancel_all answers."""
+def test_cancel_all_works_in_short_calls_like_the_engine() -> None:
+    """12 cancels fill a call; the open orders above the last one looked at are `remaining`; the next call,
+    from `next`, goes on, and one order in a halted market is looked at and skipped, as ex_cancel_all
+    does. The account's 2,001st gtc order is TOO_MANY_OPEN_ORDERS, an ioc one still goes."""
     ref = _ref()
     ref.create_asset("HHH", "Halted base", 2)
     ref.create_market_fields(
         symbol="HHH-QQQ", base="HHH", quote="QQQ", lot_minor=100, num=1, den=3, min_lots=1, max_lots=1000,
         max_price_ticks=1_000_000, min_notional_minor=0, maker_bps=10, taker_bps=25,
     )  # fmt: skip
-    _fund(ref, 1, quote=10_000)
-    for _ in range(1000):
-        ref.place(1, SYM, "buy", "limit", price=3, qty=1, ts_ms=1)
-    ref.place(1, "HHH-QQQ", "buy", "limit", price=3, qty=1, ts_ms=1)
+    _fund(ref, 1, base=1_000, quote=10_000)
+    ids = [ref.place(1, SYM, "buy", "limit", price=3, qty=1, ts_ms=1)["order"]["id"] for _ in range(20)]
+    halted = ref.place(1, "HHH-QQQ", "buy", "limit", price=3, qty=1, ts_ms=1)["order"]["id"]
     ref.set_market_status("HHH-QQQ", "halted", 2)
-    assert ref.cancel_all(1, 3) == {"cancelled": 1000, "remaining": 1}
-    assert ref.cancel_all(1, 4) == {"cancelled": 0, "remaining": 0}
-    assert len(ref.open_orders(1)) == 1
+    assert ref.cancel_all(1, 3) == {"cancelled": 12, "remaining": 9, "next": ids[11]}
+    assert ref.cancel_all(1, 4, after_id=ids[11]) == {"cancelled": 8, "remaining": 0, "next": halted}
+    assert [o["id"] for o in ref.open_orders(1)] == [halted]
+    for _ in range(1999):
+        ref.place(1, SYM, "buy", "limit", price=3, qty=1, ts_ms=5)
+    with pytest.raises(Exception) as err:
+        ref.place(1, SYM, "buy", "limit", price=3, qty=1, ts_ms=6)
+    assert getattr(err.value, "code", None) == "TOO_MANY_OPEN_ORDERS"
+    assert (
+        ref.place(1, SYM, "sell", "limit", price=9, qty=1, tif="ioc", ts_ms=7)["order"]["status"] == "expired"
+    )
 
 
 def test_deposits_are_capped_by_the_supply_of_the_asset_like_the_engine() -> None:

@@ -27,7 +27,7 @@ from exchange.vocab import OrderType, Side, TimeInForce
 
 log = logging.getLogger(__name__)
 
-CANCEL_ALL_MAX_ROUNDS = 1000  # x 1,000 orders per engine call
+CANCEL_ALL_MAX_ROUNDS = 1000  # each looks at >= 12 of at most 2,000 open orders (engine MAX_OPEN_ORDERS)
 
 
 def _engine_error_types() -> tuple[type[BaseException], ...]:
@@ -186,13 +186,16 @@ async def cancel_order(
 
 
 async def cancel_all(engine: Any, account: int, *, ts_ms: int, symbol: str | None = None) -> int:
-    """Cancel every open order of the account (optionally one market), looping over the engine's capped
-    `cancel_all`; returns how many were cancelled. Halted markets are skipped by the engine."""
-    total = 0
+    """Cancel every open order of the account (optionally one market), looping over the engine's short
+    `cancel_all` calls (each looks at 100 orders at most and cancels 12; `next` is where the next one starts,
+    so skipped orders of other or halted markets are not looked at again); returns how many were cancelled.
+    An order placed meanwhile, with a higher id, is cancelled too."""
+    total, after = 0, 0
     for _ in range(CANCEL_ALL_MAX_ROUNDS):
-        result = await engine_call(engine.cancel_all, account, ts_ms=ts_ms, symbol=symbol)
+        result = await engine_call(engine.cancel_all, account, ts_ms=ts_ms, symbol=symbol, after_id=after)
         total += int(result.get("cancelled", 0))
-        if int(result.get("remaining", 0)) <= 0 or int(result.get("cancelled", 0)) == 0:
+        after = int(result.get("next", after))
+        if int(result.get("remaining", 0)) <= 0:
             break
     return total
 

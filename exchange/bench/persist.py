@@ -40,6 +40,9 @@ import redis
 SYMBOL = "BTC-USDT"
 MID_TICKS = 6_000_000  # 60,000.00 USDT
 RATE = 1000
+# accounts the load spreads over: 200, so even a long backlog leaves each far below the engine's 2,000 open
+# orders per account (lua U.MAX_OPEN_ORDERS)
+ACCOUNTS = 200
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -60,14 +63,14 @@ class Load:
 
     def fund(self, accounts: range) -> None:
         for a in accounts:
-            self.engine.deposit(a, "USDT", 10**14, f"bench-usdt-{a}", int(time.time() * 1000))
+            self.engine.deposit(a, "USDT", 10**13, f"bench-usdt-{a}", int(time.time() * 1000))
             self.engine.deposit(a, "BTC", 10**12, f"bench-btc-{a}", int(time.time() * 1000))
 
     def step(self) -> None:
         rng = self.rng
         ts = int(time.time() * 1000)
         roll = rng.random()
-        account = rng.randint(1, 20)
+        account = rng.randint(1, ACCOUNTS)
         if roll < 0.15 and self.open:
             acct, oid = self.open.pop(rng.randrange(len(self.open)))
             with contextlib.suppress(Exception):  # already filled: fine
@@ -101,7 +104,7 @@ def run_bench(redis_url: str, database_url: str, backlog_orders: int, lag_second
         raise SystemExit("exchange bench persist: the Redis database is not empty (give an empty one)")
     engine = seed_all(client)
     load = Load(engine)
-    load.fund(range(1, 21))
+    load.fund(range(1, ACCOUNTS + 1))
 
     # 1. throughput of one worker on a backlog
     for _ in range(backlog_orders):

@@ -106,8 +106,11 @@ class Engine:
     def cancel(self, account: int, order_id: int, ts_ms: int) -> dict[str, Any]:
         return codec.parse_order_line(self._call(codec.cancel(account, order_id, ts_ms)))
 
-    def cancel_all(self, account: int, ts_ms: int, symbol: str | None = None) -> dict[str, Any]:
-        return codec.parse_json(self._call(codec.cancel_all(account, ts_ms, symbol)))
+    def cancel_all(
+        self, account: int, ts_ms: int, symbol: str | None = None, after_id: int = 0
+    ) -> dict[str, Any]:
+        """One short call: {cancelled, remaining, next}; call again with after_id=next while remaining."""
+        return codec.parse_json(self._call(codec.cancel_all(account, ts_ms, symbol, after_id)))
 
     def set_market_status(
         self, symbol: str, status: str, ts_ms: int, cancel_orders: bool = False
@@ -238,8 +241,10 @@ class AsyncEngine:
     async def cancel(self, account: int, order_id: int, ts_ms: int) -> dict[str, Any]:
         return codec.parse_order_line(await self._call(codec.cancel(account, order_id, ts_ms)))
 
-    async def cancel_all(self, account: int, ts_ms: int, symbol: str | None = None) -> dict[str, Any]:
-        return codec.parse_json(await self._call(codec.cancel_all(account, ts_ms, symbol)))
+    async def cancel_all(
+        self, account: int, ts_ms: int, symbol: str | None = None, after_id: int = 0
+    ) -> dict[str, Any]:
+        return codec.parse_json(await self._call(codec.cancel_all(account, ts_ms, symbol, after_id)))
 
     async def set_market_status(
         self, symbol: str, status: str, ts_ms: int, cancel_orders: bool = False

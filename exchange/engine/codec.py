@@ -126,8 +126,9 @@ def cancel(account: int, order_id: int, ts_ms: int) -> Call:
     )
 
 
-def cancel_all(account: int, ts_ms: int, symbol: str | None) -> Call:
-    return Call("ex_cancel_all", (f"open:{account}",), (str(account), symbol or "", str(ts_ms)))
+def cancel_all(account: int, ts_ms: int, symbol: str | None, after_id: int = 0) -> Call:
+    args = (str(account), symbol or "", str(ts_ms), str(after_id))
+    return Call("ex_cancel_all", (f"open:{account}",), args)
 
 
 def set_market_status(symbol: str, status: str, ts_ms: int, cancel_orders: bool) -> Call:

@@ -18,6 +18,7 @@ Exception tree::
     ├── NotionalTooSmall         NOTIONAL_TOO_SMALL
     ├── InvalidPostOnly          INVALID_POST_ONLY
     ├── DuplicateClientOrderId   DUPLICATE_CLIENT_ORDER_ID
+    ├── TooManyOpenOrders        TOO_MANY_OPEN_ORDERS
     ├── InsufficientFunds        INSUFFICIENT_FUNDS
     ├── InvalidArgument          INVALID_ARGUMENT
     ├── UnknownOrder             UNKNOWN_ORDER
@@ -51,6 +52,7 @@ class ErrorCode(str, Enum):  # noqa: UP042 (the house style: str enums)
     NOTIONAL_TOO_SMALL = "NOTIONAL_TOO_SMALL"
     INVALID_POST_ONLY = "INVALID_POST_ONLY"
     DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
+    TOO_MANY_OPEN_ORDERS = "TOO_MANY_OPEN_ORDERS"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
@@ -132,6 +134,10 @@ class DuplicateClientOrderId(EngineError):
     code = ErrorCode.DUPLICATE_CLIENT_ORDER_ID
 
 
+class TooManyOpenOrders(EngineError):
+    code = ErrorCode.TOO_MANY_OPEN_ORDERS
+
+
 class InsufficientFunds(EngineError):
     code = ErrorCode.INSUFFICIENT_FUNDS
 
@@ -182,6 +188,7 @@ _BY_CODE: dict[ErrorCode, type[EngineError]] = {
         NotionalTooSmall,
         InvalidPostOnly,
         DuplicateClientOrderId,
+        TooManyOpenOrders,
         InsufficientFunds,
         InvalidArgument,
         UnknownOrder,

@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from exchange.reference._matching import Matching
-from exchange.reference._model import MAX_BULK, Market, Order, fail
+from exchange.reference._model import CANCEL_BATCH, CANCEL_EXAMINE, Market, Order, fail
 from exchange.reference._state import Ledger
 from exchange.reference._validate import is_int
 from exchange.vocab import MarketStatus
@@ -191,24 +191,29 @@ class Reference(Matching):
         self._finish_call()
         return order.as_dict()
 
-    def cancel_all(self, account: int, ts_ms: int, symbol: str | None = None) -> dict[str, Any]:
-        """The account's open orders lowest id first, at most MAX_BULK cancelled; `remaining` counts the open
-        orders not examined once the batch is full (an upper bound: some may be in other or halted markets,
-        which are skipped)."""
+    def cancel_all(
+        self, account: int, ts_ms: int, symbol: str | None = None, after_id: int = 0
+    ) -> dict[str, Any]:
+        """The account's open orders above `after_id`, lowest id first: looks at most at CANCEL_EXAMINE of
+        them and cancels at most CANCEL_BATCH (skipping other markets' with a symbol, and halted markets').
+        `next` is the last id looked at (after_id when none), `remaining` how many open ids above it."""
         if symbol is not None and symbol not in self.markets_by_symbol:
             raise fail("UNKNOWN_MARKET", symbol)
-        mine = self._open_of(account)
-        cancelled = remaining = 0
-        for i, order in enumerate(mine):
-            if cancelled == MAX_BULK:
-                remaining = len(mine) - i
+        if after_id < 0 or after_id >= 2**53:
+            raise fail("INVALID_ARGUMENT", "after_id must be a non-negative integer")
+        mine = [o for o in self._open_of(account) if o.id > after_id]
+        cancelled = looked = 0
+        last = after_id
+        for order in mine:
+            if looked == CANCEL_EXAMINE or cancelled == CANCEL_BATCH:
                 break
+            looked, last = looked + 1, order.id
             market = self.markets_by_symbol[order.symbol]
             if (symbol is None or order.symbol == symbol) and market.status != MarketStatus.HALTED.value:
                 self._close(market, order, Status.CANCELLED.value, "user", ts_ms)
                 cancelled += 1
         self._finish_call()
-        return {"cancelled": cancelled, "remaining": remaining}
+        return {"cancelled": cancelled, "remaining": len(mine) - looked, "next": last}
 
     def set_market_status(
         self, symbol: str, status: str, ts_ms: int, cancel_orders: bool = False
@@ -225,11 +230,12 @@ class Reference(Matching):
         cancelled = 0
         remaining = 0
         if cancel_orders:
-            resting = sorted(market.bids + market.asks)
-            for order_id in resting[:MAX_BULK]:
-                self._close(market, self.orders[order_id], Status.CANCELLED.value, "market_status", ts_ms)
-            cancelled = min(len(resting), MAX_BULK)
-            remaining = max(0, len(resting) - MAX_BULK)
+            # book order: the bids best first (FIFO within a price), then the asks
+            batch = (self._sorted(market, "bids") + self._sorted(market, "asks"))[:CANCEL_BATCH]
+            for order in batch:
+                self._close(market, order, Status.CANCELLED.value, "market_status", ts_ms)
+            cancelled = len(batch)
+            remaining = len(market.bids) + len(market.asks)
         self._finish_call()
         return {
             "status": status,

@@ -17,6 +17,7 @@ from exchange.reference._math import (
 )
 from exchange.reference._model import (
     MAX_MAKERS,
+    MAX_OPEN_ORDERS,
     Market,
     Order,
     fail,
@@ -165,6 +166,8 @@ class Matching(State):
                 if not same:
                     raise fail("DUPLICATE_CLIENT_ORDER_ID", client_order_id)
                 return {"order": old.as_dict(), "fills": [], "stp": [], "duplicate": True}
+        if is_limit and tif == Tif.GTC.value and self._open_count(account) >= MAX_OPEN_ORDERS:
+            raise fail("TOO_MANY_OPEN_ORDERS", f"the account already has {MAX_OPEN_ORDERS} open orders")
 
         taker = Order(
             id=self.order_seq + 1,
@@ -371,3 +374,6 @@ class Matching(State):
             0, {"id": trade_id, "price": maker.price, "qty": qty, "side": taker.side, "ts": ts}
         )
         del self.trades[market.symbol][200:]
+
+    def _open_count(self, account: int) -> int:
+        return sum(1 for o in self.orders.values() if o.account == account and o.is_open)

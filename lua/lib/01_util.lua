@@ -10,7 +10,13 @@ U.MAX = 9007199254740992 -- 2^53
 -- makers touched (filled or STP-cancelled) per call: a maker costs ~60 us of Redis time (read, settle both
 -- sides, events, notifications), so 12 keep the worst call under 1 ms (docs/engine.md; exchange/reference)
 U.MAX_MAKERS = 12
-U.BATCH = 1000 -- orders cancelled per cancel_all / set_market_status call
+-- orders cancelled per cancel_all / set_market_status call: a cancel costs about what a maker does, so the
+-- same budget keeps those calls as short (callers loop until `remaining` is 0)
+U.CANCEL_BATCH = U.MAX_MAKERS
+U.CANCEL_EXAMINE = 100 -- open orders cancel_all looks at per call (a look is a GET, a tenth of a cancel)
+-- open orders one account may hold: a gtc limit order beyond it is refused (TOO_MANY_OPEN_ORDERS). It bounds
+-- what cancel_all sorts per call and what one account can make Redis keep.
+U.MAX_OPEN_ORDERS = 2000
 U.TRADES_KEPT = 200 -- length of the trades:{SYM} list
 
 -- The text of integers repeats within a call (prices, quantities, zero), and string.format is one of the

@@ -408,3 +408,27 @@ async def test_an_empty_query_value_counts_as_absent(client: AsyncTestClient[Lit
     assert r.status_code == 422  # a value that is not empty is still checked
     r = await client.delete("/api/orders?symbol=", headers=alice.headers)
     assert r.status_code == 200 and r.json() == {"cancelled": 2}
+
+
+async def test_at_2000_open_orders_a_resting_order_is_409_and_cancel_all_still_clears_them(
+    client: AsyncTestClient[Litestar], alice: User, api_settings: Settings
+) -> None:
+    """An account at the engine's 2,000 open orders gets 409 TOO_MANY_OPEN_ORDERS for a gtc limit order
+    (its balances unchanged); `DELETE /api/orders` cancels all 2,000 through the engine's 12-order calls."""
+    r = redis.Redis.from_url(api_settings.redis_url, decode_responses=True, protocol=2)
+    pipe = r.pipeline(transaction=False)
+    for i in range(2000):  # 50 USDT x 0.1 BTC (the minimum notional, 5 USDT), in ticks and lots
+        pipe.fcall(
+            "ex_place", 3, "market:BTC-USDT", f"balance:{alice.id}", f"coid:{alice.id}",
+            str(alice.id), "BTC-USDT", "buy", "limit", "gtc", str(5000 + i % 100), "10000", "0", "0", "", "",
+            "1700000000000",
+        )  # fmt: skip
+    assert not [x for x in pipe.execute(raise_on_error=False) if isinstance(x, Exception)]
+    before = await balances(client, alice)
+    refused = await place(client, alice, side="buy", type="limit", price="40", qty="0.2")
+    assert refused.status_code == 409 and error_code(refused) == "TOO_MANY_OPEN_ORDERS", refused.text
+    assert await balances(client, alice) == before
+    cleared = await client.delete("/api/orders", headers=alice.headers)
+    assert cleared.status_code == 200 and cleared.json() == {"cancelled": 2000}
+    assert r.scard(f"open:{alice.id}") == 0
+    r.close()

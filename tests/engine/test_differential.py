@@ -244,6 +244,8 @@ class Generator:
         kwargs: dict[str, Any] = {}
         if self.rng.random() < 0.5:
             kwargs["symbol"] = self._market()["symbol"]
+        if self.rng.random() < 0.3:  # a later call of a loop: from some id on
+            kwargs["after_id"] = self.rng.randint(0, self.ref.order_seq + 1)
         return ("cancel_all", (self.rng.choice(ACCOUNTS), self._ts()), kwargs)
 
     def _coid_retry(self) -> Command:
