@@ -171,9 +171,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
 
 
 class ExchangeApp(Litestar):
-    """Litestar, plus four things at the entry point:
+    """Litestar, plus five things at the entry point:
     - every HTTP response gets the security headers (`exchange.api.security_headers.secure_send`, one
       wrapper of the server's `send`, so the lean route's answers and Litestar's routing errors get them);
+    - `HEAD` is answered as `GET` without the body (RFC 9110: uptime checks and caches probe with it);
     - an empty query value (`?symbol=`) is dropped, so the parameter counts as absent;
     - `POST /api/orders` is offered to the lean order route first (`exchange.api.order_route`; set while
       the app runs, unless `create_app(lean_orders=False)`); what it passes on, Litestar answers;
@@ -185,6 +186,9 @@ class ExchangeApp(Litestar):
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             send = secure_send(send)
+            if scope["method"] == "HEAD":
+                scope["method"] = "GET"
+                send = _without_body(send)
             if scope.get("query_string"):
                 _drop_empty_query_values(scope)
             if self.order_route is not None and scope["path"] == ORDER_PATH and scope["method"] == "POST":
@@ -194,6 +198,17 @@ class ExchangeApp(Litestar):
         elif scope["type"] == "websocket":
             scope[RAW_SEND_KEY] = send
         await super().__call__(scope, receive, send)
+
+
+def _without_body(send: Any) -> Any:
+    """The response's status and headers (Content-Length included), with every body chunk emptied."""
+
+    async def head_send(message: Any) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return head_send
 
 
 def _drop_empty_query_values(scope: Any) -> None:

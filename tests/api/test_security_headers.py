@@ -99,6 +99,23 @@ async def test_the_terminal_gets_the_strict_csp(api_settings: Settings, dist: Pa
         assert_common_headers(r, csp=False)
 
 
+async def test_head_answers_like_get_without_a_body(api_settings: Settings, dist: Path) -> None:
+    """`HEAD /` (an uptime check's probe), an asset and an API read answer as GET does, same status and
+    headers (the CSP and Content-Length too), with an empty body; a HEAD of an unknown API path is 404."""
+    from dataclasses import replace
+
+    app = create_app(replace(api_settings, frontend_dist=dist))
+    async with AsyncTestClient(app) as client:
+        for path, csp in (("/", True), ("/assets/app.js", True), ("/api/markets", False)):
+            get, head = await client.get(path), await client.head(path)
+            assert head.status_code == get.status_code == 200, path
+            assert head.content == b"" and get.content, path
+            assert head.headers["content-length"] == get.headers["content-length"], path
+            assert head.headers["content-type"] == get.headers["content-type"], path
+            assert_common_headers(head, csp=csp)
+        assert (await client.head("/api/no-such-route")).status_code == 404
+
+
 async def test_api_answers_and_errors_get_the_common_headers(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
