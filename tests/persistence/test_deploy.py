@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -108,7 +109,8 @@ def _render_acl(directory: Path) -> Path:
 
 @pytest.mark.parametrize("kind", available_redis_kinds())
 def test_readonly_acl_user_reads_but_cannot_change_books_or_balances(kind: str) -> None:
-    """The shipped ACL: `readonly` reads hashes, zsets, streams; writes, scripts and admin are refused."""
+    """The shipped ACL: `readonly` reads hashes, zsets, streams and calls the engine's read-only Functions
+    (FCALL_RO); writes, scripts, writing Functions and admin are refused."""
     base = Path(tempfile.mkdtemp(prefix="exchange-acl-"))
     port = free_port()
     acl = _render_acl(base)
@@ -153,6 +155,15 @@ def test_readonly_acl_user_reads_but_cannot_change_books_or_balances(kind: str) 
         assert ro.zrange("book:BTC-USDT:asks", 0, 9, withscores=True) == [("0000000000000001", 100.0)]
         assert len(ro.xrange("events:BTC-USDT")) == 1
         assert "balance:1" in set(ro.scan_iter())
+        # the engine's read-only Functions (no-writes flag) are open to it: the redis.md recipes work
+        from exchange.seed import seed_all
+
+        seed_all(app)  # the library and the markets
+        assert ro.execute_command("FCALL_RO", "ex_version", "0") == app.fcall_ro("ex_version", 0)
+        book = ro.execute_command("FCALL_RO", "ex_book", "1", "market:BTC-USDT", "BTC-USDT", "10")
+        assert json.loads(book) == {"seq": 0, "bids": [], "asks": []}  # levels come from depth:/level: keys
+        with pytest.raises(redis.ResponseError):  # a writing Function, even through FCALL_RO
+            ro.execute_command("FCALL_RO", "ex_place", "3", "market:BTC-USDT", "balance:1", "coid:1")
         refused = [
             ("HINCRBY", "balance:1", "USDT:available", "1"),
             ("HSET", "balance:1", "x", "1"),
