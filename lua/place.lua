@@ -65,7 +65,7 @@ local function validate(ctx, keys, args)
     U.fail('INVALID_STP', 'stp must be cancel_maker, cancel_taker or cancel_both')
   end
   local limit = otype == 'limit'
-  local price = U.uint0(args[6])
+  local price = U.amount0(args[6])
   if limit then
     if not price or price <= 0 then
       U.fail('INVALID_PRICE', 'a limit order needs a positive integer price_ticks')
@@ -76,7 +76,7 @@ local function validate(ctx, keys, args)
   if price > m.max_price_ticks then
     U.fail('PRICE_TOO_HIGH', 'price_ticks above ' .. U.s(m.max_price_ticks))
   end
-  local qty, quote_qty = U.uint0(args[7]), U.uint0(args[8])
+  local qty, quote_qty = U.amount0(args[7]), U.amount0(args[8])
   if not qty or not quote_qty then
     U.fail('INVALID_QTY', 'qty_lots and quote_qty must be non-negative integers')
   end

@@ -421,3 +421,28 @@ def test_deposits_are_capped_by_the_supply_of_the_asset_like_the_engine() -> Non
     ref.withdraw(1, "QQQ", 1, "d", 4)
     ref.deposit(2, "QQQ", 1, "e", 5)
     assert ref.supply["QQQ"] == 2**53 - 1
+
+
+def test_edge_inputs_get_the_engines_codes() -> None:
+    """Values past 2^53 are too high or too large (not malformed), a ts_ms of 2^53 and a client_order_id
+    with a final newline are INVALID_ARGUMENT, and an empty tif or stp means the default, as ex_place
+    answers (tests/engine/test_rejections.py holds the engine to the same)."""
+    ref = _ref()
+    _fund(ref, 1, quote=10_000)
+    cases = [
+        ({"price": 2**53}, "PRICE_TOO_HIGH"),
+        ({"price": 10**17}, "PRICE_TOO_HIGH"),
+        ({"qty": 2**53}, "QTY_TOO_LARGE"),
+        ({"ts_ms": 2**53}, "INVALID_ARGUMENT"),
+        ({"client_order_id": "a" * 36 + "\n"}, "INVALID_ARGUMENT"),
+    ]
+    for fields, code in cases:
+        with pytest.raises(Exception) as err:
+            ref.place(1, SYM, "buy", "limit", **({"price": 3, "qty": 1, "ts_ms": 1} | fields))
+        assert getattr(err.value, "code", None) == code, fields
+    with pytest.raises(Exception) as err:
+        ref.place(1, SYM, "buy", "market", quote_qty=2**53, ts_ms=1)
+    assert getattr(err.value, "code", None) == "QTY_TOO_LARGE"
+    order = ref.place(1, SYM, "buy", "limit", price=3, qty=1, tif="", stp="", ts_ms=1)["order"]
+    assert (order["tif"], order["stp"]) == ("gtc", "cancel_maker")
+    _check(ref)

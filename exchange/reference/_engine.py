@@ -14,9 +14,9 @@ from exchange.reference._validate import is_int
 from exchange.vocab import MarketStatus
 from exchange.vocab import OrderStatus as Status
 
-REF_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-ASSET_RE = re.compile(r"^[A-Z0-9]{1,16}$")
-SYMBOL_RE = re.compile(r"^[A-Z0-9]+-[A-Z0-9]+$")
+REF_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
+ASSET_RE = re.compile(r"^[A-Z0-9]{1,16}\Z")
+SYMBOL_RE = re.compile(r"^[A-Z0-9]+-[A-Z0-9]+\Z")
 
 MARKET_STATUSES = {s.value for s in MarketStatus}
 LOCKED_FIELDS = ("lot_minor", "num", "den", "max_lots", "max_price_ticks", "maker_bps", "taker_bps")

@@ -129,7 +129,9 @@ class Matching(State):
         client_order_id: str = "",
         ts_ms: int,
     ) -> dict[str, Any]:
-        """Place an order; returns `{order, fills, stp, duplicate}` or raises the engine's error."""
+        """Place an order; returns `{order, fills, stp, duplicate}` or raises the engine's error. An empty
+        `tif` or `stp` is the default (gtc, cancel_maker), as the engine's ARGV take it."""
+        tif, stp = tif or Tif.GTC.value, stp or Stp.CANCEL_MAKER.value
         market = validate_place(
             self.markets_by_symbol,
             account,

@@ -14,7 +14,7 @@ MAX_MAKERS = 12  # lua/lib/01_util.lua
 CANCEL_BATCH = MAX_MAKERS  # cancel_all / set_market_status cancel at most this many orders per call
 CANCEL_EXAMINE = 100  # cancel_all looks at most at this many open orders per call
 MAX_OPEN_ORDERS = 2000  # open orders per account: a gtc limit order beyond it is TOO_MANY_OPEN_ORDERS
-CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}\Z")
 
 
 OPEN_STATUSES = (Status.OPEN.value, Status.PARTIALLY_FILLED.value)

@@ -78,9 +78,9 @@ def validate_place(
     if post_only and (not is_limit or tif != Tif.GTC.value):
         raise fail("INVALID_POST_ONLY", "")
     # the engine checks the remaining arguments here, after the table's codes it can check first
-    if not is_int(account) or account <= 0:
+    if not is_int(account) or not 0 < account < 2**53:
         raise fail("INVALID_ARGUMENT", "account must be a positive integer")
-    if not is_int(ts_ms) or ts_ms < 0:
+    if not is_int(ts_ms) or not 0 <= ts_ms < 2**53:
         raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
     if not isinstance(client_order_id, str) or (
         client_order_id and not CLIENT_ORDER_ID_RE.match(client_order_id)

@@ -60,6 +60,16 @@ function U.uint0(v)
   return U.uint(v)
 end
 
+-- U.uint0 for an amount whose size has its own error (PRICE_TOO_HIGH, QTY_TOO_LARGE): a canonical integer
+-- at or above 2^53 is U.MAX (too large, not malformed), so the size checks name it
+function U.amount0(v)
+  local n = U.uint0(v)
+  if n == nil and type(v) == 'string' and string.find(v, '^[1-9]%d*$') then
+    return U.MAX
+  end
+  return n
+end
+
 -- abort the call with a stable code (caught by U.register and returned as a clean error reply)
 local failure = nil
 function U.fail(code, msg)

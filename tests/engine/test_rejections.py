@@ -68,6 +68,11 @@ CASES: list[tuple[str, Callable[[Engine, dict[str, int]], Any], type[errors.Engi
     ("fractional price", _place(price=1.5), errors.InvalidPrice),
     ("market with price", _place(type="market", price=5, qty=1), errors.InvalidPrice),
     ("price above max", _place(price=1_000_001), errors.PriceTooHigh),
+    ("price of 2^53 ticks", _place(price=2**53), errors.PriceTooHigh),  # too high, not malformed
+    ("price of 17 digits", _place(price=10**17), errors.PriceTooHigh),
+    ("qty of 2^53 lots", _place(qty=2**53), errors.QtyTooLarge),
+    ("quote_qty of 2^53", _place(type="market", price=0, qty=0, quote_qty=2**53), errors.QtyTooLarge),
+    ("ts_ms of 2^53", _place(ts_ms=2**53), errors.InvalidArgument),
     ("zero qty", _place(qty=0), errors.InvalidQty),
     ("negative qty", _place(qty=-3), errors.InvalidQty),
     ("fractional qty", _place(qty=0.5), errors.InvalidQty),
