@@ -34,8 +34,8 @@ local function cancel_all(keys, args)
   local open_key = keys[1]
   local account, ts, symbol = U.uint(args[1]), U.uint(args[3]), args[2]
   local after = U.uint0(args[4] or '')
-  if not account or not ts or not after or open_key ~= 'open:' .. args[1] then
-    U.fail('INVALID_ARGUMENT', 'account, ts_ms and after_id must be non-negative integers')
+  if not account or account < 1 or not ts or not after or open_key ~= 'open:' .. args[1] then
+    U.fail('INVALID_ARGUMENT', 'account must be a positive integer, ts_ms and after_id non-negative ones')
   end
   local ctx = C.new(U.s(ts))
   if symbol ~= '' and not C.market(ctx, symbol) then

@@ -27,6 +27,9 @@ RECONCILE_DIFFERENCES_KEY = "reconcile:differences_total"
 RECONCILE_RUNS_KEY = "reconcile:runs_total"
 RECONCILE_LAST_KEY = "reconcile:last"
 RECONCILE_FROZEN_KEY = "reconcile:frozen"
+# market -> the status it had when reconciliation switched it to cancel_only (the set RECONCILE_FROZEN_KEY
+# lists the same markets, for `exchange status` and older readers)
+RECONCILE_FROZEN_PREVIOUS_KEY = "reconcile:frozen:previous"
 
 
 def _as_int(value: object) -> int:

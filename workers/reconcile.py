@@ -38,6 +38,7 @@ from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
 from workers.lag import (
     RECONCILE_DIFFERENCES_KEY,
     RECONCILE_FROZEN_KEY,
+    RECONCILE_FROZEN_PREVIOUS_KEY,
     RECONCILE_LAST_KEY,
     RECONCILE_RUNS_KEY,
 )
@@ -45,9 +46,6 @@ from workers.persist import Persister, StreamRegressed
 
 log = logging.getLogger("exchange.reconcile")
 
-# market -> the status it had when reconciliation switched it to cancel_only (the set RECONCILE_FROZEN_KEY
-# lists the same markets, for `exchange status` and older readers)
-RECONCILE_FROZEN_PREVIOUS_KEY = "reconcile:frozen:previous"
 FREEZE_STATUS = "cancel_only"
 
 # Read-only snapshot. Returns {markets: {sym: seq}, wallet_seq, supply: {asset: n}, balances: {account:

@@ -298,13 +298,14 @@ def _refreeze(client: redis.Redis, now_ms: int) -> list[str]:
     """Markets reconciliation froze that PostgreSQL has as trading (the freeze's own event was in a stream
     that regressed, so it was never persisted) are frozen again: they stay cancel_only until `--clear`."""
     from exchange.engine.client import Engine
+    from workers.reconcile import FREEZE_STATUS, RECONCILE_FROZEN_KEY
 
     engine = Engine(client)
     again = []
-    for sym in sorted(str(s) for s in cast(set[Any], client.smembers("reconcile:frozen"))):
+    for sym in sorted(str(s) for s in cast(set[Any], client.smembers(RECONCILE_FROZEN_KEY))):
         market = engine.market(sym)
         if market is not None and market.get("status") == "trading":
-            engine.set_market_status(sym, "cancel_only", ts_ms=now_ms)
+            engine.set_market_status(sym, FREEZE_STATUS, ts_ms=now_ms)
             again.append(sym)
     return again
 

@@ -22,6 +22,7 @@ from exchange.api.schemas import (
     WalletResult,
 )
 from exchange.api.trading import engine_call, in_asset_units
+from workers.lag import RECONCILE_FROZEN_KEY, RECONCILE_FROZEN_PREVIOUS_KEY
 
 SymbolPath = Annotated[str, PathParameter(pattern=SYMBOL_PATTERN, max_length=31)]
 STATUS_MAX_ROUNDS = 200_000  # x 12 cancelled orders per engine call (lua U.CANCEL_BATCH)
@@ -109,5 +110,11 @@ class AdminController(Controller):
             cancelled += int((result or {}).get("cancelled", 0) or 0)
             if not data.cancel_orders or int((result or {}).get("remaining", 0) or 0) <= 0:
                 break
+        # the operator has decided this market's status: a freeze by reconciliation is no longer pending
+        # (neither `exchange reconcile --clear` nor a restore will change it back)
+        pipe = svc.redis.pipeline(transaction=True)
+        pipe.srem(RECONCILE_FROZEN_KEY, symbol)
+        pipe.hdel(RECONCILE_FROZEN_PREVIOUS_KEY, symbol)
+        await pipe.execute()
         await svc.markets.reload()
         return MarketStatusResult(symbol=symbol, status=data.status.value, cancelled=cancelled)

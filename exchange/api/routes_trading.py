@@ -67,7 +67,7 @@ async def cancel_all_handler(
     await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
     if symbol is not None:
         await svc.markets.require(symbol)
-    n = await trading.cancel_all(svc.engine, account_id, ts_ms=svc.clock(), symbol=symbol)
+    n = await trading.cancel_all(svc.engine, account_id, clock=svc.clock, symbol=symbol)
     return CancelAllResult(cancelled=n)
 
 

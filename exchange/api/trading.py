@@ -185,14 +185,17 @@ async def cancel_order(
     return order_out(order, market)
 
 
-async def cancel_all(engine: Any, account: int, *, ts_ms: int, symbol: str | None = None) -> int:
+async def cancel_all(
+    engine: Any, account: int, *, clock: Callable[[], int], symbol: str | None = None
+) -> int:
     """Cancel every open order of the account (optionally one market), looping over the engine's short
     `cancel_all` calls (each looks at 100 orders at most and cancels 12; `next` is where the next one starts,
     so skipped orders of other or halted markets are not looked at again); returns how many were cancelled.
-    An order placed meanwhile, with a higher id, is cancelled too."""
+    An order placed meanwhile, with a higher id, is cancelled too: each call takes the time from `clock`, so
+    no order is cancelled before it was created."""
     total, after = 0, 0
     for _ in range(CANCEL_ALL_MAX_ROUNDS):
-        result = await engine_call(engine.cancel_all, account, ts_ms=ts_ms, symbol=symbol, after_id=after)
+        result = await engine_call(engine.cancel_all, account, ts_ms=clock(), symbol=symbol, after_id=after)
         total += int(result.get("cancelled", 0))
         after = int(result.get("next", after))
         if int(result.get("remaining", 0)) <= 0:

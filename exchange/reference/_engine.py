@@ -197,10 +197,13 @@ class Reference(Matching):
         """The account's open orders above `after_id`, lowest id first: looks at most at CANCEL_EXAMINE of
         them and cancels at most CANCEL_BATCH (skipping other markets' with a symbol, and halted markets').
         `next` is the last id looked at (after_id when none), `remaining` how many open ids above it."""
+        # the engine's order: its integer arguments, then the market
+        if not all(is_int(v) and 0 <= v < 2**53 for v in (account, ts_ms, after_id)) or account < 1:
+            raise fail(
+                "INVALID_ARGUMENT", "account must be a positive integer, ts_ms and after_id non-negative ones"
+            )
         if symbol is not None and symbol not in self.markets_by_symbol:
             raise fail("UNKNOWN_MARKET", symbol)
-        if after_id < 0 or after_id >= 2**53:
-            raise fail("INVALID_ARGUMENT", "after_id must be a non-negative integer")
         mine = [o for o in self._open_of(account) if o.id > after_id]
         cancelled = looked = 0
         last = after_id
@@ -223,6 +226,8 @@ class Reference(Matching):
             raise fail("UNKNOWN_MARKET", symbol)
         if status not in MARKET_STATUSES:
             raise fail("INVALID_ARGUMENT", f"unknown status {status}")
+        if not is_int(ts_ms) or not 0 <= ts_ms < 2**53:
+            raise fail("INVALID_ARGUMENT", "ts_ms must be a non-negative integer")
         previous = market.status
         if status != previous:
             market.status = status

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from exchange.api.settings import Settings
 from tests.api.conftest import User, engine_state, error_code
+from workers.reconcile import clear_markets, freeze_markets
 
 
 async def test_non_admins_are_refused_and_nothing_changes(
@@ -141,3 +144,21 @@ async def test_a_non_admin_is_refused_before_the_body_is_judged(
         r = await client.post("/api/admin/deposits", json=body, headers=alice.headers)
         assert r.status_code == 403 and error_code(r) == "FORBIDDEN", r.text
     assert engine_state(redis_client) == before
+
+
+async def test_an_admin_status_change_ends_a_pending_reconciliation_freeze(
+    client: AsyncTestClient[Litestar], admin: User, api_settings: Settings
+) -> None:
+    """Reconciliation froze ETH-USDT; an admin who then sets its status has decided it: the market leaves
+    `reconcile:frozen` (and its recorded previous status goes), so neither `exchange reconcile --clear` nor a
+    restore changes it back. Another frozen market stays frozen."""
+    r = redis.Redis.from_url(api_settings.redis_url, decode_responses=True, protocol=2)
+    assert freeze_markets(r, ["ETH-USDT", "BNB-USDT"]) == ["ETH-USDT", "BNB-USDT"]
+    answer = await client.post(
+        "/api/admin/markets/ETH-USDT/status", json={"status": "trading"}, headers=admin.headers
+    )
+    assert answer.status_code == 200, answer.text
+    assert r.smembers("reconcile:frozen") == {"BNB-USDT"}
+    assert r.hgetall("reconcile:frozen:previous") == {"BNB-USDT": "trading"}
+    assert clear_markets(r, ["ETH-USDT"]) == []
+    r.close()

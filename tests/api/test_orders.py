@@ -432,3 +432,23 @@ async def test_at_2000_open_orders_a_resting_order_is_409_and_cancel_all_still_c
     assert cleared.status_code == 200 and cleared.json() == {"cancelled": 2000}
     assert r.scard(f"open:{alice.id}") == 0
     r.close()
+
+
+async def test_cancel_all_stamps_each_engine_call_with_the_time_of_that_call() -> None:
+    """The REST cancel-all loops over short engine calls: each takes the clock anew, so an order placed
+    during the loop (and cancelled by a later call) is never cancelled before it was created."""
+    from exchange.api.trading import cancel_all
+
+    class Engine:
+        def __init__(self) -> None:
+            self.calls: list[tuple[int, int]] = []
+
+        async def cancel_all(self, account: int, *, ts_ms: int, symbol: str | None, after_id: int) -> Any:
+            self.calls.append((ts_ms, after_id))
+            left = 3 - len(self.calls)
+            return {"cancelled": 12, "remaining": 12 * left, "next": 100 * len(self.calls)}
+
+    ticks = iter(range(1_000, 2_000))
+    engine = Engine()
+    assert await cancel_all(engine, 7, clock=lambda: next(ticks)) == 36
+    assert engine.calls == [(1_000, 0), (1_001, 100), (1_002, 200)]

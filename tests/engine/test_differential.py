@@ -308,6 +308,12 @@ class Generator:
             ("deposit", (account, "USDT", 0, f"bad-{ts}", ts), {}),
             ("withdraw", (account, "BTC", 10**15, f"bad-{ts}", ts), {}),
             ("cancel_all", (account, ts), {"symbol": "NOPE-USDT"}),
+            ("cancel_all", (account, ts), {"symbol": "NOPE-USDT", "after_id": -1}),  # arguments first
+            ("cancel_all", (account, ts), {"after_id": 2**53}),
+            ("cancel_all", (0, ts), {}),
+            ("set_market_status", (sym, "trading", -1), {}),
+            ("place", (account, sym, "buy", "limit"), {**limit, "price": 2**53}),
+            ("place", (account, sym, "buy", "limit"), {**limit, "qty": 10**17}),
         ]
         return self.rng.choice(choices)
 

@@ -17,8 +17,9 @@ import { useToasts } from "./Toasts";
 
 /** `GET /api/orders` page size: the API's maximum (`MAX_LIMIT` in exchange/api/history.py). */
 const OPEN_ORDERS_PAGE = 500;
-/** How many open orders the terminal loads at most (20 full pages; `maxPages` guards against short ones). */
-const OPEN_ORDERS_LIMITS = { maxItems: 10_000, maxPages: 50 };
+/** How many open orders the terminal loads at most: the engine's cap per account (U.MAX_OPEN_ORDERS in
+ * lua/lib/01_util.lua), 4 full pages; `maxPages` guards against short ones. */
+const OPEN_ORDERS_LIMITS = { maxItems: 2_000, maxPages: 10 };
 /** The PostgreSQL-backed views reload at most this often (ms), however many `history` notices come. */
 export const HISTORY_RELOAD_MIN_MS = 500;
 
