@@ -59,6 +59,21 @@ def test_engine_benchmark_refuses_a_database_that_is_not_empty(redis_url: str) -
     client.close()
 
 
+def test_engine_benchmark_refuses_a_depth_its_accounts_cannot_hold(
+    redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A million resting orders over 100 accounts would pass the engine's 2,000 open orders per account:
+    the benchmark says how many accounts it needs and writes nothing."""
+    import redis
+
+    args = argparse.Namespace(which="engine", size=10, depth=1_000_000, accounts=100, redis_url=redis_url)
+    assert bench_engine.main(args) == 2
+    assert "need at least 667 accounts" in capsys.readouterr().err
+    client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
+    assert client.dbsize() == 0
+    client.close()
+
+
 def _offsets(client: redis.Redis) -> list[int]:
     """Every resting order's distance from the mid in ticks (bids score -price, asks price)."""
     bids = client.zrange(f"book:{SYMBOL}:bids", 0, -1, withscores=True)

@@ -51,6 +51,7 @@ from typing import Any
 import redis
 
 from exchange.bench.engine_workload import BAND, PLACE_KINDS, Bench, Timings, mean, pct
+from exchange.reference import MAX_OPEN_ORDERS
 
 
 def _row(name: str, values: list[int]) -> str:
@@ -183,6 +184,14 @@ def main(args: argparse.Namespace) -> int:
     depth = getattr(args, "depth", None) or _env_int("EXCHANGE_BENCH_DEPTH", 1_000_000)
     accounts = getattr(args, "accounts", None) or _env_int("EXCHANGE_BENCH_ACCOUNTS", 1000)
     depth_commands = getattr(args, "depth_commands", None) or min(commands, 20_000)
+    if depth > accounts * MAX_OPEN_ORDERS * 3 // 4:  # random accounts: keep each well under the cap
+        need = -(-depth * 4 // (3 * MAX_OPEN_ORDERS))
+        print(
+            f"exchange bench engine: {depth:,} resting orders need at least {need:,} accounts (each account"
+            f" holds at most {MAX_OPEN_ORDERS:,} open orders); got {accounts:,}",
+            file=sys.stderr,
+        )
+        return 2
     url = getattr(args, "redis_url", None)
     if url:
         client = redis.Redis.from_url(url, decode_responses=True, protocol=2)

@@ -14,6 +14,15 @@ Modules: `_math` (rounding and holds; the API's volume estimate rounds with its 
 
 from exchange.reference._engine import Reference
 from exchange.reference._math import TradeAmounts, trade_amounts
-from exchange.reference._model import MAX_MAKERS, Order
+from exchange.reference._model import CANCEL_BATCH, CANCEL_EXAMINE, MAX_MAKERS, MAX_OPEN_ORDERS, Order
 
-__all__ = ["MAX_MAKERS", "Order", "Reference", "TradeAmounts", "trade_amounts"]
+__all__ = [
+    "CANCEL_BATCH",
+    "CANCEL_EXAMINE",
+    "MAX_MAKERS",
+    "MAX_OPEN_ORDERS",
+    "Order",
+    "Reference",
+    "TradeAmounts",
+    "trade_amounts",
+]

@@ -213,6 +213,21 @@ def test_the_history_channel_tells_only_the_owner_which_orders_postgresql_now_ho
     b.close()
 
 
+def test_a_history_subscriber_is_told_to_reload_after_the_pubsub_connection_comes_back(
+    live, engine, settings, seeded
+):
+    """Notices published while the API's Redis pub/sub connection was down are lost: once it is back, the
+    `history` channel pushes an empty notice, on which a client reloads its history views."""
+    c = Client(live.ws_url)
+    c.request({"op": "auth", "req_id": "a", "token": token(settings, 33)})
+    c.request({"op": "subscribe", "req_id": "s", "channels": ["history"]})
+    admin = redis.Redis.from_url(seeded, decode_responses=True, protocol=2)
+    assert int(admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")) >= 1
+    admin.close()
+    assert c.channel("history", timeout=15) == {"channel": "history", "data": {"orders": []}}
+    c.close()
+
+
 def test_private_ops_and_channels_need_auth_and_change_nothing(live, engine, settings):
     """Without auth: place, cancel and private channels answer AUTH_REQUIRED; a bad token INVALID_TOKEN."""
     fund(engine, 21)

@@ -25,6 +25,22 @@ def test_library_text_registers_every_command_and_carries_its_version() -> None:
         assert f"'{name}'" in text
 
 
+def test_the_reference_uses_the_engines_limits() -> None:
+    """The caps the Lua library sets (makers, cancels and looks per call, open orders per account) are the
+    ones the reference matcher, the benchmark and the API loops count with."""
+    import re
+
+    from exchange import reference
+
+    text, _version = library_source()
+    limits = {name: int(value) for name, value in re.findall(r"^U\.(\w+) = (\d+)", text, re.MULTILINE)}
+    assert limits["MAX_MAKERS"] == reference.MAX_MAKERS
+    assert limits["CANCEL_EXAMINE"] == reference.CANCEL_EXAMINE
+    assert limits["MAX_OPEN_ORDERS"] == reference.MAX_OPEN_ORDERS
+    assert re.search(r"^U\.CANCEL_BATCH = U\.MAX_MAKERS$", text, re.MULTILINE)
+    assert reference.CANCEL_BATCH == reference.MAX_MAKERS
+
+
 def test_load_is_idempotent_and_replaces_a_stale_library(ex: Exchange) -> None:
     """Loading twice keeps the version; a different library under the same name is replaced on load."""
     version = library_source()[1]

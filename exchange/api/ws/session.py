@@ -72,6 +72,8 @@ from exchange.api.ws.topics import (
 
 log = logging.getLogger(__name__)
 
+HISTORY_RESYNC = dumps({"channel": "history", "data": {"orders": []}})
+
 CLOSE_POLICY = 1008  # slow consumer, foreign origin, abuse
 WS_DROPPED = metrics.REGISTRY.counter(
     "exchange_ws_dropped_total", "WebSocket clients disconnected by the server, by reason", ("reason",)
@@ -145,6 +147,10 @@ class Session:
             self._deliver_book(sub, delivery)
         elif not delivery.resync:
             self.push(delivery.text, delivery.frame)
+        elif sub.channel.kind is ChannelKind.HISTORY:
+            # notices may have been lost while the pub/sub connection was down: an empty one makes the
+            # client reload its history views (PostgreSQL has all it missed)
+            self.push(HISTORY_RESYNC)
 
     def _deliver_book(self, sub: _Sub, delivery: Delivery) -> None:
         if delivery.resync:
