@@ -338,6 +338,14 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
     assert after > before, f"{m['base']} balance did not grow: {before} -> {after}"
 
 
+def rest_buy(stack: Stack, client: httpx.Client, price: Decimal) -> dict[str, Any]:
+    """A resting limit buy of the smallest valid amount at `price`, placed over REST, not by the page."""
+    body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": str(price)}
+    r = client.post("/api/orders", json=body | {"qty": qty_for(market(stack), price)})
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
 def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) -> None:
     """Order history sorts by price, pages forward and back, and downloads the account's CSV."""
     email = stack.register("history")
@@ -347,16 +355,7 @@ def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) 
         tickers = {t["symbol"]: t for t in c.get("/api/tickers").json()}
         bid = Decimal(tickers[SYMBOL]["last"])
         for i in range(12):
-            price = snap(bid * (Decimal("0.80") + Decimal(i) / 100), m["tick_size"])
-            body = {
-                "symbol": SYMBOL,
-                "side": "buy",
-                "type": "limit",
-                "price": str(price),
-                "qty": qty_for(m, price),
-            }
-            r = c.post("/api/orders", json=body)
-            assert r.status_code == 201, r.text
+            rest_buy(stack, c, snap(bid * (Decimal("0.80") + Decimal(i) / 100), m["tick_size"]))
         # the History tab loads when it opens: wait until the workers have written all 12 (their notices
         # were sent before the page subscribed)
         deadline = time.monotonic() + 30
@@ -387,18 +386,9 @@ def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) 
 
     # left open, the view follows the account: an order placed elsewhere (here over REST) shows up, at the top
     # of the price-descending page, once the workers have written it (the `history` channel says so)
-    price = snap(bid * Decimal("0.915"), m["tick_size"])
     with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=10) as c:
-        body = {
-            "symbol": SYMBOL,
-            "side": "buy",
-            "type": "limit",
-            "price": str(price),
-            "qty": qty_for(m, price),
-        }
-        r = c.post("/api/orders", json=body)
-        assert r.status_code == 201, r.text
-    expect(rows.first).to_have_attribute("data-order-id", str(r.json()["id"]), timeout=10_000)
+        placed = rest_buy(stack, c, snap(bid * Decimal("0.915"), m["tick_size"]))
+    expect(rows.first).to_have_attribute("data-order-id", str(placed["id"]), timeout=10_000)
 
     with page.expect_download() as info:
         page.get_by_test_id("export-csv").click()

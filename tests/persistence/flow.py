@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import redis
 
 from exchange.engine.client import Engine
@@ -148,3 +150,20 @@ class Flow:
             if self.statuses.get(spec.symbol, "trading") != "trading":
                 self.engine.set_market_status(spec.symbol, "trading", next(self.ts))
                 self.statuses[spec.symbol] = "trading"
+
+
+def fail_batches_of(monkeypatch: pytest.MonkeyPatch, stream: str) -> Callable[[], None]:
+    """Make the workers' batch of `stream` (and only it) fail with EventError("injected fault"); returns
+    the undo."""
+    import workers.persist as persist
+    from workers.events import EventError
+
+    real = persist.apply_entries
+
+    def failing(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == stream:
+            raise EventError("injected fault")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(persist, "apply_entries", failing)
+    return lambda: monkeypatch.setattr(persist, "apply_entries", real)

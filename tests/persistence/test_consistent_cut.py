@@ -4,14 +4,12 @@ restore from it would rebuild a negative balance)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 import pytest
 import redis
 
 import workers.persist as persist
-from tests.persistence.flow import setup_engine
+from tests.persistence.flow import fail_batches_of, setup_engine
 from workers.events import EventError
 from workers.persist import Persister, drain
 from workers.reconcile import reconcile
@@ -50,19 +48,12 @@ def test_a_round_that_fails_on_one_stream_commits_none_of_them(
     stream, the withdrawal would have been, and the ledger would show account 2 at -9 PQ). Once the fault
     is gone, one round persists all of it, and the ledger never went negative."""
     trade_then_withdraw_the_proceeds(redis_client)
-    real = persist.apply_entries
-
-    def failing(stream: str, *args: Any, **kwargs: Any) -> Any:
-        if stream == "events:PA-PQ":
-            raise EventError("injected fault")
-        return real(stream, *args, **kwargs)
-
-    monkeypatch.setattr(persist, "apply_entries", failing)
+    undo = fail_batches_of(monkeypatch, "events:PA-PQ")
     with Persister.connect(redis_url, pg_url) as worker, pytest.raises(EventError, match="injected"):
         worker.persist_round()
     assert set(cursors(pg_url).values()) == {0}
     assert ledger_minimum(pg_url) == 0
-    monkeypatch.setattr(persist, "apply_entries", real)
+    undo()
     events = int(redis_client.get("seq:wallet") or 0) + int(redis_client.hget("market:PA-PQ", "seq") or 0)
     with Persister.connect(redis_url, pg_url) as worker:
         assert worker.persist_round() == (events, 0)  # every stream in one commit

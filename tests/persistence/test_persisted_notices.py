@@ -10,8 +10,7 @@ import psycopg
 import pytest
 import redis
 
-import workers.persist as persist
-from tests.persistence.flow import setup_engine
+from tests.persistence.flow import fail_batches_of, setup_engine
 from workers.events import EventError
 from workers.persist import Persister
 
@@ -91,14 +90,7 @@ def test_a_round_that_fails_publishes_nothing(
     pubsub = listen(redis_client, (1,))
     engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_000)
     engine.place(1, "PB-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_001)
-    real = persist.apply_entries
-
-    def failing(stream: str, *args: Any, **kwargs: Any) -> Any:
-        if stream == "events:PB-PQ":
-            raise EventError("injected fault")
-        return real(stream, *args, **kwargs)
-
-    monkeypatch.setattr(persist, "apply_entries", failing)
+    fail_batches_of(monkeypatch, "events:PB-PQ")
     with Persister.connect(redis_url, pg_url) as worker, pytest.raises(EventError, match="injected"):
         worker.persist_round()
     assert notices(pubsub) == {}
