@@ -266,7 +266,7 @@ class Persister:
         self.redis = client
         self.conn = conn
         self.batch_size = batch_size
-        # EXPIRE set on the engine's `order:{id}` record of orders closed in a committed batch (None: never)
+        # EXPIRE set on the engine's `order:{id}` record of orders a batch closes (None: never)
         self.closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S
         self._known_streams: set[str] = set()
         self._quote: dict[str, str] = {}
@@ -448,20 +448,33 @@ class Persister:
                     "UPDATE markets SET book_seq = %s, book_seq_at = %s WHERE symbol = %s",
                     (head[1], head[0], symbol),
                 )
+        self._expire_closed(batch)
         return batch
 
+    def _expire_closed(self, batch: Batch) -> None:
+        """The EXPIRE of the batch's closed orders, before the commit: a worker that dies between its commit
+        and its next Redis call then leaves no record without its TTL. Early is harmless: if the commit
+        fails, the retry writes the same orders again (from the events, which stay until the cursor
+        passes them), long before a TTL of days runs out, and expires them again."""
+        if self.closed_ttl_s is None:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for oid, o in batch.orders.items():
+            # an order with a client_order_id stays: the engine's retry check reads its record
+            if o.status not in OPEN_STATUSES and not o.client_order_id:
+                pipe.expire(f"order:{oid}", self.closed_ttl_s)
+        if len(pipe):
+            pipe.execute()
+
     def _after_commit(self, batches: list[Batch]) -> None:
-        """After one transaction: the committed cursors to Redis (what trimming reads), the closed orders'
-        EXPIRE, and one `persisted:{account}` notice per account whose orders were written."""
+        """After one transaction: the committed cursors to Redis (what trimming reads) and one
+        `persisted:{account}` notice per account whose orders were written."""
         pipe = self.redis.pipeline(transaction=False)
         written: dict[int, list[int]] = {}
         for batch in batches:
             pipe.set(redis_cursor_key(batch.stream), batch.last_seq)
             for oid, o in batch.orders.items():
                 written.setdefault(o.account, []).append(oid)
-                # an order with a client_order_id stays: the engine's retry check reads its record
-                if self.closed_ttl_s is not None and o.status not in OPEN_STATUSES and not o.client_order_id:
-                    pipe.expire(f"order:{oid}", self.closed_ttl_s)
         for account, ids in written.items():
             pipe.publish(PERSISTED_CHANNEL.format(account=account), json.dumps({"orders": sorted(ids)}))
         pipe.execute()
