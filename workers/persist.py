@@ -389,8 +389,12 @@ class Persister:
             head: tuple[int, int] | None = None  # (seq, book_seq) read atomically before the entries
             symbol = symbol_of(stream)
             if symbol is not None:
-                seq_text, book_text = cast(list[Any], self.redis.hmget(f"market:{symbol}", "seq", "book_seq"))
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.hmget(f"market:{symbol}", "seq", "book_seq")
+                pipe.get(redis_cursor_key(stream))
+                (seq_text, book_text), noted = cast(list[Any], pipe.execute())
                 head = (int(seq_text or 0), int(book_text or 0))
+                self._expire_gap(stream, noted, last)
             batch = self._batch(stream, last, last_ts, head, self.batch_size)
             if batch is None:
                 return StreamResult(stream, 0, last)
@@ -448,33 +452,42 @@ class Persister:
                     "UPDATE markets SET book_seq = %s, book_seq_at = %s WHERE symbol = %s",
                     (head[1], head[0], symbol),
                 )
-        self._expire_closed(batch)
         return batch
 
-    def _expire_closed(self, batch: Batch) -> None:
-        """The EXPIRE of the batch's closed orders, before the commit: a worker that dies between its commit
-        and its next Redis call then leaves no record without its TTL. Early is harmless: if the commit
-        fails, the retry writes the same orders again (from the events, which stay until the cursor
-        passes them), long before a TTL of days runs out, and expires them again."""
-        if self.closed_ttl_s is None:
+    def _expire_gap(self, stream: str, noted: object, last: int) -> None:
+        """With the stream's cursor row locked: if Redis's copy of the cursor (`noted`, written after each
+        commit) is behind PostgreSQL's (`last`), a worker committed up to `last` and did not get to its
+        after-commit step (killed, or another worker is just there): give the closed orders of that gap their
+        EXPIRE now, read back from PostgreSQL, so no record stays without its TTL. (Before the commit would be
+        too early: a record can be all a retry has of an order, e.g. a rejected post-only one.)"""
+        done = int(cast(str, noted)) if noted is not None else 0  # absent: no after-commit step yet
+        if self.closed_ttl_s is None or done >= last:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        for oid, o in batch.orders.items():
-            # an order with a client_order_id stays: the engine's retry check reads its record
-            if o.status not in OPEN_STATUSES and not o.client_order_id:
+        rows = self.conn.execute(
+            "SELECT DISTINCT e.order_id FROM order_events e JOIN orders o USING (order_id)"
+            " WHERE e.stream = %s AND e.seq > %s AND e.seq <= %s AND e.status <> ALL(%s)"
+            " AND o.status <> ALL(%s) AND o.client_order_id = ''",
+            (stream, done, last, list(OPEN_STATUSES), list(OPEN_STATUSES)),
+        ).fetchall()
+        if rows:
+            pipe = self.redis.pipeline(transaction=False)
+            for (oid,) in rows:
                 pipe.expire(f"order:{oid}", self.closed_ttl_s)
-        if len(pipe):
             pipe.execute()
 
     def _after_commit(self, batches: list[Batch]) -> None:
-        """After one transaction: the committed cursors to Redis (what trimming reads) and one
-        `persisted:{account}` notice per account whose orders were written."""
+        """After one transaction: the committed cursors to Redis (what trimming reads), the closed orders'
+        EXPIRE (a worker killed before this step: `_expire_gap`), and one `persisted:{account}` notice per
+        account whose orders were written."""
         pipe = self.redis.pipeline(transaction=False)
         written: dict[int, list[int]] = {}
         for batch in batches:
             pipe.set(redis_cursor_key(batch.stream), batch.last_seq)
             for oid, o in batch.orders.items():
                 written.setdefault(o.account, []).append(oid)
+                # an order with a client_order_id stays: the engine's retry check reads its record
+                if self.closed_ttl_s is not None and o.status not in OPEN_STATUSES and not o.client_order_id:
+                    pipe.expire(f"order:{oid}", self.closed_ttl_s)
         for account, ids in written.items():
             pipe.publish(PERSISTED_CHANNEL.format(account=account), json.dumps({"orders": sorted(ids)}))
         pipe.execute()
@@ -516,6 +529,10 @@ class Persister:
             # writes (then _batch raises StreamRegressed)
             snap = self.snapshot(streams)
             cursors = {str(r[0]): (int(cast(int, r[1])), int(cast(int, r[2]))) for r in rows}
+            noted = self.redis.mget([redis_cursor_key(s) for s in streams])
+            for s, value in zip(streams, cast(list[Any], noted), strict=True):
+                if symbol_of(s) is not None:
+                    self._expire_gap(s, value, cursors[s][0])
             behind = sum(max(0, snap[s][0] - cursors[s][0]) for s in streams)
             if behind > CUT_LIMIT:
                 return None

@@ -35,44 +35,55 @@ def test_drain_expires_closed_orders_but_keeps_those_a_retry_may_read(
 def test_a_worker_killed_right_after_its_commit_leaves_no_closed_record_without_a_ttl(
     redis_client: redis.Redis, redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The worker dies between its PostgreSQL commit and its next Redis call (where the cursor and the
-    notices go): the cancelled order is in PostgreSQL and its Redis record already expires. Before, the
-    EXPIRE came after the commit and such a record stayed forever."""
+    """The worker dies between its PostgreSQL commit and its after-commit step (cursor copy, EXPIREs,
+    notices): the next worker to lock the stream sees Redis's cursor behind PostgreSQL's and gives the
+    closed orders of that gap their TTL. Before, such a record stayed forever."""
     engine = setup_engine(redis_client)
     engine.deposit(1, "PQ", 10_000, "fund", ts_ms=1_000)
     closed = engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_000)["order"]["id"]
     engine.cancel(1, closed, ts_ms=3_000)
+    resting = engine.place(1, "PA-PQ", "buy", "limit", price=4, qty=1, ts_ms=4_000)["order"]["id"]
 
     def killed(self: Persister, batches: list[Any]) -> None:
         raise SystemExit("killed after the commit")
 
-    monkeypatch.setattr(Persister, "_after_commit", killed)
-    with Persister.connect(redis_url, pg_url) as worker, pytest.raises(SystemExit):
-        worker.persist_round()
+    with monkeypatch.context() as patch:
+        patch.setattr(Persister, "_after_commit", killed)
+        with Persister.connect(redis_url, pg_url) as worker, pytest.raises(SystemExit):
+            worker.persist_round()
     with psycopg.connect(pg_url) as conn:
         row = conn.execute("SELECT status FROM orders WHERE order_id = %s", (closed,)).fetchone()
     assert row == ("cancelled",)
+    assert redis_client.ttl(f"order:{closed}") == -1  # the dead worker's EXPIRE never went out
+    with Persister.connect(redis_url, pg_url) as worker:
+        assert worker.persist_round() == (0, 0)  # nothing new to persist; the gap is repaired
     assert 0 < redis_client.ttl(f"order:{closed}") <= DEFAULT_CLOSED_TTL_S
+    assert redis_client.ttl(f"order:{resting}") == -1
 
 
-def test_a_failed_commit_keeps_nothing_but_the_early_ttl_and_the_retry_persists_the_order(
+def test_a_failed_round_expires_nothing_so_a_late_retry_still_has_every_record(
     redis_client: redis.Redis, redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A round whose transaction fails after the EXPIRE went out: PostgreSQL has nothing, the record keeps
-    its (long) TTL, and the next round persists the order from the stream and expires it again."""
+    """A post-only buy that would cross is rejected on arrival: its Redis record is all there is of its
+    side, price and qty. A round that fails (after writing its batch in the rolled-back transaction) must not
+    expire it, whenever the retry comes; the retry then persists the order whole and expires it."""
     engine = setup_engine(redis_client)
     engine.deposit(1, "PQ", 10_000, "fund", ts_ms=1_000)
-    closed = engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_000)["order"]["id"]
-    engine.cancel(1, closed, ts_ms=3_000)
-    engine.place(1, "PB-PQ", "buy", "limit", price=5, qty=1, ts_ms=4_000)
+    engine.deposit(2, "PA", 10, "fund-a", ts_ms=1_000)
+    engine.place(2, "PA-PQ", "sell", "limit", price=5, qty=1, ts_ms=2_000)
+    rejected = engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, post_only=True, ts_ms=2_001)
+    assert rejected["order"]["status"] == "rejected"
+    oid = rejected["order"]["id"]
+    engine.place(1, "PB-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_002)
     undo = fail_batches_of(monkeypatch, "events:PB-PQ")  # the round fails after PA-PQ's batch
     with Persister.connect(redis_url, pg_url) as worker, pytest.raises(EventError):
         worker.persist_round()
-    assert 0 < redis_client.ttl(f"order:{closed}") <= DEFAULT_CLOSED_TTL_S
-    with psycopg.connect(pg_url) as conn:
-        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+    assert redis_client.ttl(f"order:{oid}") == -1
     undo()
     drain(redis_url, pg_url)
     with psycopg.connect(pg_url) as conn:
-        row = conn.execute("SELECT status FROM orders WHERE order_id = %s", (closed,)).fetchone()
-    assert row == ("cancelled",)
+        row = conn.execute(
+            "SELECT side, price_ticks, qty_lots, status FROM orders WHERE order_id = %s", (oid,)
+        ).fetchone()
+    assert row == ("buy", 5, 1, "rejected")
+    assert 0 < redis_client.ttl(f"order:{oid}") <= DEFAULT_CLOSED_TTL_S
