@@ -249,6 +249,7 @@ def add_reconcile_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="operator: put markets frozen by reconciliation back to trading (no reconciliation run)",
     )
+    _add_closed_ttl(p)  # the workers' value, for what its catch-up persists
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
@@ -266,7 +267,9 @@ def run_reconcile(args: argparse.Namespace) -> int:
         print(f"back to trading: {', '.join(cleared) or '(none of these was frozen)'}")
         return 0
     try:
-        report = reconcile_urls(redis_url, database_url, freeze=not args.no_freeze)
+        report = reconcile_urls(
+            redis_url, database_url, freeze=not args.no_freeze, closed_ttl_s=_closed_ttl(args)
+        )
     except (redis.RedisError, OSError) as exc:
         return _fail(f"Redis not reachable: {exc}")
     except Exception as exc:

@@ -73,10 +73,12 @@ def persist_job(
     return total
 
 
-def reconcile_job(redis_url: str, database_url: str) -> dict[str, Any]:
+def reconcile_job(
+    redis_url: str, database_url: str, closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S
+) -> dict[str, Any]:
     from workers.reconcile import reconcile_urls
 
-    return reconcile_urls(redis_url, database_url).to_dict()
+    return reconcile_urls(redis_url, database_url, closed_ttl_s=closed_ttl_s).to_dict()
 
 
 def trim_streams(
@@ -152,8 +154,8 @@ class Scheduler(threading.Thread):
             RECONCILE_SCHEDULE_LOCK, "1", nx=True, ex=max(1, int(self.reconcile_interval_s))
         ):
             self.queue.enqueue(
-                reconcile_job, self.redis_url, self.database_url, result_ttl=600, failure_ttl=86400,
-                job_timeout=600,
+                reconcile_job, self.redis_url, self.database_url, closed_ttl_s=self.closed_ttl_s,
+                result_ttl=600, failure_ttl=86400, job_timeout=600,
             )  # fmt: skip
 
     def run(self) -> None:

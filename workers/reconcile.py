@@ -42,7 +42,7 @@ from workers.lag import (
     RECONCILE_LAST_KEY,
     RECONCILE_RUNS_KEY,
 )
-from workers.persist import Persister, StreamRegressed
+from workers.persist import DEFAULT_CLOSED_TTL_S, Persister, StreamRegressed
 
 log = logging.getLogger("exchange.reconcile")
 
@@ -389,6 +389,7 @@ def reconcile(
     *,
     freeze: bool = True,
     catch_up_seconds: float = 60.0,
+    closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S,
 ) -> Report:
     """Run one reconciliation (see module docstring). `client` must use decode_responses=True."""
     started = time.monotonic()
@@ -403,7 +404,9 @@ def reconcile(
         regressed = regressed_streams(before, snap.heads)
         if not regressed:
             try:
-                Persister(client, conn).drain(max_seconds=catch_up_seconds, until=snap.heads)
+                catch_up = Persister(client, conn)
+                catch_up.closed_ttl_s = closed_ttl_s  # the workers' TTL for what it persists
+                catch_up.drain(max_seconds=catch_up_seconds, until=snap.heads)
             except StreamRegressed as exc:
                 regressed = _regressed_from(exc, _cursors(conn), snap.heads)
         if regressed:
@@ -447,10 +450,12 @@ def reconcile(
     return report
 
 
-def reconcile_urls(redis_url: str, database_url: str, freeze: bool = True) -> Report:
+def reconcile_urls(
+    redis_url: str, database_url: str, freeze: bool = True, closed_ttl_s: int | None = DEFAULT_CLOSED_TTL_S
+) -> Report:
     client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            return reconcile(client, conn, freeze=freeze)
+            return reconcile(client, conn, freeze=freeze, closed_ttl_s=closed_ttl_s)
     finally:
         client.close()

@@ -87,3 +87,22 @@ def test_a_failed_round_expires_nothing_so_a_late_retry_still_has_every_record(
         ).fetchone()
     assert row == ("buy", 5, 1, "rejected")
     assert 0 < redis_client.ttl(f"order:{oid}") <= DEFAULT_CLOSED_TTL_S
+
+
+def test_reconciliations_catch_up_uses_the_workers_ttl(
+    redis_client: redis.Redis, redis_url: str, pg_url: str
+) -> None:
+    """What reconciliation persists on its way gets the workers' TTL, not the default: none when closed orders
+    are kept forever (EXCHANGE_CLOSED_ORDER_TTL=0), and a two-day TTL when that is the setting."""
+    from workers.reconcile import reconcile_urls
+
+    engine = setup_engine(redis_client)
+    engine.deposit(1, "PQ", 10_000, "fund", ts_ms=1_000)
+    kept = engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=2_000)["order"]["id"]
+    engine.cancel(1, kept, ts_ms=3_000)
+    assert reconcile_urls(redis_url, pg_url, freeze=False, closed_ttl_s=None).ok
+    assert redis_client.ttl(f"order:{kept}") == -1
+    short = engine.place(1, "PA-PQ", "buy", "limit", price=5, qty=1, ts_ms=4_000)["order"]["id"]
+    engine.cancel(1, short, ts_ms=5_000)
+    assert reconcile_urls(redis_url, pg_url, freeze=False, closed_ttl_s=2 * 86400).ok
+    assert 86400 < redis_client.ttl(f"order:{short}") <= 2 * 86400
