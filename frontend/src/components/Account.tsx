@@ -12,7 +12,7 @@ import { api } from "../lib/http";
 import { isOpen, mergeOpenOrders, OrderTracker } from "../lib/orderEvents";
 import { fetchAllPages, LatestLoad } from "../lib/paging";
 import { throttle } from "../lib/throttle";
-import { ws } from "../lib/ws";
+import { isHistoryResync, ws } from "../lib/ws";
 import { useToasts } from "./Toasts";
 
 /** `GET /api/orders` page size: the API's maximum (`MAX_LIMIT` in exchange/api/history.py). */
@@ -148,14 +148,17 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (!loggedIn) return;
     const bump = throttle(() => setHistoryVersion((v) => v + 1), HISTORY_RELOAD_MIN_MS);
-    const offHistory = ws.subscribe("history", bump);
+    const offHistory = ws.subscribe("history", (msg) => {
+      if (isHistoryResync(msg.data)) reload(); // balances and open orders may have missed notices too
+      bump();
+    });
     const offOpen = ws.onPrivateSubscribed(bump); // notices sent while the connection was down are lost
     return () => {
       offHistory();
       offOpen();
       bump.cancel();
     };
-  }, [loggedIn, who]);
+  }, [loggedIn, who, reload]);
 
   const value = useMemo(
     () => ({ balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload }),

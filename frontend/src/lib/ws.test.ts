@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { accountOf, WsClient } from "./ws";
+import { accountOf, isHistoryResync, WsClient } from "./ws";
 
 class FakeSocket {
   static OPEN = 1;
@@ -165,5 +165,16 @@ describe("WsClient", () => {
     off2();
     expect(last().sent.at(-1)).toEqual({ op: "unsubscribe", channels: ["book:BTC-USDT"] });
     ws.stop();
+  });
+});
+
+describe("isHistoryResync", () => {
+  it("is the empty notice only, not one naming orders or a malformed one", () => {
+    expect(isHistoryResync({ orders: [] })).toBe(true);
+    expect(isHistoryResync({ orders: [12, 13] })).toBe(false);
+    expect(isHistoryResync({})).toBe(false);
+    expect(isHistoryResync(null)).toBe(false);
+    expect(isHistoryResync(undefined)).toBe(false);
+    expect(isHistoryResync({ orders: "none" })).toBe(false);
   });
 });

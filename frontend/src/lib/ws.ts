@@ -20,6 +20,13 @@ type Handler = (msg: ChannelMessage) => void;
 
 const PRIVATE = new Set(["orders", "balances", "history"]);
 
+/** A `history` frame's data with an empty `orders` list: the server's own Redis connection came back, so
+ * notices of every private channel may have been lost (docs/api.md): reload what they keep up to date. */
+export function isHistoryResync(data: unknown): boolean {
+  const orders = (data as { orders?: unknown } | null | undefined)?.orders;
+  return Array.isArray(orders) && orders.length === 0;
+}
+
 export class WsClient {
   state: ConnState = "closed";
   private ws: WebSocket | null = null;
