@@ -61,6 +61,9 @@ RESTORED_KEY = "persist:restored:{stream}"
 # PUBLISHed after each commit, per account whose orders it wrote: {"orders": [order ids]}. The API relays it
 # as the private WebSocket channel `history`: the account's history views can reload now, not on a timer.
 PERSISTED_CHANNEL = "persisted:{account}"
+# ids one notice names at most: a catch-up can write thousands of one account's orders in a commit; beyond
+# this the notice names the first ones and adds "more": true (reload rather than track each)
+PERSISTED_IDS_MAX = 500
 REFERENCE_SYNC_S = 1.0  # how often a long-lived worker re-copies asset/market hashes
 _COUNTER_KEYS = ("seq", "book_seq")
 
@@ -489,7 +492,11 @@ class Persister:
                 if self.closed_ttl_s is not None and o.status not in OPEN_STATUSES and not o.client_order_id:
                     pipe.expire(f"order:{oid}", self.closed_ttl_s)
         for account, ids in written.items():
-            pipe.publish(PERSISTED_CHANNEL.format(account=account), json.dumps({"orders": sorted(ids)}))
+            ids.sort()
+            notice: dict[str, object] = {"orders": ids[:PERSISTED_IDS_MAX]}
+            if len(ids) > PERSISTED_IDS_MAX:
+                notice["more"] = True
+            pipe.publish(PERSISTED_CHANNEL.format(account=account), json.dumps(notice))
         pipe.execute()
 
     def snapshot(self, streams: list[str]) -> dict[str, tuple[int, int]]:

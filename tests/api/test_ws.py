@@ -552,3 +552,15 @@ def test_tickers_are_not_repeated_while_nothing_changes(live):
     time.sleep(2.5)
     assert not any(f.get("channel") == "tickers" for f in c.barrier())
     c.close()
+
+
+async def test_the_history_frame_passes_on_that_a_notice_names_only_some_orders():
+    """A workers' notice with `more` (a commit of more than 500 of the account's orders) keeps it in the
+    frame; one without has none."""
+    from exchange.api.ws.topics import HistoryTopic
+
+    topic = HistoryTopic(7)
+    [capped] = await topic.convert(b'{"orders": [1, 2], "more": true}')
+    assert json.loads(capped.text) == {"channel": "history", "data": {"orders": [1, 2], "more": True}}
+    [plain] = await topic.convert(b'{"orders": [3]}')
+    assert json.loads(plain.text) == {"channel": "history", "data": {"orders": [3]}}

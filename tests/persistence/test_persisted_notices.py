@@ -95,3 +95,26 @@ def test_a_round_that_fails_publishes_nothing(
         worker.persist_round()
     assert notices(pubsub) == {}
     assert persisted_ids(pg_url) == set()
+
+
+def test_a_commit_of_more_than_500_orders_of_one_account_names_the_first_500_and_says_more(
+    redis_client: redis.Redis, redis_url: str, pg_url: str
+) -> None:
+    """A catch-up commit that writes 501 orders of one account: the notice names the 500 lowest ids and adds
+    `more`, so a frame stays small and a client reloads instead of tracking each id."""
+    engine = setup_engine(redis_client)
+    engine.deposit(1, "PQ", 1_000_000, "d1", ts_ms=1_000)
+    pubsub = listen(redis_client, (1,))
+    pipe = redis_client.pipeline(transaction=False)
+    for _ in range(501):
+        pipe.fcall(
+            "ex_place", 3, "market:PA-PQ", "balance:1", "coid:1",
+            "1", "PA-PQ", "buy", "limit", "gtc", "5", "1", "0", "0", "", "", "2000",
+        )  # fmt: skip
+    ids = sorted(int(str(r).split('"order":"')[1].split(" ")[0]) for r in pipe.execute())
+    with Persister.connect(redis_url, pg_url) as worker:
+        worker.persist_round()
+    messages = []
+    while (msg := pubsub.get_message(timeout=0.5)) is not None:
+        messages.append(json.loads(msg["data"]))
+    assert messages == [{"orders": ids[:500], "more": True}]

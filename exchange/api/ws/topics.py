@@ -336,8 +336,11 @@ class HistoryTopic(Topic):
         self.redis_channel = f"persisted:{account}"
 
     async def convert(self, payload: bytes) -> list[Delivery]:
-        ids = [int(i) for i in json.loads(payload)["orders"]]
-        return [Delivery(dumps({"channel": "history", "data": {"orders": ids}}))]
+        notice = json.loads(payload)
+        data: dict[str, Any] = {"orders": [int(i) for i in notice["orders"]]}
+        if notice.get("more"):
+            data["more"] = True  # more orders than the notice names (a catch-up): reload
+        return [Delivery(dumps({"channel": "history", "data": data}))]
 
 
 class TickersTopic(Topic):
