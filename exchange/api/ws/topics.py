@@ -14,8 +14,8 @@ message that does not follow the pending one flushes the pending frame first, so
 - `orders` (private; topic and Redis channel `orders:{account}`): `{"channel": "orders", "data": [order]}`
 - `balances` (private; `balances:{account}`): `{"channel": "balances", "data": [{asset, available, held}]}`
 - `history` (private; Redis `persisted:{account}`, PUBLISHed by the persistence workers after each commit):
-  `{"channel": "history", "data": {"orders": [order id, ...]}}`: those orders' changes (and their fills) are
-  now in PostgreSQL, so the history routes show them
+  `{"channel": "history", "data": {"orders": [order id, ...]}}` (at most 500 ids, then `"more": true`):
+  those orders' changes (and their fills) are now in PostgreSQL, so the history routes show them
 
 Every conversion happens once per Redis message in the hub, whatever the number of local subscribers.
 """
