@@ -148,8 +148,8 @@ class Session:
         elif not delivery.resync:
             self.push(delivery.text, delivery.frame)
         elif sub.channel.kind is ChannelKind.HISTORY:
-            # notices may have been lost while the pub/sub connection was down: an empty one makes the
-            # client reload its history views (PostgreSQL has all it missed)
+            # notices of every private channel may have been lost while the pub/sub connection was down:
+            # an empty one tells the client to reload (docs/api.md; the engine and PostgreSQL have it all)
             self.push(HISTORY_RESYNC)
 
     def _deliver_book(self, sub: _Sub, delivery: Delivery) -> None:
