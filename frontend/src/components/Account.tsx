@@ -19,7 +19,10 @@ import { useToasts } from "./Toasts";
 const OPEN_ORDERS_PAGE = 500;
 /** How many open orders the terminal loads at most: the engine's cap per account (U.MAX_OPEN_ORDERS in
  * lua/lib/01_util.lua), 4 full pages; `maxPages` guards against short ones. */
-const OPEN_ORDERS_LIMITS = { maxItems: 2_000, maxPages: 10 };
+export const OPEN_ORDERS_LIMITS = { maxItems: 2_000, maxPages: 10 };
+/** After a "cancel all" answers, its orders' own cancellation notices stay quiet this long (ms): the
+ * summary toast says it once, instead of hundreds of toasts pushing it out of the stack. */
+export const BULK_CANCEL_QUIET_MS = 3_000;
 /** The PostgreSQL-backed views reload at most this often (ms), however many `history` notices come. */
 export const HISTORY_RELOAD_MIN_MS = 500;
 
@@ -33,6 +36,8 @@ interface AccountState {
   historyVersion: number;
   noteOrder: (o: Order) => void;
   reload: () => void;
+  /** no per-order toast for cancellations until `untilMs` (Date.now() scale): a bulk cancel in progress */
+  quietCancels: (untilMs: number) => void;
 }
 
 const Ctx = createContext<AccountState>({
@@ -43,6 +48,7 @@ const Ctx = createContext<AccountState>({
   historyVersion: 0,
   noteOrder: () => undefined,
   reload: () => undefined,
+  quietCancels: () => undefined,
 });
 
 export function useAccount(): AccountState {
@@ -65,6 +71,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const load = useRef(new LatestLoad());
   // order updates the channel brought while the open orders were loading: they win over older pages
   const seenDuringLoad = useRef<Map<string, Order> | null>(null);
+  const cancelsQuietUntil = useRef(0);
+  const quietCancels = useCallback((untilMs: number) => void (cancelsQuietUntil.current = untilMs), []);
 
   const reload = useCallback(() => {
     if (who === null) return;
@@ -98,7 +106,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const noteOrder = useCallback(
     (o: Order) => {
       const n = tracker.current.note(o);
-      if (n) toasts.push(n.kind, n.title, n.body);
+      const quiet = o.status === "cancelled" && Date.now() < cancelsQuietUntil.current;
+      if (n && !quiet) toasts.push(n.kind, n.title, n.body);
       const seen = seenDuringLoad.current;
       const prior = seen?.get(String(o.id));
       if (seen && !(prior && Number(prior.updated_at ?? 0) > Number(o.updated_at ?? 0))) seen.set(String(o.id), o);
@@ -161,8 +170,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   }, [loggedIn, who, reload]);
 
   const value = useMemo(
-    () => ({ balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload }),
-    [balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload],
+    () => ({ balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload, quietCancels }),
+    [balances, openOrders, openOrdersComplete, version, historyVersion, noteOrder, reload, quietCancels],
   );
   return <Ctx.Provider value={value}>{children}</Ctx.Provider>;
 }

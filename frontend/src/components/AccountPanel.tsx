@@ -4,7 +4,7 @@ import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from
 import { useSession } from "../lib/hooks";
 import { api, ApiError, authFetch, errorFrom } from "../lib/http";
 import { format, sign } from "../lib/money";
-import { useAccount } from "./Account";
+import { BULK_CANCEL_QUIET_MS, OPEN_ORDERS_LIMITS, useAccount } from "./Account";
 import { SortHeader, type SortDir } from "./SortHeader";
 import { useToasts } from "./Toasts";
 
@@ -69,7 +69,9 @@ export function AccountPanel({ symbol }: { symbol: string }) {
           </button>
         ))}
       </div>
-      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-body">
+      {/* keyed by the account: another account's login (in this tab or another) starts every view afresh,
+          with nothing of the previous account's rows, pages or sorting */}
+      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-body" key={session?.email ?? ""}>
         {!session ? (
           <p className="muted center pad">
             <a href="#/login">Log in</a> or <a href="#/signup">sign up</a> to trade.
@@ -91,7 +93,7 @@ export function AccountPanel({ symbol }: { symbol: string }) {
 }
 
 function OpenOrders({ symbol }: { symbol: string }) {
-  const { openOrders, openOrdersComplete, noteOrder, reload } = useAccount();
+  const { openOrders, openOrdersComplete, noteOrder, reload, quietCancels } = useAccount();
   const toasts = useToasts();
   const cancel = async (o: Order) => {
     try {
@@ -102,12 +104,14 @@ function OpenOrders({ symbol }: { symbol: string }) {
     }
   };
   const cancelAll = async (sym?: string) => {
+    quietCancels(Number.POSITIVE_INFINITY); // one summary below, not a toast per order
     try {
       const r = await api<{ cancelled: number }>("DELETE", "/api/orders", { query: { symbol: sym } });
-      toasts.push("info", `Cancelled ${r?.cancelled ?? 0} order(s)`);
+      toasts.push("info", `Cancelled ${(r?.cancelled ?? 0).toLocaleString("en-US")} order(s)`);
     } catch (e) {
       toasts.push("error", "Cancel all failed", e instanceof ApiError ? e.message : String(e));
     }
+    quietCancels(Date.now() + BULK_CANCEL_QUIET_MS); // the last notices are still on their way
     reload();
   };
   return (
@@ -121,7 +125,7 @@ function OpenOrders({ symbol }: { symbol: string }) {
         </button>
         {!openOrdersComplete && (
           <span className="muted" role="status">
-            Not every open order is listed: the terminal loads up to 10,000
+            Not every open order is listed: the terminal loads up to {OPEN_ORDERS_LIMITS.maxItems.toLocaleString("en-US")}
           </span>
         )}
       </div>

@@ -86,7 +86,7 @@ export function OrderForm(props: {
     try {
       const order = await api<Order>("POST", "/api/orders", { body });
       noteOrder(order);
-      setQty("");
+      if (order.status !== "rejected") setQty(""); // a refused post-only keeps its amount: fix the price, resend
     } catch (err) {
       const msg = err instanceof ApiError ? `${err.message} (${err.code})` : "Order failed";
       setServerError(msg);
