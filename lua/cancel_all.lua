@@ -48,9 +48,9 @@ local function cancel_all(keys, args)
   while i <= #ids and looked < U.CANCEL_EXAMINE and cancelled < U.CANCEL_BATCH do
     local id = tonumber(ids[i])
     looked, last, i = looked + 1, id, i + 1
-    local rec = symbol ~= '' and redis.call('GET', 'order:' .. ids[i - 1])
-    if symbol == '' or (rec and string.sub(rec, 1, #prefix) == prefix) then
-      local o = O.load(id)
+    local rec = redis.call('GET', 'order:' .. ids[i - 1]) -- read once: to filter by market, then to cancel
+    if rec and (symbol == '' or string.sub(rec, 1, #prefix) == prefix) then
+      local o = O.parse(id, rec)
       local m = C.market(ctx, o.symbol)
       if m.status ~= 'halted' then
         M.close(ctx, m, o, 'cancelled', 'user', 'order_cancelled', true)

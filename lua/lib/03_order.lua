@@ -52,6 +52,11 @@ function O.load(id)
   if not v then
     return nil
   end
+  return O.parse(id, v)
+end
+
+-- O.load of a record already read (`v`, the text of order:{id})
+function O.parse(id, v)
   local head, account, symbol, side, price, qty, hold_asset, created, status, reason, filled, quote_filled, hold,
     updated = string.match(v, PATTERN)
   return {
