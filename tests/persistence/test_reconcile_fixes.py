@@ -12,7 +12,7 @@ import redis
 from tests.persistence.flow import setup_engine
 from tests.persistence.redis_loss import lose_market_writes, lose_wallet_writes
 from workers.persist import drain
-from workers.reconcile import RECONCILE_FROZEN_PREVIOUS_KEY, clear_markets, reconcile
+from workers.reconcile import RECONCILE_FROZEN_PREVIOUS_KEY, Report, clear_markets, reconcile
 
 
 @pytest.fixture
@@ -26,18 +26,24 @@ def status(client: redis.Redis, symbol: str) -> str:
     return str(client.hget(f"market:{symbol}", "status"))
 
 
+def reconcile_a_pq_difference(client: redis.Redis, pg_url: str, preset: tuple[str, str]) -> Report:
+    """Market `preset[0]` set by an operator to `preset[1]`, then a PQ deposit and one PQ minor unit too many
+    in Redis: reconcile (freezing) finds the difference, which touches both PQ markets."""
+    engine = setup_engine(client)
+    engine.set_market_status(*preset, ts_ms=1)
+    engine.deposit(1, "PQ", 100, "d1", ts_ms=2)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        client.hincrby("balance:1", "PQ:available", 1)
+        return reconcile(client, conn)
+
+
 def test_clear_restores_the_status_reconcile_found_and_never_reopens_an_operator_halted_market(
     client: redis.Redis, pg_url: str
 ) -> None:
     """A PQ balance difference hits both PQ markets: the halted PA-PQ is left halted and not recorded,
     the trading PB-PQ is switched and recorded with its previous status; --clear on both reopens PB-PQ
     only."""
-    engine = setup_engine(client)
-    engine.set_market_status("PA-PQ", "halted", ts_ms=1)
-    engine.deposit(1, "PQ", 100, "d1", ts_ms=2)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        client.hincrby("balance:1", "PQ:available", 1)
-        report = reconcile(client, conn)
+    report = reconcile_a_pq_difference(client, pg_url, ("PA-PQ", "halted"))
     assert not report.ok
     assert report.frozen_markets == ["PB-PQ"]
     assert client.smembers("reconcile:frozen") == {"PB-PQ"}
@@ -55,12 +61,7 @@ def test_reconcile_does_not_record_a_market_the_operator_set_to_cancel_only(
     client: redis.Redis, pg_url: str
 ) -> None:
     """An operator's cancel_only market is not reconciliation's to clear: it stays cancel_only."""
-    engine = setup_engine(client)
-    engine.set_market_status("PB-PQ", "cancel_only", ts_ms=1)
-    engine.deposit(1, "PQ", 100, "d1", ts_ms=2)
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        client.hincrby("balance:1", "PQ:available", 1)
-        report = reconcile(client, conn)
+    report = reconcile_a_pq_difference(client, pg_url, ("PB-PQ", "cancel_only"))
     assert report.frozen_markets == ["PA-PQ"]
     assert clear_markets(client, ["PB-PQ"]) == []
     assert status(client, "PB-PQ") == "cancel_only"
