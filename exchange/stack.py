@@ -313,10 +313,13 @@ class Stack:
     def plan_children(self) -> None:
         s, env, logs = self.settings, self.child_env(), self.data_dir / "logs"
         if _module_exists("exchange.api.app"):
+            from exchange.api.httpproto import HTTP_PROTOCOL
+
             argv = [
                 sys.executable, "-m", "uvicorn", "exchange.api.app:create_app", "--factory",
                 "--host", s.host, "--port", str(s.port), "--workers", str(max(1, s.api_processes)),
                 "--no-access-log", "--timeout-graceful-shutdown", "5",
+                "--http", HTTP_PROTOCOL,  # uvicorn's httptools, with a bound on request heads
                 # uvicorn buffers a whole WebSocket message before the app sees it (default 16 MiB)
                 "--ws-max-size", str(WS_MAX_MESSAGE_BYTES),
             ]  # fmt: skip

@@ -317,8 +317,11 @@ def _spa_handlers(dist: Path) -> list[Any]:
     def serve(rel: str) -> File | Response[Any]:
         if rel.split("/", 1)[0] in _NOT_SPA_PREFIXES:
             return _error_response(ErrorCode.NOT_FOUND, "not found", 404)
-        candidate = (root / rel).resolve() if rel else root / "index.html"
-        if not (candidate.is_file() and candidate.is_relative_to(root)):
+        try:  # a NUL byte or an over-long name is no file: the terminal's page, as for any unknown path
+            candidate = (root / rel).resolve() if rel else root / "index.html"
+            if not (candidate.is_file() and candidate.is_relative_to(root)):
+                candidate = root / "index.html"
+        except (OSError, ValueError):
             candidate = root / "index.html"
         # filename drives the Content-Type (browsers refuse module scripts served as octet-stream)
         return File(

@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     # request shape
     VALIDATION_ERROR = "VALIDATION_ERROR"
     BODY_TOO_LARGE = "BODY_TOO_LARGE"
+    HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     BAD_REQUEST = "BAD_REQUEST"
@@ -29,6 +30,7 @@ class ErrorCode(StrEnum):
     INVALID_TOKEN = "INVALID_TOKEN"
     FORBIDDEN = "FORBIDDEN"
     EMAIL_TAKEN = "EMAIL_TAKEN"
+    WEAK_PASSWORD = "WEAK_PASSWORD"
     RATE_LIMITED = "RATE_LIMITED"
     # conversions (decimal strings -> engine units)
     PRICE_NOT_ON_TICK = "PRICE_NOT_ON_TICK"
@@ -69,6 +71,7 @@ class ErrorCode(StrEnum):
 _STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 422,
     ErrorCode.BODY_TOO_LARGE: 413,
+    ErrorCode.HEADERS_TOO_LARGE: 431,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.UNAUTHORIZED: 401,
@@ -76,6 +79,7 @@ _STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_TOKEN: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.EMAIL_TAKEN: 409,
+    ErrorCode.WEAK_PASSWORD: 422,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNKNOWN_MARKET: 404,
     ErrorCode.UNKNOWN_ACCOUNT: 404,

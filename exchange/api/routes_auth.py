@@ -17,6 +17,7 @@ from exchange.api.context import Services, client_ip, services
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
 from exchange.api.origin import normalize_origins, origin_allowed
+from exchange.api.password_policy import password_problem
 from exchange.api.schemas import Account, Credentials, LoginRequest, LogoutRequest, RefreshRequest, TokenPair
 from exchange.engine.errors import InvalidAmount
 
@@ -109,9 +110,14 @@ class AuthController(Controller):
 
     @post("/register", operation_id="register", responses=errors(409, 422, 429))
     async def register(self, request: Request[Any, Any, Any], data: JSONBody[Credentials]) -> Account:
-        """Create an account (demo mode: with demo funds). 409 `EMAIL_TAKEN` when the email exists."""
+        """Create an account (demo mode: with demo funds). 409 `EMAIL_TAKEN` when the email exists; 422
+        `WEAK_PASSWORD` for a password guessers try first (only spaces, one character repeated, the email,
+        a common password)."""
         svc = services(request)
         await svc.limiter.hit("register_ip", client_ip(request), svc.settings.rate_limits.register_ip)
+        problem = password_problem(data.password, data.email)
+        if problem:
+            raise ApiError(ErrorCode.WEAK_PASSWORD, problem)
         row = await accounts.create_account(
             svc.require_pool(), data.email, await hash_password(data.password)
         )
@@ -132,8 +138,12 @@ class AuthController(Controller):
         if data.refresh_cookie:
             _same_site(request, svc)
         limits = svc.settings.rate_limits
-        await svc.limiter.hit("login_ip", client_ip(request), limits.login_ip)
-        await svc.limiter.hit("login_email", accounts.normalize_email(data.email), limits.login_email)
+        ip, email = client_ip(request), accounts.normalize_email(data.email)
+        await svc.limiter.hit("login_ip", ip, limits.login_ip)
+        # per email from this IP first: a client refused there does not spend the email's overall budget, so
+        # one client guessing cannot lock the owner out; the overall one stops guessing from many addresses
+        await svc.limiter.hit("login_email", f"{email} {ip}", limits.login_email)
+        await svc.limiter.hit("login_email_all", email, limits.login_email_all)
         row = await accounts.account_by_email(svc.require_pool(), data.email)
         if not await verify_password(row.password_hash if row else None, data.password) or row is None:
             raise ApiError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")

@@ -41,7 +41,11 @@ class RateLimits:
     orders: RateLimit = RateLimit(200, 1)
     """EXCHANGE_RATE_ORDERS (per second): order placements and cancels per account (REST and WebSocket)."""
     login_email: RateLimit = RateLimit(10, 60)
-    """EXCHANGE_RATE_LOGIN_EMAIL (per minute): login attempts per email."""
+    """EXCHANGE_RATE_LOGIN_EMAIL (per minute): login attempts per email from one client IP (so one client's
+    wrong guesses do not lock the account's owner out)."""
+    login_email_all: RateLimit = RateLimit(100, 60)
+    """EXCHANGE_RATE_LOGIN_EMAIL_ALL (per minute): login attempts per email from all client IPs together
+    (guessing from many addresses)."""
     login_ip: RateLimit = RateLimit(60, 60)
     """EXCHANGE_RATE_LOGIN_IP (per minute): login attempts per client IP."""
     register_ip: RateLimit = RateLimit(30, 60)
@@ -54,6 +58,7 @@ class RateLimits:
         return cls(
             orders=RateLimit(_int("EXCHANGE_RATE_ORDERS", 200), 1),
             login_email=RateLimit(_int("EXCHANGE_RATE_LOGIN_EMAIL", 10), 60),
+            login_email_all=RateLimit(_int("EXCHANGE_RATE_LOGIN_EMAIL_ALL", 100), 60),
             login_ip=RateLimit(_int("EXCHANGE_RATE_LOGIN_IP", 60), 60),
             register_ip=RateLimit(_int("EXCHANGE_RATE_REGISTER_IP", 30), 60),
             refresh_ip=RateLimit(_int("EXCHANGE_RATE_REFRESH_IP", 120), 60),

@@ -15,6 +15,7 @@ import psycopg
 
 from exchange.api.accounts import normalize_email
 from exchange.api.auth import hash_password_sync
+from exchange.api.password_policy import password_problem
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +46,8 @@ def _database_url(args: argparse.Namespace) -> str | None:
 def create_user(
     database_url: str, email: str, password: str, admin: bool = False, update: bool = False
 ) -> int:
-    """Insert (or with `update`, reset) an account; returns its id. Raises `ValueError` if it exists."""
+    """Insert (or with `update`, reset) an account; returns its id. Raises `ValueError` if it exists. A reset
+    revokes the account's refresh tokens: the old password's sessions end when their access token expires."""
     return save_user(database_url, email, password, admin, update)[0]
 
 
@@ -58,6 +60,9 @@ def save_user(
         raise ValueError(f"not an email address: {email!r}")
     if not 8 <= len(password) <= 128:
         raise ValueError("the password must be 8..128 characters")
+    problem = password_problem(password, email)
+    if problem:
+        raise ValueError(problem)
     password_hash = hash_password_sync(password)
     with psycopg.connect(database_url) as conn, conn.cursor() as cur:
         if update:
@@ -74,6 +79,11 @@ def save_user(
                 (email, password_hash, admin),
             )
         row = cur.fetchone()
+        if row is not None and not row[1]:  # a reset password ends every session of the old one
+            cur.execute(
+                "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL",
+                (row[0],),
+            )
     if row is None:
         raise ValueError(f"an account with email {email} exists (use --update to reset it)")
     return int(row[0]), bool(row[1]), bool(row[2])  # xmax = 0: the row was inserted, not updated

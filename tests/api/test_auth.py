@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import psycopg
+import pytest
 import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from exchange.api.auth import hash_password_sync
+from exchange.api.users_cli import create_user
 from tests.api.conftest import PASSWORD, User, error_code, login, new_email, register
 
 
@@ -64,6 +68,35 @@ async def test_register_rejects_short_password_and_unknown_fields(client: AsyncT
         "/api/auth/register", json={"email": new_email(), "password": PASSWORD, "is_admin": True}
     )
     assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
+
+
+async def test_register_refuses_passwords_guessers_try_first_and_creates_nothing(
+    client: AsyncTestClient[Litestar], pg_url: str
+) -> None:
+    """Only spaces, one character repeated, the email or its name, or a common password: 422 WEAK_PASSWORD
+    with a reason, and no account (the email stays free). `exchange user create` refuses them too."""
+    email = "traderjoe." + new_email()
+    for weak in (" " * 8, "aaaaaaaa", "Password1", "12345678", email, email.split("@")[0].upper() + " "):
+        r = await client.post("/api/auth/register", json={"email": email, "password": weak})
+        assert r.status_code == 422 and error_code(r) == "WEAK_PASSWORD", weak
+        assert r.json()["error"]["message"].startswith("th"), weak
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM accounts WHERE email = %s", (email,)).fetchone() == (0,)
+    with pytest.raises(ValueError, match="guessers"):
+        create_user(pg_url, new_email(), "qwertyuiop")
+    assert (await register(client, email)).access_token  # a good password then works
+
+
+async def test_login_does_not_apply_the_password_rules(
+    client: AsyncTestClient[Litestar], pg_url: str
+) -> None:
+    """An account whose password predates the rules still logs in with it."""
+    email = new_email()
+    with psycopg.connect(pg_url) as conn:
+        row = (email, hash_password_sync("password"))
+        conn.execute("INSERT INTO accounts (email, password_hash) VALUES (%s, %s)", row)
+    r = await client.post("/api/auth/login", json={"email": email, "password": "password"})
+    assert r.status_code == 200, r.text
 
 
 async def test_login_with_wrong_password_is_401(client: AsyncTestClient[Litestar], alice: User) -> None:

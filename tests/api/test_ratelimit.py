@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from litestar.testing import AsyncTestClient
 
+from exchange.api import routes_auth
 from exchange.api.app import create_app
 from exchange.api.settings import RateLimit, RateLimits
 from tests.api.conftest import PASSWORD, error_code, make_settings, new_email, register, seed
@@ -31,6 +33,37 @@ async def test_login_attempts_per_email_are_limited(redis_url: str, pg_url: str)
         assert r.status_code == 429
         other = await register(client, new_email())
         assert other.access_token
+
+
+async def test_wrong_guesses_from_one_ip_do_not_lock_the_owner_out_but_many_ips_share_a_ceiling(
+    redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`login_email` counts per email and client IP: another client's failures leave the owner's login
+    open. `login_email_all` caps attempts on one email from all IPs together."""
+    # the test client has one address: here a header names the client IP the login route sees
+    monkeypatch.setattr(routes_auth, "client_ip", lambda req: req.headers.get("x-test-ip", "testclient"))
+    seed(redis_url)
+    limits = RateLimits(
+        login_email=RateLimit(3, 60),
+        login_email_all=RateLimit(5, 60),
+        login_ip=RateLimit(1000, 60),
+        register_ip=RateLimit(100, 60),
+    )
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
+        email = new_email()
+        r = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+        assert r.status_code == 201
+
+        async def login_from(ip: str, password: str) -> int:
+            body = {"email": email.upper(), "password": password}
+            r = await client.post("/api/auth/login", json=body, headers={"x-test-ip": ip})
+            return r.status_code
+
+        assert [await login_from("10.0.0.1", "wrong password") for _ in range(4)] == [401, 401, 401, 429]
+        # the 4th counted attempt on the email (the refused one spent only 10.0.0.1's budget)
+        assert await login_from("10.0.0.2", PASSWORD) == 200
+        assert await login_from("10.0.0.3", "wrong password") == 401  # the 5th
+        assert await login_from("10.0.0.4", PASSWORD) == 429  # the 6th, from anywhere
 
 
 async def test_login_attempts_per_ip_are_limited(redis_url: str, pg_url: str) -> None:

@@ -36,6 +36,22 @@ async def test_frontend_is_served_with_spa_fallback(redis_url: str, pg_url: str,
         assert (await client.get("/healthz")).json()["status"] == "ok"
 
 
+async def test_paths_that_cannot_name_a_file_get_the_terminal_page_not_a_500(
+    redis_url: str, pg_url: str, tmp_path: Path
+) -> None:
+    """A NUL byte or a name too long for the filesystem in an SPA path is an unknown path like any other:
+    index.html, for GET and HEAD (resolving such a path raised ValueError / OSError: a 500)."""
+    seed(redis_url)
+    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
+    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    async with AsyncTestClient(app) as client:
+        for path in ("/%00", "/healthz%00", "/assets/x%00.js", "/" + "a" * 300, "/x/" + "b" * 5000):
+            r = await client.get(path)
+            assert r.status_code == 200 and "id=root" in r.text, path[:40]
+            head = await client.head(path)
+            assert head.status_code == 200 and head.content == b"", path[:40]
+
+
 async def test_user_create_cli_makes_an_admin_who_can_log_in(
     redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -68,11 +84,22 @@ def test_create_user_validates_input(pg_url: str) -> None:
         create_user(pg_url, "x@example.com", "short")
 
 
-async def test_update_resets_the_password(redis_url: str, pg_url: str) -> None:
-    """--update on an existing email sets the new password."""
+async def test_update_resets_the_password_and_ends_the_old_sessions(redis_url: str, pg_url: str) -> None:
+    """--update on an existing email sets the new password, and the refresh tokens issued under the old one
+    stop working (whoever held one kept the account after a reset)."""
     create_user(pg_url, "reset@example.com", "first password")
-    create_user(pg_url, "reset@example.com", PASSWORD, update=True)
     seed(redis_url)
     async with AsyncTestClient(create_app(make_settings(redis_url, pg_url))) as client:
+        old = {"email": "reset@example.com", "password": "first password"}
+        r = await client.post("/api/auth/login", json=old)
+        assert r.status_code == 200
+        old_refresh = r.json()["refresh_token"]
+        client.cookies.clear()
+        create_user(pg_url, "reset@example.com", PASSWORD, update=True)
+        r = await client.post("/api/auth/refresh", json={"refresh_token": old_refresh})
+        assert r.status_code == 401, r.text
         user = await login(client, "reset@example.com")
         assert user.access_token
+        client.cookies.clear()
+        r = await client.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+        assert r.status_code == 200  # the new password's session works
