@@ -376,7 +376,10 @@ def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) 
     expect(page.locator("[data-testid=order-history] th[aria-sort=descending]")).to_have_count(1)
     page.wait_for_timeout(500)
     prices = [
-        Decimal(t.replace(",", "")) for t in rows.evaluate_all("rs => rs.map(r => r.children[4].innerText)")
+        Decimal(t.replace(",", ""))
+        for t in rows.evaluate_all(
+            "rs => rs.map(r => r.querySelector('[data-testid=order-price]').innerText)"
+        )
     ]
     assert prices == sorted(prices, reverse=True)
     shot(page, "07-history")
@@ -502,6 +505,189 @@ def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     expect(page.get_by_role("tab", name="Balances")).to_have_attribute("aria-selected", "true")
     page.keyboard.press("ArrowRight")  # wraps around
     expect(page.get_by_role("tab", name="Open orders")).to_be_focused()
+
+
+# the columns a trader reads in each account table, by the table's test id
+ACCOUNT_COLUMNS = {
+    "open-orders": ["Time", "Market", "Side", "Type", "Price", "Amount", "Filled", "Status"],
+    "order-history": [
+        "Created",
+        "Market",
+        "Side",
+        "Type",
+        "Price",
+        "Amount",
+        "Filled",
+        "Avg price",
+        "Total",
+        "Status",
+    ],
+    "fills": ["Time", "Market", "Side", "Price", "Amount", "Total", "Fee", "Role"],
+    "positions": ["Market", "Position", "Avg entry", "Last", "Realized PnL", "Unrealized PnL", "Fees"],
+    "balances": ["Asset", "Available", "In orders"],
+}
+# each account tab: its table's test id and the attribute its data rows carry
+ACCOUNT_TABS = {
+    "Open orders": ("open-orders", "data-order-id"),
+    "Order history": ("order-history", "data-order-id"),
+    "Fills": ("fills", "data-trade-id"),
+    "Positions": ("positions", "data-symbol"),
+    "Balances": ("balances", "data-asset"),
+}
+
+# how far a table overflows its panel sideways, which headers it shows and which of them are cut by the
+# panel's edges (all read in one task of the page)
+TABLE_FIT = """(table) => {
+    const body = table.closest('.tab-body');
+    const box = body.getBoundingClientRect();
+    const scrollers = [table.closest('.table-scroll'), body].filter(Boolean);
+    const heads = [...table.querySelectorAll('thead th')]
+        .filter((th) => th.getBoundingClientRect().width > 0);
+    return {
+        overflow: Math.max(...scrollers.map((e) => e.scrollWidth - e.clientWidth)),
+        shown: heads.map((th) => th.innerText.replace(/[\u25b2\u25bc]/g, '').trim()),
+        cut: heads.filter((th) => {
+            const r = th.getBoundingClientRect();
+            return r.left < box.left - 0.5 || r.right > box.right + 0.5;
+        }).map((th) => th.innerText),
+    };
+}"""
+
+
+def wait_for(what: str, check: Any, timeout_s: float = 30) -> Any:
+    """Polls `check()` until it returns something truthy (the stack's workers persist asynchronously)."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+    return result
+
+
+def test_account_tables_show_every_column_without_sideways_scroll_at_1280(
+    stack: Stack, new_page: Any
+) -> None:
+    """At 1280x800 each account table (open orders, order history, fills, positions, balances) shows all
+    the columns a trader reads inside the panel, with no horizontal scrolling; the realized PnL says that
+    it is net of fees."""
+    email = stack.register("columns")
+    m = market(stack)
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        last = Decimal(next(t for t in c.get("/api/tickers").json() if t["symbol"] == SYMBOL)["last"])
+        low = snap(last * Decimal("0.9"), m["tick_size"])
+        rest_buy(stack, c, low)
+        rest_buy(stack, c, low - Decimal(m["tick_size"]))
+        cancelled = rest_buy(stack, c, low - 2 * Decimal(m["tick_size"]))
+        assert c.delete(f"/api/orders/{cancelled['id']}").status_code == 200
+        # a market buy of the smallest amount trades with the market maker: a fill and a position (it
+        # expires unfilled when it lands while the market maker is replacing its ladder: try again)
+        body = {"symbol": SYMBOL, "side": "buy", "type": "market", "qty": qty_for(m, last * Decimal("1.05"))}
+        wait_for(
+            "a filled market buy", lambda: Decimal(c.post("/api/orders", json=body).json()["filled_qty"]) > 0
+        )
+        wait_for(
+            "the order history",
+            lambda: len(c.get("/api/orders", params={"status": "all"}).json()["items"]) >= 4,
+        )
+        wait_for("the position", lambda: c.get("/api/positions").json())
+    page = new_page(1280, 800)
+    login(page, email)
+    open_trade(page)
+    for tab, (table_id, row_attr) in ACCOUNT_TABS.items():
+        page.get_by_role("tab", name=tab).click()
+        table = page.get_by_test_id(table_id)
+        expect(table.locator(f"tbody tr[{row_attr}]").first).to_be_visible(timeout=20_000)
+        fit = table.evaluate(TABLE_FIT)
+        shot(page, f"11-columns-{table_id}")
+        assert fit["overflow"] <= 0, f"{tab} scrolls sideways by {fit['overflow']}px"
+        assert not fit["cut"], f"{tab}: columns cut by the panel's edge: {fit['cut']}"
+        missing = [col for col in ACCOUNT_COLUMNS[table_id] if col not in fit["shown"]]
+        assert not missing, f"{tab} hides {missing} (shows {fit['shown']})"
+    page.get_by_role("tab", name="Positions").click()
+    realized = page.get_by_test_id("positions").get_by_role("columnheader", name="Realized PnL", exact=True)
+    expect(realized).to_have_attribute("title", re.compile(r"net of fees.*every fee"))
+    expect(page.get_by_test_id("pnl-note")).to_contain_text("Realized PnL is net of fees")
+
+
+def test_every_account_tab_is_in_sight_and_opens_on_a_phone(stack: Stack, new_page: Any) -> None:
+    """At 390x844 all five account tabs lie inside the tab bar and the screen (none scrolled out of sight),
+    and each one, clicked, shows its table."""
+    page = new_page(390, 844)
+    login(page, stack.register("phone-tabs"))
+    open_trade(page)
+    tablist = page.get_by_role("tablist", name="Account")
+    tablist.scroll_into_view_if_needed()
+    for tab, (table_id, _row_attr) in ACCOUNT_TABS.items():
+        button = page.get_by_role("tab", name=tab)
+        in_sight = button.evaluate(
+            """(t) => {
+                const bar = t.parentElement.getBoundingClientRect(), r = t.getBoundingClientRect();
+                return r.left >= bar.left - 0.5 && r.right <= bar.right + 0.5
+                    && r.left >= -0.5 && r.right <= window.innerWidth + 0.5;
+            }"""
+        )
+        assert in_sight, f"the {tab} tab is out of sight at 390px"
+        button.click()
+        expect(button).to_have_attribute("aria-selected", "true")
+        expect(page.get_by_test_id(table_id)).to_be_visible()
+    shot(page, "12-phone-tabs")
+
+
+def test_toasts_on_a_phone_leave_the_header_clear_and_go_away(stack: Stack, new_page: Any) -> None:
+    """At 390x844 an order's toast shows at the bottom of the screen, clear of the header (logo, navigation,
+    log out), and goes by itself, leaving the order form's submit button uncovered."""
+    page = new_page(390, 844)
+    email = stack.register("phone-toast")
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        rest_buy(stack, c, snap(best(page, "bids") * Decimal("0.9"), m["tick_size"]))
+    toast = page.get_by_test_id("toast").filter(has_text="Order accepted")
+    expect(toast).to_be_visible()
+    shot(page, "13-phone-toast")
+    header, box = page.locator("header.topbar").bounding_box(), toast.bounding_box()
+    assert header is not None and box is not None
+    overlap = min(header["y"] + header["height"], box["y"] + box["height"]) - max(header["y"], box["y"])
+    assert overlap <= 0, f"the toast {box} covers the header {header}"
+    assert box["y"] + box["height"] <= 844 and box["y"] > 844 / 2, f"the toast {box} is not at the bottom"
+    expect(toast).to_have_count(0, timeout=10_000)  # it goes by itself after a few seconds
+    submit = page.get_by_test_id("submit-order")
+    submit.scroll_into_view_if_needed()
+    on_top = submit.evaluate(
+        """(b) => {
+            const r = b.getBoundingClientRect();
+            return b.contains(document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2));
+        }"""
+    )
+    assert on_top, "something still covers the submit button"
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        assert c.delete("/api/orders").status_code == 200
+
+
+def test_a_burst_of_orders_placed_elsewhere_shows_one_summary_toast(stack: Stack, new_page: Any) -> None:
+    """20 orders placed through the API within a second show one toast, "20 orders accepted on BTC-USDT",
+    not a toast each; cancelling them all through the API likewise says it once."""
+    email = stack.register("burst")
+    page = new_page()
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    top = snap(best(page, "bids") * Decimal("0.9"), m["tick_size"])
+    toasts = page.get_by_test_id("toast")
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        for i in range(20):
+            rest_buy(stack, c, top - i * Decimal(m["tick_size"]))
+        expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(20)
+        expect(toasts.filter(has_text="20 orders accepted on BTC-USDT")).to_be_visible()
+        expect(toasts).to_have_count(1)
+        shot(page, "14-burst-toast")
+        r = c.delete("/api/orders")
+        assert r.status_code == 200 and r.json()["cancelled"] == 20, r.text
+    expect(toasts.filter(has_text="20 orders cancelled on BTC-USDT")).to_be_visible()
+    expect(toasts.filter(has_text="Order cancelled")).to_have_count(0)
 
 
 def refresh_cookie(page: Any) -> dict[str, Any] | None:

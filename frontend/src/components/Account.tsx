@@ -9,6 +9,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import type { Balance, Order, OrderPage } from "../api/types";
 import { useSession } from "../lib/hooks";
 import { api } from "../lib/http";
+import { NoticeBursts } from "../lib/noticeBursts";
 import { isOpen, mergeOpenOrders, OrderTracker } from "../lib/orderEvents";
 import { fetchAllPages, LatestLoad } from "../lib/paging";
 import { throttle } from "../lib/throttle";
@@ -67,6 +68,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const [version, setVersion] = useState(0);
   const [historyVersion, setHistoryVersion] = useState(0);
   const tracker = useRef(new OrderTracker());
+  // a burst of notices (a bot placing 20 orders in a second) becomes one summary toast, not 20
+  const bursts = useRef(new NoticeBursts());
   // a newer reload, another account or unmounting supersedes the load in flight (aborted, sets nothing)
   const load = useRef(new LatestLoad());
   // order updates the channel brought while the open orders were loading: they win over older pages
@@ -107,7 +110,12 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     (o: Order) => {
       const n = tracker.current.note(o);
       const quiet = o.status === "cancelled" && Date.now() < cancelsQuietUntil.current;
-      if (n && !quiet) toasts.push(n.kind, n.title, n.body);
+      if (n && !quiet) {
+        for (const op of bursts.current.add(n, Date.now())) {
+          if (op.op === "show") toasts.push(op.toast.kind, op.toast.title, op.toast.body, op.key);
+          else toasts.dismissKey(op.key);
+        }
+      }
       const seen = seenDuringLoad.current;
       const prior = seen?.get(String(o.id));
       if (seen && !(prior && Number(prior.updated_at ?? 0) > Number(o.updated_at ?? 0))) seen.set(String(o.id), o);
@@ -130,6 +138,7 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     setOpenOrders([]);
     setOpenOrdersComplete(true);
     tracker.current = new OrderTracker();
+    bursts.current = new NoticeBursts();
     if (!loggedIn) return;
     reload();
     const offOrders = ws.subscribe("orders", (msg) => {

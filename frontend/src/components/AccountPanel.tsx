@@ -1,6 +1,7 @@
 /** The account's tables: open orders, order history, fills, positions and balances. */
-import { useEffect, useState, type KeyboardEvent } from "react";
+import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
+import { compactTime, fullTime, statusText } from "../lib/cellText";
 import { useSession } from "../lib/hooks";
 import { api, ApiError, authFetch, errorFrom } from "../lib/http";
 import { format, sign } from "../lib/money";
@@ -9,20 +10,19 @@ import { SortHeader, type SortDir } from "./SortHeader";
 import { useToasts } from "./Toasts";
 
 type Tab = "open" | "history" | "fills" | "positions" | "balances";
-const TABS: [Tab, string][] = [
-  ["open", "Open orders"],
-  ["history", "Order history"],
-  ["fills", "Fills"],
-  ["positions", "Positions"],
-  ["balances", "Balances"],
+/** Each tab's name, and the short one it shows where all five would not fit in full (phones). */
+const TABS: [Tab, string, string][] = [
+  ["open", "Open orders", "Open"],
+  ["history", "Order history", "History"],
+  ["fills", "Fills", "Fills"],
+  ["positions", "Positions", "Positions"],
+  ["balances", "Balances", "Balances"],
 ];
 
-export function fmtTime(v: unknown): string {
-  if (v === null || v === undefined || v === "") return "—";
-  const n = typeof v === "number" ? v : /^\d+$/.test(String(v)) ? Number(v) : Date.parse(String(v));
-  if (!Number.isFinite(n)) return String(v);
-  const d = new Date(n);
-  return `${d.toLocaleDateString([], { month: "2-digit", day: "2-digit" })} ${d.toLocaleTimeString([], { hour12: false })}`;
+/** A status cell: short ("partial"), with the full words as its tooltip where they differ. */
+function StatusCell({ status }: { status: unknown }) {
+  const { short, full } = statusText(status);
+  return <td title={short === full ? undefined : full}>{short}</td>;
 }
 
 /** The single row a table shows when it has nothing to list. */
@@ -40,6 +40,17 @@ export function AccountPanel({ symbol }: { symbol: string }) {
   const session = useSession();
   const [tab, setTab] = useState<Tab>("open");
   const { openOrders } = useAccount();
+  const bar = useRef<HTMLDivElement>(null);
+  // where the tab bar still scrolls sideways (a very narrow phone), the chosen tab scrolls into sight
+  useEffect(() => {
+    const b = bar.current;
+    const el = b?.querySelector<HTMLElement>(`#tab-${tab}`);
+    if (!b || !el) return;
+    const r = el.getBoundingClientRect();
+    const box = b.getBoundingClientRect();
+    if (r.left < box.left) b.scrollLeft -= box.left - r.left;
+    else if (r.right > box.right) b.scrollLeft += r.right - box.right;
+  }, [tab]);
   // the WAI-ARIA tabs pattern: one tab stop, arrows (and Home/End) move between the tabs
   const onTabKey = (e: KeyboardEvent<HTMLDivElement>) => {
     const at = TABS.findIndex(([k]) => k === tab);
@@ -52,8 +63,8 @@ export function AccountPanel({ symbol }: { symbol: string }) {
   };
   return (
     <div className="card account-card">
-      <div className="tabs" role="tablist" aria-label="Account" onKeyDown={onTabKey}>
-        {TABS.map(([k, label]) => (
+      <div className="tabs" role="tablist" aria-label="Account" onKeyDown={onTabKey} ref={bar}>
+        {TABS.map(([k, label, short]) => (
           <button
             key={k}
             role="tab"
@@ -64,8 +75,17 @@ export function AccountPanel({ symbol }: { symbol: string }) {
             className={tab === k ? "active" : ""}
             onClick={() => setTab(k)}
           >
-            {label}
-            {k === "open" && openOrders.length > 0 ? ` (${openOrders.length})` : ""}
+            {label === short ? (
+              label
+            ) : (
+              <>
+                <span className="tab-long">{label}</span>
+                <span className="tab-short" aria-hidden="true">
+                  {short}
+                </span>
+              </>
+            )}
+            {k === "open" && openOrders.length > 0 ? ` (${openOrders.length.toLocaleString("en-US")})` : ""}
           </button>
         ))}
       </div>
@@ -147,14 +167,14 @@ function OpenOrders({ symbol }: { symbol: string }) {
           <tbody>
             {openOrders.map((o) => (
               <tr key={o.id} data-order-id={o.id}>
-                <td>{fmtTime(o.created_at)}</td>
+                <td title={fullTime(o.created_at)}>{compactTime(o.created_at)}</td>
                 <td>{o.symbol}</td>
                 <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
                 <td>{o.type}</td>
                 <td className="num">{format(o.price)}</td>
                 <td className="num">{format(o.qty)}</td>
                 <td className="num">{format(o.filled_qty)}</td>
-                <td>{String(o.status).replace("_", " ")}</td>
+                <StatusCell status={o.status} />
                 <td>
                   <button className="btn btn-small" onClick={() => cancel(o)} aria-label={`Cancel order ${o.id}`}>
                     Cancel
@@ -225,8 +245,8 @@ function History() {
     }
   };
 
-  const h = (label: string, k: HKey, left = false) => (
-    <SortHeader label={label} k={k} sort={sort} onSort={onSort} align={left ? "left" : "right"} />
+  const h = (label: string, k: HKey, left = false, className?: string) => (
+    <SortHeader label={label} k={k} sort={sort} onSort={onSort} align={left ? "left" : "right"} className={className} />
   );
   return (
     <>
@@ -251,9 +271,10 @@ function History() {
           <thead>
             <tr>
               {h("Created", "created_at", true)}
-              {h("Updated", "updated_at", true)}
+              {h("Updated", "updated_at", true, "col-wide")}
               <th>Market</th>
               <th>Side</th>
+              <th>Type</th>
               {h("Price", "price")}
               {h("Amount", "qty")}
               <th className="num">Filled</th>
@@ -269,21 +290,26 @@ function History() {
           <tbody>
             {rows.map((o) => (
               <tr key={o.id} data-order-id={o.id}>
-                <td>{fmtTime(o.created_at)}</td>
-                <td>{fmtTime(o.updated_at)}</td>
+                <td title={`Created ${fullTime(o.created_at) ?? "—"}, updated ${fullTime(o.updated_at) ?? "—"}`}>
+                  {compactTime(o.created_at)}
+                </td>
+                <td className="col-wide">{compactTime(o.updated_at)}</td>
                 <td>{o.symbol}</td>
                 <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
-                <td className="num">{o.type === "market" && !o.price ? "market" : format(o.price)}</td>
+                <td>{o.type}</td>
+                <td className="num" data-testid="order-price">
+                  {o.type === "market" && !o.price ? "—" : format(o.price)}
+                </td>
                 <td className="num">{format(o.qty)}</td>
                 <td className="num">{format(o.filled_qty)}</td>
                 <td className="num" data-testid="avg-price">
                   {o.avg_price ? format(o.avg_price) : "—"}
                 </td>
                 <td className="num">{o.quote_filled && o.quote_filled !== "0" ? format(o.quote_filled) : "—"}</td>
-                <td>{String(o.status).replace("_", " ")}</td>
+                <StatusCell status={o.status} />
               </tr>
             ))}
-            {rows.length === 0 && <EmptyRow cols={10} text="No orders yet" />}
+            {rows.length === 0 && <EmptyRow cols={11} text="No orders yet" />}
           </tbody>
         </table>
       </div>
@@ -336,8 +362,8 @@ function Fills() {
         </thead>
         <tbody>
           {rows.map((f) => (
-            <tr key={`${f.trade_id}-${f.order_id}`}>
-              <td>{fmtTime(f.ts)}</td>
+            <tr key={`${f.trade_id}-${f.order_id}`} data-trade-id={f.trade_id}>
+              <td title={fullTime(f.ts)}>{compactTime(f.ts)}</td>
               <td>{f.symbol}</td>
               <td className={f.side === "buy" ? "up" : "down"}>{f.side}</td>
               <td className="num">{format(f.price)}</td>
@@ -356,6 +382,13 @@ function Fills() {
   );
 }
 
+/** What `GET /api/positions` computes (PositionCalc in exchange/api/history.py: average cost over the fills
+ * in trade order), said where the figures are shown. */
+const REALIZED_HINT =
+  "Realized PnL is net of fees: what closing fills gave over the average entry (amount closed × price difference), " +
+  "minus every fee paid on the market's fills, the opening ones included (so it dips by the fee as soon as a position opens).";
+const UNREALIZED_HINT = "Unrealized PnL is (last price − average entry) × position, before fees; the average entry leaves fees out.";
+
 function Positions() {
   const { rows, error } = useList<Position>("/api/positions", (b) => (Array.isArray(b) ? (b as Position[]) : []), 5_000);
   return (
@@ -368,9 +401,15 @@ function Positions() {
             <th className="num">Position</th>
             <th className="num">Avg entry</th>
             <th className="num">Last</th>
-            <th className="num">Realized PnL</th>
-            <th className="num">Unrealized PnL</th>
-            <th className="num">Fees</th>
+            <th className="num" title={REALIZED_HINT}>
+              Realized PnL
+            </th>
+            <th className="num" title={UNREALIZED_HINT}>
+              Unrealized PnL
+            </th>
+            <th className="num" title="Every fee paid on the market's fills (fees are in the quote asset)">
+              Fees
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -396,6 +435,9 @@ function Positions() {
           {rows.length === 0 && <EmptyRow cols={7} text="No positions yet" />}
         </tbody>
       </table>
+      <p className="muted small table-note" data-testid="pnl-note">
+        {REALIZED_HINT} {UNREALIZED_HINT}
+      </p>
     </div>
   );
 }

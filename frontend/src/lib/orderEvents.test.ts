@@ -55,6 +55,26 @@ describe("order notifications", () => {
     expect(t.note(order("expired", "0", { id: 12 }))?.title).toBe("Order expired");
   });
 
+  it("names the event and the market of each notice, for folding bursts of them", () => {
+    const t = new OrderTracker();
+    const events = [
+      order("open", "0", { id: 20 }),
+      order("partially_filled", "1", { id: 20 }),
+      order("filled", "2", { id: 20 }),
+      order("cancelled", "0", { id: 21, symbol: "ETH-USDT" }),
+      order("rejected", "0", { id: 22 }),
+      order("expired", "1", { id: 23 }),
+    ].map((o) => t.note(o));
+    expect(events.map((n) => [n?.event, n?.symbol])).toEqual([
+      ["accepted", "BTC-USDT"],
+      ["partially filled", "BTC-USDT"],
+      ["filled", "BTC-USDT"],
+      ["cancelled", "ETH-USDT"],
+      ["rejected", "BTC-USDT"],
+      ["expired", "BTC-USDT"],
+    ]);
+  });
+
   it("knows which statuses rest on the book", () => {
     expect(isOpen(order("open"))).toBe(true);
     expect(isOpen(order("partially_filled"))).toBe(true);

@@ -10,6 +10,10 @@ export interface OrderNotice {
   kind: "info" | "success" | "error" | "warn";
   title: string;
   body: string;
+  /** what happened, for grouping a burst of notices (lib/noticeBursts.ts): "accepted", "partially filled",
+   * "filled", "cancelled", "rejected", "expired", or another status as it came */
+  event: string;
+  symbol: string;
 }
 
 export const OPEN_STATUSES = new Set(["open", "partially_filled", "new", "pending"]);
@@ -62,31 +66,31 @@ export class OrderTracker {
     // the price the trades gave (a limit order often fills better than its limit; a market order has none)
     const avg = hasFill && o.avg_price ? `, avg price ${o.avg_price}` : "";
     const reason = reasonOf(o) ? ` — ${reasonOf(o)}` : "";
+    const notice = (kind: OrderNotice["kind"], event: string, title: string, body: string): OrderNotice => ({
+      kind, title, body, event, symbol: o.symbol,
+    });
     switch (status) {
       case "open":
       case "new":
       case "pending":
-        return { kind: "info", title: "Order accepted", body: what };
+        return notice("info", "accepted", "Order accepted", what);
       case "partially_filled":
-        return { kind: "success", title: "Order partially filled", body: `${filled} of ${what}${avg}` };
+        return notice("success", "partially filled", "Order partially filled", `${filled} of ${what}${avg}`);
       case "filled":
-        return { kind: "success", title: "Order filled", body: `${what}${avg}` };
+        return notice("success", "filled", "Order filled", `${what}${avg}`);
       case "cancelled":
-        return {
-          kind: "warn",
-          title: "Order cancelled",
-          body: `${what}${hasFill ? ` (filled ${filled}${avg})` : ""}${reason}`,
-        };
+        return notice("warn", "cancelled", "Order cancelled", `${what}${hasFill ? ` (filled ${filled}${avg})` : ""}${reason}`);
       case "rejected":
-        return { kind: "error", title: "Order rejected", body: `${what}${reason}` };
+        return notice("error", "rejected", "Order rejected", `${what}${reason}`);
       case "expired":
-        return {
-          kind: hasFill ? "success" : "warn",
-          title: hasFill ? "Order partially filled, rest expired" : "Order expired",
-          body: `${hasFill ? `${filled} of ` : ""}${what}${avg}${reason}`,
-        };
+        return notice(
+          hasFill ? "success" : "warn",
+          "expired",
+          hasFill ? "Order partially filled, rest expired" : "Order expired",
+          `${hasFill ? `${filled} of ` : ""}${what}${avg}${reason}`,
+        );
       default:
-        return { kind: "info", title: `Order ${status}`, body: what };
+        return notice("info", status.replace(/_/g, " "), `Order ${status}`, what);
     }
   }
 }
