@@ -3,7 +3,7 @@
 
   KEYS[1] order:{id}
   KEYS[2] open:{account}
-  (by name: market:{SYM}, book:/depth:/level:{SYM}:*, events:{SYM}, balance:{account})
+  (by name: market:{SYM}, book:/depth:/level:{SYM}:*, events:{SYM}, seq:call, balance:{account})
   ARGV[1] account   integer >= 1
   ARGV[2] order_id
   ARGV[3] ts_ms

@@ -5,7 +5,7 @@
   cancelled. The caller loops, passing `next` back as after_id, until `remaining` is 0.
 
   KEYS[1] open:{account}
-  (by name: order:{id}, market:{SYM}, book:/depth:/level:{SYM}:*, events:{SYM}, balance:{account})
+  (by name: order:{id}, market:{SYM}, book:/depth:/level:{SYM}:*, events:{SYM}, seq:call, balance:{account})
   ARGV[1] account   integer >= 1
   ARGV[2] symbol    '' = every market
   ARGV[3] ts_ms

@@ -3,7 +3,7 @@
 
   KEYS[1] balance:{account}
   KEYS[2] wallet:refs
-  (by name: assets, asset:{asset} (its supply), seq:wallet, events:wallet)
+  (by name: assets, asset:{asset} (its supply), seq:wallet, seq:call, events:wallet)
   ARGV[1] account       integer >= 0 (0 is the fee account)
   ARGV[2] asset
   ARGV[3] amount_minor  integer > 0

@@ -6,7 +6,7 @@
   KEYS[3] coid:{account}
   (by name, discovered while matching: book:/depth:/level:{SYM}:*, events:{SYM}, trades:{SYM},
    order:{id}, open:{account} (the caller's too: its size) and balance:{account} of counterparties,
-   balance:0, seq:order, seq:trade)
+   balance:0, seq:order, seq:trade, seq:call)
   ARGV[1]  account         integer >= 1
   ARGV[2]  symbol
   ARGV[3]  side            buy | sell

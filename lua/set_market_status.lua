@@ -4,7 +4,7 @@
   (a short call whatever the size of the book: callers loop until `remaining` is 0).
 
   KEYS[1] market:{SYM}
-  (by name: book:/depth:/level:{SYM}:*, events:{SYM}, order:{id}, open:{account}, balance:{account})
+  (by name: book:/depth:/level:{SYM}:*, events:{SYM}, seq:call, order:{id}, open:{account}, balance:{account})
   ARGV[1] symbol
   ARGV[2] status         trading | cancel_only | halted
   ARGV[3] cancel_orders  0 | 1

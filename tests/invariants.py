@@ -156,6 +156,22 @@ def check_streams(client: redis.Redis) -> None:
     for i, (eid, f) in enumerate(wallet, start=1):
         assert eid == f"{i}-0" and f["seq"] == str(i)
     assert int(client.get("seq:wallet") or 0) == len(wallet)
+    check_call_numbers(client)
+
+
+def check_call_numbers(client: redis.Redis) -> None:
+    """Every event carries the number of the engine call that wrote it (`call`, from seq:call): within a
+    stream the numbers never go down and a call's events are one run, and seq:call is the largest number
+    (a call takes one only when it writes an event)."""
+    top = 0
+    for key in [f"events:{s}" for s in client.smembers("markets")] + ["events:wallet"]:
+        calls = [int(fields["call"]) for _eid, fields in client.xrange(key)]
+        assert all(c >= 1 for c in calls), f"{key}: an event without its call number"
+        assert calls == sorted(calls), f"{key}: call numbers go down"
+        runs = [c for i, c in enumerate(calls) if i == 0 or calls[i - 1] != c]
+        assert len(runs) == len(set(runs)), f"{key}: a call's events are not together"
+        top = max([top, *calls])
+    assert int(client.get("seq:call") or 0) == top, "seq:call is not the last call's number"
 
 
 def ledger_balances(client: redis.Redis) -> dict[tuple[int, str], tuple[int, int]]:

@@ -3,8 +3,11 @@
 A round persists every stream (`events:wallet` and `events:{SYM}` for every market in `markets`) up to one
 snapshot of all their heads, read in one MULTI after locking every cursor row, in one PostgreSQL
 transaction (`persist_cut`): each commit is then a consistent cut of the engine's history, and a restore
-from PostgreSQL never rebuilds a negative balance. A backlog above `CUT_LIMIT` events is caught up stream
-by stream first, one transaction per batch. Either way, for each stream the transaction:
+from PostgreSQL never rebuilds a negative balance. A backlog above `CUT_LIMIT` events (after an outage) is
+caught up in bounded cuts: every event carries the number of the engine call that wrote it, and a round
+persists, of every stream, the calls up to one number that all its reads hold in full (`bounded_cut`).
+Only entries written before the engine numbered its calls are caught up stream by stream, one transaction
+per batch. Either way, for each stream the transaction:
 
 1. locks the stream's row in `stream_cursors` (`FOR UPDATE SKIP LOCKED`: two workers never work on the
    same stream at once; the other one skips it),
@@ -50,9 +53,11 @@ from workers.events import (
 log = logging.getLogger("exchange.persist")
 
 DEFAULT_BATCH = 5000
-# the most events one consistent-cut round persists (in one transaction); a larger backlog is caught up
-# stream by stream first
+# the most events one round persists up to a snapshot of the heads (in one transaction); a larger backlog is
+# caught up by bounded cuts: each round reads at most CUT_SHARE entries of each stream and persists the calls
+# all of them hold in full (`bounded_cut`)
 CUT_LIMIT = 20_000
+CUT_SHARE = 5_000
 # how long a persisted closed order's `order:{id}` record stays in Redis (every persister sets it: the
 # worker's job, `--burst`, drain() and reconcile's catch-up)
 DEFAULT_CLOSED_TTL_S = 7 * 86400
@@ -235,6 +240,38 @@ def _text(v: Any) -> str:
     return v.decode() if isinstance(v, bytes) else str(v)
 
 
+def _seq_of(entry: Any) -> int:
+    """The seq of a stream entry (id `{seq}-0`)."""
+    return int(_text(entry[0]).split("-", 1)[0])
+
+
+def _call_of(entry: Any) -> int | None:
+    """The number of the engine call that wrote a stream entry (its `call` field), None for an entry
+    written before the engine numbered its calls."""
+    fields = entry[1]
+    value = fields.get("call", fields.get(b"call"))
+    return int(_text(value)) if value is not None else None
+
+
+def bounded_cut(reads: Mapping[str, list[Any]], heads: Mapping[str, int]) -> dict[str, list[Any]] | None:
+    """A consistent cut within `reads` (per stream, entries after its cursor; each read stopped at `CUT_SHARE`
+    entries or at the stream's head in `heads`): of every stream, the entries of the calls numbered up to
+    the last call that every cut-short read holds in full (the call before its last entry's: that call's
+    other events may follow unread). The engine runs one call at a time and numbers calls in that order, so
+    this is the state after call n, for one n. None when an entry has no call number (written before the
+    engine numbered calls: no cut can be told from those)."""
+    bound: int | None = None
+    for stream, raw in reads.items():
+        if any(_call_of(e) is None for e in raw):
+            return None
+        if raw and _seq_of(raw[-1]) < heads[stream]:  # more follow: only calls before the last are whole
+            last_call = cast(int, _call_of(raw[-1])) - 1
+            bound = last_call if bound is None else min(bound, last_call)
+    if bound is None:
+        return dict(reads)
+    return {s: [e for e in raw if cast(int, _call_of(e)) <= bound] for s, raw in reads.items()}
+
+
 def restored_key(stream: str) -> str:
     """`persist:restored:{stream}`: the cursor at which `exchange restore` rebuilt Redis (the stream starts
     after it, so the persisted entry itself is legitimately absent)."""
@@ -410,16 +447,21 @@ class Persister:
         """Inside the caller's transaction, with the stream's cursor row locked: read up to `count` entries
         after the cursor (up to `head`, the (seq, book_seq) read before them, for a market), check the
         cursor's own entry, and write their rows and the new cursor. None when there is nothing to write."""
-        symbol = symbol_of(stream)
-        if symbol is not None and symbol not in self._quote:
-            self._quote[symbol] = str(self.redis.hget(f"market:{symbol}", "quote") or "")
+        raw = self._read(stream, last, last_ts, head, count)
+        return self._write(stream, last, head, raw) if raw else None
+
+    def _read(
+        self, stream: str, last: int, last_ts: int, head: tuple[int, int] | None, count: int
+    ) -> list[Any]:
+        """The entries of `_batch`: up to `count` after the cursor, up to `head`; the cursor's own entry
+        checked (`StreamRegressed` when Redis lost what PostgreSQL has)."""
         end = "+"
         if head is not None:
             end = f"{head[0]}-0"
             if head[0] < last:
                 raise StreamRegressed(f"{stream}: the engine's head {head[0]} is behind the persisted {last}")
             if head[0] == last:
-                return None
+                return []
         # from the persisted entry itself: it must still be there, as persisted (see StreamRegressed)
         start = f"{last}-0" if last > 0 else "-"
         raw = cast(list[Any], self.redis.xrange(stream, start, end, count=count + (last > 0)))
@@ -431,8 +473,28 @@ class Persister:
             else:  # absent: fine only right after a restore at this cursor
                 at = self.redis.get(restored_key(stream))
                 check_persisted_entry(stream, last, last_ts, first, int(at) if at else None)
-        if not raw:
-            return None
+        return raw
+
+    def _read_whole_call(self, stream: str, last: int, last_ts: int, head: tuple[int, int]) -> list[Any]:
+        """`_read` of `CUT_SHARE` entries for a bounded cut, read further while a read that stops short of
+        the head holds one call only (a call's events may go on past it): `bounded_cut` then always has a
+        whole call of every stream, so each round gets on."""
+        count = CUT_SHARE
+        while True:
+            raw = self._read(stream, last, last_ts, head, count)
+            if not raw or _seq_of(raw[-1]) >= head[0]:
+                return raw
+            first = _call_of(raw[0])
+            if first is None or first != _call_of(raw[-1]):  # (no number: bounded_cut declines)
+                return raw
+            count *= 2
+
+    def _write(self, stream: str, last: int, head: tuple[int, int] | None, raw: list[Any]) -> Batch:
+        """The rows of `raw` (entries after the cursor `last`) and the new cursor, in the caller's
+        transaction; the market's book_seq too when they reach `head`."""
+        symbol = symbol_of(stream)
+        if symbol is not None and symbol not in self._quote:
+            self._quote[symbol] = str(self.redis.hget(f"market:{symbol}", "quote") or "")
         entries: list[tuple[str, dict[str, str]]] = [(str(i), event_fields(i, f)) for i, f in raw]
         wanted = referenced_orders(entries)
         known = load_orders(self.conn, wanted)
@@ -519,8 +581,10 @@ class Persister:
         """Every stream up to one snapshot of all heads, in one transaction: each commit is then a consistent
         cut of the engine's history (no withdrawal persisted without the trade that paid it, no trade
         without the deposit or the other market's trade that funded it), so a restore never rebuilds a
-        negative balance. Returns (events, skipped) like `persist_round`; None when the backlog is above
-        `CUT_LIMIT` events (after an outage: per-stream batches then catch up first, and the cuts resume)."""
+        negative balance. A backlog above `CUT_LIMIT` events (after an outage) goes in bounded cuts: at most
+        about `CUT_SHARE` entries of each stream, up to one call number (`bounded_cut`). Returns (events,
+        skipped) like `persist_round`; None when the backlog holds entries without call numbers (written
+        before the engine numbered its calls: per-stream batches catch those up)."""
         heads = self.heads(streams)
         if all(heads[s] == self._cursors.get(s, -1) for s in streams):
             return 0, 0  # caught up: no transaction needed
@@ -541,23 +605,29 @@ class Persister:
                 if symbol_of(s) is not None:
                     self._expire_gap(s, value, cursors[s][0])
             behind = sum(max(0, snap[s][0] - cursors[s][0]) for s in streams)
-            if behind > CUT_LIMIT:
-                return None
-            batches = []
+            reads = {}
             for s in streams:
                 last, last_ts = cursors[s]
-                batch = self._batch(s, last, last_ts, snap[s], max(1, snap[s][0] - last))
-                if batch is not None:
-                    batches.append(batch)
+                if behind <= CUT_LIMIT:
+                    reads[s] = self._read(s, last, last_ts, snap[s], max(1, snap[s][0] - last))
+                else:
+                    reads[s] = self._read_whole_call(s, last, last_ts, snap[s])
+            if behind > CUT_LIMIT:
+                bounded = bounded_cut(reads, {s: snap[s][0] for s in streams})
+                if bounded is None:
+                    return None  # entries written before call numbers: per-stream batches catch them up
+                reads = bounded
+            batches = [self._write(s, cursors[s][0], snap[s], raw) for s, raw in reads.items() if raw]
         self._after_commit(batches)
         for s in streams:
-            self._cursors[s] = snap[s][0]  # (a head behind its cursor raised StreamRegressed in _batch)
+            # (a head behind its cursor raised StreamRegressed in _read)
+            self._cursors[s] = _seq_of(reads[s][-1]) if reads[s] else cursors[s][0]
         return sum(b.events for b in batches), 0
 
     def persist_round(self) -> tuple[int, int]:
-        """Every stream up to a consistent cut (`persist_cut`), or when the backlog is too large or a stream
-        regressed, one batch of every stream on its own; returns (events persisted, streams skipped as
-        locked elsewhere)."""
+        """Every stream up to a consistent cut (`persist_cut`), or when a stream regressed or the backlog
+        predates call numbers, one batch of every stream on its own; returns (events persisted, streams
+        skipped as locked elsewhere)."""
         streams = self.streams()
         try:
             cut = self.persist_cut(streams)

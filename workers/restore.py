@@ -6,7 +6,8 @@ would still hold (open orders, and closed ones unless `closed_orders=False`) in 
 encoding, books and level aggregates in time priority, `open:{account}`, `coid:{account}`, `wallet:refs`,
 the recent-trades lists, the id sequences, and the persistence cursors. Streams are not rebuilt: the engine
 continues them at `cursor + 1` and the workers resume from the same cursor (`persist:restored:{stream}`
-tells the persister that the entry at the cursor is absent because of the restore, not a lost write).
+tells the persister that the entry at the cursor is absent because of the restore, not a lost write). Nor
+is `seq:call`: the call numbers only order the entries the streams hold, and those start afresh.
 
 What is restored is what PostgreSQL had committed. Events the workers had not persisted when Redis died
 are lost with Redis (see docs/operations.md: with `appendfsync always` and AOF intact you never need this).

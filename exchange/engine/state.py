@@ -32,11 +32,12 @@ def _value(client: redis.Redis, key: str, kind: str) -> Any:
 
 def state_snapshot(client: redis.Redis, include_streams: bool = True) -> dict[str, Any]:
     """key -> canonical value for every key of the database. Without streams, also without the markers of
-    where a restore restarted them (`persist:restored:{stream}`, workers/persist.py)."""
+    where a restore restarted them (`persist:restored:{stream}`, workers/persist.py) and without `seq:call`,
+    the numbers their entries carry (a restore starts the streams afresh, and their call numbers too)."""
     out: dict[str, Any] = {}
     for key in sorted(client.scan_iter(count=1000)):
         name = key.decode() if isinstance(key, bytes) else key
-        if not include_streams and name.startswith("persist:restored:"):
+        if not include_streams and (name.startswith("persist:restored:") or name == "seq:call"):
             continue
         kind = client.type(key)
         kind = kind.decode() if isinstance(kind, bytes) else kind

@@ -50,6 +50,7 @@ function C.new(ts)
     bal = {}, alist = {}, -- account -> {asset -> {asset, da, dh}, [i] = that balance in first-touch order}
     olist = {}, -- touched orders, first touch first (published in their final state)
     trade_seq = false, trade_seq0 = false,
+    call = false, -- this call's number (seq:call), text, taken by its first event
   }
 end
 
@@ -77,13 +78,21 @@ function C.market(ctx, sym)
   return m
 end
 
--- append one market event: XADD events:{SYM} {seq}-0 type <etype> ts <ts_ms> data <payload>
+-- append one market event: XADD events:{SYM} {seq}-0 type <etype> ts <ts_ms> data <payload> call <n>
+-- call: the number of the engine call that wrote it (INCR seq:call, once per call that writes events), the
+-- same in every stream: the calls run one at a time, so "every event of a call numbered <= n" is a
+-- consistent cut of the engine's history, which persistence uses to catch up a backlog in bounded steps.
 -- data: one JSON object whose values are all strings, built by the caller in one concatenation. Every value
 -- is an integer, a closed-vocabulary word, a validated symbol, asset, ref or client_order_id, or ledger text,
 -- so none needs escaping.
 function C.event(ctx, m, etype, data)
   m.seq = m.seq + 1
-  redis.call('XADD', m.k_events, U.s(m.seq) .. '-0', 'type', etype, 'ts', ctx.ts, 'data', data)
+  local call = ctx.call
+  if not call then
+    call = U.s(redis.call('INCR', 'seq:call'))
+    ctx.call = call
+  end
+  redis.call('XADD', m.k_events, U.s(m.seq) .. '-0', 'type', etype, 'ts', ctx.ts, 'data', data, 'call', call)
 end
 
 -- remember two balance fields read before any write of this call (the flush then needs no re-read)

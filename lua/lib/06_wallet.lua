@@ -1,6 +1,7 @@
 --[[
   wallet: deposits and withdrawals, idempotent by the caller's ref.
-    events:wallet  stream, entry id {seq}-0, seq from seq:wallet; fields type, ts, data (JSON, as C.event)
+    events:wallet  stream, entry id {seq}-0, seq from seq:wallet; fields type, ts, data (JSON), call (seq:call),
+                   as C.event
     wallet:refs    hash ref -> JSON of the original result (with its kind)
     asset:{SYM}    field supply: deposits - withdrawals of the asset, in minor units. Every balance of the
                    asset (available + held, the fee account's too) is part of it, so keeping the supply
@@ -65,7 +66,7 @@ function W.move(kind, keys, args)
   local a = U.s(account) -- the payload as in C.event: JSON of string values, nothing to escape
   redis.call('XADD', 'events:wallet', seq .. '-0', 'type', kind, 'ts', U.s(ts), 'data', '{"account":"' .. a
     .. '","asset":"' .. asset .. '","amount":"' .. U.s(amount) .. '","ref":"' .. ref .. '","ledger":"' .. a .. ','
-    .. asset .. ',' .. U.s(delta) .. ',0"}')
+    .. asset .. ',' .. U.s(delta) .. ',0"}', 'call', U.s(redis.call('INCR', 'seq:call')))
   local r = { account = account, asset = asset, amount = amount, available = available, held = held }
   local text = U.jobj(RESULT, r)
   redis.call('HSET', refs_key, ref, string.sub(text, 1, -2) .. ',"kind":"' .. kind .. '","seq":' .. seq .. '}')
