@@ -128,6 +128,7 @@ class Reference(Matching):
     def _wallet(
         self, kind: str, account: int, asset: str, amount: int, ref: str, ts_ms: int
     ) -> dict[str, Any]:
+        self._begin_call()
         if not is_int(account) or account < 0:
             raise fail("INVALID_ARGUMENT", "account must be a non-negative integer")
         if asset not in self.assets_by_symbol:
@@ -179,6 +180,7 @@ class Reference(Matching):
 
     # ---- cancels and statuses ------------------------------------------------------------------------
     def cancel(self, account: int, order_id: int, ts_ms: int) -> dict[str, Any]:
+        self._begin_call()
         order = self.orders.get(order_id) if is_int(order_id) else None
         if order is None or order.account != account:
             raise fail("UNKNOWN_ORDER", str(order_id))
@@ -197,6 +199,7 @@ class Reference(Matching):
         """The account's open orders above `after_id`, lowest id first: looks at most at CANCEL_EXAMINE of
         them and cancels at most CANCEL_BATCH (skipping other markets' with a symbol, and halted markets').
         `next` is the last id looked at (after_id when none), `remaining` how many open ids above it."""
+        self._begin_call()
         # the engine's order: its integer arguments, then the market
         if not all(is_int(v) and 0 <= v < 2**53 for v in (account, ts_ms, after_id)) or account < 1:
             raise fail(
@@ -221,6 +224,7 @@ class Reference(Matching):
     def set_market_status(
         self, symbol: str, status: str, ts_ms: int, cancel_orders: bool = False
     ) -> dict[str, Any]:
+        self._begin_call()
         market = self.markets_by_symbol.get(symbol)
         if market is None:
             raise fail("UNKNOWN_MARKET", symbol)

@@ -131,6 +131,7 @@ class Matching(State):
     ) -> dict[str, Any]:
         """Place an order; returns `{order, fills, stp, duplicate}` or raises the engine's error. An empty
         `tif` or `stp` is the default (gtc, cancel_maker), as the engine's ARGV take it."""
+        self._begin_call()
         tif, stp = tif or Tif.GTC.value, stp or Stp.CANCEL_MAKER.value
         market = validate_place(
             self.markets_by_symbol,

@@ -37,6 +37,8 @@ class State:
         self.order_seq = 0
         self.trade_seq = 0
         self.wallet_seq = 0
+        self.call_seq = 0  # seq:call: the engine's calls that wrote events, numbered in order
+        self._call: int | None = None  # this command's number, taken by its first event
         self._book_changed: set[str] = set()
 
     # ---- balances -----------------------------------------------------------------------------------
@@ -59,8 +61,15 @@ class State:
         self.wallet_seq += 1
         self._append("events:wallet", self.wallet_seq, type_, ts, fields)
 
+    def _begin_call(self) -> None:
+        """At the start of every command: its events take the next call number (lua/lib/02_ctx.lua)."""
+        self._call = None
+
     def _append(self, stream: str, seq: int, type_: str, ts: int, fields: dict[str, object]) -> None:
-        entry = {"seq": str(seq), "type": type_, "ts": str(ts)}
+        if self._call is None:
+            self.call_seq += 1
+            self._call = self.call_seq
+        entry = {"seq": str(seq), "type": type_, "ts": str(ts), "call": str(self._call)}
         for key, value in fields.items():
             entry[key] = ledger_text(value) if key == "ledger" else event_value(value)  # type: ignore[arg-type]
         self.streams.setdefault(stream, []).append(entry)

@@ -342,7 +342,7 @@ def _stream(client: redis.Redis, key: str) -> list[dict[str, str]]:
     out = []
     for entry_id, fields in entries:
         assert entry_id.endswith("-0"), (key, entry_id, fields)
-        out.append(event_fields(entry_id, fields))
+        out.append({**event_fields(entry_id, fields), "call": fields["call"]})
     return out
 
 
@@ -357,6 +357,7 @@ def _compare_state(engine: Any, ref: Reference, client: redis.Redis) -> None:
         mine = ref.markets_by_symbol[sym]
         assert (live["status"], live["seq"], live["book_seq"]) == (mine.status, mine.seq, mine.book_seq), sym
     assert _stream(client, "events:wallet") == ref.events("events:wallet"), "events:wallet"
+    assert int(client.get("seq:call") or 0) == ref.call_seq, "seq:call"
     for account in [0, *ACCOUNTS]:
         assert _norm(engine.balances(account)) == _norm(ref.balances(account)), f"balances {account}"
         assert _norm(engine.open_orders(account)) == _norm(ref.open_orders(account)), f"open {account}"
