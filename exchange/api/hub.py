@@ -89,6 +89,7 @@ class Topic:
     def __init__(self, name: str) -> None:
         self.name = name
         self.subscribers: set[Sink] = set()
+        self.preparing = False  # in `prepare`: messages reach it before its first subscriber does
         self._task: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
 
@@ -242,7 +243,11 @@ class Hub:
                         users.add(topic)
                         if len(users) == 1:
                             await self._redis_subscribe(channel)
-                    await topic.prepare()
+                    topic.preparing = True
+                    try:
+                        await topic.prepare()
+                    finally:
+                        topic.preparing = False
                 except BaseException:
                     await self._drop(topic)
                     raise
@@ -336,7 +341,9 @@ class Hub:
         data = message["data"]
         payload = data if isinstance(data, bytes) else str(data).encode()
         for topic in list(self._by_channel.get(channel, ())):
-            if not topic.subscribers:
+            # a topic in `prepare` has no subscriber yet but takes the messages (the candles topic buffers
+            # them for its snapshot: a trade published between its reads and its first subscriber was lost)
+            if not topic.subscribers and not topic.preparing:
                 continue
             if topic.coalesce_s > 0:
                 try:

@@ -114,6 +114,38 @@ async def test_a_message_published_after_subscribe_returns_is_never_missed(redis
         await hub.stop()
 
 
+class SlowTopic(EchoTopic):
+    """A topic whose `prepare` waits until told (a snapshot read still in flight)."""
+
+    def __init__(self, name: str, channel: str) -> None:
+        super().__init__(name, channel)
+        self.in_prepare = asyncio.Event()
+        self.go_on = asyncio.Event()
+
+    async def prepare(self) -> None:
+        self.in_prepare.set()
+        await self.go_on.wait()
+
+
+async def test_a_topic_takes_the_messages_published_while_it_prepares(redis_url, pub):
+    """A message published while a new topic is in `prepare` (before its first subscriber is added) is
+    converted by it: the candles topic buffers such trades for its snapshot, so none goes missing."""
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        topic = SlowTopic("slow", "chan:slow")
+        task = asyncio.create_task(hub.subscribe("slow", Collector(), lambda: _ready(topic)))
+        await asyncio.wait_for(topic.in_prepare.wait(), 3)
+        assert await pub.publish("chan:slow", "during") == 1
+        async with asyncio.timeout(3):
+            while topic.converted == 0:
+                await asyncio.sleep(0.01)
+        topic.go_on.set()
+        await asyncio.wait_for(task, 3)
+    finally:
+        await hub.stop()
+
+
 async def test_two_hubs_on_one_redis_both_deliver(redis_url, pub):
     """Two API processes (two hubs) each deliver the same published message to their own clients."""
     hubs = [Hub.from_url(redis_url), Hub.from_url(redis_url)]

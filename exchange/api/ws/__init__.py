@@ -11,7 +11,7 @@ the app factory stores on `app.state.services` (`exchange.api.context.Services`)
 order of startup hooks does not matter.
 
 Origin policy (`exchange.api.origin`): foreign browser origins are refused before the handshake completes
-(HTTP 403).
+(HTTP 403). Connection caps per client address and per account: `exchange.api.ws.limits`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from exchange.api.hub import Hub
 from exchange.api.marketdata import market_data
 from exchange.api.origin import normalize_origins, origin_allowed
 from exchange.api.ws.context import WsContext, WsSettings
+from exchange.api.ws.limits import ConnectionSlots
 from exchange.api.ws.session import Session
 
 __all__ = ["WsContext", "WsSettings", "on_shutdown", "on_startup", "plugins", "websocket_route"]
@@ -85,6 +86,7 @@ async def context(app: Litestar) -> WsContext:
             clock=svc.clock,
             settings=ws_settings,
             allowed_origins=origins,
+            slots=ConnectionSlots(svc.redis, ws_settings.slot_lease_s),
         )
         state.ws = ctx
         return ctx
@@ -97,6 +99,8 @@ async def on_startup(app: Litestar) -> None:
 async def on_shutdown(app: Litestar) -> None:
     ctx = getattr(app.state, "ws", None)
     if isinstance(ctx, WsContext):
+        if ctx.slots is not None:
+            await ctx.slots.stop()
         await ctx.hub.stop()
         app.state.ws = None
 

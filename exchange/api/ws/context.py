@@ -10,6 +10,8 @@ from typing import Any
 from exchange.api.convert import MarketCache
 from exchange.api.hub import Hub
 from exchange.api.marketdata import MarketData
+from exchange.api.settings import RateLimit
+from exchange.api.ws.limits import ConnectionSlots
 
 
 def _env_int(name: str, default: int) -> int:
@@ -49,6 +51,18 @@ class WsSettings:
     book_coalesce_ms: int = 100
     """EXCHANGE_WS_BOOK_COALESCE_MS: the same for book updates (keep it a multiple of the trades window, so
     a client's book and trades frames leave together); 0 sends one frame per engine update."""
+    max_per_ip: int = 100
+    """EXCHANGE_WS_MAX_PER_IP: connections open at once per client address (the ASGI client address, as for
+    the REST limits), across API processes; beyond: TOO_MANY_CONNECTIONS and close code 4029. 0: no cap."""
+    max_per_account: int = 20
+    """EXCHANGE_WS_MAX_PER_ACCOUNT: authenticated connections open at once per account, across API
+    processes; the `auth` beyond answers TOO_MANY_CONNECTIONS and closes (4029). 0: no cap."""
+    slot_lease_s: float = 60.0
+    """EXCHANGE_WS_SLOT_LEASE_S: the connections of an API process that died stop counting after this."""
+    snapshots: RateLimit = field(default_factory=lambda: RateLimit(300, 60))
+    """EXCHANGE_WS_SNAPSHOTS (per minute): new `book:*` and `candles:*` subscriptions (each reads a snapshot)
+    per account, or per client address before `auth`, across connections and processes; beyond:
+    RATE_LIMITED with `retry_after`. 0: no limit."""
 
     @classmethod
     def from_env(cls) -> WsSettings:
@@ -64,6 +78,10 @@ class WsSettings:
             tickers_interval_s=_env_float("EXCHANGE_WS_TICKERS_S", 1.0),
             coalesce_ms=_env_int("EXCHANGE_WS_COALESCE_MS", 50),
             book_coalesce_ms=_env_int("EXCHANGE_WS_BOOK_COALESCE_MS", 100),
+            max_per_ip=_env_int("EXCHANGE_WS_MAX_PER_IP", 100),
+            max_per_account=_env_int("EXCHANGE_WS_MAX_PER_ACCOUNT", 20),
+            slot_lease_s=_env_float("EXCHANGE_WS_SLOT_LEASE_S", 60.0),
+            snapshots=RateLimit(_env_int("EXCHANGE_WS_SNAPSHOTS", 300), 60),
         )
 
 
@@ -79,3 +97,4 @@ class WsContext:
     clock: Callable[[], int]
     settings: WsSettings = field(default_factory=WsSettings)
     allowed_origins: frozenset[str] = frozenset()
+    slots: ConnectionSlots | None = None  # connection caps (None: no caps)

@@ -13,15 +13,25 @@ Server heartbeat: {"op": "ping", "ts": ms} every `ping_interval_s` (uvicorn also
 `place` takes the REST body fields (`symbol, side, type, price?, qty?, quote_qty?, time_in_force?,
 post_only?, client_order_id?, stp?`; unknown fields -> VALIDATION_ERROR) and answers the REST order object;
 `cancel` answers the cancelled order. Both need `auth` and count against the same per-account `orders`
-rate limit as REST. An expired token keeps the private subscriptions but trading ops answer INVALID_TOKEN
-until a fresh `auth` (same account; another account -> ALREADY_AUTHENTICATED, open a new connection).
+rate limit as REST. After the token expires, trading ops and new private subscriptions answer INVALID_TOKEN
+until a fresh `auth` (same account; another account -> ALREADY_AUTHENTICATED, open a new connection); a
+connection that still holds private subscriptions when the token's `exp` passes without a fresh `auth`
+gets TOKEN_EXPIRED and is closed (4001). Every `auth` moves that deadline to the new token's `exp`.
+
+Limits beyond one connection (`exchange.api.ws.limits`, counted in Redis across API processes): at most
+`max_per_ip` connections per client address (checked at the handshake) and `max_per_account` per account
+(checked at the first `auth`); beyond: TOO_MANY_CONNECTIONS, then close 4029. New `book:*` / `candles:*`
+subscriptions (each reads a snapshot) spend the `snapshots` rate limit of the account (of the client
+address before `auth`), shared by its connections: RATE_LIMITED with `retry_after` (seconds).
 
 Error codes of the protocol itself: BAD_FRAME (not a JSON object, bad `channels`/`token`/`req_id`, binary
 frame), FRAME_TOO_LARGE (> `max_frame_bytes`), UNKNOWN_OP, INVALID_CHANNEL, UNKNOWN_MARKET,
 TOO_MANY_CHANNELS (> `max_channels` per connection), AUTH_REQUIRED, ALREADY_AUTHENTICATED, RATE_LIMITED
-(> `frames_per_s` frames per connection, or the account's order limit), UNAVAILABLE (a backing service
-failed; retry); API codes (INVALID_TOKEN, VALIDATION_ERROR, INSUFFICIENT_FUNDS, ORDER_NOT_FOUND, ...) pass
-through from `exchange.api.trading`. Limits: `exchange.api.ws.context.WsSettings` (EXCHANGE_WS_* variables).
+(> `frames_per_s` frames per connection, the account's order limit, or the `snapshots` limit; the error
+carries `retry_after`), TOO_MANY_CONNECTIONS (then close 4029), TOKEN_EXPIRED (then close 4001),
+UNAVAILABLE (a backing service failed; retry); API codes (INVALID_TOKEN, VALIDATION_ERROR,
+INSUFFICIENT_FUNDS, ORDER_NOT_FOUND, ...) pass through from `exchange.api.trading`. Limits:
+`exchange.api.ws.context.WsSettings` (EXCHANGE_WS_* variables).
 
 Every outgoing frame (acks, results and channel data alike) leaves in the order it was pushed, by one of
 two paths:
@@ -55,6 +65,7 @@ from exchange.api.rawsocket import RawSocket, text_frame
 from exchange.api.schemas import parse_order_create
 from exchange.api.trading import cancel_order, place_order
 from exchange.api.ws.context import WsContext
+from exchange.api.ws.limits import UNCOUNTED, Slot
 from exchange.api.ws.topics import (
     BalancesTopic,
     BookTopic,
@@ -79,7 +90,10 @@ WS_DROPPED = metrics.REGISTRY.counter(
     "exchange_ws_dropped_total", "WebSocket clients disconnected by the server, by reason", ("reason",)
 )
 CLOSE_GOING_AWAY = 1001
+CLOSE_TOKEN_EXPIRED = 4001  # private subscriptions outlived the token: reconnect and `auth` again
+CLOSE_TOO_MANY_CONNECTIONS = 4029  # over the per-address or per-account connection cap
 REQ_ID_MAX = 64
+SNAPSHOT_KINDS = frozenset({ChannelKind.BOOK, ChannelKind.CANDLES})  # subscribing reads a snapshot
 
 
 class WsCode:
@@ -93,6 +107,8 @@ class WsCode:
     AUTH_REQUIRED = "AUTH_REQUIRED"
     ALREADY_AUTHENTICATED = "ALREADY_AUTHENTICATED"
     RATE_LIMITED = "RATE_LIMITED"
+    TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
     UNAVAILABLE = "UNAVAILABLE"
 
 
@@ -129,6 +145,9 @@ class Session:
         self.by_topic: dict[str, _Sub] = {}
         self.account: int | None = None
         self.token_exp: float = 0.0
+        self.ip = client_ip(socket)
+        self._slots: list[Slot] = []  # held under the connection caps, released at the end
+        self._expiry: asyncio.TimerHandle | None = None  # fires at `token_exp`
         self.closing = asyncio.Event()
         self.close_code = 1000
         self.close_reason = ""
@@ -204,12 +223,8 @@ class Session:
     def send(self, obj: dict[str, Any]) -> None:
         self.push(dumps(obj))
 
-    def error(self, code: str, message: str, req_id: Any = None) -> None:
-        frame: dict[str, Any] = {"op": "error"}
-        if req_id is not None:
-            frame["req_id"] = req_id
-        frame["error"] = {"code": code, "message": message}
-        self.send(frame)
+    def error(self, code: str, message: str, req_id: Any = None, retry_after: int | None = None) -> None:
+        self.send(_error_frame(code, message, req_id, retry_after))
 
     def close(self, code: int, reason: str) -> None:
         if not self.closing.is_set():
@@ -255,7 +270,20 @@ class Session:
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def run(self) -> None:
-        await self.socket.accept()
+        try:
+            ip_slot = await self._take_slot("ip", self.ip, self.settings.max_per_ip)
+            await self.socket.accept()
+            if ip_slot is None:
+                await self._refuse(f"at most {self.settings.max_per_ip} connections per client address")
+                return
+            await self._serve()
+        finally:
+            slots, self._slots = self._slots, []
+            if self.ctx.slots is not None:
+                for slot in slots:
+                    await self.ctx.slots.release(slot)
+
+    async def _serve(self) -> None:
         self.raw = RawSocket.of(self.socket.scope)
         metrics.WS_CLIENTS.inc()
         tasks = [
@@ -274,7 +302,26 @@ class Session:
             await self._cleanup()
             metrics.WS_CLIENTS.dec()
 
+    async def _take_slot(self, scope: str, ident: str, limit: int) -> Slot | None:
+        """A slot under the `(scope, ident)` connection cap (kept until the connection ends), else None."""
+        if self.ctx.slots is None:
+            return UNCOUNTED
+        slot = await self.ctx.slots.take(scope, ident, limit)
+        if slot is not None:
+            self._slots.append(slot)
+        return slot
+
+    async def _refuse(self, message: str) -> None:
+        """Turn away an accepted connection over a connection cap: an error frame, then close 4029."""
+        WS_DROPPED.inc(1, "too_many_connections")
+        with contextlib.suppress(Exception):
+            await self.socket.send_text(dumps(_error_frame(WsCode.TOO_MANY_CONNECTIONS, message)))
+            await asyncio.wait_for(self.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections"), 1.0)
+
     async def _cleanup(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
         for sub in self.subs.values():
             if sub.resync_task is not None:
                 sub.resync_task.cancel()
@@ -284,9 +331,17 @@ class Session:
         with contextlib.suppress(Exception):
             await self.ctx.hub.unsubscribe_all(topics, self)
         self._flush()  # what this iteration pushed goes out before the close frame
+        if self.raw is None and self.close_code != CLOSE_POLICY:
+            # the queue path: frames queued before a close of ours (its error frame) go out first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._drain_queue(), 1.0)
         if self.socket.connection_state != "disconnect":
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.socket.close(self.close_code, self.close_reason), 1.0)
+
+    async def _drain_queue(self) -> None:
+        while not self.queue.empty() and self.socket.connection_state != "disconnect":
+            await self.socket.send_text(self.queue.get_nowait())
 
     async def _reader(self) -> None:
         while True:
@@ -339,7 +394,7 @@ class Session:
         msg = self._parse(text)
         req_id = msg.get("req_id") if isinstance(msg, dict) else None
         if not allowed:
-            self.error(WsCode.RATE_LIMITED, "too many frames: slow down", req_id)
+            self.error(WsCode.RATE_LIMITED, "too many frames: slow down", req_id, retry_after=1)
             return
         if not isinstance(msg, dict):
             self.error(*msg)
@@ -354,7 +409,8 @@ class Session:
         except OpError as exc:
             self.error(exc.code, exc.message, req_id)
         except ApiError as exc:
-            self.error(exc.code, exc.message, req_id)
+            retry_after = exc.headers.get("Retry-After")
+            self.error(exc.code, exc.message, req_id, int(retry_after) if retry_after else None)
         except Exception:
             log.exception("WebSocket op %s failed", op)
             self.error(ErrorCode.INTERNAL_ERROR.value, "internal error", req_id)
@@ -398,9 +454,20 @@ class Session:
         for channel in new:
             if channel.symbol and await self.ctx.markets.get(channel.symbol) is None:
                 raise OpError(ErrorCode.UNKNOWN_MARKET.value, f"no market {channel.symbol!r}")
+        await self._spend_snapshots(sum(c.kind in SNAPSHOT_KINDS for c in new))
         self._ack("subscribed", req_id, channels=[c.name for c in channels])
         for channel in new:
             await self._subscribe(channel)
+
+    async def _spend_snapshots(self, n: int) -> None:
+        """Count `n` snapshot subscriptions against the account's (before `auth`: the client address's)
+        `snapshots` limit, shared by all its connections; over it: RATE_LIMITED, nothing subscribed."""
+        limiter, rule = self.ctx.limiter, self.settings.snapshots
+        if n <= 0 or limiter is None or rule.limit <= 0:
+            return
+        ident = f"account:{self.account}" if self.account is not None else f"ip:{self.ip}"
+        for _ in range(n):
+            await limiter.hit("ws_snapshots", ident, rule)
 
     async def _subscribe(self, channel: Channel) -> None:
         topic_name = channel.topic(self.account)
@@ -508,9 +575,43 @@ class Session:
             exp = float(jwt.decode(token, options={"verify_signature": False}).get("exp", 0))
         except jwt.PyJWTError:  # pragma: no cover - decode_access already validated it
             exp = 0.0
+        if self.account is None:
+            limit = self.settings.max_per_account
+            if await self._take_slot("account", str(account), limit) is None:
+                WS_DROPPED.inc(1, "too_many_connections")
+                self.error(WsCode.TOO_MANY_CONNECTIONS, f"at most {limit} connections per account", req_id)
+                self.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
+                return
         self.account = account
         self.token_exp = exp
+        self._arm_expiry()
         self._ack("authenticated", req_id, account_id=account, expires_at=int(exp * 1000))
+
+    def _arm_expiry(self) -> None:
+        """(Re)start the timer that fires when the current token expires."""
+        if self._expiry is not None:
+            self._expiry.cancel()
+        self._expiry = self._loop.call_later(max(0.0, self.token_exp - time.time()), self._on_token_expiry)
+
+    def _on_token_expiry(self) -> None:
+        """The token's `exp` passed without a fresh `auth`: private data stops here. A connection holding
+        private subscriptions gets TOKEN_EXPIRED and is closed (4001): a client reconnects, authenticates
+        and subscribes again (the terminal does all three on any close); one without keeps its public
+        channels (trading ops answer INVALID_TOKEN until a fresh `auth`)."""
+        self._expiry = None
+        left = self.token_exp - time.time()
+        if left > 0:  # the timer ran early (clock steps)
+            self._expiry = self._loop.call_later(left, self._on_token_expiry)
+            return
+        if self.closing.is_set() or not any(sub.channel.private for sub in self.subs.values()):
+            return
+        WS_DROPPED.inc(1, "token_expired")
+        self.error(
+            WsCode.TOKEN_EXPIRED,
+            'the access token expired: reconnect and authenticate; send a fresh {"op": "auth"} before '
+            "`expires_at` to keep a connection",
+        )
+        self.close(CLOSE_TOKEN_EXPIRED, "token expired")
 
     def _require_auth(self) -> int:
         if self.account is None:
@@ -547,6 +648,26 @@ class Session:
             self.ctx.engine, self.ctx.markets, account, order_id, ts_ms=self.ctx.clock()
         )
         self._ack("result", req_id, data=order)
+
+
+def _error_frame(
+    code: str, message: str, req_id: Any = None, retry_after: int | None = None
+) -> dict[str, Any]:
+    frame: dict[str, Any] = {"op": "error"}
+    if req_id is not None:
+        frame["req_id"] = req_id
+    error: dict[str, Any] = {"code": code, "message": message}
+    if retry_after is not None:
+        error["retry_after"] = retry_after
+    frame["error"] = error
+    return frame
+
+
+def client_ip(socket: WebSocket[Any, Any, Any]) -> str:
+    """The client address the REST limits use too (`exchange.api.context.client_ip`): the ASGI client,
+    which uvicorn takes from `X-Forwarded-For` only when the peer is a trusted proxy (`--proxy-headers`,
+    `FORWARDED_ALLOW_IPS`)."""
+    return socket.client.host if socket.client else "unknown"
 
 
 _OPS: dict[str, Any] = {

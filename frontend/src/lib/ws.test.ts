@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { accountOf, isHistoryResync, WsClient } from "./ws";
+import { accountOf, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_MANY_CONNECTIONS, isHistoryResync, TOO_MANY_RETRY_MS, WsClient } from "./ws";
 
 class FakeSocket {
   static OPEN = 1;
@@ -7,7 +7,7 @@ class FakeSocket {
   readyState = 0;
   sent: Record<string, unknown>[] = [];
   onopen: (() => void) | null = null;
-  onclose: (() => void) | null = null;
+  onclose: ((ev?: { code?: number }) => void) | null = null;
   onerror: (() => void) | null = null;
   onmessage: ((e: { data: string }) => void) | null = null;
   constructor(readonly url: string) {
@@ -16,9 +16,9 @@ class FakeSocket {
   send(text: string) {
     this.sent.push(JSON.parse(text));
   }
-  close() {
+  close(code?: number) {
     this.readyState = 3;
-    this.onclose?.();
+    this.onclose?.({ code });
   }
   open() {
     this.readyState = 1;
@@ -88,6 +88,28 @@ describe("WsClient", () => {
     last().open();
     expect(last().subscribed()).toEqual(["tickers"]);
     expect(states).toEqual(["connecting", "open", "closed", "connecting", "open"]);
+    ws.stop();
+  });
+
+  it("a close for an expired token asks for a fresh one; a close over the connection cap waits long", () => {
+    const ws = new WsClient("ws://test/ws");
+    let refused = 0;
+    ws.onAuthError(() => refused++);
+    ws.subscribe("balances", () => undefined);
+    ws.setToken("t");
+    ws.start();
+    last().open();
+    last().close(CLOSE_TOKEN_EXPIRED);
+    expect(refused).toBe(1);
+    vi.advanceTimersByTime(1000);
+    last().open();
+    const capped = last();
+    capped.close(CLOSE_TOO_MANY_CONNECTIONS);
+    expect(refused).toBe(1);
+    vi.advanceTimersByTime(TOO_MANY_RETRY_MS - 1);
+    expect(last()).toBe(capped); // not yet
+    vi.advanceTimersByTime(1000);
+    expect(last()).not.toBe(capped);
     ws.stop();
   });
 

@@ -7,6 +7,13 @@
 
 export type ConnState = "connecting" | "open" | "closed";
 
+/** Close codes of the server (docs/api.md, WebSocket): the token expired while private channels were open;
+ * over the connection cap of the address or account. */
+export const CLOSE_TOKEN_EXPIRED = 4001;
+export const CLOSE_TOO_MANY_CONNECTIONS = 4029;
+/** The least wait before reconnecting after a 4029. */
+export const TOO_MANY_RETRY_MS = 30_000;
+
 export interface ChannelMessage {
   channel: string;
   type?: string;
@@ -213,14 +220,17 @@ export class WsClient {
       }
       this.dispatch(msg);
     };
-    ws.onclose = () => {
+    ws.onclose = (ev?: { code?: number }) => {
       if (this.ws !== ws) return;
       this.ws = null;
       this.authed = false;
       for (const p of this.pending.values()) p.reject(new Error("connection closed"));
       this.pending.clear();
       this.setState("closed");
-      this.scheduleReconnect();
+      // the token expired on the server before it was refreshed here: refresh now, the reconnect sends it
+      if (ev?.code === CLOSE_TOKEN_EXPIRED) for (const l of this.authErrorListeners) l();
+      // over a connection cap (too many tabs): coming straight back would only be refused again
+      this.scheduleReconnect(ev?.code === CLOSE_TOO_MANY_CONNECTIONS ? TOO_MANY_RETRY_MS : 0);
     };
     ws.onerror = () => {
       /* onclose follows */
@@ -233,10 +243,10 @@ export class WsClient {
     }
   }
 
-  private scheduleReconnect(): void {
+  private scheduleReconnect(atLeastMs = 0): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
-    const delay = this.backoff + Math.floor(Math.random() * 250);
+    const delay = Math.max(atLeastMs, this.backoff) + Math.floor(Math.random() * 250);
     this.backoff = Math.min(this.backoff * 2, 5_000);
     this.timer = setTimeout(() => this.connect(), delay);
   }
