@@ -160,3 +160,20 @@ def record_lean_route_decisions(app: ExchangeApp) -> list[bool]:
 
     app.order_route = cast(OrderRoute, spy)
     return served
+
+
+@pytest.fixture
+def seeded(redis_url: str) -> str:
+    """The seed assets and markets in the test's Redis; its URL."""
+    from exchange.seed import seed_all
+
+    seed_all(redis_url)
+    return redis_url
+
+
+@pytest.fixture
+def settings(seeded: str, pg_url: str) -> Settings:
+    """Settings of a seeded app for the WebSocket tests (`tests.api.test_ws_support.ws_settings`)."""
+    from tests.api.test_ws_support import ws_settings
+
+    return ws_settings(seeded, pg_url)

@@ -35,19 +35,6 @@ from tests.api.test_ws_support import (
 
 
 @pytest.fixture
-def seeded(redis_url: str) -> str:
-    from exchange.seed import seed_all
-
-    seed_all(redis_url)
-    return redis_url
-
-
-@pytest.fixture
-def settings(seeded: str, pg_url: str) -> Settings:
-    return ws_settings(seeded, pg_url)
-
-
-@pytest.fixture
 def live(settings: Settings) -> Iterator[LiveServer]:
     server = LiveServer(create_app(settings)).start()
     yield server

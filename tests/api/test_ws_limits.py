@@ -18,22 +18,9 @@ from exchange.api.auth import TokenService
 from exchange.api.settings import RateLimit, Settings
 from exchange.api.ws import WsSettings
 from exchange.api.ws.limits import ConnectionSlots
-from tests.api.test_ws_support import PRICE, SYMBOL, Client, LiveServer, engine_for, fund, token, ws_settings
+from tests.api.test_ws_support import PRICE, SYMBOL, Client, LiveServer, engine_for, fund, token
 
 PATHS = pytest.mark.parametrize("ws_impl", ["auto", "websockets"], ids=["direct-write", "asgi-queue"])
-
-
-@pytest.fixture
-def seeded(redis_url: str) -> str:
-    from exchange.seed import seed_all
-
-    seed_all(redis_url)
-    return redis_url
-
-
-@pytest.fixture
-def settings(seeded: str, pg_url: str) -> Settings:
-    return ws_settings(seeded, pg_url)
 
 
 @pytest.fixture
