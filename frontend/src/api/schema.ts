@@ -159,7 +159,9 @@ export interface paths {
         put?: never;
         /**
          * Register
-         * @description Create an account (demo mode: with demo funds). 409 `EMAIL_TAKEN` when the email exists.
+         * @description Create an account (demo mode: with demo funds). 409 `EMAIL_TAKEN` when the email exists; 422
+         *     `WEAK_PASSWORD` for a password guessers try first (only spaces, one character repeated, the email,
+         *     a common password).
          */
         post: operations["register"];
         delete?: never;
