@@ -42,3 +42,14 @@ def services(request: Request[Any, Any, Any]) -> Services:
 
 def client_ip(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def limit_read(request: Request[Any, Any, Any], account_id: int | None = None) -> None:
+    """Count one read that does work per request: against `reads_account` for an account's history, else
+    against `reads_ip` (429 `RATE_LIMITED` with `Retry-After` beyond)."""
+    svc = services(request)
+    limits = svc.settings.rate_limits
+    if account_id is None:
+        await svc.limiter.hit("reads_ip", client_ip(request), limits.reads_ip)
+    else:
+        await svc.limiter.hit("reads_account", str(account_id), limits.reads_account)

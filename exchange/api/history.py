@@ -39,7 +39,7 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from exchange.api.auth import provide_account_id
-from exchange.api.context import services
+from exchange.api.context import limit_read, services
 from exchange.api.convert import OPEN_STATUSES, Market, decimal_str, order_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
@@ -592,7 +592,7 @@ class HistoryController(Controller):
     dependencies = {"account_id": Provide(provide_account_id)}
     security = [{"bearer": []}]
 
-    @get("/orders", operation_id="listOrders", responses=errors(401, 404, 503))
+    @get("/orders", operation_id="listOrders", responses=errors(401, 404, 429, 503))
     async def orders(
         self,
         request: Request[Any, Any, Any],
@@ -607,6 +607,7 @@ class HistoryController(Controller):
     ) -> OrderPage:
         """Your orders, filterable, sortable and paginated (`status=open` is live from the engine;
         `closed`/`all` come from the history database)."""
+        await limit_read(request, account_id)
         page, next_cursor = await list_orders(
             request, account_id, symbol=symbol, side=side, status=status, sort=sort, order=order,
             limit=limit, cursor=cursor,
@@ -617,7 +618,7 @@ class HistoryController(Controller):
     @get(
         "/orders/export.csv",
         operation_id="exportOrdersCsv",
-        responses=errors(401, 404, 503),
+        responses=errors(401, 404, 429, 503),
         media_type="text/csv",
     )
     async def export_csv(
@@ -631,6 +632,7 @@ class HistoryController(Controller):
         order: OrderQuery = SortOrder.DESC,
     ) -> Stream:
         """Every order matching the filters as CSV (streamed page by page; decimal strings, ms timestamps)."""
+        await limit_read(request, account_id)
         if symbol is not None:
             await services(request).markets.require(symbol)
         if status != StatusFilter.OPEN:
@@ -655,7 +657,7 @@ class HistoryController(Controller):
             headers={"Content-Disposition": 'attachment; filename="orders.csv"'},
         )
 
-    @get("/fills", operation_id="listFills", responses=errors(401, 404, 503))
+    @get("/fills", operation_id="listFills", responses=errors(401, 404, 429, 503))
     async def fills(
         self,
         request: Request[Any, Any, Any],
@@ -665,6 +667,7 @@ class HistoryController(Controller):
         cursor: CursorQuery = None,
     ) -> FillPage:
         """Your fills, newest first, with fee and liquidity (maker/taker)."""
+        await limit_read(request, account_id)
         svc = services(request)
         pool = svc.require_pool()
         if symbol is not None:
@@ -704,12 +707,13 @@ class HistoryController(Controller):
                 items.append(fill_row_out(r, market))
         return FillPage(items=items, next_cursor=next_cursor)
 
-    @get("/positions", operation_id="listPositions", responses=errors(401, 503))
+    @get("/positions", operation_id="listPositions", responses=errors(401, 429, 503))
     async def positions(
         self, request: Request[Any, Any, Any], account_id: NamedDependency[int]
     ) -> list[Position]:
         """Per market: net position from your fills, average entry price, realized and unrealized PnL
         (at the last trade price), in the market's quote asset."""
+        await limit_read(request, account_id)
         svc = services(request)
         pool = svc.require_pool()
         calcs: dict[str, PositionCalc] = {}

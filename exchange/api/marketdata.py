@@ -34,6 +34,7 @@ from litestar.params import Parameter
 from psycopg import Error as PsycopgError
 from psycopg_pool import PoolTimeout
 
+from exchange.api.context import limit_read
 from exchange.api.convert import Market, MarketCache, decimal_str
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
@@ -466,7 +467,7 @@ class MarketDataController(Controller):
         "/markets/{symbol:str}/trades",
         operation_id="listMarketTrades",
         summary="Recent trades, newest first",
-        responses=errors(404),
+        responses=errors(404, 429),
     )
     async def trades(
         self,
@@ -475,13 +476,14 @@ class MarketDataController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=500, description="how many trades (1..500)")] = 50,
     ) -> list[Trade]:
         """The newest trades of a market (Redis first, older ones from the history database)."""
+        await limit_read(request)
         return msgspec.convert(await market_data(request.app.state).recent_trades(symbol, limit), list[Trade])
 
     @get(
         "/markets/{symbol:str}/candles",
         operation_id="listCandles",
         summary="OHLCV candles, ascending",
-        responses=errors(404),
+        responses=errors(404, 429),
     )
     async def candles(
         self,
@@ -495,5 +497,6 @@ class MarketDataController(Controller):
     ) -> list[Candle]:
         """Candles built from our own trades; `t` is the bucket open time (ms). Empty buckets are omitted;
         pass the first `t` as `end` to scroll back."""
+        await limit_read(request)
         rows = await market_data(request.app.state).candles(symbol, interval.value, limit, end)
         return msgspec.convert(rows, list[Candle])

@@ -209,7 +209,7 @@ class MeController(Controller):
     dependencies = {"account_id": Provide(provide_account_id)}
     security = [{"bearer": []}]
 
-    @get("/", operation_id="me", responses=errors(401))  # reads are not rate limited
+    @get("/", operation_id="me", responses=errors(401))  # a cached read: not rate limited
     async def me(self, request: Request[Any, Any, Any], account_id: NamedDependency[int]) -> Account:
         """The authenticated account."""
         svc = services(request)

@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.params import PathParameter, QueryParameter
 
-from exchange.api.context import services
+from exchange.api.context import limit_read, services
 from exchange.api.convert import Market, levels_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.estimate import ESTIMATE_DEPTH, estimate
@@ -52,9 +52,10 @@ class ReferenceController(Controller):
         """Every market with its tick/lot sizes, limits, fee rates (e.g. "0.001" = 0.1 %) and status."""
         return [MarketOut(**m.as_api()) for m in await services(request).markets.all(fresh=True)]
 
-    @get("/markets/{symbol:str}/book", operation_id="getBook", responses=errors(404))
+    @get("/markets/{symbol:str}/book", operation_id="getBook", responses=errors(404, 429))
     async def book(self, request: Request[Any, Any, Any], symbol: SymbolPath, depth: Depth = 50) -> Book:
         """The order book (best first), `seq` on the same scale as the WebSocket book updates."""
+        await limit_read(request)
         market = await _market(request, symbol)
         raw = await engine_call(services(request).engine.book, symbol, depth)
         return Book(
@@ -64,11 +65,12 @@ class ReferenceController(Controller):
             asks=levels_out(raw["asks"], market),
         )
 
-    @get("/markets/{symbol:str}/estimate", operation_id="estimateMarketOrder", responses=errors(404))
+    @get("/markets/{symbol:str}/estimate", operation_id="estimateMarketOrder", responses=errors(404, 429))
     async def estimate(self, request: Request[Any, Any, Any], symbol: SymbolPath, qty: Qty) -> Estimate:
         """The current prices for a volume: what buying and what selling `qty` would get against the book
         now (average and worst price, notional, taker fee, total; `complete` is false when the book, read
         500 levels deep, cannot fill it all). An estimate: fills round per maker order, and the book moves."""
+        await limit_read(request)
         market = await _market(request, symbol)
         lots = market.qty_in(qty)
         if lots < 1:

@@ -52,6 +52,12 @@ class RateLimits:
     """EXCHANGE_RATE_REGISTER_IP (per minute): registrations per client IP."""
     refresh_ip: RateLimit = RateLimit(120, 60)
     """EXCHANGE_RATE_REFRESH_IP (per minute): token refreshes per client IP."""
+    reads_ip: RateLimit = RateLimit(1200, 60)
+    """EXCHANGE_RATE_READS_IP (per minute): market-data reads that do work per request (book, estimate,
+    trades, candles) per client IP. Cached lists (assets, markets, tickers) are not counted."""
+    reads_account: RateLimit = RateLimit(1200, 60)
+    """EXCHANGE_RATE_READS_ACCOUNT (per minute): history reads from PostgreSQL (orders, CSV export, fills,
+    positions) per account."""
 
     @classmethod
     def from_env(cls) -> RateLimits:
@@ -62,6 +68,8 @@ class RateLimits:
             login_ip=RateLimit(_int("EXCHANGE_RATE_LOGIN_IP", 60), 60),
             register_ip=RateLimit(_int("EXCHANGE_RATE_REGISTER_IP", 30), 60),
             refresh_ip=RateLimit(_int("EXCHANGE_RATE_REFRESH_IP", 120), 60),
+            reads_ip=RateLimit(_int("EXCHANGE_RATE_READS_IP", 1200), 60),
+            reads_account=RateLimit(_int("EXCHANGE_RATE_READS_ACCOUNT", 1200), 60),
         )
 
 

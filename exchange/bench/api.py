@@ -76,6 +76,8 @@ BENCH_ENV = {  # limits raised for a stack we start ourselves
     "EXCHANGE_RATE_LOGIN_IP": "100000",
     "EXCHANGE_RATE_LOGIN_EMAIL": "100000",
     "EXCHANGE_RATE_LOGIN_EMAIL_ALL": "100000",
+    "EXCHANGE_RATE_READS_IP": "0",
+    "EXCHANGE_RATE_READS_ACCOUNT": "0",
     "EXCHANGE_WS_FRAMES_PER_S": "1000000",
     # every client of the benchmark comes from 127.0.0.1: no per-address caps (0 = none)
     "EXCHANGE_WS_MAX_PER_IP": "0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from exchange.api import routes_auth
+from exchange.api import context, routes_auth
 from exchange.api.app import create_app
 from exchange.api.settings import RateLimit, RateLimits
 from tests.api.conftest import PASSWORD, error_code, make_settings, new_email, register, seed
@@ -101,9 +101,43 @@ async def test_order_rate_is_limited_per_account_across_apps(redis_url: str, pg_
         assert (await two.post("/api/orders", json=order, headers=bob.headers)).status_code == 201
 
 
+async def test_reads_that_do_work_are_limited_per_ip_and_history_per_account(
+    redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Book, estimate, trades and candles count against `reads_ip` (another IP is unaffected); the history
+    reads (orders, export, fills, positions) against `reads_account` (another account is unaffected);
+    cached lists (markets, tickers) and `GET /api/me` count against neither. Over a limit: 429 with
+    Retry-After."""
+    monkeypatch.setattr(context, "client_ip", lambda req: req.headers.get("x-test-ip", "testclient"))
+    seed(redis_url)
+    limits = RateLimits(
+        login_ip=RateLimit(1000, 60),
+        register_ip=RateLimit(100, 60),
+        reads_ip=RateLimit(4, 60),
+        reads_account=RateLimit(4, 60),
+    )
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
+        public = ["/api/markets/BTC-USDT/book", "/api/markets/BTC-USDT/estimate?qty=0.1",
+                  "/api/markets/BTC-USDT/trades", "/api/markets/BTC-USDT/candles"]  # fmt: skip
+        assert [(await client.get(p)).status_code for p in public] == [200] * 4
+        r = await client.get(public[0])
+        assert r.status_code == 429 and error_code(r) == "RATE_LIMITED" and int(r.headers["retry-after"]) >= 1
+        assert (await client.get(public[0], headers={"x-test-ip": "10.0.0.9"})).status_code == 200
+        for free in ("/api/markets", "/api/tickers", "/api/assets"):
+            assert (await client.get(free)).status_code == 200, free
+        alice, bob = await register(client), await register(client)
+        history = ["/api/orders?status=all", "/api/orders/export.csv", "/api/fills", "/api/positions"]
+        codes = [(await client.get(p, headers=alice.headers)).status_code for p in history]
+        assert codes == [200] * 4
+        assert (await client.get("/api/me", headers=alice.headers)).status_code == 200
+        assert (await client.get("/api/fills", headers=alice.headers)).status_code == 429
+        assert (await client.get("/api/fills", headers=bob.headers)).status_code == 200
+
+
 def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
-    """The schema promises 429 only where a limit applies: orders (place, cancel, cancel all) and the auth
-    writes (register, login, refresh); reads such as `GET /api/me` are not rate limited."""
+    """The schema promises 429 only where a limit applies: orders (place, cancel, cancel all), the auth
+    writes (register, login, refresh) and the reads that do work per request (book, estimate, trades,
+    candles; the history); cached lists and `GET /api/me` are not rate limited."""
     schema = create_app(make_settings("redis://127.0.0.1:1/0", "")).openapi_schema.to_schema()
     limited = {
         op["operationId"]
@@ -111,4 +145,8 @@ def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
         for op in path.values()
         if isinstance(op, dict) and "429" in op.get("responses", {})
     }
-    assert limited == {"register", "login", "refresh", "placeOrder", "cancelOrder", "cancelAllOrders"}
+    assert limited == {
+        "register", "login", "refresh", "placeOrder", "cancelOrder", "cancelAllOrders",
+        "getBook", "estimateMarketOrder", "listMarketTrades", "listCandles",
+        "listOrders", "exportOrdersCsv", "listFills", "listPositions",
+    }  # fmt: skip
