@@ -64,7 +64,9 @@ SYMBOL = "BTC-USDT"
 PRICE = "60000"
 QTY = "0.0001"  # 6 USDT per trade, above the 5 USDT minimum notional
 P99_BOUND_MS = 50.0
-DEFAULT_RATES = "500,750,1000,1250,1500,2000,3000,4000,5000,6000,8000"
+# steps about 10-25 % apart, the same for every kind: the highest passing rates (and their ratio) are
+# measured to a step's width
+DEFAULT_RATES = "500,750,1000,1250,1500,1750,2000,2250,2500,2750,3000,3500,4000,4500,5000,5500,6000,7000,8000"
 RATES = tuple(int(r) for r in os.environ.get("EXCHANGE_BENCH_RATES", DEFAULT_RATES).split(","))
 WS_CONNECTIONS_PER_ACCOUNT = 4
 FANOUT_TRADES_PER_S = 200
