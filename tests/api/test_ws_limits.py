@@ -146,10 +146,10 @@ async def test_slots_of_a_process_that_died_stop_counting_after_the_lease(redis_
     releasing them, they lapse within the lease and another process may take them."""
     client = aioredis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
     try:
-        dying, other = ConnectionSlots(client, lease_s=1.0), ConnectionSlots(client, lease_s=1.0)
+        dying, other = ConnectionSlots(client, lease_s=2.0), ConnectionSlots(client, lease_s=2.0)
         assert await dying.take("ip", "198.51.100.1", 2) is not None
         assert await dying.take("ip", "198.51.100.1", 2) is not None
-        await asyncio.sleep(2.0)  # two leases: renewals alone keep them
+        await asyncio.sleep(3.0)  # past the first lease: renewals (every 0.67 s) alone keep them
         assert await other.take("ip", "198.51.100.1", 2) is None
         await dying.stop()  # the process dies: no release, no more renewals
         deadline = time.monotonic() + 5
@@ -260,9 +260,10 @@ def test_private_frames_stop_at_token_expiry_with_token_expired_and_close_4001(s
 
 
 def test_re_sending_auth_before_expiry_keeps_the_private_subscriptions(serve, settings):
-    """Tokens of 1-2 s, a fresh `auth` every 0.3 s: 4 s later the connection is open, was never told
-    TOKEN_EXPIRED, and still receives the account's orders."""
-    api = short_lived(settings)
+    """Tokens of 2-3 s, a fresh `auth` every 0.3 s: 5 s later (past the first token's life) the connection
+    is open, was never told TOKEN_EXPIRED, and still receives the account's orders. (Each token outlives
+    the next `auth` by more than a second and a half, so a slow machine does not end it early.)"""
+    api = replace(settings, access_ttl_s=3)
     engine = engine_for(settings.redis_url or "")
     fund(engine, 62)
     server = serve(WsSettings(), api=api)
@@ -270,7 +271,7 @@ def test_re_sending_auth_before_expiry_keeps_the_private_subscriptions(serve, se
     c = Client(server.ws_url)
     c.request({"op": "auth", "req_id": "a", "token": issuer.issue_access(62)})
     assert c.request({"op": "subscribe", "req_id": "s", "channels": ["orders"]})["op"] == "subscribed"
-    until = time.monotonic() + 4
+    until = time.monotonic() + 5
     n = 0
     while time.monotonic() < until:
         n += 1
