@@ -44,7 +44,10 @@ def _balances(client: redis.Redis) -> dict[tuple[int, str], tuple[int, int]]:
 def _stream(client: redis.Redis, key: str) -> list[tuple[str, dict[str, str]]]:
     from exchange.engine.codec import event_fields
 
-    return [(eid, event_fields(eid, fields)) for eid, fields in client.xrange(key)]
+    return [
+        (eid, {**event_fields(eid, fields), "call": fields.get("call", "")})
+        for eid, fields in client.xrange(key)
+    ]
 
 
 def check_conservation(client: redis.Redis) -> None:
@@ -146,27 +149,29 @@ def check_open_sets(client: redis.Redis) -> None:
 
 
 def check_streams(client: redis.Redis) -> None:
-    """Every stream's seqs are contiguous from 1 with entry id {seq}-0; counters match the last seq."""
+    """Every stream's seqs are contiguous from 1 with entry id {seq}-0; counters match the last seq; the call
+    numbers are in order (`check_call_numbers`)."""
+    streams: dict[str, list[tuple[str, dict[str, str]]]] = {}
     for symbol in client.smembers("markets"):
-        entries = _stream(client, f"events:{symbol}")
+        entries = streams[f"events:{symbol}"] = _stream(client, f"events:{symbol}")
         for i, (eid, f) in enumerate(entries, start=1):
             assert eid == f"{i}-0" and f["seq"] == str(i), f"events:{symbol} entry {eid} is not seq {i}"
         assert int(client.hget(f"market:{symbol}", "seq") or 0) == len(entries)
-    wallet = _stream(client, "events:wallet")
+    wallet = streams["events:wallet"] = _stream(client, "events:wallet")
     for i, (eid, f) in enumerate(wallet, start=1):
         assert eid == f"{i}-0" and f["seq"] == str(i)
     assert int(client.get("seq:wallet") or 0) == len(wallet)
-    check_call_numbers(client)
+    check_call_numbers(client, streams)
 
 
-def check_call_numbers(client: redis.Redis) -> None:
+def check_call_numbers(client: redis.Redis, streams: dict[str, list[tuple[str, dict[str, str]]]]) -> None:
     """Every event carries the number of the engine call that wrote it (`call`, from seq:call): within a
     stream the numbers never go down and a call's events are one run, and seq:call is the largest number
     (a call takes one only when it writes an event)."""
     top = 0
-    for key in [f"events:{s}" for s in client.smembers("markets")] + ["events:wallet"]:
-        calls = [int(fields["call"]) for _eid, fields in client.xrange(key)]
-        assert all(c >= 1 for c in calls), f"{key}: an event without its call number"
+    for key, entries in streams.items():
+        assert all(f.get("call") for _eid, f in entries), f"{key}: an event without its call number"
+        calls = [int(f["call"]) for _eid, f in entries]
         assert calls == sorted(calls), f"{key}: call numbers go down"
         runs = [c for i, c in enumerate(calls) if i == 0 or calls[i - 1] != c]
         assert len(runs) == len(set(runs)), f"{key}: a call's events are not together"

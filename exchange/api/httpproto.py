@@ -43,30 +43,22 @@ _RESPONSE = b"".join(
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's `HttpToolsProtocol`, refusing a request whose head passes `MAX_HEAD_BYTES` (see module).
 
-    Two counts: `_head_size`, exact (the target and every header name and value, as the parser hands them
-    over), checked when the head is complete; and `_head_bytes`, the reads that ended inside a head, checked
-    after each read, so a head that never ends is refused before the parser buffers more of it."""
+    Checked twice: when the head is complete, its exact size (the target, every header name and value, as
+    the parser handed them over); and after each read that ended inside a head, the bytes read so far, so a
+    head that never ends is refused before the parser buffers more of it."""
 
     _in_head = True  # a connection starts with a request head
-    _head_bytes = 0
-    _head_size = 0
+    _head_bytes = 0  # bytes of the reads that ended inside the current head
     _refused = False
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._in_head, self._head_bytes, self._head_size = True, 0, 0
-
-    def on_url(self, url: bytes) -> None:
-        self._head_size += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4  # ": " and CRLF
-        super().on_header(name, value)
+        self._in_head, self._head_bytes = True, 0
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        if self._head_size > MAX_HEAD_BYTES:
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)  # ": ", CRLF
+        if size > MAX_HEAD_BYTES:
             self._refuse()
             return
         super().on_headers_complete()
