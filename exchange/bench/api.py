@@ -1,8 +1,10 @@
 """`exchange bench api`: order entry and fan-out latency of the whole stack, measured open-loop.
 
-Starts `exchange up --no-mm` in a subprocess (tmp data dir, free port, order/frame rate limits raised)
-unless `--url` names a running API (then its rate limits apply and it must run in demo mode, since the
-benchmark trades with freshly registered demo accounts).
+Starts `exchange up --no-mm` in a subprocess (tmp data dir, free port, rate limits and the WebSocket
+per-address caps lifted: `BENCH_ENV`) unless `--url` names a running API. Then its limits apply (start it
+with the `BENCH_ENV` variables: with the default of 100 WebSocket connections per address, most of the 500
+fan-out clients, all from 127.0.0.1, would be refused) and it must run in demo mode, since the benchmark
+trades with freshly registered demo accounts.
 
 Open loop: every request has a scheduled send time (`t0 + i / rate`); latency is measured from that
 scheduled time to the answer, so a slow server cannot hide its backlog (no coordinated omission). Load
