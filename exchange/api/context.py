@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 
 from exchange.api.accounts import AccountCache
 from exchange.api.auth import TokenService
@@ -40,8 +41,11 @@ def services(request: Request[Any, Any, Any]) -> Services:
     return svc
 
 
-def client_ip(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The client address every per-address limit uses (REST and WebSocket): the ASGI client, which uvicorn
+    takes from `X-Forwarded-For` only when the peer is a trusted proxy (`--proxy-headers`,
+    `FORWARDED_ALLOW_IPS`)."""
+    return connection.client.host if connection.client else "unknown"
 
 
 async def limit_read(request: Request[Any, Any, Any], account_id: int | None = None) -> None:

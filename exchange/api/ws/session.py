@@ -59,6 +59,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from exchange.api import metrics
+from exchange.api.context import client_ip
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.hub import Delivery, Topic
 from exchange.api.rawsocket import RawSocket, text_frame
@@ -661,13 +662,6 @@ def _error_frame(
         error["retry_after"] = retry_after
     frame["error"] = error
     return frame
-
-
-def client_ip(socket: WebSocket[Any, Any, Any]) -> str:
-    """The client address the REST limits use too (`exchange.api.context.client_ip`): the ASGI client,
-    which uvicorn takes from `X-Forwarded-For` only when the peer is a trusted proxy (`--proxy-headers`,
-    `FORWARDED_ALLOW_IPS`)."""
-    return socket.client.host if socket.client else "unknown"
 
 
 _OPS: dict[str, Any] = {
