@@ -36,3 +36,31 @@ def test_unknown_benchmark_is_rejected() -> None:
     """Only engine, api and persist are accepted."""
     with pytest.raises(SystemExit):
         _parse(["nope"])
+
+
+def test_sigterm_stops_a_benchmark_through_its_cleanup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A SIGTERM during main() raises SystemExit inside it, so its `finally` (stopping the servers and the
+    stack it started) runs; the previous SIGTERM handler is back afterwards."""
+    import os
+    import signal
+    import time
+
+    cleaned: list[bool] = []
+
+    def main(args: argparse.Namespace) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler's SystemExit interrupts it
+            return 0
+        finally:
+            cleaned.append(True)
+
+    fake = types.ModuleType("exchange.bench.persist")
+    fake.main = main  # type: ignore[attr-defined]
+    monkeypatch.setitem(__import__("sys").modules, "exchange.bench.persist", fake)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as exc:
+        bench.run(_parse(["persist"]))
+    assert exc.value.code == 128 + signal.SIGTERM
+    assert cleaned == [True]
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -2,13 +2,18 @@
 
 Each benchmark lives in `exchange/bench/<which>.py` (engine: engine helper, api: API helper, persist:
 persistence helper) and reads the shared options below from `args`.
+
+SIGTERM (`kill`, `timeout`) ends a benchmark as Ctrl-C does: it raises `SystemExit`, so every server and
+stack the benchmark started is stopped by its context manager instead of being left running.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+from types import FrameType
 
 BENCHMARKS = ("engine", "api", "persist")
 
@@ -45,4 +50,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return int(module.main(args) or 0)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return int(module.main(args) or 0)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
