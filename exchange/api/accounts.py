@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from psycopg import errors as pg_errors
@@ -103,10 +104,16 @@ async def store_refresh(pool: Any, jti: str, account_id: int, expires_at: int) -
         )
 
 
-async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new_expires_at: int) -> bool:
-    """Atomically retire `jti` and store `new_jti`. False when `jti` is unknown, expired or revoked; when it
-    was already rotated (used before), every token of the account is revoked too: a reused refresh token
-    means it leaked."""
+class Rotation(StrEnum):
+    ROTATED = "rotated"
+    INVALID = "invalid"  # unknown, expired or revoked
+    REUSED = "reused"  # rotated before: it leaked, and every refresh token of the account is now revoked
+
+
+async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new_expires_at: int) -> Rotation:
+    """Atomically retire `jti` and store `new_jti`. INVALID when `jti` is unknown, expired or revoked; REUSED
+    when it was already rotated (used before): every refresh token of the account is revoked too, since a
+    reused refresh token means it leaked (the caller ends the access tokens)."""
     async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         await cur.execute(
             "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = %s "
@@ -125,12 +132,13 @@ async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new
                     "WHERE account_id = %s AND revoked_at IS NULL",
                     (account_id,),
                 )
-            return False
+                return Rotation.REUSED
+            return Rotation.INVALID
         await cur.execute(
             "INSERT INTO refresh_tokens (jti, account_id, expires_at) VALUES (%s, %s, %s)",
             (new_jti, account_id, datetime.fromtimestamp(new_expires_at, tz=UTC)),
         )
-    return True
+    return Rotation.ROTATED
 
 
 async def revoke_refresh(pool: Any, account_id: int, jti: str | None = None) -> int:

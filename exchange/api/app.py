@@ -21,6 +21,8 @@ hooks run (the WebSocket hub has its own connection), and last `_reset_state` dr
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -43,7 +45,7 @@ from litestar.response import File
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from exchange import __version__
-from exchange.api import metrics
+from exchange.api import metrics, revocation
 from exchange.api.auth import TokenService
 from exchange.api.context import Services
 from exchange.api.convert import MarketCache
@@ -439,9 +441,13 @@ def create_app(
             svc.tokens,
             clock_fn,
         )
+        follower = asyncio.create_task(revocation.follow(client, svc.tokens.revocations), name="revocations")
         try:
             yield
         finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
             cast(ExchangeApp, app).order_route = None
             if own_pool and db_pool is not None:
                 await db_pool.close()

@@ -1,12 +1,13 @@
 """Passwords (argon2id) and tokens (JWT, HS256 pinned, issuer and audience checked).
 
 - Access token: `{"sub": "<account id>", "typ": "access", "iss", "aud", "iat", "exp", "jti"}`, lifetime
-  `settings.access_ttl_s` (<= 15 min). Stateless: valid until it expires.
+  `settings.access_ttl_s` (<= 15 min; `iat` to the millisecond). Stateless: valid until it expires or a
+  logout revokes it (`exchange.api.revocation`: `tokens.revocations` is this process's view).
 - Refresh token: the same claims with `"typ": "refresh"`; its `jti` is stored in PostgreSQL
   `refresh_tokens` and every use rotates it (the old one stops working; a reused rotated token revokes every
   refresh token of the account, see `exchange.api.accounts.rotate_refresh`).
 
-The WebSocket (`exchange.api.ws`) authenticates with `app.state.tokens.decode_access(token) -> account id`.
+The WebSocket (`exchange.api.ws`) authenticates with `app.state.tokens.decode_access_claims(token)`.
 `provide_account_id` is the Litestar dependency for `Authorization: Bearer <access token>`.
 """
 
@@ -24,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from litestar import Request
 
 from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.revocation import AccessClaims, Revocations
 from exchange.api.settings import Settings
 
 ALGORITHM = "HS256"
@@ -69,18 +71,20 @@ class TokenService:
         self.access_ttl_s = settings.access_ttl_s
         self.refresh_ttl_s = settings.refresh_ttl_s
         self._clock = clock
-        self._verified: dict[str, tuple[int, int]] = {}  # access token -> (account id, exp)
+        self._verified: dict[str, AccessClaims] = {}  # access token -> its claims
+        self.revocations = Revocations(self.access_ttl_s)
 
     def _encode(self, account_id: int, typ: str, ttl_s: int) -> tuple[str, str, int]:
-        now = int(self._clock())
+        now_ms = int(self._clock() * 1000)
         jti = secrets.token_urlsafe(18)
-        exp = now + ttl_s
+        exp = now_ms // 1000 + ttl_s
         claims = {
             "sub": str(account_id),
             "typ": typ,
             "iss": self._issuer,
             "aud": self._audience,
-            "iat": now,
+            # to the millisecond: a revocation of every token issued before an instant compares with it
+            "iat": now_ms // 1000 if now_ms % 1000 == 0 else now_ms / 1000,
             "exp": exp,
             "jti": jti,
         }
@@ -119,26 +123,38 @@ class TokenService:
         return claims
 
     def decode_access(self, token: str) -> int:
-        """The account id of a valid access token, else `ApiError(INVALID_TOKEN)` (401).
+        """The account id of a valid access token, else `ApiError(INVALID_TOKEN)` (401)."""
+        return self.decode_access_claims(token).account_id
+
+    def decode_access_claims(self, token: str) -> AccessClaims:
+        """The claims of a valid, unrevoked access token, else `ApiError(INVALID_TOKEN)` (401).
 
         Verified tokens are remembered (by their exact text) until they expire, so a client's repeated
-        requests skip the signature check; only successes are cached and `exp` is re-checked each time."""
-        cached = self._verified.get(token)
-        if cached is not None:
-            account_id, exp = cached
-            if self._clock() < exp:
-                return account_id
-            del self._verified[token]
-        claims = self._decode(token, "access")
-        account_id = int(claims["sub"])
-        if len(self._verified) >= VERIFIED_CACHE_SIZE:
-            self._verified.clear()  # crude but bounded; a full cache refills from live clients
-        self._verified[token] = (account_id, int(claims["exp"]))
-        return account_id
+        requests skip the signature check; only successes are cached, and `exp` and revocation are checked
+        on every call."""
+        claims = self._verified.get(token)
+        if claims is None or self._clock() >= claims.exp:
+            if claims is not None:
+                del self._verified[token]
+            decoded = self._decode(token, "access")
+            claims = AccessClaims(
+                int(decoded["sub"]), str(decoded["jti"]), _epoch_ms(decoded["iat"]), int(decoded["exp"])
+            )
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()  # crude but bounded; a full cache refills from live clients
+            self._verified[token] = claims
+        if self.revocations.revoked(claims):
+            raise ApiError(ErrorCode.INVALID_TOKEN, "token revoked (logged out)")
+        return claims
 
     def decode_refresh(self, token: str) -> RefreshClaims:
         claims = self._decode(token, "refresh")
         return RefreshClaims(int(claims["sub"]), str(claims["jti"]), int(claims["exp"]))
+
+
+def _epoch_ms(iat: Any) -> int:
+    """`iat` (seconds, possibly fractional: PyJWT checked it is a number) in whole milliseconds."""
+    return round(float(iat) * 1000)
 
 
 def bearer_token(request: Request[Any, Any, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -11,7 +12,7 @@ from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
-from exchange.api import accounts
+from exchange.api import accounts, revocation
 from exchange.api.auth import hash_password, provide_account_id, verify_password
 from exchange.api.context import Services, client_ip, services
 from exchange.api.errors import ApiError, ErrorCode
@@ -157,7 +158,9 @@ class AuthController(Controller):
     ) -> Response[TokenPair]:
         """Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
         rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie (as it
-        does for a body token with `refresh_cookie: true`: how a session kept by script moves to it)."""
+        does for a body token with `refresh_cookie: true`: how a session kept by script moves to it). A
+        refresh token presented a second time has leaked: every session of the account ends (its refresh
+        tokens and its access tokens)."""
         svc = services(request)
         if data.refresh_cookie:
             _same_site(request, svc)
@@ -170,10 +173,12 @@ class AuthController(Controller):
                 raise ApiError(ErrorCode.INVALID_TOKEN, "no refresh token in the body or the cookie")
         claims = svc.tokens.decode_refresh(token)
         new_refresh, new_claims = svc.tokens.issue_refresh(claims.account_id)
-        ok = await accounts.rotate_refresh(
+        rotation = await accounts.rotate_refresh(
             svc.require_pool(), claims.jti, claims.account_id, new_claims.jti, new_claims.expires_at
         )
-        if not ok:
+        if rotation is accounts.Rotation.REUSED:  # it leaked: end the access tokens of the account too
+            await revocation.revoke_account(svc.redis, svc.tokens.revocations, claims.account_id, time.time())
+        if rotation is not accounts.Rotation.ROTATED:
             raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token revoked or already used")
         return _tokens(
             request, svc, claims.account_id, new_refresh, cookie=from_cookie or data.refresh_cookie
@@ -182,12 +187,16 @@ class AuthController(Controller):
     @post("/logout", operation_id="logout", status_code=204, responses=errors(401, 422))
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> Response[None]:
         """Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
-        cookie), or without a cookie, given a bearer access token, every refresh token of the account."""
+        cookie), or without a cookie, given a bearer access token, every refresh token of the account and
+        every access token issued so far (logout everywhere). The access tokens presented (`access_token`,
+        the bearer header) stop working at once, REST and WebSocket, in every API process."""
         svc = services(request)
         pool = svc.require_pool()
+        bearer = _bearer_or_none(request)
         if data.refresh_token is not None:
             claims = svc.tokens.decode_refresh(data.refresh_token)
             await accounts.revoke_refresh(pool, claims.account_id, claims.jti)
+            await _end_access_tokens(svc, data.access_token, bearer)
             return Response(None, status_code=204)
         cookie = _cookie_token(request, svc)
         if cookie is not None:
@@ -197,10 +206,33 @@ class AuthController(Controller):
                 pass
             else:
                 await accounts.revoke_refresh(pool, claims.account_id, claims.jti)
+            await _end_access_tokens(svc, data.access_token, bearer)
             return Response(None, status_code=204, cookies=[_refresh_cookie(request, None, 0)])
+        if bearer is None and data.access_token is not None:  # no session to end but this token's
+            access = svc.tokens.decode_access_claims(data.access_token)
+            await revocation.revoke_token(svc.redis, svc.tokens.revocations, access)
+            return Response(None, status_code=204)
         account_id = await provide_account_id(request)
         await accounts.revoke_refresh(pool, account_id)
+        await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
         return Response(None, status_code=204)
+
+
+def _bearer_or_none(request: Request[Any, Any, Any]) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def _end_access_tokens(svc: Services, *tokens: str | None) -> None:
+    """Revoke each access token that still verifies (one that does not works nowhere already)."""
+    for token in tokens:
+        if token is None:
+            continue
+        try:
+            claims = svc.tokens.decode_access_claims(token)
+        except ApiError:
+            continue
+        await revocation.revoke_token(svc.redis, svc.tokens.revocations, claims)
 
 
 class MeController(Controller):

@@ -2,6 +2,10 @@
 
 Without `--password` a random password is generated and printed once. The database comes from
 `--database-url`, else `EXCHANGE_DATABASE_URL`, else the running stack (`<data-dir>/stack.json`).
+
+`--update` resets an existing account's password and ends every session of the old one: its refresh tokens
+(PostgreSQL) and, through Redis (`EXCHANGE_REDIS_URL` or the stack's), its access tokens
+(`exchange.api.revocation`). Without a reachable Redis the access tokens end when they expire.
 """
 
 from __future__ import annotations
@@ -9,13 +13,19 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import psycopg
+import redis
+from redis.exceptions import RedisError
 
 from exchange.api.accounts import normalize_email
 from exchange.api.auth import hash_password_sync
 from exchange.api.password_policy import password_problem
+from exchange.api.revocation import revoke_account_sync
+from exchange.api.settings import MAX_ACCESS_TTL_S
+from exchange.config import stack_urls
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,16 +48,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _database_url(args: argparse.Namespace) -> str | None:
     if args.database_url:
         return str(args.database_url)
-    from exchange.config import stack_urls
-
     return stack_urls(Path(args.data_dir) if args.data_dir else None)[1]
+
+
+def end_access_tokens(args: argparse.Namespace, account_id: int) -> str | None:
+    """Revoke the account's access tokens issued until now; None when done, else why not."""
+    redis_url = stack_urls(Path(args.data_dir) if args.data_dir else None)[0]
+    if not redis_url:
+        return "no Redis known (EXCHANGE_REDIS_URL or a running stack)"
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        revoke_account_sync(client, MAX_ACCESS_TTL_S, account_id, time.time())
+    except (RedisError, OSError) as exc:
+        return f"Redis unreachable ({exc})"
+    finally:
+        client.close()
+    return None
 
 
 def create_user(
     database_url: str, email: str, password: str, admin: bool = False, update: bool = False
 ) -> int:
     """Insert (or with `update`, reset) an account; returns its id. Raises `ValueError` if it exists. A reset
-    revokes the account's refresh tokens: the old password's sessions end when their access token expires."""
+    revokes the account's refresh tokens (`run` also ends its access tokens, through Redis)."""
     return save_user(database_url, email, password, admin, update)[0]
 
 
@@ -107,6 +130,12 @@ def run(args: argparse.Namespace) -> int:
     role = "admin" if is_admin else "user"
     done = "created" if created else "updated (new password)"
     print(f"{done} {role} account {account_id} <{normalize_email(args.email)}>")
+    if not created:
+        problem = end_access_tokens(args, account_id)
+        if problem is not None:
+            minutes = MAX_ACCESS_TTL_S // 60
+            print(f"warning: {problem}: the old sessions' access tokens end when they expire "
+                  f"(at most {minutes} min)", file=sys.stderr)  # fmt: skip
     if generated:
         print(f"password: {password}")
     return 0

@@ -124,7 +124,7 @@ def test_a_cached_access_token_still_expires() -> None:
     from exchange.api.settings import Settings
 
     settings = Settings(jwt_secret=JWT_SECRET, access_ttl_s=600)
-    # iat is whole seconds (rounded down): this token expires 1 to 2 s from now, never at once
+    # exp counts from the whole second (rounded down): this token expires 1 to 2 s from now, never at once
     issuer = TokenService(settings, clock=lambda: time.time() - 598)
     verifier = TokenService(settings)
     token = issuer.issue_access(7)

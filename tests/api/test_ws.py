@@ -358,7 +358,7 @@ def test_an_expired_token_opens_no_new_private_subscription(seeded, pg_url, engi
     needed), while public channels still subscribe; nothing of the account's is pushed."""
     settings = ws_settings(seeded, pg_url)
     fund(engine, 51)
-    # iat is whole seconds (rounded down): the token lives 2.5 to 3.5 s, time enough for the auth round trip
+    # exp counts from the whole second (rounded down): the token lives 2.5 to 3.5 s, enough for the auth trip
     soon = TokenService(settings, clock=lambda: time.time() - settings.access_ttl_s + 3.5)
     server = LiveServer(create_app(settings)).start()
     try:

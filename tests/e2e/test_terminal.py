@@ -697,8 +697,10 @@ def refresh_cookie(page: Any) -> dict[str, Any] | None:
 def test_the_refresh_token_is_an_httponly_cookie_the_page_cannot_read(stack: Stack, new_page: Any) -> None:
     """After login no token is in storage or document.cookie: the refresh token is an httpOnly, strict
     cookie for /api/auth. A reload gets a new access token by rotating it; logging out revokes and clears
-    it."""
+    it, and ends the access token the page held (in every API process)."""
     page = new_page()
+    bearers: list[str] = []
+    page.on("request", lambda r: bearers.append(r.headers.get("authorization", "")))
     email = stack.register("refresh")
     login(page, email)
     assert json.loads(page.evaluate("localStorage.getItem('exchange.session')")) == {"email": email}
@@ -721,6 +723,11 @@ def test_the_refresh_token_is_an_httponly_cookie_the_page_cannot_read(stack: Sta
     assert refresh_cookie(page) is None
     r = httpx.post(f"{stack.base_url}/api/auth/refresh", json={"refresh_token": rotated["value"]})
     assert r.status_code == 401  # revoked by the logout, not only forgotten by the browser
+    held = [b for b in bearers if b.startswith("Bearer ")][-1]  # the page's last access token
+    deadline = time.monotonic() + 5  # the other API process reads the revocation within a second
+    while httpx.get(f"{stack.base_url}/api/me", headers={"Authorization": held}).status_code != 401:
+        assert time.monotonic() < deadline, "the page's access token still works after the logout"
+        time.sleep(0.1)
 
 
 def test_reconnects_and_resubscribes_after_the_api_restarts(stack: Stack, new_page: Any) -> None:

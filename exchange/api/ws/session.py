@@ -16,7 +16,9 @@ post_only?, client_order_id?, stp?`; unknown fields -> VALIDATION_ERROR) and ans
 rate limit as REST. After the token expires, trading ops and new private subscriptions answer INVALID_TOKEN
 until a fresh `auth` (same account; another account -> ALREADY_AUTHENTICATED, open a new connection); a
 connection that still holds private subscriptions when the token's `exp` passes without a fresh `auth`
-gets TOKEN_EXPIRED and is closed (4001). Every `auth` moves that deadline to the new token's `exp`.
+gets TOKEN_EXPIRED and is closed (4001). Every `auth` moves that deadline to the new token's `exp`. A
+logout that revokes the token (`exchange.api.revocation`) ends it the same way, within about a second in
+every API process: TOKEN_REVOKED, and close 4001 when the connection holds private subscriptions.
 
 Limits beyond one connection (`exchange.api.ws.limits`, counted in Redis across API processes): at most
 `max_per_ip` connections per client address (checked at the handshake) and `max_per_account` per account
@@ -28,7 +30,8 @@ Error codes of the protocol itself: BAD_FRAME (not a JSON object, bad `channels`
 frame), FRAME_TOO_LARGE (> `max_frame_bytes`), UNKNOWN_OP, INVALID_CHANNEL, UNKNOWN_MARKET,
 TOO_MANY_CHANNELS (> `max_channels` per connection), AUTH_REQUIRED, ALREADY_AUTHENTICATED, RATE_LIMITED
 (> `frames_per_s` frames per connection, the account's order limit, or the `snapshots` limit; the error
-carries `retry_after`), TOO_MANY_CONNECTIONS (then close 4029), TOKEN_EXPIRED (then close 4001),
+carries `retry_after`), TOO_MANY_CONNECTIONS (then close 4029), TOKEN_EXPIRED and TOKEN_REVOKED (then
+close 4001),
 UNAVAILABLE (a backing service failed; retry); API codes (INVALID_TOKEN, VALIDATION_ERROR,
 INSUFFICIENT_FUNDS, ORDER_NOT_FOUND, ...) pass through from `exchange.api.trading`. Limits:
 `exchange.api.ws.context.WsSettings` (EXCHANGE_WS_* variables).
@@ -53,7 +56,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
 import msgspec
 from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
@@ -63,6 +65,7 @@ from exchange.api.context import client_ip
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.hub import Delivery, Topic
 from exchange.api.rawsocket import RawSocket, text_frame
+from exchange.api.revocation import AccessClaims
 from exchange.api.schemas import parse_order_create
 from exchange.api.trading import cancel_order, place_order
 from exchange.api.ws.context import WsContext
@@ -110,6 +113,7 @@ class WsCode:
     RATE_LIMITED = "RATE_LIMITED"
     TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_REVOKED = "TOKEN_REVOKED"
     UNAVAILABLE = "UNAVAILABLE"
 
 
@@ -146,6 +150,7 @@ class Session:
         self.by_topic: dict[str, _Sub] = {}
         self.account: int | None = None
         self.token_exp: float = 0.0
+        self.claims: AccessClaims | None = None  # of the last `auth`'s token
         self.ip = client_ip(socket)
         self._slots: list[Slot] = []  # held under the connection caps, released at the end
         self._expiry: asyncio.TimerHandle | None = None  # fires at `token_exp`
@@ -320,6 +325,8 @@ class Session:
             await asyncio.wait_for(self.socket.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections"), 1.0)
 
     async def _cleanup(self) -> None:
+        if self.account is not None:
+            self.ctx.tokens.revocations.unlisten(self.account, self._on_revocation)
         if self._expiry is not None:
             self._expiry.cancel()
             self._expiry = None
@@ -569,13 +576,10 @@ class Session:
         token = msg.get("token")
         if not isinstance(token, str) or not token:
             raise OpError(WsCode.BAD_FRAME, "'token' must be the access token string")
-        account = self.ctx.tokens.decode_access(token)  # ApiError(INVALID_TOKEN) on any problem
+        claims = self.ctx.tokens.decode_access_claims(token)  # ApiError(INVALID_TOKEN) on any problem
+        account, exp = claims.account_id, float(claims.exp)
         if self.account is not None and account != self.account:
             raise OpError(WsCode.ALREADY_AUTHENTICATED, "this connection is bound to another account")
-        try:
-            exp = float(jwt.decode(token, options={"verify_signature": False}).get("exp", 0))
-        except jwt.PyJWTError:  # pragma: no cover - decode_access already validated it
-            exp = 0.0
         if self.account is None:
             limit = self.settings.max_per_account
             if await self._take_slot("account", str(account), limit) is None:
@@ -583,7 +587,9 @@ class Session:
                 self.error(WsCode.TOO_MANY_CONNECTIONS, f"at most {limit} connections per account", req_id)
                 self.close(CLOSE_TOO_MANY_CONNECTIONS, "too many connections")
                 return
+            self.ctx.tokens.revocations.listen(account, self._on_revocation)
         self.account = account
+        self.claims = claims
         self.token_exp = exp
         self._arm_expiry()
         self._ack("authenticated", req_id, account_id=account, expires_at=int(exp * 1000))
@@ -604,19 +610,35 @@ class Session:
         if left > 0:  # the timer ran early (clock steps)
             self._expiry = self._loop.call_later(left, self._on_token_expiry)
             return
-        if self.closing.is_set() or not any(sub.channel.private for sub in self.subs.values()):
-            return
-        WS_DROPPED.inc(1, "token_expired")
-        self.error(
+        self._end_private(
             WsCode.TOKEN_EXPIRED,
             'the access token expired: reconnect and authenticate; send a fresh {"op": "auth"} before '
             "`expires_at` to keep a connection",
         )
-        self.close(CLOSE_TOKEN_EXPIRED, "token expired")
+
+    def _on_revocation(self) -> None:
+        """A revocation of this account arrived: if it names the current token, private data stops here
+        (as at expiry: TOKEN_REVOKED, and close 4001 when private subscriptions are held)."""
+        if self.claims is None or not self.ctx.tokens.revocations.revoked(self.claims):
+            return
+        if self._expiry is not None:
+            self._expiry.cancel()
+            self._expiry = None
+        self.token_exp = 0.0
+        self._end_private(WsCode.TOKEN_REVOKED, "the access token was revoked (logged out): log in again")
+
+    def _end_private(self, code: str, message: str) -> None:
+        if self.closing.is_set() or not any(sub.channel.private for sub in self.subs.values()):
+            return
+        WS_DROPPED.inc(1, code.lower())
+        self.error(code, message)
+        self.close(CLOSE_TOKEN_EXPIRED, code.lower().replace("_", " "))
 
     def _require_auth(self) -> int:
         if self.account is None:
             raise OpError(WsCode.AUTH_REQUIRED, 'authenticate first: {"op": "auth", "token": ...}')
+        if self.claims is not None and self.ctx.tokens.revocations.revoked(self.claims):
+            raise ApiError(ErrorCode.INVALID_TOKEN, 'token revoked (logged out): send a fresh {"op": "auth"}')
         if time.time() >= self.token_exp:
             raise ApiError(ErrorCode.INVALID_TOKEN, 'token expired: send a fresh {"op": "auth"}')
         return self.account

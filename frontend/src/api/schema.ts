@@ -117,7 +117,9 @@ export interface paths {
         /**
          * Logout
          * @description Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
-         *     cookie), or without a cookie, given a bearer access token, every refresh token of the account.
+         *     cookie), or without a cookie, given a bearer access token, every refresh token of the account and
+         *     every access token issued so far (logout everywhere). The access tokens presented (`access_token`,
+         *     the bearer header) stop working at once, REST and WebSocket, in every API process.
          */
         post: operations["logout"];
         delete?: never;
@@ -139,7 +141,9 @@ export interface paths {
          * Refresh
          * @description Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
          *     rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie (as it
-         *     does for a body token with `refresh_cookie: true`: how a session kept by script moves to it).
+         *     does for a body token with `refresh_cookie: true`: how a session kept by script moves to it). A
+         *     refresh token presented a second time has leaked: every session of the account ends (its refresh
+         *     tokens and its access tokens).
          */
         post: operations["refresh"];
         delete?: never;
@@ -627,6 +631,7 @@ export interface components {
         };
         /** LogoutRequest */
         LogoutRequest: {
+            access_token?: string | null;
             refresh_token?: string | null;
         };
         /** MarketOut */

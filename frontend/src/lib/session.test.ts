@@ -9,6 +9,8 @@ class AuthServer {
   private n = 0;
   calls = 0;
   reuses = 0;
+  /** Access tokens a logout ended. */
+  ended: string[] = [];
 
   issue(account: string): string {
     const token = `${account}:R${this.n++}`;
@@ -74,7 +76,10 @@ function browser(server: AuthServer) {
   vi.stubGlobal("fetch", (url: string, init: { body: string }) => {
     if (net.offline) return Promise.reject(new TypeError("Failed to fetch"));
     if (url === "/api/auth/logout") {
-      expect(JSON.parse(init.body)).toEqual({}); // the cookie's token, never one from the page
+      // the cookie's refresh token (never one from the page), plus the access token the tab held, if any
+      const body = JSON.parse(init.body) as { access_token?: string };
+      expect(Object.keys(body).filter((k) => k !== "access_token")).toEqual([]);
+      if (body.access_token !== undefined) server.ended.push(body.access_token);
       const had = jar.cookie;
       return new Promise((resolve) =>
         setTimeout(() => {
@@ -239,12 +244,14 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
   it("a logout revokes the cookie's token at the server and clears the cookie", async () => {
     const { server, b, tab } = await loggedIn();
     const token = b.jar.cookie as string;
+    const access = tab.getSession()?.accessToken;
     const done = tab.logOut();
     expect(tab.getSession()).toBeNull(); // at once, before the server answers
     await vi.advanceTimersByTimeAsync(100);
     await done;
     expect(b.jar.cookie).toBeUndefined();
     expect(server.refresh(token).status).toBe(401);
+    expect(server.ended).toEqual([access]); // the tab's access token ends at the server too
     expect(b.store.has("exchange.logout")).toBe(false);
   });
 
@@ -261,6 +268,7 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(b.jar.cookie).toBeUndefined();
     expect(server.refresh(token).status).toBe(401);
+    expect(server.ended).toEqual([]); // the access token was in memory only: it simply expires
     expect(b.store.has("exchange.logout")).toBe(false);
   });
 

@@ -162,24 +162,27 @@ function schedule(): void {
 
 /**
  * Log out: the session ends here at once, then the server revokes the cookie's refresh token and clears
- * the cookie. If it cannot be reached, the revocation is retried at the next start (`startSession`), so a
- * cookie is never left valid just because the network failed.
+ * the cookie, and ends the access token this tab held (it stops working at once, REST and WebSocket). If
+ * the server cannot be reached, the cookie's revocation is retried at the next start (`startSession`), so
+ * a cookie is never left valid just because the network failed (the access token, kept in memory only,
+ * then simply expires).
  */
 export function logOut(): Promise<void> {
+  const accessToken = current?.accessToken ?? "";
   clearSession();
-  return withSessionLock(revokeCookie);
+  return withSessionLock(() => revokeCookie(accessToken));
 }
 
-async function revokeCookie(): Promise<void> {
+async function revokeCookie(accessToken = ""): Promise<void> {
   try {
     const res = await fetch("/api/auth/logout", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: "{}",
+      body: JSON.stringify(accessToken ? { access_token: accessToken } : {}),
       credentials: "same-origin",
       signal: timeout(REFRESH_TIMEOUT_MS),
     });
-    // 204: revoked and cleared; 401: no cookie left to revoke
+    // 204: revoked and cleared; 401: no cookie left to revoke (and no live access token)
     if (res.status === 204 || res.status === 401) {
       localStorage.removeItem(LOGOUT_PENDING);
       return;
@@ -192,7 +195,7 @@ async function revokeCookie(): Promise<void> {
 
 /** Start the session restored from storage: its first access token comes from the cookie. */
 export function startSession(): void {
-  if (!current && localStorage.getItem(LOGOUT_PENDING)) void withSessionLock(revokeCookie);
+  if (!current && localStorage.getItem(LOGOUT_PENDING)) void withSessionLock(() => revokeCookie());
   if (!current) return;
   if (!current.accessToken || current.expiresAt - Date.now() < 10_000) void refreshSession();
   else schedule();

@@ -1,0 +1,167 @@
+"""Access-token revocation: a logout ends access tokens before their `exp`, in every API process.
+
+Access tokens are stateless JWTs (`exchange.api.auth`): without this module one stays valid for up to
+`access_ttl_s` after its owner logged out. A revocation is an entry of the Redis stream `auth:revoked`:
+
+    XADD auth:revoked MINID <now - access_ttl_s - 60 s> * account <id> jti <jti> exp <exp>   one token
+    XADD auth:revoked MINID <...>                          * account <id> before <ms>         all of them
+
+The first ends one token (the one a logout presents). The second ends every access token of the account
+issued before `before` (epoch ms): logout everywhere, a reused refresh token, a password reset. Tokens
+carry `iat` to the millisecond for that comparison. Entries older than a token's lifetime can name only
+expired tokens, so the stream is trimmed past them at each write and stays as small as the logouts of the
+last 15 minutes.
+
+Each API process keeps the live entries in memory (`Revocations`: two dict lookups per verified request, on
+the order route's hot path) and reads the stream's new entries every `POLL_S` (`follow`: one XRANGE per
+second per process, from the last id it read, so none is missed). The process that revokes applies the
+entry at once; the others within about a second. WebSocket sessions `listen` to their account and close a
+connection whose token is revoked (`exchange.api.ws.session`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+STREAM = "auth:revoked"
+POLL_S = 1.0
+READ_COUNT = 1000  # entries per XRANGE while catching up
+TRIM_MARGIN_MS = 60_000  # entries are kept this long past the access-token lifetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """What a verified access token says: its account, id, issue time (epoch ms) and expiry (epoch s)."""
+
+    account_id: int
+    jti: str
+    iat_ms: int
+    exp: int
+
+
+class Revocations:
+    """The revocations this process knows of (in memory, no I/O).
+
+    `revoked(claims)` answers for one token; `apply(fields)` adds one stream entry and calls the listeners
+    of its account; `prune(now)` forgets entries that can no longer name a live token."""
+
+    def __init__(self, access_ttl_s: int) -> None:
+        self.access_ttl_s = access_ttl_s
+        self.last_id = "0-0"  # the last stream entry read (`follow`)
+        self._tokens: dict[str, int] = {}  # jti -> the token's exp (epoch s)
+        self._accounts: dict[int, int] = {}  # account -> its tokens issued before this (epoch ms) are revoked
+        self._listeners: dict[int, set[Callable[[], None]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._tokens) + len(self._accounts)
+
+    def revoked(self, claims: AccessClaims) -> bool:
+        if claims.jti in self._tokens:
+            return True
+        before = self._accounts.get(claims.account_id)
+        return before is not None and claims.iat_ms < before
+
+    def apply(self, fields: dict[str, str]) -> None:
+        """Add one entry (`{"account", "jti", "exp"}` or `{"account", "before"}`); skip a malformed one."""
+        try:
+            account = int(fields["account"])
+            if "jti" in fields:
+                self._tokens[fields["jti"]] = int(fields["exp"])
+            else:
+                before = int(fields["before"])
+                if before > self._accounts.get(account, 0):
+                    self._accounts[account] = before
+        except (KeyError, ValueError):
+            log.warning("skipping a malformed %s entry: %r", STREAM, fields)
+            return
+        for listener in list(self._listeners.get(account, ())):
+            try:
+                listener()
+            except Exception:  # one broken listener must not stop the others
+                log.exception("a revocation listener of account %s failed", account)
+
+    def prune(self, now_s: float) -> None:
+        self._tokens = {jti: exp for jti, exp in self._tokens.items() if exp > now_s}
+        oldest = (now_s - self.access_ttl_s) * 1000  # a token issued before this has expired
+        self._accounts = {account: at for account, at in self._accounts.items() if at > oldest}
+
+    def listen(self, account: int, listener: Callable[[], None]) -> None:
+        """Call `listener()` whenever a revocation of `account` arrives (it checks its own token)."""
+        self._listeners.setdefault(account, set()).add(listener)
+
+    def unlisten(self, account: int, listener: Callable[[], None]) -> None:
+        listeners = self._listeners.get(account)
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._listeners[account]
+
+
+async def _write(redis: Any, revocations: Revocations, fields: dict[str, str], now_s: float) -> None:
+    keep_from = int(now_s * 1000) - revocations.access_ttl_s * 1000 - TRIM_MARGIN_MS
+    await redis.xadd(STREAM, fields, minid=max(0, keep_from), approximate=False)
+    revocations.apply(fields)  # at once here; the other processes read it within POLL_S
+
+
+async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaims) -> None:
+    """End one access token in every process."""
+    fields = {"account": str(claims.account_id), "jti": claims.jti, "exp": str(claims.exp)}
+    await _write(redis, revocations, fields, time.time())
+
+
+async def revoke_account(redis: Any, revocations: Revocations, account_id: int, now_s: float) -> None:
+    """End every access token of the account issued before `now_s` (to the millisecond)."""
+    fields = {"account": str(account_id), "before": str(int(now_s * 1000))}
+    await _write(redis, revocations, fields, now_s)
+
+
+def revoke_account_sync(redis: Any, access_ttl_s: int, account_id: int, now_s: float) -> None:
+    """`revoke_account` for a synchronous client and no local view (the `exchange user` command)."""
+    keep_from = int(now_s * 1000) - access_ttl_s * 1000 - TRIM_MARGIN_MS
+    fields = {"account": str(account_id), "before": str(int(now_s * 1000))}
+    redis.xadd(STREAM, fields, minid=max(0, keep_from), approximate=False)
+
+
+async def read_new(redis: Any, revocations: Revocations) -> int:
+    """Apply the entries added since the last read; returns how many."""
+    applied = 0
+    while True:
+        start = "-" if revocations.last_id == "0-0" else f"({revocations.last_id}"
+        entries = await redis.xrange(STREAM, min=start, max="+", count=READ_COUNT)
+        for entry_id, fields in entries:
+            entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            revocations.apply({_text(k): _text(v) for k, v in fields.items()})
+            revocations.last_id = entry_id
+            applied += 1
+        if len(entries) < READ_COUNT:
+            return applied
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+async def follow(redis: Any, revocations: Revocations, poll_s: float = POLL_S) -> None:
+    """Keep `revocations` up to date with the stream until cancelled (a Redis outage is retried)."""
+    failing = False
+    while True:
+        try:
+            await read_new(redis, revocations)
+            if failing:
+                log.info("reading %s again", STREAM)
+            failing = False
+        except (RedisError, OSError) as exc:
+            if not failing:
+                log.warning("cannot read %s (%s); retrying every %.0f s", STREAM, exc, poll_s)
+            failing = True
+        revocations.prune(time.time())
+        await asyncio.sleep(poll_s)

@@ -1,0 +1,298 @@
+"""Logout ends access tokens before their `exp`: REST (both order paths), other API processes, WebSocket
+sessions, and the `exchange user create --update` password reset (`exchange.api.revocation`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from exchange.api import revocation
+from exchange.api.app import create_app
+from exchange.api.auth import TokenService
+from exchange.api.revocation import AccessClaims, Revocations
+from exchange.api.settings import Settings
+from exchange.api.users_cli import run as user_cli
+from tests.api.conftest import PASSWORD, User, error_code, login
+from tests.api.test_refresh_cookie import COOKIE, cookie_login
+from tests.api.test_ws_limits import close_code
+from tests.api.test_ws_support import SYMBOL, Client, LiveServer, engine_for, fund
+
+ORDER = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "1000", "qty": "0.001"}
+
+
+async def status_of(client: AsyncTestClient[Litestar], token: str) -> tuple[bool, bool]:
+    """Is this bearer token accepted by (GET /api/me, POST /api/orders on the lean route)? The order may fail
+    for its own reasons (no funds); only a 401 INVALID_TOKEN counts as refused."""
+    headers = {"Authorization": f"Bearer {token}"}
+    me = await client.get("/api/me", headers=headers)
+    order = await client.post("/api/orders", json=ORDER, headers=headers)
+    for r in (me, order):
+        assert r.status_code != 401 or error_code(r) == "INVALID_TOKEN", r.text
+    return me.status_code != 401, order.status_code != 401
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 5.0) -> float:
+    """Seconds until `check()` holds (fails after `timeout`)."""
+    start = time.monotonic()
+    while not await check():
+        assert time.monotonic() - start < timeout, "still not revoked"
+        await asyncio.sleep(0.05)
+    return time.monotonic() - start
+
+
+# --- REST, one process ------------------------------------------------------------------------------
+
+
+async def test_logout_with_the_cookie_ends_the_access_token_it_presents(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """The terminal's logout (`{"access_token"}` with the cookie) ends that access token at once on both
+    order paths and /api/me; the account's other sessions keep working."""
+    tokens = await cookie_login(client, alice)
+    access = tokens["access_token"]
+    assert await status_of(client, access) == (True, True)
+    r = await client.post("/api/auth/logout", json={"access_token": access})
+    assert r.status_code == 204 and COOKIE not in client.cookies
+    assert await status_of(client, access) == (False, False)
+    me = await client.get("/api/me", headers={"Authorization": f"Bearer {access}"})
+    assert error_code(me) == "INVALID_TOKEN" and "revoked" in me.json()["error"]["message"]
+    assert await status_of(client, alice.access_token) == (True, True)
+
+
+async def test_logout_with_a_refresh_token_also_ends_the_bearer_token(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A bot's logout (refresh token in the body, bearer header) ends both tokens; another session of the
+    account is untouched."""
+    other = await login(client, alice.email, alice.id)
+    r = await client.post(
+        "/api/auth/logout", json={"refresh_token": alice.refresh_token}, headers=alice.headers
+    )
+    assert r.status_code == 204
+    assert await status_of(client, alice.access_token) == (False, False)
+    assert await status_of(client, other.access_token) == (True, True)
+
+
+async def test_logout_everywhere_ends_every_access_token_issued_before_it_and_a_new_login_works(
+    client: AsyncTestClient[Litestar], alice: User, bob: User
+) -> None:
+    """Bearer-only logout: every refresh and access token of the account ends, tokens issued right after
+    (the same second) work, and other accounts are untouched."""
+    other = await login(client, alice.email, alice.id)
+    r = await client.post("/api/auth/logout", json={}, headers=alice.headers)
+    assert r.status_code == 204
+    for user in (alice, other):
+        assert await status_of(client, user.access_token) == (False, False)
+    fresh = await login(client, alice.email, alice.id)
+    assert await status_of(client, fresh.access_token) == (True, True)
+    assert await status_of(client, bob.access_token) == (True, True)
+
+
+async def test_an_access_token_alone_can_be_ended_and_a_bad_one_is_401(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """`{"access_token"}` without a cookie, refresh token or bearer: that token ends (204) and nothing else;
+    one that does not verify is 401 INVALID_TOKEN."""
+    r = await client.post("/api/auth/logout", json={"access_token": alice.access_token})
+    assert r.status_code == 204
+    assert await status_of(client, alice.access_token) == (False, False)
+    r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 200  # the refresh token was not part of it
+    r = await client.post("/api/auth/logout", json={"access_token": "not-a-token"})
+    assert r.status_code == 401 and error_code(r) == "INVALID_TOKEN"
+
+
+async def test_a_logout_ignores_a_presented_access_token_that_no_longer_verifies(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """With the cookie, an expired or garbled `access_token` does not fail the logout: 204, cookie cleared."""
+    await cookie_login(client, alice)
+    r = await client.post("/api/auth/logout", json={"access_token": "garbled"})
+    assert r.status_code == 204 and COOKIE not in client.cookies
+
+
+async def test_a_reused_refresh_token_ends_the_access_tokens_of_the_account(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A refresh token presented twice has leaked: the second use is 401 and every access token issued so
+    far (the thief's fresh one included) ends."""
+    first = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert first.status_code == 200
+    stolen = first.json()["access_token"]
+    again = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert again.status_code == 401
+    for token in (alice.access_token, stolen):
+        assert await status_of(client, token) == (False, False)
+
+
+# --- other processes ----------------------------------------------------------------------------------
+
+
+async def test_another_api_process_ends_the_token_within_about_a_second(api_settings: Settings) -> None:
+    """Two apps (two API processes) on one Redis: a logout through one ends the token in the other, which
+    had it verified and cached, within its poll interval."""
+    async with (
+        AsyncTestClient(create_app(api_settings)) as one,
+        AsyncTestClient(create_app(api_settings)) as two,
+    ):
+        email = f"revoke-{time.time_ns()}@example.com"
+        r = await one.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+        user = await login(one, email, r.json()["id"])
+        assert await status_of(two, user.access_token) == (True, True)
+        r = await one.post("/api/auth/logout", json={"access_token": user.access_token})
+        assert r.status_code == 204
+
+        async def ended() -> bool:
+            return await status_of(two, user.access_token) == (False, False)
+
+        assert await eventually(ended) < revocation.POLL_S + 2
+
+
+# --- WebSocket ----------------------------------------------------------------------------------------
+
+
+def test_a_revoked_token_ends_private_data_with_token_revoked_and_close_4001(settings: Settings) -> None:
+    """A connection subscribed to `orders` whose token a logout revokes gets TOKEN_REVOKED and close 4001;
+    one with public channels only stays open, but its trading ops answer INVALID_TOKEN."""
+    engine = engine_for(settings.redis_url or "")
+    fund(engine, 71)
+    issuer = TokenService(settings)
+    private_token, public_token = issuer.issue_access(71), issuer.issue_access(71)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        private, public = Client(server.ws_url), Client(server.ws_url)
+        assert private.request({"op": "auth", "req_id": "a", "token": private_token})["op"] == "authenticated"
+        assert (
+            private.request({"op": "subscribe", "req_id": "s", "channels": ["orders"]})["op"] == "subscribed"
+        )
+        assert public.request({"op": "auth", "req_id": "a", "token": public_token})["op"] == "authenticated"
+        assert (
+            public.request({"op": "subscribe", "req_id": "s", "channels": ["tickers"]})["op"] == "subscribed"
+        )
+        for token in (private_token, public_token):
+            r = httpx.post(f"{server.http_url}/api/auth/logout", json={"access_token": token}, timeout=5)
+            assert r.status_code == 204
+        revoked = private.until(lambda f: f.get("op") == "error", timeout=5)
+        assert revoked["error"]["code"] == "TOKEN_REVOKED"
+        assert close_code(private) == 4001
+        order = {"op": "place", "req_id": "p", "symbol": SYMBOL, "side": "buy", "type": "limit"}
+        denied = public.request({**order, "price": "1000", "qty": "0.001"})
+        assert denied["error"]["code"] == "INVALID_TOKEN" and "revoked" in denied["error"]["message"]
+        assert public.request({"op": "ping", "req_id": "x"})["op"] == "pong"
+        public.close()
+    finally:
+        server.stop()
+
+
+# --- password reset -----------------------------------------------------------------------------------
+
+
+async def test_a_password_reset_ends_the_old_passwords_access_tokens(
+    client: AsyncTestClient[Litestar], alice: User, api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`exchange user create --update` with the stack's Redis known ends every access token of the account
+    (the app reads the revocation from the stream like another process's)."""
+    monkeypatch.setenv("EXCHANGE_REDIS_URL", api_settings.redis_url or "")
+    args = argparse.Namespace(
+        email=alice.email, password="a-new-Passw0rd-for-alice", admin=False, update=True,
+        database_url=api_settings.database_url, data_dir=None,
+    )  # fmt: skip
+    assert await asyncio.to_thread(user_cli, args) == 0
+
+    async def ended() -> bool:
+        return await status_of(client, alice.access_token) == (False, False)
+
+    await eventually(ended)
+
+
+# --- the in-memory view and the stream ------------------------------------------------------------------
+
+
+def claims(account: int = 5, jti: str = "j", iat_ms: int = 1_000_000, exp: int = 2_000) -> AccessClaims:
+    return AccessClaims(account, jti, iat_ms, exp)
+
+
+def test_an_account_revocation_ends_tokens_issued_before_its_millisecond_only() -> None:
+    """`before` compares with `iat` in milliseconds: earlier tokens end, one issued in that millisecond or
+    later lives; a later revocation of the account only moves the bound forward."""
+    view = Revocations(access_ttl_s=600)
+    view.apply({"account": "5", "before": "1000000"})
+    assert view.revoked(claims(iat_ms=999_999))
+    assert not view.revoked(claims(iat_ms=1_000_000))
+    assert not view.revoked(claims(account=6, iat_ms=1))
+    view.apply({"account": "5", "before": "900000"})  # an older entry read late
+    assert view.revoked(claims(iat_ms=950_000))
+
+
+def test_the_view_skips_malformed_entries_and_forgets_what_names_no_live_token() -> None:
+    """A malformed entry is skipped; `prune` drops revoked tokens past their `exp` and account bounds older
+    than a token's lifetime."""
+    view = Revocations(access_ttl_s=600)
+    view.apply({"account": "x", "jti": "a", "exp": "1"})
+    view.apply({"before": "5"})
+    assert len(view) == 0
+    view.apply({"account": "5", "jti": "a", "exp": "2000"})
+    view.apply({"account": "5", "before": "1000000"})  # 1,000 s
+    view.prune(now_s=1_500)
+    assert view.revoked(claims(jti="a")) and view.revoked(claims(jti="b", iat_ms=1))
+    view.prune(now_s=2_001)  # the token expired; the bound is 1,001 s old (> 600)
+    assert len(view) == 0 and not view.revoked(claims(jti="a", iat_ms=1))
+
+
+def test_listeners_hear_their_account_only_and_a_failing_one_does_not_stop_the_others() -> None:
+    view = Revocations(access_ttl_s=600)
+    heard: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    view.listen(5, broken)
+    view.listen(5, lambda: heard.append("five"))
+    view.listen(6, lambda: heard.append("six"))
+    view.apply({"account": "5", "jti": "a", "exp": "9"})
+    assert heard == ["five"]
+    view.unlisten(5, broken)
+    view.apply({"account": "5", "jti": "b", "exp": "9"})
+    assert heard == ["five", "five"]
+
+
+async def test_the_stream_is_trimmed_past_a_token_lifetime_and_read_from_where_it_left(
+    redis_url: str,
+) -> None:
+    """Each write drops entries older than the access-token lifetime (plus a minute); `read_new` applies
+    each entry once, in order, from the last id it read."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await client.delete(revocation.STREAM)
+        await client.xadd(revocation.STREAM, {"account": "1", "jti": "old", "exp": "1"}, id="1000-0")
+        writer, reader = Revocations(access_ttl_s=600), Revocations(access_ttl_s=600)
+        await revocation.revoke_token(client, writer, claims(account=2, jti="new", exp=int(time.time()) + 60))
+        entries = await client.xrange(revocation.STREAM)
+        assert [e[1]["jti"] for e in entries] == ["new"]
+        assert writer.revoked(claims(account=2, jti="new"))  # applied at once by the writer
+        assert await revocation.read_new(client, reader) == 1
+        await revocation.revoke_account(client, writer, 3, time.time())
+        assert await revocation.read_new(client, reader) == 1
+        assert await revocation.read_new(client, reader) == 0
+        assert reader.revoked(claims(account=2, jti="new")) and reader.revoked(claims(account=3, iat_ms=1))
+    finally:
+        await client.delete(revocation.STREAM)
+        await client.aclose()
+
+
+def test_a_tokens_iat_is_to_the_millisecond_and_its_exp_whole_seconds(settings: Settings) -> None:
+    """The claims a revocation compares: `iat_ms` from the issuing clock, `exp` = whole second + ttl."""
+    second = int(time.time())
+    issuer = TokenService(replace(settings, access_ttl_s=600), clock=lambda: second + 0.1234)
+    got = TokenService(settings).decode_access_claims(issuer.issue_access(9))
+    assert (got.account_id, got.iat_ms, got.exp) == (9, second * 1000 + 123, second + 600)
