@@ -89,7 +89,6 @@ class Topic:
     def __init__(self, name: str) -> None:
         self.name = name
         self.subscribers: set[Sink] = set()
-        self.preparing = False  # in `prepare`: messages reach it before its first subscriber does
         self._task: asyncio.Task[None] | None = None
         self._flush_handle: asyncio.TimerHandle | None = None
 
@@ -228,31 +227,32 @@ class Hub:
     async def subscribe(self, name: str, sink: Sink, factory: TopicFactory) -> Topic:
         """Add `sink` to topic `name` (created by `factory` if new). Returns once the Redis channel is live.
 
-        Messages published after this returns are delivered to `sink` (so a snapshot read afterwards
-        can be reconciled with the updates that follow it).
+        Every message Redis delivers from its subscription's confirmation on reaches `sink`, some maybe
+        before this returns (the sink holds them until it is ready), so a snapshot read afterwards can be
+        reconciled with the updates that follow it, and nothing published after this returns is missed.
+        A new topic's messages during its `prepare` reach it too (the candles topic folds them into its
+        first bar).
         """
         async with self._lock:
             topic = self._topics.get(name)
-            if topic is None:
-                topic = await factory()
-                self._topics[name] = topic
-                try:
-                    channel = topic.redis_channel
-                    if channel is not None:
-                        users = self._by_channel.setdefault(channel, set())
-                        users.add(topic)
-                        if len(users) == 1:
-                            await self._redis_subscribe(channel)
-                    topic.preparing = True
-                    try:
-                        await topic.prepare()
-                    finally:
-                        topic.preparing = False
-                except BaseException:
-                    await self._drop(topic)
-                    raise
-                topic.start()
+            if topic is not None:
+                topic.subscribers.add(sink)
+                return topic
+            topic = await factory()
+            self._topics[name] = topic
             topic.subscribers.add(sink)
+            try:
+                channel = topic.redis_channel
+                if channel is not None:
+                    users = self._by_channel.setdefault(channel, set())
+                    users.add(topic)
+                    if len(users) == 1:
+                        await self._redis_subscribe(channel)
+                await topic.prepare()
+            except BaseException:
+                await self._drop(topic)
+                raise
+            topic.start()
             return topic
 
     async def unsubscribe(self, name: str, sink: Sink) -> None:
@@ -341,9 +341,7 @@ class Hub:
         data = message["data"]
         payload = data if isinstance(data, bytes) else str(data).encode()
         for topic in list(self._by_channel.get(channel, ())):
-            # a topic in `prepare` has no subscriber yet but takes the messages (the candles topic buffers
-            # them for its snapshot: a trade published between its reads and its first subscriber was lost)
-            if not topic.subscribers and not topic.preparing:
+            if not topic.subscribers:
                 continue
             if topic.coalesce_s > 0:
                 try:

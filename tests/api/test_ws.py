@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import random
@@ -17,6 +18,7 @@ from websockets.exceptions import InvalidStatus
 
 from exchange.api.app import create_app
 from exchange.api.auth import TokenService
+from exchange.api.hub import Hub
 from exchange.api.schemas import Order
 from exchange.api.settings import Settings
 from tests.api.conftest import DeadPool
@@ -433,12 +435,47 @@ def test_tickers_are_pushed_on_subscribe_and_after_a_trade(live, engine):
     c.close()
 
 
+def test_subscribed_is_answered_once_the_channel_is_live_and_before_its_frames(settings, engine, monkeypatch):
+    """The `subscribed` answer leaves only when the Redis subscription is live (made slow here), so a trade
+    made as soon as the client reads it reaches the client; a trade published while subscribing reaches it
+    too, after the answer."""
+    real = Hub._redis_subscribe
+    during: list[bool] = []
+
+    async def slow(self: Hub, channel: str) -> None:
+        await asyncio.sleep(0.3)
+        await real(self, channel)
+        if not during:  # the first subscription: a trade while the op is still in progress
+            during.append(True)
+            trade(engine, 61, 62, qty=100)
+            await asyncio.sleep(0.2)  # the hub reads it (the session holds the frame)
+
+    monkeypatch.setattr(Hub, "_redis_subscribe", slow)
+    fund(engine, 61)
+    fund(engine, 62)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        c = Client(server.ws_url)
+        c.send({"op": "subscribe", "req_id": 1, "channels": [f"trades:{SYMBOL}"]})
+        first = c.recv()
+        assert first["op"] == "subscribed", first  # before the frame of the trade made while subscribing
+        assert c.channel(f"trades:{SYMBOL}")["data"][0]["qty"] == "0.001"
+        trade(engine, 61, 62, qty=200)  # as soon as the answer is read
+        assert c.channel(f"trades:{SYMBOL}")["data"][0]["qty"] == "0.002"
+        c.close()
+    finally:
+        server.stop()
+
+
 def test_trades_and_candles_channels_push_each_trade_and_the_current_bar(live, engine):
     """`trades:SYM` pushes `{id, price, qty, side, ts}`; `candles:SYM:1m` pushes the updated current bar."""
     fund(engine, 61)
     fund(engine, 62)
     c = Client(live.ws_url)
-    c.request({"op": "subscribe", "req_id": 1, "channels": [f"trades:{SYMBOL}", f"candles:{SYMBOL}:1m"]})
+    ack = c.request(
+        {"op": "subscribe", "req_id": 1, "channels": [f"trades:{SYMBOL}", f"candles:{SYMBOL}:1m"]}
+    )
+    assert ack["op"] == "subscribed", ack
     away_from_minute_end()
     trade(engine, 61, 62, price=6_000_000, qty=100)
     trades = c.channel(f"trades:{SYMBOL}")["data"]

@@ -132,6 +132,7 @@ class _Sub:
     topic: str
     seq: int = 0
     pending: list[Delivery] | None = None  # book: updates buffered while a snapshot is taken
+    held: list[Delivery] | None = None  # other channels: frames held until the `subscribed` answer is out
     resync_task: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -170,7 +171,14 @@ class Session:
             return
         if sub.channel.kind is ChannelKind.BOOK:
             self._deliver_book(sub, delivery)
-        elif not delivery.resync:
+        elif sub.held is not None:
+            if len(sub.held) < self.settings.queue_size:  # (subscribing takes milliseconds)
+                sub.held.append(delivery)
+        else:
+            self._deliver_now(sub, delivery)
+
+    def _deliver_now(self, sub: _Sub, delivery: Delivery) -> None:
+        if not delivery.resync:
             self.push(delivery.text, delivery.frame)
         elif sub.channel.kind is ChannelKind.HISTORY:
             # notices of every private channel may have been lost while the pub/sub connection was down:
@@ -463,9 +471,20 @@ class Session:
             if channel.symbol and await self.ctx.markets.get(channel.symbol) is None:
                 raise OpError(ErrorCode.UNKNOWN_MARKET.value, f"no market {channel.symbol!r}")
         await self._spend_snapshots(sum(c.kind in SNAPSHOT_KINDS for c in new))
-        self._ack("subscribed", req_id, channels=[c.name for c in channels])
+        # every Redis subscription is live before the answer, so whatever is published once the client has
+        # read `subscribed` reaches it; channel frames wait for the answer (book: its snapshot comes first)
+        started, failed = [], []
         for channel in new:
-            await self._subscribe(channel)
+            started_one = await self._subscribe(channel)
+            if started_one is None:
+                failed.append(channel)
+            else:
+                started.append(started_one)
+        self._ack("subscribed", req_id, channels=[c.name for c in channels])
+        for channel in failed:
+            self.error(WsCode.UNAVAILABLE, f"cannot subscribe to {channel.name} right now")
+        for sub, topic in started:
+            await self._start(sub, topic)
 
     async def _spend_snapshots(self, n: int) -> None:
         """Count `n` snapshot subscriptions against the account's (before `auth`: the client address's)
@@ -477,11 +496,14 @@ class Session:
         for _ in range(n):
             await limiter.hit("ws_snapshots", ident, rule)
 
-    async def _subscribe(self, channel: Channel) -> None:
+    async def _subscribe(self, channel: Channel) -> tuple[_Sub, Topic] | None:
+        """Join the channel's topic (its Redis channel live on return), holding its frames; None: failed."""
         topic_name = channel.topic(self.account)
         sub = _Sub(channel, topic_name)
         if channel.kind is ChannelKind.BOOK:
             sub.pending = []
+        else:
+            sub.held = []
         self.subs[channel.name] = sub
         self.by_topic[topic_name] = sub
         try:
@@ -490,14 +512,28 @@ class Session:
             log.exception("subscribe %s failed", channel.name)
             self.subs.pop(channel.name, None)
             self.by_topic.pop(topic_name, None)
-            self.error(WsCode.UNAVAILABLE, f"cannot subscribe to {channel.name} right now")
-            return
-        if channel.kind is ChannelKind.BOOK:
+            return None
+        return sub, topic
+
+    async def _start(self, sub: _Sub, topic: Topic) -> None:
+        """After the answer: the book's snapshot, or the topic's initial frame; then the frames held. Held
+        frames older than an initial frame (a channel's whole state: the current bar, every ticker) are
+        in it already and are dropped; ones that arrived while it was read follow it."""
+        if sub.channel.kind is ChannelKind.BOOK:
             await self._snapshot(sub, topic)
             return
-        first = await topic.initial()
-        if first is not None:
-            self.push(first.text)
+        mark = len(sub.held or ())
+        first = None
+        try:
+            first = await topic.initial()
+        finally:
+            held, sub.held = sub.held or [], None
+            if self.subs.get(sub.channel.name) is sub:
+                if first is not None:
+                    self.push(first.text)
+                    held = held[mark:]
+                for delivery in held:
+                    self._deliver_now(sub, delivery)
 
     async def _make_topic(self, channel: Channel) -> Topic:
         ctx = self.ctx
