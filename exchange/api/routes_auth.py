@@ -215,6 +215,7 @@ class AuthController(Controller):
         account_id = await provide_account_id(request)
         await accounts.revoke_refresh(pool, account_id)
         await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
+        await _end_access_tokens(svc, data.access_token)  # (another account's token, were it one)
         return Response(None, status_code=204)
 
 
