@@ -189,7 +189,9 @@ class ExchangeApp(Litestar):
         if scope["type"] == "http":
             send = secure_send(send)
             if scope["method"] == "HEAD":
-                scope["method"] = "GET"
+                # a copy: the server's own scope keeps HEAD, so it frames the answer as one (no body is
+                # expected after Content-Length, no chunked encoding, the connection stays open)
+                scope = {**scope, "method": "GET"}
                 send = _without_body(send)
             if scope.get("query_string"):
                 _drop_empty_query_values(scope)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 from pathlib import Path
 from typing import cast
@@ -114,6 +115,48 @@ async def test_head_answers_like_get_without_a_body(api_settings: Settings, dist
             assert head.headers["content-type"] == get.headers["content-type"], path
             assert_common_headers(head, csp=csp)
         assert (await client.head("/api/no-such-route")).status_code == 404
+
+
+def test_head_under_uvicorn_keeps_the_connection_and_sends_no_body(api_settings: Settings) -> None:
+    """Under the real server: a HEAD (a fixed-length answer, and the streamed CSV export, which has no
+    Content-Length) sends headers only, no chunked framing and no body, logs no error, and the same
+    keep-alive connection then answers a GET."""
+    import socket
+
+    from exchange.api.auth import TokenService
+    from tests.api.test_ws_support import LiveServer
+
+    server = LiveServer(create_app(api_settings)).start()
+    token = TokenService(api_settings).issue_access(5)
+    errors: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.ERROR)
+    handler.emit = errors.append  # type: ignore[method-assign]
+    logging.getLogger("uvicorn.error").addHandler(handler)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as conn:
+            reader = conn.makefile("rb")
+
+            def ask(method: str, path: str) -> tuple[bytes, dict[str, str], bytes]:
+                head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
+                conn.sendall(head.encode())
+                status = reader.readline()
+                headers: dict[str, str] = {}
+                while (line := reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode().partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                body = b"" if method == "HEAD" else reader.read(int(headers["content-length"]))
+                return status, headers, body
+
+            for path in ("/healthz", "/api/orders/export.csv"):
+                status, headers, _ = ask("HEAD", path)
+                assert status.startswith(b"HTTP/1.1 200"), (path, status)
+                assert "transfer-encoding" not in headers, path
+            status, headers, body = ask("GET", "/healthz")  # the same connection, right after
+            assert status.startswith(b"HTTP/1.1 200") and body
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(handler)
+        server.stop()
+    assert not errors, [r.getMessage() for r in errors]
 
 
 async def test_api_answers_and_errors_get_the_common_headers(
