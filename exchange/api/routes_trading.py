@@ -19,6 +19,7 @@ from exchange.api import trading
 from exchange.api.auth import provide_account_id
 from exchange.api.context import services
 from exchange.api.convert import balance_out
+from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
 from exchange.api.schemas import SYMBOL_PATTERN, Balance, CancelAllResult, Order, OrderCreate
 
@@ -62,7 +63,14 @@ async def place_order_handler(
 async def cancel_all_handler(
     request: Request[Any, Any, Any], account_id: AccountId, symbol: SymbolQuery = None
 ) -> CancelAllResult:
-    """Cancel all your open orders (optionally of one market; halted markets are skipped)."""
+    """Cancel all your open orders (optionally of one market; halted markets are skipped). It takes no body
+    and no query parameter but `symbol`: on a destructive call, a misspelt market filter (`?symbl=`) or
+    a market in a body is refused (422) rather than ignored, which would cancel in every market."""
+    unknown = sorted(set(request.query_params) - {"symbol"})
+    if unknown:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown query parameter {unknown[0]!r}: only 'symbol'")
+    if await request.body():
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "no body: choose the market with ?symbol=")
     svc = services(request)
     await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
     if symbol is not None:

@@ -136,6 +136,22 @@ async def test_cancel_all_cancels_every_open_order_or_one_market(
     assert (await balances(client, alice))["USDT"]["held"] == "0"
 
 
+async def test_cancel_all_refuses_a_misspelt_filter_or_a_body_and_cancels_nothing(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """`?symbl=BTC-USDT` or a JSON body naming the market would widen "cancel BTC" to every market if
+    ignored: both are 422 VALIDATION_ERROR, and the orders stay open."""
+    assert (
+        await place(client, alice, side="buy", type="limit", price="30000", qty="0.001")
+    ).status_code == 201
+    r = await client.delete("/api/orders", params={"symbl": SYMBOL}, headers=alice.headers)
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR" and "symbl" in r.text
+    r = await client.request("DELETE", "/api/orders", json={"symbol": SYMBOL}, headers=alice.headers)
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
+    r = await client.get("/api/orders", params={"status": "open"}, headers=alice.headers)
+    assert len(r.json()["items"]) == 1
+
+
 async def test_client_order_id_retry_returns_the_same_order(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:

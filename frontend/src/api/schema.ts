@@ -358,7 +358,9 @@ export interface paths {
         post: operations["placeOrder"];
         /**
          * CancelAllHandler
-         * @description Cancel all your open orders (optionally of one market; halted markets are skipped).
+         * @description Cancel all your open orders (optionally of one market; halted markets are skipped). It takes no body
+         *     and no query parameter but `symbol`: on a destructive call, a misspelt market filter (`?symbl=`) or
+         *     a market in a body is refused (422) rather than ignored, which would cancel in every market.
          */
         delete: operations["cancelAllOrders"];
         options?: never;
