@@ -184,12 +184,19 @@ class AuthController(Controller):
             request, svc, claims.account_id, new_refresh, cookie=from_cookie or data.refresh_cookie
         )
 
-    @post("/logout", operation_id="logout", status_code=204, responses=errors(401, 422))
+    @post(
+        "/logout",
+        operation_id="logout",
+        status_code=204,
+        responses=errors(401, 422),
+        opt={"empty_body": True},  # no body at all is `{}` (exchange.api.app.JsonRequest)
+    )
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> Response[None]:
         """Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
         cookie), or without a cookie, given a bearer access token, every refresh token of the account and
         every access token issued so far (logout everywhere). The access tokens presented (`access_token`,
-        the bearer header) stop working at once, REST and WebSocket, in every API process."""
+        the bearer header) stop working at once, REST and WebSocket, in every API process. No body at all
+        counts as `{}`."""
         svc = services(request)
         pool = svc.require_pool()
         bearer = _bearer_or_none(request)

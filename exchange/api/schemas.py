@@ -37,6 +37,7 @@ Email = Annotated[
     ),
 ]
 Password = Annotated[str, Meta(min_length=8, max_length=128, pattern=r"^[^\x00]*$")]
+LoginPassword = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
 Ref = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9_.:-]{1,64}"), max_length=64)]
 Token = Annotated[str, Meta(min_length=1, max_length=2048)]
 AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
@@ -73,10 +74,13 @@ class Credentials(Struct, forbid_unknown_fields=True):
     password: Password
 
 
-class LoginRequest(Credentials, forbid_unknown_fields=True):
+class LoginRequest(Struct, forbid_unknown_fields=True):
     """`refresh_cookie: true` (the terminal): the refresh token comes back as an httpOnly cookie, not in
-    the body, so no script on the page can read it."""
+    the body, so no script on the page can read it. Any password up to 128 characters is checked: a wrong
+    one, however short, is INVALID_CREDENTIALS (the length rule is registration's)."""
 
+    email: Email
+    password: LoginPassword
     refresh_cookie: bool = False
 
 

@@ -105,6 +105,8 @@ async def test_login_with_wrong_password_is_401(client: AsyncTestClient[Litestar
     assert r.status_code == 401 and error_code(r) == "INVALID_CREDENTIALS"
     r = await client.post("/api/auth/login", json={"email": new_email("nobody"), "password": PASSWORD})
     assert r.status_code == 401 and error_code(r) == "INVALID_CREDENTIALS"
+    r = await client.post("/api/auth/login", json={"email": alice.email, "password": "x"})
+    assert r.status_code == 401 and error_code(r) == "INVALID_CREDENTIALS"  # registration's length rule
 
 
 async def test_login_returns_a_bearer_token_pair(client: AsyncTestClient[Litestar], alice: User) -> None:
@@ -180,6 +182,18 @@ async def test_logout_with_a_bearer_token_revokes_every_session(
     for token in (alice.refresh_token, other.refresh_token):
         r = await client.post("/api/auth/refresh", json={"refresh_token": token})
         assert r.status_code == 401
+
+
+async def test_logout_without_a_body_is_logout_with_an_empty_object(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A bodyless POST (a common client habit) counts as `{}`: with a bearer token, logout everywhere."""
+    r = await client.post("/api/auth/logout", headers=alice.headers)
+    assert r.status_code == 204, r.text
+    r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 401
+    r = await client.post("/api/auth/logout", json={"refresh_tokn": "x"}, headers=alice.headers)
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"  # a body is still read strictly
 
 
 async def test_logout_without_any_token_is_401(client: AsyncTestClient[Litestar]) -> None:

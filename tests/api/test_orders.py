@@ -283,7 +283,7 @@ async def test_an_empty_body_is_a_bad_request_that_says_so(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
     """A route that takes a JSON body and gets none answers 400 BAD_REQUEST "request body required"."""
-    for path in ("/api/orders", "/api/auth/register", "/api/auth/logout"):
+    for path in ("/api/orders", "/api/auth/register", "/api/auth/login"):
         r = await client.post(
             path, content=b"", headers={**alice.headers, "content-type": "application/json"}
         )

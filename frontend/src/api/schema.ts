@@ -119,7 +119,8 @@ export interface paths {
          * @description Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
          *     cookie), or without a cookie, given a bearer access token, every refresh token of the account and
          *     every access token issued so far (logout everywhere). The access tokens presented (`access_token`,
-         *     the bearer header) stop working at once, REST and WebSocket, in every API process.
+         *     the bearer header) stop working at once, REST and WebSocket, in every API process. No body at all
+         *     counts as `{}`.
          */
         post: operations["logout"];
         delete?: never;
