@@ -65,6 +65,7 @@ from exchange.api.routes_trading import (
     cancel_all_handler,
     place_order_handler,
 )
+from exchange.api.schemas import readable
 from exchange.api.security_headers import TERMINAL_HEADERS, secure_send
 from exchange.api.settings import Settings
 
@@ -161,7 +162,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             f"{d.get('key') or ''}: {d.get('message')}".strip(": ") for d in detail if isinstance(d, dict)
         ]
         message = "; ".join(p for p in parts if p) or str(exc.detail)
-        return _error_response(ErrorCode.VALIDATION_ERROR, message[:500], 422)
+        return _error_response(ErrorCode.VALIDATION_ERROR, readable(message)[:500], 422)
     if isinstance(exc, HTTPException):
         status = exc.status_code
         code = _HTTP_CODES.get(status, ErrorCode.BAD_REQUEST if status < 500 else ErrorCode.INTERNAL_ERROR)

@@ -24,21 +24,49 @@ SYMBOL_PATTERN = whole(r"[A-Z0-9]{1,15}-[A-Z0-9]{1,15}")
 DecimalStr = Annotated[
     str, Meta(pattern=DECIMAL_PATTERN, max_length=40, description="decimal string, e.g. 0.5")
 ]
+ASSET_PATTERN = whole(r"[A-Z0-9]{1,15}")
+CLIENT_ORDER_ID_PATTERN = whole(r"[A-Za-z0-9_-]{1,36}")
+EMAIL_PATTERN = whole(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}")
+REF_PATTERN = whole(r"[A-Za-z0-9_.:-]{1,64}")
+NO_NUL_PATTERN = r"^[^\x00]*$"
 Symbol = Annotated[str, Meta(pattern=SYMBOL_PATTERN, max_length=31, description="BTC-USDT")]
-AssetSymbol = Annotated[str, Meta(pattern=whole(r"[A-Z0-9]{1,15}"), max_length=15)]
-ClientOrderId = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9_-]{1,36}"), max_length=36)]
+AssetSymbol = Annotated[str, Meta(pattern=ASSET_PATTERN, max_length=15)]
+ClientOrderId = Annotated[str, Meta(pattern=CLIENT_ORDER_ID_PATTERN, max_length=36)]
 Email = Annotated[
     str,
     Meta(
-        pattern=whole(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}"),
+        pattern=EMAIL_PATTERN,
         min_length=3,
         max_length=254,
         description="an email address (ASCII)",
     ),
 ]
-Password = Annotated[str, Meta(min_length=8, max_length=128, pattern=r"^[^\x00]*$")]
-LoginPassword = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[^\x00]*$")]
-Ref = Annotated[str, Meta(pattern=whole(r"[A-Za-z0-9_.:-]{1,64}"), max_length=64)]
+Password = Annotated[str, Meta(min_length=8, max_length=128, pattern=NO_NUL_PATTERN)]
+LoginPassword = Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_NUL_PATTERN)]
+Ref = Annotated[str, Meta(pattern=REF_PATTERN, max_length=64)]
+
+# what each pattern asks for, in words: validation messages say this instead of showing the regex
+PATTERN_WORDS = {
+    DECIMAL_PATTERN: (
+        'a decimal string such as "0.01" (digits with at most one point; no sign, exponent or space)'
+    ),
+    SYMBOL_PATTERN: 'a market symbol such as "BTC-USDT" (capitals and digits)',
+    ASSET_PATTERN: 'an asset symbol such as "BTC" (capitals and digits)',
+    CLIENT_ORDER_ID_PATTERN: "1 to 36 letters, digits, '_' or '-'",
+    EMAIL_PATTERN: "an email address (ASCII)",
+    REF_PATTERN: "1 to 64 letters, digits, '_', '.', ':' or '-'",
+    NO_NUL_PATTERN: "text without NUL characters",
+}
+
+
+def readable(message: str) -> str:
+    """A validation message with each known pattern in words ("Expected `str` matching regex '^[0-9]...'"
+    -> "Expected a decimal string such as "0.01" ...")."""
+    if "regex" not in message:
+        return message
+    for pattern, words in PATTERN_WORDS.items():
+        message = message.replace(f"`str` matching regex {pattern!r}", words)
+    return message
 Token = Annotated[str, Meta(min_length=1, max_length=2048)]
 AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
 
@@ -66,7 +94,7 @@ def parse_order_create(data: Any) -> OrderCreate:
     try:
         return msgspec.convert(data, OrderCreate)
     except msgspec.ValidationError as exc:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, str(exc)) from None
+        raise ApiError(ErrorCode.VALIDATION_ERROR, readable(str(exc))) from None
 
 
 class Credentials(Struct, forbid_unknown_fields=True):

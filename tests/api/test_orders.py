@@ -152,6 +152,21 @@ async def test_cancel_all_refuses_a_misspelt_filter_or_a_body_and_cancels_nothin
     assert len(r.json()["items"]) == 1
 
 
+async def test_validation_messages_say_what_is_expected_in_words_not_as_a_regex(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A malformed decimal, symbol or client_order_id (body or query) is 422 with the rule in words."""
+    bad = {"price": "-5", "symbol": "btc-usdt", "client_order_id": "a b"}
+    words = {"price": "a decimal string", "symbol": "a market symbol", "client_order_id": "1 to 36 letters"}
+    good = {"side": "buy", "type": "limit", "price": "5", "qty": "1"}
+    for field, value in bad.items():
+        r = await place(client, alice, **{**good, field: value})
+        message = r.json()["error"]["message"]
+        assert r.status_code == 422 and words[field] in message and "regex" not in message, message
+    r = await client.get("/api/orders", params={"status": "open", "symbol": "btc"}, headers=alice.headers)
+    assert r.status_code == 422 and "a market symbol" in r.json()["error"]["message"]
+
+
 async def test_client_order_id_retry_returns_the_same_order(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
