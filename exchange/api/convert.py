@@ -217,7 +217,7 @@ class Market:
             return fast
         value = _parse_decimal(text, ErrorCode.INVALID_QTY, "quote_qty")
         step = Decimal(1).scaleb(-self.quote_decimals)
-        return _whole_multiple(value, step, ErrorCode.TOO_MANY_DECIMALS, "quote_qty", ErrorCode.INVALID_QTY)
+        return _whole_multiple(value, step, ErrorCode.TOO_MANY_DECIMALS, "quote_qty", ErrorCode.QTY_TOO_LARGE)
 
     def as_api(self) -> dict[str, Any]:
         """The `GET /api/markets` item."""

@@ -77,7 +77,8 @@ class ReferenceController(Controller):
             raise ApiError(ErrorCode.INVALID_QTY, "qty must be positive")
         if lots > market.max_lots:
             raise ApiError(
-                ErrorCode.QTY_TOO_LARGE, f"qty above the market maximum {market.qty_out(market.max_lots)}"
+                ErrorCode.QTY_TOO_LARGE,
+                f"qty above the market maximum of {market.qty_out(market.max_lots)} {market.base}",
             )
         raw = await engine_call(services(request).engine.book, symbol, ESTIMATE_DEPTH)
         return msgspec.convert(estimate(raw, market, lots), Estimate)

@@ -99,7 +99,7 @@ def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
     if args["price"] > market.max_price_ticks:
         raise ApiError(
             ErrorCode.PRICE_TOO_HIGH,
-            f"price above the market maximum {market.price_out(market.max_price_ticks)}",
+            f"price above the market maximum of {market.price_out(market.max_price_ticks)}",
         )
     return args
 

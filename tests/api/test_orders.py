@@ -213,6 +213,7 @@ async def test_client_order_id_retry_returns_the_same_order(
             "INVALID_POST_ONLY",
         ),
         ({"side": "sell", "type": "market", "quote_qty": "100"}, 400, "INVALID_QTY"),
+        ({"side": "buy", "type": "market", "quote_qty": "9" * 20}, 400, "QTY_TOO_LARGE"),
         ({"side": "buy", "type": "market", "qty": "0.1", "quote_qty": "100"}, 400, "INVALID_QTY"),
         ({"side": "buy", "type": "market", "qty": "0.1", "time_in_force": "fok"}, 400, "INVALID_TIF"),
         ({"side": "sell", "type": "market", "qty": "0.1", "time_in_force": "gtc"}, 400, "INVALID_TIF"),
