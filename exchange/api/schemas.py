@@ -67,6 +67,8 @@ def readable(message: str) -> str:
     for pattern, words in PATTERN_WORDS.items():
         message = message.replace(f"`str` matching regex {pattern!r}", words)
     return message
+
+
 Token = Annotated[str, Meta(min_length=1, max_length=2048)]
 AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
 
