@@ -44,6 +44,8 @@ Email = Annotated[
 Password = Annotated[str, Meta(min_length=8, max_length=128, pattern=NO_NUL_PATTERN)]
 LoginPassword = Annotated[str, Meta(min_length=1, max_length=128, pattern=NO_NUL_PATTERN)]
 Ref = Annotated[str, Meta(pattern=REF_PATTERN, max_length=64)]
+Token = Annotated[str, Meta(min_length=1, max_length=2048)]
+AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
 
 # what each pattern asks for, in words: validation messages say this instead of showing the regex
 PATTERN_WORDS = {
@@ -67,10 +69,6 @@ def readable(message: str) -> str:
     for pattern, words in PATTERN_WORDS.items():
         message = message.replace(f"`str` matching regex {pattern!r}", words)
     return message
-
-
-Token = Annotated[str, Meta(min_length=1, max_length=2048)]
-AccountId = Annotated[int, Meta(ge=1, le=2**53 - 1)]
 
 
 # ---------------------------------------------------------------- in
