@@ -92,3 +92,35 @@ def test_cpu_meter_charges_each_part_with_its_own_processes():
         for proc in (busy, idle, supervisor):
             proc.kill()
             proc.wait()
+
+
+def test_settle_waits_for_a_quiet_stack_and_gives_up_after_its_limit():
+    """`settle` returns once the stack's processes (not the load generator) used under QUIET_CPU of a core
+    over a window, and measures anyway after SETTLE_MAX_S of a stack that stays busy."""
+    from exchange.bench import api
+
+    class Meter:
+        """The stack's processes use a whole core in the first `busy_windows` windows, then nothing."""
+
+        def __init__(self, busy_windows: int) -> None:
+            self.busy_windows, self.samples = busy_windows, 0
+            self.used = dict.fromkeys(api.CpuMeter.PARTS, 0.0)
+
+        def sample(self) -> dict[str, float]:
+            self.used = dict(self.used)
+            self.used["load"] += 5.0  # the load generator never counts
+            if 0 < self.samples <= self.busy_windows:
+                self.used["postgres"] += api.QUIET_WINDOW_S
+            self.samples += 1
+            return self.used
+
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    waited = api.settle(Meter(busy_windows=3), sleep=sleep, clock=lambda: clock[0])  # type: ignore[arg-type]
+    assert waited == 4 * api.QUIET_WINDOW_S  # three busy windows, then one quiet one
+    clock[0] = 0.0
+    waited = api.settle(Meter(busy_windows=10**6), sleep=sleep, clock=lambda: clock[0])  # type: ignore[arg-type]
+    assert waited == api.SETTLE_MAX_S

@@ -28,7 +28,9 @@ at one price, so every second order trades with a resting one, the book stays ti
 and forth instead of running out.
 
 Each step's line also gives the CPU per request of every part of the machine (`CpuMeter`, from /proc): the
-API processes, Redis, the persistence workers, PostgreSQL and the load generator itself.
+API processes, Redis, the persistence workers, PostgreSQL and the load generator itself. Before each step
+the benchmark waits (`settle`, at most 30 s) until the stack's processes are quiet: the workers have
+persisted the previous step's orders and PostgreSQL is idle, so a step is charged only for its own work.
 
 Ends with one JSON line: rest_p50_ms, rest_p99_ms, rest_p999_ms, rest_max_rate, ws_p50_ms, ws_p99_ms,
 ws_max_rate, trivial_get_rate, order_vs_trivial, fanout_p50_ms, fanout_p99_ms (plus a few diagnostics).
@@ -455,6 +457,30 @@ def _cpu_text(result: dict[str, Any]) -> str:
     return f"; CPU per request: {parts}"
 
 
+QUIET_CPU = 0.1  # the stack is quiet when its processes use less than this share of one core ...
+QUIET_WINDOW_S = 0.5  # ... over this window
+SETTLE_MAX_S = 30.0
+
+
+def settle(cpu: CpuMeter, sleep: Any = time.sleep, clock: Any = time.monotonic) -> float:
+    """Wait until the stack is quiet (the persistence workers have caught up with the last step, PostgreSQL
+    is done with what it wrote, no autovacuum is running), so no step pays for its predecessor's leftovers;
+    at most SETTLE_MAX_S. Returns the seconds waited."""
+    start = clock()
+    before = cpu.sample()
+    while True:
+        sleep(QUIET_WINDOW_S)
+        now = cpu.sample()
+        busy = sum(now[part] - before[part] for part in CpuMeter.PARTS if part != "load")
+        if busy < QUIET_CPU * QUIET_WINDOW_S:
+            return clock() - start
+        if clock() - start >= SETTLE_MAX_S:
+            share = busy / QUIET_WINDOW_S
+            log(f"the stack is still busy after {SETTLE_MAX_S:.0f} s ({share:.0%} of a core); measuring now")
+            return clock() - start
+        before = now
+
+
 class Driver:
     def __init__(self, base: str, duration: float, procs: int, cpu: CpuMeter | None = None) -> None:
         self.cpu = cpu
@@ -474,6 +500,8 @@ class Driver:
              "tokens": [a["token"] for a in self.accounts[w]]}
             for w in range(self.procs)
         ]  # fmt: skip
+        if self.cpu and not warmup:
+            settle(self.cpu)
         before = self.cpu.sample() if self.cpu else None
         result = summarize(list(self.pool.map(run_phase, specs)))
         if self.cpu and before is not None:
