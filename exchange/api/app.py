@@ -527,6 +527,12 @@ def _tighten_openapi(app: Litestar) -> None:
             schema.additional_properties = False
     if components is None or "ErrorBody" not in (components.schemas or {}):
         return
+    optional_bodies = {
+        handler.operation_id
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if handler.opt.get("empty_body")
+    }
     for item in (document.paths or {}).values():
         for method in ("get", "put", "post", "delete", "patch"):
             operation = getattr(item, method, None)
@@ -548,6 +554,8 @@ def _tighten_openapi(app: Litestar) -> None:
             if isinstance(no_content, OpenAPIResponse):
                 no_content.content = None
             operation.responses = responses
+            if operation.operation_id in optional_bodies and operation.request_body is not None:
+                operation.request_body.required = False  # JsonRequest reads no body as `{}`
             for parameter in operation.parameters or []:
                 # `?name=` is read as absent (ExchangeApp drops empty query values): say so
                 if getattr(parameter, "param_in", None) == "query" and not getattr(
