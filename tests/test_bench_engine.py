@@ -17,6 +17,7 @@ KEYS = (
     "slowest_call_us_at_10k", "spin_slowest_us",
 )  # fmt: skip
 EXTRA = ("calls_over_1ms_at_10k",)  # a count that may be 0
+SHARES = ("mix_commands_share", "ref_commands_share")  # fractions of the calls' time
 
 
 def test_engine_benchmark_prints_every_figure_as_a_positive_number(
@@ -35,7 +36,9 @@ def test_engine_benchmark_prints_every_figure_as_a_positive_number(
     assert bench_engine.main(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(lines[-1])
-    assert set(figures) == set(KEYS) | set(EXTRA)
+    assert set(figures) == set(KEYS) | set(EXTRA) | set(SHARES)
+    for key in SHARES:
+        assert 0 < figures[key] < 1, (key, figures[key])
     for key in KEYS:
         assert isinstance(figures[key], int | float) and figures[key] > 0, (key, figures[key])
     for key in EXTRA:
@@ -45,6 +48,17 @@ def test_engine_benchmark_prints_every_figure_as_a_positive_number(
     table = "\n".join(lines[:-1])
     for kind in ("gtc_passive", "gtc_cross", "ioc", "market", "cancel", "ref script"):
         assert kind in table
+    assert "inside the ref script: 6.0 Redis commands per call" in table
+
+
+def test_inner_counts_the_commands_a_script_issues_and_their_time(redis_client: redis.Redis) -> None:
+    """The reference script issues exactly its six commands per call, and they take part of its time."""
+    bench = Bench(redis_client, 5)
+    durations, inner = bench.reference_script(40)
+    assert len(durations) == 40 and inner.calls == 40
+    assert inner.commands == 6 * 40
+    assert 0 < inner.commands_usec < inner.usec
+    assert inner.share == inner.commands_usec / inner.usec
 
 
 def test_engine_benchmark_refuses_a_database_that_is_not_empty(redis_url: str) -> None:

@@ -27,11 +27,16 @@ Server-side figures:
   mean place time: it does the same work every call, so its slowest call is this machine's own hiccup,
   which no script can stay under.
 
+- where a call's time goes: Redis 7 and Valkey 8 count the commands a script issues in INFO commandstats
+  too, so the totals of a mix (or of the reference script) split its server time into the commands' own
+  time and the rest, which is Lua: the script's work and the redis.call bridge (arguments in, replies out).
 Ends with one JSON line: place_us_mean, place_us_p99, cancel_us_mean, ref_script_us_mean, place_vs_ref,
 capacity_orders_per_s, depth_cost_ratio, bytes_per_resting_order, slowest_call_us, and
 slowest_call_us_at_10k (the slowest call of the mix at ~10,000 resting orders, where the issue sets its
 worst-call target; slowest_call_us also covers the prefill to 1,000,000, whose calls pay for the growth of
-Redis's own tables); then calls_over_1ms_at_10k and spin_slowest_us (see above).
+Redis's own tables); then calls_over_1ms_at_10k and spin_slowest_us (see above), and mix_commands_share and
+ref_commands_share (the share of the calls' time spent inside their Redis commands, mix at ~10,000 resting
+and reference script).
 The server: `--redis-url`, else a throwaway `--server redis7|valkey8` (EXCHANGE_BENCH_SERVER; default the
 first available), pinned to a CPU of its own while this client runs on the others. Smaller runs: `--size`
 (commands), EXCHANGE_BENCH_RESTING (10000), EXCHANGE_BENCH_DEPTH (1000000), EXCHANGE_BENCH_ACCOUNTS (1000).
@@ -67,6 +72,8 @@ def _report_mix(bench: Bench, title: str, timings: Timings) -> None:
     for kind in (*PLACE_KINDS, "cancel"):
         bench.say(_row(kind, timings.of(kind)))
     bench.say(_row("place (all)", timings.of(*PLACE_KINDS)))
+    if timings.inner:
+        bench.say(f"  inside the calls (all types): {timings.inner.describe()}")
 
 
 def run_bench(
@@ -94,10 +101,11 @@ def run_bench(
         seconds = bench.prefill(resting, "base")
         bench.say(f"prefill to {bench.resting()} resting orders: {seconds:.1f} s (client time)")
 
-        ref = bench.reference_script(min(commands, 10_000))
+        ref, ref_inner = bench.reference_script(min(commands, 10_000))
         timings = bench.mix(commands, "base")
         _report_mix(bench, f"mix at ~{resting} resting ({commands} commands)", timings)
         bench.say(_row("ref script", ref))
+        bench.say(f"  inside the ref script: {ref_inner.describe()}")
         bench.say(f"  resting after the mix: {bench.resting()}; refused commands: {dict(bench.errors) or 0}")
 
         # the depth ratio compares two mixes of the same length run back to back, this one and the one after
@@ -154,6 +162,9 @@ def run_bench(
             "slowest_call_us_at_10k": bench.slowest_by_phase.get("base", 0),
             "calls_over_1ms_at_10k": over,
             "spin_slowest_us": spin,
+            # the share of the calls' server time spent in the Redis commands they issue (the rest is Lua)
+            "mix_commands_share": round(timings.inner.share, 3) if timings.inner else 0.0,
+            "ref_commands_share": round(ref_inner.share, 3),
         }
     finally:
         for name, value in saved.items():

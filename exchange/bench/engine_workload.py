@@ -83,6 +83,29 @@ class Book:
             self.add(int(order["id"]), int(order["account"]), int(order["qty"]) - int(order["filled"]))
 
 
+@dataclass(frozen=True)
+class Inner:
+    """The timed calls' totals from one `INFO commandstats` (reset before them): how much of the calls' own
+    server time went to the Redis commands they issued, the rest being the Lua around those commands."""
+
+    calls: int  # calls of the timed command (FCALL, EVALSHA)
+    usec: int  # their server time
+    commands: int  # Redis commands they issued (every cmdstat but the timed command, INFO and CONFIG)
+    commands_usec: int  # those commands' own server time
+
+    @property
+    def share(self) -> float:
+        return self.commands_usec / self.usec if self.usec else 0.0
+
+    def describe(self) -> str:
+        n = max(1, self.calls)
+        return (
+            f"{self.commands / n:.1f} Redis commands per call, {self.commands_usec / n:.1f} us of "
+            f"{self.usec / n:.1f}: {self.share:.0%} of the time is in the commands, the rest in Lua (the "
+            "script's own work and the redis.call bridge: arguments in, replies out)"
+        )
+
+
 @dataclass
 class Timings:
     """Server-side microseconds per command type."""
@@ -90,6 +113,7 @@ class Timings:
     by_kind: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
     slowest: int = 0
     slowest_what: str = ""
+    inner: Inner | None = None  # what the timed calls spent inside the Redis commands they issued
 
     def add(self, kind: str, micros: int) -> None:
         self.by_kind[kind].append(micros)
@@ -308,6 +332,18 @@ class Bench:
         self.r.config_resetstat()
         self._usec = 0
 
+    def _inner(self, command: str) -> Inner:
+        """Totals since `_start_stats` of `command` and of the commands its calls issued (Redis 7 and
+        Valkey 8 count a script's commands in INFO commandstats too)."""
+        stats = self.r.info("commandstats")
+        own = stats.get(f"cmdstat_{command}", {})
+        skip = (f"cmdstat_{command}", "cmdstat_info", "cmdstat_config", "cmdstat_slowlog")
+        inner = [v for k, v in stats.items() if not k.startswith(skip)]
+        return Inner(
+            int(own.get("calls", 0)), int(own.get("usec", 0)),
+            sum(int(v.get("calls", 0)) for v in inner), sum(int(v.get("usec", 0)) for v in inner),
+        )  # fmt: skip
+
     def mix(self, commands: int, label: str) -> Timings:
         """Run `commands` of the standard mix, timing every call on the server."""
         timings = Timings()
@@ -330,10 +366,11 @@ class Bench:
                 self._note_slowest(micros, f"{label} {kind}")
             self._absorb(kinds, calls, replies)
             done += n
+        timings.inner = self._inner("fcall")
         self._check_slowlog(label)
         return timings
 
-    def reference_script(self, calls: int) -> list[int]:
+    def reference_script(self, calls: int) -> tuple[list[int], Inner]:
         """The 6-command reference script, EVALSHA'd `calls` times, timed on the server."""
         sha = self.r.script_load(REF_SCRIPT)
         keys = ("refbench:zset", "refbench:hash", "refbench:counter", "refbench:stream", "refbench:chan")
@@ -349,8 +386,9 @@ class Bench:
             _replies, timed = self._timed(self.r.pipeline(transaction=False), "evalsha", batch)
             durations.extend(timed)
             done += n
+        inner = self._inner("evalsha")
         self.r.delete(*keys[:4])
-        return durations
+        return durations, inner
 
     def spin_slowest(self, calls: int, target_us: float) -> tuple[int, float]:
         """(slowest, mean) microseconds of `calls` EVALSHAs of a script that only counts in a loop, sized
