@@ -49,7 +49,7 @@ from exchange.api import metrics, revocation
 from exchange.api.auth import TokenService
 from exchange.api.context import Services
 from exchange.api.convert import MarketCache
-from exchange.api.errors import ErrorCode, as_api_error
+from exchange.api.errors import ApiError, ErrorCode, as_api_error
 from exchange.api.fastredis import EngineRedis, PipelinedRedis
 from exchange.api.order_route import PATH as ORDER_PATH
 from exchange.api.order_route import OrderRoute
@@ -131,17 +131,42 @@ class JsonRequest(Request[Any, Any, Any]):
             try:
                 msgspec.convert(value, body_type, strict=True)
             except msgspec.ValidationError as exc:
-                # Litestar converts the body after the dependencies, so a missing token is 401 and a
-                # non-admin on an admin route 403 before any 422: run the route's auth provider first
-                deps = self.route_handler.resolve_dependencies()
-                auth = deps.get("admin_id") or deps.get("account_id")
-                if auth is not None:
-                    await auth.dependency(self)
+                await _authenticate_first(self)
                 message, _, at = str(exc).partition(" - at `")
                 key = at.rstrip("`").removeprefix("$").removeprefix(".")
                 detail = {"key": key, "message": message, "source": "body"}
                 raise ValidationException(extra=[detail]) from None
         return value
+
+
+async def _authenticate_first(request: Request[Any, Any, Any]) -> None:
+    """Before answering 422 from outside the signature: Litestar resolves a route's dependencies before it
+    converts the rest, so a missing token is 401 and a non-admin on an admin route 403 before any 422. Run
+    the route's auth provider, which raises those."""
+    deps = request.route_handler.resolve_dependencies()
+    auth = deps.get("admin_id") or deps.get("account_id")
+    if auth is not None:
+        await auth.dependency(request)
+
+
+async def refuse_unknown_query(request: Request[Any, Any, Any]) -> None:
+    """`before_request` of every route: on the API (`/api/...`), a query parameter the route does not take
+    is 422 `VALIDATION_ERROR`, as an unknown body field is. Ignored, a misspelt `?limt=5` would answer
+    another question (the default 100 trades) without saying so. The names each route takes come from the
+    OpenAPI document (`_tighten_openapi`), so the check and the document cannot disagree."""
+    if not request.scope.get("query_string"):
+        return
+    table = getattr(request.app, "query_params", None)
+    allowed = table.get((request.scope.get("path_template"), request.method)) if table else None
+    if allowed is None:  # not an API operation of the document (the terminal's files, /schema, probes)
+        return
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        await _authenticate_first(request)
+        takes = ", ".join(sorted(allowed)) if allowed else "none"
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, f"unknown query parameter {unknown[0]!r}: this route takes {takes}"
+        )
 
 
 def _body_type(handler: Any) -> type | None:
@@ -193,6 +218,9 @@ class ExchangeApp(Litestar):
       so a session can write ready-made frames straight to the connection (exchange.api.rawsocket)."""
 
     order_route: OrderRoute | None = None
+    # (route template, method) -> the query parameters it takes, for every `/api/` operation of the
+    # document (`refuse_unknown_query`)
+    query_params: dict[tuple[str, str], frozenset[str]] = {}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
@@ -491,6 +519,7 @@ def create_app(
         plugins=parts.plugins,
         middleware=[metrics_middleware],
         exception_handlers={Exception: handle_exception},
+        before_request=refuse_unknown_query,
         request_class=JsonRequest,
         openapi_config=_openapi_config(),
         request_max_body_size=settings.max_body_bytes,
@@ -508,7 +537,8 @@ def _tighten_openapi(app: Litestar) -> None:
       one with 401 (routes of every module, including those that do not list them);
     - an optional query parameter sent empty (`?cursor=`) counts as absent: `allowEmptyValue: true`;
     - a 204 has no body (a handler that sets cookies on it returns `Response[None]`, which Litestar
-      documents as a JSON `null`)."""
+      documents as a JSON `null`).
+    It also records, for `refuse_unknown_query`, the query parameters each `/api/` operation takes."""
     from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Reference
 
     from exchange.api import schemas
@@ -533,11 +563,16 @@ def _tighten_openapi(app: Litestar) -> None:
         for handler in getattr(route, "route_handlers", ())
         if handler.opt.get("empty_body")
     }
-    for item in (document.paths or {}).values():
+    query_params: dict[tuple[str, str], frozenset[str]] = {}
+    for path, item in (document.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch"):
             operation = getattr(item, method, None)
             if operation is None:
                 continue
+            if path.startswith("/api/"):
+                query_params[(path, method.upper())] = frozenset(
+                    str(p.name) for p in operation.parameters or [] if getattr(p, "param_in", None) == "query"
+                )
             responses = operation.responses if operation.responses is not None else {}
             wanted = ["400", "404", "422"] + (["401"] if operation.security else [])
             for status in wanted:
@@ -562,6 +597,8 @@ def _tighten_openapi(app: Litestar) -> None:
                     parameter, "required", False
                 ):
                     parameter.allow_empty_value = True
+    if isinstance(app, ExchangeApp):
+        app.query_params = query_params
 
 
 def _allowed_methods(app: Litestar) -> dict[str, str]:

@@ -66,9 +66,6 @@ async def cancel_all_handler(
     """Cancel all your open orders (optionally of one market; halted markets are skipped). It takes no body
     and no query parameter but `symbol`: on a destructive call, a misspelt market filter (`?symbl=`) or
     a market in a body is refused (422) rather than ignored, which would cancel in every market."""
-    unknown = sorted(set(request.query_params) - {"symbol"})
-    if unknown:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown query parameter {unknown[0]!r}: only 'symbol'")
     if await request.body():
         raise ApiError(ErrorCode.VALIDATION_ERROR, "no body: choose the market with ?symbol=")
     svc = services(request)

@@ -1,0 +1,75 @@
+"""Unknown query parameters on the API are refused (422), as unknown body fields are, never ignored."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from exchange.api.app import ExchangeApp, create_app, openapi_document
+from exchange.api.settings import Settings
+from tests.api.conftest import User, error_code
+
+SYMBOL = "BTC-USDT"
+
+
+async def test_a_misspelt_query_parameter_is_422_naming_it_and_what_the_route_takes(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """`?limt=5` would silently return the default 100 trades: it is 422 VALIDATION_ERROR instead, and
+    the message names the parameter and the route's own ones."""
+    r = await client.get(f"/api/markets/{SYMBOL}/trades", params={"limt": "5"})
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
+    message = r.json()["error"]["message"]
+    assert "'limt'" in message and "limit" in message
+    r = await client.get(f"/api/markets/{SYMBOL}/book", params={"depth": "5", "levels": "5"})
+    assert r.status_code == 422 and "'levels'" in r.json()["error"]["message"]
+    r = await client.get("/api/orders", params={"status": "open", "stauts": "x"}, headers=alice.headers)
+    assert r.status_code == 422 and "'stauts'" in r.json()["error"]["message"]
+    r = await client.get("/api/me", params={"verbose": "1"}, headers=alice.headers)
+    assert r.status_code == 422 and "takes none" in r.json()["error"]["message"]
+    r = await client.get(f"/api/orders/{10**9}", params={"x": "1"}, headers=alice.headers)  # a path parameter
+    assert r.status_code == 422 and "'x'" in r.json()["error"]["message"]
+
+
+async def test_known_parameters_and_empty_values_still_work(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """The parameters a route documents pass, and an empty unknown value (`?x=`) counts as absent."""
+    r = await client.get(f"/api/markets/{SYMBOL}/trades", params={"limit": "5"})
+    assert r.status_code == 200
+    r = await client.get(f"/api/markets/{SYMBOL}/book", params={"depth": "5", "junk": ""})
+    assert r.status_code == 200
+    r = await client.get("/api/orders", params={"status": "open", "limit": "10"}, headers=alice.headers)
+    assert r.status_code == 200
+
+
+async def test_a_missing_token_is_401_before_an_unknown_parameter_is_422(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """As for bodies: a caller without a token learns that first, not the route's parameters."""
+    r = await client.get("/api/orders", params={"stauts": "open"})
+    assert r.status_code == 401
+    r = await client.get("/api/me", params={"x": "1"})
+    assert r.status_code == 401
+
+
+async def test_paths_outside_the_api_keep_ignoring_query_strings(client: AsyncTestClient[Litestar]) -> None:
+    """Probes and the OpenAPI document take whatever monitoring or a browser adds (`?ts=`, cache busters)."""
+    assert (await client.get("/healthz", params={"probe": "1"})).status_code == 200
+    assert (await client.get("/schema/openapi.json", params={"v": "2"})).status_code == 200
+
+
+def test_the_check_reads_every_api_operation_of_the_document() -> None:
+    """The table of allowed names covers each `/api/` operation of the OpenAPI document, with exactly its
+    query parameters (one source for the check and the document)."""
+    app = create_app(Settings(jwt_secret="x" * 32, load_library=False))
+    assert isinstance(app, ExchangeApp)
+    document = openapi_document()
+    expected = {
+        (path, method.upper()): frozenset(p["name"] for p in op.get("parameters", []) if p["in"] == "query")
+        for path, item in document["paths"].items()
+        if path.startswith("/api/")
+        for method, op in item.items()
+    }
+    assert app.query_params == expected
+    assert app.query_params[("/api/markets/{symbol}/candles", "GET")] == {"interval", "limit", "end"}
