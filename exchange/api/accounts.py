@@ -110,11 +110,22 @@ class Rotation(StrEnum):
     REUSED = "reused"  # rotated before: it leaked, and every refresh token of the account is now revoked
 
 
+# Taken first by every transaction that rotates a refresh token or revokes all of an account's: they run one
+# at a time per account. Without it a revoke-all (logout everywhere, password reset, reuse) running while a
+# rotation holds the old token's row would wait, then skip that row (already revoked) and never see the new
+# token the rotation inserted (READ COMMITTED): the new token would outlive the revoke-all. NO KEY UPDATE:
+# it does not block the key-share locks of inserts that reference the account (a login's refresh token).
+LOCK_ACCOUNT = "SELECT 1 FROM accounts WHERE id = %s FOR NO KEY UPDATE"
+REVOKE_ALL = "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL"
+
+
 async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new_expires_at: int) -> Rotation:
     """Atomically retire `jti` and store `new_jti`. INVALID when `jti` is unknown, expired or revoked; REUSED
     when it was already rotated (used before): every refresh token of the account is revoked too, since a
-    reused refresh token means it leaked (the caller ends the access tokens)."""
+    reused refresh token means it leaked (the caller ends the access tokens). Serialized per account with
+    revoke-alls (`LOCK_ACCOUNT`)."""
     async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        await cur.execute(LOCK_ACCOUNT, (account_id,))
         await cur.execute(
             "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = %s "
             "WHERE jti = %s AND account_id = %s AND revoked_at IS NULL AND expires_at > now() RETURNING jti",
@@ -127,11 +138,7 @@ async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new
             )
             reused = await cur.fetchone()
             if reused is not None and reused[0]:
-                await cur.execute(
-                    "UPDATE refresh_tokens SET revoked_at = now() "
-                    "WHERE account_id = %s AND revoked_at IS NULL",
-                    (account_id,),
-                )
+                await cur.execute(REVOKE_ALL, (account_id,))
                 return Rotation.REUSED
             return Rotation.INVALID
         await cur.execute(
@@ -142,13 +149,12 @@ async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new
 
 
 async def revoke_refresh(pool: Any, account_id: int, jti: str | None = None) -> int:
-    """Revoke one refresh token of the account (or all of them when `jti` is None); returns how many."""
-    async with pool.connection() as conn, conn.cursor() as cur:
+    """Revoke one refresh token of the account (or all of them when `jti` is None, after `LOCK_ACCOUNT`);
+    returns how many."""
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         if jti is None:
-            await cur.execute(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL",
-                (account_id,),
-            )
+            await cur.execute(LOCK_ACCOUNT, (account_id,))
+            await cur.execute(REVOKE_ALL, (account_id,))
         else:
             await cur.execute(
                 "UPDATE refresh_tokens SET revoked_at = now() "

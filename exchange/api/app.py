@@ -480,6 +480,7 @@ def create_app(
             svc.tokens,
             clock_fn,
         )
+        await revocation.first_read(client, svc.tokens.revocations)
         follower = asyncio.create_task(revocation.follow(client, svc.tokens.revocations), name="revocations")
         try:
             yield

@@ -26,7 +26,7 @@ from litestar import Request
 
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.revocation import AccessClaims, Revocations
-from exchange.api.settings import Settings
+from exchange.api.settings import MAX_ACCESS_TTL_S, Settings
 
 ALGORITHM = "HS256"
 VERIFIED_CACHE_SIZE = 10_000
@@ -72,7 +72,10 @@ class TokenService:
         self.refresh_ttl_s = settings.refresh_ttl_s
         self._clock = clock
         self._verified: dict[str, AccessClaims] = {}  # access token -> its claims
-        self.revocations = Revocations(self.access_ttl_s)
+        # kept for the longest lifetime any process may give a token, not this one's: during a rolling change
+        # of EXCHANGE_ACCESS_TTL_S, a process with the shorter setting must not forget or trim an entry
+        # that still names a live token issued by one with the longer
+        self.revocations = Revocations(MAX_ACCESS_TTL_S)
 
     def _encode(self, account_id: int, typ: str, ttl_s: int) -> tuple[str, str, int]:
         now_ms = int(self._clock() * 1000)

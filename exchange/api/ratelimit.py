@@ -18,6 +18,7 @@ it no longer talks to). A refused key is remembered until its window ends, so ab
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -81,7 +82,9 @@ class RateLimiter:
         """Count one hit; raise `RATE_LIMITED` (429, `Retry-After`) when over the limit."""
         if rule.limit <= 0:
             return  # 0 disables the rule
-        key = f"{self._prefix}{scope}:{ident[:200]}"
+        if len(ident) > 200:  # bounded keys; a digest keeps apart idents differing past the cut (`email ip`)
+            ident = ident[:150] + "#" + hashlib.sha256(ident.encode()).hexdigest()[:32]
+        key = f"{self._prefix}{scope}:{ident}"
         now = self._clock()
         lease = self._leases.get(key)
         if lease is not None and now < lease[1]:

@@ -7,7 +7,7 @@ Access tokens are stateless JWTs (`exchange.api.auth`): without this module one 
     XADD auth:revoked MINID <...>                          * account <id> before <ms>         all of them
 
 The first ends one token (the one a logout presents). The second ends every access token of the account
-issued before `before` (epoch ms): logout everywhere, a reused refresh token, a password reset. Tokens
+issued at or before `before` (epoch ms): logout everywhere, a reused refresh token, a password reset. Tokens
 carry `iat` to the millisecond for that comparison. Entries older than a token's lifetime can name only
 expired tokens, so the stream is trimmed past them at each write and stays as small as the logouts of the
 last 15 minutes.
@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from redis.client import NEVER_DECODE
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -58,17 +59,22 @@ class Revocations:
         self.access_ttl_s = access_ttl_s
         self.last_id = "0-0"  # the last stream entry read (`follow`)
         self._tokens: dict[str, int] = {}  # jti -> the token's exp (epoch s)
-        self._accounts: dict[int, int] = {}  # account -> its tokens issued before this (epoch ms) are revoked
+        self._accounts: dict[int, int] = {}  # account -> its tokens issued at or before this ms are revoked
         self._listeners: dict[int, set[Callable[[], None]]] = {}
 
     def __len__(self) -> int:
         return len(self._tokens) + len(self._accounts)
 
     def revoked(self, claims: AccessClaims) -> bool:
+        """Is this token revoked: by its jti, or issued at or before its account's `before` millisecond (the
+        same millisecond counts: a token signed then may precede the revocation; erring toward revoking)."""
         if claims.jti in self._tokens:
             return True
         before = self._accounts.get(claims.account_id)
-        return before is not None and claims.iat_ms < before
+        return before is not None and claims.iat_ms <= before
+
+    def has_token(self, jti: str) -> bool:
+        return jti in self._tokens
 
     def apply(self, fields: dict[str, str]) -> None:
         """Add one entry (`{"account", "jti", "exp"}` or `{"account", "before"}`); skip a malformed one."""
@@ -107,19 +113,22 @@ class Revocations:
 
 
 async def _write(redis: Any, revocations: Revocations, fields: dict[str, str], now_s: float) -> None:
+    revocations.apply(fields)  # here at once, before the write (a concurrent repeat sees it); others: POLL_S
     keep_from = int(now_s * 1000) - revocations.access_ttl_s * 1000 - TRIM_MARGIN_MS
     await redis.xadd(STREAM, fields, minid=max(0, keep_from), approximate=False)
-    revocations.apply(fields)  # at once here; the other processes read it within POLL_S
 
 
 async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaims) -> None:
-    """End one access token in every process."""
+    """End one access token in every process. A token this process already knows as revoked writes nothing
+    again (logouts repeated with one token do not grow the stream)."""
+    if revocations.has_token(claims.jti):
+        return
     fields = {"account": str(claims.account_id), "jti": claims.jti, "exp": str(claims.exp)}
     await _write(redis, revocations, fields, time.time())
 
 
 async def revoke_account(redis: Any, revocations: Revocations, account_id: int, now_s: float) -> None:
-    """End every access token of the account issued before `now_s` (to the millisecond)."""
+    """End every access token of the account issued at or before `now_s` (to the millisecond)."""
     fields = {"account": str(account_id), "before": str(int(now_s * 1000))}
     await _write(redis, revocations, fields, now_s)
 
@@ -136,10 +145,13 @@ async def read_new(redis: Any, revocations: Revocations) -> int:
     applied = 0
     while True:
         start = "-" if revocations.last_id == "0-0" else f"({revocations.last_id}"
-        entries = await redis.xrange(STREAM, min=start, max="+", count=READ_COUNT)
+        # raw bytes whatever the client decodes: an entry that is not UTF-8 (written by hand) must not stop
+        # the reader on it forever (`_text` decodes with replacement, `apply` skips what does not parse)
+        options = {NEVER_DECODE: True}
+        entries = await redis.execute_command("XRANGE", STREAM, start, "+", "COUNT", READ_COUNT, **options)
         for entry_id, fields in entries:
-            entry_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-            revocations.apply({_text(k): _text(v) for k, v in fields.items()})
+            entry_id = _text(entry_id)
+            revocations.apply({_text(k): _text(v) for k, v in fields.items()})  # (a malformed one is skipped)
             revocations.last_id = entry_id
             applied += 1
         if len(entries) < READ_COUNT:
@@ -147,11 +159,14 @@ async def read_new(redis: Any, revocations: Revocations) -> int:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """Entry text; bytes that are not UTF-8 (an entry written by hand) never stop the reader."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 async def follow(redis: Any, revocations: Revocations, poll_s: float = POLL_S) -> None:
-    """Keep `revocations` up to date with the stream until cancelled (a Redis outage is retried)."""
+    """Keep `revocations` up to date with the stream until cancelled. A Redis outage is retried (what was
+    written meanwhile is read then, from `last_id`); any other failure is logged and retried too, so the
+    task never ends while the process serves."""
     failing = False
     while True:
         try:
@@ -163,5 +178,17 @@ async def follow(redis: Any, revocations: Revocations, poll_s: float = POLL_S) -
             if not failing:
                 log.warning("cannot read %s (%s); retrying every %.0f s", STREAM, exc, poll_s)
             failing = True
+        except Exception:
+            log.exception("reading %s failed; retrying in %.0f s", STREAM, poll_s)
+            failing = True
         revocations.prune(time.time())
         await asyncio.sleep(poll_s)
+
+
+async def first_read(redis: Any, revocations: Revocations) -> None:
+    """Read the whole stream before the process serves (a token revoked elsewhere is refused from the first
+    request on); a Redis that cannot answer now is left to `follow`."""
+    try:
+        await read_new(redis, revocations)
+    except Exception as exc:  # the process still starts; `follow` retries
+        log.warning("cannot read %s at startup (%s); `follow` retries", STREAM, exc)

@@ -92,11 +92,18 @@ def _cookie_token(request: Request[Any, Any, Any], svc: Services) -> str | None:
 
 
 def _tokens(
-    request: Request[Any, Any, Any], svc: Services, account_id: int, refresh: str, *, cookie: bool
+    request: Request[Any, Any, Any],
+    svc: Services,
+    account_id: int,
+    refresh: str,
+    *,
+    cookie: bool,
+    access: str | None = None,
 ) -> Response[TokenPair]:
-    """A new access token with `refresh`: in the body, or (cookie) as the refresh cookie only."""
+    """An access token (`access`, else a new one) with `refresh`: in the body, or (cookie) as the refresh
+    cookie only."""
     pair = TokenPair(
-        access_token=svc.tokens.issue_access(account_id),
+        access_token=access or svc.tokens.issue_access(account_id),
         token_type="bearer",
         expires_in=svc.tokens.access_ttl_s,
         refresh_token=None if cookie else refresh,
@@ -173,6 +180,9 @@ class AuthController(Controller):
                 raise ApiError(ErrorCode.INVALID_TOKEN, "no refresh token in the body or the cookie")
         claims = svc.tokens.decode_refresh(token)
         new_refresh, new_claims = svc.tokens.issue_refresh(claims.account_id)
+        # signed before the rotation commits, so its `iat` precedes any revoke-all that runs after it (they
+        # are serialized per account): a logout everywhere's `before`, taken after its revoke-all, covers it
+        access = svc.tokens.issue_access(claims.account_id)
         rotation = await accounts.rotate_refresh(
             svc.require_pool(), claims.jti, claims.account_id, new_claims.jti, new_claims.expires_at
         )
@@ -181,14 +191,19 @@ class AuthController(Controller):
         if rotation is not accounts.Rotation.ROTATED:
             raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token revoked or already used")
         return _tokens(
-            request, svc, claims.account_id, new_refresh, cookie=from_cookie or data.refresh_cookie
+            request,
+            svc,
+            claims.account_id,
+            new_refresh,
+            cookie=from_cookie or data.refresh_cookie,
+            access=access,
         )
 
     @post(
         "/logout",
         operation_id="logout",
         status_code=204,
-        responses=errors(401, 422),
+        responses=errors(401, 422, 429),
         opt={"empty_body": True},  # no body at all is `{}` (exchange.api.app.JsonRequest)
     )
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> Response[None]:
@@ -198,6 +213,7 @@ class AuthController(Controller):
         the bearer header) stop working at once, REST and WebSocket, in every API process. No body at all
         counts as `{}`."""
         svc = services(request)
+        await svc.limiter.hit("logout_ip", client_ip(request), svc.settings.rate_limits.logout_ip)
         pool = svc.require_pool()
         bearer = _bearer_or_none(request)
         if data.refresh_token is not None:

@@ -52,6 +52,8 @@ class RateLimits:
     """EXCHANGE_RATE_REGISTER_IP (per minute): registrations per client IP."""
     refresh_ip: RateLimit = RateLimit(120, 60)
     """EXCHANGE_RATE_REFRESH_IP (per minute): token refreshes per client IP."""
+    logout_ip: RateLimit = RateLimit(60, 60)
+    """EXCHANGE_RATE_LOGOUT_IP (per minute): logouts per client IP (each may write a revocation)."""
     reads_ip: RateLimit = RateLimit(1200, 60)
     """EXCHANGE_RATE_READS_IP (per minute): market-data reads that do work per request (book, estimate,
     trades, candles) per client IP. Cached lists (assets, markets, tickers) are not counted."""
@@ -68,6 +70,7 @@ class RateLimits:
             login_ip=RateLimit(_int("EXCHANGE_RATE_LOGIN_IP", 60), 60),
             register_ip=RateLimit(_int("EXCHANGE_RATE_REGISTER_IP", 30), 60),
             refresh_ip=RateLimit(_int("EXCHANGE_RATE_REFRESH_IP", 120), 60),
+            logout_ip=RateLimit(_int("EXCHANGE_RATE_LOGOUT_IP", 60), 60),
             reads_ip=RateLimit(_int("EXCHANGE_RATE_READS_IP", 1200), 60),
             reads_account=RateLimit(_int("EXCHANGE_RATE_READS_ACCOUNT", 1200), 60),
         )

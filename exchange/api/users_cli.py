@@ -20,7 +20,7 @@ import psycopg
 import redis
 from redis.exceptions import RedisError
 
-from exchange.api.accounts import normalize_email
+from exchange.api.accounts import REVOKE_ALL, normalize_email
 from exchange.api.auth import hash_password_sync
 from exchange.api.password_policy import password_problem
 from exchange.api.revocation import revoke_account_sync
@@ -103,10 +103,9 @@ def save_user(
             )
         row = cur.fetchone()
         if row is not None and not row[1]:  # a reset password ends every session of the old one
-            cur.execute(
-                "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL",
-                (row[0],),
-            )
+            # the upsert above holds the account row's lock (as exchange.api.accounts.LOCK_ACCOUNT would): a
+            # refresh rotation in progress commits first, and this revoke-all then sees the token it inserted
+            cur.execute(REVOKE_ALL, (row[0],))
     if row is None:
         raise ValueError(f"an account with email {email} exists (use --update to reset it)")
     return int(row[0]), bool(row[1]), bool(row[2])  # xmax = 0: the row was inserted, not updated

@@ -28,6 +28,7 @@ GENEROUS = RateLimits(
     login_ip=RateLimit(10_000, 60),
     register_ip=RateLimit(10_000, 60),
     refresh_ip=RateLimit(10_000, 60),
+    logout_ip=RateLimit(10_000, 60),
     reads_ip=RateLimit(1_000_000, 60),
     reads_account=RateLimit(1_000_000, 60),
 )

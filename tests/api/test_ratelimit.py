@@ -136,7 +136,7 @@ async def test_reads_that_do_work_are_limited_per_ip_and_history_per_account(
 
 def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
     """The schema promises 429 only where a limit applies: orders (place, cancel, cancel all), the auth
-    writes (register, login, refresh) and the reads that do work per request (book, estimate, trades,
+    writes (register, login, refresh, logout) and the reads that do work per request (book, estimate, trades,
     candles; the history); cached lists and `GET /api/me` are not rate limited."""
     schema = create_app(make_settings("redis://127.0.0.1:1/0", "")).openapi_schema.to_schema()
     limited = {
@@ -146,7 +146,30 @@ def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
         if isinstance(op, dict) and "429" in op.get("responses", {})
     }
     assert limited == {
-        "register", "login", "refresh", "placeOrder", "cancelOrder", "cancelAllOrders",
+        "register", "login", "refresh", "logout", "placeOrder", "cancelOrder", "cancelAllOrders",
         "getBook", "estimateMarketOrder", "listMarketTrades", "listCandles",
         "listOrders", "exportOrdersCsv", "listFills", "listPositions",
     }  # fmt: skip
+
+
+async def test_long_identities_keep_distinct_keys_past_the_length_bound(redis_url: str) -> None:
+    """Keys are bounded (200 characters of identity), but identities that differ only past the bound (a
+    long email followed by the client IP: `login_email`) still count apart, so one client's failures on a
+    long email cannot lock out the same email from another address."""
+    import redis.asyncio as aioredis
+
+    from exchange.api.errors import ApiError
+    from exchange.api.ratelimit import RateLimiter
+
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    limiter = RateLimiter(client, prefix=f"rl-test-{new_email()}:")
+    email = "a" * 190 + "@example.com"
+    rule = RateLimit(2, 60)
+    for _ in range(2):
+        await limiter.hit("login_email", f"{email} 10.0.0.1", rule)
+    with pytest.raises(ApiError):
+        await limiter.hit("login_email", f"{email} 10.0.0.1", rule)
+    await limiter.hit("login_email", f"{email} 10.0.0.2", rule)  # another address: its own count
+    keys = [k async for k in client.scan_iter(match="rl-test-*")]
+    assert len(keys) == 2 and all(len(k) < 260 for k in keys)
+    await client.aclose()

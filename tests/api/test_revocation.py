@@ -18,7 +18,7 @@ from exchange.api import revocation
 from exchange.api.app import create_app
 from exchange.api.auth import TokenService
 from exchange.api.revocation import AccessClaims, Revocations
-from exchange.api.settings import Settings
+from exchange.api.settings import RateLimit, Settings
 from exchange.api.users_cli import run as user_cli
 from tests.api.conftest import PASSWORD, User, error_code, login
 from tests.api.test_refresh_cookie import COOKIE, cookie_login
@@ -192,6 +192,41 @@ def test_a_revoked_token_ends_private_data_with_token_revoked_and_close_4001(set
         server.stop()
 
 
+def test_a_token_that_expires_while_a_private_subscribe_is_under_way_ends_the_connection(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`subscribe` checks the token, then awaits (market lookups, the hub) before `orders` is held: a token
+    that expires (or is revoked) meanwhile still ends private data, TOKEN_EXPIRED and close 4001, rather
+    than leave an `orders` feed that nothing checks again (a security review found the gap)."""
+    from exchange.api.convert import MarketCache
+
+    engine = engine_for(settings.redis_url or "")
+    fund(engine, 74)
+    # a token whose `exp` is ~1.5 s away: issued by a clock set back by almost its lifetime
+    issuer = TokenService(settings, clock=lambda: time.time() - settings.access_ttl_s + 1.5)
+    short = issuer.issue_access(74)
+    original, slow = MarketCache.get, {"armed": False}
+
+    async def slow_get(self: MarketCache, symbol: str) -> object:  # latency before `orders` is held
+        if slow["armed"]:
+            slow["armed"] = False
+            await asyncio.sleep(2.5)
+        return await original(self, symbol)
+
+    monkeypatch.setattr(MarketCache, "get", slow_get)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        ws = Client(server.ws_url)
+        assert ws.request({"op": "auth", "req_id": "a", "token": short})["op"] == "authenticated"
+        slow["armed"] = True
+        ws.send({"op": "subscribe", "req_id": "s", "channels": [f"trades:{SYMBOL}", "orders"]})
+        ended = ws.until(lambda f: f.get("op") == "error" and f.get("req_id") is None, timeout=6)
+        assert ended["error"]["code"] == "TOKEN_EXPIRED"
+        assert close_code(ws) == 4001
+    finally:
+        server.stop()
+
+
 # --- password reset -----------------------------------------------------------------------------------
 
 
@@ -220,13 +255,15 @@ def claims(account: int = 5, jti: str = "j", iat_ms: int = 1_000_000, exp: int =
     return AccessClaims(account, jti, iat_ms, exp)
 
 
-def test_an_account_revocation_ends_tokens_issued_before_its_millisecond_only() -> None:
-    """`before` compares with `iat` in milliseconds: earlier tokens end, one issued in that millisecond or
-    later lives; a later revocation of the account only moves the bound forward."""
+def test_an_account_revocation_ends_tokens_issued_up_to_its_millisecond_only() -> None:
+    """`before` compares with `iat` in milliseconds: tokens issued earlier or in that millisecond end (one
+    signed then may precede the revocation: erring toward revoking), later ones live; a later revocation of
+    the account only moves the bound forward."""
     view = Revocations(access_ttl_s=600)
     view.apply({"account": "5", "before": "1000000"})
     assert view.revoked(claims(iat_ms=999_999))
-    assert not view.revoked(claims(iat_ms=1_000_000))
+    assert view.revoked(claims(iat_ms=1_000_000))
+    assert not view.revoked(claims(iat_ms=1_000_001))
     assert not view.revoked(claims(account=6, iat_ms=1))
     view.apply({"account": "5", "before": "900000"})  # an older entry read late
     assert view.revoked(claims(iat_ms=950_000))
@@ -245,6 +282,57 @@ def test_the_view_skips_malformed_entries_and_forgets_what_names_no_live_token()
     assert view.revoked(claims(jti="a")) and view.revoked(claims(jti="b", iat_ms=1))
     view.prune(now_s=2_001)  # the token expired; the bound is 1,001 s old (> 600)
     assert len(view) == 0 and not view.revoked(claims(jti="a", iat_ms=1))
+
+
+async def test_repeated_logouts_with_one_token_write_one_entry_and_logouts_are_rate_limited(
+    client: AsyncTestClient[Litestar], alice: User, api_settings: Settings
+) -> None:
+    """A token already revoked here is not written again (concurrent repeats included: the first applies
+    it before it writes), so repeating a logout cannot grow `auth:revoked`; and logouts per client IP have
+    their own limit (429)."""
+    import redis as redis_sync
+
+    limited = replace(api_settings, rate_limits=replace(api_settings.rate_limits, logout_ip=RateLimit(3, 60)))
+    async with AsyncTestClient(create_app(limited)) as other:
+        codes = [(await other.post("/api/auth/logout", json={})).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]  # (no session to end: 401) until the fourth in the minute
+
+    r = redis_sync.Redis.from_url(api_settings.redis_url or "")
+    before = r.xlen(revocation.STREAM)
+    answers = await asyncio.gather(
+        *[client.post("/api/auth/logout", json={"access_token": alice.access_token}) for _ in range(20)]
+    )
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [204] + [401] * 19  # the first ends it; the others present a token revoked already
+    assert r.xlen(revocation.STREAM) - before == 1
+    r.close()
+
+
+async def test_a_new_process_reads_the_stream_before_it_serves_and_survives_a_garbled_entry(
+    api_settings: Settings,
+) -> None:
+    """An API process starting after a logout refuses the revoked token from its first request; an entry
+    that is not UTF-8 (written by hand) is skipped, and the process keeps reading after it."""
+    import redis as redis_sync
+
+    issuer = TokenService(api_settings)
+    early, late = issuer.issue_access(4242), issuer.issue_access(4343)
+    r = redis_sync.Redis.from_url(api_settings.redis_url or "")
+    r.xadd(revocation.STREAM, {"account": "4242", "before": str(int(time.time() * 1000) + 1000)})
+    r.xadd(revocation.STREAM, {"account": b"\xff\xfe", "jti": b"\xff", "exp": "1"})
+    async with AsyncTestClient(create_app(api_settings)) as fresh:
+        assert await _refused(fresh, early)  # the very first request
+        assert not await _refused(fresh, late)
+        r.xadd(revocation.STREAM, {"account": "4343", "before": str(int(time.time() * 1000) + 1000)})
+        await eventually(lambda: _refused(fresh, late))  # read after the garbled entry
+    r.close()
+
+
+async def _refused(client: AsyncTestClient[Litestar], token: str) -> bool:
+    """Is the token refused (`GET /api/balances`: an engine read, any account id)?"""
+    r = await client.get("/api/balances", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code in (200, 401), r.text
+    return r.status_code == 401 and error_code(r) == "INVALID_TOKEN"
 
 
 def test_listeners_hear_their_account_only_and_a_failing_one_does_not_stop_the_others() -> None:

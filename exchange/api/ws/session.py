@@ -155,6 +155,9 @@ class Session:
         self.ip = client_ip(socket)
         self._slots: list[Slot] = []  # held under the connection caps, released at the end
         self._expiry: asyncio.TimerHandle | None = None  # fires at `token_exp`
+        # `subscribe` calls adding private channels, between their token check and the channels' arrival in
+        # `subs` (they await the hub meanwhile): `_end_private` counts them as held already
+        self._joining_private = 0
         self.closing = asyncio.Event()
         self.close_code = 1000
         self.close_reason = ""
@@ -267,7 +270,8 @@ class Session:
             self._send_started = 0.0
 
     async def _watchdog(self) -> None:
-        """Heartbeat `{"op": "ping"}` every `ping_interval_s`; drop a send stalled > `send_timeout_s`."""
+        """Heartbeat `{"op": "ping"}` every `ping_interval_s`; drop a send stalled > `send_timeout_s`; end
+        private data whose token expired or was revoked, whatever path let it through."""
         loop = asyncio.get_running_loop()
         tick = min(1.0, self.settings.ping_interval_s, self.settings.send_timeout_s / 2)
         next_ping = loop.time() + self.settings.ping_interval_s
@@ -281,6 +285,8 @@ class Session:
             if now >= next_ping:
                 next_ping = now + self.settings.ping_interval_s
                 self.send({"op": "ping", "ts": int(time.time() * 1000)})
+            if self.account is not None and time.time() >= self.token_exp:
+                self._token_ended()  # a backstop: the timer and the revocation listener end it first
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -465,8 +471,18 @@ class Session:
             raise OpError(
                 WsCode.TOO_MANY_CHANNELS, f"at most {self.settings.max_channels} channels per connection"
             )
-        if any(c.private for c in new):
+        joining_private = any(c.private for c in new)
+        if joining_private:
             self._require_auth()  # a new private subscription needs a token that is still valid
+            self._joining_private += 1
+        try:
+            await self._join(channels, new, req_id)
+        finally:
+            if joining_private:
+                self._joining_private -= 1
+
+    async def _join(self, channels: list[Channel], new: list[Channel], req_id: Any) -> None:
+        """`subscribe` once its token is checked: join the `new` channels, answer, start their frames."""
         for channel in new:
             if channel.symbol and await self.ctx.markets.get(channel.symbol) is None:
                 raise OpError(ErrorCode.UNKNOWN_MARKET.value, f"no market {channel.symbol!r}")
@@ -646,11 +662,7 @@ class Session:
         if left > 0:  # the timer ran early (clock steps)
             self._expiry = self._loop.call_later(left, self._on_token_expiry)
             return
-        self._end_private(
-            WsCode.TOKEN_EXPIRED,
-            'the access token expired: reconnect and authenticate; send a fresh {"op": "auth"} before '
-            "`expires_at` to keep a connection",
-        )
+        self._token_ended()
 
     def _on_revocation(self) -> None:
         """A revocation of this account arrived: if it names the current token, private data stops here
@@ -661,10 +673,25 @@ class Session:
             self._expiry.cancel()
             self._expiry = None
         self.token_exp = 0.0
-        self._end_private(WsCode.TOKEN_REVOKED, "the access token was revoked (logged out): log in again")
+        self._token_ended()
+
+    def _token_ended(self) -> None:
+        """The current token expired or was revoked: end private data (`_end_private`)."""
+        if self.claims is not None and self.ctx.tokens.revocations.revoked(self.claims):
+            self._end_private(WsCode.TOKEN_REVOKED, "the access token was revoked (logged out): log in again")
+        else:
+            self._end_private(
+                WsCode.TOKEN_EXPIRED,
+                'the access token expired: reconnect and authenticate; send a fresh {"op": "auth"} before '
+                "`expires_at` to keep a connection",
+            )
 
     def _end_private(self, code: str, message: str) -> None:
-        if self.closing.is_set() or not any(sub.channel.private for sub in self.subs.values()):
+        """Private data stops: TOKEN_EXPIRED / TOKEN_REVOKED and close 4001, if the connection holds private
+        channels or is joining some (a subscribe awaiting the hub); else nothing (public channels stay)."""
+        if self.closing.is_set():
+            return
+        if not self._joining_private and not any(sub.channel.private for sub in self.subs.values()):
             return
         WS_DROPPED.inc(1, code.lower())
         self.error(code, message)
