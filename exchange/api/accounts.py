@@ -106,8 +106,8 @@ async def store_refresh(pool: Any, jti: str, account_id: int, expires_at: int) -
 
 class Rotation(StrEnum):
     ROTATED = "rotated"
-    INVALID = "invalid"  # unknown, expired or revoked
-    REUSED = "reused"  # rotated before: it leaked, and every refresh token of the account is now revoked
+    INVALID = "invalid"  # unknown, expired or revoked (a reused one whose session already ended included)
+    REUSED = "reused"  # rotated before while its session lives on: it leaked, every refresh token is revoked
 
 
 # Taken first by every transaction that rotates a refresh token or revokes all of an account's: they run one
@@ -117,13 +117,28 @@ class Rotation(StrEnum):
 # it does not block the key-share locks of inserts that reference the account (a login's refresh token).
 LOCK_ACCOUNT = "SELECT 1 FROM accounts WHERE id = %s FOR NO KEY UPDATE"
 REVOKE_ALL = "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL"
+# Does a rotated refresh token still have a live successor (the session it was rotated into, followed down
+# `replaced_by`)? Only then is presenting it again a theft to answer by ending every session: once that was
+# done, the chain holds no live token, and replaying the old token again is merely INVALID, so a thief
+# cannot end the owner's later sessions (or write revocations) over and over with it.
+LIVE_SUCCESSOR = """
+WITH RECURSIVE chain (jti, replaced_by, live, depth) AS (
+    SELECT jti, replaced_by, false, 0 FROM refresh_tokens
+     WHERE jti = %s AND account_id = %s AND replaced_by IS NOT NULL
+    UNION ALL
+    SELECT t.jti, t.replaced_by, t.revoked_at IS NULL AND t.expires_at > now(), c.depth + 1
+      FROM refresh_tokens t JOIN chain c ON t.jti = c.replaced_by
+     WHERE c.depth < 100000
+)
+SELECT bool_or(live) FROM chain
+"""
 
 
 async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new_expires_at: int) -> Rotation:
     """Atomically retire `jti` and store `new_jti`. INVALID when `jti` is unknown, expired or revoked; REUSED
-    when it was already rotated (used before): every refresh token of the account is revoked too, since a
-    reused refresh token means it leaked (the caller ends the access tokens). Serialized per account with
-    revoke-alls (`LOCK_ACCOUNT`)."""
+    when it was already rotated (used before) and the session it was rotated into is still live: every
+    refresh token of the account is revoked too, since a reused refresh token means it leaked (the caller
+    ends the access tokens). Serialized per account with revoke-alls (`LOCK_ACCOUNT`)."""
     async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         await cur.execute(LOCK_ACCOUNT, (account_id,))
         await cur.execute(
@@ -132,10 +147,7 @@ async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new
             (new_jti, jti, account_id),
         )
         if await cur.fetchone() is None:
-            await cur.execute(
-                "SELECT replaced_by IS NOT NULL FROM refresh_tokens WHERE jti = %s AND account_id = %s",
-                (jti, account_id),
-            )
+            await cur.execute(LIVE_SUCCESSOR, (jti, account_id))
             reused = await cur.fetchone()
             if reused is not None and reused[0]:
                 await cur.execute(REVOKE_ALL, (account_id,))

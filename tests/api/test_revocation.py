@@ -133,6 +133,30 @@ async def test_a_reused_refresh_token_ends_the_access_tokens_of_the_account(
         assert await status_of(client, token) == (False, False)
 
 
+async def test_replaying_a_leaked_token_again_cannot_end_the_owners_later_sessions(
+    client: AsyncTestClient[Litestar], alice: User, api_settings: Settings
+) -> None:
+    """The first reuse ends every session (above). The owner logs in again; the thief replays the same old
+    refresh token again and again: each is a plain 401, the new session lives, and no revocation is
+    written (the leaked token's session has no live token left)."""
+    import redis as redis_sync
+
+    assert (await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})).is_success
+    again = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert again.status_code == 401  # the reuse: every session ended
+    fresh = await login(client, alice.email)
+    r = redis_sync.Redis.from_url(api_settings.redis_url or "")
+    written = r.xlen(revocation.STREAM)
+    for _ in range(3):
+        replay = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+        assert replay.status_code == 401 and error_code(replay) == "INVALID_TOKEN"
+    assert r.xlen(revocation.STREAM) == written
+    r.close()
+    assert await status_of(client, fresh.access_token) == (True, True)
+    rotated = await client.post("/api/auth/refresh", json={"refresh_token": fresh.refresh_token})
+    assert rotated.status_code == 200
+
+
 # --- other processes ----------------------------------------------------------------------------------
 
 
