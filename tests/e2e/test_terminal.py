@@ -293,8 +293,11 @@ def test_orders_placed_elsewhere_notify_and_cancel_all_clears_them(stack: Stack,
     expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_have_count(2)
     rows = page.locator("[data-testid=open-orders] tbody tr[data-order-id]")
     expect(rows).to_have_count(2)
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.accept()))  # the confirmation
     page.get_by_role("button", name="Cancel all", exact=True).click()
     expect(rows).to_have_count(0)
+    assert asked == ["Cancel all 2 open orders?"]
     expect(page.get_by_test_id("toast").filter(has_text="Cancelled 2 order(s)")).to_be_visible()
     page.wait_for_timeout(1_000)  # the orders' own cancellation notices have come by now
     expect(page.get_by_test_id("toast").filter(has_text="Order cancelled")).to_have_count(0)

@@ -7,7 +7,7 @@
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { Balance, Order, OrderPage } from "../api/types";
-import { useSession } from "../lib/hooks";
+import { loadMarkets, useSession } from "../lib/hooks";
 import { api } from "../lib/http";
 import { NoticeBursts } from "../lib/noticeBursts";
 import { isOpen, mergeOpenOrders, OrderTracker } from "../lib/orderEvents";
@@ -67,7 +67,9 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const [openOrdersComplete, setOpenOrdersComplete] = useState(true);
   const [version, setVersion] = useState(0);
   const [historyVersion, setHistoryVersion] = useState(0);
-  const tracker = useRef(new OrderTracker());
+  // each market's tick size, for the notices to say an average price at the market's price decimals
+  const ticks = useRef(new Map<string, string>());
+  const tracker = useRef(new OrderTracker((symbol) => ticks.current.get(symbol)));
   // a burst of notices (a bot placing 20 orders in a second) becomes one summary toast, not 20
   const bursts = useRef(new NoticeBursts());
   // a newer reload, another account or unmounting supersedes the load in flight (aborted, sets nothing)
@@ -137,10 +139,14 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     setBalances(new Map());
     setOpenOrders([]);
     setOpenOrdersComplete(true);
-    tracker.current = new OrderTracker();
+    tracker.current = new OrderTracker((symbol) => ticks.current.get(symbol));
     bursts.current = new NoticeBursts();
     if (!loggedIn) return;
     reload();
+    loadMarkets().then(
+      (list) => void (ticks.current = new Map(list.map((m) => [m.symbol, m.tick_size]))),
+      () => undefined, // the notices then say the average price as sent
+    );
     const offOrders = ws.subscribe("orders", (msg) => {
       const data = msg.data;
       for (const o of (Array.isArray(data) ? data : [data]) as Order[]) if (o && o.id !== undefined) noteOrder(o);

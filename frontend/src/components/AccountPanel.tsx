@@ -1,10 +1,11 @@
 /** The account's tables: open orders, order history, fills, positions and balances. */
-import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
-import { useSession } from "../lib/hooks";
+import { useMarkets, useSession } from "../lib/hooks";
 import { api, ApiError, authFetch, errorFrom } from "../lib/http";
-import { format, sign } from "../lib/money";
+import { format, roundedAvgPrice, sign } from "../lib/money";
+import { askCancelAll, errorText } from "../lib/userText";
 import { BULK_CANCEL_QUIET_MS, OPEN_ORDERS_LIMITS, useAccount } from "./Account";
 import { SortHeader, type SortDir } from "./SortHeader";
 import { useToasts } from "./Toasts";
@@ -119,17 +120,18 @@ function OpenOrders({ symbol }: { symbol: string }) {
     try {
       noteOrder(await api<Order>("DELETE", `/api/orders/${o.id}`));
     } catch (e) {
-      toasts.push("error", "Cancel failed", e instanceof ApiError ? e.message : String(e));
+      toasts.push("error", "Cancel failed", e instanceof ApiError ? errorText(e) : String(e));
       reload();
     }
   };
   const cancelAll = async (sym?: string) => {
+    if (!askCancelAll(openOrders, sym, openOrdersComplete, (q) => window.confirm(q))) return; // declined
     quietCancels(Number.POSITIVE_INFINITY); // one summary below, not a toast per order
     try {
       const r = await api<{ cancelled: number }>("DELETE", "/api/orders", { query: { symbol: sym } });
       toasts.push("info", `Cancelled ${(r?.cancelled ?? 0).toLocaleString("en-US")} order(s)`);
     } catch (e) {
-      toasts.push("error", "Cancel all failed", e instanceof ApiError ? e.message : String(e));
+      toasts.push("error", "Cancel all failed", e instanceof ApiError ? errorText(e) : String(e));
     }
     quietCancels(Date.now() + BULK_CANCEL_QUIET_MS); // the last notices are still on their way
     reload();
@@ -196,6 +198,8 @@ const PAGE = 10;
 
 function History() {
   const { historyVersion } = useAccount();
+  const { markets } = useMarkets();
+  const ticks = useMemo(() => new Map(markets.map((m) => [m.symbol, m.tick_size])), [markets]);
   const toasts = useToasts();
   const [sort, setSort] = useState<{ key: HKey; dir: SortOrder & SortDir }>({ key: "created_at", dir: "desc" });
   const [cursors, setCursors] = useState<(string | null)[]>([null]); // cursor of each visited page
@@ -215,7 +219,7 @@ function History() {
         setNext(body.next_cursor);
         setError(null);
       },
-      (e) => alive && setError(e instanceof ApiError ? e.message : String(e)),
+      (e) => alive && setError(e instanceof ApiError ? errorText(e) : String(e)),
     );
     return () => {
       alive = false;
@@ -241,7 +245,7 @@ function History() {
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } catch (e) {
-      toasts.push("error", "Export failed", e instanceof ApiError ? e.message : String(e));
+      toasts.push("error", "Export failed", e instanceof ApiError ? errorText(e) : String(e));
     }
   };
 
@@ -303,7 +307,7 @@ function History() {
                 <td className="num">{format(o.qty)}</td>
                 <td className="num">{format(o.filled_qty)}</td>
                 <td className="num" data-testid="avg-price">
-                  {o.avg_price ? format(o.avg_price) : "—"}
+                  {o.avg_price ? format(roundedAvgPrice(o.avg_price, ticks.get(o.symbol))) : "—"}
                 </td>
                 <td className="num">{o.quote_filled && o.quote_filled !== "0" ? format(o.quote_filled) : "—"}</td>
                 <StatusCell status={o.status} />
@@ -333,7 +337,7 @@ function useList<T>(path: string, pick: (body: unknown) => T[], everyMs?: number
     let alive = true;
     api<unknown>("GET", path, { query: path === "/api/fills" ? { limit: 50 } : undefined }).then(
       (b) => alive && (setRows(pick(b)), setError(null)),
-      (e) => alive && setError(e instanceof ApiError ? e.message : String(e)),
+      (e) => alive && setError(e instanceof ApiError ? errorText(e) : String(e)),
     );
     return () => {
       alive = false;

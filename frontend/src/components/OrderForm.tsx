@@ -7,6 +7,7 @@ import {
   amountForPercent, checkOrder, feeDecimals, marketShortfall, snapPrice, snapQty, walkableQty, type OrderType, type Side,
 } from "../lib/orderForm";
 import { useEstimate } from "../lib/useEstimate";
+import { errorText } from "../lib/userText";
 import { useAccount } from "./Account";
 import { DecimalField } from "./DecimalField";
 import { useToasts } from "./Toasts";
@@ -29,7 +30,8 @@ export function OrderForm(props: {
   const [postOnly, setPostOnly] = useState(false);
   const [busy, setBusy] = useState(false);
   const submitting = useRef(false); // the guard against a second submit before the first one answers
-  const [serverError, setServerError] = useState<string | null>(null);
+  // the server's last refusal: its message for the text, its code (INSUFFICIENT_FUNDS) for the tooltip
+  const [serverError, setServerError] = useState<{ text: string; code?: string } | null>(null);
 
   useEffect(() => {
     if (props.picked) {
@@ -88,9 +90,9 @@ export function OrderForm(props: {
       noteOrder(order);
       if (order.status !== "rejected") setQty(""); // a refused post-only keeps its amount: fix the price, resend
     } catch (err) {
-      const msg = err instanceof ApiError ? `${err.message} (${err.code})` : "Order failed";
-      setServerError(msg);
-      toasts.push("error", "Order rejected", msg);
+      const refused = err instanceof ApiError ? { text: errorText(err), code: err.code } : { text: "Order failed" };
+      setServerError(refused);
+      toasts.push("error", "Order rejected", refused.text);
     } finally {
       submitting.current = false;
       setBusy(false);
@@ -187,8 +189,14 @@ export function OrderForm(props: {
       <button type="submit" className={`btn btn-${side}`} disabled={check.reason !== null || busy} data-testid="submit-order">
         {side === "buy" ? "Buy" : "Sell"} {m.base}
       </button>
-      <p className="form-reason" data-testid="order-reason" aria-live="polite">
-        {check.reason ?? serverError ?? "\u00a0"}
+      <p
+        className="form-reason"
+        data-testid="order-reason"
+        aria-live="polite"
+        title={check.reason ? undefined : serverError?.code}
+        data-code={check.reason ? undefined : serverError?.code}
+      >
+        {check.reason ?? serverError?.text ?? "\u00a0"}
       </p>
     </form>
   );

@@ -11,9 +11,17 @@ describe("compactTime", () => {
     expect(compactTime(at(2026, 10, 26, 0, 0, 5), now, "en-US")).toBe("00:00:05"); // never "24:00:05"
   });
 
-  it("shows month, day and minute for an earlier day", () => {
-    expect(compactTime(at(2026, 10, 25, 23, 59, 59), now, "en-US")).toBe("11/25 23:59");
-    expect(compactTime(at(2025, 10, 26, 15, 3, 47), now, "en-US")).toBe("11/26 15:03"); // a year ago today
+  it("shows month-day and the time to the second for another day", () => {
+    expect(compactTime(at(2026, 10, 25, 23, 59, 59), now, "en-US")).toBe("11-25 23:59:59");
+    expect(compactTime(at(2026, 0, 2, 2, 58, 4), now, "en-US")).toBe("01-02 02:58:04");
+    expect(compactTime(at(2025, 10, 26, 15, 3, 47), now, "en-US")).toBe("11-26 15:03:47"); // a year ago today
+    expect(compactTime(at(2026, 10, 27, 0, 0, 1), now, "en-US")).toBe("11-27 00:00:01"); // past local midnight
+  });
+
+  it("tells today from yesterday by the local date, with \"now\" just after midnight", () => {
+    const justAfter = new Date(2026, 10, 26, 0, 0, 30);
+    expect(compactTime(at(2026, 10, 26, 0, 0, 10), justAfter, "en-US")).toBe("00:00:10");
+    expect(compactTime(at(2026, 10, 25, 23, 59, 50), justAfter, "en-US")).toBe("11-25 23:59:50");
   });
 
   it("takes ms as a number, as digits or an ISO string, and a dash for none", () => {

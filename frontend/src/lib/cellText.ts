@@ -7,15 +7,16 @@ export function timeOf(v: unknown): Date | null {
   return Number.isFinite(n) ? new Date(n) : null;
 }
 
-/** A table cell's time: "15:03:47" today, "11/26 15:03" on an earlier day (month and day in the user's
- * order), "—" for none; the full time is the cell's tooltip (`fullTime`). */
+/** A table cell's time, in local time: "15:03:47" today, "11-26 15:03:47" (month-day) on another day, "—"
+ * for none; the full time, with the year, is the cell's tooltip (`fullTime`). */
 export function compactTime(v: unknown, now: Date = new Date(), locale?: string): string {
   const d = timeOf(v);
   if (!d) return v === null || v === undefined || v === "" ? "—" : String(v);
+  const time = d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
   const today = d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
-  if (today) return d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
-  const day = d.toLocaleDateString(locale, { month: "2-digit", day: "2-digit" });
-  return `${day} ${d.toLocaleTimeString(locale, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })}`;
+  if (today) return time;
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${two(d.getMonth() + 1)}-${two(d.getDate())} ${time}`;
 }
 
 /** The date and time to the second, with the year, for a cell's tooltip; undefined for none. */

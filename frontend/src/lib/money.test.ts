@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  percentOf, snap, sub, toFixed, toPlain, typedDecimal,
+  percentOf, roundedAvgPrice, snap, sub, toFixed, toPlain, typedDecimal,
 } from "./money";
 
 describe("parse", () => {
@@ -31,6 +31,20 @@ describe("typedDecimal", () => {
   it("replaces only the first comma, so several stay unparseable", () => {
     expect(typedDecimal("1,000,5")).toBe("1.000,5");
     expect(parse(typedDecimal("1,000,5"))).toBeNull();
+  });
+  it("drops the thousands separators of a number pasted as the terminal displays it", () => {
+    expect(typedDecimal("59,000.5")).toBe("59000.5");
+    expect(typedDecimal("1,000.5")).toBe("1000.5");
+    expect(typedDecimal("1,234,567.89")).toBe("1234567.89");
+    expect(typedDecimal("-1,000.")).toBe("-1000.");
+    expect(parse(typedDecimal(" 59,000.50 "))).toEqual({ coef: 5900050n, scale: 2 });
+  });
+  it("keeps a lone comma a decimal comma, even with three digits after it", () => {
+    expect(typedDecimal("0,5")).toBe("0.5");
+    expect(typedDecimal("59,000")).toBe("59.000");
+  });
+  it("refuses rather than guesses when commas and a point are not grouped thousands", () => {
+    for (const t of ["1.000,5", "59,00.5", "1,0000.5", ",000.5"]) expect(parse(typedDecimal(t))).toBeNull();
   });
 });
 
@@ -94,6 +108,15 @@ describe("formatting", () => {
   it("shows a dash for missing values", () => {
     expect(format(null)).toBe("—");
     expect(format("n/a")).toBe("—");
+  });
+  it("rounds an average price half up to the market's price decimals, for display", () => {
+    expect(roundedAvgPrice("59758.039697", "0.01")).toBe("59758.04");
+    expect(roundedAvgPrice("59758.035", "0.01")).toBe("59758.04");
+    expect(roundedAvgPrice("59758.034999", "0.01")).toBe("59758.03");
+    expect(roundedAvgPrice("60858.2", "0.01")).toBe("60858.20");
+    expect(roundedAvgPrice("0.51234567", "0.0001")).toBe("0.5123");
+    expect(roundedAvgPrice("3029.5", "1")).toBe("3030");
+    expect(roundedAvgPrice("59758.039697", undefined)).toBe("59758.039697"); // tick not known yet
   });
   it("signs percentages", () => {
     expect(formatPct("2.5")).toBe("+2.50%");

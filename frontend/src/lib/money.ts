@@ -25,9 +25,16 @@ export function parse(text: string | null | undefined): Dec | null {
   return { coef: sign === "-" ? -coef : coef, scale: fracPart.length };
 }
 
-/** What the user typed into a decimal field, with a decimal comma made a point ("1,5" -> "1.5"). Only the
- * first comma is replaced: text with more than one ("1,000,5") stays text that `parse` refuses. */
+// a number grouped as the terminal displays it: "59,000.5", "-1,234,567.", " 1,000.25 "
+const GROUPED_RE = /^\s*[+-]?\d{1,3}(?:,\d{3})+\.\d*\s*$/;
+
+/** What the user typed into a decimal field, with a decimal comma made a point ("1,5" -> "1.5"). A number
+ * grouped as the terminal displays it, commas and a point ("59,000.5"), loses its thousands separators
+ * ("59000.5"); a single comma stays a decimal comma, even "59,000" (59.000). Otherwise only the first comma
+ * is replaced: text with more than one ("1,000,5") or with a comma after the point ("1.000,5") stays text
+ * that `parse` refuses. */
 export function typedDecimal(text: string): string {
+  if (GROUPED_RE.test(text)) return text.replace(/,/g, "");
   return text.replace(",", ".");
 }
 
@@ -171,6 +178,13 @@ function roundTo(d: Dec, decimals: number): Dec {
 /** Canonical string without trailing zeros ("1.500" -> "1.5", "2.0" -> "2"): what we send to the API. */
 export function toPlain(value: Dec | string): string {
   return toFixed(strip(dec(value)));
+}
+
+/** An order's average price (quote / qty, so it can carry more digits than any trade's price) at the
+ * market's price decimals, rounded half up: for display only. As sent while the tick size is unknown. */
+export function roundedAvgPrice(avg: string, tickSize: string | null | undefined): string {
+  const d = parse(avg);
+  return d && tickSize ? toFixed(d, decimalsOf(tickSize)) : avg;
 }
 
 /** Display string: fixed decimals and thousands separators ("1234.5", 2 -> "1,234.50"). */

@@ -49,6 +49,17 @@ describe("order notifications", () => {
     );
   });
 
+  it("says the average price at the market's price decimals, rounded half up", () => {
+    const t = new OrderTracker((symbol) => (symbol === "BTC-USDT" ? "0.01" : undefined));
+    // every fill at 59758.04: the server's avg_price is quote / qty with the quote rounded per fill
+    const filled = order("filled", "2", { id: 15, price: "60000", avg_price: "59758.039697" });
+    expect(t.note(filled)?.body).toBe("BUY 2 BTC-USDT @ 60000, avg price 59758.04");
+    const part = order("partially_filled", "1", { id: 16, price: "60000", avg_price: "59758.5" });
+    expect(t.note(part)?.body).toBe("1 of BUY 2 BTC-USDT @ 60000, avg price 59758.50");
+    const other = order("filled", "2", { id: 17, symbol: "XYZ-USDT", avg_price: "1.234567" });
+    expect(t.note(other)?.body).toContain("avg price 1.234567"); // no tick known: as sent
+  });
+
   it("tells a partly filled expiry from an unfilled one", () => {
     const t = new OrderTracker();
     expect(t.note(order("expired", "1", { id: 11 }))?.title).toBe("Order partially filled, rest expired");

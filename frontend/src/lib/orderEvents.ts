@@ -4,7 +4,7 @@
  * the `orders` channel) notifies once.
  */
 import type { Order } from "../api/types";
-import { cmp, dec, isZero, parse } from "./money";
+import { cmp, dec, isZero, parse, roundedAvgPrice } from "./money";
 
 export interface OrderNotice {
   kind: "info" | "success" | "error" | "warn";
@@ -50,6 +50,9 @@ function describe(o: Order): string {
 export class OrderTracker {
   private seen = new Map<string, { status: string; filled: string }>();
 
+  /** `tickSize(symbol)`: the market's tick, to say an average price at the market's price decimals. */
+  constructor(private readonly tickSize: (symbol: string) => string | undefined = () => undefined) {}
+
   /** The notice for this state of the order, or null when nothing new happened. */
   note(o: Order): OrderNotice | null {
     const key = String(o.id);
@@ -64,7 +67,7 @@ export class OrderTracker {
     const what = describe(o);
     const hasFill = parse(filled) !== null && !isZero(dec(filled));
     // the price the trades gave (a limit order often fills better than its limit; a market order has none)
-    const avg = hasFill && o.avg_price ? `, avg price ${o.avg_price}` : "";
+    const avg = hasFill && o.avg_price ? `, avg price ${roundedAvgPrice(o.avg_price, this.tickSize(o.symbol))}` : "";
     const reason = reasonOf(o) ? ` — ${reasonOf(o)}` : "";
     const notice = (kind: OrderNotice["kind"], event: string, title: string, body: string): OrderNotice => ({
       kind, title, body, event, symbol: o.symbol,

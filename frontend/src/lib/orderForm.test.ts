@@ -105,6 +105,29 @@ describe("order form", () => {
     expect(c({})).toBeNull();
   });
 
+  it("refuses a price above the market's maximum before looking at the balance", () => {
+    const capped = { ...market, max_price: "1000000" } as Market;
+    const c = (price: string, b = rich) => checkOrder(capped, form({ price, qty: "0.0001" }), b, { loggedIn: true }).reason;
+    expect(c("1000000.01")).toBe("Maximum price is 1,000,000 USDT");
+    expect(c("999999999999", { base: "0", quote: "1" })).toBe("Maximum price is 1,000,000 USDT");
+    expect(c("1000000", { base: "0", quote: "1000" })).toBeNull(); // the maximum itself is allowed
+    expect(checkOrder(capped, form({ side: "sell", price: "2000000" }), rich, { loggedIn: true }).reason).toBe(
+      "Maximum price is 1,000,000 USDT",
+    );
+  });
+
+  it("tells text that is not a number from a number that is not positive", () => {
+    const c = (f: Partial<FormInput>) => checkOrder(market, form(f), rich, { loggedIn: true }).reason;
+    for (const text of ["1e5", "abc", "$59000", "59000 USDT", "\uff15\uff19\uff10\uff10\uff10", "1.2.3"]) {
+      expect(c({ price: text })).toBe("Price is not a number");
+      expect(c({ qty: text })).toBe("Amount is not a number");
+    }
+    expect(c({ price: "0" })).toBe("Price must be a positive number");
+    expect(c({ price: "-30000" })).toBe("Price must be a positive number");
+    expect(c({ qty: "0" })).toBe("Amount must be a positive number");
+    expect(c({ qty: "-1" })).toBe("Amount must be a positive number");
+  });
+
   it("estimates total and fee exactly", () => {
     const r = checkOrder(market, form({ price: "30000.01", qty: "0.0003" }), rich, { loggedIn: true });
     expect(toPlain(r.total!)).toBe("9.000003");

@@ -5,7 +5,7 @@
  */
 import type { Market, SideEstimate } from "../api/types";
 import {
-  cmp, dec, decimalsOf, div, estimate, isMultiple, isPositive, mul, parse, percentOf, snap, toPlain, add, type Dec,
+  cmp, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, toPlain, add, type Dec,
 } from "./money";
 
 export type Side = "buy" | "sell";
@@ -92,12 +92,17 @@ export function checkOrder(
   if (f.type === "limit") {
     price = parse(f.price);
     if (!f.price.trim()) return out("Enter a price");
-    if (!price || !isPositive(price)) return out("Price must be a positive number");
+    if (!price) return out("Price is not a number");
+    if (!isPositive(price)) return out("Price must be a positive number");
     if (!isMultiple(price, m.tick_size)) return out(`Price must be a multiple of ${m.tick_size}`);
+    if (m.max_price && cmp(price, dec(m.max_price)) > 0) {
+      return out(`Maximum price is ${format(toPlain(m.max_price))} ${m.quote}`);
+    }
   }
   const qty = parse(f.qty);
   if (!f.qty.trim()) return out("Enter an amount");
-  if (!qty || !isPositive(qty)) return out("Amount must be a positive number");
+  if (!qty) return out("Amount is not a number");
+  if (!isPositive(qty)) return out("Amount must be a positive number");
   if (!isMultiple(qty, m.lot_size)) return out(`Amount must be a multiple of ${m.lot_size}`);
   if (m.min_qty && cmp(qty, dec(m.min_qty)) < 0) return out(`Minimum amount is ${m.min_qty} ${m.base}`);
   if (m.max_qty && cmp(qty, dec(m.max_qty)) > 0) return out(`Maximum amount is ${m.max_qty} ${m.base}`);

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "react";
 import type { Estimate } from "../api/types";
 import { api, ApiError } from "./http";
+import { errorText } from "./userText";
 
 const REFRESH_MS = 3000;
 const DEBOUNCE_MS = 250;
@@ -27,7 +28,7 @@ export function useEstimate(symbol: string, qty: string | null): { estimate: Est
           },
           (e: unknown) => {
             if (ctrl.signal.aborted || (e instanceof DOMException && e.name === "AbortError")) return;
-            setError(e instanceof ApiError ? e.message : "The estimate is unavailable");
+            setError(e instanceof ApiError ? errorText(e) : "The estimate is unavailable");
           },
         )
         .finally(() => {

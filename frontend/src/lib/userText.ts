@@ -8,10 +8,42 @@ export function authError(err: unknown): string {
   if (err.code === "VALIDATION_ERROR" && err.message.startsWith("password")) {
     return "The password must be 8 to 128 characters";
   }
-  return `${err.message} (${err.code})`;
+  return errorText(err);
 }
 
-/** The search text as a symbol fragment: "btc/usdt", "BTC USDT" and "btc_usdt" all find BTC-USDT. */
+/** An API refusal as a sentence: the server's message with a capital first letter ("Wrong email or
+ * password"), without its code, which belongs in a tooltip or a data attribute (`err.code`). */
+export function errorText(err: ApiError): string {
+  const m = err.message.trim();
+  return m.charAt(0).toUpperCase() + m.slice(1);
+}
+
+/** Text reduced to what a search compares: upper case, without "-", "/", "_" or spaces. */
 export function searchKey(query: string): string {
-  return query.trim().toUpperCase().replace(/[\s/_]+/g, "-");
+  return query.toUpperCase().replace(/[\s/_-]+/g, "");
+}
+
+/** Whether a market symbol matches the search text: "btcusdt", "btc/usdt", "BTC USDT", "btc_usdt" and
+ * "btc-us" all find BTC-USDT. */
+export function symbolMatches(symbol: string, query: string): boolean {
+  return searchKey(symbol).includes(searchKey(query));
+}
+
+/** Asks before "Cancel all" (of `symbol`'s orders, or of every market's), counting the open orders shown;
+ * true when the user agrees. */
+export function askCancelAll(
+  open: readonly { symbol: string }[],
+  symbol: string | undefined,
+  complete: boolean,
+  confirm: (question: string) => boolean,
+): boolean {
+  const count = symbol ? open.filter((o) => o.symbol === symbol).length : open.length;
+  return confirm(cancelAllPrompt(count, symbol, complete));
+}
+
+/** The question before "Cancel all": how many open orders it cancels, on which market when it is scoped to
+ * one ("+" when the terminal does not list them all). */
+export function cancelAllPrompt(count: number, symbol?: string, complete = true): string {
+  const n = `${count.toLocaleString("en-US")}${complete ? "" : "+"}`;
+  return `Cancel all ${n} open ${symbol ? `${symbol} ` : ""}order${count === 1 && complete ? "" : "s"}?`;
 }

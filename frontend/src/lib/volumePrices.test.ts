@@ -35,6 +35,16 @@ describe("volumeProblem", () => {
 });
 
 describe("volumeRows", () => {
+  it("headlines only what the book covers when it cannot fill the whole volume", () => {
+    const e: Estimate = {
+      symbol: "BTC-USDT", seq: 7, qty: "5",
+      buy: side({ filled_qty: "0.01261", avg_price: "59000.5", total: "743.98", complete: false }),
+      sell: side({ filled_qty: "0.5", complete: false }),
+    };
+    const [buy, sell] = volumeRows(e, market, 2, 2);
+    expect(buy).toMatchObject({ label: "Buy 0.01261 of 5 BTC", total: "743.98 USDT", shortfall: "only 0.01261 BTC in the book" });
+    expect(sell.label).toBe("Sell 0.5 of 5 BTC");
+  });
   it("shows buy then sell with averages at two more decimals than the tick, and totals in the quote", () => {
     const e: Estimate = { symbol: "BTC-USDT", seq: 7, qty: "0.5", buy: side(), sell: side({ avg_price: "59999.125", total: "29939.56" }) };
     const [buy, sell] = volumeRows(e, market, 2, 2);
@@ -52,6 +62,8 @@ describe("volumeRows", () => {
       sell: side({ filled_qty: "0", avg_price: null, worst_price: null, notional: "0", fee: "0", total: "0", complete: false }),
     };
     const [buy, sell] = volumeRows(e, market, 2, 2);
+    expect(buy.label).toBe("Buy 0.84567 of 2 BTC"); // the figures are for what the book holds, not for 2
+    expect(sell.label).toBe("Sell 0 of 2 BTC");
     expect(buy.shortfall).toBe("only 0.84567 BTC in the book");
     expect(sell).toMatchObject({ avgPrice: "—", worstPrice: "—", total: "—", shortfall: "no orders on this side" });
   });

@@ -41,9 +41,11 @@ export interface VolumeRow {
 export function volumeRows(e: Estimate, m: Market, priceDecimals: number, quoteDecimals: number): VolumeRow[] {
   return (["buy", "sell"] as const).map((side) => {
     const s = e[side];
+    // what the figures cover: all of the volume, or only what the book holds of it ("0.01261 of 5")
+    const covered = s.complete ? e.qty : `${s.filled_qty} of ${e.qty}`;
     return {
       side,
-      label: side === "buy" ? `Buy ${e.qty} ${m.base}` : `Sell ${e.qty} ${m.base}`,
+      label: `${side === "buy" ? "Buy" : "Sell"} ${covered} ${m.base}`,
       avgPrice: s.avg_price === null ? "—" : format(s.avg_price, priceDecimals + 2),
       worstPrice: s.worst_price === null ? "—" : format(s.worst_price, priceDecimals),
       total: s.avg_price === null ? "—" : `${format(s.total, quoteDecimals)} ${m.quote}`,

@@ -1,13 +1,14 @@
 import { useState, type FormEvent } from "react";
 import type { TokenPair } from "../api/types";
-import { api } from "../lib/http";
+import { api, ApiError } from "../lib/http";
 import { authError } from "../lib/userText";
 import { setSession, withSessionLock } from "../lib/session";
 
 export function AuthPage({ mode }: { mode: "login" | "signup" }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  // the refusal in words, and the server's code (EMAIL_TAKEN) for the tooltip
+  const [error, setError] = useState<{ text: string; code?: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const signup = mode === "signup";
 
@@ -24,7 +25,7 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
       });
       window.location.hash = "/markets";
     } catch (err) {
-      setError(authError(err));
+      setError({ text: authError(err), code: err instanceof ApiError ? err.code : undefined });
     } finally {
       setBusy(false);
     }
@@ -58,8 +59,8 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
           />
         </label>
         {error && (
-          <p className="form-error" role="alert" data-testid="auth-error">
-            {error}
+          <p className="form-error" role="alert" data-testid="auth-error" title={error.code} data-code={error.code}>
+            {error.text}
           </p>
         )}
         <button className="btn btn-primary" type="submit" disabled={busy}>

@@ -3,7 +3,7 @@ import type { Ticker } from "../api/types";
 import { SortHeader, type SortDir } from "../components/SortHeader";
 import { useMarkets, useTickers } from "../lib/hooks";
 import { compareStrings, decimalsOf, format, formatPct, sign } from "../lib/money";
-import { searchKey } from "../lib/userText";
+import { symbolMatches } from "../lib/userText";
 
 type Key = "symbol" | "last" | "change_24h_pct" | "high_24h" | "low_24h" | "volume_24h" | "quote_volume_24h";
 
@@ -14,9 +14,8 @@ export function MarketsPage() {
   const [sort, setSort] = useState<{ key: Key; dir: SortDir }>({ key: "symbol", dir: "asc" });
 
   const rows = useMemo(() => {
-    const q = searchKey(query);
     const list = markets
-      .filter((m) => !q || m.symbol.toUpperCase().includes(q))
+      .filter((m) => symbolMatches(m.symbol, query))
       .map((m) => ({ m, t: tickers.get(m.symbol) as Ticker | undefined }));
     const dir = sort.dir === "asc" ? 1 : -1;
     list.sort((a, b) => {
