@@ -2,6 +2,7 @@ import { useEffect } from "react";
 import { AccountProvider } from "./components/Account";
 import { ToastProvider } from "./components/Toasts";
 import { useConnState, useHashRoute, useSession } from "./lib/hooks";
+import { authHref, nextOf, splitRoute } from "./lib/nextRoute";
 import { logOut, refreshSession, startSession } from "./lib/session";
 import { ws } from "./lib/ws";
 import { AuthPage } from "./pages/AuthPage";
@@ -30,9 +31,10 @@ export function App() {
   useEffect(() => ws.setToken(session?.accessToken || null), [session?.accessToken]);
 
   let page;
+  const { path } = splitRoute(route); // "/login?next=..." is the login page (lib/nextRoute.ts)
   const trade = /^\/trade\/([A-Za-z0-9_-]+)$/.exec(route);
-  if (route === "/login") page = <AuthPage mode="login" />;
-  else if (route === "/signup") page = <AuthPage mode="signup" />;
+  if (path === "/login") page = <AuthPage mode="login" route={route} next={nextOf(route)} />;
+  else if (path === "/signup") page = <AuthPage mode="signup" route={route} next={nextOf(route)} />;
   else if (trade) page = <TradePage symbol={trade[1].toUpperCase()} />;
   else page = <MarketsPage />;
 
@@ -83,10 +85,10 @@ function Header({ route }: { route: string }) {
         </>
       ) : (
         <>
-          <a className="btn btn-small" href="#/login">
+          <a className="btn btn-small" href={authHref("login", route)}>
             Log in
           </a>
-          <a className="btn btn-small btn-primary" href="#/signup">
+          <a className="btn btn-small btn-primary" href={authHref("signup", route)}>
             Sign up
           </a>
         </>

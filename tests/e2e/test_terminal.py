@@ -108,6 +108,38 @@ def test_sign_up_log_in_reload_and_log_out(stack: Stack, new_page: Any) -> None:
     login(page, email)
 
 
+def test_logging_in_from_the_trade_page_returns_to_it(stack: Stack, new_page: Any) -> None:
+    """The header's "Log in" on a market's page carries that page along (`?next=`): after logging in the
+    trader is back on it, not on the markets list."""
+    page = new_page()
+    email = stack.register("return")
+    open_trade(page)
+    page.get_by_role("link", name="Log in", exact=True).first.click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_test_id("user-email")).to_have_text(email)
+    expect(page).to_have_url(re.compile(rf"#/trade/{SYMBOL}$"))
+    expect(page.get_by_test_id("order-form")).to_be_visible()
+
+
+def test_a_limit_price_far_worse_than_the_last_asks_first(stack: Stack, new_page: Any) -> None:
+    """A buy priced 30 % above the market (a fat finger) asks before it is sent; declined, no order goes."""
+    page = new_page()
+    login(page, stack.register("fatfinger"))
+    open_trade(page)
+    m = market(stack)
+    price = snap(best(page, "asks") * Decimal("1.3"), m["tick_size"])
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    place_limit(page, "buy", price, qty_for(m, price))
+    expect(page.get_by_test_id("submit-order")).to_be_enabled()
+    assert len(asked) == 1 and "above the last price" in asked[0], asked
+    page.wait_for_timeout(1_000)
+    expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_have_count(0)
+    expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(0)
+
+
 # collects what the page's Content-Security-Policy refuses (installed before any script of the page runs)
 CSP_PROBE = """
 window.__cspViolations = [];

@@ -2,9 +2,11 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
-import { useMarkets, useSession } from "../lib/hooks";
+import { useHashRoute, useMarkets, usePref, useSession } from "../lib/hooks";
 import { api, ApiError, authFetch, errorFrom } from "../lib/http";
-import { format, roundedAvgPrice, sign } from "../lib/money";
+import { format, formatPrice, sign } from "../lib/money";
+import { authHref } from "../lib/nextRoute";
+import { PREF_KEYS } from "../lib/prefs";
 import { askCancelAll, errorText } from "../lib/userText";
 import { BULK_CANCEL_QUIET_MS, OPEN_ORDERS_LIMITS, useAccount } from "./Account";
 import { SortHeader, type SortDir } from "./SortHeader";
@@ -19,6 +21,7 @@ const TABS: [Tab, string, string][] = [
   ["positions", "Positions", "Positions"],
   ["balances", "Balances", "Balances"],
 ];
+const TAB_KEYS = TABS.map(([k]) => k);
 
 /** A status cell: short ("partial"), with the full words as its tooltip where they differ. */
 function StatusCell({ status }: { status: unknown }) {
@@ -39,7 +42,8 @@ function EmptyRow({ cols, text }: { cols: number; text: string }) {
 
 export function AccountPanel({ symbol }: { symbol: string }) {
   const session = useSession();
-  const [tab, setTab] = useState<Tab>("open");
+  const route = useHashRoute(); // the auth links return here
+  const [tab, setTab] = usePref<Tab>(PREF_KEYS.accountTab, TAB_KEYS, "open"); // kept across reloads
   const { openOrders } = useAccount();
   const bar = useRef<HTMLDivElement>(null);
   // where the tab bar still scrolls sideways (a very narrow phone), the chosen tab scrolls into sight
@@ -95,7 +99,7 @@ export function AccountPanel({ symbol }: { symbol: string }) {
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-body" key={session?.email ?? ""}>
         {!session ? (
           <p className="muted center pad">
-            <a href="#/login">Log in</a> or <a href="#/signup">sign up</a> to trade.
+            <a href={authHref("login", route)}>Log in</a> or <a href={authHref("signup", route)}>sign up</a> to trade.
           </p>
         ) : tab === "open" ? (
           <OpenOrders symbol={symbol} />
@@ -113,8 +117,15 @@ export function AccountPanel({ symbol }: { symbol: string }) {
   );
 }
 
+/** Each market's tick size, to show prices at the market's price decimals, as the book does. */
+function useTicks(): Map<string, string> {
+  const { markets } = useMarkets();
+  return useMemo(() => new Map(markets.map((m) => [m.symbol, m.tick_size])), [markets]);
+}
+
 function OpenOrders({ symbol }: { symbol: string }) {
   const { openOrders, openOrdersComplete, noteOrder, reload, quietCancels } = useAccount();
+  const ticks = useTicks();
   const toasts = useToasts();
   const cancel = async (o: Order) => {
     try {
@@ -173,7 +184,7 @@ function OpenOrders({ symbol }: { symbol: string }) {
                 <td>{o.symbol}</td>
                 <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
                 <td>{o.type}</td>
-                <td className="num">{format(o.price)}</td>
+                <td className="num">{formatPrice(o.price, ticks.get(o.symbol))}</td>
                 <td className="num">{format(o.qty)}</td>
                 <td className="num">{format(o.filled_qty)}</td>
                 <StatusCell status={o.status} />
@@ -198,8 +209,7 @@ const PAGE = 10;
 
 function History() {
   const { historyVersion } = useAccount();
-  const { markets } = useMarkets();
-  const ticks = useMemo(() => new Map(markets.map((m) => [m.symbol, m.tick_size])), [markets]);
+  const ticks = useTicks();
   const toasts = useToasts();
   const [sort, setSort] = useState<{ key: HKey; dir: SortOrder & SortDir }>({ key: "created_at", dir: "desc" });
   const [cursors, setCursors] = useState<(string | null)[]>([null]); // cursor of each visited page
@@ -302,12 +312,12 @@ function History() {
                 <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
                 <td>{o.type}</td>
                 <td className="num" data-testid="order-price">
-                  {o.type === "market" && !o.price ? "—" : format(o.price)}
+                  {o.type === "market" && !o.price ? "—" : formatPrice(o.price, ticks.get(o.symbol))}
                 </td>
                 <td className="num">{format(o.qty)}</td>
                 <td className="num">{format(o.filled_qty)}</td>
                 <td className="num" data-testid="avg-price">
-                  {o.avg_price ? format(roundedAvgPrice(o.avg_price, ticks.get(o.symbol))) : "—"}
+                  {o.avg_price ? formatPrice(o.avg_price, ticks.get(o.symbol)) : "—"}
                 </td>
                 <td className="num">{o.quote_filled && o.quote_filled !== "0" ? format(o.quote_filled) : "—"}</td>
                 <StatusCell status={o.status} />
@@ -348,6 +358,7 @@ function useList<T>(path: string, pick: (body: unknown) => T[], everyMs?: number
 
 function Fills() {
   const { rows, error } = useList<HistoryFill>("/api/fills", (b) => (b as { items: HistoryFill[] }).items ?? []);
+  const ticks = useTicks();
   return (
     <div className="table-scroll">
       {error && <p className="form-error">{error}</p>}
@@ -370,7 +381,7 @@ function Fills() {
               <td title={fullTime(f.ts)}>{compactTime(f.ts)}</td>
               <td>{f.symbol}</td>
               <td className={f.side === "buy" ? "up" : "down"}>{f.side}</td>
-              <td className="num">{format(f.price)}</td>
+              <td className="num">{formatPrice(f.price, ticks.get(f.symbol))}</td>
               <td className="num">{format(f.qty)}</td>
               <td className="num">{format(f.quote_qty)}</td>
               <td className="num">

@@ -15,8 +15,10 @@ import {
 import { useEffect, useRef, useState } from "react";
 import type { Candle } from "../api/types";
 import { applyLive, normalize, olderPageEnd, prependOlder } from "../lib/candles";
+import { usePref } from "../lib/hooks";
 import { api } from "../lib/http";
 import { cmp, dec, toChartNumber } from "../lib/money";
+import { PREF_KEYS } from "../lib/prefs";
 import { ws } from "../lib/ws";
 
 export const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"] as const;
@@ -44,7 +46,7 @@ function toVol(c: Candle) {
 }
 
 export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecision: number }) {
-  const [interval, setInterval] = useState<Interval>("1m");
+  const [interval, setInterval] = usePref<Interval>(PREF_KEYS.chartInterval, INTERVALS, "1m"); // kept across reloads
   const box = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState({ bars: 0, last: "" });
 

@@ -1,28 +1,34 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Market, Order, OrderCreate } from "../api/types";
-import { useSession } from "../lib/hooks";
+import { usePref, useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
-  amountForPercent, checkOrder, feeDecimals, marketShortfall, snapPrice, snapQty, walkableQty, type OrderType, type Side,
+  amountForPercent, checkOrder, feeDecimals, marketShortfall, priceWarning, snapPrice, snapQty, walkableQty, type OrderType,
+  type Side,
 } from "../lib/orderForm";
+import { PREF_KEYS } from "../lib/prefs";
 import { useEstimate } from "../lib/useEstimate";
 import { errorText } from "../lib/userText";
 import { useAccount } from "./Account";
 import { DecimalField } from "./DecimalField";
 import { useToasts } from "./Toasts";
 
+const SIDES: readonly Side[] = ["buy", "sell"];
+
 export function OrderForm(props: {
   market: Market;
   picked: { price: string; n: number } | null;
   bestBid: string | null;
   bestAsk: string | null;
+  /** the market's last trade price: a limit price far worse than it asks first (`priceWarning`) */
+  last: string | null;
 }) {
   const m = props.market;
   const session = useSession();
   const { balances, noteOrder } = useAccount();
   const toasts = useToasts();
-  const [side, setSide] = useState<Side>("buy");
+  const [side, setSide] = usePref<Side>(PREF_KEYS.orderSide, SIDES, "buy"); // kept across reloads
   const [type, setType] = useState<OrderType>("limit");
   const [price, setPrice] = useState("");
   const [qty, setQty] = useState("");
@@ -72,6 +78,9 @@ export function OrderForm(props: {
     e.preventDefault();
     // a ref, not the `busy` state: two submits in one event-loop turn both see the state before either render
     if (check.reason || submitting.current) return;
+    // a fat finger: a limit price more than 10% worse than the last price is placed only once confirmed
+    const warning = priceWarning(m, { side, type, price }, props.last);
+    if (warning && !window.confirm(warning)) return;
     submitting.current = true;
     setBusy(true);
     setServerError(null);
@@ -123,7 +132,8 @@ export function OrderForm(props: {
           <DecimalField
             name="price"
             value={price}
-            placeholder={m.tick_size}
+            placeholder="Price"
+            title={`Price step ${toPlain(m.tick_size)} ${m.quote}`}
             onChange={setPrice}
             onBlur={() => setPrice((p) => snapPrice(m, p))}
           />
@@ -144,7 +154,8 @@ export function OrderForm(props: {
         <DecimalField
           name="qty"
           value={qty}
-          placeholder={m.lot_size}
+          placeholder="Amount"
+          title={`Amount step ${toPlain(m.lot_size)} ${m.base}`}
           onChange={setQty}
           onBlur={() => setQty((q) => snapQty(m, q))}
         />

@@ -1,7 +1,8 @@
 /** Shared data hooks: session, connection state, reference data and the live tickers. */
-import { useEffect, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import type { Market, Ticker } from "../api/types";
 import { api } from "./http";
+import { loadPref, savePref } from "./prefs";
 import { getSession, subscribeSession, type Session } from "./session";
 import { ws, type ConnState } from "./ws";
 
@@ -98,4 +99,17 @@ export function useHashRoute(): string {
     },
     () => window.location.hash.replace(/^#/, "") || "/markets",
   );
+}
+
+/** A choice a reload keeps (lib/prefs.ts): the stored one when it is one of `allowed`, else `fallback`. */
+export function usePref<T extends string>(key: string, allowed: readonly T[], fallback: T): [T, (value: T) => void] {
+  const [value, setValue] = useState<T>(() => loadPref(key, allowed, fallback));
+  const set = useCallback(
+    (v: T) => {
+      setValue(v);
+      savePref(key, v);
+    },
+    [key],
+  );
+  return [value, set];
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  percentOf, roundedAvgPrice, snap, sub, toFixed, toPlain, typedDecimal,
+  formatPrice, percentOf, roundedAvgPrice, snap, sub, toFixed, toPlain, typedDecimal,
 } from "./money";
 
 describe("parse", () => {
@@ -99,6 +99,15 @@ describe("snapping to tick and lot", () => {
 });
 
 describe("formatting", () => {
+  it("formats a price as the book does: the tick's decimals and thousands separators", () => {
+    expect(formatPrice("56912.4", "0.01")).toBe("56,912.40");
+    expect(formatPrice("59758.039697", "0.01")).toBe("59,758.04"); // an average price, rounded half up
+    expect(formatPrice("0.5123", "0.0001")).toBe("0.5123");
+    expect(formatPrice("3029.5", "1")).toBe("3,030");
+    expect(formatPrice("56912.4", undefined)).toBe("56,912.4"); // no tick known: as sent
+    expect(formatPrice(null, "0.01")).toBe("—");
+  });
+
   it("formats with fixed decimals and thousands separators", () => {
     expect(format("1234567.891", 2)).toBe("1,234,567.89");
     expect(format("0.5", 4)).toBe("0.5000");

@@ -200,6 +200,12 @@ export function format(value: Dec | string | null | undefined, decimals?: number
   return (neg ? "-" : "") + grouped + (f !== undefined ? "." + f : "");
 }
 
+/** A price as the book shows it: the market's price decimals (its tick's, rounded half up) with thousands
+ * separators ("56912.4", "0.01" -> "56,912.40"); with no tick known, as sent, grouped. */
+export function formatPrice(value: Dec | string | null | undefined, tickSize: string | null | undefined): string {
+  return format(value, tickSize && parse(tickSize) ? decimalsOf(tickSize) : undefined);
+}
+
 /** Signed percentage for 24h change ("2.5" -> "+2.50%"). */
 export function formatPct(value: string | null | undefined, decimals = 2): string {
   const d = parse(value ?? "");

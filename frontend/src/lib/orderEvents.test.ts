@@ -53,11 +53,20 @@ describe("order notifications", () => {
     const t = new OrderTracker((symbol) => (symbol === "BTC-USDT" ? "0.01" : undefined));
     // every fill at 59758.04: the server's avg_price is quote / qty with the quote rounded per fill
     const filled = order("filled", "2", { id: 15, price: "60000", avg_price: "59758.039697" });
-    expect(t.note(filled)?.body).toBe("BUY 2 BTC-USDT @ 60000, avg price 59758.04");
+    expect(t.note(filled)?.body).toBe("BUY 2 BTC-USDT @ 60,000.00, avg price 59,758.04");
     const part = order("partially_filled", "1", { id: 16, price: "60000", avg_price: "59758.5" });
-    expect(t.note(part)?.body).toBe("1 of BUY 2 BTC-USDT @ 60000, avg price 59758.50");
+    expect(t.note(part)?.body).toBe("1 of BUY 2 BTC-USDT @ 60,000.00, avg price 59,758.50");
     const other = order("filled", "2", { id: 17, symbol: "XYZ-USDT", avg_price: "1.234567" });
     expect(t.note(other)?.body).toContain("avg price 1.234567"); // no tick known: as sent
+  });
+
+  it("says the order's price as the book does: the market's price decimals, thousands separators", () => {
+    const t = new OrderTracker((symbol) => ({ "BTC-USDT": "0.01", "MINA-USDT": "0.0001" })[symbol]);
+    expect(t.note(order("open", "0", { id: 30, price: "56912.4" }))?.body).toBe("BUY 2 BTC-USDT @ 56,912.40");
+    const sold = order("cancelled", "1", { id: 31, side: "sell", price: "1234567.5", avg_price: "1234568" });
+    expect(t.note(sold)?.body).toBe("SELL 2 BTC-USDT @ 1,234,567.50 (filled 1, avg price 1,234,568.00)");
+    expect(t.note(order("rejected", "0", { id: 32, symbol: "MINA-USDT", price: "0.5" }))?.body).toBe("BUY 2 MINA-USDT @ 0.5000");
+    expect(t.note(order("open", "0", { id: 33, symbol: "XYZ-USDT", price: "56912.4" }))?.body).toBe("BUY 2 XYZ-USDT @ 56912.4"); // no tick known
   });
 
   it("tells a partly filled expiry from an unfilled one", () => {

@@ -4,7 +4,7 @@
  * the `orders` channel) notifies once.
  */
 import type { Order } from "../api/types";
-import { cmp, dec, isZero, parse, roundedAvgPrice } from "./money";
+import { cmp, dec, formatPrice, isZero, parse } from "./money";
 
 export interface OrderNotice {
   kind: "info" | "success" | "error" | "warn";
@@ -40,17 +40,23 @@ function reasonOf(o: Order): string {
   return REASONS[r] ?? r.replace(/_/g, " ");
 }
 
-/** "BUY 0.5 BTC-USDT @ 60000", or for a market buy by quote amount "BUY BTC-USDT for 100 USDT". */
-function describe(o: Order): string {
+/** A price in a notice as the book shows it ("60,000.00": the market's price decimals, thousands separators);
+ * as sent while the market's tick is unknown. */
+function priceText(price: string, tickSize: string | undefined): string {
+  return tickSize && parse(price) ? formatPrice(price, tickSize) : price;
+}
+
+/** "BUY 0.5 BTC-USDT @ 60,000.00", or for a market buy by quote amount "BUY BTC-USDT for 100 USDT". */
+function describe(o: Order, tickSize: string | undefined): string {
   const amount = o.qty ? ` ${o.qty}` : "";
   const budget = !o.qty && o.quote_qty ? ` for ${o.quote_qty} ${o.symbol.split("-")[1] ?? ""}` : "";
-  return `${String(o.side).toUpperCase()}${amount} ${o.symbol}${budget}${o.price ? ` @ ${o.price}` : ""}`;
+  return `${String(o.side).toUpperCase()}${amount} ${o.symbol}${budget}${o.price ? ` @ ${priceText(o.price, tickSize)}` : ""}`;
 }
 
 export class OrderTracker {
   private seen = new Map<string, { status: string; filled: string }>();
 
-  /** `tickSize(symbol)`: the market's tick, to say an average price at the market's price decimals. */
+  /** `tickSize(symbol)`: the market's tick, to say the order's price and its average price as the book does. */
   constructor(private readonly tickSize: (symbol: string) => string | undefined = () => undefined) {}
 
   /** The notice for this state of the order, or null when nothing new happened. */
@@ -64,10 +70,11 @@ export class OrderTracker {
     if (prev && !OPEN_STATUSES.has(prev.status)) return null; // already closed: nothing newer can come
     this.seen.set(key, { status, filled });
     if (this.seen.size > 2000) this.seen.delete(this.seen.keys().next().value as string);
-    const what = describe(o);
+    const tick = this.tickSize(o.symbol);
+    const what = describe(o, tick);
     const hasFill = parse(filled) !== null && !isZero(dec(filled));
     // the price the trades gave (a limit order often fills better than its limit; a market order has none)
-    const avg = hasFill && o.avg_price ? `, avg price ${roundedAvgPrice(o.avg_price, this.tickSize(o.symbol))}` : "";
+    const avg = hasFill && o.avg_price ? `, avg price ${priceText(o.avg_price, tick)}` : "";
     const reason = reasonOf(o) ? ` — ${reasonOf(o)}` : "";
     const notice = (kind: OrderNotice["kind"], event: string, title: string, body: string): OrderNotice => ({
       kind, title, body, event, symbol: o.symbol,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Market, SideEstimate } from "../api/types";
-import { amountForPercent, buyHold, checkOrder, marketShortfall, perLotHold, snapPrice, snapQty, walkableQty, type FormInput } from "./orderForm";
+import {
+  amountForPercent, buyHold, checkOrder, marketShortfall, perLotHold, priceWarning, snapPrice, snapQty, walkableQty, type FormInput,
+} from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
 const market = {
@@ -26,6 +28,42 @@ describe("order form", () => {
     expect(snapPrice(market, "30000.004")).toBe("30000");
     expect(snapQty(market, "0.123456")).toBe("0.1234");
     expect(snapQty(market, "abc")).toBe("abc");
+  });
+
+  it("never snaps a price or an amount under the minimum down to 0: the form says the minimum instead", () => {
+    const btc = { ...market, lot_size: "0.00001", min_qty: "0.00001" } as Market;
+    expect(snapPrice(btc, "0.001")).toBe("0.001");
+    expect(snapPrice(btc, "0.004")).toBe("0.004");
+    expect(snapPrice(btc, "0.005")).toBe("0.01"); // half a tick rounds up to the tick, as before
+    expect(snapQty(btc, "0.000001")).toBe("0.000001");
+    expect(snapQty(btc, "0.000019")).toBe("0.00001"); // over one lot: still down to the lot
+    const c = (f: Partial<FormInput>) => checkOrder(btc, form(f), rich, { loggedIn: true }).reason;
+    expect(c({ price: snapPrice(btc, "0.001") })).toBe("Minimum price is 0.01 USDT");
+    expect(c({ qty: snapQty(btc, "0.000001") })).toBe("Minimum amount is 0.00001 BTC");
+    // a minimum amount above the lot is the one said, also for an amount off the lot
+    expect(checkOrder(market, form({ qty: "0.00005" }), rich, { loggedIn: true }).reason).toBe("Minimum amount is 0.0001 BTC");
+    const lotOnly = { ...market, min_qty: "" } as unknown as Market;
+    expect(checkOrder(lotOnly, form({ qty: "0.00005" }), rich, { loggedIn: true }).reason).toBe("Minimum amount is 0.0001 BTC");
+  });
+
+  it("asks before a limit price more than 10% worse than the last price", () => {
+    const w = (side: "buy" | "sell", price: string, last: string | null = "60000", type: "limit" | "market" = "limit") =>
+      priceWarning(market, { side, type, price }, last);
+    expect(w("buy", "900000")).toBe("Price is 1,400% above the last price (60,000.00). Place the order?");
+    expect(w("sell", "100")).toBe("Price is 100% below the last price (60,000.00). Place the order?");
+    expect(w("sell", "30000")).toBe("Price is 50% below the last price (60,000.00). Place the order?");
+    expect(w("buy", "66000.01")).toBe("Price is 10% above the last price (60,000.00). Place the order?");
+    expect(w("buy", "66000")).toBeNull(); // exactly 10% worse: no question
+    expect(w("sell", "54000")).toBeNull();
+    expect(w("sell", "53999.99")).toBe("Price is 10% below the last price (60,000.00). Place the order?");
+    expect(w("buy", "70000", "60000.5")).toBe("Price is 17% above the last price (60,000.50). Place the order?");
+    // better than the last price for the trader, a market order, or no last price: nothing to ask
+    expect(w("buy", "100")).toBeNull();
+    expect(w("sell", "900000")).toBeNull();
+    expect(w("buy", "900000", "60000", "market")).toBeNull();
+    expect(w("buy", "900000", null)).toBeNull();
+    expect(w("buy", "900000", "")).toBeNull();
+    expect(w("buy", "abc")).toBeNull();
   });
 
   it("computes the amount for a percentage of the available balance", () => {
@@ -96,7 +134,7 @@ describe("order form", () => {
     expect(c({ price: "-1" })).toBe("Price must be a positive number");
     expect(c({ price: "1.001" })).toBe("Price must be a multiple of 0.01");
     expect(c({ qty: "" })).toBe("Enter an amount");
-    expect(c({ qty: "0.00001" })).toBe("Amount must be a multiple of 0.0001");
+    expect(c({ qty: "0.00015" })).toBe("Amount must be a multiple of 0.0001");
     expect(c({ qty: "101" })).toBe("Maximum amount is 100 BTC");
     expect(c({ price: "1", qty: "1" })).toBe("Order total must be at least 5 USDT");
     expect(c({}, rich, false)).toBe("Log in to trade");

@@ -5,7 +5,7 @@
  */
 import type { Market, SideEstimate } from "../api/types";
 import {
-  cmp, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, toPlain, add, type Dec,
+  cmp, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, sub, toPlain, add, type Dec,
 } from "./money";
 
 export type Side = "buy" | "sell";
@@ -31,16 +31,49 @@ export function feeDecimals(m: Market): number {
   return m.quote_decimals;
 }
 
+/** The price on the nearest tick; a price under half a tick stays as typed (snapped, it would read 0), so the
+ * form can say the minimum. */
 export function snapPrice(m: Market, price: string): string {
   const p = parse(price);
   if (!p || !isPositive(p)) return price;
-  return toPlain(snap(p, m.tick_size, "nearest"));
+  const snapped = snap(p, m.tick_size, "nearest");
+  return isPositive(snapped) ? toPlain(snapped) : price;
 }
 
+/** The amount down to the lot; an amount under one lot stays as typed (snapped, it would read 0), so the
+ * form can say the minimum. */
 export function snapQty(m: Market, qty: string): string {
   const q = parse(qty);
   if (!q || !isPositive(q)) return qty;
-  return toPlain(snap(q, m.lot_size, "down"));
+  const snapped = snap(q, m.lot_size, "down");
+  return isPositive(snapped) ? toPlain(snapped) : qty;
+}
+
+/** How far a limit price may be worse than the last trade price before the form asks: 10%. */
+const FAR_FROM_LAST = 10;
+
+/**
+ * The question to ask before a limit order whose price is more than 10% worse than the last trade price for
+ * the trader (a buy above last x 1.10, a sell below last x 0.90): "Price is 1,400% above the last price
+ * (60,000.00). Place the order?". Null when there is nothing to ask: a market order, no last price known,
+ * a price that is not a number, or one within 10%.
+ */
+export function priceWarning(
+  m: Market,
+  f: Pick<FormInput, "side" | "type" | "price">,
+  last: string | null | undefined,
+): string | null {
+  if (f.type !== "limit") return null;
+  const p = parse(f.price);
+  const l = parse(last ?? "");
+  if (!p || !isPositive(p) || !l || !isPositive(l)) return null;
+  const limit = div(mul(l, dec(f.side === "buy" ? 100 + FAR_FROM_LAST : 100 - FAR_FROM_LAST)), dec(100), l.scale + 2);
+  const worse = f.side === "buy" ? cmp(p, limit) > 0 : cmp(p, limit) < 0;
+  if (!worse) return null;
+  const gap = f.side === "buy" ? sub(p, l) : sub(l, p);
+  const pct = div(mul(gap, dec(100)), l, 0, "nearest");
+  const where = f.side === "buy" ? "above" : "below";
+  return `Price is ${format(pct, 0)}% ${where} the last price (${format(l, decimalsOf(m.tick_size))}). Place the order?`;
 }
 
 /**
@@ -94,6 +127,8 @@ export function checkOrder(
     if (!f.price.trim()) return out("Enter a price");
     if (!price) return out("Price is not a number");
     if (!isPositive(price)) return out("Price must be a positive number");
+    // the smallest price is one tick (a price under it would snap to 0)
+    if (cmp(price, dec(m.tick_size)) < 0) return out(`Minimum price is ${toPlain(m.tick_size)} ${m.quote}`);
     if (!isMultiple(price, m.tick_size)) return out(`Price must be a multiple of ${m.tick_size}`);
     if (m.max_price && cmp(price, dec(m.max_price)) > 0) {
       return out(`Maximum price is ${format(toPlain(m.max_price))} ${m.quote}`);
@@ -103,8 +138,10 @@ export function checkOrder(
   if (!f.qty.trim()) return out("Enter an amount");
   if (!qty) return out("Amount is not a number");
   if (!isPositive(qty)) return out("Amount must be a positive number");
+  // the minimum before the lot: an amount under it (0.000001 with a lot of 0.00001) is told the minimum
+  const minQty = m.min_qty && cmp(dec(m.min_qty), dec(m.lot_size)) > 0 ? m.min_qty : m.lot_size;
+  if (cmp(qty, dec(minQty)) < 0) return out(`Minimum amount is ${toPlain(minQty)} ${m.base}`);
   if (!isMultiple(qty, m.lot_size)) return out(`Amount must be a multiple of ${m.lot_size}`);
-  if (m.min_qty && cmp(qty, dec(m.min_qty)) < 0) return out(`Minimum amount is ${m.min_qty} ${m.base}`);
   if (m.max_qty && cmp(qty, dec(m.max_qty)) > 0) return out(`Maximum amount is ${m.max_qty} ${m.base}`);
 
   const walked = f.type === "market" ? opts.estimate : null;

@@ -1,10 +1,12 @@
 import { useState, type FormEvent } from "react";
 import type { TokenPair } from "../api/types";
 import { api, ApiError } from "../lib/http";
+import { authHref } from "../lib/nextRoute";
 import { authError } from "../lib/userText";
 import { setSession, withSessionLock } from "../lib/session";
 
-export function AuthPage({ mode }: { mode: "login" | "signup" }) {
+/** `route`: this page's hash route ("/login?next=..."); `next`: where to go once logged in (lib/nextRoute.ts). */
+export function AuthPage({ mode, route, next }: { mode: "login" | "signup"; route: string; next: string }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   // the refusal in words, and the server's code (EMAIL_TAKEN) for the tooltip
@@ -23,7 +25,7 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
         const body = { email, password, refresh_cookie: true };
         setSession(email, await api<TokenPair>("POST", "/api/auth/login", { body, auth: false }));
       });
-      window.location.hash = "/markets";
+      window.location.hash = next.slice(1); // back to the page the trader came from (an internal route)
     } catch (err) {
       setError({ text: authError(err), code: err instanceof ApiError ? err.code : undefined });
     } finally {
@@ -69,11 +71,11 @@ export function AuthPage({ mode }: { mode: "login" | "signup" }) {
         <p className="muted">
           {signup ? (
             <>
-              Already have an account? <a href="#/login">Log in</a>
+              Already have an account? <a href={authHref("login", route)}>Log in</a>
             </>
           ) : (
             <>
-              New here? <a href="#/signup">Create an account</a>
+              New here? <a href={authHref("signup", route)}>Create an account</a>
             </>
           )}
         </p>

@@ -77,7 +77,7 @@ export function TradePage({ symbol }: { symbol: string }) {
         </div>
         <div className="area-form">
           <div className="form-stack">
-            <OrderForm market={market} picked={picked} bestBid={bestBid} bestAsk={bestAsk} />
+            <OrderForm market={market} picked={picked} bestBid={bestBid} bestAsk={bestAsk} last={t?.last ?? null} />
             <VolumePrices market={market} />
           </div>
         </div>

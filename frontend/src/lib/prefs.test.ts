@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import { loadPref, PREF_KEYS, savePref, type PrefStorage } from "./prefs";
+
+function fakeStorage(init: Record<string, string> = {}): PrefStorage & { data: Map<string, string> } {
+  const data = new Map(Object.entries(init));
+  return {
+    data,
+    getItem: (k) => data.get(k) ?? null,
+    setItem: (k, v) => void data.set(k, String(v)),
+  };
+}
+
+const SIDES = ["buy", "sell"] as const;
+const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"] as const;
+
+describe("kept choices", () => {
+  it("reads back what was saved, across a reload", () => {
+    const s = fakeStorage();
+    expect(loadPref(PREF_KEYS.orderSide, SIDES, "buy", s)).toBe("buy"); // nothing stored yet
+    savePref(PREF_KEYS.orderSide, "sell", s);
+    savePref(PREF_KEYS.chartInterval, "4h", s);
+    savePref(PREF_KEYS.accountTab, "history", s);
+    expect(s.data.get("exchange.orderSide")).toBe("sell");
+    expect(loadPref(PREF_KEYS.orderSide, SIDES, "buy", s)).toBe("sell");
+    expect(loadPref(PREF_KEYS.chartInterval, INTERVALS, "1m", s)).toBe("4h");
+    expect(loadPref(PREF_KEYS.accountTab, ["open", "history"] as const, "open", s)).toBe("history");
+  });
+
+  it("ignores a stored value that is not one of the choices", () => {
+    const s = fakeStorage({ "exchange.orderSide": "short", "exchange.chartInterval": "2m", "exchange.accountTab": "" });
+    expect(loadPref(PREF_KEYS.orderSide, SIDES, "buy", s)).toBe("buy");
+    expect(loadPref(PREF_KEYS.chartInterval, INTERVALS, "1m", s)).toBe("1m");
+    expect(loadPref(PREF_KEYS.accountTab, ["open", "history"] as const, "open", s)).toBe("open");
+  });
+
+  it("carries on without storage, or with storage that throws", () => {
+    const broken: PrefStorage = {
+      getItem: () => {
+        throw new Error("SecurityError");
+      },
+      setItem: () => {
+        throw new Error("QuotaExceededError");
+      },
+    };
+    expect(loadPref(PREF_KEYS.orderSide, SIDES, "buy", broken)).toBe("buy");
+    expect(() => savePref(PREF_KEYS.orderSide, "sell", broken)).not.toThrow();
+    expect(loadPref(PREF_KEYS.orderSide, SIDES, "buy", null)).toBe("buy");
+    expect(() => savePref(PREF_KEYS.orderSide, "sell", null)).not.toThrow();
+  });
+});
