@@ -285,7 +285,7 @@ class Session:
             if now >= next_ping:
                 next_ping = now + self.settings.ping_interval_s
                 self.send({"op": "ping", "ts": int(time.time() * 1000)})
-            if self.account is not None and time.time() >= self.token_exp:
+            if self.account is not None and (time.time() >= self.token_exp or self._revoked()):
                 self._token_ended()  # a backstop: the timer and the revocation listener end it first
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -667,7 +667,7 @@ class Session:
     def _on_revocation(self) -> None:
         """A revocation of this account arrived: if it names the current token, private data stops here
         (as at expiry: TOKEN_REVOKED, and close 4001 when private subscriptions are held)."""
-        if self.claims is None or not self.ctx.tokens.revocations.revoked(self.claims):
+        if not self._revoked():
             return
         if self._expiry is not None:
             self._expiry.cancel()
@@ -675,9 +675,12 @@ class Session:
         self.token_exp = 0.0
         self._token_ended()
 
+    def _revoked(self) -> bool:
+        return self.claims is not None and self.ctx.tokens.revocations.revoked(self.claims)
+
     def _token_ended(self) -> None:
         """The current token expired or was revoked: end private data (`_end_private`)."""
-        if self.claims is not None and self.ctx.tokens.revocations.revoked(self.claims):
+        if self._revoked():
             self._end_private(WsCode.TOKEN_REVOKED, "the access token was revoked (logged out): log in again")
         else:
             self._end_private(
@@ -700,7 +703,7 @@ class Session:
     def _require_auth(self) -> int:
         if self.account is None:
             raise OpError(WsCode.AUTH_REQUIRED, 'authenticate first: {"op": "auth", "token": ...}')
-        if self.claims is not None and self.ctx.tokens.revocations.revoked(self.claims):
+        if self._revoked():
             raise ApiError(ErrorCode.INVALID_TOKEN, 'token revoked (logged out): send a fresh {"op": "auth"}')
         if time.time() >= self.token_exp:
             raise ApiError(ErrorCode.INVALID_TOKEN, 'token expired: send a fresh {"op": "auth"}')
