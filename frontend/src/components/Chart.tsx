@@ -58,7 +58,8 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       layout: { background: { type: ColorType.Solid, color: "#0f141b" }, textColor: "#8b97a8", fontSize: 11 },
       grid: { vertLines: { color: "#1a212b" }, horzLines: { color: "#1a212b" } },
       rightPriceScale: { borderColor: "#232c38" },
-      timeScale: { borderColor: "#232c38", timeVisible: true, secondsVisible: false },
+      // rightOffset: room after the last bar (as trading charts keep), so its time label is not cut at the price axis
+      timeScale: { borderColor: "#232c38", timeVisible: true, secondsVisible: false, rightOffset: 6 },
       crosshair: { mode: 0 },
     });
     const minMove = Number(`1e-${pricePrecision}`);

@@ -121,7 +121,10 @@ export function OrderBook(props: {
       </div>
       <div className="book-spread" data-testid="book-spread">
         <span className="up">{bestBid ? format(bestBid, props.priceDecimals) : "—"}</span>
-        <span className="muted small">spread {spread}</span>
+        {/* the word is the tooltip: "spread 96.36 (0.160%)" wrapped between two prices in a 280 px book */}
+        <span className="muted small book-spread-gap" title="spread: best ask − best bid">
+          {spread}
+        </span>
         <span className="down">{bestAsk ? format(bestAsk, props.priceDecimals) : "—"}</span>
       </div>
       <div className="book-side bids" data-testid="book-bids">

@@ -132,7 +132,6 @@ export function OrderForm(props: {
           <DecimalField
             name="price"
             value={price}
-            placeholder="Price"
             title={`Price step ${toPlain(m.tick_size)} ${m.quote}`}
             onChange={setPrice}
             onBlur={() => setPrice((p) => snapPrice(m, p))}
@@ -154,7 +153,6 @@ export function OrderForm(props: {
         <DecimalField
           name="qty"
           value={qty}
-          placeholder="Amount"
           title={`Amount step ${toPlain(m.lot_size)} ${m.base}`}
           onChange={setQty}
           onBlur={() => setQty((q) => snapQty(m, q))}
