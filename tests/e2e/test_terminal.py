@@ -320,7 +320,8 @@ def test_orders_placed_elsewhere_notify_and_cancel_all_clears_them(stack: Stack,
     headers = {"Authorization": f"Bearer {stack.token(email)}"}
     with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
         for p in (price, price - Decimal(m["tick_size"])):
-            body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": str(p), "qty": qty_for(m, p)}
+            body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": format(p, "f")}
+            body["qty"] = qty_for(m, p)
             assert c.post("/api/orders", json=body).status_code == 201
     expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_have_count(2)
     rows = page.locator("[data-testid=open-orders] tbody tr[data-order-id]")
@@ -378,7 +379,7 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
 
 def rest_buy(stack: Stack, client: httpx.Client, price: Decimal) -> dict[str, Any]:
     """A resting limit buy of the smallest valid amount at `price`, placed over REST, not by the page."""
-    body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": str(price)}
+    body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": format(price, "f")}
     r = client.post("/api/orders", json=body | {"qty": qty_for(market(stack), price)})
     assert r.status_code == 201, r.text
     return dict(r.json())
