@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  formatPrice, percentOf, roundedAvgPrice, snap, sub, toFixed, toPlain, typedDecimal,
+  formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal,
 } from "./money";
 
 describe("parse", () => {
@@ -119,13 +119,14 @@ describe("formatting", () => {
     expect(format("n/a")).toBe("—");
   });
   it("rounds an average price half up to the market's price decimals, for display", () => {
-    expect(roundedAvgPrice("59758.039697", "0.01")).toBe("59758.04");
-    expect(roundedAvgPrice("59758.035", "0.01")).toBe("59758.04");
-    expect(roundedAvgPrice("59758.034999", "0.01")).toBe("59758.03");
-    expect(roundedAvgPrice("60858.2", "0.01")).toBe("60858.20");
-    expect(roundedAvgPrice("0.51234567", "0.0001")).toBe("0.5123");
-    expect(roundedAvgPrice("3029.5", "1")).toBe("3030");
-    expect(roundedAvgPrice("59758.039697", undefined)).toBe("59758.039697"); // tick not known yet
+    // an order's average (quote / qty) can carry more digits than any trade's price
+    expect(formatPrice("59758.039697", "0.01")).toBe("59,758.04");
+    expect(formatPrice("59758.035", "0.01")).toBe("59,758.04");
+    expect(formatPrice("59758.034999", "0.01")).toBe("59,758.03");
+    expect(formatPrice("60858.2", "0.01")).toBe("60,858.20");
+    expect(formatPrice("0.51234567", "0.0001")).toBe("0.5123");
+    expect(formatPrice("3029.5", "1")).toBe("3,030");
+    expect(formatPrice("59758.039697", undefined)).toBe("59,758.039697"); // tick not known yet
   });
   it("signs percentages", () => {
     expect(formatPct("2.5")).toBe("+2.50%");

@@ -180,13 +180,6 @@ export function toPlain(value: Dec | string): string {
   return toFixed(strip(dec(value)));
 }
 
-/** An order's average price (quote / qty, so it can carry more digits than any trade's price) at the
- * market's price decimals, rounded half up: for display only. As sent while the tick size is unknown. */
-export function roundedAvgPrice(avg: string, tickSize: string | null | undefined): string {
-  const d = parse(avg);
-  return d && tickSize ? toFixed(d, decimalsOf(tickSize)) : avg;
-}
-
 /** Display string: fixed decimals and thousands separators ("1234.5", 2 -> "1,234.50"). */
 export function format(value: Dec | string | null | undefined, decimals?: number): string {
   if (value == null || value === "") return "—";
