@@ -267,6 +267,48 @@ def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) ->
     expect(chart).not_to_have_attribute("data-bars", "0")
 
 
+# every time the header's last price or the tape's newest trade changes, in the same task as the change:
+# the two must say the same price (`window.__lastPrice`: what was seen, `.bad`: where they differed)
+WATCH_LAST_PRICE = """() => {
+    const header = document.querySelector("[data-testid=ticker-last]");
+    const tape = document.querySelector("[data-testid=trades]");
+    const top = () => tape.querySelector(".trade-row span")?.textContent ?? null;
+    const seen = (window.__lastPrice = { prices: [top()], bad: [] });
+    const check = () => {
+        const [h, t] = [header.textContent, top()];
+        if (h !== t) seen.bad.push([h, t]);
+        if (t !== seen.prices[seen.prices.length - 1]) seen.prices.push(t);
+    };
+    check();
+    const opts = { subtree: true, childList: true, characterData: true, attributes: true };
+    new MutationObserver(check).observe(header, opts);
+    new MutationObserver(check).observe(tape, opts);
+}"""
+
+
+def test_the_header_last_price_moves_with_the_tape_at_once(stack: Stack, new_page: Any) -> None:
+    """The header's last price is the tape's newest trade in the same render (the tickers channel comes
+    about once a second and would trail it), and a later ticker never moves it back."""
+    email = stack.register("last")
+    m = market(stack)
+    page = new_page()
+    open_trade(page)
+    expect(page.locator("[data-testid=trades] .trade-row").first).to_be_visible(timeout=20_000)
+    page.evaluate(WATCH_LAST_PRICE)
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        last = Decimal(next(t for t in c.get("/api/tickers").json() if t["symbol"] == SYMBOL)["last"])
+        body = {"symbol": SYMBOL, "side": "buy", "type": "market", "qty": qty_for(m, last)}
+        wait_for(  # a trade now, besides the market maker's own (tried again as the account tables test does)
+            "a filled market buy", lambda: Decimal(c.post("/api/orders", json=body).json()["filled_qty"]) > 0
+        )
+    # two new prices on the tape, then more than a ticker interval for a stale ticker to arrive
+    page.wait_for_function("() => window.__lastPrice.prices.length >= 3", timeout=30_000)
+    page.wait_for_timeout(1_500)
+    seen = page.evaluate("window.__lastPrice")
+    assert not seen["bad"], f"header and tape disagreed (header, tape): {seen['bad'][:5]}"
+
+
 def test_prices_for_a_volume_follow_the_book(stack: Stack, new_page: Any) -> None:
     """Typing an amount shows what buying and selling it would cost now (buying averages above selling,
     since the book is never crossed); an amount off the lot is refused with the reason."""

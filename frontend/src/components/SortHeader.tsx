@@ -1,5 +1,9 @@
 export type SortDir = "asc" | "desc";
 
+/** A sortable column's header. The sort mark sits on the side away from the column's alignment edge
+ * (after a left-aligned label, before a right-aligned one), so the label lines up with the values under
+ * it whether or not the column is sorted by. The header's `aria-sort` tells assistive technology the
+ * order; the mark is only drawn. */
 export function SortHeader<K extends string>(props: {
   label: string;
   k: K;
@@ -9,14 +13,21 @@ export function SortHeader<K extends string>(props: {
   className?: string;
 }) {
   const active = props.sort.key === props.k;
+  const right = props.align !== "left";
+  const mark = (
+    <span className="sort-mark" aria-hidden="true">
+      {active ? (props.sort.dir === "asc" ? "▲" : "▼") : ""}
+    </span>
+  );
   return (
     <th
-      className={[props.align === "left" ? "" : "num", props.className ?? ""].join(" ").trim() || undefined}
+      className={[right ? "num" : "", props.className ?? ""].join(" ").trim() || undefined}
       aria-sort={active ? (props.sort.dir === "asc" ? "ascending" : "descending") : "none"}
     >
       <button className="sort-btn" onClick={() => props.onSort(props.k)}>
+        {right && mark}
         {props.label}
-        <span className="sort-mark">{active ? (props.sort.dir === "asc" ? "▲" : "▼") : ""}</span>
+        {!right && mark}
       </button>
     </th>
   );

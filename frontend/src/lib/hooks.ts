@@ -1,7 +1,8 @@
-/** Shared data hooks: session, connection state, reference data and the live tickers. */
+/** Shared data hooks: session, connection state, reference data, the live tickers and a market's trades. */
 import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
-import type { Market, Ticker } from "../api/types";
+import type { Market, Ticker, Trade } from "../api/types";
 import { api } from "./http";
+import { mergeTrades } from "./lastPrice";
 import { loadPref, savePref } from "./prefs";
 import { getSession, subscribeSession, type Session } from "./session";
 import { ws, type ConnState } from "./ws";
@@ -88,6 +89,44 @@ export function useTickers(): Map<string, Ticker> {
     };
   }, []);
   return tickers;
+}
+
+/** How many recent trades the trade page keeps (the tape's rows). */
+export const TRADES_KEPT = 60;
+
+/** A market's recent trades, newest first: the last REST page (again after every reconnection), then the
+ * `trades:SYM` channel. The trade page's tape and its header's last price (lib/lastPrice.ts) both read it,
+ * so they render the same trade in the same commit. Another symbol's trades are never returned, not even
+ * in the render that switches markets. `null`: none (an unknown market). */
+export function useTrades(symbol: string | null): Trade[] {
+  const [state, setState] = useState<{ symbol: string | null; trades: Trade[] }>({ symbol, trades: [] });
+  useEffect(() => {
+    if (!symbol) return; // no market (yet): nothing to ask for
+    let alive = true;
+    setState({ symbol, trades: [] });
+    const merge = (incoming: Trade[]) =>
+      setState((prev) => ({
+        symbol,
+        trades: mergeTrades(prev.symbol === symbol ? prev.trades : [], incoming, TRADES_KEPT),
+      }));
+    const load = () =>
+      api<Trade[]>("GET", `/api/markets/${symbol}/trades`, { query: { limit: TRADES_KEPT }, auth: false }).then(
+        (list) => alive && merge(list),
+        () => undefined,
+      );
+    const off = ws.subscribe(`trades:${symbol}`, (msg) => {
+      const d = msg.data;
+      merge((Array.isArray(d) ? d : [d]) as Trade[]);
+    });
+    void load();
+    const offOpen = ws.onOpen(() => void load());
+    return () => {
+      alive = false;
+      off();
+      offOpen();
+    };
+  }, [symbol]);
+  return symbol && state.symbol === symbol ? state.trades : [];
 }
 
 /** Re-render when the page's hash route changes. */

@@ -5,12 +5,17 @@ import { OrderBook } from "../components/OrderBook";
 import { OrderForm } from "../components/OrderForm";
 import { TradesTape } from "../components/TradesTape";
 import { VolumePrices } from "../components/VolumePrices";
-import { useMarkets, useTickers } from "../lib/hooks";
+import { useMarkets, useTickers, useTrades } from "../lib/hooks";
+import { liveTicker } from "../lib/lastPrice";
 import { decimalsOf, format, formatPct, sign } from "../lib/money";
 
 export function TradePage({ symbol }: { symbol: string }) {
   const { markets, error } = useMarkets();
   const tickers = useTickers();
+  const market = markets.find((m) => m.symbol === symbol);
+  const trades = useTrades(market ? symbol : null);
+  // the ticker's 24h fields with the newest trade's price: the header moves with the tape, not a second later
+  const t = liveTicker(symbol, tickers.get(symbol), trades[0]);
   const [picked, setPicked] = useState<{ price: string; n: number } | null>(null);
   const onPick = useCallback((price: string) => setPicked((p) => ({ price, n: (p?.n ?? 0) + 1 })), []);
   const [best, setBest] = useState<{ bid: string | null; ask: string | null; synced: boolean }>({
@@ -22,8 +27,7 @@ export function TradePage({ symbol }: { symbol: string }) {
     (bid: string | null, ask: string | null, synced: boolean) => setBest({ bid, ask, synced }),
     [],
   );
-  const market = markets.find((m) => m.symbol === symbol);
-  const last = tickers.get(symbol)?.last;
+  const last = t?.last;
   useEffect(() => {
     // as exchanges do: the price and the pair in the tab's title
     document.title = `${last ? `${format(last)} · ` : ""}${symbol.replace("-", "/")} · Exchange`;
@@ -36,7 +40,6 @@ export function TradePage({ symbol }: { symbol: string }) {
       </div>
     );
   }
-  const t = tickers.get(symbol);
   const pd = decimalsOf(market.tick_size);
   const qd = decimalsOf(market.lot_size);
   const s = sign(t?.change_24h_pct);
@@ -73,7 +76,7 @@ export function TradePage({ symbol }: { symbol: string }) {
           <OrderBook symbol={symbol} onBest={onBest} priceDecimals={pd} qtyDecimals={qd} onPick={onPick} />
         </div>
         <div className="area-trades">
-          <TradesTape symbol={symbol} priceDecimals={pd} qtyDecimals={qd} />
+          <TradesTape trades={trades} priceDecimals={pd} qtyDecimals={qd} />
         </div>
         <div className="area-form">
           <div className="form-stack">
