@@ -1,4 +1,5 @@
-"""Accounts and refresh tokens in PostgreSQL (tables of `exchange/db/migrations/0001_accounts.sql`).
+"""Accounts, sessions and refresh tokens in PostgreSQL (`exchange/db/migrations/0001_accounts.sql`,
+`0003_sessions.sql`).
 
 Every function takes a psycopg `AsyncConnectionPool` (or anything with an async `connection()` context).
 Emails are stored lower-cased.
@@ -7,6 +8,7 @@ Emails are stored lower-cased.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -96,81 +98,155 @@ class AccountCache:
         return row
 
 
-async def store_refresh(pool: Any, jti: str, account_id: int, expires_at: int) -> None:
-    async with pool.connection() as conn, conn.cursor() as cur:
+@dataclass(frozen=True)
+class SessionRow:
+    """A login's session, as `GET /api/auth/sessions` lists it."""
+
+    id: str
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str
+    ip: str
+
+
+USER_AGENT_MAX = 200  # `sessions.user_agent`'s bound: a longer header is cut
+IP_MAX = 64
+
+
+async def start_session(
+    pool: Any, session_id: str, account_id: int, jti: str, expires_at: int, user_agent: str, ip: str
+) -> None:
+    """Store a login: its session and the session's first refresh token, in one transaction."""
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         await cur.execute(
-            "INSERT INTO refresh_tokens (jti, account_id, expires_at) VALUES (%s, %s, %s)",
-            (jti, account_id, datetime.fromtimestamp(expires_at, tz=UTC)),
+            "INSERT INTO sessions (id, account_id, user_agent, ip) VALUES (%s, %s, %s, %s)",
+            (session_id, account_id, user_agent[:USER_AGENT_MAX], ip[:IP_MAX]),
+        )
+        await cur.execute(
+            "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) VALUES (%s, %s, %s, %s)",
+            (jti, account_id, session_id, datetime.fromtimestamp(expires_at, tz=UTC)),
         )
 
 
 class Rotation(StrEnum):
     ROTATED = "rotated"
     INVALID = "invalid"  # unknown, expired or revoked (a reused one whose session already ended included)
-    REUSED = "reused"  # rotated before while its session lives on: it leaked, every refresh token is revoked
+    REUSED = "reused"  # rotated before while its session lives on: it leaked, and that session is ended
 
 
-# Taken first by every transaction that rotates a refresh token or revokes all of an account's: they run one
-# at a time per account. Without it a revoke-all (logout everywhere, password reset, reuse) running while a
-# rotation holds the old token's row would wait, then skip that row (already revoked) and never see the new
-# token the rotation inserted (READ COMMITTED): the new token would outlive the revoke-all. NO KEY UPDATE:
-# it does not block the key-share locks of inserts that reference the account (a login's refresh token).
+@dataclass(frozen=True)
+class RotationResult:
+    outcome: Rotation
+    session_id: str | None = None  # ROTATED: the session handed on; REUSED: the session ended
+    signed: tuple[str, str] | None = None  # ROTATED: what `sign` returned (the new refresh and access tokens)
+
+
+# Taken first by every transaction that rotates a refresh token or ends sessions: they run one at a time per
+# account. Without it a revoke-all (logout everywhere, password reset) running while a rotation holds the old
+# token's row would wait, then skip that row (already revoked) and never see the new token the rotation
+# inserted (READ COMMITTED): the new token would outlive the revoke-all. NO KEY UPDATE: it does not block the
+# key-share locks of inserts that reference the account (a login's session).
 LOCK_ACCOUNT = "SELECT 1 FROM accounts WHERE id = %s FOR NO KEY UPDATE"
+# Ending every session of an account: run both, after LOCK_ACCOUNT (or another lock on the account row).
+END_ALL_SESSIONS = "UPDATE sessions SET ended_at = now() WHERE account_id = %s AND ended_at IS NULL"
 REVOKE_ALL = "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL"
-# Does a rotated refresh token still have a live successor (the session it was rotated into, followed down
-# `replaced_by`)? Only then is presenting it again a theft to answer by ending every session: once that was
-# done, the chain holds no live token, and replaying the old token again is merely INVALID, so a thief
-# cannot end the owner's later sessions (or write revocations) over and over with it.
-LIVE_SUCCESSOR = """
-WITH RECURSIVE chain (jti, replaced_by, live, depth) AS (
-    SELECT jti, replaced_by, false, 0 FROM refresh_tokens
-     WHERE jti = %s AND account_id = %s AND replaced_by IS NOT NULL
-    UNION ALL
-    SELECT t.jti, t.replaced_by, t.revoked_at IS NULL AND t.expires_at > now(), c.depth + 1
-      FROM refresh_tokens t JOIN chain c ON t.jti = c.replaced_by
-     WHERE c.depth < 100000
-)
-SELECT bool_or(live) FROM chain
-"""
+_END_SESSION = "UPDATE sessions SET ended_at = now() WHERE id = %s AND account_id = %s AND ended_at IS NULL"
+_REVOKE_SESSION = "UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = %s AND revoked_at IS NULL"
 
 
-async def rotate_refresh(pool: Any, jti: str, account_id: int, new_jti: str, new_expires_at: int) -> Rotation:
-    """Atomically retire `jti` and store `new_jti`. INVALID when `jti` is unknown, expired or revoked; REUSED
-    when it was already rotated (used before) and the session it was rotated into is still live: every
-    refresh token of the account is revoked too, since a reused refresh token means it leaked (the caller
-    ends the access tokens). Serialized per account with revoke-alls (`LOCK_ACCOUNT`)."""
+async def rotate_refresh(
+    pool: Any,
+    jti: str,
+    account_id: int,
+    new_jti: str,
+    new_expires_at: int,
+    sign: Callable[[str], tuple[str, str]] | None = None,
+) -> RotationResult:
+    """Atomically retire `jti` and store `new_jti` in the same session; `sign(session_id)` (called before
+    the commit) makes the tokens that go with it. INVALID when `jti` is unknown, expired or revoked;
+    REUSED when it was already rotated (used before) while its session lives on: a reused refresh token has
+    leaked, so that session ends (its refresh tokens here; the caller ends its access tokens). Replaying it
+    again is then merely INVALID: a thief cannot end the owner's later sessions over and over with it.
+    Serialized per account with the other session changes (`LOCK_ACCOUNT`)."""
     async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
         await cur.execute(LOCK_ACCOUNT, (account_id,))
         await cur.execute(
             "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = %s "
-            "WHERE jti = %s AND account_id = %s AND revoked_at IS NULL AND expires_at > now() RETURNING jti",
+            "WHERE jti = %s AND account_id = %s AND revoked_at IS NULL AND expires_at > now() "
+            "RETURNING session_id",
             (new_jti, jti, account_id),
         )
-        if await cur.fetchone() is None:
-            await cur.execute(LIVE_SUCCESSOR, (jti, account_id))
-            reused = await cur.fetchone()
-            if reused is not None and reused[0]:
-                await cur.execute(REVOKE_ALL, (account_id,))
-                return Rotation.REUSED
-            return Rotation.INVALID
-        await cur.execute(
-            "INSERT INTO refresh_tokens (jti, account_id, expires_at) VALUES (%s, %s, %s)",
-            (new_jti, account_id, datetime.fromtimestamp(new_expires_at, tz=UTC)),
-        )
-    return Rotation.ROTATED
-
-
-async def revoke_refresh(pool: Any, account_id: int, jti: str | None = None) -> int:
-    """Revoke one refresh token of the account (or all of them when `jti` is None, after `LOCK_ACCOUNT`);
-    returns how many."""
-    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-        if jti is None:
-            await cur.execute(LOCK_ACCOUNT, (account_id,))
-            await cur.execute(REVOKE_ALL, (account_id,))
-        else:
+        row = await cur.fetchone()
+        if row is None:
             await cur.execute(
-                "UPDATE refresh_tokens SET revoked_at = now() "
-                "WHERE account_id = %s AND jti = %s AND revoked_at IS NULL",
-                (account_id, jti),
+                "SELECT t.session_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id "
+                "WHERE t.jti = %s AND t.account_id = %s AND t.replaced_by IS NOT NULL AND s.ended_at IS NULL",
+                (jti, account_id),
             )
-        return int(cur.rowcount or 0)
+            reused = await cur.fetchone()
+            if reused is None:
+                return RotationResult(Rotation.INVALID)
+            await cur.execute(_END_SESSION, (reused[0], account_id))
+            await cur.execute(_REVOKE_SESSION, (reused[0],))
+            return RotationResult(Rotation.REUSED, reused[0])
+        session_id = str(row[0])
+        await cur.execute(
+            "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) VALUES (%s, %s, %s, %s)",
+            (new_jti, account_id, session_id, datetime.fromtimestamp(new_expires_at, tz=UTC)),
+        )
+        await cur.execute("UPDATE sessions SET last_used_at = now() WHERE id = %s", (session_id,))
+        signed = sign(session_id) if sign is not None else None
+    return RotationResult(Rotation.ROTATED, session_id, signed)
+
+
+async def end_session_of_token(pool: Any, account_id: int, jti: str) -> str | None:
+    """End the session of refresh token `jti` (a logout on one device); returns its id, None when the token
+    is unknown or its session already ended."""
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        await cur.execute(LOCK_ACCOUNT, (account_id,))
+        await cur.execute(
+            "SELECT session_id FROM refresh_tokens WHERE jti = %s AND account_id = %s", (jti, account_id)
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        return await _end_session(cur, account_id, str(row[0]))
+
+
+async def end_session(pool: Any, account_id: int, session_id: str) -> str | None:
+    """End one session of the account; its id, or None when it is not a live session of this account."""
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        await cur.execute(LOCK_ACCOUNT, (account_id,))
+        return await _end_session(cur, account_id, session_id)
+
+
+async def _end_session(cur: Any, account_id: int, session_id: str) -> str | None:
+    await cur.execute(_END_SESSION, (session_id, account_id))
+    if not cur.rowcount:
+        return None
+    await cur.execute(_REVOKE_SESSION, (session_id,))
+    return session_id
+
+
+async def end_all_sessions(pool: Any, account_id: int) -> int:
+    """End every session of the account (logout everywhere); returns how many were live."""
+    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        await cur.execute(LOCK_ACCOUNT, (account_id,))
+        await cur.execute(END_ALL_SESSIONS, (account_id,))
+        ended = int(cur.rowcount or 0)
+        await cur.execute(REVOKE_ALL, (account_id,))
+        return ended
+
+
+async def live_sessions(pool: Any, account_id: int, limit: int) -> list[SessionRow]:
+    """The account's live sessions (not ended, holding an unexpired refresh token), most recently used
+    first."""
+    async with pool.connection() as conn, conn.cursor() as cur:
+        await cur.execute(
+            "SELECT s.id, s.created_at, s.last_used_at, s.user_agent, s.ip FROM sessions s "
+            "WHERE s.account_id = %s AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t "
+            "WHERE t.session_id = s.id AND t.revoked_at IS NULL AND t.expires_at > now()) "
+            "ORDER BY s.last_used_at DESC, s.id LIMIT %s",
+            (account_id, limit),
+        )
+        return [SessionRow(*row) for row in await cur.fetchall()]

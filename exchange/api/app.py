@@ -56,7 +56,7 @@ from exchange.api.order_route import OrderRoute
 from exchange.api.ratelimit import RateLimiter
 from exchange.api.rawsocket import RAW_SEND_KEY
 from exchange.api.routes_admin import AdminController
-from exchange.api.routes_auth import AuthController, MeController
+from exchange.api.routes_auth import AuthController, MeController, SessionsController
 from exchange.api.routes_ops import OpsController
 from exchange.api.routes_reference import ReferenceController
 from exchange.api.routes_trading import (
@@ -499,6 +499,7 @@ def create_app(
     handlers: list[Any] = [
         OpsController,
         AuthController,
+        SessionsController,
         MeController,
         ReferenceController,
         OrderController,

@@ -1,11 +1,12 @@
 """Passwords (argon2id) and tokens (JWT, HS256 pinned, issuer and audience checked).
 
-- Access token: `{"sub": "<account id>", "typ": "access", "iss", "aud", "iat", "exp", "jti"}`, lifetime
-  `settings.access_ttl_s` (<= 15 min; `iat` to the millisecond). Stateless: valid until it expires or a
-  logout revokes it (`exchange.api.revocation`: `tokens.revocations` is this process's view).
+- Access token: `{"sub": "<account id>", "typ": "access", "iss", "aud", "iat", "exp", "jti", "sid"}`,
+  lifetime `settings.access_ttl_s` (<= 15 min; `iat` to the millisecond; `sid` the login session it was
+  issued to). Stateless: valid until it expires or a logout revokes it (`exchange.api.revocation`:
+  `tokens.revocations` is this process's view).
 - Refresh token: the same claims with `"typ": "refresh"`; its `jti` is stored in PostgreSQL
-  `refresh_tokens` and every use rotates it (the old one stops working; a reused rotated token revokes every
-  refresh token of the account, see `exchange.api.accounts.rotate_refresh`).
+  `refresh_tokens` with its session and every use rotates it (the old one stops working; a reused rotated
+  token ends its session, see `exchange.api.accounts.rotate_refresh`).
 
 The WebSocket (`exchange.api.ws`) authenticates with `app.state.tokens.decode_access_claims(token)`.
 `provide_account_id` is the Litestar dependency for `Authorization: Bearer <access token>`.
@@ -63,6 +64,10 @@ class RefreshClaims:
     expires_at: int  # epoch seconds
 
 
+def new_session_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
 class TokenService:
     def __init__(self, settings: Settings, clock: Any = time.time) -> None:
         self._key = settings.jwt_secret
@@ -77,10 +82,12 @@ class TokenService:
         # that still names a live token issued by one with the longer
         self.revocations = Revocations(MAX_ACCESS_TTL_S)
 
-    def _encode(self, account_id: int, typ: str, ttl_s: int) -> tuple[str, str, int]:
+    def _encode(
+        self, account_id: int, typ: str, ttl_s: int, sid: str, jti: str | None = None, exp: int | None = None
+    ) -> tuple[str, str, int]:
         now_ms = int(self._clock() * 1000)
-        jti = secrets.token_urlsafe(18)
-        exp = now_ms // 1000 + ttl_s
+        jti = jti or secrets.token_urlsafe(18)
+        exp = exp or now_ms // 1000 + ttl_s
         claims = {
             "sub": str(account_id),
             "typ": typ,
@@ -91,13 +98,23 @@ class TokenService:
             "exp": exp,
             "jti": jti,
         }
+        if sid:
+            claims["sid"] = sid
         return jwt.encode(claims, self._key, algorithm=ALGORITHM), jti, exp
 
-    def issue_access(self, account_id: int) -> str:
-        return self._encode(account_id, "access", self.access_ttl_s)[0]
+    def issue_access(self, account_id: int, sid: str = "") -> str:
+        """An access token of session `sid` ('' : of no session, as tests and tools make them)."""
+        return self._encode(account_id, "access", self.access_ttl_s, sid)[0]
 
-    def issue_refresh(self, account_id: int) -> tuple[str, RefreshClaims]:
-        token, jti, exp = self._encode(account_id, "refresh", self.refresh_ttl_s)
+    def new_refresh_id(self) -> tuple[str, int]:
+        """A refresh token's id and expiry (epoch s), to store before the token is signed
+        (`issue_refresh(..., jti=, exp=)`)."""
+        return secrets.token_urlsafe(18), int(self._clock()) + self.refresh_ttl_s
+
+    def issue_refresh(
+        self, account_id: int, sid: str = "", jti: str | None = None, exp: int | None = None
+    ) -> tuple[str, RefreshClaims]:
+        token, jti, exp = self._encode(account_id, "refresh", self.refresh_ttl_s, sid, jti, exp)
         return token, RefreshClaims(account_id, jti, exp)
 
     def _decode(self, token: str, typ: str) -> dict[str, Any]:
@@ -140,8 +157,13 @@ class TokenService:
             if claims is not None:
                 del self._verified[token]
             decoded = self._decode(token, "access")
+            sid = decoded.get("sid", "")
             claims = AccessClaims(
-                int(decoded["sub"]), str(decoded["jti"]), _epoch_ms(decoded["iat"]), int(decoded["exp"])
+                int(decoded["sub"]),
+                str(decoded["jti"]),
+                _epoch_ms(decoded["iat"]),
+                int(decoded["exp"]),
+                sid if isinstance(sid, str) else "",
             )
             if len(self._verified) >= VERIFIED_CACHE_SIZE:
                 self._verified.clear()  # crude but bounded; a full cache refills from live clients
@@ -166,6 +188,12 @@ def bearer_token(request: Request[Any, Any, Any]) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise ApiError(ErrorCode.UNAUTHORIZED, "missing bearer token")
     return token.strip()
+
+
+async def provide_access_claims(request: Request[Any, Any, Any]) -> AccessClaims:
+    """Litestar dependency: the claims of the bearer access token (401 without a valid one)."""
+    tokens: TokenService = request.app.state.tokens
+    return tokens.decode_access_claims(bearer_token(request))
 
 
 async def provide_account_id(request: Request[Any, Any, Any]) -> int:

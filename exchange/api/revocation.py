@@ -4,11 +4,15 @@ Access tokens are stateless JWTs (`exchange.api.auth`): without this module one 
 `access_ttl_s` after its owner logged out. A revocation is an entry of the Redis stream `auth:revoked`:
 
     XADD auth:revoked MINID <now - access_ttl_s - 60 s> * account <id> jti <jti> exp <exp>   one token
+    XADD auth:revoked MINID <...>                          * account <id> sid <sid> exp <until> one session's
     XADD auth:revoked MINID <...>                          * account <id> before <ms>         all of them
 
-The first ends one token (the one a logout presents). The second ends every access token of the account
-issued at or before `before` (epoch ms): logout everywhere, a reused refresh token, a password reset. Tokens
-carry `iat` to the millisecond for that comparison. Entries older than a token's lifetime can name only
+The first ends one token (the one a logout presents). The second ends every access token of a login session
+(its `sid` claim): that session's logout, `DELETE /api/auth/sessions/{id}`, a reused refresh token of it; an
+ended session issues no more tokens, so the entry only has to outlive the ones it has (`until`: now plus
+the longest access-token lifetime). The third ends every access token of the account issued at or before
+`before` (epoch ms): logout everywhere, a password reset, an admin's. Tokens carry `iat` to the millisecond
+for that comparison. Entries older than a token's lifetime can name only
 expired tokens, so the stream is trimmed past them at each write and stays as small as the logouts of the
 last 15 minutes.
 
@@ -41,12 +45,14 @@ TRIM_MARGIN_MS = 60_000  # entries are kept this long past the access-token life
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    """What a verified access token says: its account, id, issue time (epoch ms) and expiry (epoch s)."""
+    """What a verified access token says: its account, id, issue time (epoch ms), expiry (epoch s) and login
+    session ('' for a token of no session)."""
 
     account_id: int
     jti: str
     iat_ms: int
     exp: int
+    sid: str = ""
 
 
 class Revocations:
@@ -59,16 +65,18 @@ class Revocations:
         self.access_ttl_s = access_ttl_s
         self.last_id = "0-0"  # the last stream entry read (`follow`)
         self._tokens: dict[str, int] = {}  # jti -> the token's exp (epoch s)
+        self._sessions: dict[str, int] = {}  # sid -> when its last access token has expired (epoch s)
         self._accounts: dict[int, int] = {}  # account -> its tokens issued at or before this ms are revoked
         self._listeners: dict[int, set[Callable[[], None]]] = {}
 
     def __len__(self) -> int:
-        return len(self._tokens) + len(self._accounts)
+        return len(self._tokens) + len(self._sessions) + len(self._accounts)
 
     def revoked(self, claims: AccessClaims) -> bool:
-        """Is this token revoked: by its jti, or issued at or before its account's `before` millisecond (the
-        same millisecond counts: a token signed then may precede the revocation; erring toward revoking)."""
-        if claims.jti in self._tokens:
+        """Is this token revoked: by its jti, its session, or issued at or before its account's `before`
+        millisecond (the same millisecond counts: a token signed then may precede the revocation; erring
+        toward revoking)."""
+        if claims.jti in self._tokens or (claims.sid and claims.sid in self._sessions):
             return True
         before = self._accounts.get(claims.account_id)
         return before is not None and claims.iat_ms <= before
@@ -77,11 +85,14 @@ class Revocations:
         return jti in self._tokens
 
     def apply(self, fields: dict[str, str]) -> None:
-        """Add one entry (`{"account", "jti", "exp"}` or `{"account", "before"}`); skip a malformed one."""
+        """Add one entry (`{"account", "jti", "exp"}`, `{"account", "sid", "exp"}` or
+        `{"account", "before"}`); skip a malformed one."""
         try:
             account = int(fields["account"])
             if "jti" in fields:
                 self._tokens[fields["jti"]] = int(fields["exp"])
+            elif "sid" in fields:
+                self._sessions[fields["sid"]] = int(fields["exp"])
             else:
                 before = int(fields["before"])
                 if before > self._accounts.get(account, 0):
@@ -97,6 +108,7 @@ class Revocations:
 
     def prune(self, now_s: float) -> None:
         self._tokens = {jti: exp for jti, exp in self._tokens.items() if exp > now_s}
+        self._sessions = {sid: exp for sid, exp in self._sessions.items() if exp > now_s}
         oldest = (now_s - self.access_ttl_s) * 1000  # a token issued before this has expired
         self._accounts = {account: at for account, at in self._accounts.items() if at > oldest}
 
@@ -125,6 +137,14 @@ async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaim
         return
     fields = {"account": str(claims.account_id), "jti": claims.jti, "exp": str(claims.exp)}
     await _write(redis, revocations, fields, time.time())
+
+
+async def revoke_session(redis: Any, revocations: Revocations, account_id: int, sid: str) -> None:
+    """End every access token of login session `sid` in every process (the session has ended: it issues no
+    more, so the entry lasts as long as the longest-lived token it may have issued)."""
+    now_s = time.time()
+    fields = {"account": str(account_id), "sid": sid, "exp": str(int(now_s) + revocations.access_ttl_s + 1)}
+    await _write(redis, revocations, fields, now_s)
 
 
 async def revoke_account(redis: Any, revocations: Revocations, account_id: int, now_s: float) -> None:

@@ -1,14 +1,15 @@
-"""Admin routes (accounts with `is_admin`): deposits, withdrawals, market status."""
+"""Admin routes (accounts with `is_admin`): deposits, withdrawals, market status, ending a user's sessions."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter
 
-from exchange.api import accounts
+from exchange.api import accounts, revocation
 from exchange.api.auth import provide_account_id
 from exchange.api.context import services
 from exchange.api.convert import amount_in, amount_out
@@ -18,6 +19,7 @@ from exchange.api.schemas import (
     SYMBOL_PATTERN,
     MarketStatusRequest,
     MarketStatusResult,
+    SessionsEnded,
     WalletRequest,
     WalletResult,
 )
@@ -81,6 +83,28 @@ class AdminController(Controller):
     ) -> WalletResult:
         """Debit an account's available balance (409 `INSUFFICIENT_FUNDS`). Idempotent by `ref`."""
         return await self._wallet(request, data, withdraw=True)
+
+    @post(
+        "/accounts/{account_id:int}/logout",
+        operation_id="adminLogoutAccount",
+        status_code=200,
+        responses=errors(401, 403, 404, 422),
+    )
+    async def logout_account(
+        self,
+        request: Request[Any, Any, Any],
+        admin_id: NamedDependency[int],
+        account_id: Annotated[int, PathParameter(ge=1, le=2**53 - 1)],
+    ) -> SessionsEnded:
+        """End every session of an account (a compromised one, say): its refresh tokens stop working and its
+        access tokens end at once, REST and WebSocket, in every API process. 404 `UNKNOWN_ACCOUNT`."""
+        svc = services(request)
+        pool = svc.require_pool()
+        if await accounts.account_by_id(pool, account_id) is None:
+            raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {account_id}")
+        ended = await accounts.end_all_sessions(pool, account_id)
+        await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
+        return SessionsEnded(account_id=account_id, sessions_ended=ended)
 
     @post(
         "/markets/{symbol:str}/status",

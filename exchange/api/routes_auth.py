@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody
+from litestar.params import JSONBody, PathParameter
 
 from exchange.api import accounts, revocation
-from exchange.api.auth import hash_password, provide_account_id, verify_password
-from exchange.api.context import Services, client_ip, services
+from exchange.api.auth import (
+    RefreshClaims,
+    hash_password,
+    new_session_id,
+    provide_access_claims,
+    provide_account_id,
+    verify_password,
+)
+from exchange.api.context import Services, client_ip, limit_read, services
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
 from exchange.api.origin import normalize_origins, origin_allowed
 from exchange.api.password_policy import password_problem
-from exchange.api.schemas import Account, Credentials, LoginRequest, LogoutRequest, RefreshRequest, TokenPair
+from exchange.api.revocation import AccessClaims
+from exchange.api.schemas import (
+    SESSION_ID_PATTERN,
+    Account,
+    Credentials,
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    Session,
+    TokenPair,
+)
 from exchange.engine.errors import InvalidAmount
 
 log = logging.getLogger(__name__)
@@ -155,9 +173,14 @@ class AuthController(Controller):
         row = await accounts.account_by_email(svc.require_pool(), data.email)
         if not await verify_password(row.password_hash if row else None, data.password) or row is None:
             raise ApiError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
-        refresh, claims = svc.tokens.issue_refresh(row.id)
-        await accounts.store_refresh(svc.require_pool(), claims.jti, row.id, claims.expires_at)
-        return _tokens(request, svc, row.id, refresh, cookie=data.refresh_cookie)
+        sid = new_session_id()
+        refresh, claims = svc.tokens.issue_refresh(row.id, sid)
+        user_agent = request.headers.get("user-agent", "")
+        await accounts.start_session(
+            svc.require_pool(), sid, row.id, claims.jti, claims.expires_at, user_agent, client_ip(request)
+        )
+        access = svc.tokens.issue_access(row.id, sid)
+        return _tokens(request, svc, row.id, refresh, cookie=data.refresh_cookie, access=access)
 
     @post("/refresh", operation_id="refresh", status_code=200, responses=errors(401, 422, 429))
     async def refresh(
@@ -179,24 +202,28 @@ class AuthController(Controller):
             if token is None:
                 raise ApiError(ErrorCode.INVALID_TOKEN, "no refresh token in the body or the cookie")
         claims = svc.tokens.decode_refresh(token)
-        new_refresh, new_claims = svc.tokens.issue_refresh(claims.account_id)
-        # signed before the rotation commits, so its `iat` precedes any revoke-all that runs after it (they
-        # are serialized per account): a logout everywhere's `before`, taken after its revoke-all, covers it
-        access = svc.tokens.issue_access(claims.account_id)
+        account_id = claims.account_id
+        new_jti, new_expires_at = svc.tokens.new_refresh_id()
+
+        def sign(sid: str) -> tuple[str, str]:
+            # before the rotation commits, so the access token's `iat` precedes any revoke-all that runs
+            # after it (they are serialized per account): a logout everywhere's `before` covers it
+            refresh = svc.tokens.issue_refresh(account_id, sid, jti=new_jti, exp=new_expires_at)[0]
+            return refresh, svc.tokens.issue_access(account_id, sid)
+
         rotation = await accounts.rotate_refresh(
-            svc.require_pool(), claims.jti, claims.account_id, new_claims.jti, new_claims.expires_at
+            svc.require_pool(), claims.jti, account_id, new_jti, new_expires_at, sign
         )
-        if rotation is accounts.Rotation.REUSED:  # it leaked: end the access tokens of the account too
-            await revocation.revoke_account(svc.redis, svc.tokens.revocations, claims.account_id, time.time())
-        if rotation is not accounts.Rotation.ROTATED:
+        if rotation.outcome is accounts.Rotation.REUSED and rotation.session_id is not None:
+            # it leaked: that session's access tokens end too (the thief's fresh one included)
+            await revocation.revoke_session(
+                svc.redis, svc.tokens.revocations, account_id, rotation.session_id
+            )
+        if rotation.signed is None:
             raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token revoked or already used")
+        new_refresh, access = rotation.signed
         return _tokens(
-            request,
-            svc,
-            claims.account_id,
-            new_refresh,
-            cookie=from_cookie or data.refresh_cookie,
-            access=access,
+            request, svc, account_id, new_refresh, cookie=from_cookie or data.refresh_cookie, access=access
         )
 
     @post(
@@ -217,8 +244,7 @@ class AuthController(Controller):
         pool = svc.require_pool()
         bearer = _bearer_or_none(request)
         if data.refresh_token is not None:
-            claims = svc.tokens.decode_refresh(data.refresh_token)
-            await accounts.revoke_refresh(pool, claims.account_id, claims.jti)
+            await _end_session_of(svc, svc.tokens.decode_refresh(data.refresh_token))
             await _end_access_tokens(svc, data.access_token, bearer)
             return Response(None, status_code=204)
         cookie = _cookie_token(request, svc)
@@ -228,7 +254,7 @@ class AuthController(Controller):
             except ApiError:  # expired or garbled: clearing it is all there is to do
                 pass
             else:
-                await accounts.revoke_refresh(pool, claims.account_id, claims.jti)
+                await _end_session_of(svc, claims)
             await _end_access_tokens(svc, data.access_token, bearer)
             return Response(None, status_code=204, cookies=[_refresh_cookie(request, None, 0)])
         if bearer is None and data.access_token is not None:  # no session to end but this token's
@@ -236,10 +262,17 @@ class AuthController(Controller):
             await revocation.revoke_token(svc.redis, svc.tokens.revocations, access)
             return Response(None, status_code=204)
         account_id = await provide_account_id(request)
-        await accounts.revoke_refresh(pool, account_id)
+        await accounts.end_all_sessions(pool, account_id)
         await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
         await _end_access_tokens(svc, data.access_token)  # (another account's token, were it one)
         return Response(None, status_code=204)
+
+
+async def _end_session_of(svc: Services, claims: RefreshClaims) -> None:
+    """End the login session of a refresh token: its refresh tokens and every access token it issued."""
+    sid = await accounts.end_session_of_token(svc.require_pool(), claims.account_id, claims.jti)
+    if sid is not None:
+        await revocation.revoke_session(svc.redis, svc.tokens.revocations, claims.account_id, sid)
 
 
 def _bearer_or_none(request: Request[Any, Any, Any]) -> str | None:
@@ -273,3 +306,57 @@ class MeController(Controller):
         if row is None:
             raise ApiError(ErrorCode.INVALID_TOKEN, "account no longer exists")
         return Account(**row.as_api())
+
+
+MAX_SESSIONS_LISTED = 100
+
+
+class SessionsController(Controller):
+    """An account's login sessions: each login is one (a device or browser), kept by its refresh token."""
+
+    path = "/api/auth/sessions"
+    tags = ["auth"]
+    dependencies = {"access": Provide(provide_access_claims)}
+    security = [{"bearer": []}]
+
+    @get("/", operation_id="listSessions", responses=errors(401, 429))
+    async def list_sessions(
+        self, request: Request[Any, Any, Any], access: NamedDependency[AccessClaims]
+    ) -> list[Session]:
+        """The account's live sessions, most recently used first (at most 100): when each logged in and last
+        refreshed its tokens, its browser's User-Agent and address at login, and which one is asking."""
+        svc = services(request)
+        await limit_read(request, access.account_id)
+        rows = await accounts.live_sessions(svc.require_pool(), access.account_id, MAX_SESSIONS_LISTED)
+        return [
+            Session(
+                id=row.id,
+                created_at=_ms(row.created_at),
+                last_used_at=_ms(row.last_used_at),
+                user_agent=row.user_agent,
+                ip=row.ip,
+                current=row.id == access.sid,
+            )
+            for row in rows
+        ]
+
+    @delete("/{session_id:str}", operation_id="endSession", status_code=204, responses=errors(401, 404, 429))
+    async def end_session(
+        self,
+        request: Request[Any, Any, Any],
+        access: NamedDependency[AccessClaims],
+        session_id: Annotated[str, PathParameter(pattern=SESSION_ID_PATTERN, max_length=64)],
+    ) -> None:
+        """Log one session out (another device, or this one): its refresh token stops working and its access
+        tokens end at once, REST and WebSocket. 404 `NOT_FOUND` for a session that is not a live one of
+        this account."""
+        svc = services(request)
+        await svc.limiter.hit("logout_ip", client_ip(request), svc.settings.rate_limits.logout_ip)
+        ended = await accounts.end_session(svc.require_pool(), access.account_id, session_id)
+        if ended is None:
+            raise ApiError(ErrorCode.NOT_FOUND, "no such session")
+        await revocation.revoke_session(svc.redis, svc.tokens.revocations, access.account_id, ended)
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)

@@ -28,6 +28,7 @@ ASSET_PATTERN = whole(r"[A-Z0-9]{1,15}")
 CLIENT_ORDER_ID_PATTERN = whole(r"[A-Za-z0-9_-]{1,36}")
 EMAIL_PATTERN = whole(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){1,8}")
 REF_PATTERN = whole(r"[A-Za-z0-9_.:-]{1,64}")
+SESSION_ID_PATTERN = whole(r"[A-Za-z0-9_-]{1,64}")
 NO_NUL_PATTERN = r"^[^\x00]*$"
 Symbol = Annotated[str, Meta(pattern=SYMBOL_PATTERN, max_length=31, description="BTC-USDT")]
 AssetSymbol = Annotated[str, Meta(pattern=ASSET_PATTERN, max_length=15)]
@@ -270,6 +271,22 @@ class Account(Struct):
     email: str
     is_admin: bool
     created_at: int
+
+
+class Session(Struct):
+    """A login session (a device or browser): when it logged in and last refreshed, from where."""
+
+    id: str
+    created_at: int
+    last_used_at: int
+    user_agent: str
+    ip: str
+    current: bool  # the session of the access token asking
+
+
+class SessionsEnded(Struct):
+    account_id: int
+    sessions_ended: int
 
 
 class WalletResult(Struct):

@@ -15,6 +15,7 @@ def _db_rows(pg_url: str) -> list[tuple[object, ...]]:
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT id, email, password_hash, is_admin FROM accounts ORDER BY id").fetchall()
         rows += conn.execute("SELECT jti, revoked_at FROM refresh_tokens ORDER BY jti").fetchall()
+        rows += conn.execute("SELECT id, ended_at, last_used_at FROM sessions ORDER BY id").fetchall()
     return rows
 
 
@@ -44,6 +45,20 @@ async def test_refresh_and_logout_cannot_touch_another_account(
     await client.post("/api/auth/logout", json={}, headers=bob.headers)
     r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
     assert r.status_code == 200
+
+
+async def test_another_accounts_session_cannot_be_ended_or_listed(
+    client: AsyncTestClient[Litestar], alice: User, bob: User, pg_url: str, app: Litestar
+) -> None:
+    """Bob naming Alice's session id gets 404 NOT_FOUND and the account tables do not change; Bob's list
+    holds only his own session."""
+    alices = app.state.tokens.decode_access_claims(alice.access_token).sid
+    before = _db_rows(pg_url)
+    r = await client.delete(f"/api/auth/sessions/{alices}", headers=bob.headers)
+    assert r.status_code == 404 and error_code(r) == "NOT_FOUND"
+    assert _db_rows(pg_url) == before
+    listed = (await client.get("/api/auth/sessions", headers=bob.headers)).json()
+    assert [s["id"] for s in listed] != [] and alices not in [s["id"] for s in listed]
 
 
 async def test_balances_are_per_account(client: AsyncTestClient[Litestar], alice: User, bob: User) -> None:

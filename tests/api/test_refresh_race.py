@@ -39,8 +39,10 @@ async def test_a_revoke_all_during_a_rotation_also_revokes_the_token_the_rotatio
         ).fetchone()
         assert row is not None
         account = int(row[0])
+        setup.execute("INSERT INTO sessions (id, account_id) VALUES ('s1', %s)", (account,))
         setup.execute(
-            "INSERT INTO refresh_tokens (jti, account_id, expires_at) VALUES ('r1', %s, %s)",
+            "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) "
+            "VALUES ('r1', %s, 's1', %s)",
             (account, datetime.now(tz=UTC) + timedelta(days=1)),
         )
     expires = int(time.time()) + 86400
@@ -49,14 +51,16 @@ async def test_a_revoke_all_during_a_rotation_also_revokes_the_token_the_rotatio
     blocker = psycopg.connect(pg_url)  # holds r2's key uncommitted: the rotation's INSERT waits on it
     try:
         blocker.execute(
-            "INSERT INTO refresh_tokens (jti, account_id, expires_at) VALUES ('r2', %s, now())", (account,)
+            "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) "
+            "VALUES ('r2', %s, 's1', now())",
+            (account,),
         )
         rotation = asyncio.create_task(accounts.rotate_refresh(pool, "r1", account, "r2", expires))
         await _waiting_on_locks(pg_url, 1)
-        revoke_all = asyncio.create_task(accounts.revoke_refresh(pool, account))
+        revoke_all = asyncio.create_task(accounts.end_all_sessions(pool, account))
         await _waiting_on_locks(pg_url, 2)
         blocker.rollback()  # the rotation inserts r2 and commits; then the revoke-all runs
-        assert await rotation is accounts.Rotation.ROTATED
+        assert (await rotation).outcome is accounts.Rotation.ROTATED
         await revoke_all
     finally:
         blocker.close()
@@ -65,4 +69,5 @@ async def test_a_revoke_all_during_a_rotation_also_revokes_the_token_the_rotatio
         live = check.execute(
             "SELECT jti FROM refresh_tokens WHERE account_id = %s AND revoked_at IS NULL", (account,)
         ).fetchall()
-    assert live == []
+        ended = check.execute("SELECT ended_at IS NOT NULL FROM sessions WHERE id = 's1'").fetchone()
+    assert live == [] and ended == (True,)

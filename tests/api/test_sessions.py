@@ -1,0 +1,263 @@
+"""Login sessions: each login is one; a rotation hands it on; ending one (its logout, `DELETE
+/api/auth/sessions/{id}`, a reused refresh token of it) ends its refresh and access tokens and no other
+session's; `GET /api/auth/sessions` lists the live ones; an admin can end all of an account's; sessions of
+tokens issued before the table existed are made by the migration from their rotation chains."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from exchange.api.app import create_app
+from exchange.api.auth import TokenService
+from exchange.api.revocation import AccessClaims, Revocations
+from exchange.api.settings import Settings
+from exchange.db.migrate import MIGRATIONS_DIR, migrate
+from exchange.servers import PostgresServer
+from tests.api.conftest import PASSWORD, User, error_code
+from tests.api.test_revocation import status_of
+from tests.api.test_ws_limits import close_code
+from tests.api.test_ws_support import Client, LiveServer
+
+
+async def _login(client: AsyncTestClient[Litestar], user: User, agent: str) -> User:
+    r = await client.post(
+        "/api/auth/login", json={"email": user.email, "password": PASSWORD}, headers={"User-Agent": agent}
+    )
+    assert r.status_code == 200, r.text
+    return User(user.id, user.email, r.json()["access_token"], r.json()["refresh_token"])
+
+
+async def _refresh(client: AsyncTestClient[Litestar], token: str) -> int:
+    return (await client.post("/api/auth/refresh", json={"refresh_token": token})).status_code
+
+
+async def _sessions(client: AsyncTestClient[Litestar], user: User) -> list[dict[str, object]]:
+    r = await client.get("/api/auth/sessions", headers=user.headers)
+    assert r.status_code == 200, r.text
+    sessions: list[dict[str, object]] = r.json()
+    return sessions
+
+
+def _sid(settings_tokens: TokenService, user: User) -> str:
+    return settings_tokens.decode_access_claims(user.access_token).sid
+
+
+async def test_a_reused_refresh_token_ends_its_own_session_only(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """The laptop's refresh token leaks and is used twice: the laptop's session ends (its refresh and access
+    tokens, the thief's fresh pair included); the phone, another login of the same account, lives on."""
+    phone = await _login(client, alice, "phone")
+    stolen = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert stolen.status_code == 200
+    assert await _refresh(client, alice.refresh_token) == 401  # the reuse
+    thief = stolen.json()
+    assert await _refresh(client, thief["refresh_token"]) == 401
+    for token in (alice.access_token, thief["access_token"]):
+        assert await status_of(client, token) == (False, False)
+    assert await status_of(client, phone.access_token) == (True, True)
+    assert await _refresh(client, phone.refresh_token) == 200
+
+
+async def test_logout_with_a_refresh_token_ends_every_access_token_of_its_session(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """Logging a device out (its refresh token, no access token presented) ends the access tokens that
+    session was given, the rotated-in ones too; another session's tokens still work."""
+    other = await _login(client, alice, "other")
+    rotated = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    newer = rotated.json()
+    r = await client.post("/api/auth/logout", json={"refresh_token": newer["refresh_token"]})
+    assert r.status_code == 204
+    for token in (alice.access_token, newer["access_token"]):
+        assert await status_of(client, token) == (False, False)
+    assert await status_of(client, other.access_token) == (True, True)
+    assert await _refresh(client, other.refresh_token) == 200
+
+
+async def test_sessions_lists_the_live_logins_with_their_agent_and_marks_the_current_one(
+    client: AsyncTestClient[Litestar], alice: User, bob: User, app: Litestar
+) -> None:
+    """Two logins besides the first: three sessions, newest use first, each with its User-Agent and address,
+    `current` on the asker's. A rotation keeps the session (same id, later `last_used_at`); an ended
+    session leaves the list; bob sees only his own."""
+    tokens: TokenService = app.state.tokens
+    laptop = await _login(client, alice, "Laptop/1.0")
+    phone = await _login(client, alice, "Phone/2.0 " + "x" * 300)
+    listed = await _sessions(client, laptop)
+    assert [s["id"] for s in listed] == [_sid(tokens, phone), _sid(tokens, laptop), _sid(tokens, alice)]
+    assert [s["current"] for s in listed] == [False, True, False]
+    assert listed[0]["user_agent"] == ("Phone/2.0 " + "x" * 300)[:200]  # bounded
+    assert listed[1]["user_agent"] == "Laptop/1.0" and listed[1]["ip"]
+    before = listed[2]["last_used_at"]
+    assert isinstance(before, int) and before <= int(time.time() * 1000)
+
+    time.sleep(0.01)
+    rotated = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    fresh = User(alice.id, alice.email, rotated.json()["access_token"], rotated.json()["refresh_token"])
+    listed = await _sessions(client, fresh)
+    assert listed[0]["id"] == _sid(tokens, alice) and listed[0]["current"] is True
+    assert isinstance(listed[0]["last_used_at"], int) and listed[0]["last_used_at"] > before
+
+    assert (
+        await client.post("/api/auth/logout", json={"refresh_token": phone.refresh_token})
+    ).status_code == 204
+    assert {s["id"] for s in await _sessions(client, laptop)} == {_sid(tokens, alice), _sid(tokens, laptop)}
+    assert [s["id"] for s in await _sessions(client, bob)] == [_sid(tokens, bob)]
+
+
+async def test_ending_a_session_by_id_logs_that_device_out_and_only_the_owner_can(
+    client: AsyncTestClient[Litestar], alice: User, bob: User, app: Litestar
+) -> None:
+    """DELETE /api/auth/sessions/{id} from the laptop ends the phone's session: its refresh token is
+    refused and its access token at once. Bob naming alice's session gets 404 and changes nothing; so does
+    ending an ended session; a malformed id is 422."""
+    tokens: TokenService = app.state.tokens
+    phone = await _login(client, alice, "phone")
+    phone_sid = _sid(tokens, phone)
+    r = await client.delete(f"/api/auth/sessions/{phone_sid}", headers=bob.headers)
+    assert r.status_code == 404 and error_code(r) == "NOT_FOUND"
+    assert await status_of(client, phone.access_token) == (True, True)
+
+    r = await client.delete(f"/api/auth/sessions/{phone_sid}", headers=alice.headers)
+    assert r.status_code == 204, r.text
+    assert await status_of(client, phone.access_token) == (False, False)
+    assert await _refresh(client, phone.refresh_token) == 401
+    assert await status_of(client, alice.access_token) == (True, True)
+
+    again = await client.delete(f"/api/auth/sessions/{phone_sid}", headers=alice.headers)
+    assert again.status_code == 404
+    bad = await client.delete("/api/auth/sessions/no%20such", headers=alice.headers)
+    assert bad.status_code == 422
+    assert (await client.get("/api/auth/sessions")).status_code == 401
+
+
+async def test_an_admin_ends_every_session_of_an_account(
+    client: AsyncTestClient[Litestar], admin: User, alice: User, bob: User
+) -> None:
+    """POST /api/admin/accounts/{id}/logout: alice's two sessions end (refresh and access tokens); bob's
+    lives. 404 for no such account; 403 for a non-admin, which ends nothing."""
+    second = await _login(client, alice, "second")
+    r = await client.post(f"/api/admin/accounts/{alice.id}/logout", headers=bob.headers)
+    assert r.status_code == 403
+    assert await status_of(client, second.access_token) == (True, True)
+
+    r = await client.post(f"/api/admin/accounts/{alice.id}/logout", headers=admin.headers)
+    assert r.status_code == 200 and r.json() == {"account_id": alice.id, "sessions_ended": 2}
+    for user in (alice, second):
+        assert await status_of(client, user.access_token) == (False, False)
+        assert await _refresh(client, user.refresh_token) == 401
+    assert await status_of(client, bob.access_token) == (True, True)
+    r = await client.post("/api/admin/accounts/999999999/logout", headers=admin.headers)
+    assert r.status_code == 404 and error_code(r) == "UNKNOWN_ACCOUNT"
+
+
+def test_a_session_revocation_ends_that_sessions_tokens_until_they_must_have_expired() -> None:
+    """The in-memory view: a `sid` entry refuses the tokens of that session only, and is forgotten once every
+    token the session issued has expired."""
+    view = Revocations(600)
+    view.apply({"account": "7", "sid": "s-1", "exp": "1000"})
+    assert view.revoked(AccessClaims(7, "j1", 0, 2000, "s-1"))
+    assert not view.revoked(AccessClaims(7, "j2", 0, 2000, "s-2"))
+    assert not view.revoked(AccessClaims(7, "j3", 0, 2000, ""))  # a token of no session
+    view.prune(999)
+    assert view.revoked(AccessClaims(7, "j1", 0, 2000, "s-1"))
+    view.prune(1000)
+    assert len(view) == 0
+
+
+@pytest.fixture
+def legacy_db(pg_server: PostgresServer, tmp_path: Path) -> str:
+    """A database migrated up to 0002 (before sessions), then with 0003 left to apply."""
+    url = pg_server.create_database(f"sessions_{time.time_ns()}")
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        if path.name < "0003":
+            shutil.copy(path, before / path.name)
+    migrate(url, before)
+    return url
+
+
+def test_the_migration_makes_a_session_of_each_rotation_chain(legacy_db: str) -> None:
+    """Refresh tokens from before sessions: the chain a -> b -> c (c live) becomes one live session named a;
+    the chain d -> e (both revoked) one ended session named d; the lone f (live) its own."""
+    with psycopg.connect(legacy_db, autocommit=True) as conn:
+        account = conn.execute(
+            "INSERT INTO accounts (email, password_hash) VALUES ('legacy@example.com', 'x') RETURNING id"
+        ).fetchone()
+        assert account is not None
+        rows = [
+            ("a", "now() - interval '3 hours'", "now()", "'c1'"),
+            ("c1", "now() - interval '2 hours'", "now()", "'c2'"),
+            ("c2", "now() - interval '1 hour'", "NULL", "NULL"),
+            ("d", "now() - interval '5 hours'", "now()", "'e'"),
+            ("e", "now() - interval '4 hours'", "now()", "NULL"),
+            ("f", "now()", "NULL", "NULL"),
+        ]
+        for jti, issued, revoked, replaced in rows:
+            conn.execute(
+                "INSERT INTO refresh_tokens (jti, account_id, issued_at, expires_at, revoked_at, "
+                f"replaced_by) VALUES (%s, %s, {issued}, now() + interval '1 day', {revoked}, {replaced})",
+                (jti, account[0]),
+            )
+    assert migrate(legacy_db) == ["0003_sessions"] + [
+        p.stem for p in sorted(MIGRATIONS_DIR.glob("*.sql")) if p.name > "0003_sessions.sql"
+    ]
+    with psycopg.connect(legacy_db) as conn:
+        members = dict(conn.execute("SELECT jti, session_id FROM refresh_tokens").fetchall())
+        sessions = {
+            sid: (ended, created < used)
+            for sid, ended, created, used in conn.execute(
+                "SELECT id, ended_at IS NOT NULL, created_at, last_used_at FROM sessions"
+            ).fetchall()
+        }
+    assert members == {"a": "a", "c1": "a", "c2": "a", "d": "d", "e": "d", "f": "f"}
+    assert sessions == {"a": (False, True), "d": (True, True), "f": (False, False)}
+
+
+def test_ending_a_session_closes_its_websocket_and_not_the_other_sessions(settings: Settings) -> None:
+    """Two logins of one account, each on a WebSocket with `orders`: ending the phone's session from the
+    laptop gets the phone's connection TOKEN_REVOKED and close 4001; the laptop's keeps its private feed."""
+    server = LiveServer(create_app(settings)).start()
+    try:
+        email = f"ws-session-{time.time_ns()}@example.com"
+        api = f"{server.http_url}/api"
+        assert (
+            httpx.post(f"{api}/auth/register", json={"email": email, "password": PASSWORD}).status_code == 201
+        )
+        tokens = [
+            httpx.post(f"{api}/auth/login", json={"email": email, "password": PASSWORD}).json()[
+                "access_token"
+            ]
+            for _ in range(2)
+        ]
+        laptop, phone = Client(server.ws_url), Client(server.ws_url)
+        for ws, token in ((laptop, tokens[0]), (phone, tokens[1])):
+            assert ws.request({"op": "auth", "req_id": "a", "token": token})["op"] == "authenticated"
+            assert (
+                ws.request({"op": "subscribe", "req_id": "s", "channels": ["orders"]})["op"] == "subscribed"
+            )
+        listed = httpx.get(f"{api}/auth/sessions", headers={"Authorization": f"Bearer {tokens[0]}"}).json()
+        (phone_sid,) = [s["id"] for s in listed if not s["current"]]
+        r = httpx.delete(f"{api}/auth/sessions/{phone_sid}", headers={"Authorization": f"Bearer {tokens[0]}"})
+        assert r.status_code == 204
+        revoked = phone.until(lambda f: f.get("op") == "error", timeout=5)
+        assert revoked["error"]["code"] == "TOKEN_REVOKED"
+        assert close_code(phone) == 4001
+        assert laptop.request({"op": "ping", "req_id": "x"})["op"] == "pong"
+        assert (
+            laptop.request({"op": "subscribe", "req_id": "s2", "channels": ["balances"]})["op"]
+            == "subscribed"
+        )
+        laptop.close()
+    finally:
+        server.stop()
