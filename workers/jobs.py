@@ -8,10 +8,12 @@
   per batch with the cursor, per-stream row locks), so RQ's at-least-once delivery, a job run twice, or a
   worker killed mid-batch changes nothing.
 - `reconcile_job`: one `workers.reconcile.reconcile` run.
+- `purge_sessions_job`: deletes expired refresh tokens and long-dead login sessions
+  (`exchange.api.accounts.purge_sessions`).
 - `Scheduler`: a thread in each `exchange worker` process that keeps one persist job waiting in the queue
   (so an idle worker picks the next one at once; a killed worker's job is simply replaced) and enqueues a
-  reconcile job every `reconcile_interval_s` (a Redis `SET NX EX` makes that once per interval across all
-  workers). It also trims streams below the committed cursor.
+  reconcile job every `reconcile_interval_s` and a purge job every `purge_interval_s` (a Redis `SET NX EX`
+  makes each once per interval across all workers). It also trims streams below the committed cursor.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ log = logging.getLogger("exchange.jobs")
 QUEUE_NAME = "exchange"
 PERSIST_SCHEDULE_LOCK = "persist:sched:persist"
 RECONCILE_SCHEDULE_LOCK = "persist:sched:reconcile"
+PURGE_SCHEDULE_LOCK = "persist:sched:purge"
 DEFAULT_RETAIN = 100_000
 MIN_CLOSED_TTL_S = 86400
 
@@ -81,6 +84,16 @@ def reconcile_job(
     return reconcile_urls(redis_url, database_url, closed_ttl_s=closed_ttl_s).to_dict()
 
 
+def purge_sessions_job(database_url: str) -> dict[str, int]:
+    from exchange.api.accounts import purge_sessions
+
+    with psycopg.connect(database_url) as conn:
+        tokens, sessions = purge_sessions(conn)
+    if tokens or sessions:
+        log.info("purged %d expired refresh tokens and %d old sessions", tokens, sessions)
+    return {"refresh_tokens": tokens, "sessions": sessions}
+
+
 def trim_streams(
     client: redis.Redis, retain: int = DEFAULT_RETAIN, approximate: bool = True
 ) -> dict[str, int]:
@@ -115,6 +128,7 @@ class Scheduler(threading.Thread):
         *,
         tick_s: float = 0.2,
         reconcile_interval_s: float = 60.0,
+        purge_interval_s: float = 3600.0,
         retain: int | None = DEFAULT_RETAIN,
         trim_interval_s: float = 10.0,
         run_seconds: float = 5.0,
@@ -126,6 +140,7 @@ class Scheduler(threading.Thread):
         self.redis_url, self.database_url = redis_url, database_url
         self.tick_s = tick_s
         self.reconcile_interval_s = reconcile_interval_s
+        self.purge_interval_s = purge_interval_s
         self.retain = retain
         self.trim_interval_s = trim_interval_s
         self.run_seconds = run_seconds
@@ -157,6 +172,12 @@ class Scheduler(threading.Thread):
                 reconcile_job, self.redis_url, self.database_url, closed_ttl_s=self.closed_ttl_s,
                 result_ttl=600, failure_ttl=86400, job_timeout=600,
             )  # fmt: skip
+        if self.purge_interval_s > 0 and self.client.set(
+            PURGE_SCHEDULE_LOCK, "1", nx=True, ex=max(1, int(self.purge_interval_s))
+        ):
+            self.queue.enqueue(
+                purge_sessions_job, self.database_url, result_ttl=600, failure_ttl=86400, job_timeout=600
+            )
 
     def run(self) -> None:
         next_trim = time.monotonic() + self.trim_interval_s

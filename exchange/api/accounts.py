@@ -250,3 +250,40 @@ async def live_sessions(pool: Any, account_id: int, limit: int) -> list[SessionR
             (account_id, limit),
         )
         return [SessionRow(*row) for row in await cur.fetchall()]
+
+
+KNOWN_ADDRESS_DAYS = 30
+
+
+async def known_address(pool: Any, email: str, ip: str) -> bool:
+    """Did the account of `email` sign in from this address, in a session used within the last
+    `KNOWN_ADDRESS_DAYS` days?"""
+    async with pool.connection() as conn, conn.cursor() as cur:
+        await cur.execute(
+            "SELECT 1 FROM sessions s JOIN accounts a ON a.id = s.account_id "
+            "WHERE a.email = %s AND s.ip = %s "
+            "AND coalesce(s.ended_at, s.last_used_at) > now() - make_interval(days => %s) LIMIT 1",
+            (normalize_email(email), ip[:IP_MAX], KNOWN_ADDRESS_DAYS),
+        )
+        return await cur.fetchone() is not None
+
+
+# Housekeeping (`workers.jobs.purge_sessions_job`, hourly): a refresh token past its expiry is refused by its
+# signature check before any lookup, so its row serves nothing after a day's margin; a session is kept
+# `KNOWN_ADDRESS_DAYS` after it ended or was last used (the login limit's known addresses), then deleted.
+PURGE_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'"
+PURGE_SESSIONS = """
+DELETE FROM sessions s
+ WHERE coalesce(s.ended_at, s.last_used_at) < now() - make_interval(days => %s)
+   AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id AND t.expires_at > now())
+"""
+
+
+def purge_sessions(conn: Any) -> tuple[int, int]:
+    """Delete what `PURGE_REFRESH_TOKENS` and `PURGE_SESSIONS` name (a psycopg connection); returns (refresh
+    tokens, sessions) deleted."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(PURGE_REFRESH_TOKENS)
+        tokens = int(cur.rowcount or 0)
+        cur.execute(PURGE_SESSIONS, (KNOWN_ADDRESS_DAYS,))
+        return tokens, int(cur.rowcount or 0)

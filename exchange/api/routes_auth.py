@@ -169,7 +169,13 @@ class AuthController(Controller):
         # per email from this IP first: a client refused there does not spend the email's overall budget, so
         # one client guessing cannot lock the owner out; the overall one stops guessing from many addresses
         await svc.limiter.hit("login_email", f"{email} {ip}", limits.login_email)
-        await svc.limiter.hit("login_email_all", email, limits.login_email_all)
+        try:
+            await svc.limiter.hit("login_email_all", email, limits.login_email_all)
+        except ApiError:
+            # the email is being guessed from many addresses: its owner still gets in from an address it
+            # signed in from before (still bounded by `login_email` there), so the guessing locks no one out
+            if not await accounts.known_address(svc.require_pool(), email, ip):
+                raise
         row = await accounts.account_by_email(svc.require_pool(), data.email)
         if not await verify_password(row.password_hash if row else None, data.password) or row is None:
             raise ApiError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")

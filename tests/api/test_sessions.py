@@ -15,13 +15,15 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from exchange.api import routes_auth
+from exchange.api.accounts import purge_sessions
 from exchange.api.app import create_app
 from exchange.api.auth import TokenService
 from exchange.api.revocation import AccessClaims, Revocations
-from exchange.api.settings import Settings
+from exchange.api.settings import RateLimit, RateLimits, Settings
 from exchange.db.migrate import MIGRATIONS_DIR, migrate
 from exchange.servers import PostgresServer
-from tests.api.conftest import PASSWORD, User, error_code
+from tests.api.conftest import PASSWORD, User, error_code, make_settings, seed
 from tests.api.test_revocation import status_of
 from tests.api.test_ws_limits import close_code
 from tests.api.test_ws_support import Client, LiveServer
@@ -261,3 +263,87 @@ def test_ending_a_session_closes_its_websocket_and_not_the_other_sessions(settin
         laptop.close()
     finally:
         server.stop()
+
+
+def test_the_purge_deletes_expired_refresh_tokens_and_long_dead_sessions_only(pg_url: str) -> None:
+    """Deleted: a refresh token expired over a day ago, a session ended 31 days ago, one idle 31 days with no
+    unexpired token. Kept: a token expired an hour ago, a live session's tokens, a session ended 29 days ago
+    (its address still counts as known), an old session that still holds an unexpired token."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO accounts (email, password_hash) VALUES (%s, 'x') RETURNING id",
+            (f"purge-{time.time_ns()}@example.com",),
+        ).fetchone()
+        assert row is not None
+        account, tag = row[0], f"p{time.time_ns()}"
+        sessions = {  # id: (ended_at, last_used_at)
+            "live": ("NULL", "now()"),
+            "ended31": ("now() - interval '31 days'", "now() - interval '31 days'"),
+            "ended29": ("now() - interval '29 days'", "now() - interval '29 days'"),
+            "idle31": ("NULL", "now() - interval '31 days'"),
+            "old_but_held": ("NULL", "now() - interval '31 days'"),
+        }
+        for sid, (ended, used) in sessions.items():
+            conn.execute(
+                "INSERT INTO sessions (id, account_id, ended_at, last_used_at) "
+                f"VALUES (%s, %s, {ended}, {used})",
+                (f"{tag}-{sid}", account),
+            )
+        tokens = {  # jti: (session, expires_at)
+            "expired2d": ("live", "now() - interval '2 days'"),
+            "expired1h": ("live", "now() - interval '1 hour'"),
+            "current": ("live", "now() + interval '7 days'"),
+            "held": ("old_but_held", "now() + interval '1 day'"),
+            "idle": ("idle31", "now() - interval '24 days'"),
+        }
+        for jti, (sid, expires) in tokens.items():
+            conn.execute(
+                "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) "
+                f"VALUES (%s, %s, %s, {expires})",
+                (f"{tag}-{jti}", account, f"{tag}-{sid}"),
+            )
+        purged = purge_sessions(conn)
+        left_sessions = {
+            r[0].removeprefix(f"{tag}-")
+            for r in conn.execute("SELECT id FROM sessions WHERE account_id = %s", (account,)).fetchall()
+        }
+        left_tokens = {
+            r[0].removeprefix(f"{tag}-")
+            for r in conn.execute(
+                "SELECT jti FROM refresh_tokens WHERE account_id = %s", (account,)
+            ).fetchall()
+        }
+    assert left_sessions == {"live", "ended29", "old_but_held"}
+    assert left_tokens == {"expired1h", "current", "held"}
+    assert purged[0] >= 2 and purged[1] >= 2  # (other tests' rows may be purged too)
+
+
+async def test_an_address_the_owner_signed_in_from_still_logs_in_while_the_email_is_guessed_from_many(
+    redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`login_email_all` is spent by guesses from many addresses; a login from an address this account
+    signed in from before still succeeds, while a new address (right password or not) gets 429."""
+    monkeypatch.setattr(routes_auth, "client_ip", lambda req: req.headers.get("x-test-ip", "testclient"))
+    seed(redis_url)
+    limits = RateLimits(
+        login_email=RateLimit(100, 60),
+        login_email_all=RateLimit(4, 60),
+        login_ip=RateLimit(1000, 60),
+        register_ip=RateLimit(100, 60),
+    )
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
+        email = f"owner-{time.time_ns()}@example.com"
+        assert (
+            await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+        ).is_success
+
+        async def login_from(ip: str, password: str) -> int:
+            body = {"email": email, "password": password}
+            return (await client.post("/api/auth/login", json=body, headers={"x-test-ip": ip})).status_code
+
+        assert await login_from("10.0.0.1", PASSWORD) == 200  # the owner's address (1 of 4)
+        guesses = [await login_from(f"10.9.0.{n}", "wrong password") for n in range(4)]
+        assert guesses == [401, 401, 401, 429]
+        assert await login_from("10.9.0.9", PASSWORD) == 429  # a new address: the ceiling holds
+        assert await login_from("10.0.0.1", PASSWORD) == 200  # the owner's: known, let through
+        assert await login_from("10.0.0.1", "wrong password") == 401  # (a wrong password is still wrong)

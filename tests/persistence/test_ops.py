@@ -112,14 +112,19 @@ def test_restore_command_refuses_a_non_empty_redis(
 def test_scheduler_feeds_rq_and_a_worker_persists(
     client: redis.Redis, flow: Flow, redis_url: str, pg_url: str
 ) -> None:
-    """The scheduler keeps one persist job (and a reconcile job) queued; an RQ worker runs them."""
+    """The scheduler keeps one persist job (and a reconcile job, and the session purge) queued; an RQ worker
+    runs them."""
     sched = Scheduler(redis_url, pg_url, run_seconds=0.3, reconcile_interval_s=60, retain=None)
     sched.tick()
     sched.tick()  # a persist job is already waiting: no second one
     rq_conn = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
     queue = Queue(QUEUE_NAME, connection=rq_conn)
     names = [job.func_name for job in queue.get_jobs()]
-    assert names == ["workers.jobs.persist_job", "workers.jobs.reconcile_job"]
+    assert names == [
+        "workers.jobs.persist_job",
+        "workers.jobs.reconcile_job",
+        "workers.jobs.purge_sessions_job",
+    ]
     SimpleWorker([queue], connection=rq_conn).work(burst=True)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert_pg_equals_streams(client, conn)

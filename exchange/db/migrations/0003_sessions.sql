@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     ip           text        NOT NULL DEFAULT '' CHECK (length(ip) <= 64),
     ended_at     timestamptz
 );
-CREATE INDEX IF NOT EXISTS sessions_live_by_account ON sessions (account_id) WHERE ended_at IS NULL;
+-- an account's sessions (the live ones, listed; the addresses it signed in from, for the login limit)
+CREATE INDEX IF NOT EXISTS sessions_by_account ON sessions (account_id, ip);
 
 ALTER TABLE refresh_tokens ADD COLUMN session_id text REFERENCES sessions (id) ON DELETE CASCADE;
 
