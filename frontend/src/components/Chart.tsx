@@ -162,7 +162,9 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       }
     });
     void loadLatest().then(() => (historyLoaded = true));
-    const offOpen = ws.onOpen(() => void loadLatest()); // fill whatever we missed while disconnected
+    // once the server confirms the channel (each connection), load again: whatever happened before the
+    // subscription took effect (while disconnected, or since the first load) is filled in
+    const offOpen = ws.onSubscribed(channel, () => void loadLatest());
 
     return () => {
       alive = false;

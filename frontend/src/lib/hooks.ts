@@ -118,12 +118,14 @@ export function useTrades(symbol: string | null): Trade[] {
       const d = msg.data;
       merge((Array.isArray(d) ? d : [d]) as Trade[]);
     });
-    void load();
-    const offOpen = ws.onOpen(() => void load());
+    void load(); // at once, for the first paint
+    // and again once the server confirms the channel (each connection): a trade between the first load and
+    // the subscription taking effect would otherwise be missing from the tape (and the header's price)
+    const offSubscribed = ws.onSubscribed(`trades:${symbol}`, () => void load());
     return () => {
       alive = false;
       off();
-      offOpen();
+      offSubscribed();
     };
   }, [symbol]);
   return symbol && state.symbol === symbol ? state.trades : [];

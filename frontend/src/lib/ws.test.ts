@@ -174,6 +174,29 @@ describe("WsClient", () => {
     ws.stop();
   });
 
+  it("tells when a given channel's subscription is confirmed, on every connection, until unregistered", () => {
+    const ws = new WsClient("ws://test/ws");
+    let confirmed = 0;
+    const off = ws.onSubscribed("trades:BTC-USDT", () => confirmed++);
+    ws.subscribe("trades:BTC-USDT", () => undefined);
+    ws.start();
+    last().open();
+    expect(confirmed).toBe(0); // sent, not yet confirmed
+    last().receive({ op: "subscribed", channels: ["trades:ETH-USDT"] });
+    expect(confirmed).toBe(0);
+    last().receive({ op: "subscribed", channels: ["book:BTC-USDT", "trades:BTC-USDT"] });
+    expect(confirmed).toBe(1);
+    last().close();
+    vi.advanceTimersByTime(1_000);
+    last().open();
+    last().receive({ op: "subscribed", channels: ["trades:BTC-USDT"] });
+    expect(confirmed).toBe(2);
+    off();
+    last().receive({ op: "subscribed", channels: ["trades:BTC-USDT"] });
+    expect(confirmed).toBe(2);
+    ws.stop();
+  });
+
   it("re-subscribes one channel on request and unsubscribes when the last handler leaves", () => {
     const ws = new WsClient("ws://test/ws");
     ws.start();

@@ -39,8 +39,8 @@ export class WsClient {
   private ws: WebSocket | null = null;
   private handlers = new Map<string, Set<Handler>>();
   private stateListeners = new Set<(s: ConnState) => void>();
-  private openListeners = new Set<() => void>();
   private privateListeners = new Set<() => void>();
+  private subscribedListeners = new Map<string, Set<() => void>>();
   private pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private token: string | null = null;
   private authed = false;
@@ -77,12 +77,6 @@ export class WsClient {
     return () => this.stateListeners.delete(l);
   }
 
-  /** Called after every successful (re)connection, once subscriptions were re-sent. */
-  onOpen(l: () => void): () => void {
-    this.openListeners.add(l);
-    return () => this.openListeners.delete(l);
-  }
-
   /**
    * Set or clear the access token; authenticates the live connection at once. A token of another account
    * (a login without a logout first) needs a new connection: the server binds one to one account.
@@ -100,12 +94,30 @@ export class WsClient {
   /**
    * Called each time the server confirms a subscription to a private channel (`orders`, `balances`,
    * `history`): from then on every change is pushed, so a snapshot loaded over REST after this misses
-   * nothing (one loaded on `onOpen` could miss what happened before the private subscription, which waits
-   * for the auth).
+   * nothing (one loaded when the socket opens could miss what happened before the private subscription,
+   * which waits for the auth).
    */
   onPrivateSubscribed(l: () => void): () => void {
     this.privateListeners.add(l);
     return () => this.privateListeners.delete(l);
+  }
+
+  /**
+   * Called each time the server confirms a subscription to `channel` (after every (re)connection too): from
+   * then on its messages are pushed, so a snapshot loaded over REST after this misses nothing between the
+   * two (one loaded when the subscribe was sent could).
+   */
+  onSubscribed(channel: string, l: () => void): () => void {
+    let set = this.subscribedListeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.subscribedListeners.set(channel, set);
+    }
+    set.add(l);
+    return () => {
+      set.delete(l);
+      if (!set.size) this.subscribedListeners.delete(channel);
+    };
   }
 
   /** Called when the server refuses the token (expired or revoked): the app refreshes it. */
@@ -208,7 +220,6 @@ export class WsClient {
       const chans = [...this.handlers.keys()].filter((c) => this.canSend(c));
       if (chans.length) this.send({ op: "subscribe", channels: chans });
       this.authenticate();
-      for (const l of this.openListeners) l();
     };
     ws.onmessage = (ev) => {
       this.lastMessageAt = Date.now();
@@ -255,8 +266,9 @@ export class WsClient {
     if (!raw || typeof raw !== "object") return;
     const msg = raw as Record<string, unknown>;
     if (msg.op === "ping" || msg.op === "pong") return; // server heartbeat: its arrival is the point
-    if (msg.op === "subscribed" && Array.isArray(msg.channels) && msg.channels.some((c) => PRIVATE.has(String(c)))) {
-      for (const l of this.privateListeners) l();
+    if (msg.op === "subscribed" && Array.isArray(msg.channels)) {
+      if (msg.channels.some((c) => PRIVATE.has(String(c)))) for (const l of this.privateListeners) l();
+      for (const c of msg.channels) for (const l of this.subscribedListeners.get(String(c)) ?? []) l();
     }
     const reqId = msg.req_id;
     if (typeof reqId === "string" && reqId.startsWith("auth")) {
