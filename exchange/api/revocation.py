@@ -16,11 +16,11 @@ for that comparison. Entries older than a token's lifetime can name only
 expired tokens, so the stream is trimmed past them at each write and stays as small as the logouts of the
 last 15 minutes.
 
-Each API process keeps the live entries in memory (`Revocations`: two dict lookups per verified request, on
-the order route's hot path) and reads the stream's new entries every `POLL_S` (`follow`: one XRANGE per
-second per process, from the last id it read, so none is missed). The process that revokes applies the
-entry at once; the others within about a second. WebSocket sessions `listen` to their account and close a
-connection whose token is revoked (`exchange.api.ws.session`).
+Each API process keeps the live entries in memory (`Revocations`: a few dict lookups per verified request,
+on the order route's hot path) and follows the stream (`follow`: a blocking XREAD that wakes when an entry
+is added, then an XRANGE from the last id it read, so none is missed). The process that revokes applies
+the entry before it writes it; the others as soon as they read it, within milliseconds. WebSocket sessions
+`listen` to their account and close a connection whose token is revoked (`exchange.api.ws.session`).
 """
 
 from __future__ import annotations
@@ -183,26 +183,38 @@ def _text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
-async def follow(redis: Any, revocations: Revocations, poll_s: float = POLL_S) -> None:
-    """Keep `revocations` up to date with the stream until cancelled. A Redis outage is retried (what was
+async def follow(redis: Any, revocations: Revocations, poll_s: float | None = None) -> None:
+    """Keep `revocations` up to date with the stream until cancelled: read what is new, then wait for the next
+    entry with a blocking XREAD (at most `poll_s`, default `POLL_S`), which returns the moment another process
+    adds one, so a logout reaches every process at once. A Redis outage is retried every `poll_s` (what was
     written meanwhile is read then, from `last_id`); any other failure is logged and retried too, so the
     task never ends while the process serves."""
     failing = False
     while True:
+        wait_s = POLL_S if poll_s is None else poll_s
         try:
             await read_new(redis, revocations)
             if failing:
                 log.info("reading %s again", STREAM)
             failing = False
+            revocations.prune(time.time())
+            # the entry itself is read by the next `read_new` (paged, from `last_id`); this only waits for it
+            options = {NEVER_DECODE: True}
+            block_ms = max(1, int(wait_s * 1000))
+            last = revocations.last_id
+            await redis.execute_command(
+                "XREAD", "COUNT", 1, "BLOCK", block_ms, "STREAMS", STREAM, last, **options
+            )
+            continue
         except (RedisError, OSError) as exc:
             if not failing:
-                log.warning("cannot read %s (%s); retrying every %.0f s", STREAM, exc, poll_s)
+                log.warning("cannot read %s (%s); retrying every %.0f s", STREAM, exc, wait_s)
             failing = True
         except Exception:
-            log.exception("reading %s failed; retrying in %.0f s", STREAM, poll_s)
+            log.exception("reading %s failed; retrying in %.0f s", STREAM, wait_s)
             failing = True
         revocations.prune(time.time())
-        await asyncio.sleep(poll_s)
+        await asyncio.sleep(wait_s)
 
 
 async def first_read(redis: Any, revocations: Revocations) -> None:
