@@ -25,7 +25,8 @@
     INVALID_TYPE, INVALID_TIF, INVALID_STP, INVALID_PRICE, PRICE_TOO_HIGH, INVALID_QTY, QTY_TOO_SMALL,
     QTY_TOO_LARGE (also: the order's hold would reach 2^53), NOTIONAL_TOO_SMALL, INVALID_POST_ONLY,
     INVALID_ARGUMENT (account, ts_ms, client_order_id), DUPLICATE_CLIENT_ORDER_ID, TOO_MANY_OPEN_ORDERS (a gtc
-    limit order while the account has U.MAX_OPEN_ORDERS open), INSUFFICIENT_FUNDS
+    limit order while the account has U.MAX_OPEN_ORDERS open), NOTIONAL_TOO_SMALL (a market order by qty:
+    its notional at the best opposite price; none to check on an empty side), INSUFFICIENT_FUNDS
   Events (events:{SYM}): order_rejected (post-only) | order_accepted, trade..., order_cancelled (STP makers),
     order_done (filled makers' leftover), then the taker's order_expired | order_cancelled | order_done.
 ]]
@@ -188,6 +189,15 @@ local function place(keys, args)
   if t.tif == 'gtc' and t.type == 'limit' and redis.call('SCARD', 'open:' .. t.account) >= U.MAX_OPEN_ORDERS then
     U.fail('TOO_MANY_OPEN_ORDERS', 'the account already has ' .. U.s(U.MAX_OPEN_ORDERS)
       .. ' open orders, the most it may hold (ioc, fok and market orders still go)')
+  end
+  -- a market order by qty has no price of its own: its notional at the touch (the best price it can get)
+  -- must reach the minimum; it reads the book, so it comes after every argument check and a retry's answer
+  if t.type == 'market' and t.qty > 0 and m.min_notional_minor > 0 then
+    local best = BK.best(m, t.side)
+    if best and U.mul_div(best * t.qty * m.num, 1, m.den) < m.min_notional_minor then
+      U.fail('NOTIONAL_TOO_SMALL', 'notional at the best price ' .. U.s(best) .. ' below '
+        .. U.s(m.min_notional_minor))
+    end
   end
   local hold = hold_for(ctx, m, t)
   local fa, fh = t.hold_asset .. ':available', t.hold_asset .. ':held'

@@ -221,6 +221,40 @@ def test_market_buy_by_qty_holds_its_dry_run_cost() -> None:
     _check(ref)
 
 
+def test_market_order_by_qty_is_checked_against_min_notional_at_the_touch() -> None:
+    """With a minimum of 10: a market sell meets the best bid of 9 (3 lots: floor(27/3) = 9 < 10, refused
+    with nothing changed; 4 lots: 12, fills), a market buy the best ask of 10 (2 lots: 6, refused; 3 lots:
+    exactly 10, fills); deeper levels do not count, and an empty opposite side is not checked."""
+    ref = _ref()
+    ref.create_market_fields(
+        symbol=SYM, base="AAA", quote="QQQ", lot_minor=100, num=1, den=3, min_lots=1, max_lots=1000,
+        max_price_ticks=1_000_000, min_notional_minor=10, maker_bps=10, taker_bps=25,
+    )  # fmt: skip
+    _fund(ref, 1, base=10_000, quote=10_000)
+    _fund(ref, 2, base=10_000, quote=10_000)
+    expired = ref.place(2, SYM, "sell", "market", qty=1, ts_ms=1)["order"]  # no bids yet: not checked
+    assert (expired["status"], expired["reason"]) == ("expired", "market")
+    for price in (10, 30):
+        ref.place(1, SYM, "sell", "limit", price=price, qty=10, ts_ms=2)
+    for price in (9, 5):
+        ref.place(1, SYM, "buy", "limit", price=price, qty=10, ts_ms=2)
+
+    def state() -> tuple[object, ...]:
+        return ref.order_seq, ref.call_seq, ref.balances(2), ref.book(SYM), ref.events(f"events:{SYM}")
+
+    for side, qty in (("buy", 2), ("sell", 3)):
+        before = state()
+        with pytest.raises(Exception) as err:
+            ref.place(2, SYM, side, "market", qty=qty, ts_ms=3)
+        assert getattr(err.value, "code", None) == "NOTIONAL_TOO_SMALL", side
+        assert state() == before, side
+    buy = ref.place(2, SYM, "buy", "market", qty=3, ts_ms=4)
+    assert (buy["order"]["status"], [(f["price"], f["qty"]) for f in buy["fills"]]) == ("filled", [(10, 3)])
+    sell = ref.place(2, SYM, "sell", "market", qty=4, ts_ms=5)
+    assert (sell["order"]["status"], [(f["price"], f["qty"]) for f in sell["fills"]]) == ("filled", [(9, 4)])
+    _check(ref)
+
+
 def test_post_only_that_would_take_is_rejected_without_a_hold() -> None:
     """A post-only buy at the best ask is rejected (order_rejected); below it, it rests."""
     ref = _ref()

@@ -23,7 +23,7 @@ from exchange.reference._model import (
     fail,
 )
 from exchange.reference._state import Ledger, State
-from exchange.reference._validate import validate_place
+from exchange.reference._validate import check_touch_notional, validate_place
 from exchange.vocab import OrderStatus as Status
 from exchange.vocab import OrderType, Side, Stp
 from exchange.vocab import TimeInForce as Tif
@@ -104,6 +104,13 @@ class Matching(State):
                 budget -= pays
         return plan
 
+    def _best(self, market: Market, side: str) -> int | None:
+        """The best price a taker of `side` meets (the best ask for a buy, the best bid for a sell), or None
+        when that half is empty."""
+        half = "asks" if side == Side.BUY.value else "bids"
+        makers = self._sorted(market, half)
+        return makers[0].price if makers else None
+
     @staticmethod
     def _crosses(taker: Order, maker: Order) -> bool:
         if taker.type == OrderType.MARKET.value:
@@ -171,6 +178,8 @@ class Matching(State):
                 return {"order": old.as_dict(), "fills": [], "stp": [], "duplicate": True}
         if is_limit and tif == Tif.GTC.value and self._open_count(account) >= MAX_OPEN_ORDERS:
             raise fail("TOO_MANY_OPEN_ORDERS", f"the account already has {MAX_OPEN_ORDERS} open orders")
+        if not is_limit and qty > 0:
+            check_touch_notional(market, qty, self._best(market, side))
 
         taker = Order(
             id=self.order_seq + 1,

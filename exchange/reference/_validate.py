@@ -1,6 +1,8 @@
 """Validation of `place` in the contract's order (docs/engine.md, "Validation"): the first failing check
 wins and nothing changes. Arguments the table does not name (account, ts_ms, client_order_id) are checked
-after INVALID_POST_ONLY, where the engine checks them."""
+after INVALID_POST_ONLY, where the engine checks them. `validate_place` checks the arguments alone;
+`check_touch_notional` (a market order by qty against the book) runs later, after the client_order_id
+retry and TOO_MANY_OPEN_ORDERS checks, as the engine's does."""
 
 from __future__ import annotations
 
@@ -87,3 +89,14 @@ def validate_place(
     ):
         raise fail("INVALID_ARGUMENT", "client_order_id must be 1..36 of [A-Za-z0-9_-]")
     return market
+
+
+def check_touch_notional(market: Market, qty: int, best: int | None) -> None:
+    """A market order by `qty`: its notional at the touch, `best` (the best opposite price, ticks: the most
+    favourable it can get), must reach `min_notional_minor`. No check when that side is empty (`None`)."""
+    if best is None:
+        return
+    if limit_notional(best, qty, num=market.num, den=market.den) < market.min_notional_minor:
+        raise fail(
+            "NOTIONAL_TOO_SMALL", f"notional at the best price {best} below {market.min_notional_minor}"
+        )

@@ -35,3 +35,15 @@ function BK.crosses(m, side, price)
   local opp, hi = BK.opposite(m, side, price)
   return #redis.call('ZRANGEBYSCORE', opp, '-inf', hi, 'LIMIT', 0, 1) > 0
 end
+
+-- the best price (ticks) a taker of `side` meets: the best ask for a buy, the best bid for a sell; nil when
+-- that side is empty. One ZRANGE: the score is the price (asks) or -price (bids), an exact integer.
+function BK.best(m, side)
+  local buy = side == 'buy'
+  local top = redis.call('ZRANGE', buy and m.k_asks or m.k_bids, 0, 0, 'WITHSCORES')
+  if #top == 0 then
+    return nil
+  end
+  local score = tonumber(top[2])
+  return buy and score or -score
+end

@@ -95,6 +95,24 @@ async def test_a_market_buy_by_quote_spends_at_most_the_budget(
     assert usdt["held"] == "0" and 0 < spent <= Decimal("1000")
 
 
+async def test_a_market_order_by_qty_is_worth_its_qty_at_the_best_price_against_min_notional(
+    client: AsyncTestClient[Litestar], alice: User, bob: User
+) -> None:
+    """A market buy by qty is checked at the best ask: worth less than `min_notional` there it is 400
+    NOTIONAL_TOO_SMALL in the market's units and changes nothing; worth exactly the minimum it fills."""
+    m = next(x for x in (await client.get("/api/markets")).json() if x["symbol"] == SYMBOL)
+    assert m["min_notional"] == "5"
+    await place(client, bob, side="sell", type="limit", price="50000", qty="0.001")
+    before = await balances(client, alice)
+    r = await place(client, alice, side="buy", type="market", qty="0.00009")  # 4.5 USDT at 50,000
+    assert r.status_code == 400 and error_code(r) == "NOTIONAL_TOO_SMALL", r.text
+    assert r.json()["error"]["message"] == "order value below the market minimum of 5 USDT"
+    assert await balances(client, alice) == before
+    r = await place(client, alice, side="buy", type="market", qty="0.0001")  # 5 USDT: exactly the minimum
+    assert r.status_code == 201, r.text
+    assert (r.json()["status"], r.json()["filled_qty"]) == ("filled", "0.0001")
+
+
 async def test_cancel_then_cancel_again_is_order_closed(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:

@@ -657,9 +657,10 @@ def test_account_tables_show_every_column_without_sideways_scroll_at_1280(
         rest_buy(stack, c, low - Decimal(m["tick_size"]))
         cancelled = rest_buy(stack, c, low - 2 * Decimal(m["tick_size"]))
         assert c.delete(f"/api/orders/{cancelled['id']}").status_code == 200
-        # a market buy of the smallest amount trades with the market maker: a fill and a position (it
-        # expires unfilled when it lands while the market maker is replacing its ladder: try again)
-        body = {"symbol": SYMBOL, "side": "buy", "type": "market", "qty": qty_for(m, last * Decimal("1.05"))}
+        # a market buy of about the smallest amount trades with the market maker: a fill and a position (it
+        # expires unfilled when it lands while the market maker is replacing its ladder: try again); sized
+        # at the last price, its value at the best ask clears the minimum notional the engine checks there
+        body = {"symbol": SYMBOL, "side": "buy", "type": "market", "qty": qty_for(m, last)}
         wait_for(
             "a filled market buy", lambda: Decimal(c.post("/api/orders", json=body).json()["filled_qty"]) > 0
         )

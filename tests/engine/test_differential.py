@@ -1,9 +1,10 @@
 """Differential test: random command streams through the Lua engine and the pure-Python reference.
 
-Every command (deposits, withdrawals, limit gtc/ioc/fok, post-only, market by qty and by quote, cancels of
-own, foreign and unknown ids, cancel_all, client_order_id retries and conflicts, market status changes,
-malformed input) runs through both `exchange.engine.client.Engine` (real Redis/Valkey, fixture
-`redis_url_each`) and `exchange.reference.Reference`; the two results (or error codes) must be identical.
+Every command (deposits, withdrawals, limit gtc/ioc/fok, post-only, market by qty (some sized at the edge of
+the minimum notional at the touch) and by quote, cancels of own, foreign and unknown ids, cancel_all,
+client_order_id retries and conflicts, market status changes, malformed input) runs through both
+`exchange.engine.client.Engine` (real Redis/Valkey, fixture `redis_url_each`) and
+`exchange.reference.Reference`; the two results (or error codes) must be identical.
 Every `FULL_EVERY` commands and at the end, books, open orders, balances, orders and every event stream
 must be identical too, and `tests/invariants.py` must pass on the engine's Redis.
 
@@ -206,7 +207,26 @@ class Generator:
         return self._order(price=self._price(), qty=self._qty(), post_only=True)
 
     def _market_qty(self) -> Command:
+        if self.rng.random() < 0.25:
+            edge = self._touch_edge()
+            if edge is not None:
+                return edge
         return self._order(type="market", qty=self._qty())
+
+    def _touch_edge(self) -> Command | None:
+        """A market order by qty at the edge of the minimum notional at the touch (the best opposite price):
+        the least qty whose floor(best * qty * num / den) reaches it, or one lot less. None when the market
+        has no minimum or the opposite side is empty."""
+        symbol = self._market()["symbol"]
+        side = self.rng.choice(("buy", "sell"))
+        below = self.rng.random() < 0.5
+        market = self.ref.markets_by_symbol[symbol]
+        top = self.ref.book(symbol, 1)["asks" if side == "buy" else "bids"]
+        if not top or market.min_notional_minor == 0:
+            return None
+        best = top[0][0]
+        least = -(-market.min_notional_minor * market.den // (best * market.num))
+        return self._order(symbol=symbol, side=side, type="market", qty=max(1, least - below))
 
     def _market_quote(self) -> Command:
         market = self._market()

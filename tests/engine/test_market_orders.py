@@ -1,11 +1,19 @@
-"""Market orders: by base quantity (sell, and buy with a dry-run cost hold) and buy by quote budget."""
+"""Market orders: by base quantity (sell, and buy with a dry-run cost hold) and buy by quote budget, and the
+minimum notional of an order by quantity at the touch."""
 
 from __future__ import annotations
 
 import pytest
 
 from exchange.engine import errors
+from exchange.engine.state import state_hash
+from exchange.money import MarketSpec
 from tests.engine.conftest import Exchange
+
+# NB-XQ: tick 0.1 of a 0-decimal quote (num/den = 1/10: q lots at p ticks are worth floor(p*q/10) XQ),
+# min notional 50 XQ. At a touch of 100 ticks 5 lots are exactly the minimum.
+MIN_NOTIONAL = MarketSpec("NB-XQ", "NB", "XQ", "0.1", "1", "1", "1000000", "50", "1000000", 10, 20)
+NB = "NB-XQ"
 
 
 def _asks(ex: Exchange, *levels: tuple[int, int]) -> None:
@@ -119,3 +127,102 @@ def test_market_order_on_an_empty_book_expires(ex: Exchange) -> None:
     o = ex.place(2, "sell", qty=5)["order"]
     assert (o["status"], o["reason"], o["filled"]) == ("expired", "market", 0)
     assert [e["type"] for e in ex.events()] == ["order_accepted", "order_expired"]
+
+
+# ---- the minimum notional of a market order by qty, at the touch ----------------------------------------
+
+
+@pytest.fixture
+def nb(ex: Exchange) -> Exchange:
+    """The NB-XQ market; account 1 makes, account 2 takes, both funded in NB and XQ."""
+    ex.engine.create_asset("NB", "Min-notional base", 0)
+    ex.engine.create_market(MIN_NOTIONAL)
+    for account in (1, 2):
+        ex.fund(account, "NB", 1_000)
+        ex.fund(account, "XQ", 100_000)
+    return ex
+
+
+def _touch(ex: Exchange, taker_side: str, best: int = 100) -> None:
+    """The side a taker of `taker_side` meets: 10 lots at `best`, 10 more one level worse for the taker."""
+    maker_side = "sell" if taker_side == "buy" else "buy"
+    worse = best * 2 if taker_side == "buy" else best // 2
+    for price in (best, worse):
+        ex.place(1, maker_side, price=price, qty=10, symbol=NB)
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_market_order_by_qty_below_min_notional_at_the_touch_is_refused_and_changes_nothing(
+    nb: Exchange, side: str
+) -> None:
+    """4 lots at the touch of 100 ticks are worth 40 < 50: NOTIONAL_TOO_SMALL, and no key changes (the
+    levels behind the touch, which the order would also reach, do not count)."""
+    _touch(nb, side)
+    before = state_hash(nb.redis)
+    with pytest.raises(errors.NotionalTooSmall) as info:
+        nb.place(2, side, qty=4, symbol=NB)
+    assert info.value.code == errors.ErrorCode.NOTIONAL_TOO_SMALL
+    assert state_hash(nb.redis) == before
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+@pytest.mark.parametrize("qty", [5, 6], ids=["exactly-at-min", "above-min"])
+def test_market_order_by_qty_at_or_above_min_notional_at_the_touch_fills(
+    nb: Exchange, side: str, qty: int
+) -> None:
+    """5 lots at the touch of 100 ticks are worth exactly the minimum of 50 and go through, as 6 do."""
+    _touch(nb, side)
+    r = nb.place(2, side, qty=qty, symbol=NB)
+    o = r["order"]
+    assert (o["status"], o["filled"]) == ("filled", qty)
+    assert [(f["price"], f["qty"]) for f in r["fills"]] == [(100, qty)]
+
+
+def test_min_notional_at_the_touch_rounds_down_as_a_limit_orders_does(nb: Exchange) -> None:
+    """At a best ask of 99 ticks, 5 lots are worth floor(49.5) = 49 < 50: refused, as a limit buy of 5 at
+    99 is; 6 lots (59) go through."""
+    _touch(nb, "buy", best=99)
+    with pytest.raises(errors.NotionalTooSmall):
+        nb.place(2, "buy", price=99, qty=5, symbol=NB, tif="ioc")
+    with pytest.raises(errors.NotionalTooSmall):
+        nb.place(2, "buy", qty=5, symbol=NB)
+    assert nb.place(2, "buy", qty=6, symbol=NB)["order"]["filled"] == 6
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_market_order_by_qty_meeting_an_empty_side_is_not_checked_and_expires(
+    nb: Exchange, side: str
+) -> None:
+    """With nothing on the opposite side there is no touch to check: even one lot (worth far less than the
+    minimum at any resting price) is accepted and expires unfilled, whatever rests on its own side."""
+    nb.place(1, side, price=100, qty=10, symbol=NB)  # the taker's own side is not the touch
+    o = nb.place(2, side, qty=1, symbol=NB)["order"]
+    assert (o["status"], o["reason"], o["filled"], o["hold"]) == ("expired", "market", 0, 0)
+    assert [e["type"] for e in nb.events(NB)][-2:] == ["order_accepted", "order_expired"]
+
+
+def test_a_retry_returns_its_order_even_when_the_touch_is_now_too_small(nb: Exchange) -> None:
+    """The check reads the book, so it runs after the client_order_id lookup: a retry of an accepted market
+    order returns that order (duplicate) though the same order placed afresh would now be refused."""
+    nb.place(1, "sell", price=100, qty=5, symbol=NB)
+    first = nb.place(2, "buy", qty=5, symbol=NB, client_order_id="m-1")["order"]
+    assert first["status"] == "filled"
+    nb.place(1, "sell", price=90, qty=10, symbol=NB)  # the touch is now 90: 5 lots are worth 45
+    again = nb.place(2, "buy", qty=5, symbol=NB, client_order_id="m-1")
+    assert again["duplicate"] is True and again["order"]["id"] == first["id"]
+    with pytest.raises(errors.NotionalTooSmall):
+        nb.place(2, "buy", qty=5, symbol=NB)
+
+
+def test_the_touch_is_checked_after_the_argument_checks_and_before_the_funds(nb: Exchange) -> None:
+    """A market order too small at the touch that is also malformed gets the argument's code; one whose
+    account lacks the funds gets NOTIONAL_TOO_SMALL (docs/engine.md, the validation table)."""
+    _touch(nb, "buy")
+    with pytest.raises(errors.InvalidPostOnly):
+        nb.place(2, "buy", qty=4, symbol=NB, post_only=True)
+    with pytest.raises(errors.InvalidArgument):
+        nb.place(2, "buy", qty=4, symbol=NB, client_order_id="bad id!")
+    with pytest.raises(errors.NotionalTooSmall):
+        nb.place(3, "buy", qty=4, symbol=NB)  # account 3 has nothing
+    with pytest.raises(errors.InsufficientFunds):
+        nb.place(3, "buy", qty=5, symbol=NB)

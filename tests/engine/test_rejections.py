@@ -24,6 +24,11 @@ def _setup(ex: Exchange) -> dict[str, int]:
     e.create_market(MarketSpec("HB-XQ", "HB", "XQ", "1", "1", "1", "1000", "0", "1000", 10, 20))
     ex.fund(1, "XQ", 10_000)
     ex.fund(1, "XB", 100)
+    ex.fund(2, "XQ", 1_000)
+    ex.fund(2, "MB", 10)
+    # the touch of MB-XQ: a market buy meets 9, a market sell 8, so 5 lots are worth 45 and 40 (< 50)
+    ex.place(2, "sell", price=9, qty=10, symbol="MB-XQ")
+    ex.place(2, "buy", price=8, qty=10, symbol="MB-XQ")
     ids = {
         "open": ex.place(1, "buy", price=10, qty=1, client_order_id="c1")["order"]["id"],
         "halted": ex.place(1, "buy", price=10, qty=1, symbol="HB-XQ")["order"]["id"],
@@ -87,6 +92,16 @@ CASES: list[tuple[str, Callable[[Engine, dict[str, int]], Any], type[errors.Engi
     (
         "quote_qty too small",
         _place(symbol="MB-XQ", type="market", price=0, qty=0, quote_qty=49),
+        errors.NotionalTooSmall,
+    ),
+    (
+        "market buy too small at the best ask",
+        _place(symbol="MB-XQ", type="market", price=0, qty=5),
+        errors.NotionalTooSmall,
+    ),
+    (
+        "market sell too small at the best bid",
+        _place(symbol="MB-XQ", side="sell", type="market", price=0, qty=5),
         errors.NotionalTooSmall,
     ),
     ("post_only ioc", _place(post_only=True, tif="ioc"), errors.InvalidPostOnly),
