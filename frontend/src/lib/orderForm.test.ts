@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Market, SideEstimate } from "../api/types";
 import {
-  amountForPercent, buyHold, checkOrder, marketShortfall, perLotHold, priceWarning, snapPrice, snapQty, walkableQty, type FormInput,
+  amountForPercent, buyHold, checkOrder, marketShortfall, perLotHold, priceWarning, snapPrice, snapQty, walkableQty, type FormInput, type Side,
 } from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
@@ -170,6 +170,20 @@ describe("order form", () => {
     const r = checkOrder(market, form({ price: "30000.01", qty: "0.0003" }), rich, { loggedIn: true });
     expect(toPlain(r.total!)).toBe("9.000003");
     expect(toPlain(r.fee!)).toBe("0.018001"); // 0.018000006 rounded up at 6 decimals
+  });
+
+  it("refuses a market order worth less than the minimum at the best price on the other side, as the engine does", () => {
+    const c = (side: Side, qty: string, touch: string, estimate?: SideEstimate) =>
+      checkOrder(market, form({ side, type: "market", price: "", qty }), rich, {
+        loggedIn: true, bestAsk: side === "buy" ? touch : null, bestBid: side === "sell" ? touch : null, estimate,
+      }).reason;
+    expect(c("buy", "0.0001", "49999.99")).toBe("Order total must be at least 5 USDT"); // 4.999999
+    expect(c("buy", "0.0001", "50000")).toBeNull(); // exactly the minimum
+    expect(c("sell", "0.0001", "40000")).toBe("Order total must be at least 5 USDT");
+    expect(c("sell", "0.0002", "40000")).toBeNull();
+    // with the server's walk too: the touch decides, as in the engine
+    const walk = { filled_qty: "0.0001", avg_price: "40000", worst_price: "40000", notional: "4", fee: "0.008", total: "4.008", complete: true };
+    expect(c("buy", "0.0001", "40000", walk)).toBe("Order total must be at least 5 USDT");
   });
 
   it("refuses market orders with nothing to match against", () => {

@@ -144,6 +144,12 @@ export function checkOrder(
   if (!isMultiple(qty, m.lot_size)) return out(`Amount must be a multiple of ${m.lot_size}`);
   if (m.max_qty && cmp(qty, dec(m.max_qty)) > 0) return out(`Maximum amount is ${m.max_qty} ${m.base}`);
 
+  const touch = f.type === "market" ? parse((f.side === "buy" ? opts.bestAsk : opts.bestBid) ?? "") : null;
+  // the engine checks a market order's value at the best price on the other side (the touch): below the
+  // minimum it refuses it (NOTIONAL_TOO_SMALL); an empty side is not checked (the order would expire)
+  if (touch && m.min_notional && cmp(mul(touch, qty), dec(m.min_notional)) < 0) {
+    return out(`Order total must be at least ${m.min_notional} ${m.quote}`);
+  }
   const walked = f.type === "market" ? opts.estimate : null;
   if (walked) return checkWalked(m, f.side, qty, walked, balances, opts.loggedIn);
   const refPrice = price ?? parse((f.side === "buy" ? opts.bestAsk : opts.bestBid) ?? "");
