@@ -81,9 +81,9 @@ export function subscribeSession(l: Listener): () => void {
 
 /**
  * Run `fn` holding the cross-tab session lock (Web Locks; directly where the API is missing). Every call
- * that changes the cookie (login, refresh, logout) runs under it: the server revokes all of an account's
- * refresh tokens when one is presented twice, and an answer that sets the cookie must not land after
- * another tab's login or logout.
+ * that changes the cookie (login, refresh, logout) runs under it: the server ends the session (every tab of
+ * this browser) when a refresh token is presented twice, and an answer that sets the cookie must not land
+ * after another tab's login or logout.
  */
 export function withSessionLock<T>(fn: () => Promise<T>): Promise<T> {
   const locks = typeof navigator !== "undefined" ? navigator.locks : undefined;
