@@ -580,7 +580,7 @@ def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     expect(page.get_by_role("tab", name="Order history")).to_be_focused()
     expect(page.get_by_role("tab", name="Order history")).to_have_attribute("aria-selected", "true")
     page.keyboard.press("End")
-    expect(page.get_by_role("tab", name="Balances")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tab", name="Devices")).to_have_attribute("aria-selected", "true")
     page.keyboard.press("ArrowRight")  # wraps around
     expect(page.get_by_role("tab", name="Open orders")).to_be_focused()
 
@@ -603,6 +603,7 @@ ACCOUNT_COLUMNS = {
     "fills": ["Time", "Market", "Side", "Price", "Amount", "Total", "Fee", "Role"],
     "positions": ["Market", "Position", "Avg entry", "Last", "Realized PnL", "Unrealized PnL", "Fees"],
     "balances": ["Asset", "Available", "In orders"],
+    "sessions": ["Device", "IP address", "Signed in", "Last active"],
 }
 # each account tab: its table's test id and the attribute its data rows carry
 ACCOUNT_TABS = {
@@ -611,6 +612,7 @@ ACCOUNT_TABS = {
     "Fills": ("fills", "data-trade-id"),
     "Positions": ("positions", "data-symbol"),
     "Balances": ("balances", "data-asset"),
+    "Devices": ("sessions", "data-session-id"),
 }
 
 # how far a table overflows its panel sideways, which headers it shows and which of them are cut by the
@@ -644,9 +646,9 @@ def wait_for(what: str, check: Any, timeout_s: float = 30) -> Any:
 def test_account_tables_show_every_column_without_sideways_scroll_at_1280(
     stack: Stack, new_page: Any
 ) -> None:
-    """At 1280x800 each account table (open orders, order history, fills, positions, balances) shows all
-    the columns a trader reads inside the panel, with no horizontal scrolling; the realized PnL says that
-    it is net of fees."""
+    """At 1280x800 each account table (open orders, order history, fills, positions, balances, devices)
+    shows all the columns a trader reads inside the panel, with no horizontal scrolling; the realized PnL
+    says that it is net of fees."""
     email = stack.register("columns")
     m = market(stack)
     headers = {"Authorization": f"Bearer {stack.token(email)}"}
@@ -689,7 +691,7 @@ def test_account_tables_show_every_column_without_sideways_scroll_at_1280(
 
 
 def test_every_account_tab_is_in_sight_and_opens_on_a_phone(stack: Stack, new_page: Any) -> None:
-    """At 390x844 all five account tabs lie inside the tab bar and the screen (none scrolled out of sight),
+    """At 390x844 all six account tabs lie inside the tab bar and the screen (none scrolled out of sight),
     and each one, clicked, shows its table."""
     page = new_page(390, 844)
     login(page, stack.register("phone-tabs"))

@@ -29,3 +29,5 @@ export type FillPage = Schemas["FillPage"];
 export type Position = Schemas["Position"];
 export type SortKey = Schemas["SortKey"];
 export type SortOrder = Schemas["SortOrder"];
+/** A login session of the account (`GET /api/auth/sessions`); not the terminal's own `Session` (lib/session.ts). */
+export type LoginSession = Schemas["Session"];

@@ -1,4 +1,4 @@
-/** The account's tables: open orders, order history, fills, positions and balances. */
+/** The account's tables: open orders, order history, fills, positions, balances and the devices logged in (sessions). */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
@@ -9,17 +9,19 @@ import { authHref } from "../lib/nextRoute";
 import { PREF_KEYS } from "../lib/prefs";
 import { askCancelAll, errorText } from "../lib/userText";
 import { BULK_CANCEL_QUIET_MS, OPEN_ORDERS_LIMITS, useAccount } from "./Account";
+import { Sessions } from "./Sessions";
 import { SortHeader, type SortDir } from "./SortHeader";
 import { useToasts } from "./Toasts";
 
-type Tab = "open" | "history" | "fills" | "positions" | "balances";
-/** Each tab's name, and the short one it shows where all five would not fit in full (phones). */
+type Tab = "open" | "history" | "fills" | "positions" | "balances" | "sessions";
+/** Each tab's name, and the short one it shows where they would not all fit in full (phones). */
 const TABS: [Tab, string, string][] = [
   ["open", "Open orders", "Open"],
   ["history", "Order history", "History"],
   ["fills", "Fills", "Fills"],
   ["positions", "Positions", "Positions"],
   ["balances", "Balances", "Balances"],
+  ["sessions", "Devices", "Devices"],
 ];
 const TAB_KEYS = TABS.map(([k]) => k);
 
@@ -109,8 +111,10 @@ export function AccountPanel({ symbol }: { symbol: string }) {
           <Fills />
         ) : tab === "positions" ? (
           <Positions />
-        ) : (
+        ) : tab === "balances" ? (
           <Balances />
+        ) : (
+          <Sessions />
         )}
       </div>
     </div>
