@@ -93,7 +93,10 @@ export function Sessions() {
     }
   };
 
-  const others = (rows ?? []).filter((s) => !s.current);
+  // "the others" only when this device's row is known: without it (a list read with a token of no session),
+  // they could include this browser's own session
+  const knowsThisDevice = (rows ?? []).some((s) => s.current);
+  const others = knowsThisDevice ? (rows ?? []).filter((s) => !s.current) : [];
   const logOutOthers = async () => {
     const ids = others.map((s) => s.id);
     if (ids.length === 0 || !window.confirm(logOutOthersPrompt(ids.length))) return;
