@@ -159,7 +159,8 @@ class AuthController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest]
     ) -> Response[TokenPair]:
         """Exchange email and password for an access token (<= 15 min) and a refresh token (with
-        `refresh_cookie: true`, as the httpOnly `exchange_refresh` cookie instead of in the body)."""
+        `refresh_cookie: true`, as the httpOnly `exchange_refresh` cookie instead of in the body). Each login
+        starts a session (`GET /api/auth/sessions`)."""
         svc = services(request)
         if data.refresh_cookie:
             _same_site(request, svc)
@@ -195,8 +196,8 @@ class AuthController(Controller):
         """Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
         rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie (as it
         does for a body token with `refresh_cookie: true`: how a session kept by script moves to it). A
-        refresh token presented a second time has leaked: every session of the account ends (its refresh
-        tokens and its access tokens)."""
+        refresh token presented a second time has leaked: its session ends (that login's refresh and access
+        tokens); the account's other sessions live on."""
         svc = services(request)
         if data.refresh_cookie:
             _same_site(request, svc)
@@ -240,11 +241,11 @@ class AuthController(Controller):
         opt={"empty_body": True},  # no body at all is `{}` (exchange.api.app.JsonRequest)
     )
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> Response[None]:
-        """Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
-        cookie), or without a cookie, given a bearer access token, every refresh token of the account and
-        every access token issued so far (logout everywhere). The access tokens presented (`access_token`,
-        the bearer header) stop working at once, REST and WebSocket, in every API process. No body at all
-        counts as `{}`."""
+        """End the session of the given refresh token (this device: its refresh token and every access token
+        it issued); with `{}`, the `exchange_refresh` cookie's session (and clear the cookie), or without a
+        cookie, given a bearer access token, every session of the account and every access token issued so
+        far (logout everywhere). The access tokens presented (`access_token`, the bearer header) stop working
+        at once, REST and WebSocket, in every API process. No body at all counts as `{}`."""
         svc = services(request)
         await svc.limiter.hit("logout_ip", client_ip(request), svc.settings.rate_limits.logout_ip)
         pool = svc.require_pool()

@@ -117,7 +117,8 @@ export interface paths {
         /**
          * Login
          * @description Exchange email and password for an access token (<= 15 min) and a refresh token (with
-         *     `refresh_cookie: true`, as the httpOnly `exchange_refresh` cookie instead of in the body).
+         *     `refresh_cookie: true`, as the httpOnly `exchange_refresh` cookie instead of in the body). Each login
+         *     starts a session (`GET /api/auth/sessions`).
          */
         post: operations["login"];
         delete?: never;
@@ -137,11 +138,11 @@ export interface paths {
         put?: never;
         /**
          * Logout
-         * @description Revoke the given refresh token; with `{}`, the `exchange_refresh` cookie's token (and clear the
-         *     cookie), or without a cookie, given a bearer access token, every refresh token of the account and
-         *     every access token issued so far (logout everywhere). The access tokens presented (`access_token`,
-         *     the bearer header) stop working at once, REST and WebSocket, in every API process. No body at all
-         *     counts as `{}`.
+         * @description End the session of the given refresh token (this device: its refresh token and every access token
+         *     it issued); with `{}`, the `exchange_refresh` cookie's session (and clear the cookie), or without a
+         *     cookie, given a bearer access token, every session of the account and every access token issued so
+         *     far (logout everywhere). The access tokens presented (`access_token`, the bearer header) stop working
+         *     at once, REST and WebSocket, in every API process. No body at all counts as `{}`.
          */
         post: operations["logout"];
         delete?: never;
@@ -164,8 +165,8 @@ export interface paths {
          * @description Rotate a refresh token: returns a new pair; the presented refresh token stops working. `{}`
          *     rotates the `exchange_refresh` cookie's token, and the new one comes back as that cookie (as it
          *     does for a body token with `refresh_cookie: true`: how a session kept by script moves to it). A
-         *     refresh token presented a second time has leaked: every session of the account ends (its refresh
-         *     tokens and its access tokens).
+         *     refresh token presented a second time has leaked: its session ends (that login's refresh and access
+         *     tokens); the account's other sessions live on.
          */
         post: operations["refresh"];
         delete?: never;
