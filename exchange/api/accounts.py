@@ -8,7 +8,7 @@ Emails are stored lower-cased.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -111,21 +111,36 @@ class SessionRow:
 
 USER_AGENT_MAX = 200  # `sessions.user_agent`'s bound: a longer header is cut
 IP_MAX = 64
+MAX_LIVE_SESSIONS = 100  # per account: a login beyond it ends the least recently used session
+# Called inside the transaction that ends sessions, before it commits, with the account and the ended sessions
+# whose access tokens may still be live: it writes their revocations (`exchange.api.revocation`). A failing
+# write rolls the ending back, so the caller's error can be retried (not a 404 for a session ended in the
+# database whose tokens still work elsewhere).
+Revoke = Callable[[int, list[str]], Awaitable[None]]  # (account id, session ids)
 
-
-async def start_session(
-    pool: Any, session_id: str, account_id: int, jti: str, expires_at: int, user_agent: str, ip: str
-) -> None:
-    """Store a login: its session and the session's first refresh token, in one transaction."""
-    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-        await cur.execute(
-            "INSERT INTO sessions (id, account_id, user_agent, ip) VALUES (%s, %s, %s, %s)",
-            (session_id, account_id, user_agent[:USER_AGENT_MAX], ip[:IP_MAX]),
-        )
-        await cur.execute(
-            "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) VALUES (%s, %s, %s, %s)",
-            (jti, account_id, session_id, datetime.fromtimestamp(expires_at, tz=UTC)),
-        )
+# Taken first by every transaction that starts, rotates or ends sessions: they run one at a time per account.
+# Without it a revoke-all (logout everywhere, password reset) running while a rotation holds the old token's
+# row would wait, then skip that row (already revoked) and never see the new token the rotation inserted
+# (READ COMMITTED): the new token would outlive the revoke-all. NO KEY UPDATE: it does not block the
+# key-share locks of inserts that reference the account. A password reset (`exchange user create --update`)
+# locks the row by updating it, so a login that verified the old password and stores its session after the
+# reset sees the new hash and is refused.
+LOCK_ACCOUNT = "SELECT password_hash FROM accounts WHERE id = %s FOR NO KEY UPDATE"
+# Ending every session of an account: run both, after LOCK_ACCOUNT (or another lock on the account row). The
+# first returns the sessions whose access tokens may still be live (`Sessions.live_s`, second parameter).
+END_ALL_SESSIONS = (
+    "UPDATE sessions SET ended_at = now() WHERE account_id = %s AND ended_at IS NULL "
+    "RETURNING id, last_used_at > now() - make_interval(secs => %s)"
+)
+REVOKE_ALL = "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL"
+# did the session issue a token within the access-token lifetime (some may still be live)?
+_RECENT = "last_used_at > now() - make_interval(secs => %(live_s)s)"
+_REVOKE_SESSIONS = (
+    "UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = ANY(%s) AND revoked_at IS NULL"
+)
+_INSERT_REFRESH = (
+    "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) VALUES (%s, %s, %s, %s)"
+)
 
 
 class Rotation(StrEnum):
@@ -141,149 +156,205 @@ class RotationResult:
     signed: tuple[str, str] | None = None  # ROTATED: what `sign` returned (the new refresh and access tokens)
 
 
-# Taken first by every transaction that rotates a refresh token or ends sessions: they run one at a time per
-# account. Without it a revoke-all (logout everywhere, password reset) running while a rotation holds the old
-# token's row would wait, then skip that row (already revoked) and never see the new token the rotation
-# inserted (READ COMMITTED): the new token would outlive the revoke-all. NO KEY UPDATE: it does not block the
-# key-share locks of inserts that reference the account (a login's session).
-LOCK_ACCOUNT = "SELECT 1 FROM accounts WHERE id = %s FOR NO KEY UPDATE"
-# Ending every session of an account: run both, after LOCK_ACCOUNT (or another lock on the account row).
-END_ALL_SESSIONS = "UPDATE sessions SET ended_at = now() WHERE account_id = %s AND ended_at IS NULL"
-REVOKE_ALL = "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = %s AND revoked_at IS NULL"
-_END_SESSION = "UPDATE sessions SET ended_at = now() WHERE id = %s AND account_id = %s AND ended_at IS NULL"
-_REVOKE_SESSION = "UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = %s AND revoked_at IS NULL"
+class Sessions:
+    """Sessions and refresh tokens of accounts: every change that ends sessions writes their revocations
+    through `revoke` before it commits. `live_s` is how long an access token may live (the longest any
+    process issues), so sessions idle longer have none left to revoke."""
 
+    def __init__(self, pool: Any, revoke: Revoke, live_s: int) -> None:
+        self.pool = pool
+        self.revoke = revoke
+        self.live_s = live_s
 
-async def rotate_refresh(
-    pool: Any,
-    jti: str,
-    account_id: int,
-    new_jti: str,
-    new_expires_at: int,
-    sign: Callable[[str], tuple[str, str]] | None = None,
-) -> RotationResult:
-    """Atomically retire `jti` and store `new_jti` in the same session; `sign(session_id)` (called before
-    the commit) makes the tokens that go with it. INVALID when `jti` is unknown, expired or revoked;
-    REUSED when it was already rotated (used before) while its session lives on: a reused refresh token has
-    leaked, so that session ends (its refresh tokens here; the caller ends its access tokens). Replaying it
-    again is then merely INVALID: a thief cannot end the owner's later sessions over and over with it.
-    Serialized per account with the other session changes (`LOCK_ACCOUNT`)."""
-    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-        await cur.execute(LOCK_ACCOUNT, (account_id,))
+    async def _end(self, cur: Any, account_id: int, where: str, params: dict[str, Any]) -> list[str]:
+        """End the live sessions `where` names (SQL over `sessions`), revoke their refresh tokens and, before
+        the commit, the access tokens of those recently used; returns their ids."""
         await cur.execute(
-            "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = %s "
-            "WHERE jti = %s AND account_id = %s AND revoked_at IS NULL AND expires_at > now() "
-            "RETURNING session_id",
-            (new_jti, jti, account_id),
+            f"UPDATE sessions SET ended_at = now() WHERE ended_at IS NULL AND {where} "
+            f"RETURNING id, {_RECENT}",
+            {**params, "live_s": self.live_s},
         )
-        row = await cur.fetchone()
-        if row is None:
-            await cur.execute(
-                "SELECT t.session_id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id "
-                "WHERE t.jti = %s AND t.account_id = %s AND t.replaced_by IS NOT NULL AND s.ended_at IS NULL",
-                (jti, account_id),
-            )
-            reused = await cur.fetchone()
-            if reused is None:
-                return RotationResult(Rotation.INVALID)
-            await cur.execute(_END_SESSION, (reused[0], account_id))
-            await cur.execute(_REVOKE_SESSION, (reused[0],))
-            return RotationResult(Rotation.REUSED, reused[0])
-        session_id = str(row[0])
-        await cur.execute(
-            "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) VALUES (%s, %s, %s, %s)",
-            (new_jti, account_id, session_id, datetime.fromtimestamp(new_expires_at, tz=UTC)),
-        )
-        await cur.execute("UPDATE sessions SET last_used_at = now() WHERE id = %s", (session_id,))
-        signed = sign(session_id) if sign is not None else None
-    return RotationResult(Rotation.ROTATED, session_id, signed)
-
-
-async def end_session_of_token(pool: Any, account_id: int, jti: str) -> str | None:
-    """End the session of refresh token `jti` (a logout on one device); returns its id, None when the token
-    is unknown or its session already ended."""
-    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-        await cur.execute(LOCK_ACCOUNT, (account_id,))
-        await cur.execute(
-            "SELECT session_id FROM refresh_tokens WHERE jti = %s AND account_id = %s", (jti, account_id)
-        )
-        row = await cur.fetchone()
-        if row is None:
-            return None
-        return await _end_session(cur, account_id, str(row[0]))
-
-
-async def end_session(pool: Any, account_id: int, session_id: str) -> str | None:
-    """End one session of the account; its id, or None when it is not a live session of this account."""
-    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-        await cur.execute(LOCK_ACCOUNT, (account_id,))
-        return await _end_session(cur, account_id, session_id)
-
-
-async def _end_session(cur: Any, account_id: int, session_id: str) -> str | None:
-    await cur.execute(_END_SESSION, (session_id, account_id))
-    if not cur.rowcount:
-        return None
-    await cur.execute(_REVOKE_SESSION, (session_id,))
-    return session_id
-
-
-async def end_all_sessions(pool: Any, account_id: int) -> int:
-    """End every session of the account (logout everywhere); returns how many were live."""
-    async with pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-        await cur.execute(LOCK_ACCOUNT, (account_id,))
-        await cur.execute(END_ALL_SESSIONS, (account_id,))
-        ended = int(cur.rowcount or 0)
-        await cur.execute(REVOKE_ALL, (account_id,))
+        rows = await cur.fetchall()
+        ended = [str(r[0]) for r in rows]
+        if ended:
+            await cur.execute(_REVOKE_SESSIONS, (ended,))
+            recent = [str(r[0]) for r in rows if r[1]]
+            if recent:
+                await self.revoke(account_id, recent)
         return ended
 
+    async def start(
+        self,
+        session_id: str,
+        account_id: int,
+        password_hash: str,
+        jti: str,
+        expires_at: int,
+        user_agent: str,
+        ip: str,
+    ) -> bool:
+        """Store a login: its session and the session's first refresh token, in one transaction; False (and
+        nothing stored) when the account's password is no longer `password_hash` (a reset since it was
+        checked). Beyond `MAX_LIVE_SESSIONS` the least recently used sessions end."""
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute(LOCK_ACCOUNT, (account_id,))
+            row = await cur.fetchone()
+            if row is None or row[0] != password_hash:
+                return False
+            await cur.execute(
+                "INSERT INTO sessions (id, account_id, user_agent, ip) VALUES (%s, %s, %s, %s)",
+                (session_id, account_id, user_agent[:USER_AGENT_MAX], ip[:IP_MAX]),
+            )
+            await cur.execute(
+                _INSERT_REFRESH,
+                (jti, account_id, session_id, datetime.fromtimestamp(expires_at, tz=UTC)),
+            )
+            await self._end(
+                cur,
+                account_id,
+                "id IN (SELECT id FROM sessions WHERE account_id = %(account)s AND ended_at IS NULL "
+                "ORDER BY last_used_at DESC, id OFFSET %(keep)s)",
+                {"account": account_id, "keep": MAX_LIVE_SESSIONS},
+            )
+        return True
 
-async def live_sessions(pool: Any, account_id: int, limit: int) -> list[SessionRow]:
-    """The account's live sessions (not ended, holding an unexpired refresh token), most recently used
-    first."""
-    async with pool.connection() as conn, conn.cursor() as cur:
-        await cur.execute(
-            "SELECT s.id, s.created_at, s.last_used_at, s.user_agent, s.ip FROM sessions s "
-            "WHERE s.account_id = %s AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t "
-            "WHERE t.session_id = s.id AND t.revoked_at IS NULL AND t.expires_at > now()) "
-            "ORDER BY s.last_used_at DESC, s.id LIMIT %s",
-            (account_id, limit),
+    async def rotate(
+        self,
+        jti: str,
+        account_id: int,
+        new_jti: str,
+        new_expires_at: int,
+        sign: Callable[[str], tuple[str, str]] | None = None,
+    ) -> RotationResult:
+        """Atomically retire `jti` and store `new_jti` in the same session; `sign(session_id)` (called before
+        the commit) makes the tokens that go with it. INVALID when `jti` is unknown, expired or revoked;
+        REUSED when it was already rotated (used before) while its session lives on: a reused refresh token
+        has leaked, so that session ends (its refresh and access tokens). Replaying it again is then merely
+        INVALID: a thief cannot end the owner's later sessions over and over with it."""
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute(LOCK_ACCOUNT, (account_id,))
+            await cur.execute(
+                "UPDATE refresh_tokens SET revoked_at = now(), replaced_by = %s "
+                "WHERE jti = %s AND account_id = %s AND revoked_at IS NULL AND expires_at > now() "
+                "RETURNING session_id",
+                (new_jti, jti, account_id),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                ended = await self._end(
+                    cur,
+                    account_id,
+                    "id = (SELECT session_id FROM refresh_tokens WHERE jti = %(jti)s "
+                    "AND account_id = %(account)s AND replaced_by IS NOT NULL)",
+                    {"jti": jti, "account": account_id},
+                )
+                if not ended:
+                    return RotationResult(Rotation.INVALID)
+                return RotationResult(Rotation.REUSED, ended[0])
+            session_id = str(row[0])
+            await cur.execute(
+                _INSERT_REFRESH,
+                (new_jti, account_id, session_id, datetime.fromtimestamp(new_expires_at, tz=UTC)),
+            )
+            await cur.execute("UPDATE sessions SET last_used_at = now() WHERE id = %s", (session_id,))
+            signed = sign(session_id) if sign is not None else None
+        return RotationResult(Rotation.ROTATED, session_id, signed)
+
+    async def end_of_token(self, account_id: int, jti: str) -> str | None:
+        """End the session of refresh token `jti` (a logout on one device); its id, None when the token is
+        unknown or its session already ended."""
+        ended = await self._locked(
+            account_id,
+            "id = (SELECT session_id FROM refresh_tokens WHERE jti = %(jti)s AND account_id = %(account)s)",
+            {"jti": jti, "account": account_id},
         )
-        return [SessionRow(*row) for row in await cur.fetchall()]
+        return ended[0] if ended else None
 
-
-KNOWN_ADDRESS_DAYS = 30
-
-
-async def known_address(pool: Any, email: str, ip: str) -> bool:
-    """Did the account of `email` sign in from this address, in a session used within the last
-    `KNOWN_ADDRESS_DAYS` days?"""
-    async with pool.connection() as conn, conn.cursor() as cur:
-        await cur.execute(
-            "SELECT 1 FROM sessions s JOIN accounts a ON a.id = s.account_id "
-            "WHERE a.email = %s AND s.ip = %s "
-            "AND coalesce(s.ended_at, s.last_used_at) > now() - make_interval(days => %s) LIMIT 1",
-            (normalize_email(email), ip[:IP_MAX], KNOWN_ADDRESS_DAYS),
+    async def end(self, account_id: int, session_id: str) -> str | None:
+        """End one session of the account; its id, or None when it is not a live session of this account."""
+        ended = await self._locked(
+            account_id, "id = %(id)s AND account_id = %(account)s", {"id": session_id, "account": account_id}
         )
-        return await cur.fetchone() is not None
+        return ended[0] if ended else None
+
+    async def end_others(self, account_id: int, keep: str) -> list[str]:
+        """End every session of the account but `keep` (log out all other devices); their ids."""
+        where = "account_id = %(account)s AND id <> %(keep)s"
+        return await self._locked(account_id, where, {"account": account_id, "keep": keep})
+
+    async def end_all(self, account_id: int) -> list[str]:
+        """End every session of the account (logout everywhere, an admin's); their ids. The caller also
+        revokes the account's access tokens issued until now (those of no session included)."""
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute(LOCK_ACCOUNT, (account_id,))
+            ended = await self._end(cur, account_id, "account_id = %(account)s", {"account": account_id})
+            await cur.execute(REVOKE_ALL, (account_id,))
+            return ended
+
+    async def _locked(self, account_id: int, where: str, params: dict[str, Any]) -> list[str]:
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute(LOCK_ACCOUNT, (account_id,))
+            return await self._end(cur, account_id, where, params)
+
+    async def live(self, account_id: int, limit: int) -> list[SessionRow]:
+        """The account's live sessions (not ended, holding an unexpired refresh token), most recently used
+        first."""
+        async with self.pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(
+                "SELECT s.id, s.created_at, s.last_used_at, s.user_agent, s.ip FROM sessions s "
+                "WHERE s.account_id = %s AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t "
+                "WHERE t.session_id = s.id AND t.revoked_at IS NULL AND t.expires_at > now()) "
+                "ORDER BY s.last_used_at DESC, s.id LIMIT %s",
+                (account_id, limit),
+            )
+            return [SessionRow(*row) for row in await cur.fetchall()]
+
+    async def known_address(self, email: str, ip: str) -> bool:
+        """Is the account of `email` signed in from this address now (a live session started from it)?
+        Ended sessions do not count: after a password reset or a logout everywhere, an address a thief
+        signed in from is no longer trusted."""
+        async with self.pool.connection() as conn, conn.cursor() as cur:
+            await cur.execute(
+                "SELECT 1 FROM sessions s JOIN accounts a ON a.id = s.account_id "
+                "WHERE a.email = %s AND s.ip = %s AND s.ended_at IS NULL AND EXISTS (SELECT 1 "
+                "FROM refresh_tokens t WHERE t.session_id = s.id AND t.revoked_at IS NULL "
+                "AND t.expires_at > now()) LIMIT 1",
+                (normalize_email(email), ip[:IP_MAX]),
+            )
+            return await cur.fetchone() is not None
 
 
 # Housekeeping (`workers.jobs.purge_sessions_job`, hourly): a refresh token past its expiry is refused by its
 # signature check before any lookup, so its row serves nothing after a day's margin; a session is kept
-# `KNOWN_ADDRESS_DAYS` after it ended or was last used (the login limit's known addresses), then deleted.
-PURGE_REFRESH_TOKENS = "DELETE FROM refresh_tokens WHERE expires_at < now() - interval '1 day'"
+# `KEEP_SESSIONS_DAYS` after it ended or was last used (an account's recent sign-ins), then deleted. Batches
+# of `PURGE_BATCH` rows, each its own transaction, so a large backlog neither holds locks long nor times out.
+KEEP_SESSIONS_DAYS = 30
+PURGE_BATCH = 10_000
+PURGE_REFRESH_TOKENS = """
+DELETE FROM refresh_tokens WHERE jti IN (
+    SELECT jti FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT %s)
+"""
 PURGE_SESSIONS = """
-DELETE FROM sessions s
- WHERE coalesce(s.ended_at, s.last_used_at) < now() - make_interval(days => %s)
-   AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id AND t.expires_at > now())
+DELETE FROM sessions WHERE id IN (
+    SELECT s.id FROM sessions s
+     WHERE coalesce(s.ended_at, s.last_used_at) < now() - make_interval(days => %s)
+       AND NOT EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.session_id = s.id AND t.expires_at > now())
+     LIMIT %s)
 """
 
 
-def purge_sessions(conn: Any) -> tuple[int, int]:
-    """Delete what `PURGE_REFRESH_TOKENS` and `PURGE_SESSIONS` name (a psycopg connection); returns (refresh
-    tokens, sessions) deleted."""
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute(PURGE_REFRESH_TOKENS)
-        tokens = int(cur.rowcount or 0)
-        cur.execute(PURGE_SESSIONS, (KNOWN_ADDRESS_DAYS,))
-        return tokens, int(cur.rowcount or 0)
+def purge_sessions(conn: Any, batch: int = PURGE_BATCH) -> tuple[int, int]:
+    """Delete what `PURGE_REFRESH_TOKENS` and `PURGE_SESSIONS` name (a psycopg connection), `batch` rows a
+    transaction; returns (refresh tokens, sessions) deleted."""
+    totals = [0, 0]
+    for n, (sql, params) in enumerate(
+        [(PURGE_REFRESH_TOKENS, (batch,)), (PURGE_SESSIONS, (KEEP_SESSIONS_DAYS, batch))]
+    ):
+        while True:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(sql, params)
+                deleted = int(cur.rowcount or 0)
+            totals[n] += deleted
+            if deleted < batch:
+                break
+    return totals[0], totals[1]

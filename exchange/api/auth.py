@@ -6,7 +6,7 @@
   `tokens.revocations` is this process's view).
 - Refresh token: the same claims with `"typ": "refresh"`; its `jti` is stored in PostgreSQL
   `refresh_tokens` with its session and every use rotates it (the old one stops working; a reused rotated
-  token ends its session, see `exchange.api.accounts.rotate_refresh`).
+  token ends its session, see `exchange.api.accounts.Sessions.rotate`).
 
 The WebSocket (`exchange.api.ws`) authenticates with `app.state.tokens.decode_access_claims(token)`.
 `provide_account_id` is the Litestar dependency for `Authorization: Bearer <access token>`.

@@ -10,12 +10,13 @@ from typing import Any
 from litestar import Request
 from litestar.connection import ASGIConnection
 
-from exchange.api.accounts import AccountCache
+from exchange.api import revocation
+from exchange.api.accounts import AccountCache, Sessions
 from exchange.api.auth import TokenService
 from exchange.api.convert import MarketCache
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.ratelimit import RateLimiter
-from exchange.api.settings import Settings
+from exchange.api.settings import MAX_ACCESS_TTL_S, Settings
 
 
 @dataclass
@@ -34,6 +35,13 @@ class Services:
         if self.pool is None:
             raise ApiError(ErrorCode.UNAVAILABLE, "no database configured")
         return self.pool
+
+    def sessions(self) -> Sessions:
+        """Login sessions in PostgreSQL; ending one writes its revocation to Redis before it commits."""
+        return Sessions(self.require_pool(), self._revoke_sessions, MAX_ACCESS_TTL_S + 60)
+
+    async def _revoke_sessions(self, account_id: int, sids: list[str]) -> None:
+        await revocation.revoke_sessions(self.redis, self.tokens.revocations, account_id, sids)
 
 
 def services(request: Request[Any, Any, Any]) -> Services:

@@ -41,6 +41,7 @@ STREAM = "auth:revoked"
 POLL_S = 1.0
 READ_COUNT = 1000  # entries per XRANGE while catching up
 TRIM_MARGIN_MS = 60_000  # entries are kept this long past the access-token lifetime
+XREAD_GRACE_S = 5.0  # a blocking read not answered this long after its BLOCK ran out: the connection is dead
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +140,19 @@ async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaim
     await _write(redis, revocations, fields, time.time())
 
 
-async def revoke_session(redis: Any, revocations: Revocations, account_id: int, sid: str) -> None:
-    """End every access token of login session `sid` in every process (the session has ended: it issues no
-    more, so the entry lasts as long as the longest-lived token it may have issued)."""
+async def revoke_sessions(redis: Any, revocations: Revocations, account_id: int, sids: list[str]) -> None:
+    """End every access token of the login sessions `sids` in every process (they have ended: they issue no
+    more, so each entry lasts as long as the longest-lived token they may have issued)."""
     now_s = time.time()
-    fields = {"account": str(account_id), "sid": sid, "exp": str(int(now_s) + revocations.access_ttl_s + 1)}
-    await _write(redis, revocations, fields, now_s)
+    exp = str(int(now_s) + revocations.access_ttl_s + 1)
+    keep_from = max(0, int(now_s * 1000) - revocations.access_ttl_s * 1000 - TRIM_MARGIN_MS)
+    entries = [{"account": str(account_id), "sid": sid, "exp": exp} for sid in sids]
+    for fields in entries:  # here at once, before the write (see `_write`)
+        revocations.apply(fields)
+    async with redis.pipeline(transaction=False) as pipe:
+        for fields in entries:
+            pipe.xadd(STREAM, fields, minid=keep_from, approximate=False)
+        await pipe.execute()
 
 
 async def revoke_account(redis: Any, revocations: Revocations, account_id: int, now_s: float) -> None:
@@ -153,11 +161,24 @@ async def revoke_account(redis: Any, revocations: Revocations, account_id: int, 
     await _write(redis, revocations, fields, now_s)
 
 
-def revoke_account_sync(redis: Any, access_ttl_s: int, account_id: int, now_s: float) -> None:
-    """`revoke_account` for a synchronous client and no local view (the `exchange user` command)."""
-    keep_from = int(now_s * 1000) - access_ttl_s * 1000 - TRIM_MARGIN_MS
-    fields = {"account": str(account_id), "before": str(int(now_s * 1000))}
-    redis.xadd(STREAM, fields, minid=max(0, keep_from), approximate=False)
+def revoke_account_sync(
+    redis: Any, access_ttl_s: int, account_id: int, now_s: float, sids: list[str] | None = None
+) -> None:
+    """`revoke_account` (and the session entries of `revoke_sessions` for `sids`) for a synchronous client and
+    no local view (the `exchange user` command)."""
+    keep_from = max(0, int(now_s * 1000) - access_ttl_s * 1000 - TRIM_MARGIN_MS)
+    exp = str(int(now_s) + access_ttl_s + 1)
+    with redis.pipeline(transaction=False) as pipe:
+        for sid in sids or []:
+            pipe.xadd(
+                STREAM,
+                {"account": str(account_id), "sid": sid, "exp": exp},
+                minid=keep_from,
+                approximate=False,
+            )
+        fields = {"account": str(account_id), "before": str(int(now_s * 1000))}
+        pipe.xadd(STREAM, fields, minid=keep_from, approximate=False)
+        pipe.execute()
 
 
 async def read_new(redis: Any, revocations: Revocations) -> int:
@@ -186,10 +207,14 @@ def _text(value: Any) -> str:
 async def follow(redis: Any, revocations: Revocations, poll_s: float | None = None) -> None:
     """Keep `revocations` up to date with the stream until cancelled: read what is new, then wait for the next
     entry with a blocking XREAD (at most `poll_s`, default `POLL_S`), which returns the moment another process
-    adds one, so a logout reaches every process at once. A Redis outage is retried every `poll_s` (what was
-    written meanwhile is read then, from `last_id`); any other failure is logged and retried too, so the
-    task never ends while the process serves."""
+    adds one, so a logout reaches every process at once. Forgetting expired entries (`prune`, linear in the
+    entries) runs at most once per `poll_s`, however fast entries arrive. The XREAD has a client-side
+    deadline too: a connection that went silent (half-open TCP) is dropped and retried, not waited on
+    forever. A Redis outage is retried every `poll_s` (what was written meanwhile is read then, from
+    `last_id`); any other failure is logged and retried too, so the task never ends while the process
+    serves."""
     failing = False
+    pruned_at = 0.0
     while True:
         wait_s = POLL_S if poll_s is None else poll_s
         try:
@@ -197,23 +222,26 @@ async def follow(redis: Any, revocations: Revocations, poll_s: float | None = No
             if failing:
                 log.info("reading %s again", STREAM)
             failing = False
-            revocations.prune(time.time())
+            if time.monotonic() - pruned_at >= wait_s:
+                revocations.prune(time.time())
+                pruned_at = time.monotonic()
             # the entry itself is read by the next `read_new` (paged, from `last_id`); this only waits for it
             options = {NEVER_DECODE: True}
             block_ms = max(1, int(wait_s * 1000))
-            last = revocations.last_id
-            await redis.execute_command(
-                "XREAD", "COUNT", 1, "BLOCK", block_ms, "STREAMS", STREAM, last, **options
+            xread = redis.execute_command(
+                "XREAD", "COUNT", 1, "BLOCK", block_ms, "STREAMS", STREAM, revocations.last_id, **options
             )
+            await asyncio.wait_for(xread, timeout=wait_s + XREAD_GRACE_S)
             continue
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError, TimeoutError) as exc:
             if not failing:
-                log.warning("cannot read %s (%s); retrying every %.0f s", STREAM, exc, wait_s)
+                log.warning("cannot read %s (%r); retrying every %.0f s", STREAM, exc, wait_s)
             failing = True
         except Exception:
             log.exception("reading %s failed; retrying in %.0f s", STREAM, wait_s)
             failing = True
         revocations.prune(time.time())
+        pruned_at = time.monotonic()
         await asyncio.sleep(wait_s)
 
 

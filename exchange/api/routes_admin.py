@@ -102,9 +102,9 @@ class AdminController(Controller):
         pool = svc.require_pool()
         if await accounts.account_by_id(pool, account_id) is None:
             raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {account_id}")
-        ended = await accounts.end_all_sessions(pool, account_id)
+        ended = await svc.sessions().end_all(account_id)
         await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
-        return SessionsEnded(account_id=account_id, sessions_ended=ended)
+        return SessionsEnded(account_id=account_id, sessions_ended=len(ended))
 
     @post(
         "/markets/{symbol:str}/status",

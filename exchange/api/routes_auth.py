@@ -36,6 +36,7 @@ from exchange.api.schemas import (
     LogoutRequest,
     RefreshRequest,
     Session,
+    SessionsEnded,
     TokenPair,
 )
 from exchange.engine.errors import InvalidAmount
@@ -173,9 +174,9 @@ class AuthController(Controller):
         try:
             await svc.limiter.hit("login_email_all", email, limits.login_email_all)
         except ApiError:
-            # the email is being guessed from many addresses: its owner still gets in from an address it
-            # signed in from before (still bounded by `login_email` there), so the guessing locks no one out
-            if not await accounts.known_address(svc.require_pool(), email, ip):
+            # the email is being guessed from many addresses: its owner still gets in from an address it is
+            # signed in from (a live session; still bounded by `login_email` there): no one is locked out
+            if not await svc.sessions().known_address(email, ip):
                 raise
         row = await accounts.account_by_email(svc.require_pool(), data.email)
         if not await verify_password(row.password_hash if row else None, data.password) or row is None:
@@ -183,9 +184,16 @@ class AuthController(Controller):
         sid = new_session_id()
         refresh, claims = svc.tokens.issue_refresh(row.id, sid)
         user_agent = request.headers.get("user-agent", "")
-        await accounts.start_session(
-            svc.require_pool(), sid, row.id, claims.jti, claims.expires_at, user_agent, client_ip(request)
-        )
+        sessions = svc.sessions()
+        if not await sessions.start(
+            sid, row.id, row.password_hash, claims.jti, claims.expires_at, user_agent, ip
+        ):
+            # the password was reset while this login checked the old one
+            raise ApiError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
+        if data.refresh_cookie:
+            # this browser's previous login (its cookie is being replaced): it ends rather than lingering on,
+            # unreachable, for the refresh token's lifetime
+            await _end_cookie_session(svc, request)
         access = svc.tokens.issue_access(row.id, sid)
         return _tokens(request, svc, row.id, refresh, cookie=data.refresh_cookie, access=access)
 
@@ -218,14 +226,8 @@ class AuthController(Controller):
             refresh = svc.tokens.issue_refresh(account_id, sid, jti=new_jti, exp=new_expires_at)[0]
             return refresh, svc.tokens.issue_access(account_id, sid)
 
-        rotation = await accounts.rotate_refresh(
-            svc.require_pool(), claims.jti, account_id, new_jti, new_expires_at, sign
-        )
-        if rotation.outcome is accounts.Rotation.REUSED and rotation.session_id is not None:
-            # it leaked: that session's access tokens end too (the thief's fresh one included)
-            await revocation.revoke_session(
-                svc.redis, svc.tokens.revocations, account_id, rotation.session_id
-            )
+        # a reuse (it leaked) ends that session, its access tokens too (the thief's fresh one included)
+        rotation = await svc.sessions().rotate(claims.jti, account_id, new_jti, new_expires_at, sign)
         if rotation.signed is None:
             raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token revoked or already used")
         new_refresh, access = rotation.signed
@@ -248,20 +250,12 @@ class AuthController(Controller):
         at once, REST and WebSocket, in every API process. No body at all counts as `{}`."""
         svc = services(request)
         await svc.limiter.hit("logout_ip", client_ip(request), svc.settings.rate_limits.logout_ip)
-        pool = svc.require_pool()
         bearer = _bearer_or_none(request)
         if data.refresh_token is not None:
             await _end_session_of(svc, svc.tokens.decode_refresh(data.refresh_token))
             await _end_access_tokens(svc, data.access_token, bearer)
             return Response(None, status_code=204)
-        cookie = _cookie_token(request, svc)
-        if cookie is not None:
-            try:
-                claims = svc.tokens.decode_refresh(cookie)
-            except ApiError:  # expired or garbled: clearing it is all there is to do
-                pass
-            else:
-                await _end_session_of(svc, claims)
+        if await _end_cookie_session(svc, request):
             await _end_access_tokens(svc, data.access_token, bearer)
             return Response(None, status_code=204, cookies=[_refresh_cookie(request, None, 0)])
         if bearer is None and data.access_token is not None:  # no session to end but this token's
@@ -269,7 +263,7 @@ class AuthController(Controller):
             await revocation.revoke_token(svc.redis, svc.tokens.revocations, access)
             return Response(None, status_code=204)
         account_id = await provide_account_id(request)
-        await accounts.end_all_sessions(pool, account_id)
+        await svc.sessions().end_all(account_id)
         await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
         await _end_access_tokens(svc, data.access_token)  # (another account's token, were it one)
         return Response(None, status_code=204)
@@ -277,9 +271,21 @@ class AuthController(Controller):
 
 async def _end_session_of(svc: Services, claims: RefreshClaims) -> None:
     """End the login session of a refresh token: its refresh tokens and every access token it issued."""
-    sid = await accounts.end_session_of_token(svc.require_pool(), claims.account_id, claims.jti)
-    if sid is not None:
-        await revocation.revoke_session(svc.redis, svc.tokens.revocations, claims.account_id, sid)
+    await svc.sessions().end_of_token(claims.account_id, claims.jti)
+
+
+async def _end_cookie_session(svc: Services, request: Request[Any, Any, Any]) -> bool:
+    """End the session of the refresh cookie's token, if the request carries the cookie (checked
+    `_same_site`); an expired or garbled one ends nothing. Whether there was a cookie."""
+    cookie = _cookie_token(request, svc)
+    if cookie is None:
+        return False
+    try:
+        claims = svc.tokens.decode_refresh(cookie)
+    except ApiError:  # expired or garbled: clearing it is all there is to do
+        return True
+    await _end_session_of(svc, claims)
+    return True
 
 
 def _bearer_or_none(request: Request[Any, Any, Any]) -> str | None:
@@ -334,7 +340,7 @@ class SessionsController(Controller):
         refreshed its tokens, its browser's User-Agent and address at login, and which one is asking."""
         svc = services(request)
         await limit_read(request, access.account_id)
-        rows = await accounts.live_sessions(svc.require_pool(), access.account_id, MAX_SESSIONS_LISTED)
+        rows = await svc.sessions().live(access.account_id, MAX_SESSIONS_LISTED)
         return [
             Session(
                 id=row.id,
@@ -359,10 +365,22 @@ class SessionsController(Controller):
         this account."""
         svc = services(request)
         await svc.limiter.hit("logout_ip", client_ip(request), svc.settings.rate_limits.logout_ip)
-        ended = await accounts.end_session(svc.require_pool(), access.account_id, session_id)
-        if ended is None:
+        if await svc.sessions().end(access.account_id, session_id) is None:
             raise ApiError(ErrorCode.NOT_FOUND, "no such session")
-        await revocation.revoke_session(svc.redis, svc.tokens.revocations, access.account_id, ended)
+
+    @delete("/", operation_id="endOtherSessions", status_code=200, responses=errors(401, 429))
+    async def end_other_sessions(
+        self, request: Request[Any, Any, Any], access: NamedDependency[AccessClaims]
+    ) -> SessionsEnded:
+        """Log out every other device: every session of the account but the asking token's own ends (its
+        refresh and access tokens), in one step whatever their number. 401 `INVALID_TOKEN` for a token of
+        no session (issued before sessions existed): log in again first."""
+        svc = services(request)
+        await svc.limiter.hit("logout_ip", client_ip(request), svc.settings.rate_limits.logout_ip)
+        if not access.sid:
+            raise ApiError(ErrorCode.INVALID_TOKEN, "this token belongs to no session: log in again")
+        ended = await svc.sessions().end_others(access.account_id, access.sid)
+        return SessionsEnded(account_id=access.account_id, sessions_ended=len(ended))
 
 
 def _ms(at: datetime) -> int:

@@ -45,8 +45,8 @@ class RateLimits:
     wrong guesses do not lock the account's owner out)."""
     login_email_all: RateLimit = RateLimit(100, 60)
     """EXCHANGE_RATE_LOGIN_EMAIL_ALL (per minute): login attempts per email from all client IPs together
-    (guessing from many addresses). Once spent, an address the account signed in from (a session used in
-    the last 30 days) still gets through, so the guessing locks no owner out."""
+    (guessing from many addresses). Once spent, an address the account is signed in from (a live session
+    started there) still gets through, so the guessing locks no owner out."""
     login_ip: RateLimit = RateLimit(60, 60)
     """EXCHANGE_RATE_LOGIN_IP (per minute): login attempts per client IP."""
     register_ip: RateLimit = RateLimit(30, 60)

@@ -51,14 +51,15 @@ def _database_url(args: argparse.Namespace) -> str | None:
     return stack_urls(Path(args.data_dir) if args.data_dir else None)[1]
 
 
-def end_access_tokens(args: argparse.Namespace, account_id: int) -> str | None:
-    """Revoke the account's access tokens issued until now; None when done, else why not."""
+def end_access_tokens(args: argparse.Namespace, account_id: int, sids: list[str]) -> str | None:
+    """Revoke the account's access tokens issued until now, and those of its sessions `sids` (which does not
+    depend on the clocks of the processes that issued them); None when done, else why not."""
     redis_url = stack_urls(Path(args.data_dir) if args.data_dir else None)[0]
     if not redis_url:
         return "no Redis known (EXCHANGE_REDIS_URL or a running stack)"
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     try:
-        revoke_account_sync(client, MAX_ACCESS_TTL_S, account_id, time.time())
+        revoke_account_sync(client, MAX_ACCESS_TTL_S, account_id, time.time(), sids)
     except (RedisError, OSError) as exc:
         return f"Redis unreachable ({exc})"
     finally:
@@ -76,8 +77,9 @@ def create_user(
 
 def save_user(
     database_url: str, email: str, password: str, admin: bool = False, update: bool = False
-) -> tuple[int, bool, bool]:
-    """`create_user`, returning (id, created: False when `update` reset an existing account, is_admin)."""
+) -> tuple[int, bool, bool, list[str]]:
+    """`create_user`, returning (id, created: False when `update` reset an existing account, is_admin, the
+    ended sessions whose access tokens may still be live)."""
     email = normalize_email(email)
     if "@" not in email or len(email) > 254:
         raise ValueError(f"not an email address: {email!r}")
@@ -87,6 +89,7 @@ def save_user(
     if problem:
         raise ValueError(problem)
     password_hash = hash_password_sync(password)
+    sids: list[str] = []
     with psycopg.connect(database_url) as conn, conn.cursor() as cur:
         if update:
             cur.execute(
@@ -105,11 +108,12 @@ def save_user(
         if row is not None and not row[1]:  # a reset password ends every session of the old one
             # the upsert above holds the account row's lock (as exchange.api.accounts.LOCK_ACCOUNT would): a
             # refresh rotation in progress commits first, and this revoke-all then sees the token it inserted
-            cur.execute(END_ALL_SESSIONS, (row[0],))
+            cur.execute(END_ALL_SESSIONS, (row[0], MAX_ACCESS_TTL_S + 60))
+            sids = [str(sid) for sid, recent in cur.fetchall() if recent]
             cur.execute(REVOKE_ALL, (row[0],))
     if row is None:
         raise ValueError(f"an account with email {email} exists (use --update to reset it)")
-    return int(row[0]), bool(row[1]), bool(row[2])  # xmax = 0: the row was inserted, not updated
+    return int(row[0]), bool(row[1]), bool(row[2]), sids  # xmax = 0: the row was inserted, not updated
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     generated = args.password is None
     password = args.password or secrets.token_urlsafe(15)
     try:
-        account_id, created, is_admin = save_user(url, args.email, password, args.admin, args.update)
+        account_id, created, is_admin, sids = save_user(url, args.email, password, args.admin, args.update)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -131,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     done = "created" if created else "updated (new password)"
     print(f"{done} {role} account {account_id} <{normalize_email(args.email)}>")
     if not created:
-        problem = end_access_tokens(args, account_id)
+        problem = end_access_tokens(args, account_id, sids)
         if problem is not None:
             minutes = MAX_ACCESS_TTL_S // 60
             print(f"warning: {problem}: the old sessions' access tokens end when they expire "

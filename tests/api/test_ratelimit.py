@@ -150,6 +150,7 @@ def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
         "register", "login", "refresh", "logout", "placeOrder", "cancelOrder", "cancelAllOrders",
         "getBook", "estimateMarketOrder", "listMarketTrades", "listCandles",
         "listOrders", "exportOrdersCsv", "listFills", "listPositions", "listSessions", "endSession",
+        "endOtherSessions",
     }  # fmt: skip
 
 

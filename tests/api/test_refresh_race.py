@@ -55,13 +55,21 @@ async def test_a_revoke_all_during_a_rotation_also_revokes_the_token_the_rotatio
             "VALUES ('r2', %s, 's1', now())",
             (account,),
         )
-        rotation = asyncio.create_task(accounts.rotate_refresh(pool, "r1", account, "r2", expires))
+        revoked: list[list[str]] = []
+
+        async def revoke(account_id: int, sids: list[str]) -> None:
+            revoked.append(sids)
+
+        sessions = accounts.Sessions(pool, revoke, 960)
+        rotation = asyncio.create_task(sessions.rotate("r1", account, "r2", expires))
         await _waiting_on_locks(pg_url, 1)
-        revoke_all = asyncio.create_task(accounts.end_all_sessions(pool, account))
+        revoke_all = asyncio.create_task(sessions.end_all(account))
         await _waiting_on_locks(pg_url, 2)
         blocker.rollback()  # the rotation inserts r2 and commits; then the revoke-all runs
         assert (await rotation).outcome is accounts.Rotation.ROTATED
-        await revoke_all
+        assert await revoke_all == ["s1"] and revoked == [
+            ["s1"]
+        ]  # (its access tokens: revoked before commit)
     finally:
         blocker.close()
         await pool.close()

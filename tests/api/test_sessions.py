@@ -15,7 +15,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from exchange.api import routes_auth
+from exchange.api import accounts, routes_auth
 from exchange.api.accounts import purge_sessions
 from exchange.api.app import create_app
 from exchange.api.auth import TokenService
@@ -266,9 +266,9 @@ def test_ending_a_session_closes_its_websocket_and_not_the_other_sessions(settin
 
 
 def test_the_purge_deletes_expired_refresh_tokens_and_long_dead_sessions_only(pg_url: str) -> None:
-    """Deleted: a refresh token expired over a day ago, a session ended 31 days ago, one idle 31 days with no
-    unexpired token. Kept: a token expired an hour ago, a live session's tokens, a session ended 29 days ago
-    (its address still counts as known), an old session that still holds an unexpired token."""
+    """In batches. Deleted: a refresh token expired over a day ago, a session ended 31 days ago, one idle
+    31 days with no unexpired token. Kept: a token expired an hour ago, a live session's tokens, a session
+    ended 29 days ago, an old session that still holds an unexpired token."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
         row = conn.execute(
             "INSERT INTO accounts (email, password_hash) VALUES (%s, 'x') RETURNING id",
@@ -302,7 +302,7 @@ def test_the_purge_deletes_expired_refresh_tokens_and_long_dead_sessions_only(pg
                 f"VALUES (%s, %s, %s, {expires})",
                 (f"{tag}-{jti}", account, f"{tag}-{sid}"),
             )
-        purged = purge_sessions(conn)
+        purged = purge_sessions(conn, batch=1)  # one row a transaction: the batches loop
         left_sessions = {
             r[0].removeprefix(f"{tag}-")
             for r in conn.execute("SELECT id FROM sessions WHERE account_id = %s", (account,)).fetchall()
@@ -347,3 +347,133 @@ async def test_an_address_the_owner_signed_in_from_still_logs_in_while_the_email
         assert await login_from("10.9.0.9", PASSWORD) == 429  # a new address: the ceiling holds
         assert await login_from("10.0.0.1", PASSWORD) == 200  # the owner's: known, let through
         assert await login_from("10.0.0.1", "wrong password") == 401  # (a wrong password is still wrong)
+
+
+async def test_log_out_all_other_devices_ends_every_session_but_the_askers(
+    client: AsyncTestClient[Litestar], alice: User, bob: User, app: Litestar
+) -> None:
+    """DELETE /api/auth/sessions from the laptop ends the other two logins (refresh and access tokens) and
+    keeps the laptop's; bob's session is untouched. A token of no session (issued before sessions) is 401
+    and ends nothing."""
+    tokens: TokenService = app.state.tokens
+    phone, tablet = await _login(client, alice, "phone"), await _login(client, alice, "tablet")
+    r = await client.delete(
+        "/api/auth/sessions", headers={"Authorization": f"Bearer {tokens.issue_access(alice.id)}"}
+    )
+    assert r.status_code == 401 and error_code(r) == "INVALID_TOKEN"
+    assert await status_of(client, phone.access_token) == (True, True)
+
+    r = await client.delete("/api/auth/sessions", headers=alice.headers)
+    assert r.status_code == 200 and r.json() == {"account_id": alice.id, "sessions_ended": 2}
+    for other in (phone, tablet):
+        assert await status_of(client, other.access_token) == (False, False)
+        assert await _refresh(client, other.refresh_token) == 401
+    assert [s["id"] for s in await _sessions(client, alice)] == [_sid(tokens, alice)]
+    assert await status_of(client, bob.access_token) == (True, True)
+
+
+async def test_a_cookie_login_ends_the_session_of_the_cookie_it_replaces(
+    client: AsyncTestClient[Litestar], alice: User, app: Litestar
+) -> None:
+    """A browser that logs in again (another tab, another account) replaces its refresh cookie: the session
+    of the old cookie ends instead of lingering, unreachable, for a week; a body login (a bot) ends
+    nothing."""
+    tokens: TokenService = app.state.tokens
+    first = await client.post(
+        "/api/auth/login", json={"email": alice.email, "password": PASSWORD, "refresh_cookie": True}
+    )
+    old_sid = tokens.decode_access_claims(first.json()["access_token"]).sid
+    second = await client.post(
+        "/api/auth/login", json={"email": alice.email, "password": PASSWORD, "refresh_cookie": True}
+    )
+    new_sid = tokens.decode_access_claims(second.json()["access_token"]).sid
+    listed = {s["id"] for s in await _sessions(client, alice)}
+    assert new_sid in listed and old_sid not in listed and _sid(tokens, alice) in listed
+    assert await status_of(client, first.json()["access_token"]) == (False, False)
+
+
+async def test_a_login_that_checked_a_password_reset_meanwhile_is_refused(
+    client: AsyncTestClient[Litestar], alice: User, app: Litestar, pg_url: str
+) -> None:
+    """The session is stored only if the password is still the one the login verified: a reset that lands
+    between the check and the store wins (no session, no token survives it)."""
+    svc = app.state.services
+    with psycopg.connect(pg_url) as conn:
+        row = conn.execute("SELECT password_hash FROM accounts WHERE id = %s", (alice.id,)).fetchone()
+    assert row is not None
+    sessions = svc.sessions()
+    assert not await sessions.start(
+        "stale-1", alice.id, "not-the-hash", "j-stale-1", int(time.time()) + 60, "", ""
+    )
+    assert await sessions.start("fresh-1", alice.id, row[0], "j-fresh-1", int(time.time()) + 60, "", "")
+    with psycopg.connect(pg_url) as conn:
+        stored = {r[0] for r in conn.execute("SELECT id FROM sessions WHERE account_id = %s", (alice.id,))}
+    assert "fresh-1" in stored and "stale-1" not in stored
+
+
+async def test_a_session_ends_only_together_with_its_revocation(
+    client: AsyncTestClient[Litestar], alice: User, app: Litestar
+) -> None:
+    """The revocation is written before the session's end commits: when it cannot be written, the session
+    stays live (its tokens work everywhere alike) and ending it again succeeds, rather than a 404 for a
+    session ended in the database whose access tokens other processes still accept."""
+    svc = app.state.services
+    phone = await _login(client, alice, "phone")
+    sid = _sid(app.state.tokens, phone)
+
+    async def failing(account_id: int, sids: list[str]) -> None:
+        raise RuntimeError("Redis unreachable")
+
+    broken = accounts.Sessions(svc.require_pool(), failing, 960)
+    with pytest.raises(RuntimeError):
+        await broken.end(alice.id, sid)
+    assert await status_of(client, phone.access_token) == (True, True)
+    assert sid in {s["id"] for s in await _sessions(client, alice)}
+    assert await svc.sessions().end(alice.id, sid) == sid
+    assert await status_of(client, phone.access_token) == (False, False)
+
+
+async def test_an_account_keeps_at_most_its_live_session_cap(
+    client: AsyncTestClient[Litestar], alice: User, app: Litestar, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A login beyond `MAX_LIVE_SESSIONS` ends the least recently used session (refresh and access tokens),
+    so a bot that logs in on every run cannot pile sessions up."""
+    monkeypatch.setattr(accounts, "MAX_LIVE_SESSIONS", 2)
+    second = await _login(client, alice, "second")
+    assert await status_of(client, alice.access_token) == (True, True)
+    third = await _login(client, alice, "third")
+    assert await status_of(client, alice.access_token) == (False, False)  # the oldest: ended
+    assert await _refresh(client, alice.refresh_token) == 401
+    tokens: TokenService = app.state.tokens
+    assert {s["id"] for s in await _sessions(client, third)} == {_sid(tokens, second), _sid(tokens, third)}
+
+
+async def test_an_ended_sessions_address_no_longer_passes_the_email_ceiling(
+    redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a live session makes an address known: after a logout everywhere (or a password reset), an address
+    a thief signed in from is held to the email's all-address ceiling like any other."""
+    monkeypatch.setattr(routes_auth, "client_ip", lambda req: req.headers.get("x-test-ip", "testclient"))
+    seed(redis_url)
+    limits = RateLimits(
+        login_email=RateLimit(100, 60),
+        login_email_all=RateLimit(2, 60),
+        login_ip=RateLimit(1000, 60),
+        register_ip=RateLimit(100, 60),
+    )
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
+        email = f"ended-{time.time_ns()}@example.com"
+        assert (
+            await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+        ).is_success
+        body = {"email": email, "password": PASSWORD}
+        r = await client.post("/api/auth/login", json=body, headers={"x-test-ip": "10.6.6.6"})  # 1 of 2
+        assert r.status_code == 200
+        bearer = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        assert (await client.post("/api/auth/logout", json={}, headers=bearer)).status_code == 204
+        wrong = {"email": email, "password": "wrong password"}
+        assert (
+            await client.post("/api/auth/login", json=wrong, headers={"x-test-ip": "10.7.0.1"})
+        ).status_code == 401
+        r = await client.post("/api/auth/login", json=body, headers={"x-test-ip": "10.6.6.6"})
+        assert r.status_code == 429

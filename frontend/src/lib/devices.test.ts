@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { deviceName, endSessions, logOutOthersPrompt, RAW_UA_MAX } from "./devices";
+import { deviceName, logOutOthersPrompt, RAW_UA_MAX } from "./devices";
 
 const UA = {
   chromeLinux: "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
@@ -93,40 +93,5 @@ describe("logOutOthersPrompt", () => {
     expect(logOutOthersPrompt(1)).toBe("Log out the other device? It will have to log in again.");
     expect(logOutOthersPrompt(3)).toBe("Log out all 3 other devices? They will have to log in again.");
     expect(logOutOthersPrompt(1200)).toContain("all 1,200 other devices");
-  });
-});
-
-describe("endSessions", () => {
-  const gone = new Error("gone");
-  const isGone = (e: unknown) => e === gone;
-
-  it("logs each out one after another", async () => {
-    const calls: string[] = [];
-    let running = 0;
-    const end = async (id: string) => {
-      running += 1;
-      expect(running).toBe(1); // never two at once
-      calls.push(id);
-      await new Promise((r) => setTimeout(r, 1));
-      running -= 1;
-    };
-    expect(await endSessions(["a", "b", "c"], end, isGone)).toEqual({ ended: ["a", "b", "c"], error: null });
-    expect(calls).toEqual(["a", "b", "c"]);
-  });
-
-  it("counts a session already gone as ended and stops at any other error", async () => {
-    const boom = new Error("rate limited");
-    const calls: string[] = [];
-    const end = async (id: string) => {
-      calls.push(id);
-      if (id === "a") throw gone;
-      if (id === "b") throw boom;
-    };
-    expect(await endSessions(["a", "b", "c"], end, isGone)).toEqual({ ended: ["a"], error: boom });
-    expect(calls).toEqual(["a", "b"]); // "c" was not tried
-  });
-
-  it("does nothing for no sessions", async () => {
-    expect(await endSessions([], () => Promise.reject(new Error("no")), isGone)).toEqual({ ended: [], error: null });
   });
 });

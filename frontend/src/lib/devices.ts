@@ -82,29 +82,3 @@ export function logOutOthersPrompt(count: number): string {
 
 /** What logging several sessions out came to: the ids that are no longer live, and the error that stopped
  * the rest (the ids after it were not tried). */
-export interface EndResult {
-  ended: string[];
-  error: unknown;
-}
-
-/**
- * Log out each session of `ids`, one after another (logouts are rate limited per client IP: a burst of
- * them in parallel would hit the limit sooner, and no faster). A session the server no longer knows as
- * live (`isGone`: 404, already logged out or expired) counts as ended; any other error stops there.
- */
-export async function endSessions(
-  ids: readonly string[],
-  end: (id: string) => Promise<unknown>,
-  isGone: (err: unknown) => boolean,
-): Promise<EndResult> {
-  const ended: string[] = [];
-  for (const id of ids) {
-    try {
-      await end(id);
-    } catch (e) {
-      if (!isGone(e)) return { ended, error: e };
-    }
-    ended.push(id);
-  }
-  return { ended, error: null };
-}
