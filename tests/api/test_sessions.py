@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from psycopg_pool import AsyncConnectionPool
 
 from exchange.api import accounts, routes_auth
 from exchange.api.accounts import purge_sessions
@@ -392,44 +393,60 @@ async def test_a_cookie_login_ends_the_session_of_the_cookie_it_replaces(
     assert await status_of(client, first.json()["access_token"]) == (False, False)
 
 
+async def _own_pool(pg_url: str) -> AsyncConnectionPool:
+    """A pool on this test's event loop (the app's services live on the test client's loop)."""
+    pool = AsyncConnectionPool(pg_url, min_size=1, max_size=2, open=False)
+    await pool.open()
+    return pool
+
+
+async def _no_revoke(account_id: int, sids: list[str]) -> None:
+    return None
+
+
 async def test_a_login_that_checked_a_password_reset_meanwhile_is_refused(
-    client: AsyncTestClient[Litestar], alice: User, app: Litestar, pg_url: str
+    client: AsyncTestClient[Litestar], alice: User, pg_url: str
 ) -> None:
     """The session is stored only if the password is still the one the login verified: a reset that lands
     between the check and the store wins (no session, no token survives it)."""
-    svc = app.state.services
     with psycopg.connect(pg_url) as conn:
         row = conn.execute("SELECT password_hash FROM accounts WHERE id = %s", (alice.id,)).fetchone()
     assert row is not None
-    sessions = svc.sessions()
-    assert not await sessions.start(
-        "stale-1", alice.id, "not-the-hash", "j-stale-1", int(time.time()) + 60, "", ""
-    )
-    assert await sessions.start("fresh-1", alice.id, row[0], "j-fresh-1", int(time.time()) + 60, "", "")
+    pool = await _own_pool(pg_url)
+    try:
+        sessions = accounts.Sessions(pool, _no_revoke, 960)
+        expires = int(time.time()) + 60
+        assert not await sessions.start("stale-1", alice.id, "not-the-hash", "j-stale-1", expires, "", "")
+        assert await sessions.start("fresh-1", alice.id, row[0], "j-fresh-1", expires, "", "")
+    finally:
+        await pool.close()
     with psycopg.connect(pg_url) as conn:
         stored = {r[0] for r in conn.execute("SELECT id FROM sessions WHERE account_id = %s", (alice.id,))}
     assert "fresh-1" in stored and "stale-1" not in stored
 
 
 async def test_a_session_ends_only_together_with_its_revocation(
-    client: AsyncTestClient[Litestar], alice: User, app: Litestar
+    client: AsyncTestClient[Litestar], alice: User, app: Litestar, pg_url: str
 ) -> None:
     """The revocation is written before the session's end commits: when it cannot be written, the session
     stays live (its tokens work everywhere alike) and ending it again succeeds, rather than a 404 for a
     session ended in the database whose access tokens other processes still accept."""
-    svc = app.state.services
     phone = await _login(client, alice, "phone")
     sid = _sid(app.state.tokens, phone)
 
     async def failing(account_id: int, sids: list[str]) -> None:
         raise RuntimeError("Redis unreachable")
 
-    broken = accounts.Sessions(svc.require_pool(), failing, 960)
-    with pytest.raises(RuntimeError):
-        await broken.end(alice.id, sid)
+    pool = await _own_pool(pg_url)
+    try:
+        with pytest.raises(RuntimeError):
+            await accounts.Sessions(pool, failing, 960).end(alice.id, sid)
+    finally:
+        await pool.close()
     assert await status_of(client, phone.access_token) == (True, True)
     assert sid in {s["id"] for s in await _sessions(client, alice)}
-    assert await svc.sessions().end(alice.id, sid) == sid
+    r = await client.delete(f"/api/auth/sessions/{sid}", headers=alice.headers)
+    assert r.status_code == 204
     assert await status_of(client, phone.access_token) == (False, False)
 
 
