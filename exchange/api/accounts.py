@@ -138,6 +138,11 @@ _RECENT = "last_used_at > now() - make_interval(secs => %(live_s)s)"
 _REVOKE_SESSIONS = (
     "UPDATE refresh_tokens SET revoked_at = now() WHERE session_id = ANY(%s) AND revoked_at IS NULL"
 )
+# a live session `s`: not ended and holding an unexpired refresh token (one whose tokens all expired is over)
+_LIVE = (
+    "s.ended_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t "
+    "WHERE t.session_id = s.id AND t.revoked_at IS NULL AND t.expires_at > now())"
+)
 _INSERT_REFRESH = (
     "INSERT INTO refresh_tokens (jti, account_id, session_id, expires_at) VALUES (%s, %s, %s, %s)"
 )
@@ -302,9 +307,7 @@ class Sessions:
         async with self.pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(
                 "SELECT s.id, s.created_at, s.last_used_at, s.user_agent, s.ip FROM sessions s "
-                "WHERE s.account_id = %s AND s.ended_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t "
-                "WHERE t.session_id = s.id AND t.revoked_at IS NULL AND t.expires_at > now()) "
-                "ORDER BY s.last_used_at DESC, s.id LIMIT %s",
+                f"WHERE s.account_id = %s AND {_LIVE} ORDER BY s.last_used_at DESC, s.id LIMIT %s",
                 (account_id, limit),
             )
             return [SessionRow(*row) for row in await cur.fetchall()]
@@ -316,9 +319,7 @@ class Sessions:
         async with self.pool.connection() as conn, conn.cursor() as cur:
             await cur.execute(
                 "SELECT 1 FROM sessions s JOIN accounts a ON a.id = s.account_id "
-                "WHERE a.email = %s AND s.ip = %s AND s.ended_at IS NULL AND EXISTS (SELECT 1 "
-                "FROM refresh_tokens t WHERE t.session_id = s.id AND t.revoked_at IS NULL "
-                "AND t.expires_at > now()) LIMIT 1",
+                f"WHERE a.email = %s AND s.ip = %s AND {_LIVE} LIMIT 1",
                 (normalize_email(email), ip[:IP_MAX]),
             )
             return await cur.fetchone() is not None

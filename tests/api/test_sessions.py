@@ -319,28 +319,46 @@ def test_the_purge_deletes_expired_refresh_tokens_and_long_dead_sessions_only(pg
     assert purged[0] >= 2 and purged[1] >= 2  # (other tests' rows may be purged too)
 
 
+def _ceiling_client(
+    redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch, email_all: int
+) -> AsyncTestClient[Litestar]:
+    """An app whose logins come from the address in header `x-test-ip`, with the email's all-address ceiling
+    (`login_email_all`) at `email_all` a minute and the other login limits out of the way."""
+    monkeypatch.setattr(routes_auth, "client_ip", lambda req: req.headers.get("x-test-ip", "testclient"))
+    seed(redis_url)
+    limits = RateLimits(
+        login_email=RateLimit(100, 60),
+        login_email_all=RateLimit(email_all, 60),
+        login_ip=RateLimit(1000, 60),
+        register_ip=RateLimit(100, 60),
+    )
+    return AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits)))
+
+
+async def _registered(client: AsyncTestClient[Litestar], prefix: str) -> str:
+    email = f"{prefix}-{time.time_ns()}@example.com"
+    r = await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
+    assert r.is_success, r.text
+    return email
+
+
+async def _login_from(
+    client: AsyncTestClient[Litestar], email: str, ip: str, password: str = PASSWORD
+) -> httpx.Response:
+    body = {"email": email, "password": password}
+    return await client.post("/api/auth/login", json=body, headers={"x-test-ip": ip})
+
+
 async def test_an_address_the_owner_signed_in_from_still_logs_in_while_the_email_is_guessed_from_many(
     redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`login_email_all` is spent by guesses from many addresses; a login from an address this account
     signed in from before still succeeds, while a new address (right password or not) gets 429."""
-    monkeypatch.setattr(routes_auth, "client_ip", lambda req: req.headers.get("x-test-ip", "testclient"))
-    seed(redis_url)
-    limits = RateLimits(
-        login_email=RateLimit(100, 60),
-        login_email_all=RateLimit(4, 60),
-        login_ip=RateLimit(1000, 60),
-        register_ip=RateLimit(100, 60),
-    )
-    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
-        email = f"owner-{time.time_ns()}@example.com"
-        assert (
-            await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-        ).is_success
+    async with _ceiling_client(redis_url, pg_url, monkeypatch, email_all=4) as client:
+        email = await _registered(client, "owner")
 
         async def login_from(ip: str, password: str) -> int:
-            body = {"email": email, "password": password}
-            return (await client.post("/api/auth/login", json=body, headers={"x-test-ip": ip})).status_code
+            return (await _login_from(client, email, ip, password)).status_code
 
         assert await login_from("10.0.0.1", PASSWORD) == 200  # the owner's address (1 of 4)
         guesses = [await login_from(f"10.9.0.{n}", "wrong password") for n in range(4)]
@@ -470,27 +488,11 @@ async def test_an_ended_sessions_address_no_longer_passes_the_email_ceiling(
 ) -> None:
     """Only a live session makes an address known: after a logout everywhere (or a password reset), an address
     a thief signed in from is held to the email's all-address ceiling like any other."""
-    monkeypatch.setattr(routes_auth, "client_ip", lambda req: req.headers.get("x-test-ip", "testclient"))
-    seed(redis_url)
-    limits = RateLimits(
-        login_email=RateLimit(100, 60),
-        login_email_all=RateLimit(2, 60),
-        login_ip=RateLimit(1000, 60),
-        register_ip=RateLimit(100, 60),
-    )
-    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
-        email = f"ended-{time.time_ns()}@example.com"
-        assert (
-            await client.post("/api/auth/register", json={"email": email, "password": PASSWORD})
-        ).is_success
-        body = {"email": email, "password": PASSWORD}
-        r = await client.post("/api/auth/login", json=body, headers={"x-test-ip": "10.6.6.6"})  # 1 of 2
+    async with _ceiling_client(redis_url, pg_url, monkeypatch, email_all=2) as client:
+        email = await _registered(client, "ended")
+        r = await _login_from(client, email, "10.6.6.6")  # 1 of 2
         assert r.status_code == 200
         bearer = {"Authorization": f"Bearer {r.json()['access_token']}"}
         assert (await client.post("/api/auth/logout", json={}, headers=bearer)).status_code == 204
-        wrong = {"email": email, "password": "wrong password"}
-        assert (
-            await client.post("/api/auth/login", json=wrong, headers={"x-test-ip": "10.7.0.1"})
-        ).status_code == 401
-        r = await client.post("/api/auth/login", json=body, headers={"x-test-ip": "10.6.6.6"})
-        assert r.status_code == 429
+        assert (await _login_from(client, email, "10.7.0.1", "wrong password")).status_code == 401
+        assert (await _login_from(client, email, "10.6.6.6")).status_code == 429
