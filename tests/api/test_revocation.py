@@ -119,11 +119,11 @@ async def test_a_logout_ignores_a_presented_access_token_that_no_longer_verifies
     assert r.status_code == 204 and COOKIE not in client.cookies
 
 
-async def test_a_reused_refresh_token_ends_the_access_tokens_of_the_account(
+async def test_a_reused_refresh_token_ends_the_access_tokens_of_its_session(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
-    """A refresh token presented twice has leaked: the second use is 401 and every access token issued so
-    far (the thief's fresh one included) ends."""
+    """A refresh token presented twice has leaked: the second use is 401 and every access token its session
+    was issued (the thief's fresh one included) ends (other sessions: tests/api/test_sessions.py)."""
     first = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
     assert first.status_code == 200
     stolen = first.json()["access_token"]
@@ -136,14 +136,14 @@ async def test_a_reused_refresh_token_ends_the_access_tokens_of_the_account(
 async def test_replaying_a_leaked_token_again_cannot_end_the_owners_later_sessions(
     client: AsyncTestClient[Litestar], alice: User, api_settings: Settings
 ) -> None:
-    """The first reuse ends every session (above). The owner logs in again; the thief replays the same old
-    refresh token again and again: each is a plain 401, the new session lives, and no revocation is
-    written (the leaked token's session has no live token left)."""
+    """The first reuse ends the leaked session (above). The owner logs in again; the thief replays the same
+    old refresh token again and again: each is a plain 401, the new session lives, and no revocation is
+    written (the leaked token's session has ended)."""
     import redis as redis_sync
 
     assert (await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})).is_success
     again = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
-    assert again.status_code == 401  # the reuse: every session ended
+    assert again.status_code == 401  # the reuse: that session ended
     fresh = await login(client, alice.email)
     r = redis_sync.Redis.from_url(api_settings.redis_url or "")
     written = r.xlen(revocation.STREAM)
