@@ -1,9 +1,9 @@
-import { useEffect } from "react";
+import { useEffect, useRef, useState } from "react";
 import { AccountProvider } from "./components/Account";
 import { ToastProvider } from "./components/Toasts";
 import { useConnState, useHashRoute, useSession } from "./lib/hooks";
-import { authHref, nextOf, splitRoute } from "./lib/nextRoute";
-import { logOut, refreshSession, startSession } from "./lib/session";
+import { authHref, isAuthRoute, nextOf, splitRoute } from "./lib/nextRoute";
+import { logOut, refreshSession, startSession, subscribeSession, takeEndReason } from "./lib/session";
 import { ws } from "./lib/ws";
 import { AuthPage } from "./pages/AuthPage";
 import { MarketsPage } from "./pages/MarketsPage";
@@ -12,6 +12,24 @@ import { TradePage } from "./pages/TradePage";
 export function App() {
   const route = useHashRoute();
   const session = useSession();
+  // the session ended without this browser's logout: the login page says so until the trader leaves it
+  const [ended, setEnded] = useState(false);
+  const routeRef = useRef(route);
+  routeRef.current = route;
+  useEffect(
+    () =>
+      subscribeSession(() => {
+        if (takeEndReason() !== "ended") return;
+        setEnded(true);
+        const at = routeRef.current;
+        if (!isAuthRoute(at)) window.location.hash = authHref("login", at).slice(1); // returns here after
+      }),
+    [],
+  );
+  const onAuthPage = isAuthRoute(route);
+  useEffect(() => {
+    if (!onAuthPage) setEnded(false);
+  }, [onAuthPage]);
 
   useEffect(() => {
     startSession();
@@ -33,8 +51,8 @@ export function App() {
   let page;
   const { path } = splitRoute(route); // "/login?next=..." is the login page (lib/nextRoute.ts)
   const trade = /^\/trade\/([A-Za-z0-9_-]+)$/.exec(route);
-  if (path === "/login") page = <AuthPage mode="login" route={route} next={nextOf(route)} />;
-  else if (path === "/signup") page = <AuthPage mode="signup" route={route} next={nextOf(route)} />;
+  if (path === "/login") page = <AuthPage mode="login" route={route} next={nextOf(route)} ended={ended} />;
+  else if (path === "/signup") page = <AuthPage mode="signup" route={route} next={nextOf(route)} ended={ended} />;
   else if (trade) page = <TradePage symbol={trade[1].toUpperCase()} />;
   else page = <MarketsPage />;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { authHref, nextOf, safeNext, splitRoute } from "./nextRoute";
+import { authHref, isAuthRoute, nextOf, safeNext, splitRoute } from "./nextRoute";
 
 describe("the page a login returns to", () => {
   it("accepts the terminal's own hash routes", () => {
@@ -38,5 +38,14 @@ describe("the page a login returns to", () => {
     expect(splitRoute("/login?next=%23%2Fmarkets").path).toBe("/login");
     expect(splitRoute("/login?next=%23%2Fmarkets").params.get("next")).toBe("#/markets");
     expect(splitRoute("/trade/BTC-USDT").path).toBe("/trade/BTC-USDT");
+  });
+});
+
+describe("isAuthRoute", () => {
+  it("is the log-in and sign-up pages, with or without a page to return to", () => {
+    expect(isAuthRoute("/login")).toBe(true);
+    expect(isAuthRoute("/signup?next=%23%2Fmarkets")).toBe(true);
+    expect(isAuthRoute("/trade/BTC-USDT")).toBe(false);
+    expect(isAuthRoute("/markets?login")).toBe(false);
   });
 });

@@ -26,6 +26,11 @@ export function splitRoute(route: string): { path: string; params: URLSearchPara
     : { path: route.slice(0, at), params: new URLSearchParams(route.slice(at + 1)) };
 }
 
+/** Whether the hash route (without "#") is the log-in or sign-up page. */
+export function isAuthRoute(route: string): boolean {
+  return AUTH_PATHS.has(splitRoute(route).path);
+}
+
 /** The page an auth route returns to: its acceptable `?next=`, or the markets. */
 export function nextOf(route: string): string {
   return safeNext(splitRoute(route).params.get("next")) ?? AFTER_LOGIN;

@@ -283,3 +283,68 @@ describe("session across tabs (refresh token in an httpOnly cookie)", () => {
     expect(b.store.has("exchange.session")).toBe(false);
   });
 });
+
+describe("why the session ended (the notice after a logout from elsewhere)", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("endReason: only a refused session this tab was using is worth a notice", async () => {
+    const { endReason } = await import("./session");
+    expect(endReason("logout", true)).toBe("logout");
+    expect(endReason("logout", false)).toBe("logout");
+    expect(endReason("refused", true)).toBe("ended");
+    expect(endReason("refused", false)).toBeNull();
+  });
+
+  it("this browser's own logout: no notice", async () => {
+    const { tab } = await loggedIn();
+    await Promise.all([tab.logOut(), vi.advanceTimersByTimeAsync(100)]);
+    expect(tab.takeEndReason()).toBe("logout");
+  });
+
+  it("a refresh refused after a live session (ended elsewhere, or expired): the notice, once", async () => {
+    const { server, b, tab } = await loggedIn();
+    const heard: (string | null)[] = [];
+    tab.subscribeSession(() => heard.push(tab.getSession() ? null : tab.takeEndReason()));
+    server.revoke(b.jar.cookie as string); // another device logged this session out
+    await Promise.all([tab.refreshSession(), vi.advanceTimersByTimeAsync(100)]); // a 401 or a WS 4001 asks
+    expect(tab.getSession()).toBeNull();
+    expect(heard).toEqual(["ended"]);
+    expect(tab.takeEndReason()).toBeNull(); // told once
+  });
+
+  it("no session at load, or a restored one whose cookie is gone: no notice", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    const fresh = await b.tab();
+    fresh.startSession();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(fresh.takeEndReason()).toBeNull();
+
+    b.store.set("exchange.session", JSON.stringify({ email: "u@example.com" })); // the cookie went meanwhile
+    const restored = await b.tab();
+    restored.startSession();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(restored.getSession()).toBeNull();
+    expect(restored.takeEndReason()).toBeNull();
+  });
+
+  it("another tab hears why: the notice for a session ended elsewhere, none for a logout", async () => {
+    const { server, b, first, second } = await twoTabs();
+    server.revoke(b.jar.cookie as string);
+    await Promise.all([first.refreshSession(), vi.advanceTimersByTimeAsync(100)]);
+    expect(second.getSession()).toBeNull();
+    expect(first.takeEndReason()).toBe("ended");
+    expect(second.takeEndReason()).toBe("ended");
+
+    await login(first, server, b.jar, "u"); // logged in again, then out by hand
+    await vi.advanceTimersByTimeAsync(100);
+    expect(second.getSession()).not.toBeNull();
+    await Promise.all([first.logOut(), vi.advanceTimersByTimeAsync(100)]);
+    expect(second.getSession()).toBeNull();
+    expect(second.takeEndReason()).toBe("logout");
+  });
+});

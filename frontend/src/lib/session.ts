@@ -13,6 +13,27 @@ const LOCK = "exchange.session.refresh";
 const REFRESH_TIMEOUT_MS = 15_000;
 // set when a logout could not reach the server: the cookie's token is revoked at the next start
 const LOGOUT_PENDING = "exchange.logout";
+// set (before the session's record goes) when the server refused a live session: other tabs tell it too
+const ENDED = "exchange.session.ended";
+
+/** What the user is told when a session ended other than by this browser's own "Log out". */
+export const SESSION_ENDED_NOTICE =
+  "You were logged out: this session was ended from another device, or it expired. Log in again.";
+
+/** Why this tab's session ended: "logout" (this browser's own Log out: nothing to tell), "ended" (the server
+ * refused a session this tab had been using: logged out from another device, a reused refresh token, an
+ * admin or a password reset, or the refresh token expired). */
+export type EndReason = "logout" | "ended";
+
+/**
+ * Why a session ended, from how (`cause`: this browser's logout, or the server refusing the refresh) and
+ * whether this tab had been using it (`live`: it held an access token). null when there is nothing to tell:
+ * a session restored at page load whose cookie was already gone or refused never was live here.
+ */
+export function endReason(cause: "logout" | "refused", live: boolean): EndReason | null {
+  if (cause === "logout") return "logout";
+  return live ? "ended" : null;
+}
 
 export interface Session {
   email: string;
@@ -30,6 +51,7 @@ let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 let inflight: Promise<Session | null> | null = null;
 let inflightGeneration = -1;
 let generation = 0; // bumped when the session ends or changes account: older refresh answers are stale
+let lastEnd: EndReason | null = null;
 
 function stored(): { email?: unknown; refreshToken?: unknown } | null {
   try {
@@ -74,6 +96,13 @@ export function getSession(): Session | null {
   return current;
 }
 
+/** Why the session last ended here, once: the next call returns null (the UI shows a notice for "ended"). */
+export function takeEndReason(): EndReason | null {
+  const r = lastEnd;
+  lastEnd = null;
+  return r;
+}
+
 export function subscribeSession(l: Listener): () => void {
   listeners.add(l);
   return () => listeners.delete(l);
@@ -97,14 +126,20 @@ export function setSession(email: string, tokens: TokenPair): Session {
   const record = JSON.stringify({ email });
   if (localStorage.getItem(KEY) !== record) localStorage.setItem(KEY, record); // (no token ever)
   localStorage.removeItem(LOGOUT_PENDING); // a new cookie replaced the one a failed logout left
+  localStorage.removeItem(ENDED);
+  lastEnd = null;
   schedule();
   emit();
   return current;
 }
 
-export function clearSession(): void {
+/** End the session here (`reason`: why, for `takeEndReason`; this browser's own logout by default). */
+export function clearSession(reason: EndReason | null = "logout"): void {
   generation += 1; // a refresh answer arriving after this belongs to the old session
   current = null;
+  lastEnd = reason;
+  if (reason === "ended") localStorage.setItem(ENDED, "1");
+  else localStorage.removeItem(ENDED);
   localStorage.removeItem(KEY);
   if (refreshTimer) clearTimeout(refreshTimer);
   emit();
@@ -120,6 +155,7 @@ export function refreshSession(): Promise<Session | null> {
   if (!current) return Promise.resolve(null);
   const gen = generation;
   const email = current.email;
+  const live = Boolean(current.accessToken); // a restored session has none until its first refresh
   const request = withSessionLock(async () => {
     if (gen !== generation) return null; // logged out or switched account meanwhile
     try {
@@ -134,7 +170,7 @@ export function refreshSession(): Promise<Session | null> {
       if (legacy) dropLegacyToken(); // rotated, or refused: either way it is of no more use
       if (gen !== generation) return null; // logged out while the request was out: do not log back in
       if (res.ok) return setSession(email, (await res.json()) as TokenPair);
-      if (res.status === 400 || res.status === 401 || res.status === 403) clearSession();
+      if (res.status === 400 || res.status === 401 || res.status === 403) clearSession(endReason("refused", live));
       return null;
     } catch {
       return null; // network trouble: keep the session, try again later
@@ -210,6 +246,8 @@ if (typeof window !== "undefined") {
     if (!email) {
       if (!current) return;
       generation += 1;
+      // another tab logged out, or the server refused the session there (it marked that first)
+      lastEnd = endReason(localStorage.getItem(ENDED) ? "refused" : "logout", Boolean(current.accessToken));
       current = null;
       if (refreshTimer) clearTimeout(refreshTimer);
       emit();

@@ -3,10 +3,21 @@ import type { TokenPair } from "../api/types";
 import { api, ApiError } from "../lib/http";
 import { authHref } from "../lib/nextRoute";
 import { authError } from "../lib/userText";
-import { setSession, withSessionLock } from "../lib/session";
+import { SESSION_ENDED_NOTICE, setSession, withSessionLock } from "../lib/session";
 
-/** `route`: this page's hash route ("/login?next=..."); `next`: where to go once logged in (lib/nextRoute.ts). */
-export function AuthPage({ mode, route, next }: { mode: "login" | "signup"; route: string; next: string }) {
+/** `route`: this page's hash route ("/login?next=..."); `next`: where to go once logged in (lib/nextRoute.ts);
+ * `ended`: the session just ended without this browser's logout (lib/session.ts `takeEndReason`): say so. */
+export function AuthPage({
+  mode,
+  route,
+  next,
+  ended = false,
+}: {
+  mode: "login" | "signup";
+  route: string;
+  next: string;
+  ended?: boolean;
+}) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   // the refusal in words, and the server's code (EMAIL_TAKEN) for the tooltip
@@ -37,6 +48,11 @@ export function AuthPage({ mode, route, next }: { mode: "login" | "signup"; rout
     <div className="auth-wrap">
       <form className="card auth-card" onSubmit={submit} aria-label={signup ? "Sign up" : "Log in"}>
         <h1>{signup ? "Create your account" : "Log in"}</h1>
+        {ended && (
+          <p className="form-notice" role="alert" data-testid="session-ended">
+            {SESSION_ENDED_NOTICE}
+          </p>
+        )}
         <label>
           Email
           <input
