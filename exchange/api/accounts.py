@@ -17,6 +17,7 @@ from typing import Any
 from psycopg import errors as pg_errors
 
 from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.settings import MAX_ACCESS_TTL_S
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,9 @@ class SessionRow:
 USER_AGENT_MAX = 200  # `sessions.user_agent`'s bound: a longer header is cut
 IP_MAX = 64
 MAX_LIVE_SESSIONS = 100  # per account: a login beyond it ends the least recently used session
+# a session last used longer ago than this (the longest access-token lifetime, plus clock margin) has no live
+# access token left: ending it needs no revocation
+RECENT_S = MAX_ACCESS_TTL_S + 60
 # Called inside the transaction that ends sessions, before it commits, with the account and the ended sessions
 # whose access tokens may still be live: it writes their revocations (`exchange.api.revocation`). A failing
 # write rolls the ending back, so the caller's error can be retried (not a 404 for a session ended in the
@@ -127,7 +131,7 @@ Revoke = Callable[[int, list[str]], Awaitable[None]]  # (account id, session ids
 # reset sees the new hash and is refused.
 LOCK_ACCOUNT = "SELECT password_hash FROM accounts WHERE id = %s FOR NO KEY UPDATE"
 # Ending every session of an account: run both, after LOCK_ACCOUNT (or another lock on the account row). The
-# first returns the sessions whose access tokens may still be live (`Sessions.live_s`, second parameter).
+# first returns the sessions whose access tokens may still be live (second parameter: `RECENT_S`).
 END_ALL_SESSIONS = (
     "UPDATE sessions SET ended_at = now() WHERE account_id = %s AND ended_at IS NULL "
     "RETURNING id, last_used_at > now() - make_interval(secs => %s)"
@@ -166,7 +170,7 @@ class Sessions:
     through `revoke` before it commits. `live_s` is how long an access token may live (the longest any
     process issues), so sessions idle longer have none left to revoke."""
 
-    def __init__(self, pool: Any, revoke: Revoke, live_s: int) -> None:
+    def __init__(self, pool: Any, revoke: Revoke, live_s: int = RECENT_S) -> None:
         self.pool = pool
         self.revoke = revoke
         self.live_s = live_s

@@ -16,7 +16,7 @@ from exchange.api.auth import TokenService
 from exchange.api.convert import MarketCache
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.ratelimit import RateLimiter
-from exchange.api.settings import MAX_ACCESS_TTL_S, Settings
+from exchange.api.settings import Settings
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Services:
 
     def sessions(self) -> Sessions:
         """Login sessions in PostgreSQL; ending one writes its revocation to Redis before it commits."""
-        return Sessions(self.require_pool(), self._revoke_sessions, MAX_ACCESS_TTL_S + 60)
+        return Sessions(self.require_pool(), self._revoke_sessions)
 
     async def _revoke_sessions(self, account_id: int, sids: list[str]) -> None:
         await revocation.revoke_sessions(self.redis, self.tokens.revocations, account_id, sids)

@@ -125,10 +125,26 @@ class Revocations:
                 del self._listeners[account]
 
 
+def _trim_from(now_s: float, access_ttl_s: int) -> int:
+    """The stream id (ms) below which entries can name only expired tokens: the MINID of each write."""
+    return max(0, int(now_s * 1000) - access_ttl_s * 1000 - TRIM_MARGIN_MS)
+
+
+def _session_entry(account_id: int, sid: str, now_s: float, access_ttl_s: int) -> dict[str, str]:
+    """The entry that ends session `sid`'s access tokens: it lasts as long as the longest-lived one it may
+    have issued (an ended session issues no more)."""
+    return {"account": str(account_id), "sid": sid, "exp": str(int(now_s) + access_ttl_s + 1)}
+
+
+def _account_entry(account_id: int, now_s: float) -> dict[str, str]:
+    """The entry that ends the account's access tokens issued at or before `now_s` (to the millisecond)."""
+    return {"account": str(account_id), "before": str(int(now_s * 1000))}
+
+
 async def _write(redis: Any, revocations: Revocations, fields: dict[str, str], now_s: float) -> None:
-    revocations.apply(fields)  # here at once, before the write (a concurrent repeat sees it); others: POLL_S
-    keep_from = int(now_s * 1000) - revocations.access_ttl_s * 1000 - TRIM_MARGIN_MS
-    await redis.xadd(STREAM, fields, minid=max(0, keep_from), approximate=False)
+    revocations.apply(fields)  # here at once, before the write (a concurrent repeat sees it)
+    minid = _trim_from(now_s, revocations.access_ttl_s)
+    await redis.xadd(STREAM, fields, minid=minid, approximate=False)
 
 
 async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaims) -> None:
@@ -141,43 +157,33 @@ async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaim
 
 
 async def revoke_sessions(redis: Any, revocations: Revocations, account_id: int, sids: list[str]) -> None:
-    """End every access token of the login sessions `sids` in every process (they have ended: they issue no
-    more, so each entry lasts as long as the longest-lived token they may have issued)."""
+    """End every access token of the login sessions `sids` in every process."""
     now_s = time.time()
-    exp = str(int(now_s) + revocations.access_ttl_s + 1)
-    keep_from = max(0, int(now_s * 1000) - revocations.access_ttl_s * 1000 - TRIM_MARGIN_MS)
-    entries = [{"account": str(account_id), "sid": sid, "exp": exp} for sid in sids]
+    entries = [_session_entry(account_id, sid, now_s, revocations.access_ttl_s) for sid in sids]
     for fields in entries:  # here at once, before the write (see `_write`)
         revocations.apply(fields)
+    minid = _trim_from(now_s, revocations.access_ttl_s)
     async with redis.pipeline(transaction=False) as pipe:
         for fields in entries:
-            pipe.xadd(STREAM, fields, minid=keep_from, approximate=False)
+            pipe.xadd(STREAM, fields, minid=minid, approximate=False)
         await pipe.execute()
 
 
 async def revoke_account(redis: Any, revocations: Revocations, account_id: int, now_s: float) -> None:
     """End every access token of the account issued at or before `now_s` (to the millisecond)."""
-    fields = {"account": str(account_id), "before": str(int(now_s * 1000))}
-    await _write(redis, revocations, fields, now_s)
+    await _write(redis, revocations, _account_entry(account_id, now_s), now_s)
 
 
 def revoke_account_sync(
     redis: Any, access_ttl_s: int, account_id: int, now_s: float, sids: list[str] | None = None
 ) -> None:
-    """`revoke_account` (and the session entries of `revoke_sessions` for `sids`) for a synchronous client and
-    no local view (the `exchange user` command)."""
-    keep_from = max(0, int(now_s * 1000) - access_ttl_s * 1000 - TRIM_MARGIN_MS)
-    exp = str(int(now_s) + access_ttl_s + 1)
+    """`revoke_account` (and `revoke_sessions` for `sids`) for a synchronous client and no local view (the
+    `exchange user` command)."""
+    entries = [_session_entry(account_id, sid, now_s, access_ttl_s) for sid in sids or []]
+    minid = _trim_from(now_s, access_ttl_s)
     with redis.pipeline(transaction=False) as pipe:
-        for sid in sids or []:
-            pipe.xadd(
-                STREAM,
-                {"account": str(account_id), "sid": sid, "exp": exp},
-                minid=keep_from,
-                approximate=False,
-            )
-        fields = {"account": str(account_id), "before": str(int(now_s * 1000))}
-        pipe.xadd(STREAM, fields, minid=keep_from, approximate=False)
+        for fields in [*entries, _account_entry(account_id, now_s)]:
+            pipe.xadd(STREAM, fields, minid=minid, approximate=False)
         pipe.execute()
 
 

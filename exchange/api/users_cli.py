@@ -20,7 +20,7 @@ import psycopg
 import redis
 from redis.exceptions import RedisError
 
-from exchange.api.accounts import END_ALL_SESSIONS, REVOKE_ALL, normalize_email
+from exchange.api.accounts import END_ALL_SESSIONS, RECENT_S, REVOKE_ALL, normalize_email
 from exchange.api.auth import hash_password_sync
 from exchange.api.password_policy import password_problem
 from exchange.api.revocation import revoke_account_sync
@@ -108,7 +108,7 @@ def save_user(
         if row is not None and not row[1]:  # a reset password ends every session of the old one
             # the upsert above holds the account row's lock (as exchange.api.accounts.LOCK_ACCOUNT would): a
             # refresh rotation in progress commits first, and this revoke-all then sees the token it inserted
-            cur.execute(END_ALL_SESSIONS, (row[0], MAX_ACCESS_TTL_S + 60))
+            cur.execute(END_ALL_SESSIONS, (row[0], RECENT_S))
             sids = [str(sid) for sid, recent in cur.fetchall() if recent]
             cur.execute(REVOKE_ALL, (row[0],))
     if row is None:
