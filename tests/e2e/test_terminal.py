@@ -714,6 +714,32 @@ def test_every_account_tab_is_in_sight_and_opens_on_a_phone(stack: Stack, new_pa
     shot(page, "12-phone-tabs")
 
 
+def test_the_account_tabs_on_a_phone_stay_put_while_the_book_moves(stack: Stack, new_page: Any) -> None:
+    """At 390x844 the order book above the account panel keeps one height: as the market maker re-quotes
+    (levels come and go), the account tabs do not move under the finger (they jumped by up to 300 px a second
+    when the book was as tall as its levels, and a tap meant for one tab missed it)."""
+    page = new_page(390, 844)
+    login(page, stack.register("phone-still"))
+    open_trade(page)
+    page.get_by_role("tablist", name="Account").scroll_into_view_if_needed()
+    # the tab bar's place on the page and the book's prices, sampled in the page every 50 ms for 4 s
+    samples = page.evaluate(
+        """() => new Promise((done) => {
+            const out = [], bar = document.querySelector('[role=tablist][aria-label=Account]');
+            const prices = () => [...document.querySelectorAll('[data-testid=order-book] .book-row')]
+                .map((r) => r.dataset.price + ':' + r.dataset.qty).join(',');
+            const timer = setInterval(() => {
+                out.push([bar.getBoundingClientRect().top + window.scrollY, prices()]);
+                if (out.length >= 80) { clearInterval(timer); done(out); }
+            }, 50);
+        })"""
+    )
+    books = {book for _top, book in samples}
+    assert len(books) > 1, "the book did not change in 4 s: nothing was tested"
+    tops = sorted({round(top) for top, _book in samples})
+    assert tops == tops[:1], f"the account tabs moved while the book changed: at {tops}"
+
+
 def test_toasts_on_a_phone_leave_the_header_clear_and_go_away(stack: Stack, new_page: Any) -> None:
     """At 390x844 an order's toast shows at the bottom of the screen, clear of the header (logo, navigation,
     log out), and goes by itself, leaving the order form's submit button uncovered."""
