@@ -1,10 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { accountOf, CLOSE_TOKEN_EXPIRED, CLOSE_TOO_MANY_CONNECTIONS, isHistoryResync, TOO_MANY_RETRY_MS, WsClient } from "./ws";
+import {
+  accountOf,
+  CLOSE_TOKEN_EXPIRED,
+  CLOSE_TOO_MANY_CONNECTIONS,
+  CONNECT_TIMEOUT_MS,
+  isHistoryResync,
+  SILENT_TIMEOUT_MS,
+  TOO_MANY_RETRY_MS,
+  WsClient,
+} from "./ws";
 
 class FakeSocket {
+  static CONNECTING = 0;
   static OPEN = 1;
   static all: FakeSocket[] = [];
   readyState = 0;
+  /** a browser reports the close of a dead connection (or one that never opened) only after its own timeout */
+  closeReported = true;
   sent: Record<string, unknown>[] = [];
   onopen: (() => void) | null = null;
   onclose: ((ev?: { code?: number }) => void) | null = null;
@@ -18,7 +30,7 @@ class FakeSocket {
   }
   close(code?: number) {
     this.readyState = 3;
-    this.onclose?.({ code });
+    if (this.closeReported) this.onclose?.({ code });
   }
   open() {
     this.readyState = 1;
@@ -89,6 +101,49 @@ describe("WsClient", () => {
     expect(last().subscribed()).toEqual(["tickers"]);
     expect(states).toEqual(["connecting", "open", "closed", "connecting", "open"]);
     ws.stop();
+  });
+
+  it("drops a connection that does not open in time and tries another, without waiting for the browser", () => {
+    const ws = new WsClient("ws://test/ws");
+    const states: string[] = [];
+    ws.onState((s) => states.push(s));
+    ws.subscribe("tickers", () => undefined);
+    ws.start();
+    const stuck = last();
+    stuck.closeReported = false; // the server's port takes the TCP connection; nobody answers it
+    vi.advanceTimersByTime(CONNECT_TIMEOUT_MS - 1000);
+    expect(ws.state).toBe("connecting");
+    expect(FakeSocket.all).toHaveLength(1);
+    vi.advanceTimersByTime(2000);
+    expect(stuck.readyState).toBe(3); // closed by the client
+    expect(ws.state).toBe("closed");
+    vi.advanceTimersByTime(1000);
+    expect(last()).not.toBe(stuck);
+    last().open();
+    expect(last().subscribed()).toEqual(["tickers"]);
+    stuck.onopen?.(); // a late open of the abandoned socket changes nothing
+    expect(states).toEqual(["connecting", "closed", "connecting", "open"]);
+    ws.stop();
+  });
+
+  it("drops a connection silent for too long (no heartbeat) at once, even if the browser reports it late", () => {
+    const ws = new WsClient("ws://test/ws");
+    const pending: Promise<unknown>[] = [];
+    ws.start();
+    const dead = last();
+    dead.closeReported = false;
+    dead.open();
+    pending.push(ws.request("place", {}, 10 * SILENT_TIMEOUT_MS).catch((e: Error) => e.message));
+    vi.advanceTimersByTime(SILENT_TIMEOUT_MS - 2000);
+    dead.receive({ op: "ping", ts: 1 }); // a heartbeat keeps it
+    vi.advanceTimersByTime(SILENT_TIMEOUT_MS - 2000);
+    expect(ws.state).toBe("open");
+    vi.advanceTimersByTime(3000);
+    expect(ws.state).toBe("closed");
+    vi.advanceTimersByTime(1000);
+    expect(last()).not.toBe(dead);
+    ws.stop();
+    return expect(pending[0]).resolves.toBe("connection closed");
   });
 
   it("a close for an expired token asks for a fresh one; a close over the connection cap waits long", () => {

@@ -13,6 +13,11 @@ export const CLOSE_TOKEN_EXPIRED = 4001;
 export const CLOSE_TOO_MANY_CONNECTIONS = 4029;
 /** The least wait before reconnecting after a 4029. */
 export const TOO_MANY_RETRY_MS = 30_000;
+/** A connection still not open after this long is dropped and tried again. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** An open connection that heard nothing (not even the server's heartbeat) this long is dropped. */
+export const SILENT_TIMEOUT_MS = 45_000;
+const WATCHDOG_TICK_MS = 1_000;
 
 export interface ChannelMessage {
   channel: string;
@@ -48,6 +53,7 @@ export class WsClient {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private watchdog: ReturnType<typeof setInterval> | undefined;
   private lastMessageAt = 0;
+  private connectStartedAt = 0;
   private reqCounter = 0;
   private authSeq = 0;
   private authErrorListeners = new Set<() => void>();
@@ -201,6 +207,7 @@ export class WsClient {
   }
 
   private connect(): void {
+    this.connectStartedAt = Date.now();
     this.setState("connecting");
     let ws: WebSocket;
     try {
@@ -231,27 +238,45 @@ export class WsClient {
       }
       this.dispatch(msg);
     };
-    ws.onclose = (ev?: { code?: number }) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.authed = false;
-      for (const p of this.pending.values()) p.reject(new Error("connection closed"));
-      this.pending.clear();
-      this.setState("closed");
-      // the token expired on the server before it was refreshed here: refresh now, the reconnect sends it
-      if (ev?.code === CLOSE_TOKEN_EXPIRED) for (const l of this.authErrorListeners) l();
-      // over a connection cap (too many tabs): coming straight back would only be refused again
-      this.scheduleReconnect(ev?.code === CLOSE_TOO_MANY_CONNECTIONS ? TOO_MANY_RETRY_MS : 0);
-    };
+    ws.onclose = (ev?: { code?: number }) => this.closed(ws, ev?.code);
     ws.onerror = () => {
       /* onclose follows */
     };
     if (!this.watchdog) {
-      // a silent connection (no data, no heartbeat) for 45 s is treated as dead
+      // a connection that never opens, or goes silent (no data, no heartbeat), is dropped and replaced: the
+      // browser would keep the first waiting as long as the server's address takes TCP connections that
+      // nobody serves (an API restarting), and report the close of a dead one only after its own timeout
       this.watchdog = setInterval(() => {
-        if (this.state === "open" && Date.now() - this.lastMessageAt > 45_000) this.ws?.close();
-      }, 5_000);
+        const now = Date.now();
+        const stuck = this.state === "connecting" && now - this.connectStartedAt > CONNECT_TIMEOUT_MS;
+        const silent = this.state === "open" && now - this.lastMessageAt > SILENT_TIMEOUT_MS;
+        if ((stuck || silent) && this.ws) this.drop(this.ws);
+      }, WATCHDOG_TICK_MS);
     }
+  }
+
+  /** Give up on `ws` now (not when the browser reports its close) and reconnect. */
+  private drop(ws: WebSocket): void {
+    this.closed(ws);
+    try {
+      ws.close();
+    } catch {
+      /* closing a socket that failed already */
+    }
+  }
+
+  /** `ws` closed (or was dropped): fail its pending requests and reconnect, unless it was replaced already. */
+  private closed(ws: WebSocket, code?: number): void {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.authed = false;
+    for (const p of this.pending.values()) p.reject(new Error("connection closed"));
+    this.pending.clear();
+    this.setState("closed");
+    // the token expired on the server before it was refreshed here: refresh now, the reconnect sends it
+    if (code === CLOSE_TOKEN_EXPIRED) for (const l of this.authErrorListeners) l();
+    // over a connection cap (too many tabs): coming straight back would only be refused again
+    this.scheduleReconnect(code === CLOSE_TOO_MANY_CONNECTIONS ? TOO_MANY_RETRY_MS : 0);
   }
 
   private scheduleReconnect(atLeastMs = 0): void {
