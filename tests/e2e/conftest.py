@@ -79,11 +79,16 @@ class Stack:
     proc: subprocess.Popen[bytes]
     markets: list[dict[str, Any]] = field(default_factory=list)
 
-    def log_tail(self, lines: int = 40) -> str:
+    def log_tail(self, lines: int = 40, path: Path | None = None) -> str:
         with contextlib.suppress(OSError):
-            text = self.log_path.read_text(errors="replace").splitlines()
+            text = (path or self.log_path).read_text(errors="replace").splitlines()
             return "\n".join(text[-lines:])
         return ""
+
+    def logs_tail(self, lines: int = 40) -> str:
+        """The end of `exchange up`'s log and of each of its processes' logs (what a failed test shows)."""
+        paths = [self.log_path, *sorted((self.data_dir / "var" / "logs").glob("*.log"))]
+        return "\n\n".join(f"--- {p.name} ---\n{self.log_tail(lines, p)}" for p in paths)
 
     def register(self, prefix: str = "e2e") -> str:
         """A fresh account through the API (demo funds are credited on registration)."""
@@ -148,6 +153,16 @@ def chromium() -> str:
         _unavailable("Debian's chromium is not installed (apt-get install chromium)")
     assert path is not None
     return path
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed browser test shows what the stack's processes logged (a CI run keeps nothing else)."""
+    report = yield
+    stack = getattr(item, "funcargs", {}).get("stack")
+    if report.failed and call.when == "call" and isinstance(stack, Stack):
+        report.sections.append(("exchange up logs", stack.logs_tail()))
+    return report
 
 
 @pytest.fixture(scope="session")
