@@ -152,10 +152,18 @@ _INSERT_REFRESH = (
 )
 
 
+# the refresh token's session ended (which revoked its tokens); expiry is checked before, on the token itself
+_SESSION_ENDED_OF_TOKEN = (
+    "SELECT 1 FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id "
+    "WHERE t.jti = %s AND t.account_id = %s AND s.ended_at IS NOT NULL"
+)
+
+
 class Rotation(StrEnum):
     ROTATED = "rotated"
-    INVALID = "invalid"  # unknown, expired or revoked (a reused one whose session already ended included)
+    INVALID = "invalid"  # unknown or expired
     REUSED = "reused"  # rotated before while its session lives on: it leaked, and that session is ended
+    ENDED = "ended"  # its session ended: a logout (here or elsewhere), an admin, a password reset, a reuse
 
 
 @dataclass(frozen=True)
@@ -236,10 +244,11 @@ class Sessions:
         sign: Callable[[str], tuple[str, str]] | None = None,
     ) -> RotationResult:
         """Atomically retire `jti` and store `new_jti` in the same session; `sign(session_id)` (called before
-        the commit) makes the tokens that go with it. INVALID when `jti` is unknown, expired or revoked;
+        the commit) makes the tokens that go with it. INVALID when `jti` is unknown or expired;
         REUSED when it was already rotated (used before) while its session lives on: a reused refresh token
-        has leaked, so that session ends (its refresh and access tokens). Replaying it again is then merely
-        INVALID: a thief cannot end the owner's later sessions over and over with it."""
+        has leaked, so that session ends (its refresh and access tokens). ENDED when its session had ended
+        already (replaying a reused token again included: a thief cannot end the owner's later sessions
+        over and over with it)."""
         async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             await cur.execute(LOCK_ACCOUNT, (account_id,))
             await cur.execute(
@@ -257,9 +266,10 @@ class Sessions:
                     "AND account_id = %(account)s AND replaced_by IS NOT NULL)",
                     {"jti": jti, "account": account_id},
                 )
-                if not ended:
-                    return RotationResult(Rotation.INVALID)
-                return RotationResult(Rotation.REUSED, ended[0])
+                if ended:
+                    return RotationResult(Rotation.REUSED, ended[0])
+                await cur.execute(_SESSION_ENDED_OF_TOKEN, (jti, account_id))
+                return RotationResult(Rotation.ENDED if await cur.fetchone() else Rotation.INVALID)
             session_id = str(row[0])
             await cur.execute(
                 _INSERT_REFRESH,

@@ -228,8 +228,14 @@ class AuthController(Controller):
 
         # a reuse (it leaked) ends that session, its access tokens too (the thief's fresh one included)
         rotation = await svc.sessions().rotate(claims.jti, account_id, new_jti, new_expires_at, sign)
+        if rotation.outcome in (accounts.Rotation.REUSED, accounts.Rotation.ENDED):
+            raise ApiError(
+                ErrorCode.SESSION_ENDED,
+                "this login was ended (a logout here or on another device, an admin, a password reset, "
+                "or its refresh token used twice): log in again",
+            )
         if rotation.signed is None:
-            raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token revoked or already used")
+            raise ApiError(ErrorCode.INVALID_TOKEN, "refresh token unknown or expired")
         new_refresh, access = rotation.signed
         return _tokens(
             request, svc, account_id, new_refresh, cookie=from_cookie or data.refresh_cookie, access=access

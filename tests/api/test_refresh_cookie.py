@@ -69,7 +69,7 @@ async def test_refresh_with_the_cookie_rotates_it(client: AsyncTestClient[Litest
     assert me.json()["id"] == alice.id
     client.cookies.clear()
     replay = await client.post("/api/auth/refresh", json={"refresh_token": old})
-    assert replay.status_code == 401 and error_code(replay) == "INVALID_TOKEN"
+    assert replay.status_code == 401 and error_code(replay) == "SESSION_ENDED"
 
 
 async def test_a_foreign_origin_cannot_use_the_cookie(client: AsyncTestClient[Litestar], alice: User) -> None:

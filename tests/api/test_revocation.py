@@ -137,8 +137,8 @@ async def test_replaying_a_leaked_token_again_cannot_end_the_owners_later_sessio
     client: AsyncTestClient[Litestar], alice: User, api_settings: Settings
 ) -> None:
     """The first reuse ends the leaked session (above). The owner logs in again; the thief replays the same
-    old refresh token again and again: each is a plain 401, the new session lives, and no revocation is
-    written (the leaked token's session has ended)."""
+    old refresh token again and again: each is 401 SESSION_ENDED, the new session lives, and no revocation
+    is written (the leaked token's session has ended)."""
     import redis as redis_sync
 
     assert (await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})).is_success
@@ -149,7 +149,7 @@ async def test_replaying_a_leaked_token_again_cannot_end_the_owners_later_sessio
     written = r.xlen(revocation.STREAM)
     for _ in range(3):
         replay = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
-        assert replay.status_code == 401 and error_code(replay) == "INVALID_TOKEN"
+        assert replay.status_code == 401 and error_code(replay) == "SESSION_ENDED"
     assert r.xlen(revocation.STREAM) == written
     r.close()
     assert await status_of(client, fresh.access_token) == (True, True)

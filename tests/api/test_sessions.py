@@ -143,6 +143,31 @@ async def test_ending_a_session_by_id_logs_that_device_out_and_only_the_owner_ca
     assert (await client.get("/api/auth/sessions")).status_code == 401
 
 
+async def test_a_refresh_of_an_ended_session_says_so_and_one_of_no_session_is_an_invalid_token(
+    client: AsyncTestClient[Litestar], alice: User, app: Litestar
+) -> None:
+    """A device logged out from another (or by its own logout) gets 401 SESSION_ENDED on its next refresh, so
+    a terminal reloaded later can say why it was logged out; a well-signed refresh token the server never
+    stored is 401 INVALID_TOKEN, as is one the server never signed."""
+    tokens: TokenService = app.state.tokens
+    phone, tablet = await _login(client, alice, "phone"), await _login(client, alice, "tablet")
+    ended = await client.delete(f"/api/auth/sessions/{_sid(tokens, phone)}", headers=alice.headers)
+    assert ended.status_code == 204
+    r = await client.post("/api/auth/refresh", json={"refresh_token": phone.refresh_token})
+    assert r.status_code == 401 and error_code(r) == "SESSION_ENDED", r.text
+    assert "log in again" in r.json()["error"]["message"]
+    logout = await client.post("/api/auth/logout", json={"refresh_token": tablet.refresh_token})
+    assert logout.status_code == 204
+    r = await client.post("/api/auth/refresh", json={"refresh_token": tablet.refresh_token})
+    assert r.status_code == 401 and error_code(r) == "SESSION_ENDED"
+
+    unknown, _ = tokens.issue_refresh(alice.id, _sid(tokens, alice))  # signed here, never stored
+    for token in (unknown, unknown[:-4] + "AAAA"):
+        r = await client.post("/api/auth/refresh", json={"refresh_token": token})
+        assert r.status_code == 401 and error_code(r) == "INVALID_TOKEN", r.text
+    assert (await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})).is_success
+
+
 async def test_an_admin_ends_every_session_of_an_account(
     client: AsyncTestClient[Litestar], admin: User, alice: User, bob: User
 ) -> None:

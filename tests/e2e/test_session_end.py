@@ -55,3 +55,28 @@ def test_a_session_ended_from_another_device_says_so_on_the_login_page(stack: St
     page.goto("/#/login")
     expect(page.get_by_role("button", name="Log in", exact=True)).to_be_visible()
     expect(notice).to_have_count(0)
+
+
+def test_a_session_ended_while_the_terminal_was_closed_says_so_when_it_opens_again(
+    stack: Stack, new_page: Any
+) -> None:
+    """The trader closes the terminal; another device logs that session out; opening the terminal again (the
+    same browser: its cookie is refused with SESSION_ENDED) lands on the login page with the notice."""
+    email = stack.register("ended-closed")
+    page = new_page()
+    login(page, email)
+    context = page.context
+    page.close()
+
+    other = rest_login(stack, email, "curl/8.5.0")
+    headers = {"Authorization": f"Bearer {other['access_token']}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as client:
+        browsers = [s for s in client.get("/api/auth/sessions").json() if not s["current"]]
+        assert len(browsers) == 1, browsers
+        assert client.delete(f"/api/auth/sessions/{browsers[0]['id']}").status_code == 204
+
+    again = context.new_page()
+    again.goto(f"/#/trade/{SYMBOL}")
+    expect(again.get_by_test_id("session-ended")).to_have_text(NOTICE, timeout=10_000)
+    expect(again).to_have_url(re.compile(r"#/login\?next=%23%2Ftrade%2F" + SYMBOL + "$"))
+    expect(again.get_by_test_id("user-email")).to_have_count(0)

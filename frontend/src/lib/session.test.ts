@@ -2,7 +2,9 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 
 /**
  * The API's refresh rule (exchange/api/accounts.py): a rotated token presented again is theft and revokes
- * every token of the account. Tokens name their account ("u:R3"), as the access tokens do ("A-u:R3").
+ * every token of the account (the API: of its session, which is all one tab sees). A token of an ended
+ * session is refused with SESSION_ENDED, a missing or unknown one with INVALID_TOKEN. Tokens name their
+ * account ("u:R3"), as the access tokens do ("A-u:R3").
  */
 class AuthServer {
   private tokens = new Map<string, { account: string; revoked: boolean; rotated: boolean }>();
@@ -26,12 +28,13 @@ class AuthServer {
   refresh(token: string | undefined): { status: number; token?: string; body?: unknown } {
     this.calls += 1;
     const row = token === undefined ? undefined : this.tokens.get(token);
-    if (!row || row.revoked) {
-      if (row?.rotated) {
+    if (!row) return { status: 401, body: { error: { code: "INVALID_TOKEN", message: "unknown" } } };
+    if (row.revoked) {
+      if (row.rotated) {
         this.reuses += 1;
         for (const r of this.tokens.values()) if (r.account === row.account) r.revoked = true;
       }
-      return { status: 401 };
+      return { status: 401, body: { error: { code: "SESSION_ENDED", message: "log in again" } } };
     }
     row.revoked = row.rotated = true;
     const next = this.issue(row.account);
@@ -330,6 +333,20 @@ describe("why the session ended (the notice after a logout from elsewhere)", () 
     await vi.advanceTimersByTimeAsync(1_000);
     expect(restored.getSession()).toBeNull();
     expect(restored.takeEndReason()).toBeNull();
+  });
+
+  it("a restored session the server says was ended (logged out elsewhere while the page was closed): the notice", async () => {
+    vi.useFakeTimers();
+    const server = new AuthServer();
+    const b = browser(server);
+    const before = await b.tab();
+    await login(before, server, b.jar, "u");
+    server.revoke(b.jar.cookie as string); // ended from another device while no page was open
+    const reopened = await b.tab(); // the page opened again: the session is restored, not yet live
+    reopened.startSession();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(reopened.getSession()).toBeNull();
+    expect(reopened.takeEndReason()).toBe("ended");
   });
 
   it("another tab hears why: the notice for a session ended elsewhere, none for a logout", async () => {

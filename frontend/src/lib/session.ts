@@ -27,8 +27,9 @@ export type EndReason = "logout" | "ended";
 
 /**
  * Why a session ended, from how (`cause`: this browser's logout, or the server refusing the refresh) and
- * whether this tab had been using it (`live`: it held an access token). null when there is nothing to tell:
- * a session restored at page load whose cookie was already gone or refused never was live here.
+ * whether it is worth telling (`live`: this tab held an access token of it, or the server answered
+ * SESSION_ENDED). null when there is nothing to tell: a session restored at page load whose cookie was
+ * already gone or expired never was live here.
  */
 export function endReason(cause: "logout" | "refused", live: boolean): EndReason | null {
   if (cause === "logout") return "logout";
@@ -108,6 +109,16 @@ export function subscribeSession(l: Listener): () => void {
   return () => listeners.delete(l);
 }
 
+/** The `error.code` of an error answer, "" when it has none. */
+async function errorCode(res: Response): Promise<string> {
+  try {
+    const body = (await res.json()) as { error?: { code?: unknown } } | null;
+    return typeof body?.error?.code === "string" ? body.error.code : "";
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Run `fn` holding the cross-tab session lock (Web Locks; directly where the API is missing). Every call
  * that changes the cookie (login, refresh, logout) runs under it: the server ends the session (every tab of
@@ -170,7 +181,12 @@ export function refreshSession(): Promise<Session | null> {
       if (legacy) dropLegacyToken(); // rotated, or refused: either way it is of no more use
       if (gen !== generation) return null; // logged out while the request was out: do not log back in
       if (res.ok) return setSession(email, (await res.json()) as TokenPair);
-      if (res.status === 400 || res.status === 401 || res.status === 403) clearSession(endReason("refused", live));
+      if (res.status === 400 || res.status === 401 || res.status === 403) {
+        // SESSION_ENDED: logged out from elsewhere, worth telling even if this page had only just opened
+        const ended = (await errorCode(res)) === "SESSION_ENDED";
+        if (gen !== generation) return null;
+        clearSession(endReason("refused", live || ended));
+      }
       return null;
     } catch {
       return null; // network trouble: keep the session, try again later
