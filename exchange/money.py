@@ -100,6 +100,9 @@ class MarketSpec:
     maker_fee_bps: int
     taker_fee_bps: int
     status: str = "trading"
+    # how far (bps of the best opposite price at arrival) an order may trade away from it: a limit order
+    # beyond is refused (PRICE_OUT_OF_BAND), a market order stops matching there; 0: no band
+    price_band_bps: int = 0
 
     def engine_fields(self, base_decimals: int, quote_decimals: int) -> EngineFields:
         """Integer parameters; refuses a spec that is not exact or breaks the 2^53 rules."""
@@ -140,6 +143,10 @@ class MarketSpec:
             raise MoneyError(bad, f"{self.symbol}: den * 10000 * (10000 + taker_bps) must stay below 2^53")
         if max_lots * int(lot_minor) >= MAX_EXACT:
             raise MoneyError(bad, f"{self.symbol}: max_lots * lot_minor must stay below 2^53")
+        if not 0 <= self.price_band_bps <= 10000:
+            raise MoneyError(bad, f"{self.symbol}: price_band_bps must lie in 0..10000")
+        if self.price_band_bps and max_price_ticks * 20000 >= MAX_EXACT:
+            raise MoneyError(bad, f"{self.symbol}: a price band needs max_price_ticks * 20000 below 2^53")
         return EngineFields(
             lot_minor=int(lot_minor),
             num=ratio.numerator,

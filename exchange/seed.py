@@ -25,14 +25,19 @@ SEED_ASSETS: tuple[Asset, ...] = (
     Asset("DOT", "Polkadot", 8),
 )
 
-SEED_MARKETS: tuple[MarketSpec, ...] = (
-    # symbol, base, quote, tick, lot, min_qty, max_qty, min_notional, max_price, maker bps, taker bps
-    MarketSpec("BTC-USDT", "BTC", "USDT", "0.01", "0.00001", "0.00001", "900", "5", "1000000", 10, 20),
-    MarketSpec("ETH-USDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "9000", "5", "100000", 10, 20),
-    MarketSpec("BNB-USDT", "BNB", "USDT", "0.01", "0.001", "0.001", "9000", "5", "100000", 10, 20),
-    MarketSpec("MINA-USDT", "MINA", "USDT", "0.0001", "0.1", "0.1", "900000", "1", "1000", 10, 20),
-    MarketSpec("ATOM-USDT", "ATOM", "USDT", "0.001", "0.01", "0.01", "90000", "1", "10000", 10, 20),
-    MarketSpec("DOT-USDT", "DOT", "USDT", "0.001", "0.01", "0.01", "90000", "1", "10000", 10, 20),
+SEED_BAND_BPS = 1000  # an order may trade at most 10 % away from the best opposite price (docs/engine.md)
+
+SEED_MARKETS: tuple[MarketSpec, ...] = tuple(
+    MarketSpec(*fields, price_band_bps=SEED_BAND_BPS)
+    for fields in (
+        # symbol, base, quote, tick, lot, min_qty, max_qty, min_notional, max_price, maker bps, taker bps
+        ("BTC-USDT", "BTC", "USDT", "0.01", "0.00001", "0.00001", "900", "5", "1000000", 10, 20),
+        ("ETH-USDT", "ETH", "USDT", "0.01", "0.0001", "0.0001", "9000", "5", "100000", 10, 20),
+        ("BNB-USDT", "BNB", "USDT", "0.01", "0.001", "0.001", "9000", "5", "100000", 10, 20),
+        ("MINA-USDT", "MINA", "USDT", "0.0001", "0.1", "0.1", "900000", "1", "1000", 10, 20),
+        ("ATOM-USDT", "ATOM", "USDT", "0.001", "0.01", "0.01", "90000", "1", "10000", 10, 20),
+        ("DOT-USDT", "DOT", "USDT", "0.001", "0.01", "0.01", "90000", "1", "10000", 10, 20),
+    )
 )
 
 

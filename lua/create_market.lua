@@ -2,6 +2,7 @@
   ex_create_market: create a market or update its parameters (upsert). An existing market keeps its
   status, seq and book_seq, and its base and quote never change; while it has resting orders its units,
   limits and fees cannot change (lot_minor, num, den, max_lots, max_price_ticks, maker_bps, taker_bps).
+  min_lots, min_notional_minor and price_band_bps may change at any time.
 
   KEYS[1] market:{SYM}
   KEYS[2] markets
@@ -20,9 +21,12 @@
   ARGV[13] status              trading | cancel_only | halted (used when creating only)
   ARGV[14] tick_size           decimal text, display only
   ARGV[15] lot_size            decimal text, display only
+  ARGV[16] price_band_bps      0..10000, 0 = no band (docs/engine.md, "Price band"); a band > 0 needs
+                               max_price_ticks * 20000 < 2^53 (touch * (10000 + band) stays exact)
   Writes every field readable, plus `matching`: the fields C.market reads, packed (lib/02_ctx.lua).
   Result: "OK"
-  Errors: INVALID_ARGUMENT (malformed, 2^53 rules broken, base/quote or a locked field changed), UNKNOWN_ASSET
+  Errors: INVALID_ARGUMENT (malformed, 2^53 rules broken, band outside 0..10000, base/quote or a locked field
+    changed), UNKNOWN_ASSET
   Events: none (markets are configuration; status changes go through ex_set_market_status)
 ]]
 local INTS = { 'lot_minor', 'num', 'den', 'min_lots', 'max_lots', 'max_price_ticks', 'min_notional_minor',
@@ -77,6 +81,15 @@ local function create_market(keys, args)
   if v.max_lots * v.lot_minor >= U.MAX then
     U.fail('INVALID_ARGUMENT', 'max_lots * lot_minor must stay below 2^53')
   end
+  local band = U.uint(args[16])
+  if not band or band > 10000 then
+    U.fail('INVALID_ARGUMENT', 'price_band_bps must be an integer in 0..10000')
+  end
+  -- the band compares price * 10000 with touch * (10000 +- band), every price <= max_price_ticks
+  if band > 0 and v.max_price_ticks * 20000 >= U.MAX then
+    U.fail('INVALID_ARGUMENT', 'a price band needs max_price_ticks * 20000 below 2^53')
+  end
+  v.price_band_bps = band
   local status = args[13]
   if not STATUSES[status] then
     U.fail('INVALID_ARGUMENT', 'status must be trading, cancel_only or halted')
@@ -87,6 +100,8 @@ local function create_market(keys, args)
     fields[#fields + 1] = name
     fields[#fields + 1] = U.s(v[name])
   end
+  fields[#fields + 1] = 'price_band_bps'
+  fields[#fields + 1] = U.s(band)
   local matching = {} -- C.MATCHING packed, what every call reads (lib/02_ctx.lua)
   v.base, v.quote = base, quote
   for i, name in ipairs(C.MATCHING) do

@@ -25,10 +25,14 @@
     INVALID_TYPE, INVALID_TIF, INVALID_STP, INVALID_PRICE, PRICE_TOO_HIGH, INVALID_QTY, QTY_TOO_SMALL,
     QTY_TOO_LARGE (also: the order's hold would reach 2^53), NOTIONAL_TOO_SMALL, INVALID_POST_ONLY,
     INVALID_ARGUMENT (account, ts_ms, client_order_id), DUPLICATE_CLIENT_ORDER_ID, TOO_MANY_OPEN_ORDERS (a gtc
-    limit order while the account has U.MAX_OPEN_ORDERS open), NOTIONAL_TOO_SMALL (a market order by qty:
-    its notional at the best opposite price; none to check on an empty side), INSUFFICIENT_FUNDS
+    limit order while the account has U.MAX_OPEN_ORDERS open), PRICE_OUT_OF_BAND (a limit order priced beyond
+    the market's price band around the best opposite price) | NOTIONAL_TOO_SMALL (a market order by qty: its
+    notional at the best opposite price) (neither is checked on an empty side), QTY_TOO_LARGE (the hold),
+    INSUFFICIENT_FUNDS
   Events (events:{SYM}): order_rejected (post-only) | order_accepted, trade..., order_cancelled (STP makers),
     order_done (filled makers' leftover), then the taker's order_expired | order_cancelled | order_done.
+    A market order that meets a maker beyond the market's price band stops there: order_expired, reason
+    price_band.
 ]]
 local SIDES = { buy = true, sell = true }
 local TYPES = { limit = true, market = true }
@@ -126,7 +130,7 @@ local function validate(ctx, keys, args)
     hold = 0, hold_asset = side == 'buy' and m.quote or m.base, status = 'open', reason = '',
     post_only = post_only, stp = stp, client_order_id = coid, created_ms = ctx.ts, updated_ms = ctx.ts,
     touched = false, new = true, fills = {}, stp_ids = {}, rem = qty, cost = 0, budget = false, head = '',
-    rec = '',
+    rec = '', band = false, -- (and touch, once check_touch has read it)
   }
 end
 
@@ -152,6 +156,51 @@ local function duplicate(coid_key, t)
   return o
 end
 
+-- the checks against the touch (the best opposite price), in one ZRANGE (BK.best) read only when a check
+-- needs it: a limit order beyond the price band is PRICE_OUT_OF_BAND; a market order gets its band bound
+-- (t.band, where M.run stops it); a market order by qty needs its notional at the touch (the best price it
+-- can get) to reach the minimum. None applies when that side is empty. They read the book, so they come
+-- after every argument check and a retry's answer. t.touch keeps what was read (false: the side is empty)
+-- so the rest of the call need not read it again.
+local function check_touch(m, t)
+  local band = m.price_band_bps
+  local by_qty = t.type == 'market' and t.qty > 0 and m.min_notional_minor > 0
+  if band == 0 and not by_qty then
+    return
+  end
+  local best = BK.best(m, t.side)
+  t.touch = best or false
+  if not best then
+    return
+  end
+  if band > 0 then
+    local buy = t.side == 'buy'
+    local bound = best * (buy and 10000 + band or 10000 - band) -- < 2^53: ex_create_market
+    if t.type == 'market' then
+      t.band = bound
+    elseif buy and t.price * 10000 > bound or not buy and t.price * 10000 < bound then
+      U.fail('PRICE_OUT_OF_BAND', 'price_ticks ' .. U.s(t.price) .. ' beyond ' .. U.s(band)
+        .. ' bps of the best opposite price ' .. U.s(best))
+    end
+  end
+  if by_qty and U.mul_div(best * t.qty * m.num, 1, m.den) < m.min_notional_minor then
+    U.fail('NOTIONAL_TOO_SMALL', 'notional at the best price ' .. U.s(best) .. ' below '
+      .. U.s(m.min_notional_minor))
+  end
+end
+
+-- does the taker cross the opposite side? From the touch when check_touch read it, else one bounded read
+local function crosses(m, t)
+  local touch = t.touch
+  if touch == nil then
+    return BK.crosses(m, t.side, t.price)
+  end
+  if not touch then
+    return false
+  end
+  return t.type == 'market' or (t.side == 'buy' and touch <= t.price) or (t.side == 'sell' and touch >= t.price)
+end
+
 -- the amount to hold; a market buy by qty dry-runs the matching loop for its exact cost
 local function hold_for(ctx, m, t)
   local h
@@ -160,7 +209,8 @@ local function hold_for(ctx, m, t)
   elseif t.quote_qty > 0 then
     h = t.quote_qty
   elseif t.type == 'market' then
-    local dry = { side = t.side, account = t.account, stp = t.stp, price = 0, qty = t.qty, rem = t.qty, cost = 0 }
+    local dry = { side = t.side, account = t.account, stp = t.stp, price = 0, qty = t.qty, rem = t.qty, cost = 0,
+      band = t.band }
     M.run(ctx, m, dry, true)
     h = dry.cost
   else
@@ -190,15 +240,7 @@ local function place(keys, args)
     U.fail('TOO_MANY_OPEN_ORDERS', 'the account already has ' .. U.s(U.MAX_OPEN_ORDERS)
       .. ' open orders, the most it may hold (ioc, fok and market orders still go)')
   end
-  -- a market order by qty has no price of its own: its notional at the touch (the best price it can get)
-  -- must reach the minimum; it reads the book, so it comes after every argument check and a retry's answer
-  if t.type == 'market' and t.qty > 0 and m.min_notional_minor > 0 then
-    local best = BK.best(m, t.side)
-    if best and U.mul_div(best * t.qty * m.num, 1, m.den) < m.min_notional_minor then
-      U.fail('NOTIONAL_TOO_SMALL', 'notional at the best price ' .. U.s(best) .. ' below '
-        .. U.s(m.min_notional_minor))
-    end
-  end
+  check_touch(m, t)
   local hold = hold_for(ctx, m, t)
   local fa, fh = t.hold_asset .. ':available', t.hold_asset .. ':held'
   local bal = redis.call('HMGET', balance_key, fa, fh)
@@ -215,7 +257,7 @@ local function place(keys, args)
   if t.client_order_id ~= '' then
     redis.call('HSET', coid_key, t.client_order_id, t.ids)
   end
-  if t.post_only == 1 and BK.crosses(m, t.side, t.price) then
+  if t.post_only == 1 and crosses(m, t) then
     t.status, t.reason = 'rejected', 'post_only_would_take'
     C.event(ctx, m, 'order_rejected', '{"order_id":"' .. t.ids .. '","account":"' .. t.account
       .. '","reason":"' .. t.reason .. '","status":"' .. t.status .. '"}')
@@ -235,7 +277,10 @@ local function place(keys, args)
     .. t.hold_asset .. '","hold":"' .. s(hold) .. '","status":"' .. t.status .. '","ledger":"' .. ledger .. '"}')
 
   local stop
-  if t.tif == 'fok' then
+  if t.touch ~= nil and not crosses(m, t) then
+    -- check_touch read the touch and nothing crosses: no walk (a fok order then cannot fill)
+    stop = t.tif == 'fok' and 'fok_unfilled' or 'book'
+  elseif t.tif == 'fok' then
     local dry = { side = t.side, account = t.account, stp = t.stp, price = t.price, qty = t.qty, rem = t.qty,
       cost = 0 }
     if M.run(ctx, m, dry, true) ~= 'done' then
@@ -263,6 +308,8 @@ local function place(keys, args)
     M.close(ctx, m, t, 'expired', stop, 'order_expired', false)
   elseif stop == 'cap' then
     M.close(ctx, m, t, 'expired', 'max_makers', 'order_expired', false)
+  elseif stop == 'band' then
+    M.close(ctx, m, t, 'expired', 'price_band', 'order_expired', false)
   elseif t.type == 'market' then
     M.close(ctx, m, t, 'expired', 'market', 'order_expired', false)
   elseif t.tif ~= 'gtc' then

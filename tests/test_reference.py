@@ -379,13 +379,14 @@ def test_generated_streams_cover_every_outcome_and_error_code() -> None:
                 seen.add(command[0])
     expected = {
         "open:", "partially_filled:", "filled:", "cancelled:stp", "rejected:post_only_would_take",
-        "expired:ioc", "expired:fok_unfilled", "expired:market", "expired:max_makers", "stp", "duplicate",
+        "expired:ioc", "expired:fok_unfilled", "expired:market", "expired:max_makers", "expired:price_band",
+        "stp", "duplicate",
         "fill", "deposit", "withdraw", "cancel", "cancel_all", "set_market_status", "create_market",
         "UNKNOWN_MARKET", "MARKET_NOT_TRADING", "MARKET_HALTED", "INVALID_SIDE", "INVALID_TYPE",
         "INVALID_TIF", "INVALID_STP", "INVALID_PRICE", "PRICE_TOO_HIGH", "INVALID_QTY", "QTY_TOO_SMALL",
         "QTY_TOO_LARGE", "NOTIONAL_TOO_SMALL", "INVALID_POST_ONLY", "DUPLICATE_CLIENT_ORDER_ID",
         "INSUFFICIENT_FUNDS", "INVALID_ARGUMENT", "UNKNOWN_ORDER", "ORDER_CLOSED", "UNKNOWN_ASSET",
-        "INVALID_AMOUNT", "DUPLICATE_REF",
+        "INVALID_AMOUNT", "DUPLICATE_REF", "PRICE_OUT_OF_BAND",
     }  # fmt: skip
     assert expected - seen == set()
 
@@ -480,3 +481,82 @@ def test_edge_inputs_get_the_engines_codes() -> None:
     order = ref.place(1, SYM, "buy", "limit", price=3, qty=1, tif="", stp="", ts_ms=1)["order"]
     assert (order["tif"], order["stp"]) == ("gtc", "cancel_maker")
     _check(ref)
+
+
+def _banded(band: int = 1000, **changes: int) -> Reference:
+    """The test market with a price band (1000 bps: at a touch of 100 ticks a buy may pay up to 110)."""
+    ref = _ref()
+    fields = dict(
+        symbol=SYM, base="AAA", quote="QQQ", lot_minor=100, num=1, den=3, min_lots=1, max_lots=1000,
+        max_price_ticks=1_000_000, min_notional_minor=0, maker_bps=10, taker_bps=25,
+    )  # fmt: skip
+    ref.create_market_fields(**{**fields, **changes}, price_band_bps=band)  # type: ignore[arg-type]
+    return ref
+
+
+def test_price_band_refuses_a_limit_order_beyond_it_and_changes_nothing() -> None:
+    """Asks at 100: a limit buy at 111 (111 * 10000 > 100 * 11000) is PRICE_OUT_OF_BAND with no id and no
+    event; at 110 (equal: inside) it trades at 100. A sell that does not cross the touch is never checked."""
+    ref = _banded()
+    _fund(ref, 1, base=1000)
+    _fund(ref, 2, quote=10_000)
+    ref.place(1, SYM, "sell", "limit", price=100, qty=5, ts_ms=1)
+    seq, events = ref.order_seq, len(ref.events(f"events:{SYM}"))
+    for extra in ({}, {"tif": "ioc"}, {"tif": "fok"}, {"post_only": True}):
+        with pytest.raises(Exception) as err:
+            ref.place(2, SYM, "buy", "limit", price=111, qty=1, ts_ms=2, **extra)  # type: ignore[arg-type]
+        assert getattr(err.value, "code", None) == "PRICE_OUT_OF_BAND"
+    assert (ref.order_seq, len(ref.events(f"events:{SYM}"))) == (seq, events)
+    assert ref.place(2, SYM, "buy", "limit", price=110, qty=1, ts_ms=3)["fills"][0]["price"] == 100
+    assert ref.place(1, SYM, "sell", "limit", price=10_000, qty=1, ts_ms=4)["order"]["status"] == "open"
+    _check(ref)
+
+
+def test_price_band_stops_a_market_order_before_the_first_maker_beyond_it() -> None:
+    """Asks at 100 x2, 110 x1 (the edge) and 111 x3: a market buy of 10 fills 3 lots and expires
+    (price_band), holding exactly their cost; a by-quote buy stops there too and gets its unspent budget
+    back; the ask beyond the band stays."""
+    ref = _banded()
+    _fund(ref, 1, base=700)
+    _fund(ref, 2, quote=10_000)
+    for price, qty in ((100, 2), (110, 1), (111, 3)):
+        ref.place(1, SYM, "sell", "limit", price=price, qty=qty, ts_ms=1)
+    result = ref.place(2, SYM, "buy", "market", qty=10, ts_ms=2)
+    order = result["order"]
+    assert [(f["price"], f["qty"]) for f in result["fills"]] == [(100, 2), (110, 1)]
+    assert (order["status"], order["reason"], order["filled"]) == ("expired", "price_band", 3)
+    assert order["hold"] == 0
+    # ceil(200 * 10025 / 30000) + ceil(110 * 10025 / 30000) = 67 + 37
+    [accepted] = [
+        e for e in ref.events(f"events:{SYM}")
+        if e["type"] == "order_accepted" and e["order_id"] == str(order["id"])
+    ]  # fmt: skip
+    assert accepted["hold"] == "104"
+    assert ref.balances(2)["QQQ"] == (10_000 - 104, 0)
+    assert ref.book(SYM)["asks"] == [[111, 3, 1]]
+    ref.place(1, SYM, "sell", "limit", price=100, qty=1, ts_ms=3)
+    result = ref.place(2, SYM, "buy", "market", quote_qty=500, ts_ms=4)
+    order = result["order"]
+    assert [(f["price"], f["qty"]) for f in result["fills"]] == [(100, 1)]
+    assert (order["status"], order["reason"], order["filled"]) == ("expired", "price_band", 1)
+    assert ref.events(f"events:{SYM}")[-1]["released"] == str(500 - 34)  # ceil(100 * 10025 / 30000) = 34
+    _check(ref)
+
+
+def test_price_band_limits_in_create_market_fields() -> None:
+    """A band outside 0..10000, or any band with max_price_ticks * 20000 >= 2^53, is INVALID_ARGUMENT; the
+    largest max_price_ticks allowed, and a band change while orders rest, are accepted."""
+    for band, max_price in ((10_001, 1_000), (-1, 1_000), (1, (2**53 - 1) // 20000 + 1)):
+        with pytest.raises(Exception) as err:
+            _banded(band, max_price_ticks=max_price, max_lots=1)
+        assert getattr(err.value, "code", None) == "INVALID_ARGUMENT"
+    ref = _banded(10_000, max_price_ticks=(2**53 - 1) // 20000, max_lots=1)
+    assert ref.markets_by_symbol[SYM].price_band_bps == 10_000
+    ref = _banded()
+    _fund(ref, 1, quote=100)
+    ref.place(1, SYM, "buy", "limit", price=5, qty=1, ts_ms=1)
+    ref.create_market_fields(
+        symbol=SYM, base="AAA", quote="QQQ", lot_minor=100, num=1, den=3, min_lots=1, max_lots=1000,
+        max_price_ticks=1_000_000, min_notional_minor=0, maker_bps=10, taker_bps=25, price_band_bps=50,
+    )  # fmt: skip
+    assert ref.markets_by_symbol[SYM].price_band_bps == 50 and ref.book(SYM)["bids"] == [[5, 1, 1]]

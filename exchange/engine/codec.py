@@ -36,7 +36,7 @@ ORDER_DEFAULTS: dict[str, Any] = {
 }  # fmt: skip
 MARKET_INT_FIELDS = (
     "lot_minor", "num", "den", "min_lots", "max_lots", "max_price_ticks", "min_notional_minor", "maker_bps",
-    "taker_bps", "seq", "book_seq",
+    "taker_bps", "price_band_bps", "seq", "book_seq",
 )  # fmt: skip
 OPEN_STATUSES = frozenset({"open", "partially_filled"})
 
@@ -77,6 +77,7 @@ def create_market(spec: MarketSpec, base_decimals: int, quote_decimals: int) -> 
         spec.status,
         spec.tick_size,
         spec.lot_size,
+        str(spec.price_band_bps),
     )
     return Call("ex_create_market", (f"market:{spec.symbol}", "markets"), args)
 
@@ -234,6 +235,7 @@ def parse_market(flat: Mapping[Any, Any]) -> dict[str, Any] | None:
     if not flat:
         return None
     out: dict[str, Any] = dict(flat)
+    out.setdefault("price_band_bps", 0)  # a market written before the field existed has no band
     for name in MARKET_INT_FIELDS:
         if name in out:
             out[name] = int(out[name])

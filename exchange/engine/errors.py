@@ -12,6 +12,7 @@ Exception tree::
     ├── InvalidStp               INVALID_STP
     ├── InvalidPrice             INVALID_PRICE
     ├── PriceTooHigh             PRICE_TOO_HIGH
+    ├── PriceOutOfBand           PRICE_OUT_OF_BAND
     ├── InvalidQty               INVALID_QTY
     ├── QtyTooSmall              QTY_TOO_SMALL
     ├── QtyTooLarge              QTY_TOO_LARGE
@@ -46,6 +47,7 @@ class ErrorCode(str, Enum):  # noqa: UP042 (the house style: str enums)
     INVALID_STP = "INVALID_STP"
     INVALID_PRICE = "INVALID_PRICE"
     PRICE_TOO_HIGH = "PRICE_TOO_HIGH"
+    PRICE_OUT_OF_BAND = "PRICE_OUT_OF_BAND"
     INVALID_QTY = "INVALID_QTY"
     QTY_TOO_SMALL = "QTY_TOO_SMALL"
     QTY_TOO_LARGE = "QTY_TOO_LARGE"
@@ -108,6 +110,10 @@ class InvalidPrice(EngineError):
 
 class PriceTooHigh(EngineError):
     code = ErrorCode.PRICE_TOO_HIGH
+
+
+class PriceOutOfBand(EngineError):
+    code = ErrorCode.PRICE_OUT_OF_BAND
 
 
 class InvalidQty(EngineError):
@@ -182,6 +188,7 @@ _BY_CODE: dict[ErrorCode, type[EngineError]] = {
         InvalidStp,
         InvalidPrice,
         PriceTooHigh,
+        PriceOutOfBand,
         InvalidQty,
         QtyTooSmall,
         QtyTooLarge,

@@ -56,6 +56,7 @@ class Reference(Matching):
             maker_bps=spec.maker_fee_bps,
             taker_bps=spec.taker_fee_bps,
             status=getattr(spec, "status", "trading"),
+            price_band_bps=getattr(spec, "price_band_bps", 0),
             **fields,
         )
 
@@ -77,9 +78,11 @@ class Reference(Matching):
         tick_size: str = "1",
         lot_size: str = "1",
         status: str = "trading",
+        price_band_bps: int = 0,
     ) -> None:
         """Upsert a market from its engine fields. An existing market keeps its status, seq, book_seq, book,
-        base and quote; while orders rest, its units, limits and fees (LOCKED_FIELDS) cannot change."""
+        base and quote; while orders rest, its units, limits and fees (LOCKED_FIELDS) cannot change (its
+        limits, minimum notional and price band may change at any time)."""
         if not SYMBOL_RE.match(symbol) or len(symbol) > 33:
             raise fail("INVALID_ARGUMENT", "market symbol must look like BASE-QUOTE")
         if base not in self.assets_by_symbol or quote not in self.assets_by_symbol:
@@ -98,13 +101,17 @@ class Reference(Matching):
             or max_lots * lot_minor >= 2**53
         ):
             raise fail("INVALID_ARGUMENT", "the market breaks the 2^53 rules")
+        if not is_int(price_band_bps) or not 0 <= price_band_bps <= 10000:
+            raise fail("INVALID_ARGUMENT", "price_band_bps must lie in 0..10000")
+        if price_band_bps and max_price_ticks * 20000 >= 2**53:  # touch * (10000 + band) < 2^53
+            raise fail("INVALID_ARGUMENT", "a price band needs max_price_ticks * 20000 below 2^53")
         if status not in MARKET_STATUSES:
             raise fail("INVALID_ARGUMENT", f"unknown status {status}")
         market = Market(
             symbol=symbol, base=base, quote=quote, lot_minor=lot_minor, num=num, den=den,
             min_lots=min_lots, max_lots=max_lots, max_price_ticks=max_price_ticks,
             min_notional_minor=min_notional_minor, maker_bps=maker_bps, taker_bps=taker_bps,
-            tick_size=tick_size, lot_size=lot_size, status=status,
+            tick_size=tick_size, lot_size=lot_size, status=status, price_band_bps=price_band_bps,
         )  # fmt: skip
         old = self.markets_by_symbol.get(symbol)
         if old is not None:

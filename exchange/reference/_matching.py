@@ -11,6 +11,7 @@ from typing import Any
 
 from exchange.reference._math import (
     affordable_lots,
+    beyond_band,
     buy_cost,
     per_lot_hold,
     trade_amounts,
@@ -23,7 +24,7 @@ from exchange.reference._model import (
     fail,
 )
 from exchange.reference._state import Ledger, State
-from exchange.reference._validate import check_touch_notional, validate_place
+from exchange.reference._validate import check_price_band, check_touch_notional, validate_place
 from exchange.vocab import OrderStatus as Status
 from exchange.vocab import OrderType, Side, Stp
 from exchange.vocab import TimeInForce as Tif
@@ -43,7 +44,7 @@ class Plan:
     """The walk of one taker over the book; `end` says why it stopped."""
 
     steps: list[Step] = field(default_factory=list)
-    end: str = ""  # done | no_cross | budget | cap | stp
+    end: str = ""  # done | no_cross | band | budget | cap | stp
     filled: int = 0
     cost: int = 0  # sum of buyer_pays at the taker fee (buys)
 
@@ -55,6 +56,10 @@ class Matching(State):
         half = "asks" if taker.side == Side.BUY.value else "bids"
         makers = self._sorted(market, half)
         plan = Plan()
+        # a market order stops before the first maker beyond the price band around the touch: the best
+        # opposite price before it matched anything (a limit order within the band never reaches one)
+        touch = makers[0].price if makers else 0
+        band = market.price_band_bps if taker.type == OrderType.MARKET.value else 0
         by_quote = taker.quote_qty > 0
         remaining = taker.remaining
         budget = taker.quote_qty
@@ -68,6 +73,9 @@ class Matching(State):
             maker = makers[index] if index < len(makers) else None
             if maker is None or not self._crosses(taker, maker):
                 plan.end = "no_cross"
+                break
+            if beyond_band(taker.side, maker.price, touch, band):
+                plan.end = "band"
                 break
             afford = 0
             if by_quote:
@@ -178,7 +186,11 @@ class Matching(State):
                 return {"order": old.as_dict(), "fills": [], "stp": [], "duplicate": True}
         if is_limit and tif == Tif.GTC.value and self._open_count(account) >= MAX_OPEN_ORDERS:
             raise fail("TOO_MANY_OPEN_ORDERS", f"the account already has {MAX_OPEN_ORDERS} open orders")
-        if not is_limit and qty > 0:
+        # the checks against the touch (the best opposite price) read the book, so they come after every
+        # argument check and after a retry has returned its original order
+        if is_limit:
+            check_price_band(market, side, price, self._best(market, side))
+        elif qty > 0:
             check_touch_notional(market, qty, self._best(market, side))
 
         taker = Order(
@@ -296,6 +308,8 @@ class Matching(State):
             self._done(market, taker, ts, always=by_quote)
         elif plan.end == "cap":
             self._close(market, taker, Status.EXPIRED.value, "max_makers", ts)
+        elif plan.end == "band":  # a market order that met a maker beyond the price band
+            self._close(market, taker, Status.EXPIRED.value, "price_band", ts)
         elif taker.tif == Tif.GTC.value:
             taker.status = Status.PARTIALLY_FILLED.value if taker.filled else Status.OPEN.value
             self._rest(market, taker)

@@ -64,3 +64,13 @@ def affordable_lots(budget: int, price: int, *, num: int, den: int, bps: int) ->
 def limit_notional(price: int, qty: int, *, num: int, den: int) -> int:
     """floor(price * qty * num / den): the notional a limit order is checked against."""
     return price * qty * num // den
+
+
+def beyond_band(side: str, price: int, touch: int, band_bps: int) -> bool:
+    """Whether `price` lies beyond the price band of `band_bps` around `touch` for a taker of `side`: above
+    touch * (1 + band) for a buy, below touch * (1 - band) for a sell (equal is inside). Never with band 0."""
+    if band_bps == 0:
+        return False
+    if side == "buy":
+        return price * BPS > touch * (BPS + band_bps)
+    return price * BPS < touch * (BPS - band_bps)

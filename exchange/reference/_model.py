@@ -101,6 +101,7 @@ class Market:
     taker_bps: int
     tick_size: str
     lot_size: str
+    price_band_bps: int = 0  # 0: no band (docs/engine.md, "Price band")
     status: str = MarketStatus.TRADING.value
     seq: int = 0
     book_seq: int = 0

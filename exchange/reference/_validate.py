@@ -1,12 +1,13 @@
 """Validation of `place` in the contract's order (docs/engine.md, "Validation"): the first failing check
 wins and nothing changes. Arguments the table does not name (account, ts_ms, client_order_id) are checked
-after INVALID_POST_ONLY, where the engine checks them. `validate_place` checks the arguments alone;
-`check_touch_notional` (a market order by qty against the book) runs later, after the client_order_id
-retry and TOO_MANY_OPEN_ORDERS checks, as the engine's does."""
+after INVALID_POST_ONLY, where the engine checks them. `validate_place` checks the arguments alone; the
+checks against the book's touch, `check_price_band` (a limit order) and `check_touch_notional` (a market
+order by qty), run later, after the client_order_id retry and TOO_MANY_OPEN_ORDERS checks, as the
+engine's do."""
 
 from __future__ import annotations
 
-from exchange.reference._math import limit_notional
+from exchange.reference._math import beyond_band, limit_notional
 from exchange.reference._model import (
     CLIENT_ORDER_ID_RE,
     Market,
@@ -100,3 +101,14 @@ def check_touch_notional(market: Market, qty: int, best: int | None) -> None:
         raise fail(
             "NOTIONAL_TOO_SMALL", f"notional at the best price {best} below {market.min_notional_minor}"
         )
+
+
+def check_price_band(market: Market, side: str, price: int, best: int | None) -> None:
+    """A limit order priced beyond the market's band around the touch, `best` (the best opposite price,
+    ticks), is PRICE_OUT_OF_BAND. No check without a band or when that side is empty (`None`)."""
+    if best is None or not beyond_band(side, price, best, market.price_band_bps):
+        return
+    raise fail(
+        "PRICE_OUT_OF_BAND",
+        f"price_ticks {price} beyond {market.price_band_bps} bps of the best opposite price {best}",
+    )

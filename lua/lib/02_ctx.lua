@@ -17,10 +17,12 @@
 -- The market hash keeps every field readable, and `matching` packs the ones a call needs (written by
 -- ex_create_market) so one short HMGET reads a market: MATCHING lists them, space-separated, in order.
 local MATCHING = { 'base', 'quote', 'lot_minor', 'num', 'den', 'min_lots', 'max_lots', 'max_price_ticks',
-  'min_notional_minor', 'maker_bps', 'taker_bps' }
+  'min_notional_minor', 'maker_bps', 'taker_bps', 'price_band_bps' }
 C.MATCHING = MATCHING
--- one capture per name of MATCHING
-local MATCHING_PATTERN = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
+-- one capture per name of MATCHING; a market written before price_band_bps existed has the first 11 only
+-- (its band is 0 until its next ex_create_market)
+local MATCHING_PATTERN = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
+local MATCHING_PATTERN_11 = '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$'
 -- `matching` text -> its parsed values. A pure function of the text read in this call (a changed market
 -- has a different text), so keeping it between calls changes no result; it only skips the parsing.
 local SPECS, n_specs = {}, 0
@@ -31,9 +33,15 @@ local function spec_of(text)
     return p
   end
   local base, quote, lot_minor, num, den, min_lots, max_lots, max_price_ticks, min_notional_minor, maker_bps,
-    taker_bps = string.match(text, MATCHING_PATTERN)
+    taker_bps, price_band_bps = string.match(text, MATCHING_PATTERN)
+  if not base then
+    base, quote, lot_minor, num, den, min_lots, max_lots, max_price_ticks, min_notional_minor, maker_bps,
+      taker_bps = string.match(text, MATCHING_PATTERN_11)
+    price_band_bps = '0'
+  end
   p = { base, quote, tonumber(lot_minor), tonumber(num), tonumber(den), tonumber(min_lots), tonumber(max_lots),
-    tonumber(max_price_ticks), tonumber(min_notional_minor), tonumber(maker_bps), tonumber(taker_bps) }
+    tonumber(max_price_ticks), tonumber(min_notional_minor), tonumber(maker_bps), tonumber(taker_bps),
+    tonumber(price_band_bps) }
   if n_specs >= 1000 then -- bounded (markets are few; this never happens in practice)
     SPECS, n_specs = {}, 0
   end
@@ -69,8 +77,8 @@ function C.market(ctx, sym)
   m = { -- one constructor (no rehash while filling)
     symbol = sym, base = p[1], quote = p[2], status = v[2], lot_minor = p[3], num = p[4], den = p[5],
     min_lots = p[6], max_lots = p[7], max_price_ticks = p[8], min_notional_minor = p[9], maker_bps = p[10],
-    taker_bps = p[11], seq = seq, book_seq = book_seq, seq0 = seq, book_seq0 = book_seq, trades = {},
-    levels = {}, k_events = 'events:' .. sym, k_bids = 'book:' .. sym .. ':bids',
+    taker_bps = p[11], price_band_bps = p[12], seq = seq, book_seq = book_seq, seq0 = seq, book_seq0 = book_seq,
+    trades = {}, levels = {}, k_events = 'events:' .. sym, k_bids = 'book:' .. sym .. ':bids',
     k_asks = 'book:' .. sym .. ':asks', lv_bids = {}, lv_asks = {}, -- price -> level (this call's cache)
   }
   ctx.markets[sym] = m

@@ -9,12 +9,17 @@
 
   The loop walks the opposite book best-first (ZRANGEBYSCORE bounded by the taker's limit, in growing batches).
   For each maker, in this order:
+    0. a market order stops ('band') at a maker priced beyond its price band (t.band, set by ex_place: a buy
+       stops when price * 10000 > t.band = touch * (10000 + band), a sell when price * 10000 < t.band =
+       touch * (10000 - band)): the band is a bound of the walk, like a limit order's price;
     1. a market buy by quote stops ('budget') if its budget cannot pay for one lot at the maker's price;
     2. the taker stops ('cap') when MAX_MAKERS makers were already touched (filled or STP-cancelled);
     3. a maker of the taker's own account is handled by the taker's STP mode
        (cancel_maker: cancel it and go on; cancel_taker: stop ('stp'); cancel_both: cancel it and stop);
     4. otherwise they trade min(taker remainder, maker remainder) lots (by quote: as many as the budget pays).
   Other stops: 'done' (nothing left to fill), 'book' (no more makers within the limit).
+  (A limit order needs no band check here: ex_place refused it if its price lay beyond the band, and every
+  maker it crosses is priced between the touch and its price.)
   A dry run (FOK check, market buy by qty cost) walks the same loop without writing.
 ]]
 local FETCH, FETCH_MAX = 2, 32 -- makers read per ZRANGEBYSCORE: 2, then doubling (most takers meet one or two)
@@ -124,12 +129,14 @@ end
 
 --[[
   Run taker t against the book. t: side, account, stp, price (0: market), qty (0: by quote),
-  rem (lots left to fill, by qty) or budget (quote minor left, by quote), id, filled, hold, fills, stp_ids.
+  rem (lots left to fill, by qty) or budget (quote minor left, by quote), band (false, or the band bound
+  above), id, filled, hold, fills, stp_ids.
   dry: no writes; t.rem / t.budget still count down, and t.cost sums what the taker would pay (buys).
-  Returns the stop reason: 'done' | 'book' | 'cap' | 'stp' | 'budget'.
+  Returns the stop reason: 'done' | 'book' | 'band' | 'cap' | 'stp' | 'budget'.
 ]]
 function M.run(ctx, m, t, dry)
   local buy = t.side == 'buy'
+  local band = t.band
   local opp, hi = BK.opposite(m, t.side, t.price)
   local taker_bps = m.taker_bps
   local touched, seen, want = 0, 0, FETCH
@@ -142,6 +149,9 @@ function M.run(ctx, m, t, dry)
       local id = tonumber(batch[i])
       local mk = O.load(id)
       local price = mk.price
+      if band and (buy and price * 10000 > band or not buy and price * 10000 < band) then
+        return 'band'
+      end
       if t.budget and M.cost(m, price, 1, taker_bps) > t.budget then
         return 'budget'
       end

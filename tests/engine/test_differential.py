@@ -1,8 +1,10 @@
 """Differential test: random command streams through the Lua engine and the pure-Python reference.
 
 Every command (deposits, withdrawals, limit gtc/ioc/fok, post-only, market by qty (some sized at the edge of
-the minimum notional at the touch) and by quote, cancels of own, foreign and unknown ids, cancel_all,
-client_order_id retries and conflicts, market status changes, malformed input) runs through both
+the minimum notional at the touch) and by quote, orders at the edge of a market's price band and market
+orders that sweep past it, cancels of own, foreign and unknown ids, cancel_all, client_order_id retries and
+conflicts, market status changes and upserts (a band switched on, changed and off), malformed input) runs
+through both
 `exchange.engine.client.Engine` (real Redis/Valkey, fixture `redis_url_each`) and
 `exchange.reference.Reference`; the two results (or error codes) must be identical.
 Every `FULL_EVERY` commands and at the end, books, open orders, balances, orders and every event stream
@@ -48,22 +50,28 @@ MARKETS: list[dict[str, Any]] = [
          maker_fee_bps=7, taker_fee_bps=23),
     dict(symbol="ETH-USDT", base="ETH", quote="USDT", tick_size="0.0003", lot_size="0.011",
          min_qty="0.022", max_qty="1.1", min_notional="0", max_price="3",
-         maker_fee_bps=0, taker_fee_bps=15),
+         maker_fee_bps=0, taker_fee_bps=15, price_band_bps=100),
     dict(symbol="ETH-BTC", base="ETH", quote="BTC", tick_size="0.000001", lot_size="0.0013",
          min_qty="0.0013", max_qty="0.13", min_notional="0", max_price="0.01",
          maker_fee_bps=5, taker_fee_bps=5),
 ]  # fmt: skip
 
 
-# alternative parameters for `create_market` upserts (the first of each list is the original value)
+# alternative parameters for `create_market` upserts (the first of each list is the original value); the price
+# band may change at any time, so the banded market (ETH-USDT, 100 bps: 10 ticks at MID) gets a narrower one
+# or none, and the others one now and then
 VARIANTS: dict[str, dict[str, list[Any]]] = {
     "BTC-USDT": {"min_qty": ["0.0007", "0.0014"], "min_notional": ["0.002", "0.005", "0"],
-                 "maker_fee_bps": [7, 8], "max_qty": ["0.035", "0.07"]},
+                 "maker_fee_bps": [7, 8], "max_qty": ["0.035", "0.07"], "price_band_bps": [0, 60]},
     "ETH-USDT": {"min_qty": ["0.022", "0.011"], "min_notional": ["0", "0.001"],
-                 "taker_fee_bps": [15, 16], "max_qty": ["1.1", "0.55"]},
+                 "taker_fee_bps": [15, 16], "max_qty": ["1.1", "0.55"], "price_band_bps": [100, 40, 0]},
     "ETH-BTC": {"min_qty": ["0.0013", "0.0026"], "min_notional": ["0", "0.00001"],
-                "maker_fee_bps": [5, 4], "max_price": ["0.01", "0.02"]},
+                "maker_fee_bps": [5, 4], "max_price": ["0.01", "0.02"], "price_band_bps": [0, 200]},
 }  # fmt: skip
+
+
+# about what one lot costs at MID, in quote minor units
+PER_LOT = {"BTC-USDT": 700, "ETH-USDT": 3300, "ETH-BTC": 130}
 
 
 def _specs() -> list[Any]:
@@ -116,6 +124,9 @@ class Generator:
         if self.rng.random() < 0.0007:
             self._sweep()
             return self.pending.pop(0)
+        if self.rng.random() < 0.01:
+            self._band_sweep()
+            return self.pending.pop(0)
         for market, due in sorted(self.restore.items()):
             if due <= self.n:
                 del self.restore[market]
@@ -126,7 +137,7 @@ class Generator:
             (0.30, self._limit), (0.05, self._ioc), (0.05, self._fok), (0.05, self._post_only),
             (0.06, self._market_qty), (0.04, self._market_quote), (0.11, self._cancel_own),
             (0.02, self._cancel_other), (0.02, self._cancel_all), (0.04, self._coid_retry),
-            (0.02, self._status), (0.005, self._reconfigure), (0.05, self._invalid),
+            (0.02, self._status), (0.005, self._reconfigure), (0.05, self._invalid), (0.03, self._band_edge),
         ]  # fmt: skip
         for weight, make in table:
             if r < weight:
@@ -140,6 +151,57 @@ class Generator:
         for _ in range(MAX_MAKERS + 10):
             self.pending.append(self._order(symbol="ETH-BTC", side="sell", price=price, qty=1))
         self.pending.append(self._order(symbol="ETH-BTC", side="buy", type="market", quote_qty=10**6))
+
+    # ---- the price band ---------------------------------------------------------------------------------
+    def _banded(self) -> str | None:
+        """A market whose band (in the reference, which mirrors the engine) is on now, or None."""
+        banded = [m["symbol"] for m in MARKETS if self.ref.markets_by_symbol[m["symbol"]].price_band_bps]
+        return self.rng.choice(banded) if banded else None
+
+    def _band_edge(self) -> Command:
+        """A limit order (gtc, ioc, fok or post-only) on a banded market at the last price inside its band
+        around the touch, or one tick beyond (PRICE_OUT_OF_BAND). A plain limit order when no band is on or
+        the opposite side is empty."""
+        symbol, side = self._banded(), self.rng.choice(("buy", "sell"))
+        if symbol is None:
+            return self._limit()
+        band = self.ref.markets_by_symbol[symbol].price_band_bps
+        top = self.ref.book(symbol, 1)["asks" if side == "buy" else "bids"]
+        if not top:
+            return self._order(symbol=symbol, side=side, price=self._price(), qty=self._qty())
+        touch, beyond = top[0][0], self.rng.random() < 0.5
+        if side == "buy":
+            price = touch * (10000 + band) // 10000 + beyond
+        else:
+            price = max(1, -(-touch * (10000 - band) // 10000) - beyond)
+        extra = self.rng.choice(({}, {}, {"tif": "ioc"}, {"tif": "fok"}, {"post_only": True}))
+        return self._order(symbol=symbol, side=side, price=price, qty=self._qty(), **extra)
+
+    def _band_sweep(self) -> None:
+        """On a banded market: a maker at the touch's side, one beyond the band from it, then a market order
+        (by qty, or by quote for a buy) big enough to reach the second: it fills the makers within the band
+        and expires (price_band). The touch when the taker arrives is at least as good as the first maker,
+        so the second lies beyond the band from it too."""
+        symbol = self._banded()
+        if symbol is None:
+            self._sweep()
+            return
+        band = self.ref.markets_by_symbol[symbol].price_band_bps
+        side = self.rng.choice(("buy", "sell"))
+        maker_side = "sell" if side == "buy" else "buy"
+        near = MID + self.rng.randint(-3, 3)
+        if side == "buy":
+            far = near * (10000 + band) // 10000 + self.rng.randint(1, 3)
+        else:
+            far = -(-near * (10000 - band) // 10000) - self.rng.randint(1, 3)
+        for price in (near, far):
+            self.pending.append(self._order(symbol=symbol, side=maker_side, price=price, qty=self._qty()))
+        if side == "buy" and self.rng.random() < 0.4:
+            budget = PER_LOT[symbol] * self.rng.randint(20, 60)
+            self.pending.append(self._order(symbol=symbol, side="buy", type="market", quote_qty=budget))
+        else:
+            qty = self.rng.randint(20, 50)
+            self.pending.append(self._order(symbol=symbol, side=side, type="market", qty=qty))
 
     # ---- wallet -----------------------------------------------------------------------------------------
     def _deposit(self) -> Command:
@@ -231,7 +293,7 @@ class Generator:
     def _market_quote(self) -> Command:
         market = self._market()
         quote_dec = {"USDT": 6, "BTC": 8}[market["quote"]]
-        per_lot = {"BTC-USDT": 700, "ETH-USDT": 3300, "ETH-BTC": 130}[market["symbol"]]
+        per_lot = PER_LOT[market["symbol"]]
         budget = per_lot * self.rng.randint(1, 40) + self.rng.randint(0, per_lot)
         if market["symbol"] == "BTC-USDT":
             budget = max(budget, 2 * 10 ** (quote_dec - 3))  # min_notional 0.002
