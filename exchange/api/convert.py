@@ -122,6 +122,7 @@ class Market:
     maker_bps: int
     taker_bps: int
     status: str
+    price_band_bps: int = 0  # 0: no band (docs/engine.md, "Price band")
     tick_exp: int = field(init=False, repr=False, compare=False)  # tick_size == 10**-tick_exp, or -1
     lot_exp: int = field(init=False, repr=False, compare=False)
 
@@ -151,6 +152,7 @@ class Market:
             maker_bps=int(fields["maker_bps"]),
             taker_bps=int(fields["taker_bps"]),
             status=str(fields.get("status", "trading")),
+            price_band_bps=int(fields.get("price_band_bps", 0)),
         )
 
     # engine -> API
@@ -235,6 +237,7 @@ class Market:
             "max_price": self.price_out(self.max_price_ticks),
             "maker_fee": self.fee_rate(self.maker_bps),
             "taker_fee": self.fee_rate(self.taker_bps),
+            "price_band": self.fee_rate(self.price_band_bps),
             "status": self.status,
         }
 

@@ -2,7 +2,8 @@
 
 `GET /api/markets/{symbol}/estimate?qty=` answers, for each side, what a market order of `qty` would get
 against the current book (one `ex_book` read, up to `ESTIMATE_DEPTH` levels a side): the quantity the
-book can fill, the average price (volume-weighted over the levels taken, exact) and the worst price, the
+book can fill (within the market's price band from the best price, where a market order stops matching),
+the average price (volume-weighted over the levels taken, exact) and the worst price, the
 notional, the taker fee and the total (what a buyer pays, or what a seller receives). Everything is integer
 engine units until the last conversion, and each level's money amounts are those of one trade there, by the
 reference matcher's `trade_amounts` (docs/engine.md, Rounding; the engine's `M.amounts`): notional
@@ -32,11 +33,16 @@ def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) 
     left = lots
     filled = ticks_lots = notional = with_fee = 0
     worst: int | None = None
-    bps = market.taker_bps
+    bps, band = market.taker_bps, market.price_band_bps
+    touch = int(levels[0][0]) if levels else 0
     for level in levels:
         if left <= 0:
             break
         price, available = int(level[0]), int(level[1])
+        if band and (
+            price * 10000 > touch * (10000 + band) if buy else price * 10000 < touch * (10000 - band)
+        ):
+            break  # a market order stops matching here (the market's price band, docs/engine.md)
         take = min(left, available)
         if take <= 0:
             continue

@@ -224,6 +224,10 @@ class MarketOut(Struct):
     max_price: str
     maker_fee: str
     taker_fee: str
+    price_band: str
+    """How far an order may trade from the best opposite price at its arrival, as a fraction (0.1: 10 %): a
+    limit order priced beyond it is refused (PRICE_OUT_OF_BAND); a market order stops matching there, and its
+    rest expires. 0: no band."""
     status: str
 
 

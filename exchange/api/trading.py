@@ -14,13 +14,14 @@ import importlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 from psycopg.errors import UndefinedTable
 from redis.exceptions import ResponseError
 
 from exchange.api import metrics
-from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, amount_out, order_out
+from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, amount_out, decimal_str, order_out
 from exchange.api.errors import ApiError, ErrorCode, from_engine_error
 from exchange.api.schemas import OrderCreate
 from exchange.vocab import OrderType, Side, TimeInForce
@@ -127,6 +128,17 @@ async def place_order(
 
 
 _FUNDS = re.compile(r"available (\S+) (\d+) < (\d+)\Z")
+_BAND = re.compile(r"price_ticks (\d+) beyond (\d+) bps of the best opposite price (\d+)\Z")
+
+
+def _band_message(m: Market, price: int, bps: int, touch: int) -> str:
+    """PRICE_OUT_OF_BAND in prices: the furthest price the band allows from the best opposite price."""
+    pct = decimal_str(Decimal(bps) / 100)
+    if price > touch:  # a buy, above the best ask
+        most = touch * (10000 + bps) // 10000
+        return f"price above {m.price_out(most)}: at most {pct}% above the best ask ({m.price_out(touch)})"
+    least = -(-touch * (10000 - bps) // 10000)
+    return f"price below {m.price_out(least)}: at most {pct}% below the best bid ({m.price_out(touch)})"
 
 
 def in_asset_units(error: ApiError, decimals: int) -> ApiError:
@@ -155,6 +167,8 @@ def in_market_units(error: ApiError, market: Market) -> ApiError:
         message = "the funds this order would hold are more than the engine can count (2^53 minor units)"
     elif code == ErrorCode.PRICE_TOO_HIGH:
         message = f"price above the market maximum of {m.price_out(m.max_price_ticks)}"
+    elif code == ErrorCode.PRICE_OUT_OF_BAND and (band := _BAND.match(error.message)):
+        message = _band_message(m, *(int(g) for g in band.groups()))
     elif code == ErrorCode.INSUFFICIENT_FUNDS and (funds := _FUNDS.match(error.message)):
         asset, available, needed = funds.groups()
         decimals = m.base_decimals if asset == m.base else m.quote_decimals

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -154,3 +155,22 @@ def test_walk_rounds_like_the_engine_per_level() -> None:
         "0.03",
     )
     assert sell["complete"] is False
+
+
+def test_walk_stops_where_a_market_order_would_at_the_price_band() -> None:
+    """With a 1 % band a buy takes the levels up to 1 % above the best ask (101.00 on a 100.00 touch, the
+    boundary included) and a sell those down to 1 % below the best bid; the rest is not filled."""
+    m = Market(
+        symbol="T-Q", base="T", quote="Q", tick_size=Decimal("0.01"), lot_size=Decimal("1"),
+        base_decimals=0, quote_decimals=2, lot_minor=1, num=1, den=1, min_lots=1, max_lots=10**6,
+        max_price_ticks=10**9, min_notional_minor=1, maker_bps=0, taker_bps=0, status="trading",
+        price_band_bps=100,
+    )  # fmt: skip
+    asks = [[10000, 1], [10100, 1], [10101, 5]]  # 100.00, 101.00 (on the band), 101.01 (beyond)
+    buy = walk(asks, m, 7, buy=True)
+    assert (buy["filled_qty"], buy["worst_price"], buy["complete"]) == ("2", "101", False)
+    bids = [[10000, 1], [9900, 1], [9899, 5]]  # 100.00, 99.00 (on the band), 98.99 (beyond)
+    sell = walk(bids, m, 7, buy=False)
+    assert (sell["filled_qty"], sell["worst_price"], sell["complete"]) == ("2", "99", False)
+    unbanded = walk(asks, replace(m, price_band_bps=0), 7, buy=True)
+    assert (unbanded["filled_qty"], unbanded["complete"]) == ("7", True)

@@ -113,6 +113,38 @@ async def test_a_market_order_by_qty_is_worth_its_qty_at_the_best_price_against_
     assert (r.json()["status"], r.json()["filled_qty"]) == ("filled", "0.0001")
 
 
+async def test_the_price_band_refuses_a_fat_finger_limit_order_and_stops_a_market_order(
+    client: AsyncTestClient[Litestar], alice: User, bob: User
+) -> None:
+    """BTC-USDT has a 10 % band (`price_band` "0.1"). With the best ask at 50,000: a limit buy above 55,000
+    is 400 PRICE_OUT_OF_BAND, in prices, and changes nothing; at 55,000 it fills. A market buy stops before
+    an ask beyond 55,000 and the rest expires (reason `price_band`); the estimate stops there too."""
+    m = next(x for x in (await client.get("/api/markets")).json() if x["symbol"] == SYMBOL)
+    assert m["price_band"] == "0.1"
+    await place(client, bob, side="sell", type="limit", price="50000", qty="0.001")
+    await place(client, bob, side="sell", type="limit", price="55000.01", qty="0.001")
+    before = await balances(client, alice)
+    r = await place(client, alice, side="buy", type="limit", price="55000.01", qty="0.002")
+    assert r.status_code == 400 and error_code(r) == "PRICE_OUT_OF_BAND", r.text
+    message = r.json()["error"]["message"]
+    assert message == "price above 55000: at most 10% above the best ask (50000)"
+    assert await balances(client, alice) == before
+    estimate = (await client.get(f"/api/markets/{SYMBOL}/estimate", params={"qty": "0.002"})).json()
+    assert (estimate["buy"]["filled_qty"], estimate["buy"]["complete"]) == ("0.001", False)
+
+    r = await place(client, alice, side="buy", type="market", qty="0.002")
+    assert r.status_code == 201, r.text
+    order = r.json()
+    assert (order["status"], order["reason"], order["filled_qty"]) == ("expired", "price_band", "0.001")
+    assert [f["price"] for f in order["fills"]] == ["50000"]
+    assert (await balances(client, alice))["USDT"]["held"] == "0"
+    # the band follows the touch: 55,000.01 now, so at most 60,500.011 (60,500.01 on the tick)
+    r = await place(client, alice, side="buy", type="limit", price="60500.02", qty="0.001")
+    assert r.status_code == 400 and error_code(r) == "PRICE_OUT_OF_BAND"
+    r = await place(client, alice, side="sell", type="limit", price="5000", qty="0.001")  # no bids: no band
+    assert r.status_code == 201, r.text
+
+
 async def test_cancel_then_cancel_again_is_order_closed(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:

@@ -718,6 +718,7 @@ export interface components {
             max_qty: string;
             min_notional: string;
             min_qty: string;
+            price_band: string;
             quote: string;
             quote_decimals: number;
             status: string;

@@ -32,9 +32,11 @@ const REASONS: Record<string, string> = {
   stp: "self-trade prevention: it would have traded with your own order",
   market_status: "the market stopped trading",
   post_only_would_take: "post-only: it would have taken liquidity",
+  price_band: "the next price was beyond the market's price band; the rest expired",
 };
 
-function reasonOf(o: Order): string {
+/** Why `o` closed, as a sentence ("" for a cancel by its owner or no reason). */
+export function reasonOf(o: Order): string {
   const r = (o as unknown as Record<string, unknown>).reason;
   if (typeof r !== "string" || !r || r === "user") return "";
   return REASONS[r] ?? r.replace(/_/g, " ");

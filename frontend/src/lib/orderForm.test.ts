@@ -46,16 +46,16 @@ describe("order form", () => {
     expect(checkOrder(lotOnly, form({ qty: "0.00005" }), rich, { loggedIn: true }).reason).toBe("Minimum amount is 0.0001 BTC");
   });
 
-  it("asks before a limit price more than 10% worse than the last price", () => {
+  it("asks before a limit price more than 5% worse than the last price", () => {
     const w = (side: "buy" | "sell", price: string, last: string | null = "60000", type: "limit" | "market" = "limit") =>
       priceWarning(market, { side, type, price }, last);
     expect(w("buy", "900000")).toBe("Price is 1,400% above the last price (60,000.00). Place the order?");
     expect(w("sell", "100")).toBe("Price is 100% below the last price (60,000.00). Place the order?");
     expect(w("sell", "30000")).toBe("Price is 50% below the last price (60,000.00). Place the order?");
-    expect(w("buy", "66000.01")).toBe("Price is 10% above the last price (60,000.00). Place the order?");
-    expect(w("buy", "66000")).toBeNull(); // exactly 10% worse: no question
-    expect(w("sell", "54000")).toBeNull();
-    expect(w("sell", "53999.99")).toBe("Price is 10% below the last price (60,000.00). Place the order?");
+    expect(w("buy", "63000.01")).toBe("Price is 5% above the last price (60,000.00). Place the order?");
+    expect(w("buy", "63000")).toBeNull(); // exactly 5% worse: no question
+    expect(w("sell", "57000")).toBeNull();
+    expect(w("sell", "56999.99")).toBe("Price is 5% below the last price (60,000.00). Place the order?");
     expect(w("buy", "70000", "60000.5")).toBe("Price is 17% above the last price (60,000.50). Place the order?");
     // better than the last price for the trader, a market order, or no last price: nothing to ask
     expect(w("buy", "100")).toBeNull();
@@ -152,6 +152,30 @@ describe("order form", () => {
     expect(checkOrder(capped, form({ side: "sell", price: "2000000" }), rich, { loggedIn: true }).reason).toBe(
       "Maximum price is 1,000,000 USDT",
     );
+  });
+
+  it("refuses a limit price beyond the market's band from the best price on the other side, as the engine does", () => {
+    const banded = { ...market, price_band: "0.1" } as Market;
+    const best = { loggedIn: true, bestAsk: "30000.05", bestBid: "29999.95" };
+    const c = (f: Partial<FormInput>, o: typeof best | { loggedIn: boolean } = best) =>
+      checkOrder(banded, form({ qty: "0.001", ...f }), rich, o).reason;
+    // a buy up to 30000.05 x 1.1 = 33000.055, down to the tick: 33000.05
+    expect(c({ price: "33000.05" })).toBeNull();
+    expect(c({ price: "33000.06" })).toBe("Maximum price is 33,000.05 USDT (10% above the best ask)");
+    // a sell down to 29999.95 x 0.9 = 26999.955, up to the tick: 26999.96
+    expect(c({ side: "sell", price: "26999.96" })).toBeNull();
+    expect(c({ side: "sell", price: "26999.95" })).toBe("Minimum price is 26,999.96 USDT (10% below the best bid)");
+    // orders that do not cross, no best price on the other side, or no band: not checked
+    expect(c({ price: "10000" })).toBeNull();
+    expect(c({ price: "99999" }, { loggedIn: true })).toBeNull();
+    expect(checkOrder(market, form({ price: "99999", qty: "0.001" }), rich, best).reason).toBeNull();
+  });
+
+  it("asks which is meant for an amount or a price with a comma that could be a thousands separator", () => {
+    const c = (f: Partial<FormInput>) => checkOrder(market, form(f), rich, { loggedIn: true }).reason;
+    expect(c({ qty: "12,000" })).toBe("Write 12000 or 12.000: is the comma a thousands separator?");
+    expect(c({ price: "30,000" })).toBe("Write 30000 or 30.000: is the comma a thousands separator?");
+    expect(c({ qty: "0,500" })).not.toContain("comma"); // a leading 0: a decimal comma (the field made it 0.500)
   });
 
   it("tells text that is not a number from a number that is not positive", () => {

@@ -5,7 +5,7 @@
  */
 import type { Market, SideEstimate } from "../api/types";
 import {
-  cmp, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, sub, toPlain, add, type Dec,
+  ambiguousComma, cmp, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, sub, toPlain, add, type Dec,
 } from "./money";
 
 export type Side = "buy" | "sell";
@@ -49,14 +49,15 @@ export function snapQty(m: Market, qty: string): string {
   return isPositive(snapped) ? toPlain(snapped) : qty;
 }
 
-/** How far a limit price may be worse than the last trade price before the form asks: 10%. */
-const FAR_FROM_LAST = 10;
+/** How far a limit price may be worse than the last trade price before the form asks: 5% (half the seed
+ * markets' price band, beyond which the engine refuses it: a question before the wall). */
+const FAR_FROM_LAST = 5;
 
 /**
- * The question to ask before a limit order whose price is more than 10% worse than the last trade price for
- * the trader (a buy above last x 1.10, a sell below last x 0.90): "Price is 1,400% above the last price
+ * The question to ask before a limit order whose price is more than 5% worse than the last trade price for
+ * the trader (a buy above last x 1.05, a sell below last x 0.95): "Price is 1,400% above the last price
  * (60,000.00). Place the order?". Null when there is nothing to ask: a market order, no last price known,
- * a price that is not a number, or one within 10%.
+ * a price that is not a number, or one within 5%.
  */
 export function priceWarning(
   m: Market,
@@ -74,6 +75,22 @@ export function priceWarning(
   const pct = div(mul(gap, dec(100)), l, 0, "nearest");
   const where = f.side === "buy" ? "above" : "below";
   return `Price is ${format(pct, 0)}% ${where} the last price (${format(l, decimalsOf(m.tick_size))}). Place the order?`;
+}
+
+/**
+ * The furthest price the market's band lets a limit order reach from the best price on the other side (the
+ * engine refuses one beyond it: PRICE_OUT_OF_BAND, docs/engine.md): for a buy best ask x (1 + band) rounded
+ * down to the tick, for a sell best bid x (1 - band) rounded up. Null without a band or a best price.
+ */
+export function bandLimit(m: Market, side: Side, touch: string | null): Dec | null {
+  const t = parse(touch ?? "");
+  const band = parse(m.price_band ?? "0");
+  if (!t || !isPositive(t) || !band || !isPositive(band)) return null;
+  const one = dec(1);
+  const raw = mul(t, side === "buy" ? add(one, band) : sub(one, band));
+  const tick = dec(m.tick_size);
+  const ticks = div(raw, tick, 0, side === "buy" ? "down" : "up");
+  return mul(ticks, tick);
 }
 
 /**
@@ -107,6 +124,12 @@ export function amountForPercent(m: Market, side: Side, pct: number, available: 
   return toPlain(mul(lots, dec(m.lot_size)));
 }
 
+/** "12,000": which one is meant (a thousands separator, or a decimal comma)? */
+function commaQuestion(text: string): string {
+  const t = text.trim();
+  return `Write ${t.replace(",", "")} or ${t.replace(",", ".")}: is the comma a thousands separator?`;
+}
+
 export function checkOrder(
   m: Market,
   f: FormInput,
@@ -125,6 +148,7 @@ export function checkOrder(
   if (f.type === "limit") {
     price = parse(f.price);
     if (!f.price.trim()) return out("Enter a price");
+    if (ambiguousComma(f.price)) return out(commaQuestion(f.price));
     if (!price) return out("Price is not a number");
     if (!isPositive(price)) return out("Price must be a positive number");
     // the smallest price is one tick (a price under it would snap to 0)
@@ -133,9 +157,16 @@ export function checkOrder(
     if (m.max_price && cmp(price, dec(m.max_price)) > 0) {
       return out(`Maximum price is ${format(toPlain(m.max_price))} ${m.quote}`);
     }
+    const band = bandLimit(m, f.side, (f.side === "buy" ? opts.bestAsk : opts.bestBid) ?? null);
+    if (band && (f.side === "buy" ? cmp(price, band) > 0 : cmp(price, band) < 0)) {
+      const [most, where] = f.side === "buy" ? ["Maximum", "above the best ask"] : ["Minimum", "below the best bid"];
+      const pct = toPlain(mul(dec(m.price_band), dec(100)));
+      return out(`${most} price is ${format(band, decimalsOf(m.tick_size))} ${m.quote} (${pct}% ${where})`);
+    }
   }
   const qty = parse(f.qty);
   if (!f.qty.trim()) return out("Enter an amount");
+  if (ambiguousComma(f.qty)) return out(commaQuestion(f.qty));
   if (!qty) return out("Amount is not a number");
   if (!isPositive(qty)) return out("Amount must be a positive number");
   // the minimum before the lot: an amount under it (0.000001 with a lot of 0.00001) is told the minimum
