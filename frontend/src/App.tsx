@@ -77,7 +77,7 @@ function Header({ route }: { route: string }) {
   return (
     <header className="topbar">
       <a className="brand" href="#/markets">
-        ◆ Exchange
+        <span aria-hidden="true">◆</span> <span className="brand-name">Exchange</span>
       </a>
       <nav aria-label="Main">
         <a href="#/markets" className={route === "/markets" ? "active" : ""}>

@@ -124,12 +124,13 @@ def test_logging_in_from_the_trade_page_returns_to_it(stack: Stack, new_page: An
 
 
 def test_a_limit_price_far_worse_than_the_last_asks_first(stack: Stack, new_page: Any) -> None:
-    """A buy priced 30 % above the market (a fat finger) asks before it is sent; declined, no order goes."""
+    """A buy priced 9 % above the market (a fat finger, within the market's 10 % price band) asks before it
+    is sent; declined, no order goes."""
     page = new_page()
     login(page, stack.register("fatfinger"))
     open_trade(page)
     m = market(stack)
-    price = snap(best(page, "asks") * Decimal("1.3"), m["tick_size"])
+    price = snap(best(page, "asks") * Decimal("1.09"), m["tick_size"])
     asked: list[str] = []
     page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
     place_limit(page, "buy", price, qty_for(m, price))
@@ -138,6 +139,49 @@ def test_a_limit_price_far_worse_than_the_last_asks_first(stack: Stack, new_page
     page.wait_for_timeout(1_000)
     expect(page.get_by_test_id("toast").filter(has_text="Order accepted")).to_have_count(0)
     expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(0)
+
+
+def test_an_amount_typed_with_a_thousands_comma_is_questioned_not_read_as_a_decimal(
+    stack: Stack, new_page: Any
+) -> None:
+    """Typed key by key, "12,000" stays "12,000" in the field and the form asks which is meant (12000 or
+    12.000) instead of reading 12.000, 1,000 times less; "0,01" is a decimal comma: the field keeps the comma,
+    the order form reads 0.01."""
+    page = new_page()
+    login(page, stack.register("comma"))
+    open_trade(page)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    form.locator("input[name=price]").fill("1")
+    qty = form.locator("input[name=qty]")
+    qty.press_sequentially("12,000")
+    expect(qty).to_have_value("12,000")
+    reason = page.get_by_test_id("order-reason")
+    expect(reason).to_have_text("Write 12000 or 12.000: is the comma a thousands separator?")
+    expect(page.get_by_test_id("submit-order")).to_be_disabled()
+    qty.fill("")
+    qty.press_sequentially("0,01")
+    expect(qty).to_have_value("0,01")
+    expect(reason).not_to_contain_text("comma")
+    expect(form).to_contain_text("0.01")  # the total: 1 x 0.01
+
+
+def test_a_refused_post_only_order_says_why_under_the_button(stack: Stack, new_page: Any) -> None:
+    """A post-only buy above the best ask would take liquidity: the engine refuses it, and the form says so
+    under its button (not only in a toast that goes), keeping the amount to resend at another price."""
+    page = new_page()
+    login(page, stack.register("postonly"))
+    open_trade(page)
+    m = market(stack)
+    price = snap(best(page, "asks") * Decimal("1.02"), m["tick_size"], "ROUND_UP")  # the book may move
+    qty = qty_for(m, price)
+    place_limit(page, "buy", price, qty, post_only=True)
+    reason = page.get_by_test_id("order-reason")
+    expect(reason).to_have_text("Not placed: post-only: it would have taken liquidity")
+    expect(page.get_by_test_id("order-form").locator("input[name=qty]")).to_have_value(qty)
+    page.get_by_test_id("order-form").get_by_label("Post-only").set_checked(False)
+    expect(reason).to_have_text("\u00a0")  # a change of the order clears it
 
 
 # collects what the page's Content-Security-Policy refuses (installed before any script of the page runs)

@@ -26,9 +26,18 @@ const TABS: [Tab, string, string][] = [
 const TAB_KEYS = TABS.map(([k]) => k);
 
 /** A status cell: short ("partial"), with the full words as its tooltip where they differ. */
-function StatusCell({ status }: { status: unknown }) {
+function StatusCell({ status, className }: { status: unknown; className?: string }) {
   const { short, full } = statusText(status);
-  return <td title={short === full ? undefined : full}>{short}</td>;
+  return (
+    <td className={className} title={short === full ? undefined : full}>
+      {short}
+    </td>
+  );
+}
+
+/** The Open tab's count: "12", or "2,000+" when the account has more open orders than the terminal loads. */
+function openOrderCount(n: number, complete: boolean): string {
+  return `${n.toLocaleString("en-US")}${complete ? "" : "+"}`;
 }
 
 /** The single row a table shows when it has nothing to list. */
@@ -46,7 +55,7 @@ export function AccountPanel({ symbol }: { symbol: string }) {
   const session = useSession();
   const route = useHashRoute(); // the auth links return here
   const [tab, setTab] = usePref<Tab>(PREF_KEYS.accountTab, TAB_KEYS, "open"); // kept across reloads
-  const { openOrders } = useAccount();
+  const { openOrders, openOrdersComplete } = useAccount();
   const bar = useRef<HTMLDivElement>(null);
   // where the tab bar still scrolls sideways (a very narrow phone), the chosen tab scrolls into sight
   useEffect(() => {
@@ -92,7 +101,14 @@ export function AccountPanel({ symbol }: { symbol: string }) {
                 </span>
               </>
             )}
-            {k === "open" && openOrders.length > 0 ? ` (${openOrders.length.toLocaleString("en-US")})` : ""}
+            {k === "open" && (
+              <>
+                {" "}
+                {/* its room is kept whatever the number (up to 3 digits): the tabs to its right never move
+                    under the finger as orders are placed or filled elsewhere */}
+                <span className="tab-count">{session ? `(${openOrderCount(openOrders.length, openOrdersComplete)})` : ""}</span>
+              </>
+            )}
           </button>
         ))}
       </div>
@@ -170,29 +186,42 @@ function OpenOrders({ symbol }: { symbol: string }) {
         <table className="table" data-testid="open-orders">
           <thead>
             <tr>
-              <th>Time</th>
+              <th className="col-roomy">Time</th>
               <th>Market</th>
               <th>Side</th>
-              <th>Type</th>
+              <th className="col-roomy">Type</th>
               <th className="num">Price</th>
               <th className="num">Amount</th>
               <th className="num">Filled</th>
-              <th>Status</th>
-              <th />
+              <th className="col-roomy">Status</th>
+              <th className="col-action">
+                <span className="sr-only">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
             {openOrders.map((o) => (
               <tr key={o.id} data-order-id={o.id}>
-                <td title={fullTime(o.created_at)}>{compactTime(o.created_at)}</td>
-                <td>{o.symbol}</td>
-                <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
-                <td>{o.type}</td>
+                <td className="col-roomy" title={fullTime(o.created_at)}>
+                  {compactTime(o.created_at)}
+                </td>
+                <td>
+                  {o.symbol}
+                  {/* where the Time and Type columns do not fit (a phone), under the market and the side */}
+                  <span className="cell-more muted small" title={fullTime(o.created_at)}>
+                    {compactTime(o.created_at)}
+                  </span>
+                </td>
+                <td className={o.side === "buy" ? "up" : "down"}>
+                  {o.side}
+                  <span className="cell-more muted small">{o.type}</span>
+                </td>
+                <td className="col-roomy">{o.type}</td>
                 <td className="num">{formatPrice(o.price, ticks.get(o.symbol))}</td>
                 <td className="num">{format(o.qty)}</td>
                 <td className="num">{format(o.filled_qty)}</td>
-                <StatusCell status={o.status} />
-                <td>
+                <StatusCell status={o.status} className="col-roomy" />
+                <td className="col-action">
                   <button className="btn btn-small" onClick={() => cancel(o)} aria-label={`Cancel order ${o.id}`}>
                     Cancel
                   </button>

@@ -10,6 +10,7 @@ import {
 import { PREF_KEYS } from "../lib/prefs";
 import { useEstimate } from "../lib/useEstimate";
 import { errorText } from "../lib/userText";
+import { reasonOf } from "../lib/orderEvents";
 import { useAccount } from "./Account";
 import { DecimalField } from "./DecimalField";
 import { useToasts } from "./Toasts";
@@ -78,7 +79,7 @@ export function OrderForm(props: {
     e.preventDefault();
     // a ref, not the `busy` state: two submits in one event-loop turn both see the state before either render
     if (check.reason || submitting.current) return;
-    // a fat finger: a limit price more than 10% worse than the last price is placed only once confirmed
+    // a fat finger: a limit price more than 5% worse than the last price is placed only once confirmed
     const warning = priceWarning(m, { side, type, price }, props.last);
     if (warning && !window.confirm(warning)) return;
     submitting.current = true;
@@ -97,7 +98,10 @@ export function OrderForm(props: {
     try {
       const order = await api<Order>("POST", "/api/orders", { body });
       noteOrder(order);
-      if (order.status !== "rejected") setQty(""); // a refused post-only keeps its amount: fix the price, resend
+      // a refused post-only keeps its amount (fix the price, resend) and says why under the button, which
+      // stays after the toast goes
+      if (order.status !== "rejected") setQty("");
+      else setServerError({ text: `Not placed: ${reasonOf(order) || "rejected"}`, code: "REJECTED" });
     } catch (err) {
       const refused = err instanceof ApiError ? { text: errorText(err), code: err.code } : { text: "Order failed" };
       setServerError(refused);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal,
+  formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
 } from "./money";
 
 describe("parse", () => {
@@ -28,6 +28,20 @@ describe("typedDecimal", () => {
   it("leaves text without a comma as typed", () => {
     for (const t of ["", "12.50", " 7 ", "abc", "1.2.3"]) expect(typedDecimal(t)).toBe(t);
   });
+  it("leaves a comma that could be a thousands separator as typed, which parse refuses", () => {
+    for (const t of ["12,000", "1,000", "-999,999", " 25,000 "]) {
+      expect(ambiguousComma(t)).toBe(true);
+      expect(typedDecimal(t)).toBe(t);
+      expect(parse(typedDecimal(t))).toBeNull();
+    }
+    // not ambiguous: a leading zero, other than three digits after the comma, a point too
+    expect(typedDecimal("0,500")).toBe("0.500");
+    expect(typedDecimal("12,00")).toBe("12.00");
+    expect(typedDecimal("12,0001")).toBe("12.0001");
+    expect(typedDecimal("12,000.5")).toBe("12000.5");
+    expect(ambiguousComma("12.000")).toBe(false);
+  });
+
   it("replaces only the first comma, so several stay unparseable", () => {
     expect(typedDecimal("1,000,5")).toBe("1.000,5");
     expect(parse(typedDecimal("1,000,5"))).toBeNull();
@@ -39,9 +53,10 @@ describe("typedDecimal", () => {
     expect(typedDecimal("-1,000.")).toBe("-1000.");
     expect(parse(typedDecimal(" 59,000.50 "))).toEqual({ coef: 5900050n, scale: 2 });
   });
-  it("keeps a lone comma a decimal comma, even with three digits after it", () => {
+  it("keeps a lone comma a decimal comma, unless it could be a thousands separator", () => {
     expect(typedDecimal("0,5")).toBe("0.5");
-    expect(typedDecimal("59,000")).toBe("59.000");
+    expect(typedDecimal("59,0001")).toBe("59.0001");
+    expect(typedDecimal("59,000")).toBe("59,000"); // 59 or 59,000: refused, not guessed
   });
   it("refuses rather than guesses when commas and a point are not grouped thousands", () => {
     for (const t of ["1.000,5", "59,00.5", "1,0000.5", ",000.5"]) expect(parse(typedDecimal(t))).toBeNull();

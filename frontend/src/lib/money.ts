@@ -28,13 +28,23 @@ export function parse(text: string | null | undefined): Dec | null {
 // a number grouped as the terminal displays it: "59,000.5", "-1,234,567.", " 1,000.25 "
 const GROUPED_RE = /^\s*[+-]?\d{1,3}(?:,\d{3})+\.\d*\s*$/;
 
+// one comma then exactly three digits, "12,000": a thousands separator to some, a decimal comma to others
+const AMBIGUOUS_RE = /^\s*[+-]?[1-9]\d{0,2},\d{3}\s*$/;
+
+/** Whether `text` is a number whose comma could mean either a thousands separator or a decimal comma
+ * ("12,000": twelve thousand, or 12). */
+export function ambiguousComma(text: string): boolean {
+  return AMBIGUOUS_RE.test(text);
+}
+
 /** What the user typed into a decimal field, with a decimal comma made a point ("1,5" -> "1.5"). A number
  * grouped as the terminal displays it, commas and a point ("59,000.5"), loses its thousands separators
- * ("59000.5"); a single comma stays a decimal comma, even "59,000" (59.000). Otherwise only the first comma
- * is replaced: text with more than one ("1,000,5") or with a comma after the point ("1.000,5") stays text
- * that `parse` refuses. */
+ * ("59000.5"). "12,000" stays as typed, which `parse` refuses: read either way it would be off 1,000 times
+ * for the other reading (`ambiguousComma`). Otherwise only the first comma is replaced: text with more than
+ * one ("1,000,5") or with a comma after the point ("1.000,5") stays text that `parse` refuses. */
 export function typedDecimal(text: string): string {
   if (GROUPED_RE.test(text)) return text.replace(/,/g, "");
+  if (AMBIGUOUS_RE.test(text)) return text;
   return text.replace(",", ".");
 }
 

@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from "react";
+import { useState, type ChangeEvent, type FormEvent } from "react";
 import type { TokenPair } from "../api/types";
 import { api, ApiError } from "../lib/http";
 import { authHref } from "../lib/nextRoute";
@@ -24,6 +24,12 @@ export function AuthPage({
   const [error, setError] = useState<{ text: string; code?: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const signup = mode === "signup";
+  // the server's refusal was about what the fields held then: an edit makes it stale (and the browser's own
+  // validation may then stop the next submit, with the old message still contradicting it)
+  const edit = (set: (v: string) => void) => (e: ChangeEvent<HTMLInputElement>) => {
+    set(e.target.value);
+    setError(null);
+  };
 
   async function submit(e: FormEvent) {
     e.preventDefault();
@@ -61,7 +67,7 @@ export function AuthPage({
             autoComplete="email"
             required
             value={email}
-            onChange={(e) => setEmail(e.target.value)}
+            onChange={edit(setEmail)}
           />
         </label>
         <label>
@@ -73,7 +79,7 @@ export function AuthPage({
             required
             minLength={signup ? 8 : undefined}
             value={password}
-            onChange={(e) => setPassword(e.target.value)}
+            onChange={edit(setPassword)}
           />
         </label>
         {error && (

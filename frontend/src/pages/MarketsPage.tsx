@@ -3,6 +3,7 @@ import type { Ticker } from "../api/types";
 import { SortHeader, type SortDir } from "../components/SortHeader";
 import { useMarkets, useTickers } from "../lib/hooks";
 import { compareStrings, decimalsOf, format, formatPct, sign } from "../lib/money";
+import { useRowOrderHold } from "../lib/rowOrderHold";
 import { symbolMatches } from "../lib/userText";
 
 type Key = "symbol" | "last" | "change_24h_pct" | "high_24h" | "low_24h" | "volume_24h" | "quote_volume_24h";
@@ -13,7 +14,7 @@ export function MarketsPage() {
   const [query, setQuery] = useState("");
   const [sort, setSort] = useState<{ key: Key; dir: SortDir }>({ key: "symbol", dir: "asc" });
 
-  const rows = useMemo(() => {
+  const sorted = useMemo(() => {
     const list = markets
       .filter((m) => symbolMatches(m.symbol, query))
       .map((m) => ({ m, t: tickers.get(m.symbol) as Ticker | undefined }));
@@ -24,9 +25,19 @@ export function MarketsPage() {
     });
     return list;
   }, [markets, tickers, query, sort]);
+  // sorted by a live column the rows would swap every few seconds: they hold still under the pointer or a
+  // finger (and a moment after), while their figures keep updating
+  const { order, handlers, resort } = useRowOrderHold(useMemo(() => sorted.map((r) => r.m.symbol), [sorted]));
+  const rows = useMemo(() => {
+    const bySymbol = new Map(sorted.map((r) => [r.m.symbol, r]));
+    return order.flatMap((symbol) => bySymbol.get(symbol) ?? []);
+  }, [sorted, order]);
 
-  const onSort = (key: Key) =>
+  // a sort or a search the trader asked for applies at once, held or not
+  const onSort = (key: Key) => {
+    resort();
     setSort((s) => ({ key, dir: s.key === key ? (s.dir === "asc" ? "desc" : "asc") : key === "symbol" ? "asc" : "desc" }));
+  };
   const open = (symbol: string) => (window.location.hash = `/trade/${symbol}`);
 
   return (
@@ -39,12 +50,15 @@ export function MarketsPage() {
           placeholder="Search pairs"
           aria-label="Search markets"
           value={query}
-          onChange={(e) => setQuery(e.target.value)}
+          onChange={(e) => {
+            resort();
+            setQuery(e.target.value);
+          }}
         />
       </div>
       {error && <p className="form-error">Cannot load markets: {error}</p>}
       <div className="card table-scroll">
-        <table className="table markets-table" data-testid="markets-table">
+        <table className="table markets-table" data-testid="markets-table" {...handlers}>
           <thead>
             <tr>
               <SortHeader label="Pair" k="symbol" sort={sort} onSort={onSort} align="left" />
