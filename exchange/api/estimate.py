@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from exchange.api.convert import Market
-from exchange.reference import trade_amounts
+from exchange.reference import beyond_band, trade_amounts
 
 ESTIMATE_DEPTH = 500  # levels read per side (the engine's book read allows up to 500)
 
@@ -39,9 +39,7 @@ def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) 
         if left <= 0:
             break
         price, available = int(level[0]), int(level[1])
-        if band and (
-            price * 10000 > touch * (10000 + band) if buy else price * 10000 < touch * (10000 - band)
-        ):
+        if beyond_band("buy" if buy else "sell", price, touch, band):
             break  # a market order stops matching here (the market's price band, docs/engine.md)
         take = min(left, available)
         if take <= 0:

@@ -7,13 +7,13 @@ every book, every balance and every event. It favours being obviously right over
 plain lists sorted on each read, arithmetic is unbounded Python integers, the matching loop is planned as
 a pure walk and then applied (so the FOK and market-buy dry runs are literally the same loop).
 
-Modules: `_math` (rounding and holds; the API's volume estimate rounds with its `trade_amounts` too),
-`_model` (orders, markets, vocabularies, errors), `_state` (balances, events, book primitives), `_matching`
-(`place`), `_engine` (wallet, cancels, statuses, reads).
+Modules: `_math` (rounding and holds; the API's volume estimate rounds with its `trade_amounts` and stops
+at its `beyond_band`), `_model` (orders, markets, vocabularies, errors), `_state` (balances, events, book
+primitives), `_matching` (`place`), `_engine` (wallet, cancels, statuses, reads).
 """
 
 from exchange.reference._engine import Reference
-from exchange.reference._math import TradeAmounts, trade_amounts
+from exchange.reference._math import TradeAmounts, beyond_band, trade_amounts
 from exchange.reference._model import CANCEL_BATCH, CANCEL_EXAMINE, MAX_MAKERS, MAX_OPEN_ORDERS, Order
 
 __all__ = [
@@ -24,5 +24,6 @@ __all__ = [
     "Order",
     "Reference",
     "TradeAmounts",
+    "beyond_band",
     "trade_amounts",
 ]
