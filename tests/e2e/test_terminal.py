@@ -61,12 +61,12 @@ def qty_for(m: dict[str, Any], price: Decimal) -> str:
 
 
 def place_limit(
-    page: Any, side: str, price: Decimal, qty: str, ioc: bool = False, post_only: bool = False
+    page: Any, side: str, price: Decimal, qty: str, tif: str = "gtc", post_only: bool = False
 ) -> None:
     form = page.get_by_test_id("order-form")
     form.get_by_role("button", name=side.capitalize(), exact=True).click()
     form.get_by_role("button", name="Limit", exact=True).click()
-    form.get_by_label("IOC").set_checked(ioc)
+    form.get_by_label("Time in force").select_option(tif)
     form.get_by_label("Post-only").set_checked(post_only)
     form.locator("input[name=price]").fill(format(price, "f"))
     form.locator("input[name=qty]").fill(qty)
@@ -182,6 +182,36 @@ def test_a_refused_post_only_order_says_why_under_the_button(stack: Stack, new_p
     expect(page.get_by_test_id("order-form").locator("input[name=qty]")).to_have_value(qty)
     page.get_by_test_id("order-form").get_by_label("Post-only").set_checked(False)
     expect(reason).to_have_text("\u00a0")  # a change of the order clears it
+
+
+def test_a_fill_or_kill_order_that_the_book_cannot_fill_expires_whole(stack: Stack, new_page: Any) -> None:
+    """The form's time in force offers FOK: a fill-or-kill buy priced under the best ask cannot fill at all,
+    so it expires whole (the toast says why), nothing rests and nothing stays held. Post-only and a time in
+    force other than GTC exclude each other in the form."""
+    page = new_page()
+    login(page, stack.register("fok"))
+    open_trade(page)
+    m = market(stack)
+    form = page.get_by_test_id("order-form")
+    tif = form.get_by_label("Time in force")
+    expect(tif.locator("option")).to_have_text(["GTC", "IOC", "FOK"])
+    form.get_by_label("Post-only").set_checked(True)
+    tif.select_option("fok")
+    expect(form.get_by_label("Post-only")).not_to_be_checked()
+    form.get_by_label("Post-only").set_checked(True)
+    expect(tif).to_have_value("gtc")
+
+    held_before = page.locator(f"[data-testid=balances] tr[data-asset={m['quote']}] td").nth(2)
+    available(page, m["quote"])  # opens the Balances tab
+    before = held_before.inner_text()
+    price = snap(best(page, "bids"), m["tick_size"])  # a buy at the best bid: below every ask
+    place_limit(page, "buy", price, qty_for(m, price), tif="fok")
+    expired = page.get_by_test_id("toast").filter(has_text="Order expired")
+    expect(expired).to_be_visible()
+    expect(expired).to_contain_text("fill-or-kill: the book could not fill all of it")
+    expect(held_before).to_have_text(before)
+    page.get_by_role("tab", name=re.compile("Open orders")).click()
+    expect(page.get_by_test_id("open-orders")).to_contain_text("No open orders")
 
 
 # collects what the page's Content-Security-Policy refuses (installed before any script of the page runs)
@@ -439,7 +469,7 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
         seen_expired = expired.count()
         # IOC: a remainder must not rest above the market maker's asks (it would block its post-only
         # quotes); it expires unfilled when it lands while the market maker is replacing its ladder
-        place_limit(page, "buy", price, qty_for(m, price), ioc=True)
+        place_limit(page, "buy", price, qty_for(m, price), tif="ioc")
         deadline = time.monotonic() + 10
         while not filled.count() and expired.count() <= seen_expired and time.monotonic() < deadline:
             page.wait_for_timeout(100)

@@ -4,8 +4,8 @@ import { usePref, useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
-  amountForPercent, checkOrder, feeDecimals, marketShortfall, priceWarning, snapPrice, snapQty, walkableQty, type OrderType,
-  type Side,
+  amountForPercent, checkOrder, feeDecimals, marketShortfall, priceWarning, snapPrice, snapQty, TIF_TEXT, TIFS, walkableQty,
+  type OrderType, type Side, type Tif,
 } from "../lib/orderForm";
 import { PREF_KEYS } from "../lib/prefs";
 import { useEstimate } from "../lib/useEstimate";
@@ -33,7 +33,7 @@ export function OrderForm(props: {
   const [type, setType] = useState<OrderType>("limit");
   const [price, setPrice] = useState("");
   const [qty, setQty] = useState("");
-  const [ioc, setIoc] = useState(false);
+  const [tif, setTif] = useState<Tif>("gtc");
   const [postOnly, setPostOnly] = useState(false);
   const [busy, setBusy] = useState(false);
   const submitting = useRef(false); // the guard against a second submit before the first one answers
@@ -53,7 +53,7 @@ export function OrderForm(props: {
   }, [m.symbol]);
 
   // the server's last refusal describes the order as it was sent: any edit (or another market) clears it
-  useEffect(() => setServerError(null), [m.symbol, side, type, price, qty, ioc, postOnly]);
+  useEffect(() => setServerError(null), [m.symbol, side, type, price, qty, tif, postOnly]);
 
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
@@ -62,7 +62,7 @@ export function OrderForm(props: {
   const walked = estimate ? (side === "buy" ? estimate.buy : estimate.sell) : null;
   const check = checkOrder(
     m,
-    { side, type, price, qty, ioc, postOnly },
+    { side, type, price, qty, tif, postOnly },
     { base: base?.available ?? null, quote: quote?.available ?? null },
     { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid, estimate: walked },
   );
@@ -93,7 +93,7 @@ export function OrderForm(props: {
     const body: OrderCreate = { symbol: m.symbol, side, type, qty: plain(qty), post_only: type === "limit" && postOnly };
     if (type === "limit") {
       body.price = plain(price);
-      body.time_in_force = ioc ? "ioc" : "gtc";
+      body.time_in_force = tif;
     }
     try {
       const order = await api<Order>("POST", "/api/orders", { body });
@@ -173,12 +173,28 @@ export function OrderForm(props: {
       {type === "limit" && (
         <div className="opts">
           <label>
-            <input type="checkbox" name="post_only" checked={postOnly} onChange={(e) => (setPostOnly(e.target.checked), e.target.checked && setIoc(false))} />
+            <input type="checkbox" name="post_only" checked={postOnly} onChange={(e) => (setPostOnly(e.target.checked), e.target.checked && setTif("gtc"))} />
             Post-only
           </label>
-          <label>
-            <input type="checkbox" name="ioc" checked={ioc} onChange={(e) => (setIoc(e.target.checked), e.target.checked && setPostOnly(false))} />
-            IOC
+          {/* post-only rests or nothing: it needs GTC, so each choice gives way to the other */}
+          <label title={TIF_TEXT[tif][1]}>
+            <span aria-hidden="true">TIF</span>
+            <select
+              name="tif"
+              value={tif}
+              aria-label="Time in force"
+              onChange={(e) => {
+                const next = e.target.value as Tif;
+                setTif(next);
+                if (next !== "gtc") setPostOnly(false);
+              }}
+            >
+              {TIFS.map((k) => (
+                <option key={k} value={k} title={TIF_TEXT[k][1]}>
+                  {TIF_TEXT[k][0]}
+                </option>
+              ))}
+            </select>
           </label>
         </div>
       )}

@@ -18,7 +18,7 @@ const mina = {
 } as unknown as Market;
 
 const form = (f: Partial<FormInput>): FormInput => ({
-  side: "buy", type: "limit", price: "30000", qty: "0.01", ioc: false, postOnly: false, ...f,
+  side: "buy", type: "limit", price: "30000", qty: "0.01", tif: "gtc", postOnly: false, ...f,
 });
 const rich = { base: "10", quote: "1000000" };
 

@@ -10,13 +10,22 @@ import {
 
 export type Side = "buy" | "sell";
 export type OrderType = "limit" | "market";
+/** A limit order's time in force: good till cancelled, immediate or cancel, fill or kill. */
+export type Tif = "gtc" | "ioc" | "fok";
+export const TIFS: readonly Tif[] = ["gtc", "ioc", "fok"];
+/** Each time in force as the form's list names it, and what it does. */
+export const TIF_TEXT: Record<Tif, [string, string]> = {
+  gtc: ["GTC", "Good till cancelled: the rest of the order stays on the book"],
+  ioc: ["IOC", "Immediate or cancel: fill what the book has at this price or better now, cancel the rest"],
+  fok: ["FOK", "Fill or kill: fill all of it now at this price or better, or none of it"],
+};
 
 export interface FormInput {
   side: Side;
   type: OrderType;
   price: string;
   qty: string;
-  ioc: boolean;
+  tif: Tif;
   postOnly: boolean;
 }
 
