@@ -17,7 +17,7 @@ import type { Candle } from "../api/types";
 import { applyLive, normalize, olderPageEnd, prependOlder } from "../lib/candles";
 import { usePref } from "../lib/hooks";
 import { api } from "../lib/http";
-import { cmp, dec, toChartNumber } from "../lib/money";
+import { cmp, dec, formatChartNumber, toChartNumber } from "../lib/money";
 import { PREF_KEYS } from "../lib/prefs";
 import { ws } from "../lib/ws";
 
@@ -69,7 +69,8 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       borderVisible: false,
       wickUpColor: "#26a69a",
       wickDownColor: "#ef5350",
-      priceFormat: { type: "price", precision: pricePrecision, minMove },
+      // the axis and crosshair label prices as the book does: the market's decimals, thousands separators
+      priceFormat: { type: "custom", minMove, formatter: (p: number) => formatChartNumber(p, pricePrecision) },
     });
     const volume: ISeriesApi<"Histogram"> = chart.addSeries(HistogramSeries, {
       priceScaleId: "vol",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
+  formatChartNumber, formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
 } from "./money";
 
 describe("parse", () => {
@@ -160,5 +160,19 @@ describe("order form helpers", () => {
     const { total, fee } = estimate("30000.5", "0.003", "0.001", 6);
     expect(toPlain(total)).toBe("90.0015");
     expect(toPlain(fee)).toBe("0.090002");
+  });
+});
+
+describe("formatChartNumber", () => {
+  it("labels the chart's prices as the book shows them: the market's decimals with thousands separators", () => {
+    expect(formatChartNumber(56912.4, 2)).toBe("56,912.40");
+    expect(formatChartNumber(1234567, 0)).toBe("1,234,567");
+    expect(formatChartNumber(0.1234, 4)).toBe("0.1234");
+    expect(formatChartNumber(999.995, 1)).toBe("1,000.0");
+  });
+  it("never shows a negative zero or a non-number", () => {
+    expect(formatChartNumber(-0.0001, 2)).toBe("0.00");
+    expect(formatChartNumber(-1234.5, 1)).toBe("-1,234.5");
+    expect(formatChartNumber(Number.NaN, 2)).toBe("—");
   });
 });

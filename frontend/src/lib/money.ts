@@ -250,6 +250,15 @@ export function toChartNumber(value: string | Dec): number {
   return Number(toFixed(dec(value)));
 }
 
+/** A number the chart plotted, back as text for its axis and crosshair labels: `decimals` fraction digits and
+ * thousands separators, as the book shows prices (56912.4, 2 -> "56,912.40"). Display only, like
+ * `toChartNumber`; a value that is not finite is "—". */
+export function formatChartNumber(value: number, decimals: number): string {
+  if (!Number.isFinite(value)) return "—";
+  const fixed = value.toFixed(decimals); // exact enough for a label: the chart's values came from decimals
+  return format(fixed === "-0" || /^-0\.0*$/.test(fixed) ? fixed.slice(1) : fixed);
+}
+
 /** Compare two decimal strings (for sorting tables); invalid values sort first. */
 export function compareStrings(a: string | null | undefined, b: string | null | undefined): number {
   const x = parse(a ?? "");
