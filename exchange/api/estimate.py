@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from exchange.api.convert import Market
-from exchange.reference import beyond_band, trade_amounts
+from exchange.reference import affordable_lots, beyond_band, trade_amounts
 
 ESTIMATE_DEPTH = 500  # levels read per side (the engine's book read allows up to 500)
 
@@ -68,6 +68,60 @@ def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) 
         "fee": market.quote_out(fee),
         "total": market.quote_out(with_fee),
         "complete": filled == lots,
+    }
+
+
+def spend(book: dict[str, Any], market: Market, budget: int) -> dict[str, Any]:
+    """What a market buy spending `budget` quote minor units (`quote_qty`) would get from the asks of an
+    engine book read, by the engine's rule for a buy by quote (docs/engine.md): at each price it takes as
+    many lots as what is left of the budget pays for, taker fee included, and stops where the budget cannot
+    pay for one more lot (`complete`: the order would be filled, the unspent rest returned) or where the
+    asks end or leave the price band (`complete` false: the order would expire, the rest returned)."""
+    asks = book["asks"]
+    left = budget
+    filled = ticks_lots = notional = paid = 0
+    worst: int | None = None
+    spent_all = False
+    touch = int(asks[0][0]) if asks else 0
+    for level in asks:
+        price, available = int(level[0]), int(level[1])
+        if beyond_band("buy", price, touch, market.price_band_bps):
+            break
+        if available <= 0:
+            continue
+        take = min(
+            available, affordable_lots(left, price, num=market.num, den=market.den, bps=market.taker_bps)
+        )
+        if take > 0:
+            amounts = trade_amounts(
+                price,
+                take,
+                num=market.num,
+                den=market.den,
+                lot_minor=market.lot_minor,
+                buyer_bps=market.taker_bps,
+                seller_bps=market.taker_bps,
+            )
+            ticks_lots += price * take
+            notional += amounts.notional
+            paid += amounts.buyer_pays
+            left -= amounts.buyer_pays
+            filled += take
+            worst = price
+        if take < available:
+            spent_all = True  # the budget stops inside this level: it cannot pay for one more lot here
+            break
+    return {
+        "symbol": market.symbol,
+        "seq": int(book["seq"]),
+        "quote_qty": market.quote_out(budget),
+        "filled_qty": market.qty_out(filled),
+        "avg_price": market.mean_price(ticks_lots, filled),
+        "worst_price": market.price_out(worst) if worst is not None else None,
+        "notional": market.quote_out(notional),
+        "fee": market.quote_out(paid - notional),
+        "total": market.quote_out(paid),
+        "complete": spent_all and filled > 0,
     }
 
 

@@ -11,9 +11,17 @@ from litestar.params import PathParameter, QueryParameter
 from exchange.api.context import limit_read, services
 from exchange.api.convert import Market, levels_out
 from exchange.api.errors import ApiError, ErrorCode
-from exchange.api.estimate import ESTIMATE_DEPTH, estimate
+from exchange.api.estimate import ESTIMATE_DEPTH, estimate, spend
 from exchange.api.openapi import errors
-from exchange.api.schemas import DECIMAL_PATTERN, SYMBOL_PATTERN, AssetOut, Book, Estimate, MarketOut
+from exchange.api.schemas import (
+    DECIMAL_PATTERN,
+    SYMBOL_PATTERN,
+    AssetOut,
+    Book,
+    Estimate,
+    MarketOut,
+    SpendEstimate,
+)
 from exchange.api.trading import engine_call
 
 SymbolPath = Annotated[str, PathParameter(pattern=SYMBOL_PATTERN, max_length=31)]
@@ -21,6 +29,10 @@ Depth = Annotated[int, QueryParameter(ge=1, le=500, description="levels per side
 Qty = Annotated[
     str,
     QueryParameter(pattern=DECIMAL_PATTERN, max_length=40, description="base quantity, e.g. 1.5"),
+]
+QuoteQty = Annotated[
+    str,
+    QueryParameter(pattern=DECIMAL_PATTERN, max_length=40, description="quote amount to spend, e.g. 250.5"),
 ]
 
 
@@ -82,3 +94,23 @@ class ReferenceController(Controller):
             )
         raw = await engine_call(services(request).engine.book, symbol, ESTIMATE_DEPTH)
         return msgspec.convert(estimate(raw, market, lots), Estimate)
+
+    @get(
+        "/markets/{symbol:str}/estimate/buy",
+        operation_id="estimateMarketBuyByTotal",
+        responses=errors(404, 429),
+    )
+    async def estimate_buy(
+        self, request: Request[Any, Any, Any], symbol: SymbolPath, quote_qty: QuoteQty
+    ) -> SpendEstimate:
+        """What a market buy spending `quote_qty` (an order with `quote_qty` instead of `qty`) would get
+        against the asks now: the base amount, average and worst price, notional, taker fee and `total` spent
+        (the rest is returned); `complete` is false when the asks within the price band, read 500 levels
+        deep, end first. An estimate: fills round per maker order, and the book moves."""
+        await limit_read(request)
+        market = await _market(request, symbol)
+        budget = market.quote_in(quote_qty)
+        if budget < 1:
+            raise ApiError(ErrorCode.INVALID_QTY, "quote_qty must be positive")
+        raw = await engine_call(services(request).engine.book, symbol, ESTIMATE_DEPTH)
+        return msgspec.convert(spend(raw, market, budget), SpendEstimate)

@@ -261,6 +261,24 @@ class Estimate(Struct):
     sell: SideEstimate
 
 
+class SpendEstimate(Struct):
+    """A market buy spending `quote_qty` now (decimal strings): the base it would get (`filled_qty`), at what
+    average and worst price, the notional, the taker fee and `total` = notional + fee, what it would spend
+    (the rest of `quote_qty` is returned). `complete`: the budget is spent as far as whole lots go (the order
+    would be filled); false when the asks, within the price band, end first (it would expire)."""
+
+    symbol: str
+    seq: int
+    quote_qty: str
+    filled_qty: str
+    avg_price: str | None
+    worst_price: str | None
+    notional: str
+    fee: str
+    total: str
+    complete: bool
+
+
 class TokenPair(Struct, omit_defaults=True):
     """`refresh_token` is absent when it was set as the `exchange_refresh` cookie instead."""
 

@@ -13,7 +13,7 @@ primitives), `_matching` (`place`), `_engine` (wallet, cancels, statuses, reads)
 """
 
 from exchange.reference._engine import Reference
-from exchange.reference._math import TradeAmounts, beyond_band, trade_amounts
+from exchange.reference._math import TradeAmounts, affordable_lots, beyond_band, trade_amounts
 from exchange.reference._model import CANCEL_BATCH, CANCEL_EXAMINE, MAX_MAKERS, MAX_OPEN_ORDERS, Order
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Order",
     "Reference",
     "TradeAmounts",
+    "affordable_lots",
     "beyond_band",
     "trade_amounts",
 ]

@@ -1,4 +1,5 @@
-"""`GET /api/markets/{symbol}/estimate?qty=`: the current buy and sell prices for a volume."""
+"""`GET /api/markets/{symbol}/estimate?qty=`: the current buy and sell prices for a volume; and
+`GET /api/markets/{symbol}/estimate/buy?quote_qty=`: what a market buy spending an amount would get."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from exchange.api.convert import Market
-from exchange.api.estimate import walk
+from exchange.api.estimate import spend, walk
 from tests.api.conftest import User, error_code, register
 
 SYMBOL = "BTC-USDT"
@@ -174,3 +175,87 @@ def test_walk_stops_where_a_market_order_would_at_the_price_band() -> None:
     assert (sell["filled_qty"], sell["worst_price"], sell["complete"]) == ("2", "99", False)
     unbanded = walk(asks, replace(m, price_band_bps=0), 7, buy=True)
     assert (unbanded["filled_qty"], unbanded["complete"]) == ("7", True)
+
+
+async def estimate_buy(client: AsyncTestClient[Litestar], quote_qty: str, symbol: str = SYMBOL) -> Any:
+    return await client.get(f"/api/markets/{symbol}/estimate/buy", params={"quote_qty": quote_qty})
+
+
+@pytest.mark.parametrize(("quote_qty", "complete"), [("300", True), ("30000.5", True), ("60000", False)])
+async def test_the_spend_estimate_is_what_a_market_buy_by_quote_then_gets(
+    client: AsyncTestClient[Litestar], quote_qty: str, complete: bool
+) -> None:
+    """With one maker per level, a market buy with `quote_qty` placed right after the estimate fills the
+    estimated base amount for the estimated notional and fee; what it spends is the estimate's `total`, and
+    `complete` says whether it fills (its budget spent as far as lots go) or expires (the asks end first)."""
+    await ladder(client, "sell", ASKS)
+    r = await estimate_buy(client, quote_qty)
+    assert r.status_code == 200, r.text
+    est = r.json()
+    assert (est["symbol"], est["quote_qty"], est["complete"]) == (SYMBOL, quote_qty, complete)
+    taker = await register(client)
+    before = await client.get("/api/balances", headers=taker.headers)
+    usdt = {b["asset"]: b for b in before.json()}["USDT"]["available"]
+    order = await place(client, taker, side="buy", type="market", quote_qty=quote_qty)
+    fee = sum((Decimal(f["fee"]) for f in order["fills"]), Decimal(0))
+    assert order["filled_qty"] == est["filled_qty"]
+    assert Decimal(order["quote_filled"]) == Decimal(est["notional"])
+    assert fee == Decimal(est["fee"])
+    assert est["worst_price"] == order["fills"][-1]["price"]
+    assert order["status"] == ("filled" if est["complete"] else "expired")
+    after = await client.get("/api/balances", headers=taker.headers)
+    spent = Decimal(usdt) - Decimal({b["asset"]: b for b in after.json()}["USDT"]["available"])
+    assert spent == Decimal(est["total"]) <= Decimal(quote_qty)
+
+
+async def test_the_spend_estimate_of_an_empty_book_and_of_a_budget_under_one_lot(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """No asks: nothing filled, not complete. A budget that cannot pay for one lot at the best ask fills
+    nothing either (the order would expire)."""
+    empty = (await estimate_buy(client, "100", "ETH-USDT")).json()
+    assert (empty["filled_qty"], empty["total"], empty["avg_price"], empty["complete"]) == (
+        "0",
+        "0",
+        None,
+        False,
+    )
+    await ladder(client, "sell", ASKS)
+    tiny = (await estimate_buy(client, "0.01")).json()  # a lot (0.00001 BTC) costs about 0.60 USDT
+    assert (tiny["filled_qty"], tiny["total"], tiny["complete"]) == ("0", "0", False)
+
+
+@pytest.mark.parametrize(
+    ("symbol", "quote_qty", "status", "code"),
+    [
+        ("XYZ-USDT", "1", 404, "UNKNOWN_MARKET"),
+        (SYMBOL, "0", 400, "INVALID_QTY"),
+        (SYMBOL, "-1", 422, "VALIDATION_ERROR"),
+        (SYMBOL, "1e2", 422, "VALIDATION_ERROR"),
+        (SYMBOL, "0.0000001", 400, "TOO_MANY_DECIMALS"),
+        (SYMBOL, "999999999999999", 400, "QTY_TOO_LARGE"),
+    ],
+)
+async def test_bad_spend_input_gets_its_code(
+    client: AsyncTestClient[Litestar], symbol: str, quote_qty: str, status: int, code: str
+) -> None:
+    """Unknown market, a non-positive, malformed, too precise or too large amount: a coded error."""
+    r = await estimate_buy(client, quote_qty, symbol)
+    assert r.status_code == status, r.text
+    assert error_code(r) == code
+
+
+def test_spend_takes_what_the_budget_pays_for_per_level_and_stops_inside_a_level() -> None:
+    """Per level the most lots whose cost, fee included and rounded up, fits what is left of the budget; the
+    budget stopping inside a level makes the estimate complete, the asks ending first does not."""
+    m = Market(
+        symbol="T-Q", base="T", quote="Q", tick_size=Decimal("0.01"), lot_size=Decimal("1"),
+        base_decimals=0, quote_decimals=2, lot_minor=1, num=1, den=1, min_lots=1, max_lots=10**6,
+        max_price_ticks=10**9, min_notional_minor=1, maker_bps=0, taker_bps=100, status="trading",
+    )  # fmt: skip
+    book = {"seq": 7, "asks": [[1000, 2], [1100, 5]]}  # 10.00 x 2, 11.00 x 5; a lot costs 10.10, 11.11
+    est = spend(book, m, 5000)  # 50.00: 2 x 10.10 = 20.20, then floor(29.80 / 11.11) = 2 lots, 22.22
+    assert (est["filled_qty"], est["notional"], est["fee"], est["total"]) == ("4", "42", "0.42", "42.42")
+    assert (est["worst_price"], est["avg_price"], est["complete"], est["seq"]) == ("11", "10.5", True, 7)
+    deep = spend(book, m, 100000)  # 1,000.00: the asks end first
+    assert (deep["filled_qty"], deep["total"], deep["complete"]) == ("7", "75.75", False)

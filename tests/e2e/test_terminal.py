@@ -635,6 +635,43 @@ def test_a_market_order_is_priced_by_walking_the_book(stack: Stack, new_page: An
     expect(page.get_by_test_id("market-shortfall")).to_contain_text("the rest would expire", timeout=10_000)
 
 
+def test_a_market_buy_by_total_spends_at_most_the_total(stack: Stack, new_page: Any) -> None:
+    """A market buy can give the total to spend (in the quote asset) instead of the amount: the form shows
+    the amount the book gives for it and its average price (the server's walk), 25 % fills in a quarter of
+    the available balance, and the order spends no more than the total: the quote balance falls by at most
+    the total and the base balance grows by the estimated amount's order of magnitude."""
+    page = new_page()
+    login(page, stack.register("bytotal"))
+    open_trade(page)
+    m = market(stack)
+    quote_before = available(page, m["quote"])
+    base_before = available(page, m["base"])
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Market", exact=True).click()
+    form.get_by_label("Amount in").select_option(m["quote"])
+    form.get_by_role("button", name="25%").click()
+    spend = form.locator("input[name=quote_qty]")
+    expect(spend).not_to_have_value("")
+    quarter = (quote_before / 4).quantize(Decimal(1).scaleb(-6), rounding="ROUND_DOWN")  # USDT: 6 decimals
+    assert Decimal(spend.input_value()) == quarter
+    total = "100"
+    form.locator("input[name=quote_qty]").fill(total)
+    expect(page.get_by_test_id("market-price")).to_contain_text(re.compile(r"avg ≈ \d"), timeout=10_000)
+    expect(page.get_by_test_id("est-amount")).to_contain_text(re.compile(rf"^0\.\d+ {m['base']}$"))
+    expect(page.get_by_test_id("order-reason")).to_have_text("\u00a0")
+    page.get_by_test_id("submit-order").click()
+    expect(page.get_by_test_id("toast").filter(has_text=re.compile("filled"))).to_be_visible(timeout=10_000)
+    expect(form.locator("input[name=quote_qty]")).to_have_value("")
+    deadline = time.monotonic() + 10
+    quote_after = available(page, m["quote"])
+    while quote_after == quote_before and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        quote_after = available(page, m["quote"])
+    assert Decimal(0) < quote_before - quote_after <= Decimal(total)
+    assert available(page, m["base"]) > base_before
+
+
 def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     """At phone width the trade page stacks without horizontal scroll; markets rows open with Enter; the
     account tabs work with the arrow keys."""

@@ -369,6 +369,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/markets/{symbol}/estimate/buy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * EstimateBuy
+         * @description What a market buy spending `quote_qty` (an order with `quote_qty` instead of `qty`) would get
+         *     against the asks now: the base amount, average and worst price, notional, taker fee and `total` spent
+         *     (the rest is returned); `complete` is false when the asks within the price band, read 500 levels
+         *     deep, end first. An estimate: fills round per maker order, and the book moves.
+         */
+        get: operations["estimateMarketBuyByTotal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/markets/{symbol}/trades": {
         parameters: {
             query?: never;
@@ -857,6 +880,19 @@ export interface components {
          * @enum {string}
          */
         SortOrder: "asc" | "desc";
+        /** SpendEstimate */
+        SpendEstimate: {
+            avg_price: string | null;
+            complete: boolean;
+            fee: string;
+            filled_qty: string;
+            notional: string;
+            quote_qty: string;
+            seq: number;
+            symbol: string;
+            total: string;
+            worst_price: string | null;
+        };
         /**
          * StatusFilter
          * @description open (live), closed or all
@@ -2069,6 +2105,67 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Estimate"];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limited (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    estimateMarketBuyByTotal: {
+        parameters: {
+            query: {
+                /** @description quote amount to spend, e.g. 250.5 */
+                quote_qty: string;
+            };
+            header?: never;
+            path: {
+                symbol: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpendEstimate"];
                 };
             };
             /** @description invalid request (see error.code) */

@@ -17,6 +17,7 @@ export type Balance = Schemas["Balance"];
 export type Book = Schemas["Book"];
 export type Estimate = Schemas["Estimate"];
 export type SideEstimate = Schemas["SideEstimate"];
+export type SpendEstimate = Schemas["SpendEstimate"];
 export type Trade = Schemas["Trade"];
 export type Candle = Schemas["Candle"];
 export type TokenPair = Schemas["TokenPair"];

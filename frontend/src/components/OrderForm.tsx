@@ -4,11 +4,11 @@ import { usePref, useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
-  amountForPercent, checkOrder, feeDecimals, marketShortfall, priceWarning, snapPrice, snapQty, TIF_TEXT, TIFS, walkableQty,
-  type OrderType, type Side, type Tif,
+  amountForPercent, checkOrder, checkSpend, feeDecimals, marketShortfall, priceWarning, snapPrice, snapQty, spendableTotal,
+  spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
 } from "../lib/orderForm";
 import { PREF_KEYS } from "../lib/prefs";
-import { useEstimate } from "../lib/useEstimate";
+import { useEstimate, useSpendEstimate } from "../lib/useEstimate";
 import { errorText } from "../lib/userText";
 import { reasonOf } from "../lib/orderEvents";
 import { useAccount } from "./Account";
@@ -33,6 +33,9 @@ export function OrderForm(props: {
   const [type, setType] = useState<OrderType>("limit");
   const [price, setPrice] = useState("");
   const [qty, setQty] = useState("");
+  // a market buy may give what to spend (its total, in the quote asset) instead of the amount to buy
+  const [byTotal, setByTotal] = useState(false);
+  const [spendText, setSpendText] = useState("");
   const [tif, setTif] = useState<Tif>("gtc");
   const [postOnly, setPostOnly] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -50,26 +53,33 @@ export function OrderForm(props: {
   useEffect(() => {
     setPrice("");
     setQty("");
+    setSpendText("");
   }, [m.symbol]);
 
   // the server's last refusal describes the order as it was sent: any edit (or another market) clears it
-  useEffect(() => setServerError(null), [m.symbol, side, type, price, qty, tif, postOnly]);
+  useEffect(() => setServerError(null), [m.symbol, side, type, price, qty, tif, postOnly, byTotal, spendText]);
 
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
   // a market order is priced by the server's walk of the book for its amount, not by the best price alone
-  const { estimate } = useEstimate(m.symbol, type === "market" ? walkableQty(m, qty) : null);
+  const spending = type === "market" && side === "buy" && byTotal;
+  const { estimate } = useEstimate(m.symbol, type === "market" && !spending ? walkableQty(m, qty) : null);
+  const { estimate: spent } = useSpendEstimate(m.symbol, spending ? spendableTotal(m, spendText) : null);
   const walked = estimate ? (side === "buy" ? estimate.buy : estimate.sell) : null;
-  const check = checkOrder(
-    m,
-    { side, type, price, qty, tif, postOnly },
-    { base: base?.available ?? null, quote: quote?.available ?? null },
-    { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid, estimate: walked },
-  );
-  const shortfall = type === "market" ? marketShortfall(m, walked) : null;
+  const check = spending
+    ? checkSpend(m, spendText, quote?.available ?? null, { loggedIn: session !== null, bestAsk: props.bestAsk, estimate: spent })
+    : checkOrder(
+        m,
+        { side, type, price, qty, tif, postOnly },
+        { base: base?.available ?? null, quote: quote?.available ?? null },
+        { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid, estimate: walked },
+      );
+  const shortfall = spending ? spendShortfall(m, spent) : type === "market" ? marketShortfall(m, walked) : null;
+  const avgPrice = spending ? spent?.avg_price : walked?.avg_price;
   const pd = decimalsOf(m.tick_size);
 
   const setPct = (pct: number) => {
+    if (spending) return setSpendText(totalForPercent(m, pct, quote?.available ?? "0"));
     const avail = side === "sell" ? base?.available : quote?.available;
     const ref = type === "limit" ? price : props.bestAsk;
     setQty(amountForPercent(m, side, pct, avail ?? "0", ref));
@@ -90,7 +100,9 @@ export function OrderForm(props: {
       const d = parse(text);
       return d ? toPlain(d) : text;
     };
-    const body: OrderCreate = { symbol: m.symbol, side, type, qty: plain(qty), post_only: type === "limit" && postOnly };
+    const body: OrderCreate = spending
+      ? { symbol: m.symbol, side, type, quote_qty: plain(spendText), post_only: false }
+      : { symbol: m.symbol, side, type, qty: plain(qty), post_only: type === "limit" && postOnly };
     if (type === "limit") {
       body.price = plain(price);
       body.time_in_force = tif;
@@ -100,7 +112,10 @@ export function OrderForm(props: {
       noteOrder(order);
       // a refused post-only keeps its amount (fix the price, resend) and says why under the button, which
       // stays after the toast goes
-      if (order.status !== "rejected") setQty("");
+      if (order.status !== "rejected") {
+        setQty("");
+        setSpendText("");
+      }
       else setServerError({ text: `Not placed: ${reasonOf(order) || "rejected"}`, code: "REJECTED" });
     } catch (err) {
       const refused = err instanceof ApiError ? { text: errorText(err), code: err.code } : { text: "Order failed" };
@@ -146,22 +161,44 @@ export function OrderForm(props: {
         <div className="field field-static">
           <span>Price</span>
           <span className="muted" data-testid="market-price">
-            {walked?.avg_price
-              ? `Market (avg ≈ ${format(walked.avg_price, pd)})`
+            {avgPrice
+              ? `Market (avg ≈ ${format(avgPrice, pd)})`
               : `Market (≈ ${format(side === "buy" ? props.bestAsk : props.bestBid, pd)})`}
           </span>
         </div>
       )}
       <label className="field">
-        <span>Amount</span>
-        <DecimalField
-          name="qty"
-          value={qty}
-          title={`Amount step ${toPlain(m.lot_size)} ${m.base}`}
-          onChange={setQty}
-          onBlur={() => setQty((q) => snapQty(m, q))}
-        />
-        <em>{m.base}</em>
+        <span>{spending ? "Total" : "Amount"}</span>
+        {spending ? (
+          <DecimalField
+            name="quote_qty"
+            value={spendText}
+            title={`What to spend, in ${m.quote}, fees included (what is not spent is returned)`}
+            onChange={setSpendText}
+          />
+        ) : (
+          <DecimalField
+            name="qty"
+            value={qty}
+            title={`Amount step ${toPlain(m.lot_size)} ${m.base}`}
+            onChange={setQty}
+            onBlur={() => setQty((q) => snapQty(m, q))}
+          />
+        )}
+        {type === "market" && side === "buy" ? (
+          // a market buy gives the amount to buy or the total to spend, as the unit says
+          <select
+            className="field-unit"
+            aria-label="Amount in"
+            value={spending ? "quote" : "base"}
+            onChange={(e) => setByTotal(e.target.value === "quote")}
+          >
+            <option value="base">{m.base}</option>
+            <option value="quote">{m.quote}</option>
+          </select>
+        ) : (
+          <em>{m.base}</em>
+        )}
       </label>
       <div className="pcts" role="group" aria-label="Percent of available">
         {[25, 50, 75, 100].map((p) => (
@@ -205,6 +242,12 @@ export function OrderForm(props: {
             ? `${format(quote?.available ?? (session ? "0" : null))} ${m.quote}`
             : `${format(base?.available ?? (session ? "0" : null))} ${m.base}`}
         </dd>
+        {spending && (
+          <>
+            <dt>Est. amount</dt>
+            <dd data-testid="est-amount">{spent ? `${format(spent.filled_qty)} ${m.base}` : "—"}</dd>
+          </>
+        )}
         <dt>{type === "market" ? "Est. total" : "Total"}</dt>
         <dd data-testid="est-total">{check.total ? `${format(check.total, feeDecimals(m))} ${m.quote}` : "—"}</dd>
         <dt>Est. fee</dt>

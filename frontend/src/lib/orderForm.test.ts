@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { Market, SideEstimate } from "../api/types";
+import type { Market, SideEstimate, SpendEstimate } from "../api/types";
 import {
-  amountForPercent, buyHold, checkOrder, marketShortfall, perLotHold, priceWarning, snapPrice, snapQty, walkableQty, type FormInput, type Side,
+  amountForPercent, buyHold, checkOrder, checkSpend, marketShortfall, perLotHold, priceWarning, snapPrice, snapQty, spendableTotal,
+  spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
 } from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
@@ -220,5 +221,59 @@ describe("order form", () => {
   it("refuses orders on a market that is not trading", () => {
     const halted = { ...market, status: "halted" } as Market;
     expect(checkOrder(halted, form({}), rich, { loggedIn: true }).reason).toBe("Market is halted");
+  });
+});
+
+describe("a market buy by total (quote_qty)", () => {
+  const spent = (e: Partial<SpendEstimate>): SpendEstimate => ({
+    symbol: "BTC-USDT", seq: 1, quote_qty: "100", filled_qty: "0.0033", avg_price: "30000", worst_price: "30000",
+    notional: "99", fee: "0.198", total: "99.198", complete: true, ...e,
+  });
+  const c = (total: string, opts: Partial<Parameters<typeof checkSpend>[3]> = {}, available: string | null = "1000") =>
+    checkSpend(market, total, available, { loggedIn: true, bestAsk: "30000", ...opts });
+
+  it("asks the estimate only for a positive total in whole quote minor units", () => {
+    expect(spendableTotal(market, "100.5")).toBe("100.5");
+    expect(spendableTotal(market, "100.000001")).toBe("100.000001");
+    expect(spendableTotal(market, "100.0000001")).toBeNull(); // USDT has 6 decimals
+    expect(spendableTotal(market, "0")).toBeNull();
+    expect(spendableTotal(market, "abc")).toBeNull();
+  });
+
+  it("gives a percent of the available quote asset, down to its minor unit", () => {
+    expect(totalForPercent(market, 25, "1000.000003")).toBe("250");
+    expect(totalForPercent(market, 100, "1000.000003")).toBe("1000.000003");
+    expect(totalForPercent(market, 50, "0")).toBe("0");
+  });
+
+  it("says what is wrong with the total, first failing first", () => {
+    expect(c("").reason).toBe("Enter a total");
+    expect(c("12,000").reason).toBe("Write 12000 or 12.000: is the comma a thousands separator?");
+    expect(c("x").reason).toBe("Total is not a number");
+    expect(c("-1").reason).toBe("Total must be a positive number");
+    expect(c("1.0000001").reason).toBe("Total must be a multiple of 0.000001 USDT");
+    expect(c("4.99").reason).toBe("Order total must be at least 5 USDT");
+    expect(c("100", { bestAsk: null }).reason).toBe("No liquidity on the other side");
+    expect(c("100", { loggedIn: false }).reason).toBe("Log in to trade");
+    expect(c("1000.01").reason).toBe("Insufficient USDT balance");
+    expect(c("100", {}, null).reason).toBe("Insufficient USDT balance");
+    expect(c("100").reason).toBeNull();
+  });
+
+  it("refuses a total that buys less than one lot, and shows the walk's total and fee", () => {
+    const tooLittle = c("5", { estimate: spent({ filled_qty: "0", total: "0", fee: "0", complete: false }) });
+    expect(tooLittle.reason).toBe("5 USDT does not buy one lot (0.0001 BTC)");
+    const ok = c("100", { estimate: spent({}) });
+    expect(ok.reason).toBeNull();
+    expect(toPlain(ok.total!)).toBe("99.198");
+    expect(toPlain(ok.fee!)).toBe("0.198");
+  });
+
+  it("warns when the book ends before the total is spent", () => {
+    expect(spendShortfall(market, spent({}))).toBeNull();
+    expect(spendShortfall(market, spent({ complete: false, filled_qty: "0", total: "0" }))).toBeNull();
+    expect(spendShortfall(market, spent({ complete: false, filled_qty: "0.5", total: "15030.5" }))).toBe(
+      "Only 0.5 BTC (15,030.5 USDT) in the book now: the rest would be returned",
+    );
   });
 });

@@ -3,7 +3,7 @@
  * percentage of the available balance, the estimated total and fee, and the reason (if any) the order
  * cannot be submitted yet.
  */
-import type { Market, SideEstimate } from "../api/types";
+import type { Market, SideEstimate, SpendEstimate } from "../api/types";
 import {
   ambiguousComma, cmp, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, sub, toPlain, add, type Dec,
 } from "./money";
@@ -248,4 +248,59 @@ export function walkableQty(m: Market, qty: string): string | null {
   const q = parse(qty);
   if (!q || !isPositive(q) || !isMultiple(q, m.lot_size) || (m.max_qty && cmp(q, dec(m.max_qty)) > 0)) return null;
   return toPlain(q);
+}
+
+/** The quote amount a market buy by total spends, as `GET /estimate/buy` and the API take it, or null while
+ * it is not a valid amount (not a positive number of whole quote minor units). */
+export function spendableTotal(m: Market, total: string): string | null {
+  const t = parse(total);
+  if (!t || !isPositive(t) || !isMultiple(t, quoteStep(m))) return null;
+  return toPlain(t);
+}
+
+/** The quote asset's minor unit (0.000001 USDT): the step of a total. */
+function quoteStep(m: Market): Dec {
+  return { coef: 1n, scale: m.quote_decimals };
+}
+
+/** `pct` % of the available quote asset, down to its minor unit: the total of a market buy by total (the
+ * engine holds exactly that total, fees included, and returns what it does not spend). */
+export function totalForPercent(m: Market, pct: number, available: string): string {
+  const avail = parse(available);
+  if (!avail || !isPositive(avail)) return "0";
+  return toPlain(percentOf(avail, pct, m.quote_decimals));
+}
+
+/**
+ * A market buy by total (`quote_qty`): the reason it cannot be sent yet, and what it would spend and pay in
+ * fees by the server's walk of the asks for that total (`GET /estimate/buy`), when known.
+ */
+export function checkSpend(
+  m: Market,
+  total: string,
+  quoteAvailable: string | null,
+  opts: { loggedIn: boolean; bestAsk?: string | null; estimate?: SpendEstimate | null },
+): Check {
+  const e = opts.estimate;
+  const out = (reason: string | null): Check => ({ reason, total: e ? dec(e.total) : null, fee: e ? dec(e.fee) : null });
+  if (m.status && m.status !== "trading") return { reason: `Market is ${String(m.status).replace(/_/g, " ")}`, total: null, fee: null };
+  const t = parse(total);
+  if (!total.trim()) return out("Enter a total");
+  if (ambiguousComma(total)) return out(commaQuestion(total));
+  if (!t) return out("Total is not a number");
+  if (!isPositive(t)) return out("Total must be a positive number");
+  if (!isMultiple(t, quoteStep(m))) return out(`Total must be a multiple of ${toPlain(quoteStep(m))} ${m.quote}`);
+  if (m.min_notional && cmp(t, dec(m.min_notional)) < 0) return out(`Order total must be at least ${m.min_notional} ${m.quote}`);
+  if (!parse(opts.bestAsk ?? "") && !(e && isPositive(dec(e.filled_qty)))) return out("No liquidity on the other side");
+  if (e && !isPositive(dec(e.filled_qty))) return out(`${format(t)} ${m.quote} does not buy one lot (${m.lot_size} ${m.base})`);
+  if (!opts.loggedIn) return out("Log in to trade");
+  if (cmp(t, parse(quoteAvailable ?? "0") ?? dec(0)) > 0) return out(`Insufficient ${m.quote} balance`);
+  return out(null);
+}
+
+/** What a market buy by total would leave unspent now because the asks end (within the price band) first,
+ * as a warning, or null when the book takes the whole total. */
+export function spendShortfall(m: Market, e: SpendEstimate | null | undefined): string | null {
+  if (!e || e.complete || !isPositive(dec(e.filled_qty))) return null;
+  return `Only ${e.filled_qty} ${m.base} (${format(e.total)} ${m.quote}) in the book now: the rest would be returned`;
 }

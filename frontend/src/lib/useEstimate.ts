@@ -1,25 +1,29 @@
-/** `GET /api/markets/{symbol}/estimate?qty=`: what a market order of `qty` would fill now, both sides, asked
- * again every few seconds so the figures follow the book. `qty` is plain text the server takes, or null
- * (nothing to ask: the previous answer is dropped). */
+/** The book's price for an order, asked again every few seconds so the figures follow the book:
+ * - `useEstimate`: `GET /api/markets/{symbol}/estimate?qty=`, what a market order of `qty` would fill now,
+ *   both sides;
+ * - `useSpendEstimate`: `GET /api/markets/{symbol}/estimate/buy?quote_qty=`, what a market buy spending
+ *   `quote_qty` would get now.
+ * The amount is plain text the server takes, or null (nothing to ask: the previous answer is dropped). */
 import { useEffect, useState } from "react";
-import type { Estimate } from "../api/types";
+import type { Estimate, SpendEstimate } from "../api/types";
 import { api, ApiError } from "./http";
 import { errorText } from "./userText";
 
 const REFRESH_MS = 3000;
 const DEBOUNCE_MS = 250;
 
-export function useEstimate(symbol: string, qty: string | null): { estimate: Estimate | null; error: string | null } {
-  const [estimate, setEstimate] = useState<Estimate | null>(null);
+function usePolled<T>(path: string, query: Record<string, string> | null): { estimate: T | null; error: string | null } {
+  const [estimate, setEstimate] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const key = query === null ? null : JSON.stringify(query); // the effect runs again only when the amount changes
   useEffect(() => {
     setEstimate(null);
     setError(null);
-    if (qty === null) return;
+    if (key === null) return;
     const ctrl = new AbortController();
     let timer = 0;
     const ask = () =>
-      api<Estimate>("GET", `/api/markets/${symbol}/estimate`, { query: { qty }, auth: false, signal: ctrl.signal })
+      api<T>("GET", path, { query: JSON.parse(key) as Record<string, string>, auth: false, signal: ctrl.signal })
         .then(
           (e) => {
             if (ctrl.signal.aborted) return; // an answer for the previous amount, read before the abort
@@ -39,6 +43,14 @@ export function useEstimate(symbol: string, qty: string | null): { estimate: Est
       ctrl.abort();
       window.clearTimeout(timer);
     };
-  }, [qty, symbol]);
+  }, [path, key]);
   return { estimate, error };
+}
+
+export function useEstimate(symbol: string, qty: string | null): { estimate: Estimate | null; error: string | null } {
+  return usePolled<Estimate>(`/api/markets/${symbol}/estimate`, qty === null ? null : { qty });
+}
+
+export function useSpendEstimate(symbol: string, quoteQty: string | null): { estimate: SpendEstimate | null; error: string | null } {
+  return usePolled<SpendEstimate>(`/api/markets/${symbol}/estimate/buy`, quoteQty === null ? null : { quote_qty: quoteQty });
 }
