@@ -104,7 +104,7 @@ async def test_order_rate_is_limited_per_account_across_apps(redis_url: str, pg_
 async def test_reads_that_do_work_are_limited_per_ip_and_history_per_account(
     redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Book, estimate, trades and candles count against `reads_ip` (another IP is unaffected); the history
+    """Book, estimates, trades and candles count against `reads_ip` (another IP is unaffected); the history
     reads (orders, export, fills, positions) against `reads_account` (another account is unaffected);
     cached lists (markets, tickers) and `GET /api/me` count against neither. Over a limit: 429 with
     Retry-After."""
@@ -113,13 +113,14 @@ async def test_reads_that_do_work_are_limited_per_ip_and_history_per_account(
     limits = RateLimits(
         login_ip=RateLimit(1000, 60),
         register_ip=RateLimit(100, 60),
-        reads_ip=RateLimit(4, 60),
+        reads_ip=RateLimit(5, 60),
         reads_account=RateLimit(4, 60),
     )
     async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
         public = ["/api/markets/BTC-USDT/book", "/api/markets/BTC-USDT/estimate?qty=0.1",
+                  "/api/markets/BTC-USDT/estimate/buy?quote_qty=100",
                   "/api/markets/BTC-USDT/trades", "/api/markets/BTC-USDT/candles"]  # fmt: skip
-        assert [(await client.get(p)).status_code for p in public] == [200] * 4
+        assert [(await client.get(p)).status_code for p in public] == [200] * 5
         r = await client.get(public[0])
         assert r.status_code == 429 and error_code(r) == "RATE_LIMITED" and int(r.headers["retry-after"]) >= 1
         assert (await client.get(public[0], headers={"x-test-ip": "10.0.0.9"})).status_code == 200
@@ -148,7 +149,7 @@ def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
     }
     assert limited == {
         "register", "login", "refresh", "logout", "placeOrder", "cancelOrder", "cancelAllOrders",
-        "getBook", "estimateMarketOrder", "listMarketTrades", "listCandles",
+        "getBook", "estimateMarketOrder", "estimateMarketBuyByTotal", "listMarketTrades", "listCandles",
         "listOrders", "exportOrdersCsv", "listFills", "listPositions", "listSessions", "endSession",
         "endOtherSessions",
     }  # fmt: skip
