@@ -1,10 +1,25 @@
 /** The account's tables: open orders, order history, fills, positions, balances and the devices logged in (sessions). */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
-import type { HistoryFill, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
+import type { FillPage, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
 import { useHashRoute, useMarkets, usePref, useSession } from "../lib/hooks";
-import { api, ApiError, authFetch, errorFrom } from "../lib/http";
-import { format, formatPrice, sign } from "../lib/money";
+import {
+  DEFAULT_SORT,
+  exportFileName,
+  exportQuery,
+  fillsQuery,
+  marketChoices,
+  NO_FILTERS,
+  ordersQuery,
+  sortAllowed,
+  sortFor,
+  type HistoryFilters,
+  type MarketFilter,
+  type SideFilter,
+  type StatusFilter,
+} from "../lib/historyQuery";
+import { api, ApiError, authFetch, errorFrom, withQuery } from "../lib/http";
+import { compareStrings, format, formatPrice, sign } from "../lib/money";
 import { authHref } from "../lib/nextRoute";
 import { PREF_KEYS } from "../lib/prefs";
 import { askCancelAll, errorText } from "../lib/userText";
@@ -38,6 +53,11 @@ function StatusCell({ status, className }: { status: unknown; className?: string
 /** The Open tab's count: "12", or "2,000+" when the account has more open orders than the terminal loads. */
 function openOrderCount(n: number, complete: boolean): string {
   return `${n.toLocaleString("en-US")}${complete ? "" : "+"}`;
+}
+
+/** What a table with no rows says: still loading, not loaded (its error shows above it), or `none`. */
+function emptyText(body: unknown, error: string | null, none: string): string {
+  return body ? none : error ? "Not loaded" : "Loading…";
 }
 
 /** The single row a table shows when it has nothing to list. */
@@ -238,51 +258,93 @@ function OpenOrders({ symbol }: { symbol: string }) {
 
 /** The sort keys the history endpoint supports (`sort=...&order=asc|desc`, keyset `cursor`). */
 type HKey = SortKey;
+/** Rows a page of order history or fills holds. */
 const PAGE = 10;
 
+/** The cursor of each page visited (keyset paging: `next_cursor` forward, the list of cursors back). */
+function useCursors() {
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const page = cursors.length - 1;
+  return {
+    page,
+    cursor: cursors[page],
+    back: () => setCursors((c) => (c.length > 1 ? c.slice(0, -1) : c)),
+    forward: (next: string) => setCursors((c) => [...c, next]),
+    reset: () => setCursors([null]),
+  };
+}
+
+/** ‹ Prev, "Page n", Next ›. Next waits for the page on screen to have loaded, so that a quick second
+ * click never follows the previous page's cursor again. */
+function Pager(props: { pages: ReturnType<typeof useCursors>; next: string | null; loading: boolean; testId: string }) {
+  const { pages, next, loading } = props;
+  return (
+    <span className="pager">
+      <button className="btn btn-small" disabled={pages.page === 0} onClick={pages.back} aria-label="Previous page">
+        ‹ Prev
+      </button>
+      <span className="muted small" data-testid={props.testId}>
+        Page {pages.page + 1}
+      </span>
+      <button className="btn btn-small" disabled={!next || loading} onClick={() => next && pages.forward(next)} aria-label="Next page">
+        Next ›
+      </button>
+    </span>
+  );
+}
+
+/** The market filter: all markets, or one of the listed ones. */
+function MarketSelect({ value, onChange, testId }: { value: MarketFilter; onChange: (m: MarketFilter) => void; testId: string }) {
+  const { markets } = useMarkets();
+  const choices = marketChoices(markets.map((m) => m.symbol), value);
+  return (
+    <select className="filter-select" aria-label="Market" data-testid={testId} value={value} onChange={(e) => onChange(e.target.value)}>
+      <option value="all">All markets</option>
+      {choices.map((s) => (
+        <option key={s} value={s}>
+          {s}
+        </option>
+      ))}
+    </select>
+  );
+}
+
+const SORT_NEEDS_MARKET: Partial<Record<HKey, string>> = {
+  price: "Choose a market to sort by price",
+  qty: "Choose a market to sort by amount",
+};
+
 function History() {
-  const { historyVersion } = useAccount();
   const ticks = useTicks();
   const toasts = useToasts();
-  const [sort, setSort] = useState<{ key: HKey; dir: SortOrder & SortDir }>({ key: "created_at", dir: "desc" });
-  const [cursors, setCursors] = useState<(string | null)[]>([null]); // cursor of each visited page
-  const page = cursors.length - 1;
-  const [rows, setRows] = useState<Order[]>([]);
-  const [next, setNext] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const [filters, setFilters] = useState<HistoryFilters>(NO_FILTERS);
+  const [sort, setSort] = useState<{ key: HKey; dir: SortOrder & SortDir }>(DEFAULT_SORT);
+  const pages = useCursors();
+  const { body, error, loading } = useList<OrderPage>("/api/orders", ordersQuery(filters, sort, PAGE, pages.cursor));
+  const rows = body?.items ?? [];
+  const filtered = filters.market !== "all" || filters.side !== "all" || filters.status !== "all";
 
-  useEffect(() => {
-    let alive = true;
-    api<OrderPage>("GET", "/api/orders", {
-      query: { status: "all", sort: sort.key, order: sort.dir, limit: PAGE, cursor: cursors[page] ?? undefined },
-    }).then(
-      (body) => {
-        if (!alive) return;
-        setRows(body.items);
-        setNext(body.next_cursor);
-        setError(null);
-      },
-      (e) => alive && setError(e instanceof ApiError ? errorText(e) : String(e)),
-    );
-    return () => {
-      alive = false;
-    };
-  }, [sort, cursors, page, historyVersion]);
+  const filter = (change: Partial<HistoryFilters>) => {
+    const f = { ...filters, ...change };
+    setFilters(f);
+    setSort((s) => sortFor(s, f.market)); // by price or amount only within one market
+    pages.reset();
+  };
 
   const onSort = (key: HKey) => {
     setSort((s) => ({ key, dir: s.key === key && s.dir === "desc" ? "asc" : "desc" }));
-    setCursors([null]);
+    pages.reset();
   };
 
   const exportCsv = async () => {
     try {
-      const res = await authFetch("GET", "/api/orders/export.csv");
+      const res = await authFetch("GET", "/api/orders/export.csv", { query: exportQuery(filters, sort) });
       if (!res.ok) throw await errorFrom(res);
       const blob = await res.blob();
       const url = URL.createObjectURL(blob);
       const a = document.createElement("a");
       a.href = url;
-      a.download = "orders.csv";
+      a.download = exportFileName(filters);
       document.body.appendChild(a);
       a.click();
       a.remove();
@@ -292,71 +354,125 @@ function History() {
     }
   };
 
-  const h = (label: string, k: HKey, left = false, className?: string) => (
-    <SortHeader label={label} k={k} sort={sort} onSort={onSort} align={left ? "left" : "right"} className={className} />
-  );
+  const h = (label: string, k: HKey, left = false, className?: string) =>
+    sortAllowed(k, filters.market) ? (
+      <SortHeader label={label} k={k} sort={sort} onSort={onSort} align={left ? "left" : "right"} className={className} />
+    ) : (
+      <th className={[left ? "" : "num", className ?? ""].join(" ").trim() || undefined} title={SORT_NEEDS_MARKET[k]}>
+        {label}
+      </th>
+    );
+  const byTime = sort.key === "created_at";
   return (
     <>
       <div className="table-tools">
-        <button className="btn btn-small" onClick={exportCsv} data-testid="export-csv">
+        <div className="table-filters table-filters-row" role="group" aria-label="Filter the order history">
+          <MarketSelect value={filters.market} onChange={(market) => filter({ market })} testId="history-market" />
+          <select
+            className="filter-select"
+            aria-label="Side"
+            data-testid="history-side"
+            value={filters.side}
+            onChange={(e) => filter({ side: e.target.value as SideFilter })}
+          >
+            <option value="all">All sides</option>
+            <option value="buy">Buy</option>
+            <option value="sell">Sell</option>
+          </select>
+          <select
+            className="filter-select"
+            aria-label="Status"
+            data-testid="history-status"
+            value={filters.status}
+            onChange={(e) => filter({ status: e.target.value as StatusFilter })}
+          >
+            <option value="all">All statuses</option>
+            <option value="open">Open</option>
+            <option value="closed">Closed</option>
+          </select>
+        </div>
+        <button className="btn btn-small" onClick={exportCsv} data-testid="export-csv" title="Every order these filters show, as CSV">
           Export CSV
         </button>
         <span className="spacer" />
-        <button className="btn btn-small" disabled={page === 0} onClick={() => setCursors((c) => c.slice(0, -1))} aria-label="Previous page">
-          ‹ Prev
-        </button>
-        <span className="muted small" data-testid="history-page">
-          Page {page + 1}
-        </span>
-        <button className="btn btn-small" disabled={!next} onClick={() => setCursors((c) => [...c, next])} aria-label="Next page">
-          Next ›
-        </button>
+        <Pager pages={pages} next={body?.next_cursor ?? null} loading={loading} testId="history-page" />
       </div>
       {error && <p className="form-error">{error}</p>}
       <div className="table-scroll">
-        <table className="table" data-testid="order-history">
+        <table className="table fit-phone" data-testid="order-history">
           <thead>
             <tr>
-              {h("Created", "created_at", true)}
+              {h("Created", "created_at", true, "col-roomy")}
               {h("Updated", "updated_at", true, "col-wide")}
-              <th>Market</th>
+              <th>
+                Market
+                {/* where the Created column does not fit (a phone): its sort, under the market */}
+                <span className="cell-more">
+                  <button className="sort-btn small" onClick={() => onSort("created_at")} title="Sort by the time created">
+                    Time
+                    <span className="sort-mark" aria-hidden="true">
+                      {byTime ? (sort.dir === "asc" ? "▲" : "▼") : ""}
+                    </span>
+                  </button>
+                </span>
+              </th>
               <th>Side</th>
-              <th>Type</th>
+              <th className="col-roomy">Type</th>
               {h("Price", "price")}
               {h("Amount", "qty")}
-              <th className="num">Filled</th>
-              <th className="num" title="The average price of the order's trades">
+              <th className="num col-roomy">Filled</th>
+              <th className="num col-roomy" title="The average price of the order's trades">
                 Avg price
               </th>
-              <th className="num" title="What the trades came to, in the quote asset (fees apart)">
+              <th className="num col-roomy" title="What the trades came to, in the quote asset (fees apart)">
                 Total
               </th>
               {h("Status", "status", true)}
             </tr>
           </thead>
           <tbody>
-            {rows.map((o) => (
-              <tr key={o.id} data-order-id={o.id}>
-                <td title={`Created ${fullTime(o.created_at) ?? "—"}, updated ${fullTime(o.updated_at) ?? "—"}`}>
-                  {compactTime(o.created_at)}
-                </td>
-                <td className="col-wide">{compactTime(o.updated_at)}</td>
-                <td>{o.symbol}</td>
-                <td className={o.side === "buy" ? "up" : "down"}>{o.side}</td>
-                <td>{o.type}</td>
-                <td className="num" data-testid="order-price">
-                  {o.type === "market" && !o.price ? "—" : formatPrice(o.price, ticks.get(o.symbol))}
-                </td>
-                <td className="num">{format(o.qty)}</td>
-                <td className="num">{format(o.filled_qty)}</td>
-                <td className="num" data-testid="avg-price">
-                  {o.avg_price ? formatPrice(o.avg_price, ticks.get(o.symbol)) : "—"}
-                </td>
-                <td className="num">{o.quote_filled && o.quote_filled !== "0" ? format(o.quote_filled) : "—"}</td>
-                <StatusCell status={o.status} />
-              </tr>
-            ))}
-            {rows.length === 0 && <EmptyRow cols={11} text="No orders yet" />}
+            {rows.map((o) => {
+              const tick = ticks.get(o.symbol);
+              const when = `Created ${fullTime(o.created_at) ?? "—"}, updated ${fullTime(o.updated_at) ?? "—"}`;
+              return (
+                <tr key={o.id} data-order-id={o.id}>
+                  <td className="col-roomy" title={when}>
+                    {compactTime(o.created_at)}
+                  </td>
+                  <td className="col-wide">{compactTime(o.updated_at)}</td>
+                  <td>
+                    {o.symbol}
+                    {/* on a phone the columns that do not fit go under the cells they belong with */}
+                    <span className="cell-more muted small" title={when}>
+                      {compactTime(o.created_at)}
+                    </span>
+                  </td>
+                  <td className={o.side === "buy" ? "up" : "down"}>
+                    {o.side}
+                    <span className="cell-more muted small">{o.type}</span>
+                  </td>
+                  <td className="col-roomy">{o.type}</td>
+                  <td className="num" data-testid="order-price">
+                    {o.type === "market" && !o.price ? "—" : formatPrice(o.price, tick)}
+                    {o.avg_price && <span className="cell-more muted small">avg {formatPrice(o.avg_price, tick)}</span>}
+                  </td>
+                  <td className="num">
+                    {format(o.qty)}
+                    {/* what the status does not say already (filled: all of it) */}
+                    {compareStrings(o.filled_qty, o.qty) !== 0 && <span className="cell-more muted small">{format(o.filled_qty)} filled</span>}
+                  </td>
+                  <td className="num col-roomy">{format(o.filled_qty)}</td>
+                  <td className="num col-roomy" data-testid="avg-price">
+                    {o.avg_price ? formatPrice(o.avg_price, tick) : "—"}
+                  </td>
+                  <td className="num col-roomy">{o.quote_filled && o.quote_filled !== "0" ? format(o.quote_filled) : "—"}</td>
+                  <StatusCell status={o.status} />
+                </tr>
+              );
+            })}
+            {rows.length === 0 && (
+              <EmptyRow cols={11} text={emptyText(body, error, filtered ? "No orders match these filters" : "No orders yet")} />
+            )}
           </tbody>
         </table>
       </div>
@@ -364,11 +480,16 @@ function History() {
   );
 }
 
-/** A list the API serves, reloaded after order changes (`historyVersion`) and, given `everyMs`, also on a
- * timer while it is on screen (positions: their last price and unrealized PnL follow the market). */
-function useList<T>(path: string, pick: (body: unknown) => T[], everyMs?: number): { rows: T[]; error: string | null } {
+type Query = Parameters<typeof withQuery>[1];
+
+/** What the API serves at `path` with `query` (a page of a listing, or a whole list), reloaded after order
+ * changes (`historyVersion`) and, given `everyMs`, also on a timer while it is on screen (positions: their
+ * last price and unrealized PnL follow the market). `loading` is true until the answer for the current
+ * `path` and `query` has come; until then `body` is the previous one (the table does not blink empty). */
+function useList<B>(path: string, query?: Query, everyMs?: number): { body: B | null; error: string | null; loading: boolean } {
   const { historyVersion } = useAccount();
-  const [rows, setRows] = useState<T[]>([]);
+  const url = withQuery(path, query);
+  const [got, setGot] = useState<{ url: string; body: B } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [tick, setTick] = useState(0);
   useEffect(() => {
@@ -378,55 +499,86 @@ function useList<T>(path: string, pick: (body: unknown) => T[], everyMs?: number
   }, [everyMs]);
   useEffect(() => {
     let alive = true;
-    api<unknown>("GET", path, { query: path === "/api/fills" ? { limit: 50 } : undefined }).then(
-      (b) => alive && (setRows(pick(b)), setError(null)),
+    api<B>("GET", url).then(
+      (body) => alive && (setGot({ url, body }), setError(null)),
       (e) => alive && setError(e instanceof ApiError ? errorText(e) : String(e)),
     );
     return () => {
       alive = false;
     };
-  }, [path, historyVersion, tick]);
-  return { rows, error };
+  }, [url, historyVersion, tick]);
+  return { body: got?.body ?? null, error, loading: got?.url !== url };
 }
 
 function Fills() {
-  const { rows, error } = useList<HistoryFill>("/api/fills", (b) => (b as { items: HistoryFill[] }).items ?? []);
   const ticks = useTicks();
+  const [market, setMarket] = useState<MarketFilter>("all");
+  const pages = useCursors();
+  const { body, error, loading } = useList<FillPage>("/api/fills", fillsQuery(market, PAGE, pages.cursor));
+  const rows = body?.items ?? [];
   return (
-    <div className="table-scroll">
+    <>
+      <div className="table-tools">
+        <div className="table-filters" role="group" aria-label="Filter the fills">
+          <MarketSelect
+            value={market}
+            onChange={(m) => {
+              setMarket(m);
+              pages.reset();
+            }}
+            testId="fills-market"
+          />
+        </div>
+        <span className="spacer" />
+        <Pager pages={pages} next={body?.next_cursor ?? null} loading={loading} testId="fills-page" />
+      </div>
       {error && <p className="form-error">{error}</p>}
-      <table className="table" data-testid="fills">
-        <thead>
-          <tr>
-            <th>Time</th>
-            <th>Market</th>
-            <th>Side</th>
-            <th className="num">Price</th>
-            <th className="num">Amount</th>
-            <th className="num">Total</th>
-            <th className="num">Fee</th>
-            <th>Role</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((f) => (
-            <tr key={`${f.trade_id}-${f.order_id}`} data-trade-id={f.trade_id}>
-              <td title={fullTime(f.ts)}>{compactTime(f.ts)}</td>
-              <td>{f.symbol}</td>
-              <td className={f.side === "buy" ? "up" : "down"}>{f.side}</td>
-              <td className="num">{formatPrice(f.price, ticks.get(f.symbol))}</td>
-              <td className="num">{format(f.qty)}</td>
-              <td className="num">{format(f.quote_qty)}</td>
-              <td className="num">
-                {format(f.fee)} {f.fee_asset}
-              </td>
-              <td>{f.liquidity}</td>
+      <div className="table-scroll">
+        <table className="table fit-phone" data-testid="fills">
+          <thead>
+            <tr>
+              <th className="col-roomy">Time</th>
+              <th>Market</th>
+              <th>Side</th>
+              <th className="num">Price</th>
+              <th className="num">Amount</th>
+              <th className="num col-roomy">Total</th>
+              <th className="num">Fee</th>
+              <th className="col-roomy">Role</th>
             </tr>
-          ))}
-          {rows.length === 0 && <EmptyRow cols={8} text="No fills yet" />}
-        </tbody>
-      </table>
-    </div>
+          </thead>
+          <tbody>
+            {rows.map((f) => (
+              <tr key={`${f.trade_id}-${f.order_id}`} data-trade-id={f.trade_id}>
+                <td className="col-roomy" title={fullTime(f.ts)}>
+                  {compactTime(f.ts)}
+                </td>
+                <td>
+                  {f.symbol}
+                  <span className="cell-more muted small" title={fullTime(f.ts)}>
+                    {compactTime(f.ts)}
+                  </span>
+                </td>
+                <td className={f.side === "buy" ? "up" : "down"}>
+                  {f.side}
+                  <span className="cell-more muted small">{f.liquidity}</span>
+                </td>
+                <td className="num">{formatPrice(f.price, ticks.get(f.symbol))}</td>
+                <td className="num">{format(f.qty)}</td>
+                <td className="num col-roomy">{format(f.quote_qty)}</td>
+                <td className="num">
+                  {format(f.fee)} {f.fee_asset}
+                </td>
+                <td className="col-roomy">{f.liquidity}</td>
+              </tr>
+            ))}
+            {rows.length === 0 && (
+              <EmptyRow cols={8} text={emptyText(body, error, market !== "all" ? `No fills in ${market}` : "No fills yet")} />
+            )}
+          </tbody>
+        </table>
+      </div>
+    </>
   );
 }
 
@@ -437,50 +589,75 @@ const REALIZED_HINT =
   "minus every fee paid on the market's fills, the opening ones included (so it dips by the fee as soon as a position opens).";
 const UNREALIZED_HINT = "Unrealized PnL is (last price − average entry) × position, before fees; the average entry leaves fees out.";
 
+/** "up", "down" or "" by the sign of an amount. */
+function signClass(v: string): string {
+  const s = sign(v);
+  return s > 0 ? "up" : s < 0 ? "down" : "";
+}
+
 function Positions() {
-  const { rows, error } = useList<Position>("/api/positions", (b) => (Array.isArray(b) ? (b as Position[]) : []), 5_000);
+  const { body, error } = useList<Position[]>("/api/positions", undefined, 5_000);
+  const rows = Array.isArray(body) ? body : [];
+  const ticks = useTicks();
   return (
     <div className="table-scroll">
       {error && <p className="form-error">{error}</p>}
-      <table className="table" data-testid="positions">
+      <table className="table fit-phone" data-testid="positions">
         <thead>
           <tr>
             <th>Market</th>
             <th className="num">Position</th>
-            <th className="num">Avg entry</th>
-            <th className="num">Last</th>
-            <th className="num" title={REALIZED_HINT}>
+            <th className="num col-roomy">Avg entry</th>
+            <th className="num col-roomy">Last</th>
+            <th className="num col-roomy" title={REALIZED_HINT}>
               Realized PnL
             </th>
             <th className="num" title={UNREALIZED_HINT}>
               Unrealized PnL
             </th>
-            <th className="num" title="Every fee paid on the market's fills (fees are in the quote asset)">
+            <th className="num col-roomy" title="Every fee paid on the market's fills (fees are in the quote asset)">
               Fees
             </th>
           </tr>
         </thead>
         <tbody>
-          {rows.map((p) => (
-            <tr key={p.symbol} data-symbol={p.symbol}>
-              <td>{p.symbol}</td>
-              <td className="num">
-                {format(p.position)} {p.base}
-              </td>
-              <td className="num">{format(p.avg_entry_price)}</td>
-              <td className="num">{format(p.last_price)}</td>
-              <td className={`num ${sign(p.realized_pnl) > 0 ? "up" : sign(p.realized_pnl) < 0 ? "down" : ""}`}>
-                {format(p.realized_pnl)} {p.quote}
-              </td>
-              <td className={`num ${sign(p.unrealized_pnl) > 0 ? "up" : sign(p.unrealized_pnl) < 0 ? "down" : ""}`}>
-                {format(p.unrealized_pnl)} {p.quote}
-              </td>
-              <td className="num">
-                {format(p.fees)} {p.quote}
-              </td>
-            </tr>
-          ))}
-          {rows.length === 0 && <EmptyRow cols={7} text="No positions yet" />}
+          {rows.map((p) => {
+            const tick = ticks.get(p.symbol);
+            // the API gives the average entry 4 decimals finer than the tick: in full on hover
+            const avgTitle = p.avg_entry_price ? `Average entry ${p.avg_entry_price}` : undefined;
+            return (
+              <tr key={p.symbol} data-symbol={p.symbol}>
+                <td>
+                  {p.symbol}
+                  {/* on a phone the columns that do not fit go under the cells they belong with */}
+                  <span className="cell-more muted small">last {formatPrice(p.last_price, tick)}</span>
+                </td>
+                <td className="num">
+                  {format(p.position)} {p.base}
+                  <span className="cell-more muted small" title={avgTitle}>
+                    avg {formatPrice(p.avg_entry_price, tick)}
+                  </span>
+                </td>
+                <td className="num col-roomy" title={avgTitle}>
+                  {formatPrice(p.avg_entry_price, tick)}
+                </td>
+                <td className="num col-roomy">{formatPrice(p.last_price, tick)}</td>
+                <td className={`num col-roomy ${signClass(p.realized_pnl)}`}>
+                  {format(p.realized_pnl)} {p.quote}
+                </td>
+                <td className={`num ${signClass(p.unrealized_pnl)}`}>
+                  {format(p.unrealized_pnl)} {p.quote}
+                  <span className="cell-more muted small" title={REALIZED_HINT}>
+                    realized {format(p.realized_pnl)}
+                  </span>
+                </td>
+                <td className="num col-roomy">
+                  {format(p.fees)} {p.quote}
+                </td>
+              </tr>
+            );
+          })}
+          {rows.length === 0 && <EmptyRow cols={7} text={emptyText(body, error, "No positions yet")} />}
         </tbody>
       </table>
       <p className="muted small table-note" data-testid="pnl-note">
