@@ -156,15 +156,17 @@ def _bigint(value: object) -> bool:
 
 
 def decode_cursor(cursor: str, expect: Mapping[str, Any], value_type: type) -> dict[str, Any]:
-    """The cursor's payload; `VALIDATION_ERROR` when malformed, made for another sort/order, or holding
-    values of the wrong type or range for it (a cursor is client input: it goes into a query)."""
+    """The cursor's payload; `VALIDATION_ERROR` when malformed, made for another sort/order or other filters,
+    or holding values of the wrong type or range for it (a cursor is client input: it goes into a query)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor is not a next_cursor value") from None
     if not isinstance(payload, dict) or any(payload.get(k) != v for k, v in expect.items()):
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor does not belong to this query (sort/order)")
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, "cursor does not belong to this query (sort, order and filters)"
+        )
     value = payload.get("v")
     fits = (
         _bigint(value)
@@ -174,6 +176,13 @@ def decode_cursor(cursor: str, expect: Mapping[str, Any], value_type: type) -> d
     if not _bigint(payload.get("id")) or not fits:
         raise ApiError(ErrorCode.VALIDATION_ERROR, "cursor is not a next_cursor value")
     return payload
+
+
+def export_name(symbol: str | None, side: str | None, status: StatusFilter) -> str:
+    """The CSV export's file name, naming what it holds: orders.csv, orders-BTC-USDT.csv,
+    orders-BTC-USDT-buy-open.csv (a symbol is [A-Z0-9-] by its pattern, so the name needs no quoting)."""
+    parts = ["orders", symbol or "", side or "", "" if status == StatusFilter.ALL else status.value]
+    return "-".join(p for p in parts if p) + ".csv"
 
 
 # --- orders -----------------------------------------------------------------------------------------------
@@ -386,7 +395,13 @@ async def list_orders(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """(engine order objects, next cursor) for one page."""
     svc = services(request)
-    expect = {"s": sort.value, "o": order.value, "k": "orders"}
+    # a cursor pages the query it came from: another sort, order or filter is refused, not reinterpreted
+    expect = {
+        "s": sort.value,
+        "o": order.value,
+        "k": "orders",
+        "f": f"{symbol or ''}|{side or ''}|{status.value}",
+    }
     after = decode_cursor(cursor, expect, str if sort == SortKey.STATUS else int) if cursor else None
     if symbol is not None:
         await svc.markets.require(symbol)
@@ -654,7 +669,7 @@ class HistoryController(Controller):
         return Stream(
             rows(),
             media_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="orders.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{export_name(symbol, side, status)}"'},
         )
 
     @get("/fills", operation_id="listFills", responses=errors(401, 404, 429, 503))
@@ -672,7 +687,7 @@ class HistoryController(Controller):
         pool = svc.require_pool()
         if symbol is not None:
             await svc.markets.require(symbol)
-        expect = {"k": "fills"}
+        expect = {"k": "fills", "f": symbol or ""}
         after = decode_cursor(cursor, expect, str) if cursor else None
         where: list[str] = ["account = %s"]
         params: list[Any] = [account_id]

@@ -97,6 +97,35 @@ async def test_bad_cursor_and_unknown_market_are_clear_errors(client: Client, al
     assert r.status_code == 401
 
 
+async def test_a_cursor_pages_only_the_query_it_came_from(
+    client: Client, alice: User, redis_url: str, pg_url: str
+) -> None:
+    """A next_cursor is refused (422) with another market, side or status filter than its page's, and a fills
+    cursor with another market: it would otherwise start the other query at a position it never had."""
+    for price in ("50000", "50001", "50002"):
+        await _place(client, alice, side="buy", price=price, qty="0.001")
+    drain(redis_url, pg_url)
+    first = await client.get(
+        "/api/orders", params={"status": "all", "symbol": "BTC-USDT", "limit": 1}, headers=alice.headers
+    )
+    cursor = first.json()["next_cursor"]
+    assert cursor
+    same = {"status": "all", "symbol": "BTC-USDT", "limit": 1, "cursor": cursor}
+    assert (await client.get("/api/orders", params=same, headers=alice.headers)).status_code == 200
+    for other in ({"symbol": "ETH-USDT"}, {"symbol": None}, {"side": "buy"}, {"status": "closed"}):
+        params = {k: v for k, v in (same | other).items() if v is not None}
+        r = await client.get("/api/orders", params=params, headers=alice.headers)
+        assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", (other, r.text)
+        assert "filters" in r.json()["error"]["message"]
+    fills_cursor = encode_cursor({"k": "fills", "f": "BTC-USDT", "v": "taker", "id": 1})
+    r = await client.get("/api/fills", params={"cursor": fills_cursor}, headers=alice.headers)
+    assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
+    r = await client.get(
+        "/api/fills", params={"cursor": fills_cursor, "symbol": "BTC-USDT"}, headers=alice.headers
+    )
+    assert r.status_code == 200, r.text
+
+
 async def test_pages_by_updated_at_hold_every_order_once_while_one_is_not_persisted_yet(
     client: Client, alice: User, redis_url: str, pg_url: str
 ) -> None:
@@ -127,11 +156,11 @@ async def test_forged_cursors_are_validation_errors_never_500(client: Client, al
         ("all", "status", {"v": "open" * 20, "id": 1}),
     ]
     for status, sort, payload in forged:
-        cursor = encode_cursor({"s": sort, "o": "desc", "k": "orders", **payload})
+        cursor = encode_cursor({"s": sort, "o": "desc", "k": "orders", "f": f"||{status}", **payload})
         params = {"status": status, "sort": sort, "order": "desc", "cursor": cursor}
         r = await client.get("/api/orders", params=params, headers=alice.headers)
         assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", (status, sort, payload, r.text)
-    fills_cursor = encode_cursor({"k": "fills", "v": 7, "id": 1})  # fills: v is the liquidity, text
+    fills_cursor = encode_cursor({"k": "fills", "f": "", "v": 7, "id": 1})  # fills: v is the liquidity, text
     r = await client.get("/api/fills", params={"cursor": fills_cursor}, headers=alice.headers)
     assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
 
@@ -157,6 +186,7 @@ async def test_csv_export_streams_every_matching_order(
     r = await client.get("/api/orders/export.csv", params={"status": "all"}, headers=alice.headers)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-disposition"] == 'attachment; filename="orders.csv"'
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [int(row["id"]) for row in rows] == [ids["cancelled"], ids["sell"]]
     assert rows[1]["price"] == "60000" and rows[1]["filled_qty"] == "0.0004"
@@ -165,6 +195,19 @@ async def test_csv_export_streams_every_matching_order(
         for ms, text in ((row["created_at"], row["created_time"]), (row["updated_at"], row["updated_time"])):
             parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
             assert text.endswith("Z") and round(parsed.timestamp() * 1000) == int(ms), (ms, text)
+
+
+async def test_the_csv_file_name_says_which_orders_it_holds(client: Client, alice: User) -> None:
+    """With filters the export's file name names them: market, side, then status unless it is all."""
+    cases = [
+        ({"symbol": "BTC-USDT"}, "orders-BTC-USDT.csv"),
+        ({"symbol": "BTC-USDT", "side": "sell", "status": "open"}, "orders-BTC-USDT-sell-open.csv"),
+        ({"status": "closed"}, "orders-closed.csv"),
+    ]
+    for params, name in cases:
+        r = await client.get("/api/orders/export.csv", params=params, headers=alice.headers)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-disposition"] == f'attachment; filename="{name}"', params
 
 
 async def test_csv_export_neutralises_cells_a_spreadsheet_would_run(client: Client, alice: User) -> None:
