@@ -10,11 +10,13 @@ import {
   HistogramSeries,
   type IChartApi,
   type ISeriesApi,
+  type Time,
   type UTCTimestamp,
 } from "lightweight-charts";
 import { useEffect, useRef, useState } from "react";
 import type { Candle } from "../api/types";
 import { applyLive, normalize, olderPageEnd, prependOlder } from "../lib/candles";
+import { chartTimeLabel, TICK_LABELS } from "../lib/chartTime";
 import { usePref } from "../lib/hooks";
 import { api } from "../lib/http";
 import { cmp, dec, formatChartNumber, toChartNumber } from "../lib/money";
@@ -53,13 +55,23 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
   useEffect(() => {
     const el = box.current;
     if (!el) return;
+    // times in the trader's zone, as the tape shows them; a daily bar (it opens at 00:00 UTC) dated in UTC
+    const zone = interval === "1d" ? "UTC" : undefined;
+    const seconds = (t: Time) => (typeof t === "number" ? t : 0); // the bars' times are UTC timestamps
     const chart: IChartApi = createChart(el, {
       autoSize: true,
+      localization: { timeFormatter: (t: Time) => chartTimeLabel(seconds(t), "crosshair", zone) },
       layout: { background: { type: ColorType.Solid, color: "#0f141b" }, textColor: "#8b97a8", fontSize: 11 },
       grid: { vertLines: { color: "#1a212b" }, horzLines: { color: "#1a212b" } },
       rightPriceScale: { borderColor: "#232c38" },
       // rightOffset: room after the last bar (as trading charts keep), so its time label is not cut at the price axis
-      timeScale: { borderColor: "#232c38", timeVisible: true, secondsVisible: false, rightOffset: 6 },
+      timeScale: {
+        borderColor: "#232c38",
+        timeVisible: true,
+        secondsVisible: false,
+        rightOffset: 6,
+        tickMarkFormatter: (t: Time, kind: number) => chartTimeLabel(seconds(t), TICK_LABELS[kind] ?? "time", zone),
+      },
       crosshair: { mode: 0 },
     });
     const minMove = Number(`1e-${pricePrecision}`);
