@@ -276,3 +276,41 @@ def test_the_buy_and_sell_buttons_white_text_reads_at_4_5_to_1(stack: Stack, new
     assert not low, f"text contrast under 4.5:1: {low}"
     # never submitted: nothing to cancel
     expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(0)
+
+
+def test_a_small_laptop_shows_the_book_and_the_account_panel_beside_the_chart(
+    stack: Stack, new_page: Any
+) -> None:
+    """At 1024x768 (a small laptop, a tablet held sideways) the book sits beside the chart with its spread
+    row on the first screen and uncut, the account tabs start on it too, and nothing scrolls sideways. (The
+    tablet grid, the book under the chart, put the spread at y 747 and the open orders at y 1367.)"""
+    page = new_page(1024, 768)
+    open_trade(page)
+    chart = page.locator(".area-chart").bounding_box()
+    book = page.locator(".area-book").bounding_box()
+    assert chart is not None and book is not None
+    assert abs(book["y"] - chart["y"]) < 1 and book["x"] > chart["x"] + chart["width"] - 1, (chart, book)
+    assert chart["width"] >= 400, chart
+    spread = page.get_by_test_id("book-spread").bounding_box()
+    assert spread is not None and spread["y"] + spread["height"] <= 768, spread
+    gap = page.locator(".book-spread-gap")
+    assert gap.evaluate("g => g.scrollWidth <= g.clientWidth"), gap.inner_text()  # "96.21 (0.160%)" whole
+    tabs = page.get_by_role("tablist", name="Account").bounding_box()
+    assert tabs is not None and tabs["y"] + tabs["height"] <= 768, tabs
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    shot(page, "layout-1024")
+
+
+def test_a_click_anywhere_in_a_sortable_header_cell_sorts(stack: Stack, new_page: Any) -> None:
+    """The markets table sorts on a click near the edge of a header cell, not only on its word: a right-
+    aligned column's cell is clicked near its left edge, far from its label."""
+    page = new_page(1440, 900)
+    page.goto("/#/markets")
+    expect(page.locator("[data-testid=last-price]").first).to_have_text(re.compile(r"\d"))
+    header = page.locator("[data-testid=markets-table] th").filter(has_text="Last")
+    box = header.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 14, box["y"] + box["height"] / 2)
+    expect(header).to_have_attribute("aria-sort", "descending")
+    lasts = [Decimal(t.replace(",", "")) for t in page.locator("[data-testid=last-price]").all_inner_texts()]
+    assert lasts == sorted(lasts, reverse=True)
