@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  formatChartNumber, formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
+  formatChartNumber, formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma, commaQuestion,
 } from "./money";
 
 describe("parse", () => {
@@ -52,6 +52,18 @@ describe("typedDecimal", () => {
     expect(typedDecimal("1,234,567.89")).toBe("1234567.89");
     expect(typedDecimal("-1,000.")).toBe("-1000.");
     expect(parse(typedDecimal(" 59,000.50 "))).toEqual({ coef: 5900050n, scale: 2 });
+  });
+  it("drops the separators of a number grouped by two commas or more, or by spaces", () => {
+    expect(typedDecimal("1,000,000")).toBe("1000000"); // as the form's own "Maximum price is 1,000,000"
+    expect(typedDecimal("-12,345,678")).toBe("-12345678");
+    expect(typedDecimal("60 000")).toBe("60000");
+    expect(typedDecimal(" 1 234 567,89 ")).toBe("1234567.89");
+    expect(typedDecimal("1\u00a0234.5")).toBe("1234.5");
+    expect(typedDecimal("1\u202f000")).toBe("1000");
+    // not grouping: a group of other than three digits, a space elsewhere
+    expect(parse(typedDecimal("1,00,000"))).toBeNull();
+    expect(parse(typedDecimal("60 00"))).toBeNull();
+    expect(parse(typedDecimal("6 0000"))).toBeNull();
   });
   it("keeps a lone comma a decimal comma, unless it could be a thousands separator", () => {
     expect(typedDecimal("0,5")).toBe("0.5");
@@ -174,5 +186,11 @@ describe("formatChartNumber", () => {
     expect(formatChartNumber(-0.0001, 2)).toBe("0.00");
     expect(formatChartNumber(-1234.5, 1)).toBe("-1,234.5");
     expect(formatChartNumber(Number.NaN, 2)).toBe("—");
+  });
+});
+
+describe("commaQuestion", () => {
+  it("offers both readings of an ambiguous comma", () => {
+    expect(commaQuestion(" 12,000 ")).toBe("Write 12000 or 12.000: is the comma a thousands separator?");
   });
 });

@@ -25,8 +25,13 @@ export function parse(text: string | null | undefined): Dec | null {
   return { coef: sign === "-" ? -coef : coef, scale: fracPart.length };
 }
 
-// a number grouped as the terminal displays it: "59,000.5", "-1,234,567.", " 1,000.25 "
-const GROUPED_RE = /^\s*[+-]?\d{1,3}(?:,\d{3})+\.\d*\s*$/;
+// a number grouped as the terminal displays it: "59,000.5", "-1,234,567.", " 1,000.25 "; or with two
+// separators or more and no point, "1,000,000": a decimal comma comes once, so these can only be grouping
+const GROUPED_RE = /^\s*[+-]?\d{1,3}(?:(?:,\d{3})+\.\d*|(?:,\d{3}){2,})\s*$/;
+
+// grouped by spaces (also the no-break and narrow no-break spaces many locales print): "60 000",
+// "1 234 567,89" (with a decimal comma) or "1 234.5"
+const SPACED_RE = /^\s*[+-]?\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d*)?\s*$/;
 
 // one comma then exactly three digits, "12,000": a thousands separator to some, a decimal comma to others
 const AMBIGUOUS_RE = /^\s*[+-]?[1-9]\d{0,2},\d{3}\s*$/;
@@ -37,13 +42,20 @@ export function ambiguousComma(text: string): boolean {
   return AMBIGUOUS_RE.test(text);
 }
 
+/** The question for an ambiguous comma ("12,000"): which one is meant? */
+export function commaQuestion(text: string): string {
+  const t = text.trim();
+  return `Write ${t.replace(",", "")} or ${t.replace(",", ".")}: is the comma a thousands separator?`;
+}
+
 /** What the user typed into a decimal field, with a decimal comma made a point ("1,5" -> "1.5"). A number
- * grouped as the terminal displays it, commas and a point ("59,000.5"), loses its thousands separators
- * ("59000.5"). "12,000" stays as typed, which `parse` refuses: read either way it would be off 1,000 times
+ * grouped as the terminal displays it, commas and a point ("59,000.5"), or by two commas or more
+ * ("1,000,000"), or by spaces ("60 000", "1 234,5"), loses its thousands separators ("59000.5"). "12,000" stays as typed, which `parse` refuses: read either way it would be off 1,000 times
  * for the other reading (`ambiguousComma`). Otherwise only the first comma is replaced: text with more than
  * one ("1,000,5") or with a comma after the point ("1.000,5") stays text that `parse` refuses. */
 export function typedDecimal(text: string): string {
   if (GROUPED_RE.test(text)) return text.replace(/,/g, "");
+  if (SPACED_RE.test(text)) return text.trim().replace(/[ \u00a0\u202f]/g, "").replace(",", ".");
   if (AMBIGUOUS_RE.test(text)) return text;
   return text.replace(",", ".");
 }

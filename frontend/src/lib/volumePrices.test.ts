@@ -20,17 +20,19 @@ describe("volumeProblem", () => {
   it("takes '.5' and '5.' as the order form does, and asks the server in plain form", () => {
     expect(volumeProblem(".5", market)).toBeNull();
     expect(volumeProblem("5.", market)).toBeNull();
-    expect(volumeProblem(".", market)).toBe("Not a number");
+    expect(volumeProblem(".", market)).toBe("Amount is not a number");
     expect(volumeQuery(".5")).toBe("0.5");
     expect(volumeQuery(" 1.50 ")).toBe("1.5");
   });
   it("names what is wrong, as the server would refuse it", () => {
     expect(volumeProblem("", market)).toBe("Enter an amount");
-    expect(volumeProblem("1e3", market)).toBe("Not a number");
-    expect(volumeProblem("-1", market)).toBe("Not a number");
-    expect(volumeProblem("0", market)).toBe("The amount must be positive");
-    expect(volumeProblem("0.000001", market)).toBe("The amount must be a multiple of 0.00001");
-    expect(volumeProblem("901", market)).toBe("At most 900");
+    expect(volumeProblem("1e3", market)).toBe("Amount is not a number");
+    expect(volumeProblem("-1", market)).toBe("Amount must be a positive number");
+    expect(volumeProblem("0", market)).toBe("Amount must be a positive number");
+    expect(volumeProblem("0.000001", market)).toBe("Amount must be a multiple of 0.00001");
+    expect(volumeProblem("901", market)).toBe("Maximum amount is 900 BTC");
+    // the order form's words for the same input
+    expect(volumeProblem("1,000", market)).toBe("Write 1000 or 1.000: is the comma a thousands separator?");
   });
 });
 

@@ -4,20 +4,23 @@
  * This module checks the typed amount before asking, and turns an answer into display rows.
  */
 import type { Estimate, Market } from "../api/types";
-import { cmp, dec, format, isMultiple, isPositive, parse, toPlain } from "./money";
+import { ambiguousComma, cmp, commaQuestion, dec, format, isMultiple, isPositive, parse, toPlain } from "./money";
 
 // digits as the order form takes them (".5" and "5." too); sent to the server in its plain form
 const PLAIN = /^\d{0,20}(\.\d{0,18})?$/;
 
-/** Why `text` cannot be estimated (null when it can): the same rules the server applies. */
+/** Why `text` cannot be estimated (null when it can): the same rules the server applies, in the order
+ * form's words (lib/orderForm.ts checkOrder), so the two amount fields answer alike. */
 export function volumeProblem(text: string, m: Market): string | null {
   const t = text.trim();
   if (t === "") return "Enter an amount";
+  if (ambiguousComma(t)) return commaQuestion(t);
   const d = parse(t);
-  if (!PLAIN.test(t) || d === null) return "Not a number";
-  if (!isPositive(d)) return "The amount must be positive";
-  if (!isMultiple(d, m.lot_size)) return `The amount must be a multiple of ${m.lot_size}`;
-  if (cmp(d, dec(m.max_qty)) > 0) return `At most ${m.max_qty}`;
+  if (d === null) return "Amount is not a number";
+  if (!isPositive(d)) return "Amount must be a positive number";
+  if (!PLAIN.test(t.replace(/^\+/, ""))) return "Amount is not a number";
+  if (!isMultiple(d, m.lot_size)) return `Amount must be a multiple of ${m.lot_size}`;
+  if (cmp(d, dec(m.max_qty)) > 0) return `Maximum amount is ${m.max_qty} ${m.base}`;
   return null;
 }
 
