@@ -19,7 +19,7 @@ import { applyLive, normalize, olderPageEnd, prependOlder } from "../lib/candles
 import { chartTimeLabel, TICK_LABELS } from "../lib/chartTime";
 import { usePref } from "../lib/hooks";
 import { api } from "../lib/http";
-import { cmp, dec, formatChartNumber, toChartNumber } from "../lib/money";
+import { cmp, dec, div, format, formatChartNumber, formatPct, isZero, mul, sub, toChartNumber, toPlain } from "../lib/money";
 import { PREF_KEYS } from "../lib/prefs";
 import { ws } from "../lib/ws";
 
@@ -47,10 +47,38 @@ function toVol(c: Candle) {
   };
 }
 
+/** The candle's change from its open, in percent ("+0.25%"), or null for an open of 0. */
+function candleChange(c: Candle): string | null {
+  const o = dec(c.o);
+  if (isZero(o)) return null;
+  return formatPct(toPlain(div(mul(sub(dec(c.c), o), dec(100)), o, 2, "nearest")), 2);
+}
+
+/** The open, high, low, close and volume of the candle under the pointer (else the latest), as trading
+ * charts show them above the chart. */
+function Ohlc({ c, pricePrecision }: { c: Candle | null; pricePrecision: number }) {
+  if (!c) return <span className="chart-ohlc muted small" data-testid="chart-ohlc" />;
+  const up = cmp(dec(c.c), dec(c.o)) >= 0;
+  const p = (v: string) => format(v, pricePrecision);
+  return (
+    <span className="chart-ohlc small" data-testid="chart-ohlc" data-t={c.t}>
+      <span className="muted">O</span> <span className={up ? "up" : "down"}>{p(c.o)}</span>{" "}
+      <span className="muted">H</span> <span className={up ? "up" : "down"}>{p(c.h)}</span>{" "}
+      <span className="muted">L</span> <span className={up ? "up" : "down"}>{p(c.l)}</span>{" "}
+      <span className="muted">C</span> <span className={up ? "up" : "down"}>{p(c.c)}</span>{" "}
+      <span className={up ? "up" : "down"}>{candleChange(c) ?? ""}</span>{" "}
+      <span className="muted">V</span> <span>{format(c.v)}</span>
+    </span>
+  );
+}
+
 export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecision: number }) {
   const [interval, setInterval] = usePref<Interval>(PREF_KEYS.chartInterval, INTERVALS, "1m"); // kept across reloads
   const box = useRef<HTMLDivElement>(null);
   const [status, setStatus] = useState({ bars: 0, last: "" });
+  // the candle under the crosshair (null: none, the latest is shown), and the latest
+  const [hovered, setHovered] = useState<Candle | null>(null);
+  const [latest, setLatest] = useState<Candle | null>(null);
 
   useEffect(() => {
     const el = box.current;
@@ -91,6 +119,8 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       priceLineVisible: false,
     });
     chart.priceScale("vol").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    // the candles keep clear of the volume bars at the bottom fifth
+    candles.priceScale().applyOptions({ scaleMargins: { top: 0.08, bottom: 0.22 } });
 
     let alive = true;
     let data: Candle[] = []; // ascending by t, unique t
@@ -98,7 +128,18 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
     let exhausted = false;
     let live: Candle[] = []; // bars that arrived before the history
 
-    const publish = () => alive && setStatus({ bars: data.length, last: data.length ? `${data.at(-1)!.t}:${data.at(-1)!.c}:${data.at(-1)!.v}` : "" });
+    const publish = () => {
+      if (!alive) return;
+      setStatus({ bars: data.length, last: data.length ? `${data.at(-1)!.t}:${data.at(-1)!.c}:${data.at(-1)!.v}` : "" });
+      setLatest(data.at(-1) ?? null);
+    };
+    // the readout follows the crosshair: the bar at its time (the bars are ascending by t)
+    const onCrosshair = (param: { time?: Time }) => {
+      if (!alive) return;
+      const t = typeof param.time === "number" ? param.time * 1000 : null;
+      setHovered(t === null ? null : (data.find((c) => Number(c.t) === t) ?? null));
+    };
+    chart.subscribeCrosshairMove(onCrosshair);
 
     const setAll = () => {
       candles.setData(data.map(toBar));
@@ -184,7 +225,10 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       off();
       offOpen();
       chart.timeScale().unsubscribeVisibleLogicalRangeChange(onRange);
+      chart.unsubscribeCrosshairMove(onCrosshair);
       chart.remove();
+      setHovered(null);
+      setLatest(null);
     };
   }, [symbol, interval, pricePrecision]);
 
@@ -203,6 +247,7 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
             </button>
           ))}
         </div>
+        <Ohlc c={hovered ?? latest} pricePrecision={pricePrecision} />
       </div>
       <div
         className="chart-box"

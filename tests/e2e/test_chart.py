@@ -1,0 +1,59 @@
+"""The price chart in headless Chromium: what it tells about the candle under the pointer."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Stack
+from tests.e2e.test_terminal import SYMBOL, market, open_trade
+
+pytestmark = pytest.mark.browser
+
+
+def grouped(value: str, decimals: int) -> str:
+    """A price as the terminal prints it: fixed decimals, thousands separators."""
+    return f"{Decimal(value):,.{decimals}f}"
+
+
+def test_the_chart_reads_out_the_candle_under_the_pointer(stack: Stack, new_page: Any) -> None:
+    """Above the chart: open, high, low, close, change and volume of the latest candle, and of the candle
+    under the pointer while it is over the chart, as the candles endpoint gives them."""
+    page = new_page(1440, 900)
+    open_trade(page)
+    chart = page.get_by_test_id("chart")
+    expect(chart).not_to_have_attribute("data-bars", "0", timeout=20_000)
+    readout = page.get_by_test_id("chart-ohlc")
+    expect(readout).to_have_text(
+        re.compile(r"^O [\d,.]+ H [\d,.]+ L [\d,.]+ C [\d,.]+ [+-]?[\d.]+% V [\d,.]+$")
+    )
+    tick = market(stack)["tick_size"]
+    decimals = len(tick.split(".")[1]) if "." in tick else 0
+    # two bars at least, so that one under the pointer is an earlier, closed one (the market maker trades
+    # every few seconds from the start of the session)
+    expect(chart).not_to_have_attribute("data-bars", re.compile(r"^[01]$"), timeout=150_000)
+    page.mouse.move(1, 1)
+    latest = readout.get_attribute("data-t")
+    box = chart.bounding_box()
+    assert box is not None and latest
+    t = latest
+    for step in range(60):  # right to left over the bars until the pointer is on an earlier one
+        page.mouse.move(box["x"] + box["width"] * (0.9 - step * 0.012), box["y"] + box["height"] / 2)
+        page.wait_for_timeout(80)
+        t = readout.get_attribute("data-t") or latest
+        if t != latest:
+            break
+    assert t != latest, "the readout did not follow the pointer to an earlier candle"
+    text = readout.inner_text()
+    r = httpx.get(f"{stack.base_url}/api/markets/{SYMBOL}/candles", params={"interval": "1m"}, timeout=10)
+    candle = next((c for c in r.json() if str(c["t"]) == t), None)
+    assert candle is not None, (t, r.text[:200])
+    for key in ("o", "h", "l", "c"):
+        assert grouped(candle[key], decimals) in text, (key, candle, text)
+    page.mouse.move(1, 1)  # off the chart: the latest candle again
+    expect(readout).not_to_have_attribute("data-t", t)
