@@ -621,6 +621,48 @@ def test_book_rows_show_whole_and_the_tablet_layout_applies(stack: Stack, new_pa
         shot(page, f"08b-book-{width}")
 
 
+def test_the_book_groups_price_levels_by_a_chosen_step(stack: Stack, new_page: Any) -> None:
+    """Grouping by 10 USDT shows bid buckets at their lower and ask buckets at their upper edge (multiples of
+    10, best first, never crossing the real best prices in the spread row), and a bucket picked fills the
+    order form's price with the bucket's price; back at the tick the book shows its own levels again."""
+    page = new_page()
+    open_trade(page)
+    grouping = page.get_by_test_id("book-grouping")
+    expect(grouping.locator("option")).to_have_text(["0.01", "0.1", "1", "10"])
+    grouping.select_option("10")
+    asks = page.locator("[data-testid=book-asks] .book-row")
+    bids = page.locator("[data-testid=book-bids] .book-row")
+    deadline = time.monotonic() + 10
+    while True:  # the book moves: read both sides and the spread row until one reading is consistent
+        ask_prices = [Decimal(p) for p in asks.evaluate_all("rs => rs.map(r => r.dataset.price)")]
+        bid_prices = [Decimal(p) for p in bids.evaluate_all("rs => rs.map(r => r.dataset.price)")]
+        real_bid, real_ask = (
+            Decimal(t.replace(",", ""))
+            for t in page.locator("[data-testid=book-spread] > span:not(.book-spread-gap)").all_inner_texts()
+        )
+        if ask_prices and bid_prices and ask_prices[0] >= real_ask and bid_prices[0] <= real_bid:
+            break
+        assert time.monotonic() < deadline, (ask_prices, bid_prices, real_bid, real_ask)
+        page.wait_for_timeout(100)
+    assert all(p % 10 == 0 for p in ask_prices + bid_prices), (ask_prices, bid_prices)
+    assert ask_prices == sorted(ask_prices) and bid_prices == sorted(bid_prices, reverse=True)
+    assert ask_prices[0] - real_ask < 10 and real_bid - bid_prices[0] < 10
+    picked = asks.first.get_attribute("data-price")
+    asks.first.click()
+    expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(picked or "")
+    grouping.select_option("0.01")
+    deadline = time.monotonic() + 10
+    while True:  # at the tick the best ask row is the real best ask again
+        first = Decimal(asks.first.get_attribute("data-price") or "0")
+        real_ask = Decimal(
+            page.locator("[data-testid=book-spread] > span.down").inner_text().replace(",", "")
+        )
+        if first == real_ask:
+            break
+        assert time.monotonic() < deadline, (first, real_ask)
+        page.wait_for_timeout(100)
+
+
 def test_a_market_order_is_priced_by_walking_the_book(stack: Stack, new_page: Any) -> None:
     """In market mode the form shows the average price the book gives for the amount (the server's
     estimate), and warns when the book cannot fill all of it."""

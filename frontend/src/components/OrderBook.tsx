@@ -1,11 +1,14 @@
 /** The live order book: snapshot + contiguous (possibly merged) updates from `book:SYM`, re-subscribing on
  * any gap. */
 import { useEffect, useState } from "react";
+import { groupDecimals, groupLevels, groupSteps } from "../lib/bookGroup";
 import { BookSync, type BookMessage, type Level } from "../lib/bookSync";
 import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
 import { ws } from "../lib/ws";
 
 const DEPTH = 14;
+// levels read per side when grouping: enough for DEPTH buckets of 1000 ticks in a demo-like book
+const GROUP_SOURCE_DEPTH = 400;
 
 export interface BookView {
   bids: Level[];
@@ -14,14 +17,15 @@ export interface BookView {
   synced: boolean;
 }
 
-export function useBook(symbol: string): BookView {
+/** The live book of `symbol`, `depth` levels a side. */
+export function useBook(symbol: string, depth = DEPTH): BookView {
   const [view, setView] = useState<BookView>({ bids: [], asks: [], seq: -1, synced: false });
   useEffect(() => {
     const b = new BookSync(0); // one WebSocket delivers in order: a gap is real, resync at once
     let frame = 0;
     const render = () => {
       frame = 0;
-      setView({ bids: b.levels("bids", DEPTH), asks: b.levels("asks", DEPTH), seq: b.seq, synced: b.synced });
+      setView({ bids: b.levels("bids", depth), asks: b.levels("asks", depth), seq: b.seq, synced: b.synced });
     };
     render(); // another market: start empty, not with the previous market's levels
     const channel = `book:${symbol}`;
@@ -52,7 +56,7 @@ export function useBook(symbol: string): BookView {
       offState();
       if (frame) cancelAnimationFrame(frame);
     };
-  }, [symbol]);
+  }, [symbol, depth]);
   return view;
 }
 
@@ -64,15 +68,25 @@ export function OrderBook(props: {
   onBest?: (bestBid: string | null, bestAsk: string | null, synced: boolean) => void;
   priceDecimals: number;
   qtyDecimals: number;
+  tickSize: string;
   onPick: (price: string) => void;
 }) {
-  const { bids, asks, synced } = useBook(props.symbol);
+  const steps = groupSteps(props.tickSize);
+  const [step, setStep] = useState(steps[0]);
+  useEffect(() => setStep(groupSteps(props.tickSize)[0]), [props.symbol, props.tickSize]); // another market: its tick
+  const grouped = step !== steps[0] && steps.includes(step);
+  const raw = useBook(props.symbol, grouped ? GROUP_SOURCE_DEPTH : DEPTH);
+  const { synced } = raw;
+  const bids = grouped ? groupLevels(raw.bids, step, "bids", DEPTH) : raw.bids;
+  const asks = grouped ? groupLevels(raw.asks, step, "asks", DEPTH) : raw.asks;
+  const rowDecimals = grouped ? Math.min(props.priceDecimals, groupDecimals(step)) : props.priceDecimals;
   const maxCum = [bids.at(-1)?.cumulative, asks.at(-1)?.cumulative].reduce<string>(
     (m, x) => (x && cmp(dec(x), dec(m)) > 0 ? x : m),
     "0",
   );
-  const bestBid = bids[0]?.price;
-  const bestAsk = asks[0]?.price;
+  // the real best prices (not the buckets'): the spread and the order form price from them
+  const bestBid = raw.bids[0]?.price;
+  const bestAsk = raw.asks[0]?.price;
   const { onBest } = props;
   useEffect(() => onBest?.(bestBid ?? null, bestAsk ?? null, synced), [onBest, synced, bestBid, bestAsk]);
   let spread = "—";
@@ -96,7 +110,7 @@ export function OrderBook(props: {
         aria-label={`${side === "bid" ? "Bid" : "Ask"} ${l.price}, amount ${l.qty}`}
       >
         <span className="depth" style={{ width }} />
-        <span className="price">{format(l.price, props.priceDecimals)}</span>
+        <span className="price">{format(l.price, rowDecimals)}</span>
         <span className="qty">{format(l.qty, props.qtyDecimals)}</span>
         <span className="cum">{format(l.cumulative, props.qtyDecimals)}</span>
       </button>
@@ -108,6 +122,20 @@ export function OrderBook(props: {
       <div className="card-head">
         <h2>Order book</h2>
         {!synced && <span className="muted small">{bids.length + asks.length ? "stale — resyncing…" : "syncing…"}</span>}
+        <select
+          className="book-grouping"
+          aria-label="Price grouping"
+          data-testid="book-grouping"
+          title="Group the price levels"
+          value={step}
+          onChange={(e) => setStep(e.target.value)}
+        >
+          {steps.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
       </div>
       <div className="book-cols muted small">
         <span>Price</span>

@@ -73,7 +73,7 @@ export function TradePage({ symbol }: { symbol: string }) {
           <Chart symbol={symbol} pricePrecision={pd} />
         </div>
         <div className="area-book">
-          <OrderBook symbol={symbol} onBest={onBest} priceDecimals={pd} qtyDecimals={qd} onPick={onPick} />
+          <OrderBook symbol={symbol} onBest={onBest} priceDecimals={pd} qtyDecimals={qd} tickSize={market.tick_size} onPick={onPick} />
         </div>
         <div className="area-trades">
           <TradesTape trades={trades} priceDecimals={pd} qtyDecimals={qd} />
