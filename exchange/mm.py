@@ -99,6 +99,7 @@ class Session:
     access_token: str = ""
     refresh_token: str = ""
     expires_at: float = 0.0
+    lifetime: float = 0.0  # the access token's, as the API gave it (expires_in)
     account_id: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -132,11 +133,16 @@ class Session:
     def _store(self, tokens: dict[str, Any]) -> None:
         self.access_token = tokens["access_token"]
         self.refresh_token = tokens["refresh_token"]
-        self.expires_at = time.monotonic() + float(tokens["expires_in"])
+        self.lifetime = float(tokens["expires_in"])
+        self.expires_at = time.monotonic() + self.lifetime
 
     async def ensure_token(self) -> None:
         async with self.lock:
-            if self.access_token and time.monotonic() < self.expires_at - 60:
+            # renewed a minute before it expires, or at its last quarter when it lives under 4 minutes: a
+            # fixed minute would renew a 60 s token at every request, and the login limits would lock out
+            # every user behind the same address
+            margin = min(60.0, self.lifetime / 4)
+            if self.access_token and time.monotonic() < self.expires_at - margin:
                 return
             if self.refresh_token:
                 r = await self._send("POST", "/api/auth/refresh", json={"refresh_token": self.refresh_token})

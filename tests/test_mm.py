@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from exchange.mm import ApiUnavailable, MarketMaker, MarketState
+from exchange.mm import ApiUnavailable, MarketMaker, MarketState, Session
 from exchange.seed import seed_all
 from exchange.servers import free_port
 
@@ -220,3 +220,25 @@ async def test_a_quote_whose_cancel_fails_is_cancelled_at_the_next_requote() -> 
         assert resting == {15, 16, 17, 18} and sorted(market.live) == [15, 16, 17, 18]
     finally:
         await mm.close()
+
+
+async def test_a_short_lived_token_is_renewed_near_its_end_not_at_every_request() -> None:
+    """With access tokens of 30 s the market maker logs in once and then uses its token for 20 requests in
+    a row (it renews in the token's last quarter), instead of refreshing at every request, which hit the
+    login rate limits and locked out every user on the same address."""
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path in ("/api/auth/login", "/api/auth/refresh"):
+            return httpx.Response(200, json={"access_token": "a", "refresh_token": "r", "expires_in": 30})
+        if request.url.path == "/api/me":
+            return httpx.Response(200, json={"id": 7})
+        return httpx.Response(200, json={})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://mm.test") as http:
+        session = Session(http=http, email="mm@example.com", password="x")
+        for _ in range(20):
+            assert (await session.request("GET", "/api/balances")).status_code == 200
+    assert calls.count("/api/auth/login") == 1 and calls.count("/api/auth/refresh") == 0, calls
+    assert calls.count("/api/balances") == 20
