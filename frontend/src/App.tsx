@@ -3,6 +3,7 @@ import { AccountProvider } from "./components/Account";
 import { ToastProvider } from "./components/Toasts";
 import { useConnState, useHashRoute, useSession } from "./lib/hooks";
 import { authHref, isAuthRoute, nextOf, splitRoute } from "./lib/nextRoute";
+import { loadLastMarket } from "./lib/prefs";
 import { logOut, refreshSession, startSession, subscribeSession, takeEndReason } from "./lib/session";
 import { ws } from "./lib/ws";
 import { AuthPage } from "./pages/AuthPage";
@@ -30,6 +31,12 @@ export function App() {
   useEffect(() => {
     if (!onAuthPage) setEnded(false);
   }, [onAuthPage]);
+  // a logged-in trader has nothing to do on the log-in or sign-up page (a bookmark, the back button): on to
+  // the page it would lead to
+  const loggedIn = session !== null;
+  useEffect(() => {
+    if (loggedIn && onAuthPage) window.location.replace(nextOf(routeRef.current));
+  }, [loggedIn, onAuthPage]);
 
   useEffect(() => {
     startSession();
@@ -83,7 +90,7 @@ function Header({ route }: { route: string }) {
         <a href="#/markets" className={route === "/markets" ? "active" : ""}>
           Markets
         </a>
-        <a href="#/trade/BTC-USDT" className={route.startsWith("/trade") ? "active" : ""}>
+        <a href={`#/trade/${loadLastMarket()}`} className={route.startsWith("/trade") ? "active" : ""}>
           Trade
         </a>
       </nav>

@@ -108,6 +108,32 @@ def test_sign_up_log_in_reload_and_log_out(stack: Stack, new_page: Any) -> None:
     login(page, email)
 
 
+def test_navigation_remembers_the_market_and_skips_the_login_page_when_logged_in(
+    stack: Stack, new_page: Any
+) -> None:
+    """The header's Trade link opens the last market viewed; an unknown market says so in the page and the
+    tab title and links to the list; the log-in and sign-up pages of a logged-in trader move on to the page
+    they would lead to."""
+    page = new_page()
+    open_trade(page, "ETH-USDT")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Markets").click()
+    expect(page).to_have_url(re.compile(r"#/markets$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Trade").click()
+    expect(page).to_have_url(re.compile(r"#/trade/ETH-USDT$"))
+
+    page.goto("/#/trade/FOO-BAR")
+    expect(page.get_by_test_id("trade-missing")).to_contain_text("Unknown market FOO-BAR")
+    expect(page).to_have_title("Unknown market · Exchange")
+    page.get_by_test_id("trade-missing").get_by_role("link", name="See every market").click()
+    expect(page).to_have_url(re.compile(r"#/markets$"))
+
+    login(page, stack.register("nav"))
+    page.goto("/#/login")
+    expect(page).to_have_url(re.compile(r"#/markets$"))
+    page.goto("/#/signup?next=%23%2Ftrade%2FBNB-USDT")
+    expect(page).to_have_url(re.compile(r"#/trade/BNB-USDT$"))
+
+
 def test_logging_in_from_the_trade_page_returns_to_it(stack: Stack, new_page: Any) -> None:
     """The header's "Log in" on a market's page carries that page along (`?next=`): after logging in the
     trader is back on it, not on the markets list."""
@@ -447,7 +473,7 @@ def test_orders_placed_elsewhere_notify_and_cancel_all_clears_them(stack: Stack,
     page.get_by_role("button", name="Cancel all", exact=True).click()
     expect(rows).to_have_count(0)
     assert asked == ["Cancel all 2 open orders?"]
-    expect(page.get_by_test_id("toast").filter(has_text="Cancelled 2 order(s)")).to_be_visible()
+    expect(page.get_by_test_id("toast").filter(has_text="Cancelled 2 orders")).to_be_visible()
     page.wait_for_timeout(1_000)  # the orders' own cancellation notices have come by now
     expect(page.get_by_test_id("toast").filter(has_text="Order cancelled")).to_have_count(0)
 

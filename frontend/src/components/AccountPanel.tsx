@@ -180,7 +180,8 @@ function OpenOrders({ symbol }: { symbol: string }) {
     quietCancels(Number.POSITIVE_INFINITY); // one summary below, not a toast per order
     try {
       const r = await api<{ cancelled: number }>("DELETE", "/api/orders", { query: { symbol: sym } });
-      toasts.push("info", `Cancelled ${(r?.cancelled ?? 0).toLocaleString("en-US")} order(s)`);
+      const n = r?.cancelled ?? 0;
+      toasts.push("info", `Cancelled ${n.toLocaleString("en-US")} ${n === 1 ? "order" : "orders"}`);
     } catch (e) {
       toasts.push("error", "Cancel all failed", e instanceof ApiError ? errorText(e) : String(e));
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadPref, PREF_KEYS, savePref, type PrefStorage } from "./prefs";
+import { DEFAULT_MARKET, loadLastMarket, loadPref, PREF_KEYS, savePref, type PrefStorage } from "./prefs";
 
 function fakeStorage(init: Record<string, string> = {}): PrefStorage & { data: Map<string, string> } {
   const data = new Map(Object.entries(init));
@@ -46,5 +46,19 @@ describe("kept choices", () => {
     expect(() => savePref(PREF_KEYS.orderSide, "sell", broken)).not.toThrow();
     expect(loadPref(PREF_KEYS.orderSide, SIDES, "buy", null)).toBe("buy");
     expect(() => savePref(PREF_KEYS.orderSide, "sell", null)).not.toThrow();
+  });
+});
+
+describe("the last market viewed", () => {
+  it("is what the header's Trade link opens, BTC-USDT before any and for anything malformed", () => {
+    const s = fakeStorage();
+    expect(loadLastMarket(s)).toBe(DEFAULT_MARKET);
+    savePref(PREF_KEYS.lastMarket, "ETH-USDT", s);
+    expect(loadLastMarket(s)).toBe("ETH-USDT");
+    for (const bad of ["eth-usdt", "ETH", "ETH-USDT/../x", "<script>"]) {
+      expect(loadLastMarket(fakeStorage({ [PREF_KEYS.lastMarket]: bad }))).toBe(DEFAULT_MARKET);
+    }
+    const throwing: PrefStorage = { getItem: () => { throw new Error("blocked"); }, setItem: () => undefined };
+    expect(loadLastMarket(throwing)).toBe(DEFAULT_MARKET);
   });
 });

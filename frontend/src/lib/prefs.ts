@@ -11,6 +11,7 @@ export const PREF_KEYS = {
   chartInterval: "exchange.chartInterval",
   orderSide: "exchange.orderSide",
   accountTab: "exchange.accountTab",
+  lastMarket: "exchange.lastMarket",
 } as const;
 
 function defaultStorage(): PrefStorage | null {
@@ -42,5 +43,20 @@ export function savePref(key: string, value: string, storage: PrefStorage | null
     storage?.setItem(key, value);
   } catch {
     // not kept: the choice still holds until the reload
+  }
+}
+
+/** The market the header's "Trade" opens when none was viewed yet (or the stored one is malformed). */
+export const DEFAULT_MARKET = "BTC-USDT";
+const SYMBOL_RE = /^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$/;
+
+/** The last market viewed, for the header's "Trade" link (a market since delisted opens its page, which
+ * says it is unknown and links to the list). */
+export function loadLastMarket(storage: PrefStorage | null = defaultStorage()): string {
+  try {
+    const v = storage?.getItem(PREF_KEYS.lastMarket);
+    return v && SYMBOL_RE.test(v) ? v : DEFAULT_MARKET;
+  } catch {
+    return DEFAULT_MARKET;
   }
 }

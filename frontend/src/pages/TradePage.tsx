@@ -8,6 +8,7 @@ import { VolumePrices } from "../components/VolumePrices";
 import { useMarkets, useTickers, useTrades } from "../lib/hooks";
 import { liveTicker } from "../lib/lastPrice";
 import { decimalsOf, format, formatPct, sign } from "../lib/money";
+import { PREF_KEYS, savePref } from "../lib/prefs";
 
 export function TradePage({ symbol }: { symbol: string }) {
   const { markets, error } = useMarkets();
@@ -28,15 +29,22 @@ export function TradePage({ symbol }: { symbol: string }) {
     [],
   );
   const last = t?.last;
+  const unknown = !market && markets.length > 0;
   useEffect(() => {
     // as exchanges do: the price and the pair in the tab's title
-    document.title = `${last ? `${format(last)} · ` : ""}${symbol.replace("-", "/")} · Exchange`;
+    document.title = unknown ? "Unknown market · Exchange" : `${last ? `${format(last)} · ` : ""}${symbol.replace("-", "/")} · Exchange`;
     return () => void (document.title = "Exchange");
-  }, [symbol, last]);
+  }, [symbol, last, unknown]);
+  useEffect(() => {
+    if (market) savePref(PREF_KEYS.lastMarket, market.symbol); // the header's "Trade" comes back here
+  }, [market]);
   if (!market) {
     return (
       <div className="page">
-        <p className="muted pad">{error ? `Cannot load markets: ${error}` : markets.length ? `Unknown market ${symbol}` : "Loading…"}</p>
+        <p className="muted pad" data-testid="trade-missing">
+          {error ? `Cannot load markets: ${error}` : unknown ? `Unknown market ${symbol}. ` : "Loading…"}
+          {unknown && <a href="#/markets">See every market</a>}
+        </p>
       </div>
     );
   }
