@@ -4,7 +4,7 @@ import { ToastProvider } from "./components/Toasts";
 import { useConnState, useHashRoute, useSession } from "./lib/hooks";
 import { authHref, isAuthRoute, nextOf, splitRoute } from "./lib/nextRoute";
 import { loadLastMarket } from "./lib/prefs";
-import { logOut, refreshSession, startSession, subscribeSession, takeEndReason } from "./lib/session";
+import { logOut, refreshSession, SESSION_EXPIRED_NOTICE, startSession, subscribeSession, takeEndReason } from "./lib/session";
 import { ws } from "./lib/ws";
 import { AuthPage } from "./pages/AuthPage";
 import { MarketsPage } from "./pages/MarketsPage";
@@ -15,12 +15,16 @@ export function App() {
   const session = useSession();
   // the session ended without this browser's logout: the login page says so until the trader leaves it
   const [ended, setEnded] = useState(false);
+  // the session kept from before expired while no page was open: a notice on the page opened, no detour
+  const [expired, setExpired] = useState(false);
   const routeRef = useRef(route);
   routeRef.current = route;
   useEffect(
     () =>
       subscribeSession(() => {
-        if (takeEndReason() !== "ended") return;
+        const why = takeEndReason();
+        if (why === "expired") setExpired(true);
+        if (why !== "ended") return;
         setEnded(true);
         const at = routeRef.current;
         if (!isAuthRoute(at)) window.location.hash = authHref("login", at).slice(1); // returns here after
@@ -34,6 +38,9 @@ export function App() {
   // a logged-in trader has nothing to do on the log-in or sign-up page (a bookmark, the back button): on to
   // the page it would lead to
   const loggedIn = session !== null;
+  useEffect(() => {
+    if (loggedIn) setExpired(false);
+  }, [loggedIn]);
   useEffect(() => {
     if (loggedIn && onAuthPage) window.location.replace(nextOf(routeRef.current));
   }, [loggedIn, onAuthPage]);
@@ -67,6 +74,14 @@ export function App() {
     <ToastProvider>
       <AccountProvider>
         <Header route={route} />
+        {expired && !onAuthPage && (
+          <p className="notice-bar" role="status" data-testid="session-expired">
+            {SESSION_EXPIRED_NOTICE} <a href={authHref("login", route)}>Log in again</a>
+            <button className="notice-close" aria-label="Dismiss" onClick={() => setExpired(false)}>
+              ×
+            </button>
+          </p>
+        )}
         <main>{page}</main>
       </AccountProvider>
     </ToastProvider>

@@ -80,3 +80,28 @@ def test_a_session_ended_while_the_terminal_was_closed_says_so_when_it_opens_aga
     expect(again.get_by_test_id("session-ended")).to_have_text(NOTICE, timeout=10_000)
     expect(again).to_have_url(re.compile(r"#/login\?next=%23%2Ftrade%2F" + SYMBOL + "$"))
     expect(again.get_by_test_id("user-email")).to_have_count(0)
+
+
+def test_a_session_that_expired_while_the_terminal_was_closed_says_so_on_the_page_opened(
+    stack: Stack, new_page: Any
+) -> None:
+    """A kept session whose refresh cookie is gone when the terminal opens again (it expired: the browser
+    drops an expired cookie) is not silently forgotten: the page opened says the session expired, with a
+    link to log in that returns here, and stays where it is; logging in again clears the notice."""
+    email = stack.register("expired")
+    page = new_page()
+    login(page, email)
+    page.context.clear_cookies()  # what the browser does with the refresh cookie once it expires
+    page.goto(f"/#/trade/{SYMBOL}")
+    page.reload()
+    notice = page.get_by_test_id("session-expired")
+    expect(notice).to_contain_text("Your session expired while the terminal was closed.")
+    expect(page).to_have_url(re.compile(rf"#/trade/{SYMBOL}$"))  # no detour to the login page
+    expect(page.get_by_test_id("user-email")).to_have_count(0)
+    notice.get_by_role("link", name="Log in again").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"#/trade/{SYMBOL}$"))
+    expect(page.get_by_test_id("user-email")).to_have_text(email)
+    expect(notice).to_have_count(0)

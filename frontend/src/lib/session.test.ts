@@ -293,12 +293,12 @@ describe("why the session ended (the notice after a logout from elsewhere)", () 
     vi.unstubAllGlobals();
   });
 
-  it("endReason: only a refused session this tab was using is worth a notice", async () => {
+  it("endReason: a refused session this tab was using ended, a refused restored one expired", async () => {
     const { endReason } = await import("./session");
     expect(endReason("logout", true)).toBe("logout");
     expect(endReason("logout", false)).toBe("logout");
     expect(endReason("refused", true)).toBe("ended");
-    expect(endReason("refused", false)).toBeNull();
+    expect(endReason("refused", false)).toBe("expired");
   });
 
   it("this browser's own logout: no notice", async () => {
@@ -318,7 +318,7 @@ describe("why the session ended (the notice after a logout from elsewhere)", () 
     expect(tab.takeEndReason()).toBeNull(); // told once
   });
 
-  it("no session at load, or a restored one whose cookie is gone: no notice", async () => {
+  it("no session at load: no notice; a restored one whose cookie is gone (expired): the expired notice", async () => {
     vi.useFakeTimers();
     const server = new AuthServer();
     const b = browser(server);
@@ -332,7 +332,7 @@ describe("why the session ended (the notice after a logout from elsewhere)", () 
     restored.startSession();
     await vi.advanceTimersByTimeAsync(1_000);
     expect(restored.getSession()).toBeNull();
-    expect(restored.takeEndReason()).toBeNull();
+    expect(restored.takeEndReason()).toBe("expired");
   });
 
   it("a restored session the server says was ended (logged out elsewhere while the page was closed): the notice", async () => {

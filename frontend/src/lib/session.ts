@@ -22,18 +22,23 @@ export const SESSION_ENDED_NOTICE =
 
 /** Why this tab's session ended: "logout" (this browser's own Log out: nothing to tell), "ended" (the server
  * refused a session this tab had been using: logged out from another device, a reused refresh token, an
- * admin or a password reset, or the refresh token expired). */
-export type EndReason = "logout" | "ended";
+ * admin or a password reset, or the refresh token expired), "expired" (a session this browser kept from
+ * before, restored at page load, whose refresh the server refused: it expired, or its cookie is gone,
+ * while no page was open). */
+export type EndReason = "logout" | "ended" | "expired";
+
+/** What the user is told, without leaving the page, when the session kept from before has expired. */
+export const SESSION_EXPIRED_NOTICE = "Your session expired while the terminal was closed.";
 
 /**
  * Why a session ended, from how (`cause`: this browser's logout, or the server refusing the refresh) and
- * whether it is worth telling (`live`: this tab held an access token of it, or the server answered
- * SESSION_ENDED). null when there is nothing to tell: a session restored at page load whose cookie was
- * already gone or expired never was live here.
+ * whether it was in use (`live`: this tab held an access token of it, or the server answered
+ * SESSION_ENDED): a refused live session "ended" (the login page says so), a refused restored one
+ * "expired" (a notice on the page the trader opened).
  */
-export function endReason(cause: "logout" | "refused", live: boolean): EndReason | null {
+export function endReason(cause: "logout" | "refused", live: boolean): EndReason {
   if (cause === "logout") return "logout";
-  return live ? "ended" : null;
+  return live ? "ended" : "expired";
 }
 
 export interface Session {
