@@ -4,18 +4,26 @@ import { usePref, useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
-  amountForPercent, checkOrder, checkSpend, feeDecimals, marketShortfall, priceWarning, snapPrice, snapQty, spendableTotal,
+  checkOrder, checkSpend, feeDecimals, feeRole, marketShortfall, percentAmount, priceWarning, snapPrice, snapQty, spendableTotal,
   spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
 } from "../lib/orderForm";
+import { ClientOrderIds } from "../lib/clientOrderId";
 import { PREF_KEYS } from "../lib/prefs";
 import { useEstimate, useSpendEstimate } from "../lib/useEstimate";
-import { errorText } from "../lib/userText";
+import { errorText, ORDER_STATUS_UNKNOWN } from "../lib/userText";
 import { reasonOf } from "../lib/orderEvents";
 import { useAccount } from "./Account";
 import { DecimalField } from "./DecimalField";
 import { useToasts } from "./Toasts";
 
 const SIDES: readonly Side[] = ["buy", "sell"];
+/** How long an order's request may take before the form gives up on its answer (its status is then unknown,
+ * and a resend, with the same client order id, is safe). */
+const ORDER_TIMEOUT_MS = 20_000;
+/** Where picking a price in the book brings the price field into view (the phone layout: the book is below
+ * the form, out of sight) and how long the field is highlighted. */
+const PHONE_QUERY = "(max-width: 760px)";
+const PICK_FLASH_MS = 1_200;
 
 export function OrderForm(props: {
   market: Market;
@@ -42,13 +50,31 @@ export function OrderForm(props: {
   const submitting = useRef(false); // the guard against a second submit before the first one answers
   // the server's last refusal: its message for the text, its code (INSUFFICIENT_FUNDS) for the tooltip
   const [serverError, setServerError] = useState<{ text: string; code?: string } | null>(null);
+  // why a % button left the amount as it was (no price to size a buy by); any edit clears it
+  const [pctReason, setPctReason] = useState<string | null>(null);
+  // one client order id per order meant: the same for a resend after a lost answer (see clientOrderId.ts)
+  const orderIds = useRef(new ClientOrderIds());
+  // the submit button was tapped (a touch): focus then stays off the amount field (no on-screen keyboard)
+  const touchSubmit = useRef(false);
+  const priceField = useRef<HTMLLabelElement>(null);
+  // a price picked from the book on a phone: the price field is brought into view and flashes (n: the pick)
+  const [flash, setFlash] = useState(0);
 
   useEffect(() => {
     if (props.picked) {
       setPrice(props.picked.price);
       setType("limit");
+      if (window.matchMedia?.(PHONE_QUERY).matches) setFlash(props.picked.n);
     }
   }, [props.picked]);
+
+  useEffect(() => {
+    if (!flash) return;
+    const reduce = window.matchMedia?.("(prefers-reduced-motion: reduce)").matches;
+    priceField.current?.scrollIntoView({ block: "center", behavior: reduce ? "auto" : "smooth" });
+    const t = setTimeout(() => setFlash(0), PICK_FLASH_MS);
+    return () => clearTimeout(t);
+  }, [flash]);
 
   useEffect(() => {
     setPrice("");
@@ -57,7 +83,10 @@ export function OrderForm(props: {
   }, [m.symbol]);
 
   // the server's last refusal describes the order as it was sent: any edit (or another market) clears it
-  useEffect(() => setServerError(null), [m.symbol, side, type, price, qty, tif, postOnly, byTotal, spendText]);
+  useEffect(() => {
+    setServerError(null);
+    setPctReason(null);
+  }, [m.symbol, side, type, price, qty, tif, postOnly, byTotal, spendText]);
 
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
@@ -79,19 +108,29 @@ export function OrderForm(props: {
   const pd = decimalsOf(m.tick_size);
 
   const setPct = (pct: number) => {
+    setPctReason(null);
     if (spending) return setSpendText(totalForPercent(m, pct, quote?.available ?? "0"));
     const avail = side === "sell" ? base?.available : quote?.available;
-    const ref = type === "limit" ? price : props.bestAsk;
-    setQty(amountForPercent(m, side, pct, avail ?? "0", ref));
+    // a buy is sized by the price typed, else by the best ask; without either the amount typed stays
+    const r = percentAmount(m, { side, type, price }, pct, avail ?? "0", { bestBid: props.bestBid, bestAsk: props.bestAsk });
+    if (r.qty !== null) setQty(r.qty);
+    else setPctReason(r.reason);
   };
+  const role = feeRole({ side, type, price, tif, postOnly }, props.bestBid, props.bestAsk);
 
-  async function submit(e: FormEvent) {
+  async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
     // a ref, not the `busy` state: two submits in one event-loop turn both see the state before either render
     if (check.reason || submitting.current) return;
     // a fat finger: a limit price more than 5% worse than the last price is placed only once confirmed
     const warning = priceWarning(m, { side, type, price }, props.last);
     if (warning && !window.confirm(warning)) return;
+    // focus stays in the form: the submit button is disabled while the order goes (and after it, with the
+    // amount cleared), which would drop the focus of a keyboard user to the page; the amount field takes it
+    const form = e.currentTarget;
+    const amountField = () => form.querySelector<HTMLInputElement>("input[name=qty], input[name=quote_qty]");
+    const keepFocus = !touchSubmit.current && form.contains(document.activeElement);
+    if (keepFocus && (e.nativeEvent as SubmitEvent).submitter === document.activeElement) amountField()?.focus();
     submitting.current = true;
     setBusy(true);
     setServerError(null);
@@ -107,8 +146,10 @@ export function OrderForm(props: {
       body.price = plain(price);
       body.time_in_force = tif;
     }
+    body.client_order_id = orderIds.current.idFor(body);
     try {
-      const order = await api<Order>("POST", "/api/orders", { body });
+      const order = await api<Order>("POST", "/api/orders", { body, signal: AbortSignal.timeout(ORDER_TIMEOUT_MS) });
+      orderIds.current.ended(null);
       noteOrder(order);
       // a refused post-only keeps its amount (fix the price, resend) and says why under the button, which
       // stays after the toast goes
@@ -118,17 +159,37 @@ export function OrderForm(props: {
       }
       else setServerError({ text: `Not placed: ${reasonOf(order) || "rejected"}`, code: "REJECTED" });
     } catch (err) {
-      const refused = err instanceof ApiError ? { text: errorText(err), code: err.code } : { text: "Order failed" };
-      setServerError(refused);
-      toasts.push("error", "Order rejected", refused.text);
+      if (orderIds.current.ended(err)) {
+        // no answer (or a server error): the order may be placed. The form keeps it as it is; sent again, it
+        // goes with the same client order id, which the API answers with the order if it was placed
+        setServerError({ text: ORDER_STATUS_UNKNOWN.line, code: err instanceof ApiError ? err.code : undefined });
+        toasts.push("warn", ORDER_STATUS_UNKNOWN.title, ORDER_STATUS_UNKNOWN.body);
+      } else if (err instanceof ApiError && err.code === "DUPLICATE_CLIENT_ORDER_ID") {
+        // the form keys its id by the order's fields, so this is a resend of an order placed earlier that has
+        // closed since (the server no longer returns it): not a refusal of a new order
+        setServerError({ text: "This order was placed earlier and has closed: see Order history", code: err.code });
+        toasts.push("info", "Order already placed", "It has closed since: see Order history");
+      } else {
+        const refused = err instanceof ApiError ? { text: errorText(err), code: err.code } : { text: "Order failed" };
+        setServerError(refused);
+        toasts.push("error", "Order rejected", refused.text);
+      }
     } finally {
       submitting.current = false;
       setBusy(false);
+      const active = document.activeElement;
+      if (keepFocus && (!active || active === document.body)) amountField()?.focus();
     }
   }
 
   return (
-    <form className="card order-form" onSubmit={submit} aria-label="Place order" data-testid="order-form">
+    <form
+      className="card order-form"
+      onSubmit={submit}
+      onKeyDown={() => void (touchSubmit.current = false)}
+      aria-label="Place order"
+      data-testid="order-form"
+    >
       <div className="seg seg-wide" role="group" aria-label="Side">
         <button type="button" className={side === "buy" ? "active buy" : ""} aria-pressed={side === "buy"} onClick={() => setSide("buy")}>
           Buy
@@ -146,7 +207,7 @@ export function OrderForm(props: {
         </button>
       </div>
       {type === "limit" ? (
-        <label className="field">
+        <label ref={priceField} className={`field${flash ? ` picked-flash picked-flash-${flash % 2}` : ""}`}>
           <span>Price</span>
           <DecimalField
             name="price"
@@ -251,25 +312,48 @@ export function OrderForm(props: {
         <dt>{type === "market" ? "Est. total" : "Total"}</dt>
         <dd data-testid="est-total">{check.total ? `${format(check.total, feeDecimals(m))} ${m.quote}` : "—"}</dd>
         <dt>Est. fee</dt>
-        <dd data-testid="est-fee">{check.fee ? `${format(check.fee, feeDecimals(m))} ${m.quote}` : "—"}</dd>
+        <dd
+          data-testid="est-fee"
+          data-role={spending ? "taker" : role}
+          title={
+            spending || role === "taker"
+              ? `Taker fee ${pctText(m.taker_fee)}: the order would trade at once`
+              : `Maker fee ${pctText(m.maker_fee)}: the order would rest on the book`
+          }
+        >
+          {check.fee ? `${format(check.fee, feeDecimals(m))} ${m.quote}` : "—"}
+        </dd>
       </dl>
+      <button
+        type="submit"
+        className={`btn btn-${side}`}
+        disabled={check.reason !== null || busy}
+        data-testid="submit-order"
+        onPointerDown={(e) => void (touchSubmit.current = e.pointerType === "touch")}
+      >
+        {side === "buy" ? "Buy" : "Sell"} {m.base}
+      </button>
+      {/* under the button, not above it: a notice that comes and goes with the estimate must not move it */}
       {shortfall && (
-        <p className="small accent" data-testid="market-shortfall" role="status">
+        <p className="small accent market-shortfall" data-testid="market-shortfall" role="status">
           {shortfall}
         </p>
       )}
-      <button type="submit" className={`btn btn-${side}`} disabled={check.reason !== null || busy} data-testid="submit-order">
-        {side === "buy" ? "Buy" : "Sell"} {m.base}
-      </button>
       <p
         className="form-reason"
         data-testid="order-reason"
         aria-live="polite"
-        title={check.reason ? undefined : serverError?.code}
-        data-code={check.reason ? undefined : serverError?.code}
+        title={pctReason || check.reason ? undefined : serverError?.code}
+        data-code={pctReason || check.reason ? undefined : serverError?.code}
       >
-        {check.reason ?? serverError?.text ?? "\u00a0"}
+        {pctReason ?? check.reason ?? serverError?.text ?? "\u00a0"}
       </p>
     </form>
   );
+}
+
+/** A fee rate as a percentage: "0.001" -> "0.1%". */
+function pctText(rate: string): string {
+  const n = Number(rate) * 100;
+  return `${Number.isFinite(n) ? Number(n.toPrecision(6)) : rate}%`;
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Market, SideEstimate, SpendEstimate } from "../api/types";
 import {
-  amountForPercent, buyHold, checkOrder, checkSpend, marketShortfall, perLotHold, priceWarning, snapPrice, snapQty, spendableTotal,
-  spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
+  amountForPercent, buyHold, checkOrder, checkSpend, feeRole, marketShortfall, percentAmount, percentRef, perLotHold, priceWarning,
+  snapPrice, snapQty, spendableTotal, spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
 } from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
@@ -192,7 +192,8 @@ describe("order form", () => {
   });
 
   it("estimates total and fee exactly", () => {
-    const r = checkOrder(market, form({ price: "30000.01", qty: "0.0003" }), rich, { loggedIn: true });
+    // at the best ask: it takes, so the taker fee
+    const r = checkOrder(market, form({ price: "30000.01", qty: "0.0003" }), rich, { loggedIn: true, bestAsk: "30000.01" });
     expect(toPlain(r.total!)).toBe("9.000003");
     expect(toPlain(r.fee!)).toBe("0.018001"); // 0.018000006 rounded up at 6 decimals
   });
@@ -275,5 +276,88 @@ describe("a market buy by total (quote_qty)", () => {
     expect(spendShortfall(market, spent({ complete: false, filled_qty: "0.5", total: "15030.5" }))).toBe(
       "Only 0.5 BTC (15,030.5 USDT) in the book now: the rest would be returned",
     );
+  });
+});
+
+describe("maker or taker fee estimate", () => {
+  const role = (f: Partial<FormInput>, bestBid: string | null = "29990", bestAsk: string | null = "30010") =>
+    feeRole(form(f), bestBid, bestAsk);
+
+  it("a limit order that does not cross the best opposite price rests: maker", () => {
+    expect(role({ side: "buy", price: "30009.99" })).toBe("maker"); // below the best ask
+    expect(role({ side: "sell", price: "29990.01" })).toBe("maker"); // above the best bid
+    expect(role({ side: "buy", price: "30000" }, null, null)).toBe("maker"); // nothing to cross
+  });
+
+  it("a limit order at or through the best opposite price takes: taker", () => {
+    expect(role({ side: "buy", price: "30010" })).toBe("taker");
+    expect(role({ side: "buy", price: "31000" })).toBe("taker");
+    expect(role({ side: "sell", price: "29990" })).toBe("taker");
+    expect(role({ side: "sell", price: "100" })).toBe("taker");
+  });
+
+  it("post-only always makes; market, IOC and FOK orders never rest: taker", () => {
+    expect(role({ side: "buy", price: "31000", postOnly: true })).toBe("maker");
+    expect(role({ side: "buy", type: "market", price: "" })).toBe("taker");
+    expect(role({ side: "buy", price: "30000", tif: "ioc" })).toBe("taker");
+    expect(role({ side: "sell", price: "30000", tif: "fok" })).toBe("taker");
+    expect(role({ side: "buy", price: "" })).toBe("taker"); // no price yet: the worst case
+  });
+
+  it("the est. fee of a resting limit order is at the maker rate, of a crossing one at the taker rate", () => {
+    const opts = { loggedIn: true, bestBid: "29990", bestAsk: "30010" };
+    // 0.01 BTC x 30000 = 300 USDT: maker 0.1% = 0.3, taker 0.2% = 0.6
+    const resting = checkOrder(market, form({ side: "buy", price: "30000", qty: "0.01" }), rich, opts);
+    expect(toPlain(resting.fee!)).toBe("0.3");
+    const sellResting = checkOrder(market, form({ side: "sell", price: "30000", qty: "0.01" }), rich, opts);
+    expect(toPlain(sellResting.fee!)).toBe("0.3");
+    const crossing = checkOrder(market, form({ side: "buy", price: "30010", qty: "0.01" }), rich, opts);
+    expect(toPlain(crossing.fee!)).toBe("0.6002"); // 300.1 x 0.002
+  });
+
+  it("keeps checking the balance against the engine's hold, which counts the taker fee", () => {
+    // 300 + maker fee 0.3 = 300.3 would fit 300.4; the engine holds 300 x 1.002 = 300.6: refused
+    const r = checkOrder(market, form({ side: "buy", price: "30000", qty: "0.01" }), { base: "0", quote: "300.4" }, {
+      loggedIn: true, bestBid: "29990", bestAsk: "30010",
+    });
+    expect(toPlain(r.fee!)).toBe("0.3");
+    expect(r.reason).toBe("Insufficient USDT balance");
+    expect(checkOrder(market, form({ side: "buy", price: "30000", qty: "0.01" }), { base: "0", quote: "300.6" }, {
+      loggedIn: true, bestBid: "29990", bestAsk: "30010",
+    }).reason).toBeNull();
+  });
+});
+
+describe("% buttons' reference price", () => {
+  const f = (p: Partial<FormInput>) => form({ price: "", ...p });
+  const best = { bestBid: "99", bestAsk: "100" };
+
+  it("sizes a limit buy by the price typed, or by the best ask when no price is typed", () => {
+    expect(percentRef(f({ price: "50" }), "99", "100")).toBe("50");
+    expect(percentRef(f({ price: "" }), "99", "100")).toBe("100");
+    expect(percentRef(f({ side: "sell", price: "" }), "99", "100")).toBe("99");
+    expect(percentRef(f({ type: "market", price: "50" }), "99", "100")).toBe("100"); // market: the touch
+    // 1000 USDT at the best ask 100 with 0.2% fee: 9.98 BTC, as with the price typed
+    expect(percentAmount(market, f({ price: "" }), 100, "1000", best)).toEqual({ qty: "9.98", reason: null });
+    expect(percentAmount(market, f({ price: "100" }), 100, "1000", { bestBid: null, bestAsk: null })).toEqual({ qty: "9.98", reason: null });
+  });
+
+  it("without a price to size a buy by, leaves the amount and says why", () => {
+    const none = { bestBid: null, bestAsk: null };
+    expect(percentRef(f({ price: "" }), null, null)).toBeNull();
+    expect(percentAmount(market, f({ price: "" }), 25, "1000", none)).toEqual({ qty: null, reason: "Enter a price to use %" });
+    for (const bad of ["abc", "12,000", "-5", "0"]) {
+      expect(percentRef(f({ price: bad }), "99", "100")).toBeNull(); // a price typed is never replaced by the touch
+      expect(percentAmount(market, f({ price: bad }), 25, "1000", best)).toEqual({ qty: null, reason: "Enter a valid price to use %" });
+    }
+    expect(percentAmount(market, f({ type: "market" }), 25, "1000", none)).toEqual({
+      qty: null, reason: "No asks in the book to size the amount by",
+    });
+  });
+
+  it("sizes a sell by the base balance, with or without a price", () => {
+    expect(percentAmount(market, f({ side: "sell", price: "" }), 50, "1.00005", { bestBid: null, bestAsk: null })).toEqual({
+      qty: "0.5", reason: null,
+    });
   });
 });

@@ -133,6 +133,66 @@ export function amountForPercent(m: Market, side: Side, pct: number, available: 
   return toPlain(mul(lots, dec(m.lot_size)));
 }
 
+/**
+ * Whether an order would likely pay the maker or the taker fee: a post-only order, and a GTC limit order
+ * whose price does not cross the best opposite price (a buy below the best ask, a sell above the best bid,
+ * or either with that side of the book empty), rest on the book: maker. A limit order that crosses takes
+ * (taker; the rest of it, if any, then rests), and so do market orders and IOC/FOK orders, which never rest
+ * (an IOC/FOK that does not cross pays nothing: it expires).
+ */
+export function feeRole(
+  f: Pick<FormInput, "side" | "type" | "price" | "tif" | "postOnly">,
+  bestBid: string | null,
+  bestAsk: string | null,
+): "maker" | "taker" {
+  if (f.type !== "limit") return "taker";
+  if (f.postOnly) return "maker";
+  if (f.tif !== "gtc") return "taker";
+  const p = parse(f.price);
+  if (!p || !isPositive(p)) return "taker";
+  const touch = parse((f.side === "buy" ? bestAsk : bestBid) ?? "");
+  if (!touch || !isPositive(touch)) return "maker";
+  const crosses = f.side === "buy" ? cmp(p, touch) >= 0 : cmp(p, touch) <= 0;
+  return crosses ? "taker" : "maker";
+}
+
+/**
+ * The price the % buttons size a buy by: the limit price typed; with no price typed (or in Market mode) the
+ * best opposite price (the best ask for a buy, the best bid for a sell). Null when there is none: a limit
+ * price that is not a number yet, or an empty side of the book.
+ */
+export function percentRef(
+  f: Pick<FormInput, "side" | "type" | "price">,
+  bestBid: string | null,
+  bestAsk: string | null,
+): string | null {
+  if (f.type === "limit" && f.price.trim()) {
+    const p = parse(f.price);
+    return p && isPositive(p) && !ambiguousComma(f.price) ? toPlain(p) : null;
+  }
+  const touch = parse((f.side === "buy" ? bestAsk : bestBid) ?? "");
+  return touch && isPositive(touch) ? toPlain(touch) : null;
+}
+
+/**
+ * What a % button does to the amount: the amount for `pct` % of the available balance (`amountForPercent`),
+ * or, when a buy has no price to size it by (`percentRef`), the reason, and the amount typed stays.
+ */
+export function percentAmount(
+  m: Market,
+  f: Pick<FormInput, "side" | "type" | "price">,
+  pct: number,
+  available: string,
+  best: { bestBid: string | null; bestAsk: string | null },
+): { qty: string; reason: null } | { qty: null; reason: string } {
+  if (f.side === "sell") return { qty: amountForPercent(m, "sell", pct, available, null), reason: null };
+  const ref = percentRef(f, best.bestBid, best.bestAsk);
+  const qty = ref ? amountForPercent(m, "buy", pct, available, ref) : "";
+  if (qty) return { qty, reason: null };
+  if (f.type === "market") return { qty: null, reason: "No asks in the book to size the amount by" };
+  return { qty: null, reason: f.price.trim() ? "Enter a valid price to use %" : "Enter a price to use %" };
+}
+
 /** "12,000": which one is meant (a thousands separator, or a decimal comma)? */
 function commaQuestion(text: string): string {
   const t = text.trim();
@@ -193,7 +253,8 @@ export function checkOrder(
   const walked = f.type === "market" ? opts.estimate : null;
   if (walked) return checkWalked(m, f.side, qty, walked, balances, opts.loggedIn);
   const refPrice = price ?? parse((f.side === "buy" ? opts.bestAsk : opts.bestBid) ?? "");
-  const feeRate = f.postOnly && f.type === "limit" ? m.maker_fee : m.taker_fee;
+  // the fee it would likely pay (the hold below stays the engine's worst case, the taker fee)
+  const feeRate = feeRole(f, opts.bestBid ?? null, opts.bestAsk ?? null) === "maker" ? m.maker_fee : m.taker_fee;
   const est = refPrice ? estimate(refPrice, qty, feeRate, feeDecimals(m)) : null;
   if (f.type === "limit" && est && m.min_notional && cmp(est.total, dec(m.min_notional)) < 0) {
     return out(`Order total must be at least ${m.min_notional} ${m.quote}`, est.total, est.fee);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ApiError } from "./http";
-import { askCancelAll, authError, cancelAllPrompt, errorText, searchKey, symbolMatches } from "./userText";
+import { askCancelAll, authError, cancelAllPrompt, errorText, ORDER_STATUS_UNKNOWN, searchKey, symbolMatches } from "./userText";
 
 describe("authError", () => {
   it("says what to fix instead of quoting the schema's regular expression", () => {
@@ -25,6 +25,17 @@ describe("errorText", () => {
     expect(errorText(err)).not.toContain("INSUFFICIENT_FUNDS");
     expect(errorText(new ApiError(0, "NETWORK", "The server cannot be reached"))).toBe("The server cannot be reached");
     expect(errorText(new ApiError(500, "HTTP_500", ""))).toBe("");
+  });
+});
+
+describe("ORDER_STATUS_UNKNOWN", () => {
+  it("says an order without an answer is of unknown status (never rejected) and that a resend is safe", () => {
+    for (const text of [ORDER_STATUS_UNKNOWN.title, ORDER_STATUS_UNKNOWN.line]) {
+      expect(text).toMatch(/^Order status unknown/);
+      expect(text.toLowerCase()).not.toContain("reject");
+    }
+    expect(ORDER_STATUS_UNKNOWN.line).toBe("Order status unknown: check Open orders; sending it again will not place it twice");
+    expect(ORDER_STATUS_UNKNOWN.body).toBe("Check Open orders; sending it again will not place it twice");
   });
 });
 

@@ -18,6 +18,15 @@ export function errorText(err: ApiError): string {
   return m.charAt(0).toUpperCase() + m.slice(1);
 }
 
+/** What the order form says when placing an order ended without an answer (a network error, a timeout, a
+ * server error): the order may have been placed or not, and a resend of the same order is safe (the form
+ * sends it with the same `client_order_id`, which the API makes idempotent). Never "rejected": it may not be. */
+export const ORDER_STATUS_UNKNOWN = {
+  title: "Order status unknown",
+  body: "Check Open orders; sending it again will not place it twice",
+  line: "Order status unknown: check Open orders; sending it again will not place it twice",
+} as const;
+
 /** Text reduced to what a search compares: upper case, without "-", "/", "_" or spaces. */
 export function searchKey(query: string): string {
   return query.toUpperCase().replace(/[\s/_-]+/g, "");

@@ -1,0 +1,270 @@
+"""The order form in headless Chromium against the real stack: a lost answer, a steady button, the % buttons
+without a price, the maker or taker fee, the focus after a keyboard submit and a price picked on a phone."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import Stack, shot
+from tests.e2e.test_terminal import SYMBOL, best, login, market, open_trade, place_limit, qty_for, snap
+
+pytestmark = pytest.mark.browser
+
+UNKNOWN = "Order status unknown: check Open orders; sending it again will not place it twice"
+
+
+def open_orders(stack: Stack, email: str) -> list[dict[str, Any]]:
+    """The account's open orders as the API has them (not as the page shows them)."""
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    r = httpx.get(f"{stack.base_url}/api/orders", params={"status": "open"}, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    return list(body["items"] if isinstance(body, dict) else body)
+
+
+def focus_in_form(page: Any) -> str:
+    """The focused element, as "<tag name=...>", and whether it is inside the order form."""
+    return str(
+        page.evaluate(
+            """() => {
+                const a = document.activeElement;
+                const inForm = !!a && !!a.closest('[data-testid=order-form]');
+                return `${inForm ? 'form' : 'outside'}:${a ? a.tagName.toLowerCase() : 'none'}`
+                    + `:${a && a.getAttribute('name') || ''}`;
+            }"""
+        )
+    )
+
+
+def pick(row: Any) -> str:
+    """Clicks a book row and returns its price, both at once (the market maker re-quotes the book)."""
+    return str(row.evaluate("(r) => { r.click(); return r.dataset.price; }"))
+
+
+def test_a_lost_order_answer_says_the_status_is_unknown_and_a_resend_places_it_once(
+    stack: Stack, new_page: Any
+) -> None:
+    """The server places the order but its answer never reaches the browser (fetched, then the request
+    aborted as timed out): the form says the status is unknown (not "rejected") and keeps the order; sent
+    again, it carries the same client_order_id, so the account has exactly one open order."""
+    page = new_page(allow_console="ERR_TIMED_OUT|Failed to load resource")
+    email = stack.register("lost")
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    sent: list[dict[str, Any]] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        sent.append(json.loads(route.request.post_data or "{}"))
+        if len(sent) == 1:
+            answer = route.fetch()  # the server places the order...
+            assert answer.status == 201, answer.text()
+            route.abort("timedout")  # ...and the browser never sees its answer
+        else:
+            route.continue_()
+
+    page.route("**/api/orders", lose_the_first_answer)
+    price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
+    qty = qty_for(m, price)
+    place_limit(page, "buy", price, qty)
+    reason = page.get_by_test_id("order-reason")
+    expect(reason).to_have_text(UNKNOWN)
+    toasts = page.get_by_test_id("toast")
+    expect(toasts.filter(has_text="Order status unknown")).to_be_visible()
+    form = page.get_by_test_id("order-form")
+    expect(form.locator("input[name=qty]")).to_have_value(qty)  # kept, for a safe resend
+    expect(form.locator("input[name=price]")).to_have_value(format(price, "f"))
+    shot(page, "order-form-lost-answer")
+    assert len(open_orders(stack, email)) == 1  # it was placed
+
+    submit = page.get_by_test_id("submit-order")
+    expect(submit).to_be_enabled()
+    submit.click()  # the resend: the API answers with the order placed the first time
+    expect(form.locator("input[name=qty]")).to_have_value("")
+    expect(reason).to_have_text("Enter an amount")  # placed: the amount is cleared for the next order
+    expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(1)
+    orders = open_orders(stack, email)
+    assert len(orders) == 1, orders
+    assert len(sent) == 2
+    coid = sent[0].get("client_order_id")
+    assert coid and re.fullmatch(r"[A-Za-z0-9_-]{1,36}", coid), sent
+    assert sent[1]["client_order_id"] == coid
+    assert orders[0]["client_order_id"] == coid
+    expect(toasts.filter(has_text="Order rejected")).to_have_count(0)
+
+    # answered, the order is settled: the same fields again are a new order, with a new id
+    page.unroute("**/api/orders")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/api/orders")) as req:
+        place_limit(page, "buy", price, qty)
+    assert json.loads(req.value.post_data or "{}")["client_order_id"] != coid
+    expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(2)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (390, 844)])
+def test_the_buy_button_stays_put_when_the_market_shortfall_notice_appears(
+    stack: Stack, new_page: Any, width: int, height: int
+) -> None:
+    """In Market mode the notice that the book cannot fill the whole amount comes with the estimate, after
+    the keystroke: the Buy button does not move under the pointer, and the notice shows next to it."""
+    page = new_page(width, height)
+    login(page, stack.register("steady"))
+    open_trade(page)
+    m = market(stack)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Market", exact=True).click()
+    form.locator("input[name=qty]").fill(m["min_qty"])
+    expect(page.get_by_test_id("market-price")).to_contain_text(re.compile(r"avg ≈ \d"), timeout=10_000)
+    submit = page.get_by_test_id("submit-order")
+    submit.scroll_into_view_if_needed()
+    before = submit.bounding_box()
+    form.locator("input[name=qty]").fill(m["max_qty"])  # far more than the demo book holds
+    notice = page.get_by_test_id("market-shortfall")
+    expect(notice).to_contain_text("the rest would expire", timeout=10_000)
+    after = submit.bounding_box()
+    assert before and after
+    assert abs(after["y"] - before["y"]) < 0.5 and abs(after["x"] - before["x"]) < 0.5, (before, after)
+    box = notice.bounding_box()
+    assert box is not None
+    assert abs(box["y"] - (after["y"] + after["height"])) < 40, (box, after)  # right by the button
+    expect(notice).to_be_in_viewport()
+    form.locator("input[name=qty]").fill(m["min_qty"])  # and back: the notice goes, the button stays
+    expect(notice).to_have_count(0, timeout=10_000)
+    again = submit.bounding_box()
+    assert again and abs(again["y"] - before["y"]) < 0.5, (before, again)
+
+
+def test_percent_with_no_limit_price_sizes_by_the_best_price_and_keeps_the_amount(
+    stack: Stack, new_page: Any
+) -> None:
+    """Limit mode, no price typed: 25 % of a buy is sized by the best ask (not erased), 50 % of a sell is
+    half the base balance; the price stays empty (the trader still chooses it)."""
+    page = new_page()
+    login(page, stack.register("pct"))
+    open_trade(page)
+    m = market(stack)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    qty = form.locator("input[name=qty]")
+    expect(form.locator("input[name=price]")).to_have_value("")
+    qty.fill("0.5")
+    ask = best(page, "asks")
+    form.get_by_role("button", name="25%").click()
+    expect(qty).not_to_have_value("")
+    expect(qty).not_to_have_value("0.5")
+    # 25 % of the demo's 100,000 USDT at the best ask (the maker may re-quote meanwhile: 2 % either way)
+    got = Decimal(qty.input_value())
+    expected = Decimal(25_000) / ask
+    assert expected * Decimal("0.97") < got < expected * Decimal("1.02"), (got, expected, ask)
+    assert got == snap(got, m["lot_size"])
+    expect(form.locator("input[name=price]")).to_have_value("")
+    expect(page.get_by_test_id("order-reason")).to_have_text("Enter a price")
+
+    form.get_by_role("button", name="Sell", exact=True).click()
+    form.get_by_role("button", name="50%").click()
+    expect(qty).to_have_value("1")  # half the demo's 2 BTC
+
+
+def test_the_fee_estimate_is_maker_for_a_resting_limit_and_taker_for_a_crossing_one(
+    stack: Stack, new_page: Any
+) -> None:
+    """A limit buy under the best ask rests (maker fee); one over it takes (taker fee)."""
+    page = new_page()
+    login(page, stack.register("fee"))
+    open_trade(page)
+    m = market(stack)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    fee = page.get_by_test_id("est-fee")
+    form.locator("input[name=qty]").fill("0.01")
+    resting = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
+    form.locator("input[name=price]").fill(format(resting, "f"))
+    expect(fee).to_have_attribute("data-role", "maker")
+    assert Decimal(fee.inner_text().split()[0].replace(",", "")) == (
+        resting * Decimal("0.01") * Decimal(m["maker_fee"])
+    ).quantize(Decimal("0.000001"), rounding="ROUND_UP")
+    crossing = snap(best(page, "asks") * Decimal("1.05"), m["tick_size"])
+    form.locator("input[name=price]").fill(format(crossing, "f"))
+    expect(fee).to_have_attribute("data-role", "taker")
+    assert Decimal(fee.inner_text().split()[0].replace(",", "")) == (
+        crossing * Decimal("0.01") * Decimal(m["taker_fee"])
+    ).quantize(Decimal("0.000001"), rounding="ROUND_UP")
+
+
+@pytest.mark.parametrize("where", ["button", "amount"])
+def test_focus_stays_in_the_form_after_placing_an_order_with_enter(
+    stack: Stack, new_page: Any, where: str
+) -> None:
+    """Enter on the Buy button (or in the amount field) places the order; the focus stays in the form, on
+    the amount field, ready for the next order, instead of falling to the page."""
+    page = new_page()
+    login(page, stack.register("focus"))
+    open_trade(page)
+    m = market(stack)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
+    form.locator("input[name=price]").fill(format(price, "f"))
+    qty = form.locator("input[name=qty]")
+    qty.fill(qty_for(m, price))
+    expect(page.get_by_test_id("order-reason")).to_have_text("\u00a0")
+    if where == "button":
+        page.get_by_test_id("submit-order").focus()
+    else:
+        qty.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(1)
+    expect(qty).to_have_value("")
+    page.wait_for_timeout(300)
+    assert focus_in_form(page) == "form:input:qty"
+    page.keyboard.type(qty_for(m, price))  # the next order's amount goes where the focus is
+    expect(qty).to_have_value(qty_for(m, price))
+
+
+def test_picking_a_book_price_on_a_phone_brings_the_price_field_into_view(
+    stack: Stack, new_page: Any
+) -> None:
+    """On a phone the book is far below the order form: a tapped price fills the price field and brings it
+    into view, highlighted."""
+    page = new_page(390, 844)
+    login(page, stack.register("pick"))
+    open_trade(page)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Market", exact=True).click()  # a pick switches to Limit
+    row = page.locator("[data-testid=book-bids] .book-row").nth(1)
+    row.scroll_into_view_if_needed()
+    price_input = form.locator("input[name=price]")
+    assert price_input.count() == 0
+    picked = pick(row)
+    expect(price_input).to_have_value(picked)
+    expect(price_input).to_be_in_viewport()
+    expect(form.locator("label.picked-flash")).to_have_count(1)
+    shot(page, "order-form-picked-phone")
+    expect(form.locator("label.picked-flash")).to_have_count(0, timeout=5_000)  # a brief highlight
+
+
+def test_picking_a_book_price_on_a_desktop_does_not_scroll(stack: Stack, new_page: Any) -> None:
+    """At desktop width the form and the book are side by side: a pick fills the price, nothing scrolls."""
+    page = new_page()
+    open_trade(page)
+    row = page.locator("[data-testid=book-asks] .book-row").first
+    y = page.evaluate("window.scrollY")
+    picked = pick(row)
+    form = page.get_by_test_id("order-form")
+    expect(form.locator("input[name=price]")).to_have_value(picked)
+    expect(form.locator("label.picked-flash")).to_have_count(0)
+    assert page.evaluate("window.scrollY") == y
+    assert SYMBOL in page.url
