@@ -5,7 +5,7 @@
  */
 import type { Market, SideEstimate, SpendEstimate } from "../api/types";
 import {
-  ambiguousComma, cmp, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, sub, toPlain, add, type Dec,
+  ambiguousComma, cmp, commaQuestion, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, sub, toPlain, add, type Dec,
 } from "./money";
 
 export type Side = "buy" | "sell";
@@ -191,12 +191,6 @@ export function percentAmount(
   if (qty) return { qty, reason: null };
   if (f.type === "market") return { qty: null, reason: "No asks in the book to size the amount by" };
   return { qty: null, reason: f.price.trim() ? "Enter a valid price to use %" : "Enter a price to use %" };
-}
-
-/** "12,000": which one is meant (a thousands separator, or a decimal comma)? */
-function commaQuestion(text: string): string {
-  const t = text.trim();
-  return `Write ${t.replace(",", "")} or ${t.replace(",", ".")}: is the comma a thousands separator?`;
 }
 
 export function checkOrder(
