@@ -19,7 +19,7 @@ import {
   type StatusFilter,
 } from "../lib/historyQuery";
 import { api, ApiError, authFetch, errorFrom, withQuery } from "../lib/http";
-import { compareStrings, format, formatPrice, sign } from "../lib/money";
+import { compareStrings, format, formatAmount, formatPrice, sign } from "../lib/money";
 import { authHref } from "../lib/nextRoute";
 import { PREF_KEYS } from "../lib/prefs";
 import { askCancelAll, errorText } from "../lib/userText";
@@ -685,8 +685,8 @@ function Balances() {
           {list.map((b) => (
             <tr key={b.asset} data-asset={b.asset}>
               <td>{b.asset}</td>
-              <td className="num">{format(b.available)}</td>
-              <td className="num">{format(b.held)}</td>
+              <td className="num">{formatAmount(b.available)}</td>
+              <td className="num">{formatAmount(b.held)}</td>
             </tr>
           ))}
         </tbody>

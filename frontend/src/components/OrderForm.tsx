@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Market, Order, OrderCreate } from "../api/types";
 import { usePref, useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
-import { decimalsOf, format, parse, toPlain } from "../lib/money";
+import { decimalsOf, format, formatAmount, parse, toPlain } from "../lib/money";
 import {
   checkOrder, checkSpend, feeDecimals, feeRole, marketShortfall, percentAmount, priceWarning, snapPrice, snapQty, spendableTotal,
   spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
@@ -300,8 +300,8 @@ export function OrderForm(props: {
         <dt>Available</dt>
         <dd data-testid="available">
           {side === "buy"
-            ? `${format(quote?.available ?? (session ? "0" : null))} ${m.quote}`
-            : `${format(base?.available ?? (session ? "0" : null))} ${m.base}`}
+            ? `${formatAmount(quote?.available ?? (session ? "0" : null), m.quote_decimals)} ${m.quote}`
+            : `${formatAmount(base?.available ?? (session ? "0" : null), m.base_decimals)} ${m.base}`}
         </dd>
         {spending && (
           <>
@@ -310,7 +310,7 @@ export function OrderForm(props: {
           </>
         )}
         <dt>{type === "market" ? "Est. total" : "Total"}</dt>
-        <dd data-testid="est-total">{check.total ? `${format(check.total, feeDecimals(m))} ${m.quote}` : "—"}</dd>
+        <dd data-testid="est-total">{check.total ? `${formatAmount(check.total, feeDecimals(m))} ${m.quote}` : "—"}</dd>
         <dt>Est. fee</dt>
         <dd
           data-testid="est-fee"
@@ -321,7 +321,7 @@ export function OrderForm(props: {
               : `Maker fee ${pctText(m.maker_fee)}: the order would rest on the book`
           }
         >
-          {check.fee ? `${format(check.fee, feeDecimals(m))} ${m.quote}` : "—"}
+          {check.fee ? `${formatAmount(check.fee, feeDecimals(m))} ${m.quote}` : "—"}
         </dd>
       </dl>
       <button

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  formatChartNumber, formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma, commaQuestion,
+  formatAmount, formatChartNumber, formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma, commaQuestion,
 } from "./money";
 
 describe("parse", () => {
@@ -192,5 +192,19 @@ describe("formatChartNumber", () => {
 describe("commaQuestion", () => {
   it("offers both readings of an ambiguous comma", () => {
     expect(commaQuestion(" 12,000 ")).toBe("Write 12000 or 12.000: is the comma a thousands separator?");
+  });
+});
+
+describe("formatAmount", () => {
+  it("shows an amount's own digits, at least two decimals, at most the asset's, grouped", () => {
+    expect(formatAmount("50.000000", 6)).toBe("50.00");
+    expect(formatAmount("99930.25579", 6)).toBe("99,930.25579");
+    expect(formatAmount("7", 6)).toBe("7.00");
+    expect(formatAmount("1.2", 6)).toBe("1.20");
+    expect(formatAmount("0.1234567", 6)).toBe("0.123457");
+    expect(formatAmount("12", 0)).toBe("12");
+    expect(formatAmount("-1234.5")).toBe("-1,234.50");
+    expect(formatAmount(null)).toBe("—");
+    expect(formatAmount("x")).toBe("—");
   });
 });

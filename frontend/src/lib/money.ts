@@ -215,6 +215,19 @@ export function format(value: Dec | string | null | undefined, decimals?: number
   return (neg ? "-" : "") + grouped + (f !== undefined ? "." + f : "");
 }
 
+/** An amount of an asset as the terminal shows it: its digits as far as they go (up to `maxDecimals`, the
+ * asset's, rounded half up beyond), no trailing zeros past the second decimal, thousands separators:
+ * "50.000000" -> "50.00", "99930.25579" -> "99,930.25579", "7" -> "7.00". */
+export function formatAmount(value: Dec | string | null | undefined, maxDecimals?: number): string {
+  if (value == null || value === "") return "—";
+  const d = typeof value === "string" ? parse(value) : value;
+  if (!d) return "—";
+  const rounded = maxDecimals !== undefined && d.scale > maxDecimals ? dec(toFixed(d, maxDecimals)) : d;
+  const trimmed = strip(rounded);
+  const least = Math.min(2, maxDecimals ?? 2);
+  return format(trimmed, Math.max(trimmed.scale, least));
+}
+
 /** A price as the book shows it: the market's price decimals (its tick's, rounded half up) with thousands
  * separators ("56912.4", "0.01" -> "56,912.40"); with no tick known, as sent, grouped. */
 export function formatPrice(value: Dec | string | null | undefined, tickSize: string | null | undefined): string {
