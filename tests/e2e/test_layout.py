@@ -314,3 +314,21 @@ def test_a_click_anywhere_in_a_sortable_header_cell_sorts(stack: Stack, new_page
     expect(header).to_have_attribute("aria-sort", "descending")
     lasts = [Decimal(t.replace(",", "")) for t in page.locator("[data-testid=last-price]").all_inner_texts()]
     assert lasts == sorted(lasts, reverse=True)
+
+
+def test_logged_out_the_account_panel_on_a_phone_is_no_taller_than_its_line(
+    stack: Stack, new_page: Any
+) -> None:
+    """On a phone the logged-out account panel (its tabs and "Log in or sign up to trade") takes the room of
+    that content, not the 280 px its tables get once logged in, so the trades tape below is not pushed down
+    for nothing."""
+    page = new_page(390, 844)
+    open_trade(page)
+    panel = page.locator(".area-account")
+    expect(panel).to_contain_text("to trade")
+    box = panel.bounding_box()
+    assert box is not None and box["height"] < 150, box
+    login(page, stack.register("phonepanel"))
+    open_trade(page)
+    box = panel.bounding_box()
+    assert box is not None and box["height"] >= 280, box

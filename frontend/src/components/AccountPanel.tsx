@@ -98,7 +98,7 @@ export function AccountPanel({ symbol }: { symbol: string }) {
     document.getElementById(`tab-${k}`)?.focus();
   };
   return (
-    <div className="card account-card">
+    <div className={session ? "card account-card" : "card account-card account-card-anon"}>
       <div className="tabs" role="tablist" aria-label="Account" onKeyDown={onTabKey} ref={bar}>
         {TABS.map(([k, label, short]) => (
           <button
