@@ -114,9 +114,8 @@ def run_worker(args: argparse.Namespace) -> int:
         print(f"persisted {n} events")
         return 0
     import redis
-    from rq import SimpleWorker
 
-    from workers.jobs import QUEUE_NAME, Scheduler
+    from workers.jobs import QUEUE_NAME, JobWorker, Scheduler
 
     scheduler = Scheduler(
         redis_url,
@@ -128,7 +127,8 @@ def run_worker(args: argparse.Namespace) -> int:
     )
     scheduler.start()
     conn = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
-    worker = SimpleWorker([QUEUE_NAME], connection=conn)
+    # the jobs carry no URLs: each runs on this worker's stack (`JobWorker`), whoever queued it
+    worker = JobWorker([QUEUE_NAME], connection=conn, redis_url=redis_url, database_url=database_url)
     try:
         worker.work(logging_level="WARNING")
     finally:

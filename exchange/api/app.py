@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
@@ -65,7 +66,14 @@ from exchange.api.routes_trading import (
     cancel_all_handler,
     place_order_handler,
 )
-from exchange.api.schemas import readable
+from exchange.api.schemas import (
+    NO_VALUE,
+    explain,
+    readable,
+    repeated_key,
+    repeated_key_message,
+    split_error,
+)
 from exchange.api.security_headers import TERMINAL_HEADERS, secure_send
 from exchange.api.settings import Settings
 
@@ -107,9 +115,10 @@ class JsonRequest(Request[Any, Any, Any]):
     them:
     - a body that is not UTF-8, or nested too deeply for msgspec (RecursionError past ~1,000 levels), is a
       malformed body (400), like any other that does not parse (an empty one: `handle_exception`);
+    - a key given twice in one object is 422 (`schemas.repeated_key`), not "the last one wins";
     - the body is checked against the handler's `data` type with msgspec's strict rules, so `"true"` is
       not a boolean and `"2"` not an integer (Litestar converts the whole signature loosely, because path
-      and query values arrive as text);
+      and query values arrive as text); a too-long decimal is told its limit (`schemas.explain`);
     - a route with `opt={"empty_body": True}` (logout) takes no body as `{}`."""
 
     async def body(self) -> bytes:
@@ -126,14 +135,18 @@ class JsonRequest(Request[Any, Any, Any]):
             raise ClientException("request body: JSON nested too deeply") from None
         except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
             raise ClientException("request body: not valid UTF-8") from None
+        repeated = repeated_key(await self.body(), value)
+        if repeated is not None:
+            await _authenticate_first(self)
+            detail = {"key": "", "message": repeated_key_message(repeated), "source": "body"}
+            raise ValidationException(extra=[detail])
         body_type = _body_type(self.route_handler)
         if body_type is not None:
             try:
                 msgspec.convert(value, body_type, strict=True)
             except msgspec.ValidationError as exc:
                 await _authenticate_first(self)
-                message, _, at = str(exc).partition(" - at `")
-                key = at.rstrip("`").removeprefix("$").removeprefix(".")
+                key, message = split_error(str(exc), value)
                 detail = {"key": key, "message": message, "source": "body"}
                 raise ValidationException(extra=[detail]) from None
         return value
@@ -149,24 +162,42 @@ async def _authenticate_first(request: Request[Any, Any, Any]) -> None:
         await auth.dependency(request)
 
 
+# Filters whose absence means "all" (every market, both sides, every status): sent empty or blank
+# (`?symbol=`, `?side=%20`), they are 422 rather than absent, since a client whose market variable is empty
+# means one market, not all of them (`DELETE /api/orders?symbol=` would cancel in every market). Other
+# optional parameters (`limit`, `cursor`, `depth`, ...) sent empty still count as absent: their default.
+EMPTY_FILTERS: dict[str, str] = {
+    "symbol": "symbol is empty: give a market such as BTC-USDT, or leave symbol out for every market",
+    "side": 'side is empty: give "buy" or "sell", or leave side out for both sides',
+    "status": 'status is empty: give "open", "closed" or "all", or leave status out for all',
+}
+
+
 async def refuse_unknown_query(request: Request[Any, Any, Any]) -> None:
     """`before_request` of every route: on the API (`/api/...`), a query parameter the route does not take
     is 422 `VALIDATION_ERROR`, as an unknown body field is. Ignored, a misspelt `?limt=5` would answer
     another question (the default 100 trades) without saying so. The names each route takes come from the
-    OpenAPI document (`_tighten_openapi`), so the check and the document cannot disagree."""
+    OpenAPI document (`_tighten_openapi`), so the check and the document cannot disagree. A filter of
+    `EMPTY_FILTERS` the route takes, sent empty or blank, is 422 too (a filter left empty is no filter)."""
     if not request.scope.get("query_string"):
         return
     table = getattr(request.app, "query_params", None)
     allowed = table.get((request.scope.get("path_template"), request.method)) if table else None
     if allowed is None:  # not an API operation of the document (the terminal's files, /schema, probes)
         return
-    unknown = sorted(set(request.query_params) - allowed)
+    items = list(request.query_params.multi_items())
+    # an empty filter a route does not take is as absent as any other empty value (dropped before routing)
+    unknown = sorted({name for name, value in items if value} - allowed)
     if unknown:
         await _authenticate_first(request)
         takes = ", ".join(sorted(allowed)) if allowed else "none"
         raise ApiError(
             ErrorCode.VALIDATION_ERROR, f"unknown query parameter {unknown[0]!r}: this route takes {takes}"
         )
+    empty = sorted({name for name, value in items if name in EMPTY_FILTERS and not value.strip()} & allowed)
+    if empty:
+        await _authenticate_first(request)
+        raise ApiError(ErrorCode.VALIDATION_ERROR, EMPTY_FILTERS[empty[0]])
 
 
 def _body_type(handler: Any) -> type | None:
@@ -183,9 +214,14 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         if any(isinstance(d, dict) and d.get("key") == "data" for d in detail):
             # Litestar's word for an empty body: the handler's `data` argument itself is missing
             return _error_response(ErrorCode.BAD_REQUEST, "request body required: a JSON object", 400)
-        parts = [
-            f"{d.get('key') or ''}: {d.get('message')}".strip(": ") for d in detail if isinstance(d, dict)
-        ]
+        parts = []
+        for d in detail:
+            if not isinstance(d, dict):
+                continue
+            key, message = str(d.get("key") or ""), str(d.get("message"))
+            if key and d.get("source") == "query":  # the value refused, for a decimal's limits
+                message = explain(message, request.query_params.get(key, NO_VALUE))
+            parts.append(f"{key}: {message}".strip(": "))
         message = "; ".join(p for p in parts if p) or str(exc.detail)
         return _error_response(ErrorCode.VALIDATION_ERROR, readable(message)[:500], 422)
     if isinstance(exc, HTTPException):
@@ -211,7 +247,8 @@ class ExchangeApp(Litestar):
     - every HTTP response gets the security headers (`exchange.api.security_headers.secure_send`, one
       wrapper of the server's `send`, so the lean route's answers and Litestar's routing errors get them);
     - `HEAD` is answered as `GET` without the body (RFC 9110: uptime checks and caches probe with it);
-    - an empty query value (`?symbol=`) is dropped, so the parameter counts as absent;
+    - an empty query value (`?limit=`) is dropped, so the parameter counts as absent, except for the
+      filters of `EMPTY_FILTERS` (`?symbol=`: 422 in `refuse_unknown_query`);
     - `POST /api/orders` is offered to the lean order route first (`exchange.api.order_route`; set while
       the app runs, unless `create_app(lean_orders=False)`); what it passes on, Litestar answers;
     - a WebSocket scope records the server's own `send` (under `RAW_SEND_KEY`), before Litestar wraps it,
@@ -253,12 +290,18 @@ def _without_body(send: Any) -> Any:
 
 
 def _drop_empty_query_values(scope: Any) -> None:
-    """`?symbol=&side=buy` -> `?side=buy`: an empty query value means the parameter is absent (docs/api.md;
-    `allowEmptyValue` in the document), for every parameter, whatever its type or pattern."""
+    """`?limit=&side=buy` -> `?side=buy`: an empty query value means the parameter is absent (docs/api.md;
+    `allowEmptyValue` in the document), for every parameter, whatever its type or pattern, except the
+    filters of `EMPTY_FILTERS` (`?symbol=` is kept, and refused by `refuse_unknown_query`)."""
     parts = scope["query_string"].split(b"&")
-    kept = [p for p in parts if p.partition(b"=")[2]]
+    kept = [p for p in parts if p.partition(b"=")[2] or _query_name(p) in EMPTY_FILTERS]
     if len(kept) != len(parts):
         scope["query_string"] = b"&".join(kept)
+
+
+def _query_name(part: bytes) -> str:
+    """The decoded name of one `name=value` part of a query string (`%73ymbol=` -> `symbol`)."""
+    return unquote_plus(part.partition(b"=")[0].decode("latin-1"))
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
@@ -350,23 +393,47 @@ def _optional_parts() -> OptionalParts:
 _NOT_SPA_PREFIXES = ("api/", "api", "ws", "schema", "healthz", "readyz", "metrics")
 
 
+# the SPA shell names the current hashed bundles: a browser must revalidate it on every load (an ETag
+# answers unchanged cheaply), or after an upgrade a cached one asks for bundles that are gone
+NO_CACHE = {"cache-control": "no-cache"}
+# Vite names every file under assets/ by a hash of its content: a name never changes meaning
+IMMUTABLE = {"cache-control": "public, max-age=31536000, immutable"}
+
+
+def _names_a_file(rel: str) -> bool:
+    """Whether a path asks for a file rather than a page of the terminal: anything under `assets/`, or a
+    last segment with an extension (`favicon.ico`, `index-OLD123.js`). Missing, it is 404, never the SPA
+    page: a browser would read HTML as a script or a stylesheet (a MIME error and a blank terminal)."""
+    return rel.startswith("assets/") or "." in rel.rsplit("/", 1)[-1]
+
+
 def _spa_handlers(dist: Path) -> list[Any]:
-    """`/` and every non-API path: the file under `dist` if there is one, else `index.html`; each with the
-    terminal's Content-Security-Policy (`exchange.api.security_headers`)."""
+    """`/` and every non-API path: the file under `dist` if there is one, else `index.html` (a missing
+    file, `_names_a_file`: 404); each with the terminal's Content-Security-Policy
+    (`exchange.api.security_headers`), `index.html` and other unhashed files with `Cache-Control:
+    no-cache`, the hashed `assets/*` with a year's `immutable`."""
     root = dist.resolve()
+    assets = root / "assets"
 
     def serve(rel: str) -> File | Response[Any]:
         if rel.split("/", 1)[0] in _NOT_SPA_PREFIXES:
             return _error_response(ErrorCode.NOT_FOUND, "not found", 404)
-        try:  # a NUL byte or an over-long name is no file: the terminal's page, as for any unknown path
+        try:  # a NUL byte or an over-long name is no file: an unknown path
             candidate = (root / rel).resolve() if rel else root / "index.html"
-            if not (candidate.is_file() and candidate.is_relative_to(root)):
-                candidate = root / "index.html"
+            found = candidate.is_file() and candidate.is_relative_to(root)
         except (OSError, ValueError):
+            found = False
+        if not found:
+            if _names_a_file(rel):
+                return _error_response(ErrorCode.NOT_FOUND, "no such file in the terminal's build", 404)
             candidate = root / "index.html"
+        caching = IMMUTABLE if candidate.is_relative_to(assets) else NO_CACHE
         # filename drives the Content-Type (browsers refuse module scripts served as octet-stream)
         return File(
-            candidate, filename=candidate.name, content_disposition_type="inline", headers=TERMINAL_HEADERS
+            candidate,
+            filename=candidate.name,
+            content_disposition_type="inline",
+            headers={**TERMINAL_HEADERS, **caching},
         )
 
     @get("/", include_in_schema=False, sync_to_thread=False)
@@ -537,7 +604,8 @@ def _tighten_openapi(app: Litestar) -> None:
     - request bodies refuse unknown fields (msgspec `forbid_unknown_fields`): `additionalProperties: false`;
     - every operation may answer the error envelope with 400, 404 and 422 (validation), and a secured
       one with 401 (routes of every module, including those that do not list them);
-    - an optional query parameter sent empty (`?cursor=`) counts as absent: `allowEmptyValue: true`;
+    - an optional query parameter sent empty (`?cursor=`) counts as absent: `allowEmptyValue: true` (not
+      on the filters of `EMPTY_FILTERS`, which refuse an empty value);
     - a 204 has no body (a handler that sets cookies on it returns `Response[None]`, which Litestar
       documents as a JSON `null`).
     It also records, for `refuse_unknown_query`, the query parameters each `/api/` operation takes."""
@@ -595,8 +663,10 @@ def _tighten_openapi(app: Litestar) -> None:
                 operation.request_body.required = False  # JsonRequest reads no body as `{}`
             for parameter in operation.parameters or []:
                 # `?name=` is read as absent (ExchangeApp drops empty query values): say so
-                if getattr(parameter, "param_in", None) == "query" and not getattr(
-                    parameter, "required", False
+                if (
+                    getattr(parameter, "param_in", None) == "query"
+                    and not getattr(parameter, "required", False)
+                    and parameter.name not in EMPTY_FILTERS
                 ):
                     parameter.allow_empty_value = True
     if isinstance(app, ExchangeApp):

@@ -43,7 +43,7 @@ from exchange.api.context import limit_read, services
 from exchange.api.convert import OPEN_STATUSES, Market, decimal_str, order_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
-from exchange.api.schemas import SYMBOL_PATTERN, Order, whole
+from exchange.api.schemas import SIDE_PATTERN, SYMBOL_PATTERN, Order
 from exchange.engine import codec
 
 MAX_LIMIT = 500
@@ -89,7 +89,7 @@ SymbolQuery = Annotated[
     str | None,
     QueryParameter(pattern=SYMBOL_PATTERN, max_length=31, required=False),
 ]
-SideQuery = Annotated[str | None, QueryParameter(pattern=whole("(buy|sell)"), required=False)]
+SideQuery = Annotated[str | None, QueryParameter(pattern=SIDE_PATTERN, required=False)]
 LimitQuery = Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT, description="page size")]
 CursorQuery = Annotated[
     str | None, QueryParameter(max_length=512, required=False, description="next_cursor of a page")

@@ -109,6 +109,37 @@ class RateLimiter:
         metrics.RATE_LIMITED.inc(1, scope)
         raise ApiError(
             ErrorCode.RATE_LIMITED,
-            f"too many requests ({scope}): at most {rule.limit} per {rule.window_s} s",
+            refusal_message(scope, rule, retry_after),
             headers={"Retry-After": str(retry_after)},
         )
+
+
+# what each limit counts, in a user's words (the scope names are internal: metrics and Redis keys)
+_WHAT = {
+    "orders": "Too many orders and cancels for this account",
+    "login_email": "Too many login attempts for this email",
+    "login_email_all": "Too many login attempts for this email",
+    "login_ip": "Too many login attempts from this address",
+    "register_ip": "Too many sign-ups from this address",
+    "refresh_ip": "Too many session refreshes from this address",
+    "logout_ip": "Too many logouts from this address",
+    "reads_ip": "Too many market data requests from this address",
+    "reads_account": "Too many history requests for this account",
+    "ws_snapshots": "Too many subscriptions with a snapshot",
+}
+
+
+def _per(window_s: int) -> str:
+    if window_s == 1:
+        return "a second"
+    if window_s == 60:
+        return "a minute"
+    return f"per {window_s} s"
+
+
+def refusal_message(scope: str, rule: RateLimit, retry_after: int) -> str:
+    """The RATE_LIMITED message: what was limited, the limit, and the wait the `Retry-After` header (and a
+    WebSocket error's `retry_after`) gives: "Too many login attempts for this email (at most 10 a minute):
+    try again in 59 s"."""
+    what = _WHAT.get(scope, "Too many requests")
+    return f"{what} (at most {rule.limit} {_per(rule.window_s)}): try again in {retry_after} s"

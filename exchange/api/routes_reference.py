@@ -14,6 +14,7 @@ from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.estimate import ESTIMATE_DEPTH, estimate, spend
 from exchange.api.openapi import errors
 from exchange.api.schemas import (
+    DECIMAL_MAX_LENGTH,
     DECIMAL_PATTERN,
     SYMBOL_PATTERN,
     AssetOut,
@@ -28,11 +29,17 @@ SymbolPath = Annotated[str, PathParameter(pattern=SYMBOL_PATTERN, max_length=31)
 Depth = Annotated[int, QueryParameter(ge=1, le=500, description="levels per side")]
 Qty = Annotated[
     str,
-    QueryParameter(pattern=DECIMAL_PATTERN, max_length=40, description="base quantity, e.g. 1.5"),
+    QueryParameter(
+        pattern=DECIMAL_PATTERN, max_length=DECIMAL_MAX_LENGTH, description="base quantity, e.g. 1.5"
+    ),
 ]
 QuoteQty = Annotated[
     str,
-    QueryParameter(pattern=DECIMAL_PATTERN, max_length=40, description="quote amount to spend, e.g. 250.5"),
+    QueryParameter(
+        pattern=DECIMAL_PATTERN,
+        max_length=DECIMAL_MAX_LENGTH,
+        description="quote amount to spend, e.g. 250.5",
+    ),
 ]
 
 

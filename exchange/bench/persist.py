@@ -118,8 +118,9 @@ def run_bench(redis_url: str, database_url: str, backlog_orders: int, lag_second
 
     # 2. lag at 1,000 orders/s with one worker process
     code = (
-        "import sys; from workers.jobs import persist_job; "
-        f"persist_job({redis_url!r}, {database_url!r}, run_seconds=3600.0, idle_s=0.01)"
+        "from workers.jobs import JobStack, persist_job, running_on\n"
+        f"with running_on(JobStack({redis_url!r}, {database_url!r})):\n"
+        "    persist_job(run_seconds=3600.0, idle_s=0.01)"
     )
     worker = subprocess.Popen([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2])
     samples: list[float] = []

@@ -200,6 +200,31 @@ async def test_the_lean_route_answers_every_case_as_litestar_does(pair: tuple[Si
     assert len(lean.served) == len(CASES)
 
 
+async def test_a_key_given_twice_is_422_on_both_paths_and_places_nothing(pair: tuple[Side, Side]) -> None:
+    """`{"symbol": "BTC-USDT", "symbol": "ETH-USDT", ...}` placed an ETH order (the last key won) while a
+    proxy or audit log reading the first saw a BTC one: it is 422 VALIDATION_ERROR naming the key, alike on
+    both paths (the lean route passes it to Litestar), whatever the key's spelling; explicit defaults
+    (`"post_only": false`, `null`s) are no repeat and stay on the lean route."""
+    lean, plain = pair
+    repeated = [
+        b'{"symbol":"BTC-USDT","symbol":"ETH-USDT","side":"buy","type":"limit","price":"2000","qty":"0.01"}',
+        b'{"symbol":"ETH-USDT","side":"buy","type":"limit","price":"2000","qty":"0.01","\\u0073ymbol":"ETH-USDT"}',
+        b'{"symbol":"BTC-USDT","side":"buy","type":"limit","price":"40000","qty":"0.01","qty":"0.02"}',
+    ]
+    for raw in repeated:
+        a, b = await post("maker", raw=raw)(lean), await post("maker", raw=raw)(plain)
+        assert a.status_code == b.status_code == 422, (a.text, b.text)
+        assert a.json() == b.json() and a.json()["error"]["code"] == "VALIDATION_ERROR"
+        assert a.json()["error"]["message"].startswith("duplicate key "), a.text
+        assert lean.served[-1] is False
+    for side in (lean, plain):
+        r = await side.client.get("/api/orders", params={"status": "all"}, headers=side.maker.headers)
+        assert r.json()["items"] == []
+    explicit = limit("buy", "40000", "0.01", post_only=False, time_in_force=None, client_order_id=None)
+    a, b = await post("maker", explicit)(lean), await post("maker", explicit)(plain)
+    assert a.status_code == b.status_code == 201 and lean.served[-1] is True
+
+
 async def test_a_rate_limited_order_is_answered_alike_with_retry_after(
     pair_settings: Callable[..., tuple[Settings, Settings]],
 ) -> None:

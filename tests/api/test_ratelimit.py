@@ -35,6 +35,38 @@ async def test_login_attempts_per_email_are_limited(redis_url: str, pg_url: str)
         assert other.access_token
 
 
+async def test_a_rate_limited_login_says_in_words_what_was_limited_and_when_to_retry(
+    redis_url: str, pg_url: str
+) -> None:
+    """The 429 message names no internal limit ("login_email"): it says what was limited, the limit, and
+    the same wait as the Retry-After header; the code stays RATE_LIMITED."""
+    seed(redis_url)
+    limits = RateLimits(login_email=RateLimit(2, 60), login_ip=RateLimit(1000, 60))
+    async with AsyncTestClient(create_app(make_settings(redis_url, pg_url, rate_limits=limits))) as client:
+        email = new_email()
+        for _ in range(3):
+            r = await client.post("/api/auth/login", json={"email": email, "password": "wrong password"})
+        assert r.status_code == 429 and error_code(r) == "RATE_LIMITED"
+        wait = int(r.headers["retry-after"])
+        assert r.json()["error"]["message"] == (
+            f"Too many login attempts for this email (at most 2 a minute): try again in {wait} s"
+        )
+
+
+def test_every_limit_has_a_message_in_words() -> None:
+    """No rate limit's message shows its internal name (a scope of `RateLimits` such as `login_email`, or
+    the WebSocket's `ws_snapshots`) or falls back to the generic wording."""
+    from dataclasses import fields
+
+    from exchange.api.ratelimit import refusal_message
+
+    scopes = [f.name for f in fields(RateLimits)] + ["ws_snapshots"]
+    for scope in scopes:
+        message = refusal_message(scope, RateLimit(5, 1), 1)
+        assert "_" not in message and not message.startswith("Too many requests"), message
+        assert message.endswith("(at most 5 a second): try again in 1 s"), message
+
+
 async def test_wrong_guesses_from_one_ip_do_not_lock_the_owner_out_but_many_ips_share_a_ceiling(
     redis_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,11 +45,51 @@ async def test_paths_that_cannot_name_a_file_get_the_terminal_page_not_a_500(
     (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
     app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
     async with AsyncTestClient(app) as client:
-        for path in ("/%00", "/healthz%00", "/assets/x%00.js", "/" + "a" * 300, "/x/" + "b" * 5000):
+        for path in ("/%00", "/healthz%00", "/" + "a" * 300, "/x/" + "b" * 5000):
             r = await client.get(path)
             assert r.status_code == 200 and "id=root" in r.text, path[:40]
             head = await client.head(path)
             assert head.status_code == 200 and head.content == b"", path[:40]
+        r = await client.get("/assets/x%00.js")  # no file either, but a file was asked for: 404
+        assert r.status_code == 404 and error_code(r) == "NOT_FOUND"
+
+
+async def test_a_missing_asset_is_404_not_the_terminal_page(
+    redis_url: str, pg_url: str, tmp_path: Path
+) -> None:
+    """After an upgrade a cached index.html asks for bundles that are gone: `/assets/index-OLD123.js` (or
+    any missing file) must be 404, not index.html with 200 (a MIME error and a blank terminal), for GET and
+    HEAD; page paths keep the SPA fallback."""
+    seed(redis_url)
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
+    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    async with AsyncTestClient(app) as client:
+        for path in ("/assets/index-OLD123.js", "/assets/index-OLD.css", "/assets/sub/x", "/favicon.ico"):
+            r = await client.get(path)
+            assert r.status_code == 404 and error_code(r) == "NOT_FOUND", path
+            assert "id=root" not in r.text
+            assert (await client.head(path)).status_code == 404, path
+        assert (await client.get("/trade/BTC-USDT")).status_code == 200
+
+
+async def test_index_html_is_revalidated_and_hashed_assets_are_cached_for_good(
+    redis_url: str, pg_url: str, tmp_path: Path
+) -> None:
+    """`index.html` (at / and as the fallback) carries `Cache-Control: no-cache`, so a browser never keeps
+    one naming old bundles; the hashed `/assets/*` are `immutable` for a year."""
+    seed(redis_url)
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
+    (tmp_path / "assets" / "index-AbC123.js").write_text("console.log(1)")
+    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    async with AsyncTestClient(app) as client:
+        for path in ("/", "/index.html", "/trade/BTC-USDT"):
+            r = await client.get(path)
+            assert r.status_code == 200 and r.headers["cache-control"] == "no-cache", path
+        r = await client.get("/assets/index-AbC123.js")
+        assert r.status_code == 200
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
 
 
 async def test_user_create_cli_makes_an_admin_who_can_log_in(

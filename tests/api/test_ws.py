@@ -377,6 +377,40 @@ def test_an_expired_token_opens_no_new_private_subscription(seeded, pg_url, engi
         server.stop()
 
 
+def test_ws_error_messages_read_as_json_and_as_rest_words_them(live, settings, engine):
+    """No Python in error messages (`unknown op None`, `got None`): values are quoted as JSON; a `place`
+    frame's validation message reads as REST's ("qty: ...", a too-long decimal told its limit), and a key
+    given twice is VALIDATION_ERROR by req_id, as a REST body's is, placing nothing."""
+    fund(engine, 32)
+    c = Client(live.ws_url)
+    c.send("{}")
+    assert c.op("error")["error"]["message"] == "'op' missing: every frame names its op, e.g. ping"
+    c.send('{"op": null, "req_id": 1}')
+    assert c.op("error")["error"]["message"] == "'op' missing: every frame names its op, e.g. ping"
+    c.send('{"op": 7}')
+    assert c.op("error")["error"]["message"] == "unknown op 7"
+    frame = c.request({"op": "subscribe", "req_id": "s", "channels": [None]})
+    assert frame["error"]["message"] == "channel must be a string of 1..64 characters, got null"
+    c.request({"op": "auth", "req_id": "t", "token": token(settings, 32)})
+    order = {"op": "place", "req_id": "q", "symbol": SYMBOL, "side": "buy", "type": "limit", "price": "1"}
+    frame = c.request({**order, "qty": "0.0010000000000000000"})
+    assert frame["error"] == {
+        "code": "VALIDATION_ERROR",
+        "message": "qty: too many decimals: at most 18 (19 given)",
+    }
+    frame = c.request({**order, "qty": "-1"})
+    assert frame["error"]["message"].startswith('qty: Expected a decimal string such as "0.01"')
+    c.send(
+        '{"op":"place","req_id":"d","symbol":"BTC-USDT","symbol":"ETH-USDT","side":"buy","type":"limit",'
+        '"price":"2000","qty":"0.01"}'
+    )
+    frame = c.until(lambda f: f.get("req_id") == "d")
+    assert frame["error"]["code"] == "VALIDATION_ERROR"
+    assert frame["error"]["message"].startswith('duplicate key "symbol"')
+    assert engine.open_orders(32) == []
+    c.close()
+
+
 def test_place_and_cancel_ops_answer_like_rest_and_are_rate_limited(seeded, pg_url, engine):
     """`place`/`cancel` return the REST order object by req_id; over the limit: RATE_LIMITED frames."""
     settings = ws_settings(seeded, pg_url, orders_per_s=3)

@@ -11,12 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 
 from tests.persistence.flow import Flow, setup_engine
 from tests.persistence.streams import assert_pg_equals_streams
 from workers import cli
-from workers.jobs import QUEUE_NAME, Scheduler, trim_streams
+from workers.jobs import QUEUE_NAME, JobWorker, Scheduler, trim_streams
 from workers.lag import lag, reconcile_counters, render_metrics
 from workers.persist import Persister, drain, redis_cursor_key
 
@@ -125,7 +125,7 @@ def test_scheduler_feeds_rq_and_a_worker_persists(
         "workers.jobs.reconcile_job",
         "workers.jobs.purge_sessions_job",
     ]
-    SimpleWorker([queue], connection=rq_conn).work(burst=True)
+    JobWorker([queue], connection=rq_conn, redis_url=redis_url, database_url=pg_url).work(burst=True)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert_pg_equals_streams(client, conn)
     assert int(client.get("reconcile:runs_total") or 0) == 1
@@ -220,7 +220,8 @@ def test_persist_job_paces_rounds_while_events_trickle_but_not_while_batches_fil
 
     fake = _Rounds(per_round)
     monkeypatch.setattr(jobs.Persister, "connect", classmethod(lambda cls, *a, **k: fake))
-    total = jobs.persist_job("redis://unused", "postgresql://unused", run_seconds=0.5, round_s=0.1)
+    with jobs.running_on(jobs.JobStack("redis://unused", "postgresql://unused")):
+        total = jobs.persist_job(run_seconds=0.5, round_s=0.1)
     assert total == fake.rounds * per_round
     if at_most is not None:
         assert at_least <= fake.rounds <= at_most

@@ -66,7 +66,7 @@ from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.hub import Delivery, Topic
 from exchange.api.rawsocket import RawSocket, text_frame
 from exchange.api.revocation import AccessClaims
-from exchange.api.schemas import parse_order_create
+from exchange.api.schemas import json_text, parse_order_create, repeated_key, repeated_key_message
 from exchange.api.trading import cancel_order, place_order
 from exchange.api.ws.context import WsContext
 from exchange.api.ws.limits import UNCOUNTED, Slot
@@ -421,10 +421,19 @@ class Session:
         if not isinstance(msg, dict):
             self.error(*msg)
             return
+        repeated = repeated_key(text or "", msg)
+        if (
+            repeated is not None
+        ):  # as in a REST body: the last one would win, unseen by whoever read the first
+            self.error(ErrorCode.VALIDATION_ERROR.value, repeated_key_message(repeated), req_id)
+            return
         op = msg.get("op")
         handler = _OPS.get(op) if isinstance(op, str) else None
         if handler is None:
-            self.error(WsCode.UNKNOWN_OP, f"unknown op {op!r:.40}", req_id)
+            if op is None:
+                self.error(WsCode.UNKNOWN_OP, "'op' missing: every frame names its op, e.g. ping", req_id)
+            else:
+                self.error(WsCode.UNKNOWN_OP, f"unknown op {json_text(op)}", req_id)
             return
         try:
             await handler(self, msg, req_id)

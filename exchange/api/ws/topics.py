@@ -35,6 +35,7 @@ import msgspec
 from exchange.api.convert import Market, MarketCache, balance_out, levels_out, order_out
 from exchange.api.hub import Delivery, Topic
 from exchange.api.marketdata import DB_ERRORS, INTERVAL_MS, Bar, MarketData, parse_trade, trade_out
+from exchange.api.schemas import json_text
 from exchange.engine.codec import parse_order_lines
 
 _encode = msgspec.json.Encoder().encode
@@ -82,22 +83,24 @@ class ChannelError(ValueError):
 
 def parse_channel(name: Any) -> Channel:
     if not isinstance(name, str) or not 1 <= len(name) <= 64:
-        raise ChannelError(f"channel must be a string of 1..64 characters, got {name!r:.80}")
+        raise ChannelError(f"channel must be a string of 1..64 characters, got {json_text(name)}")
     parts = name.split(":")
     try:
         kind = ChannelKind(parts[0])
     except ValueError:
-        raise ChannelError(f"unknown channel {name!r}") from None
+        raise ChannelError(f"unknown channel {json_text(name)}") from None
     if kind in (ChannelKind.TICKERS, *PRIVATE_KINDS):
         if len(parts) != 1:
-            raise ChannelError(f"channel {kind.value!r} takes no market")
+            raise ChannelError(f"channel {json_text(kind.value)} takes no market")
         return Channel(name, kind)
     if kind is ChannelKind.CANDLES:
         if len(parts) != 3 or not _SYMBOL_RE.match(parts[1]) or parts[2] not in INTERVAL_MS:
-            raise ChannelError(f"expected candles:SYMBOL:INTERVAL (1m 5m 15m 1h 4h 1d), got {name!r}")
+            raise ChannelError(
+                f"expected candles:SYMBOL:INTERVAL (1m 5m 15m 1h 4h 1d), got {json_text(name)}"
+            )
         return Channel(name, kind, parts[1], parts[2])
     if len(parts) != 2 or not _SYMBOL_RE.match(parts[1]):
-        raise ChannelError(f"expected {kind.value}:SYMBOL, got {name!r}")
+        raise ChannelError(f"expected {kind.value}:SYMBOL, got {json_text(name)}")
     return Channel(name, kind, parts[1])
 
 
