@@ -178,7 +178,8 @@ async def refuse_unknown_query(request: Request[Any, Any, Any]) -> None:
     is 422 `VALIDATION_ERROR`, as an unknown body field is. Ignored, a misspelt `?limt=5` would answer
     another question (the default 100 trades) without saying so. The names each route takes come from the
     OpenAPI document (`_tighten_openapi`), so the check and the document cannot disagree. A filter of
-    `EMPTY_FILTERS` the route takes, sent empty or blank, is 422 too (a filter left empty is no filter)."""
+    `EMPTY_FILTERS` the route takes, sent empty or blank, is 422 too (a filter left empty is no filter), and
+    so is a parameter given more than once."""
     if not request.scope.get("query_string"):
         return
     table = getattr(request.app, "query_params", None)
@@ -198,6 +199,15 @@ async def refuse_unknown_query(request: Request[Any, Any, Any]) -> None:
     if empty:
         await _authenticate_first(request)
         raise ApiError(ErrorCode.VALIDATION_ERROR, EMPTY_FILTERS[empty[0]])
+    # every parameter takes one value: given twice (`?symbol=BTC-USDT&symbol=ETH-USDT`), which one was meant
+    # is unknown, and the last one winning would cancel or list in the other market
+    names = [name for name, _ in items if name in allowed]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        await _authenticate_first(request)
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, f"query parameter {repeated[0]!r} given more than once: give it once"
+        )
 
 
 def _body_type(handler: Any) -> type | None:

@@ -525,6 +525,28 @@ async def test_cancel_all_with_an_empty_or_blank_symbol_is_422_and_cancels_nothi
     assert r.status_code == 401  # who asks comes first, as for any 422
 
 
+async def test_a_query_parameter_given_twice_is_422_and_cancels_nothing(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """`DELETE /api/orders?symbol=BTC-USDT&symbol=ETH-USDT` used to cancel in the last market named only:
+    a parameter given twice is 422 VALIDATION_ERROR on every route (which one was meant is unknown), and
+    every order stays."""
+    for symbol, price in ((SYMBOL, "50000"), ("ETH-USDT", "1000")):
+        body = {"symbol": symbol, "side": "buy", "type": "limit", "price": price, "qty": "0.01"}
+        assert (await client.post("/api/orders", json=body, headers=alice.headers)).status_code == 201
+    for method, url in (
+        ("DELETE", f"/api/orders?symbol={SYMBOL}&symbol=ETH-USDT"),
+        ("GET", "/api/orders?side=buy&side=sell"),
+        ("GET", "/api/fills?limit=5&limit=6"),
+        ("GET", f"/api/markets/{SYMBOL}/estimate/buy?quote_qty=100&quote_qty=5000"),
+    ):
+        r = await client.request(method, url, headers=alice.headers)
+        assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", (url, r.text)
+        assert "given more than once" in r.json()["error"]["message"], url
+    r = await client.get("/api/orders", params={"status": "open"}, headers=alice.headers)
+    assert len(r.json()["items"]) == 2
+
+
 async def test_an_empty_market_side_or_status_filter_is_422_on_every_route_that_takes_it(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
