@@ -57,3 +57,17 @@ def test_the_chart_reads_out_the_candle_under_the_pointer(stack: Stack, new_page
         assert grouped(candle[key], decimals) in text, (key, candle, text)
     page.mouse.move(1, 1)  # off the chart: the latest candle again
     expect(readout).not_to_have_attribute("data-t", t)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1024, 768), (390, 844)])
+def test_the_candle_readout_is_whole_on_a_small_laptop_and_a_phone(
+    stack: Stack, new_page: Any, width: int, height: int
+) -> None:
+    """Where the interval buttons leave it too little room, the readout takes a line of its own, whole:
+    at 1024 px it was cut after the low ("O 59,849.13 H 60,063.05 L 59,735..."), on a phone after the open.
+    On a phone it shows the prices and the change (the volume bars show the volume)."""
+    page = new_page(width, height)
+    open_trade(page)
+    readout = page.get_by_test_id("chart-ohlc")
+    expect(readout).to_have_text(re.compile(r"C [\d,.]+ [+-]?[\d.]+%"), timeout=20_000)
+    assert readout.evaluate("e => e.scrollWidth <= e.clientWidth"), readout.inner_text()

@@ -67,7 +67,9 @@ function Ohlc({ c, pricePrecision }: { c: Candle | null; pricePrecision: number 
       <span className="muted">L</span> <span className={up ? "up" : "down"}>{p(c.l)}</span>{" "}
       <span className="muted">C</span> <span className={up ? "up" : "down"}>{p(c.c)}</span>{" "}
       <span className={up ? "up" : "down"}>{candleChange(c) ?? ""}</span>{" "}
-      <span className="muted">V</span> <span>{format(c.v)}</span>
+      <span className="ohlc-vol">
+        <span className="muted">V</span> <span>{format(c.v)}</span>
+      </span>
     </span>
   );
 }
