@@ -17,7 +17,9 @@ from tests.e2e.test_terminal import SYMBOL, best, login, market, open_trade, pla
 
 pytestmark = pytest.mark.browser
 
-UNKNOWN = "Order status unknown: check Open orders; sending it again will not place it twice"
+UNKNOWN = (
+    "Order status unknown: check Open orders and Order history; sending it again will not place it twice"
+)
 
 
 def open_orders(stack: Stack, email: str) -> list[dict[str, Any]]:
@@ -101,6 +103,10 @@ def test_a_lost_order_answer_says_the_status_is_unknown_and_a_resend_places_it_o
     assert sent[1]["client_order_id"] == coid
     assert orders[0]["client_order_id"] == coid
     expect(toasts.filter(has_text="Order rejected")).to_have_count(0)
+    # the resend's answer says the order was placed once (a market order would not be in Open orders)
+    placed_once = toasts.filter(has_text="Order placed once")
+    expect(placed_once).to_be_visible()
+    expect(placed_once).to_contain_text(f"order {orders[0]['id']}")
 
     # answered, the order is settled: the same fields again are a new order, with a new id
     page.unroute("**/api/orders")

@@ -7,6 +7,7 @@ import {
   checkOrder, checkSpend, feeDecimals, feeRole, marketShortfall, percentAmount, priceWarning, snapPrice, snapQty, spendableTotal,
   spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
 } from "../lib/orderForm";
+import { statusText } from "../lib/cellText";
 import { ClientOrderIds } from "../lib/clientOrderId";
 import { PREF_KEYS } from "../lib/prefs";
 import { useEstimate, useSpendEstimate } from "../lib/useEstimate";
@@ -47,7 +48,8 @@ export function OrderForm(props: {
   const [tif, setTif] = useState<Tif>("gtc");
   const [postOnly, setPostOnly] = useState(false);
   const [busy, setBusy] = useState(false);
-  const submitting = useRef(false); // the guard against a second submit before the first one answers
+  const submitting = useRef(false);
+  const statusUnknown = useRef(false); // the last send had no answer: its resend's answer is told as such // the guard against a second submit before the first one answers
   // the server's last refusal: its message for the text, its code (INSUFFICIENT_FUNDS) for the tooltip
   const [serverError, setServerError] = useState<{ text: string; code?: string } | null>(null);
   // why a % button left the amount as it was (no price to size a buy by); any edit clears it
@@ -151,6 +153,12 @@ export function OrderForm(props: {
       const order = await api<Order>("POST", "/api/orders", { body, signal: AbortSignal.timeout(ORDER_TIMEOUT_MS) });
       orderIds.current.ended(null);
       noteOrder(order);
+      // the answer to a resend after a lost one: say it went once, wherever it is now (a filled market order
+      // is in the history, not in Open orders)
+      if (statusUnknown.current) {
+        toasts.push("info", "Order placed once", `Sent again, not placed twice: order ${order.id} is ${statusText(order.status).full}`);
+      }
+      statusUnknown.current = false;
       // a refused post-only keeps its amount (fix the price, resend) and says why under the button, which
       // stays after the toast goes
       if (order.status !== "rejected") {
@@ -162,6 +170,7 @@ export function OrderForm(props: {
       if (orderIds.current.ended(err)) {
         // no answer (or a server error): the order may be placed. The form keeps it as it is; sent again, it
         // goes with the same client order id, which the API answers with the order if it was placed
+        statusUnknown.current = true;
         setServerError({ text: ORDER_STATUS_UNKNOWN.line, code: err instanceof ApiError ? err.code : undefined });
         toasts.push("warn", ORDER_STATUS_UNKNOWN.title, ORDER_STATUS_UNKNOWN.body);
       } else if (err instanceof ApiError && err.code === "DUPLICATE_CLIENT_ORDER_ID") {

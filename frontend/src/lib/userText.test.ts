@@ -34,8 +34,10 @@ describe("ORDER_STATUS_UNKNOWN", () => {
       expect(text).toMatch(/^Order status unknown/);
       expect(text.toLowerCase()).not.toContain("reject");
     }
-    expect(ORDER_STATUS_UNKNOWN.line).toBe("Order status unknown: check Open orders; sending it again will not place it twice");
-    expect(ORDER_STATUS_UNKNOWN.body).toBe("Check Open orders; sending it again will not place it twice");
+    expect(ORDER_STATUS_UNKNOWN.line).toBe(
+      "Order status unknown: check Open orders and Order history; sending it again will not place it twice",
+    );
+    expect(ORDER_STATUS_UNKNOWN.body).toBe("Check Open orders and Order history; sending it again will not place it twice");
   });
 });
 

@@ -23,8 +23,8 @@ export function errorText(err: ApiError): string {
  * sends it with the same `client_order_id`, which the API makes idempotent). Never "rejected": it may not be. */
 export const ORDER_STATUS_UNKNOWN = {
   title: "Order status unknown",
-  body: "Check Open orders; sending it again will not place it twice",
-  line: "Order status unknown: check Open orders; sending it again will not place it twice",
+  body: "Check Open orders and Order history; sending it again will not place it twice",
+  line: "Order status unknown: check Open orders and Order history; sending it again will not place it twice",
 } as const;
 
 /** Text reduced to what a search compares: upper case, without "-", "/", "_" or spaces. */
