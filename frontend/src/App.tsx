@@ -41,9 +41,15 @@ export function App() {
   useEffect(() => {
     if (loggedIn) setExpired(false);
   }, [loggedIn]);
+  // "#/trade" names no market: the last one viewed, as the header's Trade link
+  const tradeHome = /^\/trade\/?$/.test(route);
   useEffect(() => {
-    if (loggedIn && onAuthPage) window.location.replace(nextOf(routeRef.current));
-  }, [loggedIn, onAuthPage]);
+    if (tradeHome) window.location.replace(`#/trade/${loadLastMarket()}`);
+  }, [tradeHome]);
+  // (at every route: from one auth page straight to the other, "on an auth page" would not change)
+  useEffect(() => {
+    if (loggedIn && isAuthRoute(route)) window.location.replace(nextOf(route));
+  }, [loggedIn, route]);
 
   useEffect(() => {
     startSession();

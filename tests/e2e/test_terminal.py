@@ -120,6 +120,8 @@ def test_navigation_remembers_the_market_and_skips_the_login_page_when_logged_in
     expect(page).to_have_url(re.compile(r"#/markets$"))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Trade").click()
     expect(page).to_have_url(re.compile(r"#/trade/ETH-USDT$"))
+    page.goto("/#/trade/")  # no market named: the last one viewed
+    expect(page).to_have_url(re.compile(r"#/trade/ETH-USDT$"))
 
     page.goto("/#/trade/FOO-BAR")
     expect(page.get_by_test_id("trade-missing")).to_contain_text("Unknown market FOO-BAR")
