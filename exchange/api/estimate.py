@@ -19,6 +19,7 @@ not a promise about one order.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from exchange.api.convert import Market
@@ -27,48 +28,66 @@ from exchange.reference import affordable_lots, beyond_band, trade_amounts
 ESTIMATE_DEPTH = 500  # levels read per side (the engine's book read allows up to 500)
 
 
+@dataclass
+class _Taken:
+    """What a market order has taken so far, level by level, each level's money as one trade there."""
+
+    market: Market
+    buy: bool
+    filled: int = 0
+    ticks_lots: int = 0  # sum of price x lots: the exact mean price's numerator
+    notional: int = 0
+    with_fee: int = 0  # what a buyer pays, or what a seller gets
+    worst: int | None = None
+
+    def take(self, price: int, lots: int) -> int:
+        """Take `lots` at `price`; returns what they cost a buyer (or give a seller), taker fee included."""
+        m = self.market
+        amounts = trade_amounts(
+            price,
+            lots,
+            num=m.num,
+            den=m.den,
+            lot_minor=m.lot_minor,
+            buyer_bps=m.taker_bps,
+            seller_bps=m.taker_bps,
+        )  # the taker's side is all that is read
+        moved = amounts.buyer_pays if self.buy else amounts.seller_gets
+        self.ticks_lots += price * lots
+        self.notional += amounts.notional
+        self.with_fee += moved
+        self.filled += lots
+        self.worst = price
+        return moved
+
+    def figures(self) -> dict[str, Any]:
+        m = self.market
+        fee = self.with_fee - self.notional if self.buy else self.notional - self.with_fee
+        return {
+            "filled_qty": m.qty_out(self.filled),
+            "avg_price": m.mean_price(self.ticks_lots, self.filled),
+            "worst_price": m.price_out(self.worst) if self.worst is not None else None,
+            "notional": m.quote_out(self.notional),
+            "fee": m.quote_out(fee),
+            "total": m.quote_out(self.with_fee),
+        }
+
+
 def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) -> dict[str, Any]:
     """One side's estimate for `lots` against `levels` ([[price_ticks, qty_lots, ...], ...], best first:
     the asks for a buy, the bids for a sell)."""
-    left = lots
-    filled = ticks_lots = notional = with_fee = 0
-    worst: int | None = None
-    bps, band = market.taker_bps, market.price_band_bps
+    taken = _Taken(market, buy)
     touch = int(levels[0][0]) if levels else 0
     for level in levels:
+        left = lots - taken.filled
         if left <= 0:
             break
         price, available = int(level[0]), int(level[1])
-        if beyond_band("buy" if buy else "sell", price, touch, band):
+        if beyond_band("buy" if buy else "sell", price, touch, market.price_band_bps):
             break  # a market order stops matching here (the market's price band, docs/engine.md)
-        take = min(left, available)
-        if take <= 0:
-            continue
-        amounts = trade_amounts(
-            price,
-            take,
-            num=market.num,
-            den=market.den,
-            lot_minor=market.lot_minor,
-            buyer_bps=bps,
-            seller_bps=bps,
-        )  # the taker's side is all that is read
-        ticks_lots += price * take
-        notional += amounts.notional
-        with_fee += amounts.buyer_pays if buy else amounts.seller_gets
-        worst = price
-        filled += take
-        left -= take
-    fee = with_fee - notional if buy else notional - with_fee
-    return {
-        "filled_qty": market.qty_out(filled),
-        "avg_price": market.mean_price(ticks_lots, filled),
-        "worst_price": market.price_out(worst) if worst is not None else None,
-        "notional": market.quote_out(notional),
-        "fee": market.quote_out(fee),
-        "total": market.quote_out(with_fee),
-        "complete": filled == lots,
-    }
+        if available > 0:
+            taken.take(price, min(left, available))
+    return taken.figures() | {"complete": taken.filled == lots}
 
 
 def spend(book: dict[str, Any], market: Market, budget: int) -> dict[str, Any]:
@@ -78,9 +97,8 @@ def spend(book: dict[str, Any], market: Market, budget: int) -> dict[str, Any]:
     pay for one more lot (`complete`: the order would be filled, the unspent rest returned) or where the
     asks end or leave the price band (`complete` false: the order would expire, the rest returned)."""
     asks = book["asks"]
+    taken = _Taken(market, buy=True)
     left = budget
-    filled = ticks_lots = notional = paid = 0
-    worst: int | None = None
     spent_all = False
     touch = int(asks[0][0]) if asks else 0
     for level in asks:
@@ -89,25 +107,10 @@ def spend(book: dict[str, Any], market: Market, budget: int) -> dict[str, Any]:
             break
         if available <= 0:
             continue
-        take = min(
-            available, affordable_lots(left, price, num=market.num, den=market.den, bps=market.taker_bps)
-        )
+        affordable = affordable_lots(left, price, num=market.num, den=market.den, bps=market.taker_bps)
+        take = min(available, affordable)
         if take > 0:
-            amounts = trade_amounts(
-                price,
-                take,
-                num=market.num,
-                den=market.den,
-                lot_minor=market.lot_minor,
-                buyer_bps=market.taker_bps,
-                seller_bps=market.taker_bps,
-            )
-            ticks_lots += price * take
-            notional += amounts.notional
-            paid += amounts.buyer_pays
-            left -= amounts.buyer_pays
-            filled += take
-            worst = price
+            left -= taken.take(price, take)
         if take < available:
             spent_all = True  # the budget stops inside this level: it cannot pay for one more lot here
             break
@@ -115,13 +118,8 @@ def spend(book: dict[str, Any], market: Market, budget: int) -> dict[str, Any]:
         "symbol": market.symbol,
         "seq": int(book["seq"]),
         "quote_qty": market.quote_out(budget),
-        "filled_qty": market.qty_out(filled),
-        "avg_price": market.mean_price(ticks_lots, filled),
-        "worst_price": market.price_out(worst) if worst is not None else None,
-        "notional": market.quote_out(notional),
-        "fee": market.quote_out(paid - notional),
-        "total": market.quote_out(paid),
-        "complete": spent_all and filled > 0,
+        **taken.figures(),
+        "complete": spent_all and taken.filled > 0,
     }
 
 
