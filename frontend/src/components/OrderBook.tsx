@@ -1,6 +1,6 @@
 /** The live order book: snapshot + contiguous (possibly merged) updates from `book:SYM`, re-subscribing on
  * any gap. */
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { groupDecimals, groupLevels, groupSteps } from "../lib/bookGroup";
 import { BookSync, type BookMessage, type Level } from "../lib/bookSync";
 import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
@@ -20,13 +20,19 @@ export interface BookView {
 /** The live book of `symbol`, `depth` levels a side. */
 export function useBook(symbol: string, depth = DEPTH): BookView {
   const [view, setView] = useState<BookView>({ bids: [], asks: [], seq: -1, synced: false });
+  // another depth (a price grouping chosen) re-reads the levels kept, without subscribing again
+  const depthRef = useRef(depth);
+  depthRef.current = depth;
+  const rerender = useRef(() => {});
   useEffect(() => {
     const b = new BookSync(0); // one WebSocket delivers in order: a gap is real, resync at once
     let frame = 0;
     const render = () => {
       frame = 0;
-      setView({ bids: b.levels("bids", depth), asks: b.levels("asks", depth), seq: b.seq, synced: b.synced });
+      const d = depthRef.current;
+      setView({ bids: b.levels("bids", d), asks: b.levels("asks", d), seq: b.seq, synced: b.synced });
     };
+    rerender.current = render;
     render(); // another market: start empty, not with the previous market's levels
     const channel = `book:${symbol}`;
     const off = ws.subscribe(channel, (msg) => {
@@ -56,7 +62,8 @@ export function useBook(symbol: string, depth = DEPTH): BookView {
       offState();
       if (frame) cancelAnimationFrame(frame);
     };
-  }, [symbol, depth]);
+  }, [symbol]);
+  useEffect(() => rerender.current(), [depth]);
   return view;
 }
 
