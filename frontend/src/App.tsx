@@ -35,20 +35,18 @@ export function App() {
   useEffect(() => {
     if (!onAuthPage) setEnded(false);
   }, [onAuthPage]);
-  // a logged-in trader has nothing to do on the log-in or sign-up page (a bookmark, the back button): on to
-  // the page it would lead to
   const loggedIn = session !== null;
   useEffect(() => {
     if (loggedIn) setExpired(false);
   }, [loggedIn]);
-  // "#/trade" names no market: the last one viewed, as the header's Trade link
-  const tradeHome = /^\/trade\/?$/.test(route);
-  useEffect(() => {
-    if (tradeHome) window.location.replace(`#/trade/${loadLastMarket()}`);
-  }, [tradeHome]);
-  // (at every route: from one auth page straight to the other, "on an auth page" would not change)
+  // routes that lead elsewhere, checked at every route change (from one auth page straight to the other,
+  // "on an auth page" would not change):
+  // - a logged-in trader has nothing to do on the log-in or sign-up page (a bookmark, the back button): on
+  //   to the page it would lead to;
+  // - "#/trade" names no market: the last one viewed, as the header's Trade link
   useEffect(() => {
     if (loggedIn && isAuthRoute(route)) window.location.replace(nextOf(route));
+    else if (/^\/trade\/?$/.test(route)) window.location.replace(`#/trade/${loadLastMarket()}`);
   }, [loggedIn, route]);
 
   useEffect(() => {
