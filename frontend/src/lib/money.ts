@@ -2,7 +2,8 @@
  * The one money module: every price, quantity, amount and fee in the terminal goes through here.
  *
  * Values travel as decimal strings (the API contract) and are computed as scaled BigInts (`Dec`), never as
- * JavaScript floats. The only float conversion is `toChartNumber`, used to plot values on the chart.
+ * JavaScript floats. The only float conversions are for the chart: `toChartNumber` to plot values, and
+ * `formatChartNumber` to label its axis.
  */
 
 /** A decimal number: `coef * 10^-scale`. */
@@ -50,8 +51,9 @@ export function commaQuestion(text: string): string {
 
 /** What the user typed into a decimal field, with a decimal comma made a point ("1,5" -> "1.5"). A number
  * grouped as the terminal displays it, commas and a point ("59,000.5"), or by two commas or more
- * ("1,000,000"), or by spaces ("60 000", "1 234,5"), loses its thousands separators ("59000.5"). "12,000" stays as typed, which `parse` refuses: read either way it would be off 1,000 times
- * for the other reading (`ambiguousComma`). Otherwise only the first comma is replaced: text with more than
+ * ("1,000,000"), or by spaces ("60 000", "1 234,5"), loses its thousands separators ("59000.5"). "12,000"
+ * stays as typed, which `parse` refuses: read either way it would be off 1,000 times for the other reading
+ * (`ambiguousComma`). Otherwise only the first comma is replaced: text with more than
  * one ("1,000,5") or with a comma after the point ("1.000,5") stays text that `parse` refuses. */
 export function typedDecimal(text: string): string {
   if (GROUPED_RE.test(text)) return text.replace(/,/g, "");
@@ -281,7 +283,7 @@ export function toChartNumber(value: string | Dec): number {
 export function formatChartNumber(value: number, decimals: number): string {
   if (!Number.isFinite(value)) return "—";
   const fixed = value.toFixed(decimals); // exact enough for a label: the chart's values came from decimals
-  return format(fixed === "-0" || /^-0\.0*$/.test(fixed) ? fixed.slice(1) : fixed);
+  return format(/^-0(\.0+)?$/.test(fixed) ? fixed.slice(1) : fixed); // never "-0.00"
 }
 
 /** Compare two decimal strings (for sorting tables); invalid values sort first. */
