@@ -92,8 +92,9 @@ export function OrderForm(props: {
 
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
-  // a market order is priced by the server's walk of the book for its amount, not by the best price alone
-  const spending = type === "market" && side === "buy" && byTotal;
+  const spending = type === "market" && side === "buy" && byTotal; // a market buy giving its total
+  // a market order is priced by the server's walk of the book for its amount (or total), not by the best
+  // price alone
   const { estimate } = useEstimate(m.symbol, type === "market" && !spending ? walkableQty(m, qty) : null);
   const { estimate: spent } = useSpendEstimate(m.symbol, spending ? spendableTotal(m, spendText) : null);
   const walked = estimate ? (side === "buy" ? estimate.buy : estimate.sell) : null;
