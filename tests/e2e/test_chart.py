@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -71,3 +73,36 @@ def test_the_candle_readout_is_whole_on_a_small_laptop_and_a_phone(
     readout = page.get_by_test_id("chart-ohlc")
     expect(readout).to_have_text(re.compile(r"C [\d,.]+ [+-]?[\d.]+%"), timeout=20_000)
     assert readout.evaluate("e => e.scrollWidth <= e.clientWidth"), readout.inner_text()
+
+
+def test_a_refused_history_read_is_said_above_the_chart_and_tried_again(stack: Stack, new_page: Any) -> None:
+    """The candle history refused (a rate limit shared by everyone behind one address) used to leave an
+    empty chart without a word: the refusal's message shows above the chart, and the read is tried again
+    until the chart fills."""
+    page = new_page(1440, 900)
+    refused_until = time.monotonic() + 3
+    body = json.dumps(
+        {
+            "error": {
+                "code": "RATE_LIMITED",
+                "message": "Too many market data requests from this address (at most 1200 a minute): "
+                "try again in 3 s",
+            }
+        }
+    )
+
+    def refuse_for_a_while(route: Any) -> None:
+        if time.monotonic() < refused_until:
+            route.fulfill(
+                status=429, body=body, headers={"Retry-After": "3", "Content-Type": "application/json"}
+            )
+        else:
+            route.continue_()
+
+    page.route("**/api/markets/*/candles*", refuse_for_a_while)
+    page.goto(f"/#/trade/{SYMBOL}")
+    problem = page.get_by_test_id("chart-problem")
+    expect(problem).to_have_text(re.compile(r"^Chart data unavailable: Too many market data requests"))
+    expect(problem).to_have_count(0, timeout=30_000)  # the next try (every 10 s) read the history
+    expect(page.get_by_test_id("chart")).not_to_have_attribute("data-bars", re.compile(r"^[01]$"))
+    expect(page.get_by_test_id("chart-ohlc")).to_have_text(re.compile(r"^O "))

@@ -18,7 +18,8 @@ import type { Candle } from "../api/types";
 import { applyLive, normalize, olderPageEnd, prependOlder } from "../lib/candles";
 import { chartTimeLabel, TICK_LABELS } from "../lib/chartTime";
 import { usePref } from "../lib/hooks";
-import { api } from "../lib/http";
+import { api, ApiError } from "../lib/http";
+import { errorText } from "../lib/userText";
 import { cmp, dec, div, format, formatChartNumber, formatPct, isZero, mul, sub, toChartNumber, toPlain } from "../lib/money";
 import { PREF_KEYS } from "../lib/prefs";
 import { ws } from "../lib/ws";
@@ -27,6 +28,7 @@ export const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"] as const;
 export type Interval = (typeof INTERVALS)[number];
 
 const PAGE = 300;
+const RETRY_MS = 10_000; // after a failed history read
 
 function toBar(c: Candle) {
   return {
@@ -81,6 +83,8 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
   // the candle under the crosshair (null: none, the latest is shown), and the latest
   const [hovered, setHovered] = useState<Candle | null>(null);
   const [latest, setLatest] = useState<Candle | null>(null);
+  // why the history could not be read (it is tried again every RETRY_MS), or null
+  const [problem, setProblem] = useState<string | null>(null);
 
   useEffect(() => {
     const el = box.current;
@@ -129,6 +133,7 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
     let loadingOlder = false;
     let exhausted = false;
     let live: Candle[] = []; // bars that arrived before the history
+    let retry = 0; // the timer of the next try after a failed history read
 
     const publish = () => {
       if (!alive) return;
@@ -169,8 +174,13 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
         for (const c of live) onLive(c);
         live = [];
         chart.timeScale().scrollToRealTime();
-      } catch {
-        /* shown as an empty chart; the next reconnect retries */
+        setProblem(null);
+      } catch (e) {
+        // said above the chart (a rate limit says when to retry) and tried again shortly, not left empty
+        if (!alive) return;
+        setProblem(`Chart data unavailable: ${e instanceof ApiError ? errorText(e) : "the server cannot be reached"}`);
+        window.clearTimeout(retry);
+        retry = window.setTimeout(() => void loadLatest(), RETRY_MS);
       }
     };
 
@@ -224,6 +234,8 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
 
     return () => {
       alive = false;
+      window.clearTimeout(retry);
+      setProblem(null);
       off();
       offOpen();
       chart.timeScale().unsubscribeVisibleLogicalRangeChange(onRange);
@@ -249,7 +261,13 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
             </button>
           ))}
         </div>
-        <Ohlc c={hovered ?? latest} pricePrecision={pricePrecision} />
+        {problem ? (
+          <span className="chart-ohlc small down" role="status" data-testid="chart-problem" title={problem}>
+            {problem}
+          </span>
+        ) : (
+          <Ohlc c={hovered ?? latest} pricePrecision={pricePrecision} />
+        )}
       </div>
       <div
         className="chart-box"
