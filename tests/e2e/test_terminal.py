@@ -743,6 +743,27 @@ def test_a_market_buy_by_total_spends_at_most_the_total(stack: Stack, new_page: 
     assert available(page, m["base"]) > base_before
 
 
+def test_a_refused_estimate_is_said_under_the_order_button(stack: Stack, new_page: Any) -> None:
+    """A market order's estimate refused (a rate limit shared behind one address) used to leave the form's
+    figures at "—" without a word: the refusal shows where the book's shortfall would."""
+    page = new_page()
+    login(page, stack.register("estlimited"))
+    open_trade(page)
+    body = json.dumps({"error": {"code": "RATE_LIMITED", "message": "Too many market data requests"}})
+    page.route(
+        "**/api/markets/*/estimate/buy*",
+        lambda route: route.fulfill(status=429, body=body, headers={"Content-Type": "application/json"}),
+    )
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Market", exact=True).click()
+    form.get_by_label("Amount in").select_option(market(stack)["quote"])
+    form.locator("input[name=quote_qty]").fill("100")
+    expect(page.get_by_test_id("market-shortfall")).to_have_text(
+        "Estimate unavailable: Too many market data requests"
+    )
+
+
 def test_phone_width_layout_and_keyboard(stack: Stack, new_page: Any) -> None:
     """At phone width the trade page stacks without horizontal scroll; markets rows open with Enter; the
     account tabs work with the arrow keys."""

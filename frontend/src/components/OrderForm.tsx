@@ -95,8 +95,8 @@ export function OrderForm(props: {
   const spending = type === "market" && side === "buy" && byTotal; // a market buy giving its total
   // a market order is priced by the server's walk of the book for its amount (or total), not by the best
   // price alone
-  const { estimate } = useEstimate(m.symbol, type === "market" && !spending ? walkableQty(m, qty) : null);
-  const { estimate: spent } = useSpendEstimate(m.symbol, spending ? spendableTotal(m, spendText) : null);
+  const { estimate, error: walkError } = useEstimate(m.symbol, type === "market" && !spending ? walkableQty(m, qty) : null);
+  const { estimate: spent, error: spendError } = useSpendEstimate(m.symbol, spending ? spendableTotal(m, spendText) : null);
   const walked = estimate ? (side === "buy" ? estimate.buy : estimate.sell) : null;
   const check = spending
     ? checkSpend(m, spendText, quote?.available ?? null, { loggedIn: session !== null, bestAsk: props.bestAsk, estimate: spent })
@@ -106,7 +106,12 @@ export function OrderForm(props: {
         { base: base?.available ?? null, quote: quote?.available ?? null },
         { loggedIn: session !== null, bestAsk: props.bestAsk, bestBid: props.bestBid, estimate: walked },
       );
-  const shortfall = spending ? spendShortfall(m, spent) : type === "market" ? marketShortfall(m, walked) : null;
+  // what the book leaves unfilled, or why the walk of the book could not be read (a rate limit: the order
+  // can still go; its figures are then the best price's)
+  const estimateError = spending ? spendError : type === "market" ? walkError : null;
+  const shortfall =
+    (spending ? spendShortfall(m, spent) : type === "market" ? marketShortfall(m, walked) : null) ??
+    (estimateError ? `Estimate unavailable: ${estimateError}` : null);
   const avgPrice = spending ? spent?.avg_price : walked?.avg_price;
   const pd = decimalsOf(m.tick_size);
 
