@@ -13,7 +13,17 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Stack, shot
-from tests.e2e.test_terminal import SYMBOL, best, login, market, open_trade, place_limit, qty_for, snap
+from tests.e2e.test_terminal import (
+    SYMBOL,
+    best,
+    login,
+    market,
+    open_trade,
+    pick_book_price,
+    place_limit,
+    qty_for,
+    snap,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -43,11 +53,6 @@ def focus_in_form(page: Any) -> str:
             }"""
         )
     )
-
-
-def pick(row: Any) -> str:
-    """Clicks a book row and returns its price, both at once (the market maker re-quotes the book)."""
-    return str(row.evaluate("(r) => { r.click(); return r.dataset.price; }"))
 
 
 def test_a_lost_order_answer_says_the_status_is_unknown_and_a_resend_places_it_once(
@@ -250,11 +255,10 @@ def test_picking_a_book_price_on_a_phone_brings_the_price_field_into_view(
     open_trade(page)
     form = page.get_by_test_id("order-form")
     form.get_by_role("button", name="Market", exact=True).click()  # a pick switches to Limit
-    row = page.locator("[data-testid=book-bids] .book-row").nth(1)
-    row.scroll_into_view_if_needed()
+    page.locator("[data-testid=book-bids] .book-row").nth(1).scroll_into_view_if_needed()
     price_input = form.locator("input[name=price]")
     assert price_input.count() == 0
-    picked = pick(row)
+    picked = pick_book_price(page, "bids", 1)
     expect(price_input).to_have_value(picked)
     expect(price_input).to_be_in_viewport()
     expect(form.locator("label.picked-flash")).to_have_count(1)
@@ -266,9 +270,8 @@ def test_picking_a_book_price_on_a_desktop_does_not_scroll(stack: Stack, new_pag
     """At desktop width the form and the book are side by side: a pick fills the price, nothing scrolls."""
     page = new_page()
     open_trade(page)
-    row = page.locator("[data-testid=book-asks] .book-row").first
     y = page.evaluate("window.scrollY")
-    picked = pick(row)
+    picked = pick_book_price(page, "asks")
     form = page.get_by_test_id("order-form")
     expect(form.locator("input[name=price]")).to_have_value(picked)
     expect(form.locator("label.picked-flash")).to_have_count(0)

@@ -48,6 +48,23 @@ def best(page: Any, side: str) -> Decimal:
     return Decimal(rows.first.get_attribute("data-price"))  # both sides render best first
 
 
+def pick_book_price(page: Any, side: str, nth: int = 0) -> str:
+    """Clicks the nth row of one side of the book and returns its price. Finding, reading and clicking the
+    row happen in one task of the page: the market maker keeps re-quoting, and a row that React replaced
+    between two protocol calls would take the click outside the document, where React never sees it."""
+    return str(
+        page.wait_for_function(
+            """([side, nth]) => {
+                const r = document.querySelectorAll(`[data-testid=book-${side}] .book-row`)[nth];
+                if (!r) return null; // that side is short for a moment: try again
+                r.click();
+                return r.dataset.price;
+            }""",
+            arg=[side, nth],
+        ).json_value()
+    )
+
+
 def snap(value: Decimal, step: str, rounding: str = "ROUND_DOWN") -> Decimal:
     s = Decimal(step)
     return ((value / s).to_integral_value(rounding=rounding) * s).normalize()
@@ -351,17 +368,7 @@ def test_trade_page_book_trades_and_candles_move(stack: Stack, new_page: Any) ->
 
     row = page.locator("[data-testid=book-bids] .book-row").first
     expect(row).to_be_visible(timeout=30_000)
-    # a book level puts its price into the order form. Find, read and click the row in one task of the page:
-    # the book keeps moving, and a row that React removed between two protocol calls would take the click
-    # outside the document, where React never sees it.
-    picked = page.wait_for_function(
-        """() => {
-            const r = document.querySelector("[data-testid=book-bids] .book-row");
-            if (!r) return null; // the bid side empty for a moment: try again
-            r.click();
-            return r.dataset.price;
-        }"""
-    ).json_value()
+    picked = pick_book_price(page, "bids")  # a book level puts its price into the order form
     expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(picked)
 
     page.get_by_role("button", name="5m", exact=True).click()
@@ -675,9 +682,8 @@ def test_the_book_groups_price_levels_by_a_chosen_step(stack: Stack, new_page: A
     assert all(p % 10 == 0 for p in ask_prices + bid_prices), (ask_prices, bid_prices)
     assert ask_prices == sorted(ask_prices) and bid_prices == sorted(bid_prices, reverse=True)
     assert ask_prices[0] - real_ask < 10 and real_bid - bid_prices[0] < 10
-    picked = asks.first.get_attribute("data-price")
-    asks.first.click()
-    expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(picked or "")
+    picked = pick_book_price(page, "asks")
+    expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(picked)
     grouping.select_option("0.01")
     deadline = time.monotonic() + 10
     while True:  # at the tick the best ask row is the real best ask again
