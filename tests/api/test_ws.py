@@ -501,6 +501,43 @@ def test_subscribed_is_answered_once_the_channel_is_live_and_before_its_frames(s
         server.stop()
 
 
+def test_a_channel_the_server_cannot_join_is_named_in_an_unavailable_error_and_can_be_asked_for_again(
+    settings, engine, monkeypatch
+):
+    """One channel's Redis subscription fails (once): the others of the same `subscribe` are answered and
+    work; the failed one comes back as UNAVAILABLE with the request's id and its name, so a client knows what
+    to ask for again; asked again, it is joined."""
+    real = Hub._redis_subscribe
+    failed: list[str] = []
+
+    async def fail_trades_once(self: Hub, channel: str) -> None:
+        if "trades" in channel and not failed:
+            failed.append(channel)
+            raise RuntimeError("subscription lost")
+        await real(self, channel)
+
+    monkeypatch.setattr(Hub, "_redis_subscribe", fail_trades_once)
+    fund(engine, 63)
+    fund(engine, 64)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        c = Client(server.ws_url)
+        trades, book = f"trades:{SYMBOL}", f"book:{SYMBOL}"
+        c.send({"op": "subscribe", "req_id": "sub1", "channels": [trades, book]})
+        assert c.until(lambda f: f.get("op") == "subscribed")["channels"] == [trades, book]
+        error = c.until(lambda f: f.get("op") == "error")
+        assert error["req_id"] == "sub1", error
+        assert error["channels"] == [trades] and error["error"]["code"] == "UNAVAILABLE", error
+        assert c.channel(book)["type"] == "snapshot"
+        assert c.request({"op": "subscribe", "req_id": "sub2", "channels": [trades]})["op"] == "subscribed"
+        trade(engine, 63, 64, qty=100)
+        assert c.channel(trades)["data"][0]["qty"] == "0.001"
+        assert len(failed) == 1  # the second subscribe was a real one
+        c.close()
+    finally:
+        server.stop()
+
+
 def test_trades_and_candles_channels_push_each_trade_and_the_current_bar(live, engine):
     """`trades:SYM` pushes `{id, price, qty, side, ts}`; `candles:SYM:1m` pushes the updated current bar."""
     fund(engine, 61)

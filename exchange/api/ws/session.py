@@ -506,8 +506,9 @@ class Session:
             else:
                 started.append(started_one)
         self._ack("subscribed", req_id, channels=[c.name for c in channels])
-        for channel in failed:
-            self.error(WsCode.UNAVAILABLE, f"cannot subscribe to {channel.name} right now")
+        for channel in failed:  # named, with the request's id: the client knows what to ask for again
+            frame = _error_frame(WsCode.UNAVAILABLE, f"cannot subscribe to {channel.name} right now", req_id)
+            self.send({**frame, "channels": [channel.name]})
         for sub, topic in started:
             await self._start(sub, topic)
 

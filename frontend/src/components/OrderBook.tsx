@@ -2,7 +2,7 @@
  * any gap. */
 import { useEffect, useRef, useState } from "react";
 import { groupDecimals, groupLevels, groupSteps } from "../lib/bookGroup";
-import { BookSync, type BookMessage, type Level } from "../lib/bookSync";
+import { BookSync, SnapshotWatch, type BookMessage, type Level } from "../lib/bookSync";
 import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
 import { ws } from "../lib/ws";
 
@@ -57,9 +57,15 @@ export function useBook(symbol: string, depth = DEPTH): BookView {
         render();
       }
     });
+    // a snapshot that never comes (a refused or lost subscription) is asked for again, not waited for forever
+    const watch = new SnapshotWatch();
+    const watchdog = setInterval(() => {
+      if (watch.overdue(b.synced, ws.state === "open", Date.now())) ws.resubscribe(channel);
+    }, 1_000);
     return () => {
       off();
       offState();
+      clearInterval(watchdog);
       if (frame) cancelAnimationFrame(frame);
     };
   }, [symbol]);

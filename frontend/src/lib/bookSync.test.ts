@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BookSync, type BookMessage } from "./bookSync";
+import { BookSync, SnapshotWatch, type BookMessage } from "./bookSync";
 
 const snap = (seq: number, bids: [string, string][], asks: [string, string][]): BookMessage => ({
   type: "snapshot", seq, bids, asks,
@@ -159,5 +159,31 @@ describe("BookSync", () => {
     expect(b.apply(snap(4, [["100", "1"]], [["101", "1"]]))).toBe("applied");
     expect(b.seq).toBe(7);
     expect(b.levels("bids").map((l) => [l.price, l.qty])).toEqual([["100", "9"], ["99", "1"]]);
+  });
+});
+
+describe("SnapshotWatch", () => {
+  it("says to subscribe again when the snapshot is overdue on an open connection, then waits longer", () => {
+    const w = new SnapshotWatch(10_000);
+    expect(w.overdue(false, true, 0)).toBe(false);
+    expect(w.overdue(false, true, 9_999)).toBe(false);
+    expect(w.overdue(false, true, 10_000)).toBe(true);
+    expect(w.overdue(false, true, 29_999)).toBe(false); // 20 s after the first try
+    expect(w.overdue(false, true, 30_000)).toBe(true);
+    expect(w.overdue(false, true, 69_999)).toBe(false);
+    expect(w.overdue(false, true, 70_000)).toBe(true);
+    expect(w.overdue(false, true, 129_999)).toBe(false); // never more than a minute apart
+    expect(w.overdue(false, true, 130_000)).toBe(true);
+  });
+
+  it("never fires while the book is in sync or the connection is not open, and starts over after", () => {
+    const w = new SnapshotWatch(10_000);
+    expect(w.overdue(false, true, 0)).toBe(false);
+    expect(w.overdue(false, true, 10_000)).toBe(true);
+    expect(w.overdue(true, true, 50_000)).toBe(false);
+    expect(w.overdue(false, false, 100_000)).toBe(false); // reconnecting: the new connection subscribes
+    expect(w.overdue(false, true, 100_500)).toBe(false);
+    expect(w.overdue(false, true, 110_499)).toBe(false);
+    expect(w.overdue(false, true, 110_500)).toBe(true); // the first wait again
   });
 });

@@ -175,3 +175,36 @@ function best(side: Side, dir: 1 | -1): Dec | null {
   }
   return out;
 }
+
+/** How long a book may wait for its snapshot on an open connection before it subscribes again. */
+export const SNAPSHOT_WAIT_MS = 10_000;
+const SNAPSHOT_WAIT_MAX_MS = 60_000;
+
+/**
+ * Tells a book that waits for its snapshot on an open connection when to subscribe again: a snapshot (or
+ * the subscription itself) that never came must not leave "syncing…" on screen for good. The wait doubles
+ * at each try (up to a minute), so a server that refuses for a while is not pressed harder; it starts over
+ * once the book is in sync or the connection closes (a reconnection subscribes anyway).
+ */
+export class SnapshotWatch {
+  private since: number | null = null;
+  private wait: number;
+
+  constructor(private readonly firstWaitMs = SNAPSHOT_WAIT_MS) {
+    this.wait = firstWaitMs;
+  }
+
+  /** Called now and then with the book's and the connection's state; true: subscribe again now. */
+  overdue(synced: boolean, open: boolean, now: number): boolean {
+    if (synced || !open) {
+      this.since = null;
+      this.wait = this.firstWaitMs;
+      return false;
+    }
+    if (this.since === null) this.since = now;
+    if (now - this.since < this.wait) return false;
+    this.since = now;
+    this.wait = Math.min(this.wait * 2, SNAPSHOT_WAIT_MAX_MS);
+    return true;
+  }
+}

@@ -6,6 +6,7 @@ import {
   CONNECT_TIMEOUT_MS,
   isHistoryResync,
   SILENT_TIMEOUT_MS,
+  SUBSCRIBE_RETRY_MS,
   TOO_MANY_RETRY_MS,
   WsClient,
 } from "./ws";
@@ -264,6 +265,61 @@ describe("WsClient", () => {
     expect(last().sent).toHaveLength(3);
     off2();
     expect(last().sent.at(-1)).toEqual({ op: "unsubscribe", channels: ["book:BTC-USDT"] });
+    ws.stop();
+  });
+
+  it("asks again for the channels of a rate-limited subscribe after the server's retry_after, not sooner", () => {
+    const ws = new WsClient("ws://test/ws");
+    ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.subscribe("candles:BTC-USDT:1m", () => undefined);
+    ws.start();
+    last().open();
+    const first = last().sent.find((f) => f.op === "subscribe")!;
+    expect(first.req_id).toEqual(expect.any(String));
+    last().receive({ op: "error", req_id: first.req_id, error: { code: "RATE_LIMITED", message: "x", retry_after: 5 } });
+    vi.advanceTimersByTime(4_900);
+    expect(last().subscribed()).toEqual(["book:BTC-USDT", "candles:BTC-USDT:1m"]);
+    vi.advanceTimersByTime(400);
+    expect(last().subscribed()).toEqual(["book:BTC-USDT", "candles:BTC-USDT:1m", "book:BTC-USDT", "candles:BTC-USDT:1m"]);
+    ws.stop();
+  });
+
+  it("asks again only for the channel the server names as unavailable, after its subscribed answer", () => {
+    const ws = new WsClient("ws://test/ws");
+    ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.subscribe("trades:BTC-USDT", () => undefined);
+    ws.start();
+    last().open();
+    const req = last().sent.find((f) => f.op === "subscribe")!.req_id;
+    last().receive({ op: "subscribed", req_id: req, channels: ["book:BTC-USDT", "trades:BTC-USDT"] });
+    last().receive({ op: "error", req_id: req, channels: ["trades:BTC-USDT"], error: { code: "UNAVAILABLE", message: "x" } });
+    vi.advanceTimersByTime(SUBSCRIBE_RETRY_MS + 300);
+    expect(last().subscribed()).toEqual(["book:BTC-USDT", "trades:BTC-USDT", "trades:BTC-USDT"]);
+    ws.stop();
+  });
+
+  it("does not ask again for a refusal that would repeat, a channel let go, or on a connection replaced", () => {
+    const ws = new WsClient("ws://test/ws");
+    ws.start();
+    last().open();
+    ws.subscribe("book:NOPE-USDT", () => undefined);
+    const off = ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.subscribe("trades:BTC-USDT", () => undefined);
+    const [bad, book, trades] = last().sent.filter((f) => f.op === "subscribe").map((f) => f.req_id);
+    last().receive({ op: "error", req_id: bad, error: { code: "UNKNOWN_MARKET", message: "no market" } });
+    last().receive({ op: "error", req_id: book, error: { code: "RATE_LIMITED", message: "x", retry_after: 1 } });
+    last().receive({ op: "error", req_id: trades, error: { code: "UNAVAILABLE", message: "x" } });
+    off(); // the book is no longer wanted
+    vi.advanceTimersByTime(SUBSCRIBE_RETRY_MS + 300);
+    expect(last().subscribed()).toEqual(["book:NOPE-USDT", "book:BTC-USDT", "trades:BTC-USDT", "trades:BTC-USDT"]);
+    last().receive({ op: "error", req_id: last().sent.at(-1)!.req_id, error: { code: "UNAVAILABLE", message: "x" } });
+    const before = last();
+    before.close(); // reconnecting subscribes everything anyway; the pending retry is dropped
+    vi.advanceTimersByTime(1_000);
+    last().open();
+    vi.advanceTimersByTime(SUBSCRIBE_RETRY_MS + 300);
+    expect(before.subscribed()).toHaveLength(4);
+    expect(last().subscribed()).toEqual(["book:NOPE-USDT", "trades:BTC-USDT"]);
     ws.stop();
   });
 });

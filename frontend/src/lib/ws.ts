@@ -13,6 +13,11 @@ export const CLOSE_TOKEN_EXPIRED = 4001;
 export const CLOSE_TOO_MANY_CONNECTIONS = 4029;
 /** The least wait before reconnecting after a 4029. */
 export const TOO_MANY_RETRY_MS = 30_000;
+/** The least wait before subscribing again after a refused or failed subscription without a `retry_after`. */
+export const SUBSCRIBE_RETRY_MS = 2_000;
+/** Errors of a `subscribe` that a later try can pass (a rate limit, a server-side failure); the others
+ * (an unknown market, a malformed channel, too many channels) would only be refused again. */
+const RETRYABLE = new Set(["RATE_LIMITED", "UNAVAILABLE", "INTERNAL_ERROR"]);
 /** A connection still not open after this long is dropped and tried again. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** An open connection that heard nothing (not even the server's heartbeat) this long is dropped. */
@@ -55,6 +60,9 @@ export class WsClient {
   private lastMessageAt = 0;
   private connectStartedAt = 0;
   private reqCounter = 0;
+  /** the channels of each `subscribe` sent on this connection and not yet answered, by its `req_id` */
+  private subscribing = new Map<string, string[]>();
+  private retryTimers = new Set<ReturnType<typeof setTimeout>>();
   private authSeq = 0;
   private authErrorListeners = new Set<() => void>();
   private stopped = false;
@@ -71,6 +79,7 @@ export class WsClient {
     if (this.timer) clearTimeout(this.timer);
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = undefined;
+    this.clearRetries();
     const old = this.ws;
     this.ws = null;
     old?.close();
@@ -143,7 +152,7 @@ export class WsClient {
     if (!set) {
       set = new Set();
       this.handlers.set(channel, set);
-      if (this.canSend(channel)) this.send({ op: "subscribe", channels: [channel] });
+      if (this.canSend(channel)) this.sendSubscribe([channel]);
     }
     set.add(handler);
     return () => {
@@ -161,7 +170,7 @@ export class WsClient {
   resubscribe(channel: string): void {
     if (this.state !== "open" || !this.handlers.has(channel)) return;
     this.send({ op: "unsubscribe", channels: [channel] });
-    this.send({ op: "subscribe", channels: [channel] });
+    this.sendSubscribe([channel]);
   }
 
   /** A request op answered by a frame carrying the same `req_id`. */
@@ -193,7 +202,44 @@ export class WsClient {
 
   private resendPrivate(): void {
     const chans = [...this.handlers.keys()].filter((c) => PRIVATE.has(c));
-    if (chans.length) this.send({ op: "subscribe", channels: chans });
+    if (chans.length) this.sendSubscribe(chans);
+  }
+
+  /** A `subscribe` with its own `req_id`, so a refusal says which channels to try again. */
+  private sendSubscribe(channels: string[]): void {
+    const reqId = `sub${++this.reqCounter}`;
+    this.subscribing.set(reqId, channels);
+    this.send({ op: "subscribe", req_id: reqId, channels });
+  }
+
+  /**
+   * The server refused or failed (part of) a `subscribe`: the channels still wanted are asked for again
+   * after the wait it gives (`retry_after`, seconds) or a short one, instead of waiting forever for frames
+   * that will not come. The server names the failed channels when only some failed.
+   */
+  private subscribeFailed(reqId: string, msg: Record<string, unknown>): void {
+    const asked = this.subscribing.get(reqId);
+    this.subscribing.delete(reqId);
+    const error = (msg.error ?? {}) as { code?: unknown; retry_after?: unknown };
+    const failed = Array.isArray(msg.channels) ? msg.channels.map(String) : asked;
+    if (!failed || !RETRYABLE.has(String(error.code))) return;
+    const wait = typeof error.retry_after === "number" && error.retry_after > 0 ? error.retry_after * 1000 : 0;
+    const socket = this.ws;
+    const t = setTimeout(
+      () => {
+        this.retryTimers.delete(t);
+        if (this.ws !== socket) return; // reconnected since: the new connection subscribed everything
+        const again = failed.filter((c) => this.handlers.has(c) && this.canSend(c));
+        if (again.length) this.sendSubscribe(again);
+      },
+      Math.max(wait, SUBSCRIBE_RETRY_MS) + Math.floor(Math.random() * 250),
+    );
+    this.retryTimers.add(t);
+  }
+
+  private clearRetries(): void {
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
   }
 
   private setState(s: ConnState): void {
@@ -225,7 +271,7 @@ export class WsClient {
       this.authed = false;
       // public channels at once; private ones after the server acknowledged the token
       const chans = [...this.handlers.keys()].filter((c) => this.canSend(c));
-      if (chans.length) this.send({ op: "subscribe", channels: chans });
+      if (chans.length) this.sendSubscribe(chans);
       this.authenticate();
     };
     ws.onmessage = (ev) => {
@@ -272,6 +318,8 @@ export class WsClient {
     this.authed = false;
     for (const p of this.pending.values()) p.reject(new Error("connection closed"));
     this.pending.clear();
+    this.subscribing.clear();
+    this.clearRetries();
     this.setState("closed");
     // the token expired on the server before it was refreshed here: refresh now, the reconnect sends it
     if (code === CLOSE_TOKEN_EXPIRED) for (const l of this.authErrorListeners) l();
@@ -296,6 +344,11 @@ export class WsClient {
       for (const c of msg.channels) for (const l of this.subscribedListeners.get(String(c)) ?? []) l();
     }
     const reqId = msg.req_id;
+    if (typeof reqId === "string" && reqId.startsWith("sub")) {
+      if (msg.op === "error") this.subscribeFailed(reqId, msg);
+      else this.subscribing.delete(reqId); // subscribed (a channel that failed then follows as an error)
+      return;
+    }
     if (typeof reqId === "string" && reqId.startsWith("auth")) {
       if (reqId !== `auth${this.authSeq}`) return; // answer to an older token
       if (msg.op === "authenticated") {
