@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import enum
 import importlib
 import json
 import logging
@@ -217,6 +218,20 @@ def _body_type(handler: Any) -> type | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None
 
 
+def _query_choices(request: Request[Any, Any, Any], key: str) -> list[str] | None:
+    """The values a query parameter of the route takes when it is a closed vocabulary (an enum)."""
+    handler = request.scope.get("route_handler")
+    fields = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
+    for name, parameter in fields.items():
+        alias = getattr(parameter.kwarg_definition, "query", None) or name
+        if alias != key:
+            continue
+        for t in (parameter.annotation, *(inner.annotation for inner in parameter.inner_types)):
+            if isinstance(t, type) and issubclass(t, enum.Enum):
+                return [str(v.value) for v in t]
+    return None
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as `{"error": {"code", "message"}}`; nothing escapes as a bare 500."""
     if isinstance(exc, ValidationException):
@@ -231,6 +246,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             key, message = str(d.get("key") or ""), str(d.get("message"))
             if key and d.get("source") == "query":  # the value refused, for a decimal's limits
                 message = explain(message, request.query_params.get(key, NO_VALUE))
+                choices = _query_choices(request, key)
+                if choices and message.startswith("Invalid enum value"):
+                    message = f"must be one of {', '.join(choices)}; got {request.query_params.get(key)!r}"
             parts.append(f"{key}: {message}".strip(": "))
         message = "; ".join(p for p in parts if p) or str(exc.detail)
         return _error_response(ErrorCode.VALIDATION_ERROR, readable(message)[:500], 422)
