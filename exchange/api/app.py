@@ -27,6 +27,7 @@ import enum
 import importlib
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -218,6 +219,9 @@ def _body_type(handler: Any) -> type | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None
 
 
+_MISSING_QUERY = re.compile(r"Missing required query parameter '([^']+)' for path ")
+
+
 def _query_choices(request: Request[Any, Any, Any], key: str) -> list[str] | None:
     """The values a query parameter of the route takes when it is a closed vocabulary (an enum)."""
     handler = request.scope.get("route_handler")
@@ -251,6 +255,9 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                     message = f"must be one of {', '.join(choices)}; got {request.query_params.get(key)!r}"
             parts.append(f"{key}: {message}".strip(": "))
         message = "; ".join(p for p in parts if p) or str(exc.detail)
+        missing = _MISSING_QUERY.match(message)
+        if missing:  # an empty value (`?qty=`) counts as absent too: say both
+            message = f"query parameter {missing[1]!r} is required (it was left out or sent empty)"
         return _error_response(ErrorCode.VALIDATION_ERROR, readable(message)[:500], 422)
     if isinstance(exc, HTTPException):
         status = exc.status_code

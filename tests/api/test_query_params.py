@@ -62,6 +62,19 @@ async def test_a_value_outside_a_closed_vocabulary_is_422_listing_the_values_it_
     )
 
 
+async def test_a_required_parameter_left_out_or_sent_empty_is_422_saying_which(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """`/estimate/buy` without `quote_qty`, or with `?quote_qty=`: 422 naming the parameter and that an
+    empty value counts as left out (not "Missing ... for path ...")."""
+    for params in ({}, {"quote_qty": ""}):
+        r = await client.get(f"/api/markets/{SYMBOL}/estimate/buy", params=params)
+        assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
+        assert r.json()["error"]["message"] == (
+            "query parameter 'quote_qty' is required (it was left out or sent empty)"
+        ), r.text
+
+
 async def test_a_missing_token_is_401_before_an_unknown_parameter_is_422(
     client: AsyncTestClient[Litestar],
 ) -> None:
