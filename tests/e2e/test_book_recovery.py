@@ -47,6 +47,13 @@ class Proxy:
         page_side.on_message(up)
         server.on_message(down)
 
+    def open_trade(self, new_page: Any) -> Any:
+        """A page on the trade page whose WebSocket goes through this proxy; returns its order book."""
+        page = new_page()
+        page.route_web_socket(re.compile(r"/ws$"), self.route)
+        page.goto(f"/#/trade/{SYMBOL}")
+        return page.get_by_test_id("order-book")
+
     def book_ops(self) -> list[str]:
         """The page's subscribes and unsubscribes of the book, in order."""
         with self.lock:
@@ -69,14 +76,11 @@ def test_a_rate_limited_book_subscription_is_asked_for_again_after_retry_after(
         return True
 
     proxy = Proxy(refuse_the_first_book_subscribe)
-    page = new_page()
-    page.route_web_socket(re.compile(r"/ws$"), proxy.route)
-    page.goto(f"/#/trade/{SYMBOL}")
-    book = page.get_by_test_id("order-book")
+    book = proxy.open_trade(new_page)
     expect(book).to_have_attribute("data-synced", "1", timeout=15_000)
     # asked again by the refused request's own retry (a plain subscribe), not by the stalled book's watchdog
     assert len(refused) == 1 and proxy.book_ops() == ["subscribe", "subscribe"], proxy.sent
-    expect(page.locator("[data-testid=book-asks] .book-row").first).to_be_visible()
+    expect(book.locator("[data-testid=book-asks] .book-row").first).to_be_visible()
 
 
 def test_a_lost_book_snapshot_is_asked_for_again_instead_of_syncing_forever(
@@ -93,11 +97,8 @@ def test_a_lost_book_snapshot_is_asked_for_again_instead_of_syncing_forever(
         return False
 
     proxy = Proxy(lose_the_first_snapshot)
-    page = new_page()
-    page.route_web_socket(re.compile(r"/ws$"), proxy.route)
-    page.goto(f"/#/trade/{SYMBOL}")
-    book = page.get_by_test_id("order-book")
+    book = proxy.open_trade(new_page)
     expect(book).to_have_attribute("data-synced", "0")
     expect(book).to_have_attribute("data-synced", "1", timeout=25_000)
     assert len(lost) == 1 and proxy.book_ops() == ["subscribe", "unsubscribe", "subscribe"], proxy.sent
-    expect(page.locator("[data-testid=book-asks] .book-row").first).to_be_visible()
+    expect(book.locator("[data-testid=book-asks] .book-row").first).to_be_visible()
