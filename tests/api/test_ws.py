@@ -21,6 +21,7 @@ from exchange.api.auth import TokenService
 from exchange.api.hub import Hub
 from exchange.api.schemas import Order
 from exchange.api.settings import Settings
+from exchange.api.ws.topics import BookTopic
 from tests.api.conftest import DeadPool
 from tests.api.test_ws_support import (
     PRICE,
@@ -533,6 +534,36 @@ def test_a_channel_the_server_cannot_join_is_named_in_an_unavailable_error_and_c
         trade(engine, 63, 64, qty=100)
         assert c.channel(trades)["data"][0]["qty"] == "0.001"
         assert len(failed) == 1  # the second subscribe was a real one
+        c.close()
+    finally:
+        server.stop()
+
+
+def test_a_book_whose_snapshot_cannot_be_read_is_dropped_named_and_can_be_asked_for_again(
+    settings, engine, monkeypatch
+):
+    """The book's snapshot read fails three times in a row: the subscription is dropped and the error names
+    the channel (the client asks for it again); asked again, the book comes with its snapshot."""
+    real = BookTopic.snapshot
+    failures: list[int] = []
+
+    async def fail_three_times(self: BookTopic, eng: Any, depth: int) -> tuple[int, str]:
+        if len(failures) < 3:
+            failures.append(depth)
+            raise ConnectionError("Redis went away")
+        return await real(self, eng, depth)
+
+    monkeypatch.setattr(BookTopic, "snapshot", fail_three_times)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        c = Client(server.ws_url)
+        book = f"book:{SYMBOL}"
+        assert c.request({"op": "subscribe", "req_id": "sub1", "channels": [book]})["op"] == "subscribed"
+        error = c.until(lambda f: f.get("op") == "error", timeout=10)
+        assert error["channels"] == [book] and error["error"]["code"] == "UNAVAILABLE", error
+        assert c.request({"op": "subscribe", "req_id": "sub2", "channels": [book]})["op"] == "subscribed"
+        assert c.channel(book)["type"] == "snapshot"
+        assert len(failures) == 3
         c.close()
     finally:
         server.stop()

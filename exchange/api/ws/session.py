@@ -240,8 +240,20 @@ class Session:
     def send(self, obj: dict[str, Any]) -> None:
         self.push(dumps(obj))
 
-    def error(self, code: str, message: str, req_id: Any = None, retry_after: int | None = None) -> None:
-        self.send(_error_frame(code, message, req_id, retry_after))
+    def error(
+        self,
+        code: str,
+        message: str,
+        req_id: Any = None,
+        retry_after: int | None = None,
+        channels: list[str] | None = None,
+    ) -> None:
+        """An error frame; `channels`: the subscriptions it ended (or never started), for the client to ask
+        for again."""
+        frame = _error_frame(code, message, req_id, retry_after)
+        if channels is not None:
+            frame["channels"] = channels
+        self.send(frame)
 
     def close(self, code: int, reason: str) -> None:
         if not self.closing.is_set():
@@ -507,8 +519,12 @@ class Session:
                 started.append(started_one)
         self._ack("subscribed", req_id, channels=[c.name for c in channels])
         for channel in failed:  # named, with the request's id: the client knows what to ask for again
-            frame = _error_frame(WsCode.UNAVAILABLE, f"cannot subscribe to {channel.name} right now", req_id)
-            self.send({**frame, "channels": [channel.name]})
+            self.error(
+                WsCode.UNAVAILABLE,
+                f"cannot subscribe to {channel.name} right now",
+                req_id,
+                channels=[channel.name],
+            )
         for sub, topic in started:
             await self._start(sub, topic)
 
@@ -596,7 +612,8 @@ class Session:
                 )
                 await asyncio.sleep(0.2 * (attempt + 1))
         else:
-            self.error(WsCode.UNAVAILABLE, f"cannot read the book of {sub.channel.symbol}; re-subscribe")
+            message = f"cannot read the book of {sub.channel.symbol}; re-subscribe"
+            self.error(WsCode.UNAVAILABLE, message, channels=[sub.channel.name])  # named: to ask again
             if self.subs.get(sub.channel.name) is sub:  # drop the half-open subscription
                 del self.subs[sub.channel.name]
                 self.by_topic.pop(sub.topic, None)

@@ -298,6 +298,19 @@ describe("WsClient", () => {
     ws.stop();
   });
 
+  it("asks again for a channel the server dropped later, named in an error without a req_id", () => {
+    const ws = new WsClient("ws://test/ws");
+    ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.start();
+    last().open();
+    const req = last().sent.find((f) => f.op === "subscribe")!.req_id;
+    last().receive({ op: "subscribed", req_id: req, channels: ["book:BTC-USDT"] });
+    last().receive({ op: "error", channels: ["book:BTC-USDT"], error: { code: "UNAVAILABLE", message: "cannot read the book" } });
+    vi.advanceTimersByTime(SUBSCRIBE_RETRY_MS + 300);
+    expect(last().subscribed()).toEqual(["book:BTC-USDT", "book:BTC-USDT"]);
+    ws.stop();
+  });
+
   it("does not ask again for a refusal that would repeat, a channel let go, or on a connection replaced", () => {
     const ws = new WsClient("ws://test/ws");
     ws.start();

@@ -349,6 +349,10 @@ export class WsClient {
       else this.subscribing.delete(reqId); // subscribed (a channel that failed then follows as an error)
       return;
     }
+    if (msg.op === "error" && Array.isArray(msg.channels)) {
+      this.subscribeFailed("", msg); // a subscription the server dropped later (its book could not be read)
+      return;
+    }
     if (typeof reqId === "string" && reqId.startsWith("auth")) {
       if (reqId !== `auth${this.authSeq}`) return; // answer to an older token
       if (msg.op === "authenticated") {
