@@ -21,6 +21,7 @@ from exchange.api.auth import TokenService
 from exchange.api.hub import Hub
 from exchange.api.schemas import Order
 from exchange.api.settings import Settings
+from exchange.api.ws import topics
 from exchange.api.ws.topics import BookTopic
 from tests.api.conftest import DeadPool
 from tests.api.test_ws_support import (
@@ -666,6 +667,36 @@ def test_the_candles_channel_starts_from_redis_trades_while_postgresql_is_down(s
         tickers = c.channel("tickers")["data"]
         assert next(t for t in tickers if t["symbol"] == SYMBOL)["last"] == "60500"
         c.close()
+    finally:
+        server.stop()
+
+
+def test_a_postgresql_read_that_hangs_holds_up_no_subscription(settings, engine, monkeypatch):
+    """The candles topic's read of its bar from PostgreSQL never answers (a lock, a stuck server): after
+    PERSISTED_BAR_TIMEOUT_S the bar starts from the Redis trades, so the subscribe is answered, and a book
+    subscribed meanwhile on another connection (the hub joins one topic at a time) gets its snapshot."""
+    monkeypatch.setattr(topics, "PERSISTED_BAR_TIMEOUT_S", 0.5)
+
+    async def hang(self: topics.CandlesTopic, t: int) -> None:
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(topics.CandlesTopic, "_persisted_bar", hang)
+    fund(engine, 103)
+    fund(engine, 104)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        away_from_minute_end()
+        trade(engine, 103, 104, price=6_050_000, qty=100)
+        candles, book = f"candles:{SYMBOL}:1m", f"book:{SYMBOL}"
+        a, b = Client(server.ws_url), Client(server.ws_url)
+        a.send({"op": "subscribe", "req_id": "c", "channels": [candles]})
+        b.send({"op": "subscribe", "req_id": "b", "channels": [book]})
+        assert b.channel(book, timeout=10)["type"] == "snapshot"
+        assert a.until(lambda f: f.get("req_id") == "c", timeout=10)["op"] == "subscribed"
+        bar = a.channel(candles)["data"]
+        assert (bar["o"], bar["v"]) == ("60500", "0.001")
+        a.close()
+        b.close()
     finally:
         server.stop()
 

@@ -194,6 +194,9 @@ class TradesTopic(Topic):
         return Delivery(dumps({"channel": self.name, "data": trades}))
 
 
+PERSISTED_BAR_TIMEOUT_S = 2.0  # the candles topic's wait for its bar from PostgreSQL
+
+
 class CandlesTopic(Topic):
     """The live bar of one market and interval, built from the engine's trade messages.
 
@@ -221,8 +224,11 @@ class CandlesTopic(Topic):
         now = self.data.clock()
         t = (now // self.bucket_ms) * self.bucket_ms
         bar: Bar | None = None
-        with contextlib.suppress(*DB_ERRORS):  # PostgreSQL away: the bar starts from the Redis trades
-            bar = await self._persisted_bar(t)
+        # PostgreSQL away, or too slow to answer: the bar starts from the Redis trades. Bounded, because the
+        # hub subscribes one topic at a time: a read left waiting would hold up every subscription of the
+        # process (no book snapshot for anyone)
+        with contextlib.suppress(*DB_ERRORS, TimeoutError):
+            bar = await asyncio.wait_for(self._persisted_bar(t), PERSISTED_BAR_TIMEOUT_S)
         self.bar = bar
         self.last_id = bar.last_id if bar else 0
         recent = (await self.data.redis_trades([self.channel.symbol]))[self.channel.symbol]
