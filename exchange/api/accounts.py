@@ -301,6 +301,21 @@ class Sessions:
         where = "account_id = %(account)s AND id <> %(keep)s"
         return await self._locked(account_id, where, {"account": account_id, "keep": keep})
 
+    async def change_password(
+        self, account_id: int, old_hash: str, new_hash: str, keep: str
+    ) -> list[str] | None:
+        """Replace the password the caller verified (`old_hash`) by `new_hash` and end every session of the
+        account but `keep`, in one transaction; the ids of the sessions ended, or None (nothing changed) when
+        the password is no longer `old_hash` (changed or reset meanwhile)."""
+        async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            await cur.execute(LOCK_ACCOUNT, (account_id,))
+            row = await cur.fetchone()
+            if row is None or row[0] != old_hash:
+                return None
+            await cur.execute("UPDATE accounts SET password_hash = %s WHERE id = %s", (new_hash, account_id))
+            where = "account_id = %(account)s AND id <> %(keep)s"
+            return await self._end(cur, account_id, where, {"account": account_id, "keep": keep})
+
     async def end_all(self, account_id: int) -> list[str]:
         """End every session of the account (logout everywhere, an admin's); their ids. The caller also
         revokes the account's access tokens issued until now (those of no session included)."""

@@ -59,7 +59,7 @@ from exchange.api.order_route import OrderRoute
 from exchange.api.ratelimit import RateLimiter
 from exchange.api.rawsocket import RAW_SEND_KEY
 from exchange.api.routes_admin import AdminController
-from exchange.api.routes_auth import AuthController, MeController, SessionsController
+from exchange.api.routes_auth import AuthController, MeController, PasswordController, SessionsController
 from exchange.api.routes_ops import OpsController
 from exchange.api.routes_reference import ReferenceController
 from exchange.api.routes_trading import (
@@ -148,7 +148,7 @@ class JsonRequest(Request[Any, Any, Any]):
                 msgspec.convert(value, body_type, strict=True)
             except msgspec.ValidationError as exc:
                 await _authenticate_first(self)
-                key, message = split_error(str(exc), value)
+                key, message = split_error(str(exc), value, body_type)
                 detail = {"key": key, "message": message, "source": "body"}
                 raise ValidationException(extra=[detail]) from None
         return value
@@ -252,7 +252,8 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 message = explain(message, request.query_params.get(key, NO_VALUE))
                 choices = _query_choices(request, key)
                 if choices and message.startswith("Invalid enum value"):
-                    message = f"must be one of {', '.join(choices)}; got {request.query_params.get(key)!r}"
+                    got = json.dumps(request.query_params.get(key))
+                    message = f"must be one of {', '.join(choices)}; got {got}"
             parts.append(f"{key}: {message}".strip(": "))
         message = "; ".join(p for p in parts if p) or str(exc.detail)
         missing = _MISSING_QUERY.match(message)
@@ -602,6 +603,7 @@ def create_app(
         OpsController,
         AuthController,
         SessionsController,
+        PasswordController,
         MeController,
         ReferenceController,
         OrderController,

@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "FORBIDDEN"
     EMAIL_TAKEN = "EMAIL_TAKEN"
     WEAK_PASSWORD = "WEAK_PASSWORD"
+    WRONG_PASSWORD = "WRONG_PASSWORD"
     RATE_LIMITED = "RATE_LIMITED"
     # conversions (decimal strings -> engine units)
     PRICE_NOT_ON_TICK = "PRICE_NOT_ON_TICK"
@@ -83,6 +84,7 @@ _STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.EMAIL_TAKEN: 409,
     ErrorCode.WEAK_PASSWORD: 422,
+    ErrorCode.WRONG_PASSWORD: 403,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNKNOWN_MARKET: 404,
     ErrorCode.UNKNOWN_ACCOUNT: 404,

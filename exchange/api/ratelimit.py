@@ -120,6 +120,7 @@ _WHAT = {
     "login_email": "Too many login attempts for this email",
     "login_email_all": "Too many login attempts for this email",
     "login_ip": "Too many login attempts from this address",
+    "password_account": "Too many password changes for this account",
     "register_ip": "Too many sign-ups from this address",
     "refresh_ip": "Too many session refreshes from this address",
     "logout_ip": "Too many logouts from this address",

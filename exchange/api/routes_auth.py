@@ -34,6 +34,7 @@ from exchange.api.schemas import (
     Credentials,
     LoginRequest,
     LogoutRequest,
+    PasswordChange,
     RefreshRequest,
     Session,
     SessionsEnded,
@@ -386,6 +387,48 @@ class SessionsController(Controller):
         if not access.sid:
             raise ApiError(ErrorCode.INVALID_TOKEN, "this token belongs to no session: log in again")
         ended = await svc.sessions().end_others(access.account_id, access.sid)
+        return SessionsEnded(account_id=access.account_id, sessions_ended=len(ended))
+
+
+class PasswordController(Controller):
+    """Changing the password of the account a token is for."""
+
+    path = "/api/auth/password"
+    tags = ["auth"]
+    dependencies = {"access": Provide(provide_access_claims)}
+    security = [{"bearer": []}]
+
+    @post("/", operation_id="changePassword", status_code=200, responses=errors(401, 403, 422, 429))
+    async def change_password(
+        self,
+        request: Request[Any, Any, Any],
+        access: NamedDependency[AccessClaims],
+        data: JSONBody[PasswordChange],
+    ) -> SessionsEnded:
+        """Set a new password, given the current one: every other session of the account ends (its refresh
+        and access tokens, REST and WebSocket); the asking one goes on. 403 `WRONG_PASSWORD` for a wrong
+        current password (rate limited like a login: 429); 422 `WEAK_PASSWORD` for a new password
+        registration would refuse, or one equal to the current; 401 `INVALID_TOKEN` for a token of no
+        session (log in again first)."""
+        svc = services(request)
+        if not access.sid:
+            raise ApiError(ErrorCode.INVALID_TOKEN, "this token belongs to no session: log in again")
+        limits = svc.settings.rate_limits
+        await svc.limiter.hit("password_account", str(access.account_id), limits.login_email)
+        row = await accounts.account_by_id(svc.require_pool(), access.account_id)
+        if row is None or not await verify_password(row.password_hash, data.current_password):
+            raise ApiError(ErrorCode.WRONG_PASSWORD, "the current password is wrong")
+        problem = password_problem(data.new_password, row.email)
+        if problem is None and data.new_password == data.current_password:
+            problem = "the new password is the current one: choose another"
+        if problem:
+            raise ApiError(ErrorCode.WEAK_PASSWORD, problem)
+        new_hash = await hash_password(data.new_password)
+        ended = await svc.sessions().change_password(
+            access.account_id, row.password_hash, new_hash, access.sid
+        )
+        if ended is None:  # changed or reset since it was read: the current password given is no longer it
+            raise ApiError(ErrorCode.WRONG_PASSWORD, "the current password is wrong")
         return SessionsEnded(account_id=access.account_id, sessions_ended=len(ended))
 
 

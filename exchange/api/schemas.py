@@ -3,8 +3,10 @@ what the API returns (the OpenAPI document, and so the frontend's generated type
 
 from __future__ import annotations
 
+import enum
 import json
 import re
+import typing
 from typing import Annotated, Any
 
 import msgspec
@@ -110,14 +112,29 @@ def explain(message: str, value: Any = NO_VALUE) -> str:
     return readable(message)
 
 
-def split_error(error: str, data: Any = NO_VALUE) -> tuple[str, str]:
+def split_error(error: str, data: Any = NO_VALUE, struct: type | None = None) -> tuple[str, str]:
     """A msgspec `ValidationError` text ("Expected ... - at `$.qty`") -> (the key, "qty", or "" for the
     whole object; the message in words, `explain`ed with the key's value in `data` when it is a top-level
-    key of that object)."""
+    key of that object). A value outside a closed vocabulary (an enum field of `struct`) is told the values
+    the field takes."""
     message, _, at = error.partition(" - at `")
     key = at.rstrip("`").removeprefix("$").removeprefix(".")
     value = data.get(key, NO_VALUE) if isinstance(data, dict) and key else NO_VALUE
+    choices = enum_choices(struct, key) if struct is not None and message.startswith("Invalid enum") else None
+    if choices and value is not NO_VALUE:
+        return key, f"must be one of {', '.join(choices)}; got {json.dumps(value)}"
     return key, explain(message, value)
+
+
+def enum_choices(struct: type, key: str) -> list[str] | None:
+    """The values field `key` of a msgspec Struct takes when its type is an enum (or an optional one)."""
+    field = next((f for f in msgspec.structs.fields(struct) if f.encode_name == key), None)
+    if field is None:
+        return None
+    for t in (field.type, *typing.get_args(field.type)):
+        if isinstance(t, type) and issubclass(t, enum.Enum):
+            return [str(v.value) for v in t]
+    return None
 
 
 class _Repeated(Exception):
@@ -192,13 +209,21 @@ def parse_order_create(data: Any) -> OrderCreate:
     try:
         return msgspec.convert(data, OrderCreate)
     except msgspec.ValidationError as exc:
-        key, message = split_error(str(exc), data)  # worded as REST words it (`app.handle_exception`)
+        key, message = split_error(str(exc), data, OrderCreate)  # worded as REST words it (`app.JsonRequest`)
         raise ApiError(ErrorCode.VALIDATION_ERROR, f"{key}: {message}" if key else message) from None
 
 
 class Credentials(Struct, forbid_unknown_fields=True):
     email: Email
     password: Password
+
+
+class PasswordChange(Struct, forbid_unknown_fields=True):
+    """`POST /api/auth/password`: the current password (any length: it is checked, as at login) and the new
+    one (registration's rules)."""
+
+    current_password: LoginPassword
+    new_password: Password
 
 
 class LoginRequest(Struct, forbid_unknown_fields=True):

@@ -402,6 +402,8 @@ def test_ws_error_messages_read_as_json_and_as_rest_words_them(live, settings, e
     }
     frame = c.request({**order, "qty": "-1"})
     assert frame["error"]["message"].startswith('qty: Expected a decimal string such as "0.01"')
+    frame = c.request({**order, "qty": "0.01", "time_in_force": "day"})
+    assert frame["error"]["message"] == 'time_in_force: must be one of gtc, ioc, fok; got "day"'
     c.send(
         '{"op":"place","req_id":"d","symbol":"BTC-USDT","symbol":"ETH-USDT","side":"buy","type":"limit",'
         '"price":"2000","qty":"0.01"}'

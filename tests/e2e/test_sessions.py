@@ -120,3 +120,57 @@ def test_devices_tab_lists_sessions_and_logs_the_others_out(stack: Stack, new_pa
     page.get_by_role("button", name="Refresh", exact=True).click()
     expect(rows).to_have_count(1)
     expect(page.get_by_role("button", name="Log out all other devices")).to_be_disabled()
+
+
+def test_changing_the_password_logs_the_other_devices_out_and_keeps_this_one(
+    stack: Stack, new_page: Any
+) -> None:
+    """Under the Devices tab, "Change password": a repeat that differs is said before anything is sent; a
+    wrong current password is the server's refusal, said under the form; the right one changes it: a notice
+    counts the other device logged out (its refresh token is refused), the list shows this device alone, the
+    page stays logged in, and the new password is the one that logs in."""
+    email = stack.register("password")
+    other = rest_login(stack, email, FIREFOX_WINDOWS)
+    page = new_page()
+    login(page, email)
+    page.goto("/#/trade/BTC-USDT")
+    page.get_by_role("tab", name="Devices").click()
+    rows = page.get_by_test_id("sessions").locator("tbody tr[data-session-id]")
+    expect(rows).to_have_count(2)
+    page.locator("summary", has_text="Change password").click()  # opens the form
+    form = page.get_by_test_id("password-change")
+    error = page.get_by_test_id("password-change-error")
+    new = "another horse battery"
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/api/auth/password") else None)
+
+    form.get_by_label("Current password").fill("not the password")
+    form.get_by_label("New password", exact=True).fill(new)
+    form.get_by_label("Repeat new password").fill(new + "!")
+    form.get_by_role("button", name="Change password").click()
+    expect(error).to_have_text("The two new passwords differ")
+    assert sent == []
+
+    form.get_by_label("Repeat new password").fill(new)
+    form.get_by_role("button", name="Change password").click()
+    expect(error).to_have_attribute("data-code", "WRONG_PASSWORD")
+    expect(error).to_have_text("The current password is wrong")
+    shot(page, "15-password-change")
+
+    form.get_by_label("Current password").fill(PASSWORD)
+    form.get_by_role("button", name="Change password").click()
+    toast = page.get_by_test_id("toast").filter(has_text="Password changed")
+    expect(toast).to_contain_text("1 other device was logged out")
+    expect(error).to_have_count(0)
+    expect(form.get_by_label("Current password")).to_have_value("")
+    expect(rows).to_have_count(1)
+    expect(page.get_by_test_id("user-email")).to_have_text(email)  # still logged in here
+    assert len(sent) == 2
+    assert refresh_status(stack, other["refresh_token"]) == 401
+    wait_revoked(stack, other["access_token"])
+    old = httpx.post(
+        f"{stack.base_url}/api/auth/login", json={"email": email, "password": PASSWORD}, timeout=10
+    )
+    assert old.status_code == 401
+    fresh = httpx.post(f"{stack.base_url}/api/auth/login", json={"email": email, "password": new}, timeout=10)
+    assert fresh.status_code == 200, fresh.text

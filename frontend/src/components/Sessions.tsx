@@ -3,11 +3,13 @@
  * each, from `GET /api/auth/sessions`), which one is this device, and logging the others out, one
  * (`DELETE /api/auth/sessions/{id}`) or all of them in one step (`DELETE /api/auth/sessions`): their refresh
  * and access tokens stop working at once. This
- * device logs out with the header's "Log out", which also clears its cookie and the page's state.
+ * device logs out with the header's "Log out", which also clears its cookie and the page's state. Below the
+ * table: "Change password" (ChangePassword.tsx), which logs the other devices out too.
  */
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { LoginSession } from "../api/types";
 import { compactTime, fullTime } from "../lib/cellText";
+import { ChangePassword } from "./ChangePassword";
 import { deviceName, logOutOthersPrompt } from "../lib/devices";
 import { api, ApiError } from "../lib/http";
 import { LatestLoad } from "../lib/paging";
@@ -209,6 +211,7 @@ export function Sessions() {
         Each login (a browser, app or script) is listed as a device. Logging one out ends it at once: it has to
         log in again. To log out here, use Log out at the top.
       </p>
+      <ChangePassword onChanged={reload} />
     </>
   );
 }
