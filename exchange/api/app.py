@@ -413,6 +413,9 @@ def _optional_parts() -> OptionalParts:
     if history is not None and hasattr(history, "HistoryController"):
         parts.route_handlers.append(history.HistoryController)
         parts.loaded.append("history")
+        transfers = _import_optional("exchange.api.transfers")
+        if transfers is not None:
+            parts.route_handlers.append(transfers.TransfersController)
     ws = _import_optional("exchange.api.ws")
     if ws is not None:
         if hasattr(ws, "route_handlers"):

@@ -170,7 +170,7 @@ async def test_reads_that_do_work_are_limited_per_ip_and_history_per_account(
 def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
     """The schema promises 429 only where a limit applies: orders (place, cancel, cancel all), the auth
     writes (register, login, refresh, logout, ending a session, a password change) and the reads that do
-    work per request (book, estimate, trades, candles; the history, the sessions); cached lists and
+    work per request (book, estimate, trades, candles; the history, transfers, the sessions); cached lists and
     `GET /api/me` are not rate limited."""
     schema = create_app(make_settings("redis://127.0.0.1:1/0", "")).openapi_schema.to_schema()
     limited = {
@@ -183,7 +183,7 @@ def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
         "register", "login", "refresh", "logout", "placeOrder", "cancelOrder", "cancelAllOrders",
         "getBook", "estimateMarketOrder", "estimateMarketBuyByTotal", "listMarketTrades", "listCandles",
         "listOrders", "exportOrdersCsv", "listFills", "listPositions", "listSessions", "endSession",
-        "endOtherSessions", "changePassword",
+        "endOtherSessions", "changePassword", "listTransfers",
     }  # fmt: skip
 
 

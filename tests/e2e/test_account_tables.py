@@ -28,6 +28,7 @@ BTC, DOT, MINA = "BTC-USDT", "DOT-USDT", "MINA-USDT"
 HISTORY_ROWS = "[data-testid=order-history] tbody tr[data-order-id]"
 FILL_ROWS = "[data-testid=fills] tbody tr[data-trade-id]"
 POSITION_ROWS = "[data-testid=positions] tbody tr[data-symbol]"
+TRANSFER_ROWS = "[data-testid=transfers] tbody tr[data-transfer-id]"
 
 
 @dataclass
@@ -331,6 +332,7 @@ PHONE_TABS = {
     "Order history": ("order-history", HISTORY_ROWS, ["Market", "Side", "Price", "Amount", "Status"]),
     "Fills": ("fills", FILL_ROWS, ["Market", "Side", "Price", "Amount", "Fee"]),
     "Positions": ("positions", POSITION_ROWS, ["Market", "Position", "Unrealized PnL"]),
+    "Balances": ("transfers", TRANSFER_ROWS, ["Time", "Type", "Asset", "Amount"]),  # the deposits
 }
 
 
@@ -338,10 +340,10 @@ PHONE_TABS = {
 def test_history_fills_and_positions_fit_a_phone_without_sideways_scroll(
     stack: Stack, new_page: Any, account: Account, width: int, height: int
 ) -> None:
-    """On a phone the order history, fills and positions tables (three markets, amounts like 98,765.4 MINA
-    and 1,234.56 DOT) fit the account panel: neither the table nor the panel scrolls sideways, the key
-    columns show and the others fold under them (an order's time under its market), and the filters and
-    pager stay inside the card."""
+    """On a phone the order history, fills, positions and deposits tables (three markets, amounts like
+    98,765.4 MINA and 1,234.56 DOT) fit the account panel: neither the table nor the panel scrolls
+    sideways, the key columns show and the others fold under them (an order's time under its market), and
+    the filters and pager stay inside the card."""
     page = new_page(width, height)
     login(page, account.email)
     open_trade(page)
@@ -363,3 +365,33 @@ def test_history_fills_and_positions_fit_a_phone_without_sideways_scroll(
         if not folded.is_visible():
             problems.append(f"{tab} at {width}px shows nothing folded under its key columns")
     assert not problems, "\n".join(problems)
+
+
+def test_balances_tab_lists_the_deposits_and_withdrawals_below_the_balances(
+    stack: Stack, new_page: Any
+) -> None:
+    """A new account's demo funds are seven deposits: under the Balances tab's table they are listed, one
+    row per asset with its amount in the asset's digits and its reference, as `GET /api/transfers` has
+    them."""
+    email = stack.register("transfers")
+    with client(stack, stack.token(email)) as api:
+
+        def seven() -> list[dict[str, Any]] | None:
+            items: list[dict[str, Any]] = api.get("/api/transfers").json()["items"]
+            return items if len(items) == 7 else None
+
+        listed = wait_for("the demo deposits persisted", seven)
+    page = new_page()
+    open_tab(page, Account(email, ""), "Balances", TRANSFER_ROWS)
+    rows = page.locator(TRANSFER_ROWS)
+    expect(rows).to_have_count(7)
+    for t in listed:
+        row = page.locator(f"[data-testid=transfers] tr[data-transfer-id='{t['id']}']")
+        expect(row.locator("td").nth(1)).to_have_text("deposit")
+        expect(row.locator("td").nth(2)).to_have_text(t["asset"], use_inner_text=True)
+        expect(row.locator("td").nth(4)).to_have_text(t["ref"])
+    usdt = page.locator("[data-testid=transfers] tr[data-asset=USDT]")
+    expect(usdt.locator("td").nth(3)).to_have_text("100,000.00")
+    expect(page.get_by_test_id("transfers-page")).to_have_text("Page 1")
+    page.get_by_test_id("transfers").scroll_into_view_if_needed()
+    shot(page, "16-transfers")

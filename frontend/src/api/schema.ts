@@ -572,6 +572,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/transfers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Transfers
+         * @description Your deposits and withdrawals, newest first (filterable by asset and type). 400 `UNKNOWN_ASSET`
+         *     for an asset the exchange does not list.
+         */
+        get: operations["listTransfers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -967,6 +988,25 @@ export interface components {
             side: string;
             ts: number;
         };
+        /** Transfer */
+        Transfer: {
+            amount: string;
+            asset: string;
+            id: number;
+            ref: string;
+            ts: number;
+            type: components["schemas"]["TransferType"];
+        };
+        /** TransferPage */
+        TransferPage: {
+            items: components["schemas"]["Transfer"][];
+            next_cursor: string | null;
+        };
+        /**
+         * TransferType
+         * @enum {string}
+         */
+        TransferType: "deposit" | "withdrawal";
         /** WalletRequest */
         WalletRequest: {
             account_id: number;
@@ -2995,6 +3035,88 @@ export interface operations {
             };
             /** @description error (see error.code) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listTransfers: {
+        parameters: {
+            query?: {
+                asset?: string | null;
+                /** @description deposit or withdrawal */
+                type?: components["schemas"]["TransferType"] | null;
+                /** @description page size */
+                limit?: number;
+                /** @description next_cursor of a page */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TransferPage"];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid or expired token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description error (see error.code) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limited (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not ready / dependency unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

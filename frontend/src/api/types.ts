@@ -28,6 +28,7 @@ export type OrderPage = Schemas["OrderPage"];
 export type HistoryFill = Schemas["HistoryFill"];
 export type FillPage = Schemas["FillPage"];
 export type Position = Schemas["Position"];
+export type TransferPage = Schemas["TransferPage"];
 export type SortKey = Schemas["SortKey"];
 export type SortOrder = Schemas["SortOrder"];
 /** A login session of the account (`GET /api/auth/sessions`); not the terminal's own `Session` (lib/session.ts). */

@@ -1,6 +1,6 @@
 /** The account's tables: open orders, order history, fills, positions, balances and the devices logged in (sessions). */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
-import type { FillPage, Order, OrderPage, Position, SortKey, SortOrder } from "../api/types";
+import type { FillPage, Order, OrderPage, Position, SortKey, SortOrder, TransferPage } from "../api/types";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
 import { useHashRoute, useMarkets, usePref, useSession } from "../lib/hooks";
 import {
@@ -672,25 +672,86 @@ function Balances() {
   const { balances } = useAccount();
   const list = [...balances.values()].sort((a, b) => a.asset.localeCompare(b.asset));
   return (
-    <div className="table-scroll">
-      <table className="table" data-testid="balances">
-        <thead>
-          <tr>
-            <th>Asset</th>
-            <th className="num">Available</th>
-            <th className="num">In orders</th>
-          </tr>
-        </thead>
-        <tbody>
-          {list.map((b) => (
-            <tr key={b.asset} data-asset={b.asset}>
-              <td>{b.asset}</td>
-              <td className="num">{formatAmount(b.available)}</td>
-              <td className="num">{formatAmount(b.held)}</td>
+    <>
+      <div className="table-scroll">
+        <table className="table" data-testid="balances">
+          <thead>
+            <tr>
+              <th>Asset</th>
+              <th className="num">Available</th>
+              <th className="num">In orders</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+          </thead>
+          <tbody>
+            {list.map((b) => (
+              <tr key={b.asset} data-asset={b.asset}>
+                <td>{b.asset}</td>
+                <td className="num">{formatAmount(b.available)}</td>
+                <td className="num">{formatAmount(b.held)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Transfers />
+    </>
+  );
+}
+
+/** How often the deposits and withdrawals are read again while shown: no live notice tells of a new one. */
+const TRANSFERS_EVERY_MS = 15_000;
+
+/** Under the balances: the account's deposits and withdrawals, newest first (`GET /api/transfers`). */
+function Transfers() {
+  const pages = useCursors();
+  const query = { limit: PAGE, cursor: pages.cursor ?? undefined };
+  const { body, error, loading } = useList<TransferPage>("/api/transfers", query, TRANSFERS_EVERY_MS);
+  const rows = body?.items ?? [];
+  return (
+    <section className="transfers" aria-labelledby="transfers-title">
+      <div className="table-tools">
+        <h3 id="transfers-title" className="section-title">
+          Deposits and withdrawals
+        </h3>
+        <span className="spacer" />
+        <Pager pages={pages} next={body?.next_cursor ?? null} loading={loading} testId="transfers-page" />
+      </div>
+      {error && <p className="form-error">{error}</p>}
+      <div className="table-scroll">
+        <table className="table fit-phone" data-testid="transfers">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Type</th>
+              <th>Asset</th>
+              <th className="num">Amount</th>
+              <th className="col-roomy">Reference</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((t) => (
+              <tr key={t.id} data-transfer-id={t.id} data-asset={t.asset}>
+                <td title={fullTime(t.ts)}>{compactTime(t.ts)}</td>
+                <td className={t.type === "deposit" ? "up" : "down"}>{t.type}</td>
+                <td>
+                  {t.asset}
+                  {/* where the Reference column does not fit (a phone), under the asset */}
+                  <span className="cell-more muted small">{t.ref}</span>
+                </td>
+                <td className="num">{formatAmount(t.amount)}</td>
+                <td className="col-roomy muted">{t.ref}</td>
+              </tr>
+            ))}
+            {rows.length === 0 && (
+              <tr>
+                <td colSpan={5} className="muted center">
+                  {emptyText(body, error, "No deposits or withdrawals yet")}
+                </td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
