@@ -323,6 +323,42 @@ def test_the_terminal_runs_under_its_content_security_policy(stack: Stack, new_p
     assert r.status_code == 200, r.text
 
 
+def test_starred_pairs_make_the_favorites_view_kept_across_a_reload_and_the_trade_page(
+    stack: Stack, new_page: Any
+) -> None:
+    """A star on the markets list stars the pair without opening it; "Favorites" shows only starred pairs
+    (and says how to star one when there are none); the stars and the view survive a reload; the trade
+    page's star is the same favorite."""
+    page = new_page()
+    page.goto("/#/markets")
+    rows = page.locator("[data-testid=markets-table] tbody tr[data-symbol]")
+    expect(rows).to_have_count(len(stack.markets))
+    page.get_by_role("button", name="Favorites", exact=True).click()
+    expect(rows).to_have_count(0)
+    expect(page.get_by_test_id("markets-table")).to_contain_text("No favorites yet: star a pair")
+    page.get_by_role("button", name="All", exact=True).click()
+    page.get_by_role("button", name="Add ETH/USDT to favorites").click()
+    page.get_by_role("button", name="Add DOT/USDT to favorites").click()
+    expect(page).to_have_url(re.compile(r"#/markets$"))  # the star did not open the market
+    page.get_by_role("button", name="Favorites (2)", exact=True).click()
+    expect(rows).to_have_count(2)
+    assert sorted(rows.evaluate_all("(rs) => rs.map((r) => r.dataset.symbol)")) == ["DOT-USDT", "ETH-USDT"]
+
+    page.reload()
+    expect(rows).to_have_count(2)  # the view and the stars were kept
+    page.get_by_role("button", name="Remove DOT/USDT from favorites").click()
+    expect(rows).to_have_count(1)
+    rows.first.click()
+    expect(page).to_have_url(re.compile(r"#/trade/ETH-USDT$"))
+    star = page.get_by_role("button", name="Remove ETH/USDT from favorites")
+    expect(star).to_have_attribute("aria-pressed", "true")
+    star.click()
+    expect(page.get_by_role("button", name="Add ETH/USDT to favorites")).to_be_visible()
+    page.goto("/#/markets")
+    expect(page.get_by_test_id("markets-table")).to_contain_text("No favorites yet: star a pair")
+    shot(page, "03b-markets-favorites")
+
+
 def test_every_market_has_a_live_price_and_the_table_sorts_and_filters(stack: Stack, new_page: Any) -> None:
     """The markets page lists every seeded market with a last price, sorts by a column and searches."""
     page = new_page()

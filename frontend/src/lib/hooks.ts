@@ -3,7 +3,7 @@ import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import type { Market, Ticker, Trade } from "../api/types";
 import { api } from "./http";
 import { mergeTrades } from "./lastPrice";
-import { loadPref, savePref } from "./prefs";
+import { loadFavorites, loadPref, PREF_KEYS, saveFavorites, savePref, toggleFavorite } from "./prefs";
 import { getSession, subscribeSession, type Session } from "./session";
 import { ws, type ConnState } from "./ws";
 
@@ -153,4 +153,34 @@ export function usePref<T extends string>(key: string, allowed: readonly T[], fa
     [key],
   );
   return [value, set];
+}
+
+// the starred pairs, shared by every view that shows stars (the markets list, the trade page's header) and
+// kept in step with other tabs of the terminal (their change arrives as a `storage` event)
+let favoritesNow: readonly string[] = loadFavorites();
+const favoriteListeners = new Set<() => void>();
+
+function subscribeFavorites(listener: () => void): () => void {
+  favoriteListeners.add(listener);
+  const fromOtherTab = (e: StorageEvent) => {
+    if (e.key !== PREF_KEYS.favorites) return;
+    favoritesNow = loadFavorites();
+    listener();
+  };
+  window.addEventListener("storage", fromOtherTab);
+  return () => {
+    favoriteListeners.delete(listener);
+    window.removeEventListener("storage", fromOtherTab);
+  };
+}
+
+/** The starred pairs and a toggle of one (kept in localStorage). */
+export function useFavorites(): [readonly string[], (symbol: string) => void] {
+  const favorites = useSyncExternalStore(subscribeFavorites, () => favoritesNow);
+  const toggle = useCallback((symbol: string) => {
+    favoritesNow = toggleFavorite(favoritesNow, symbol);
+    saveFavorites(favoritesNow);
+    for (const l of favoriteListeners) l();
+  }, []);
+  return [favorites, toggle];
 }

@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_MARKET, loadLastMarket, loadPref, PREF_KEYS, savePref, type PrefStorage } from "./prefs";
+import {
+  DEFAULT_MARKET,
+  loadFavorites,
+  loadLastMarket,
+  loadPref,
+  MAX_FAVORITES,
+  PREF_KEYS,
+  saveFavorites,
+  savePref,
+  toggleFavorite,
+  type PrefStorage,
+} from "./prefs";
 
 function fakeStorage(init: Record<string, string> = {}): PrefStorage & { data: Map<string, string> } {
   const data = new Map(Object.entries(init));
@@ -60,5 +71,36 @@ describe("the last market viewed", () => {
     }
     const throwing: PrefStorage = { getItem: () => { throw new Error("blocked"); }, setItem: () => undefined };
     expect(loadLastMarket(throwing)).toBe(DEFAULT_MARKET);
+  });
+});
+
+describe("favorite pairs", () => {
+  it("star and unstar, kept across a reload in the order starred", () => {
+    const storage = fakeStorage();
+    let favs = toggleFavorite(loadFavorites(storage), "ETH-USDT");
+    favs = toggleFavorite(favs, "BTC-USDT");
+    saveFavorites(favs, storage);
+    expect(loadFavorites(storage)).toEqual(["ETH-USDT", "BTC-USDT"]);
+    saveFavorites(toggleFavorite(loadFavorites(storage), "ETH-USDT"), storage);
+    expect(loadFavorites(storage)).toEqual(["BTC-USDT"]);
+  });
+
+  it("reads malformed storage as none of it, and keeps only well-formed distinct symbols", () => {
+    const storage = fakeStorage();
+    for (const raw of ["{", '"BTC-USDT"', "null", "{}"]) {
+      storage.setItem(PREF_KEYS.favorites, raw);
+      expect(loadFavorites(storage)).toEqual([]);
+    }
+    storage.setItem(PREF_KEYS.favorites, JSON.stringify(["BTC-USDT", 7, "btc-usdt", "BTC-USDT", "DOT-USDT"]));
+    expect(loadFavorites(storage)).toEqual(["BTC-USDT", "DOT-USDT"]);
+    expect(loadFavorites(null)).toEqual([]);
+  });
+
+  it("keeps at most MAX_FAVORITES, dropping the oldest star", () => {
+    const many = Array.from({ length: MAX_FAVORITES }, (_, i) => `A${i}-USDT`);
+    const more = toggleFavorite(many, "NEW-USDT");
+    expect(more).toHaveLength(MAX_FAVORITES);
+    expect(more[0]).toBe("A1-USDT");
+    expect(more.at(-1)).toBe("NEW-USDT");
   });
 });

@@ -12,6 +12,8 @@ export const PREF_KEYS = {
   orderSide: "exchange.orderSide",
   accountTab: "exchange.accountTab",
   lastMarket: "exchange.lastMarket",
+  favorites: "exchange.favorites",
+  marketsView: "exchange.marketsView",
 } as const;
 
 function defaultStorage(): PrefStorage | null {
@@ -49,6 +51,30 @@ export function savePref(key: string, value: string, storage: PrefStorage | null
 /** The market the header's "Trade" opens when none was viewed yet (or the stored one is malformed). */
 export const DEFAULT_MARKET = "BTC-USDT";
 const SYMBOL_RE = /^[A-Z0-9]{1,15}-[A-Z0-9]{1,15}$/;
+
+/** The most pairs the favorites keep (a stored list longer than this is cut: a hand edit, another tab). */
+export const MAX_FAVORITES = 200;
+
+/** The starred pairs, in the order they were starred; anything malformed stored reads as none of it. */
+export function loadFavorites(storage: PrefStorage | null = defaultStorage()): string[] {
+  try {
+    const parsed: unknown = JSON.parse(storage?.getItem(PREF_KEYS.favorites) ?? "[]");
+    if (!Array.isArray(parsed)) return [];
+    const valid = parsed.filter((v): v is string => typeof v === "string" && SYMBOL_RE.test(v));
+    return [...new Set(valid)].slice(0, MAX_FAVORITES);
+  } catch {
+    return [];
+  }
+}
+
+/** The favorites with `symbol` starred or unstarred (a new star goes last). */
+export function toggleFavorite(favorites: readonly string[], symbol: string): string[] {
+  return favorites.includes(symbol) ? favorites.filter((s) => s !== symbol) : [...favorites, symbol].slice(-MAX_FAVORITES);
+}
+
+export function saveFavorites(favorites: readonly string[], storage: PrefStorage | null = defaultStorage()): void {
+  savePref(PREF_KEYS.favorites, JSON.stringify(favorites), storage);
+}
 
 /** The last market viewed, for the header's "Trade" link (a market since delisted opens its page, which
  * says it is unknown and links to the list). */

@@ -1,10 +1,14 @@
 import { useMemo, useState } from "react";
 import type { Ticker } from "../api/types";
+import { FavoriteStar } from "../components/FavoriteStar";
 import { SortHeader, type SortDir } from "../components/SortHeader";
-import { useMarkets, useTickers } from "../lib/hooks";
+import { useFavorites, useMarkets, usePref, useTickers } from "../lib/hooks";
 import { compareStrings, decimalsOf, format, formatPct, sign } from "../lib/money";
 import { useRowOrderHold } from "../lib/rowOrderHold";
+import { PREF_KEYS } from "../lib/prefs";
 import { symbolMatches } from "../lib/userText";
+
+const VIEWS = ["all", "favorites"] as const;
 
 type Key = "symbol" | "last" | "change_24h_pct" | "high_24h" | "low_24h" | "volume_24h" | "quote_volume_24h";
 
@@ -12,11 +16,13 @@ export function MarketsPage() {
   const { markets, error } = useMarkets();
   const tickers = useTickers();
   const [query, setQuery] = useState("");
+  const [view, setView] = usePref(PREF_KEYS.marketsView, VIEWS, "all");
+  const [favorites] = useFavorites();
   const [sort, setSort] = useState<{ key: Key; dir: SortDir }>({ key: "symbol", dir: "asc" });
 
   const sorted = useMemo(() => {
     const list = markets
-      .filter((m) => symbolMatches(m.symbol, query))
+      .filter((m) => symbolMatches(m.symbol, query) && (view === "all" || favorites.includes(m.symbol)))
       .map((m) => ({ m, t: tickers.get(m.symbol) as Ticker | undefined }));
     const dir = sort.dir === "asc" ? 1 : -1;
     list.sort((a, b) => {
@@ -24,7 +30,7 @@ export function MarketsPage() {
       return dir * compareStrings(a.t?.[sort.key] as string, b.t?.[sort.key] as string);
     });
     return list;
-  }, [markets, tickers, query, sort]);
+  }, [markets, tickers, query, sort, view, favorites]);
   // sorted by a live column the rows would swap every few seconds: they hold still under the pointer or a
   // finger (and a moment after), while their figures keep updating
   const { order, handlers, resort } = useRowOrderHold(useMemo(() => sorted.map((r) => r.m.symbol), [sorted]));
@@ -44,6 +50,22 @@ export function MarketsPage() {
     <div className="page markets-page">
       <div className="page-head">
         <h1>Markets</h1>
+        <div className="seg" role="group" aria-label="Which pairs">
+          {VIEWS.map((v) => (
+            <button
+              key={v}
+              type="button"
+              className={view === v ? "active" : ""}
+              aria-pressed={view === v}
+              onClick={() => {
+                resort();
+                setView(v);
+              }}
+            >
+              {v === "all" ? "All" : `Favorites${favorites.length ? ` (${favorites.length})` : ""}`}
+            </button>
+          ))}
+        </div>
         <input
           className="search"
           type="search"
@@ -85,6 +107,7 @@ export function MarketsPage() {
                   onKeyDown={(e) => (e.key === "Enter" || e.key === " ") && (e.preventDefault(), open(m.symbol))}
                 >
                   <td className="sym">
+                    <FavoriteStar symbol={m.symbol} label={`${m.base}/${m.quote}`} />
                     <a href={`#/trade/${m.symbol}`} tabIndex={-1}>
                       {m.base}
                       <span className="muted">/{m.quote}</span>
@@ -104,7 +127,11 @@ export function MarketsPage() {
             {rows.length === 0 && (
               <tr>
                 <td colSpan={7} className="muted center">
-                  {markets.length ? "No pair matches your search" : "Loading markets…"}
+                  {!markets.length
+                    ? "Loading markets…"
+                    : view === "favorites" && !favorites.length
+                      ? "No favorites yet: star a pair (☆) to keep it here"
+                      : "No pair matches your search"}
                 </td>
               </tr>
             )}

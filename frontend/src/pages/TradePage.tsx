@@ -5,6 +5,7 @@ import { OrderBook } from "../components/OrderBook";
 import { OrderForm } from "../components/OrderForm";
 import { TradesTape } from "../components/TradesTape";
 import { VolumePrices } from "../components/VolumePrices";
+import { FavoriteStar } from "../components/FavoriteStar";
 import { useMarkets, useTickers, useTrades } from "../lib/hooks";
 import { liveTicker } from "../lib/lastPrice";
 import { decimalsOf, format, formatPct, sign } from "../lib/money";
@@ -57,6 +58,7 @@ export function TradePage({ symbol }: { symbol: string }) {
   return (
     <div className="trade-page">
       <div className="ticker-bar card">
+        <FavoriteStar symbol={symbol} label={`${market.base}/${market.quote}`} />
         <label className="market-switch">
           <span className="sr-only">Market</span>
           <select value={symbol} onChange={(e) => (window.location.hash = `/trade/${e.target.value}`)} aria-label="Market">
