@@ -44,17 +44,24 @@ def wait_revoked(stack: Stack, access_token: str) -> None:
         time.sleep(0.1)
 
 
-def test_devices_tab_lists_sessions_and_logs_the_others_out(stack: Stack, new_page: Any) -> None:
-    """The same account logged in from the browser and from a "Firefox on Windows" (REST): the Devices tab
-    lists both, the browser's as "This device" with no logout of its own; logging the other out (a refusal
-    first: shown, the row kept) removes its row, and its refresh and access tokens get 401. "Log out all
-    other devices" asks first, then ends every other session and keeps this one."""
-    email = stack.register("sessions")
+def devices_of_two(stack: Stack, new_page: Any, prefix: str) -> tuple[str, dict[str, Any], Any]:
+    """A new account logged in from a "Firefox on Windows" (REST: its tokens) and from the browser, whose
+    page shows the Devices tab: (email, the other device's tokens, the page)."""
+    email = stack.register(prefix)
     other = rest_login(stack, email, FIREFOX_WINDOWS)
     page = new_page()
     login(page, email)
     page.goto("/#/trade/BTC-USDT")
     page.get_by_role("tab", name="Devices").click()
+    return email, other, page
+
+
+def test_devices_tab_lists_sessions_and_logs_the_others_out(stack: Stack, new_page: Any) -> None:
+    """The same account logged in from the browser and from a "Firefox on Windows" (REST): the Devices tab
+    lists both, the browser's as "This device" with no logout of its own; logging the other out (a refusal
+    first: shown, the row kept) removes its row, and its refresh and access tokens get 401. "Log out all
+    other devices" asks first, then ends every other session and keeps this one."""
+    email, other, page = devices_of_two(stack, new_page, "sessions")
     table = page.get_by_test_id("sessions")
     rows = table.locator("tbody tr[data-session-id]")
     expect(rows).to_have_count(2)
@@ -129,12 +136,7 @@ def test_changing_the_password_logs_the_other_devices_out_and_keeps_this_one(
     wrong current password is the server's refusal, said under the form; the right one changes it: a notice
     counts the other device logged out (its refresh token is refused), the list shows this device alone, the
     page stays logged in, and the new password is the one that logs in."""
-    email = stack.register("password")
-    other = rest_login(stack, email, FIREFOX_WINDOWS)
-    page = new_page()
-    login(page, email)
-    page.goto("/#/trade/BTC-USDT")
-    page.get_by_role("tab", name="Devices").click()
+    email, other, page = devices_of_two(stack, new_page, "password")
     rows = page.get_by_test_id("sessions").locator("tbody tr[data-session-id]")
     expect(rows).to_have_count(2)
     page.locator("summary", has_text="Change password").click()  # opens the form

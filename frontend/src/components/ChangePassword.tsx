@@ -24,6 +24,13 @@ export function ChangePassword(props: { onChanged: () => void }) {
     setProblem(null);
   };
 
+  // name, label, autocomplete (what a password manager fills), value, setter
+  const fields: [string, string, string, string, (v: string) => void][] = [
+    ["current_password", "Current password", "current-password", current, setCurrent],
+    ["new_password", "New password", "new-password", next, setNext],
+    ["confirm_password", "Repeat new password", "new-password", confirm, setConfirm],
+  ];
+
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const local = passwordFormProblem({ current, next, confirm });
@@ -55,39 +62,19 @@ export function ChangePassword(props: { onChanged: () => void }) {
       <form onSubmit={submit} data-testid="password-change" noValidate>
         {/* for password managers: which account the new password is for */}
         <input type="email" name="username" autoComplete="username" value={session?.email ?? ""} readOnly hidden />
-        <label>
-          Current password
-          <input
-            name="current_password"
-            type="password"
-            autoComplete="current-password"
-            maxLength={PASSWORD_MAX}
-            value={current}
-            onChange={edit(setCurrent)}
-          />
-        </label>
-        <label>
-          New password
-          <input
-            name="new_password"
-            type="password"
-            autoComplete="new-password"
-            maxLength={PASSWORD_MAX}
-            value={next}
-            onChange={edit(setNext)}
-          />
-        </label>
-        <label>
-          Repeat new password
-          <input
-            name="confirm_password"
-            type="password"
-            autoComplete="new-password"
-            maxLength={PASSWORD_MAX}
-            value={confirm}
-            onChange={edit(setConfirm)}
-          />
-        </label>
+        {fields.map(([name, label, autoComplete, value, set]) => (
+          <label key={name}>
+            {label}
+            <input
+              name={name}
+              type="password"
+              autoComplete={autoComplete}
+              maxLength={PASSWORD_MAX}
+              value={value}
+              onChange={edit(set)}
+            />
+          </label>
+        ))}
         {problem && (
           <p className="form-error" role="alert" data-testid="password-change-error" data-code={problem.code}>
             {problem.text}
