@@ -695,9 +695,12 @@ def test_book_rows_show_whole_and_the_tablet_layout_applies(stack: Stack, new_pa
 def test_the_book_groups_price_levels_by_a_chosen_step(stack: Stack, new_page: Any) -> None:
     """Grouping by 10 USDT shows bid buckets at their lower and ask buckets at their upper edge (multiples of
     10, best first, never crossing the real best prices in the spread row), and a bucket picked fills the
-    order form's price with the bucket's price; back at the tick the book shows its own levels again."""
+    order form's price with the bucket's price; back at the tick the book shows its own levels again. The
+    columns name their assets, as an exchange's book does."""
     page = new_page()
     open_trade(page)
+    columns = page.locator("[data-testid=order-book] .book-cols span")
+    expect(columns).to_have_text(["Price(USDT)", "Amount(BTC)", "Sum"])
     grouping = page.get_by_test_id("book-grouping")
     expect(grouping.locator("option")).to_have_text(["0.01", "0.1", "1", "10"])
     grouping.select_option("10")

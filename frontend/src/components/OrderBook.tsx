@@ -130,6 +130,7 @@ export function OrderBook(props: {
     );
   };
 
+  const [base, quote] = props.symbol.split("-");
   return (
     <div className="card book-card" data-testid="order-book" data-synced={synced ? "1" : "0"}>
       <div className="card-head">
@@ -151,9 +152,9 @@ export function OrderBook(props: {
         </select>
       </div>
       <div className="book-cols muted small">
-        <span>Price</span>
-        <span>Amount</span>
-        <span>Total</span>
+        <span title={`Price in ${quote}`}>Price({quote})</span>
+        <span title={`Amount at the price, in ${base}`}>Amount({base})</span>
+        <span title={`Amounts from the best price to this one, in ${base}`}>Sum</span>
       </div>
       {/* best first in both; the CSS stacks the asks upwards from the spread, and a row that does not fit
           whole wraps out of sight instead of showing cut in half */}
