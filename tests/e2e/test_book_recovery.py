@@ -102,3 +102,23 @@ def test_a_lost_book_snapshot_is_asked_for_again_instead_of_syncing_forever(
     expect(book).to_have_attribute("data-synced", "1", timeout=25_000)
     assert len(lost) == 1 and proxy.book_ops() == ["subscribe", "unsubscribe", "subscribe"], proxy.sent
     expect(book.locator("[data-testid=book-asks] .book-row").first).to_be_visible()
+
+
+def test_going_offline_marks_the_book_stale_at_once_and_coming_back_resyncs_it(
+    stack: Stack, new_page: Any
+) -> None:
+    """The browser loses its network: the header stops saying Live and the book says it is stale within a
+    couple of seconds (not after the 45 s a silent connection is given), and back online the book is in
+    sync again without waiting for the reconnect backoff."""
+    page = new_page(allow_console="ERR_INTERNET_DISCONNECTED|Failed to load resource")
+    page.goto(f"/#/trade/{SYMBOL}")
+    book, conn = page.get_by_test_id("order-book"), page.get_by_test_id("conn-state")
+    expect(book).to_have_attribute("data-synced", "1", timeout=20_000)
+    expect(conn).to_have_attribute("data-state", "open")
+    page.context.set_offline(True)
+    expect(conn).not_to_have_attribute("data-state", "open", timeout=3_000)
+    expect(book).to_have_attribute("data-synced", "0", timeout=3_000)
+    expect(book).to_contain_text("stale")
+    page.context.set_offline(False)
+    expect(conn).to_have_attribute("data-state", "open", timeout=10_000)
+    expect(book).to_have_attribute("data-synced", "1", timeout=10_000)

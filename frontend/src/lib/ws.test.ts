@@ -268,6 +268,29 @@ describe("WsClient", () => {
     ws.stop();
   });
 
+  it("gives the connection up as soon as the browser goes offline, and connects at once when it is back", () => {
+    const ws = new WsClient("ws://test/ws");
+    const states: string[] = [];
+    ws.onState((st) => states.push(st));
+    ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.start();
+    last().open();
+    const first = last();
+    ws.networkLost();
+    expect(ws.state).not.toBe("open"); // the views show they are stale now, not after SILENT_TIMEOUT_MS
+    expect(first.readyState).toBe(3);
+    expect(states).toContain("closed");
+    const before = FakeSocket.all.length;
+    ws.networkBack();
+    expect(FakeSocket.all.length).toBe(before + 1); // no backoff wait
+    last().open();
+    expect(ws.state).toBe("open");
+    expect(last().subscribed()).toEqual(["book:BTC-USDT"]);
+    ws.networkBack(); // already open: nothing to do
+    expect(FakeSocket.all.length).toBe(before + 1);
+    ws.stop();
+  });
+
   it("asks again for the channels of a rate-limited subscribe after the server's retry_after, not sooner", () => {
     const ws = new WsClient("ws://test/ws");
     ws.subscribe("book:BTC-USDT", () => undefined);

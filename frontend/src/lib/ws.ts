@@ -66,12 +66,34 @@ export class WsClient {
   private authSeq = 0;
   private authErrorListeners = new Set<() => void>();
   private stopped = false;
+  private networkWatched = false;
 
   constructor(private readonly url: string = defaultUrl()) {}
 
   start(): void {
     this.stopped = false;
     if (!this.ws) this.connect();
+    if (!this.networkWatched && typeof window !== "undefined") {
+      // the browser knows at once when its network goes: the connection is given up then (its views show
+      // they are stale), not after SILENT_TIMEOUT_MS without a frame; back online, it connects at once
+      this.networkWatched = true;
+      window.addEventListener("offline", () => this.networkLost());
+      window.addEventListener("online", () => this.networkBack());
+    }
+  }
+
+  /** The browser went offline: drop the connection now (the backoff's tries go on, failing fast). */
+  networkLost(): void {
+    if (this.ws) this.drop(this.ws);
+  }
+
+  /** The browser is online again: connect now, without the backoff's wait. */
+  networkBack(): void {
+    if (this.stopped || this.state === "open") return;
+    if (this.ws) this.drop(this.ws); // a try made while offline: start a fresh one
+    if (this.timer) clearTimeout(this.timer);
+    this.backoff = 500;
+    this.connect();
   }
 
   stop(): void {
