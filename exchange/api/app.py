@@ -159,7 +159,7 @@ async def _authenticate_first(request: Request[Any, Any, Any]) -> None:
     converts the rest, so a missing token is 401 and a non-admin on an admin route 403 before any 422. Run
     the route's auth provider, which raises those."""
     deps = request.route_handler.resolve_dependencies()
-    auth = deps.get("admin_id") or deps.get("account_id")
+    auth = deps.get("admin_id") or deps.get("account_id") or deps.get("access")
     if auth is not None:
         await auth.dependency(request)
 
@@ -172,6 +172,8 @@ EMPTY_FILTERS: dict[str, str] = {
     "symbol": "symbol is empty: give a market such as BTC-USDT, or leave symbol out for every market",
     "side": 'side is empty: give "buy" or "sell", or leave side out for both sides',
     "status": 'status is empty: give "open", "closed" or "all", or leave status out for all',
+    "asset": "asset is empty: give an asset such as USDT, or leave asset out for every asset",
+    "type": 'type is empty: give "deposit" or "withdrawal", or leave type out for both',
 }
 
 

@@ -72,13 +72,40 @@ PATTERN_WORDS = {
 }
 
 
+# msgspec's names of JSON types, in words ("Expected `int | null`, got `str`" -> "Expected an integer or
+# null, got a string")
+TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "null",
+    "object": "a JSON object",
+    "array": "an array",
+}
+_TYPE_NAME = re.compile(r"`([a-z]+(?: \| [a-z]+)*)`")
+_LENGTH = re.compile(r"of length (<=|>=) (\d+)")
+
+
+def _type_words(match: re.Match[str]) -> str:
+    names = match[1].split(" | ")
+    if not all(n in TYPE_WORDS for n in names):
+        return match[0]
+    return " or ".join(TYPE_WORDS[n] for n in names)
+
+
 def readable(message: str) -> str:
-    """A validation message with each known pattern in words ("Expected `str` matching regex '^[0-9]...'"
-    -> "Expected a decimal string such as "0.01" ...")."""
-    if "regex" not in message:
-        return message
-    for pattern, words in PATTERN_WORDS.items():
-        message = message.replace(f"`str` matching regex {pattern!r}", words)
+    """A validation message in words: each known pattern ("Expected `str` matching regex '^[0-9]...'" ->
+    "Expected a decimal string such as "0.01" ..."), each JSON type ("`int`" -> "an integer") and each
+    length bound ("of length <= 64" -> "of at most 64 characters")."""
+    if "regex" in message:
+        for pattern, words in PATTERN_WORDS.items():
+            message = message.replace(f"`str` matching regex {pattern!r}", words)
+    if "`" in message:
+        message = _LENGTH.sub(
+            lambda m: f"of {'at most' if m[1] == '<=' else 'at least'} {m[2]} characters", message
+        )
+        message = _TYPE_NAME.sub(_type_words, message)
     return message
 
 

@@ -127,7 +127,7 @@ async def test_a_deposit_with_a_number_in_a_string_is_refused(
         body = {"account_id": account_id, "asset": "USDT", "amount": "5", "ref": f"loose-{account_id}"}
         r = await client.post("/api/admin/deposits", json=body, headers=admin.headers)
         assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", r.text
-        assert r.json()["error"]["message"].startswith("account_id: Expected `int`")
+        assert r.json()["error"]["message"].startswith("account_id: Expected an integer")
     assert engine_state(redis_client) == before
 
 

@@ -74,6 +74,8 @@ async def test_a_password_change_needs_a_token_of_a_session_of_the_account(
     alice's password."""
     r = await client.post("/api/auth/password", json={"current_password": PASSWORD, "new_password": NEW})
     assert r.status_code == 401
+    r = await client.post("/api/auth/password", json={})  # the token is told first, not the body
+    assert r.status_code == 401, r.text
     status, body = await _change(client, bob, "wrong for bob", NEW)
     assert status == 403, body
     assert await _logs_in(client, alice.email, PASSWORD)

@@ -68,6 +68,26 @@ async def test_a_value_outside_a_closed_vocabulary_is_422_listing_the_values_it_
     )
 
 
+async def test_type_and_length_errors_are_in_words_not_in_the_schema_librarys_notation(
+    client: AsyncTestClient[Litestar], alice: User, admin: User
+) -> None:
+    """No backticked type names: `?limit=0`, a `post_only` string, a too long `ref`, a null `side` say
+    "an integer", "true or false", "at most 64 characters", "a string, got null"."""
+    r = await client.get(f"/api/markets/{SYMBOL}/trades", params={"limit": "0"})
+    assert r.json()["error"]["message"] == "limit: Expected an integer >= 1", r.text
+    order = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": "1", "qty": "1", "post_only": "yes"}
+    r = await client.post("/api/orders", json=order, headers=alice.headers)
+    assert r.json()["error"]["message"] == "post_only: Expected true or false, got a string", r.text
+    r = await client.post(
+        "/api/orders", json={**order, "post_only": False, "side": None}, headers=alice.headers
+    )
+    assert r.json()["error"]["message"] == "side: Expected a string, got null", r.text
+    deposit = {"account_id": alice.id, "asset": "USDT", "amount": "1", "ref": "r" * 65}
+    r = await client.post("/api/admin/deposits", json=deposit, headers=admin.headers)
+    assert r.json()["error"]["message"] == "ref: Expected a string of at most 64 characters", r.text
+    assert "`" not in r.text
+
+
 async def test_a_required_parameter_left_out_or_sent_empty_is_422_saying_which(
     client: AsyncTestClient[Litestar],
 ) -> None:

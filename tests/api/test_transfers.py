@@ -82,4 +82,7 @@ async def test_transfers_filter_by_asset_and_type_and_page_without_repeats(
     r = await client.get("/api/transfers", params={"type": "refund"}, headers=alice.headers)
     assert r.status_code == 422
     assert r.json()["error"]["message"] == 'type: must be one of deposit, withdrawal; got "refund"'
+    for empty in ({"asset": ""}, {"type": " "}):  # a filter left empty is no filter: said, not ignored
+        r = await client.get("/api/transfers", params=empty, headers=alice.headers)
+        assert r.status_code == 422 and "is empty" in r.json()["error"]["message"], r.text
     assert (await client.get("/api/transfers")).status_code == 401

@@ -390,7 +390,9 @@ def test_ws_error_messages_read_as_json_and_as_rest_words_them(live, settings, e
     c.send('{"op": null, "req_id": 1}')
     assert c.op("error")["error"]["message"] == "'op' missing: every frame names its op, e.g. ping"
     c.send('{"op": 7}')
-    assert c.op("error")["error"]["message"] == "unknown op 7"
+    assert c.op("error")["error"]["message"] == (
+        "unknown op 7: the ops are ping, subscribe, unsubscribe, auth, place, cancel"
+    )
     frame = c.request({"op": "subscribe", "req_id": "s", "channels": [None]})
     assert frame["error"]["message"] == "channel must be a string of 1..64 characters, got null"
     c.request({"op": "auth", "req_id": "t", "token": token(settings, 32)})

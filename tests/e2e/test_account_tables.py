@@ -371,8 +371,8 @@ def test_balances_tab_lists_the_deposits_and_withdrawals_below_the_balances(
     stack: Stack, new_page: Any
 ) -> None:
     """A new account's demo funds are seven deposits: under the Balances tab's table they are listed, one
-    row per asset with its amount in the asset's digits and its reference, as `GET /api/transfers` has
-    them."""
+    row per asset with its signed amount in the asset's digits and its reference, as `GET /api/transfers`
+    has them; the asset and type filters narrow the list."""
     email = stack.register("transfers")
     with client(stack, stack.token(email)) as api:
 
@@ -391,7 +391,16 @@ def test_balances_tab_lists_the_deposits_and_withdrawals_below_the_balances(
         expect(row.locator("td").nth(2)).to_have_text(t["asset"], use_inner_text=True)
         expect(row.locator("td").nth(4)).to_have_text(t["ref"])
     usdt = page.locator("[data-testid=transfers] tr[data-asset=USDT]")
-    expect(usdt.locator("td").nth(3)).to_have_text("100,000.00")
+    expect(usdt.locator("td").nth(3)).to_have_text("+100,000.00")
     expect(page.get_by_test_id("transfers-page")).to_have_text("Page 1")
+    page.get_by_test_id("transfers-asset").select_option("BTC")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-asset", "BTC")
+    page.get_by_test_id("transfers-type").select_option("withdrawal")
+    expect(rows).to_have_count(0)
+    expect(page.get_by_test_id("transfers")).to_contain_text("None match the filters")
+    page.get_by_test_id("transfers-asset").select_option("all")
+    page.get_by_test_id("transfers-type").select_option("deposit")
+    expect(rows).to_have_count(7)
     page.get_by_test_id("transfers").scroll_into_view_if_needed()
     shot(page, "16-transfers")

@@ -445,7 +445,8 @@ class Session:
             if op is None:
                 self.error(WsCode.UNKNOWN_OP, "'op' missing: every frame names its op, e.g. ping", req_id)
             else:
-                self.error(WsCode.UNKNOWN_OP, f"unknown op {json_text(op)}", req_id)
+                ops = ", ".join(_OPS)
+                self.error(WsCode.UNKNOWN_OP, f"unknown op {json_text(op)}: the ops are {ops}", req_id)
             return
         try:
             await handler(self, msg, req_id)

@@ -703,8 +703,17 @@ const TRANSFERS_EVERY_MS = 15_000;
 
 /** Under the balances: the account's deposits and withdrawals, newest first (`GET /api/transfers`). */
 function Transfers() {
+  const { balances } = useAccount();
+  const [asset, setAsset] = useState("all");
+  const [type, setType] = useState<"all" | "deposit" | "withdrawal">("all");
   const pages = useCursors();
-  const query = { limit: PAGE, cursor: pages.cursor ?? undefined };
+  const assets = [...new Set([...balances.keys(), ...(asset === "all" ? [] : [asset])])].sort();
+  const query = {
+    asset: asset === "all" ? undefined : asset,
+    type: type === "all" ? undefined : type,
+    limit: PAGE,
+    cursor: pages.cursor ?? undefined,
+  };
   const { body, error, loading } = useList<TransferPage>("/api/transfers", query, TRANSFERS_EVERY_MS);
   const rows = body?.items ?? [];
   return (
@@ -713,6 +722,39 @@ function Transfers() {
         <h3 id="transfers-title" className="section-title">
           Deposits and withdrawals
         </h3>
+        <div className="table-filters" role="group" aria-label="Filter the deposits and withdrawals">
+          <select
+            className="filter-select"
+            aria-label="Asset"
+            data-testid="transfers-asset"
+            value={asset}
+            onChange={(e) => {
+              setAsset(e.target.value);
+              pages.reset();
+            }}
+          >
+            <option value="all">All assets</option>
+            {assets.map((a) => (
+              <option key={a} value={a}>
+                {a}
+              </option>
+            ))}
+          </select>
+          <select
+            className="filter-select"
+            aria-label="Type"
+            data-testid="transfers-type"
+            value={type}
+            onChange={(e) => {
+              setType(e.target.value as typeof type);
+              pages.reset();
+            }}
+          >
+            <option value="all">Both</option>
+            <option value="deposit">Deposits</option>
+            <option value="withdrawal">Withdrawals</option>
+          </select>
+        </div>
         <span className="spacer" />
         <Pager pages={pages} next={body?.next_cursor ?? null} loading={loading} testId="transfers-page" />
       </div>
@@ -738,14 +780,18 @@ function Transfers() {
                   {/* where the Reference column does not fit (a phone), under the asset */}
                   <span className="cell-more muted small">{t.ref}</span>
                 </td>
-                <td className="num">{formatAmount(t.amount)}</td>
+                <td className={`num ${t.type === "deposit" ? "up" : "down"}`}>
+                  {/* the sign says it where colour cannot: a withdrawal took the amount out */}
+                  {t.type === "deposit" ? "+" : "−"}
+                  {formatAmount(t.amount)}
+                </td>
                 <td className="col-roomy muted">{t.ref}</td>
               </tr>
             ))}
             {rows.length === 0 && (
               <tr>
                 <td colSpan={5} className="muted center">
-                  {emptyText(body, error, "No deposits or withdrawals yet")}
+                  {emptyText(body, error, asset !== "all" || type !== "all" ? "None match the filters" : "No deposits or withdrawals yet")}
                 </td>
               </tr>
             )}

@@ -7,8 +7,7 @@
 import { useState, type FormEvent } from "react";
 import { api, ApiError } from "../lib/http";
 import { useSession } from "../lib/hooks";
-import { PASSWORD_MAX, passwordChangedText, passwordFormProblem } from "../lib/passwordChange";
-import { errorText } from "../lib/userText";
+import { passwordChangedText, passwordChangeError, passwordFormProblem } from "../lib/passwordChange";
 import { useToasts } from "./Toasts";
 
 export function ChangePassword(props: { onChanged: () => void }) {
@@ -50,7 +49,7 @@ export function ChangePassword(props: { onChanged: () => void }) {
       toasts.push("success", "Password changed", passwordChangedText(r.sessions_ended));
       props.onChanged();
     } catch (err) {
-      setProblem(err instanceof ApiError ? { text: errorText(err), code: err.code } : { text: String(err) });
+      setProblem(err instanceof ApiError ? { text: passwordChangeError(err), code: err.code } : { text: String(err) });
     } finally {
       setBusy(false);
     }
@@ -69,7 +68,6 @@ export function ChangePassword(props: { onChanged: () => void }) {
               name={name}
               type="password"
               autoComplete={autoComplete}
-              maxLength={PASSWORD_MAX}
               value={value}
               onChange={edit(set)}
             />
