@@ -189,7 +189,8 @@ async def test_another_api_process_ends_the_token_as_soon_as_the_entry_is_writte
 
 def test_a_revoked_token_ends_private_data_with_token_revoked_and_close_4001(settings: Settings) -> None:
     """A connection subscribed to `orders` whose token a logout revokes gets TOKEN_REVOKED and close 4001;
-    one with public channels only stays open, but its trading ops answer INVALID_TOKEN."""
+    one with public channels only is told (TOKEN_REVOKED) and stays open, its trading ops answering
+    INVALID_TOKEN."""
     engine = engine_for(settings.redis_url or "")
     fund(engine, 71)
     issuer = TokenService(settings)
@@ -211,6 +212,8 @@ def test_a_revoked_token_ends_private_data_with_token_revoked_and_close_4001(set
         revoked = private.until(lambda f: f.get("op") == "error", timeout=5)
         assert revoked["error"]["code"] == "TOKEN_REVOKED"
         assert close_code(private) == 4001
+        told = public.until(lambda f: f.get("op") == "error", timeout=5)  # told, not closed
+        assert told["error"]["code"] == "TOKEN_REVOKED" and "public channels stay" in told["error"]["message"]
         order = {"op": "place", "req_id": "p", "symbol": SYMBOL, "side": "buy", "type": "limit"}
         denied = public.request({**order, "price": "1000", "qty": "0.001"})
         assert denied["error"]["code"] == "INVALID_TOKEN" and "revoked" in denied["error"]["message"]

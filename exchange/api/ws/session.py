@@ -719,10 +719,12 @@ class Session:
 
     def _end_private(self, code: str, message: str) -> None:
         """Private data stops: TOKEN_EXPIRED / TOKEN_REVOKED and close 4001, if the connection holds private
-        channels or is joining some (a subscribe awaiting the hub); else nothing (public channels stay)."""
+        channels or is joining some (a subscribe awaiting the hub); else the error frame alone, so a client
+        knows its trading ops need a fresh `auth`, and its public channels stay."""
         if self.closing.is_set():
             return
         if not self._joining_private and not any(sub.channel.private for sub in self.subs.values()):
+            self.error(code, f"{message} (public channels stay)")
             return
         WS_DROPPED.inc(1, code.lower())
         self.error(code, message)
