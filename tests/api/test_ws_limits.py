@@ -287,8 +287,8 @@ def test_re_sending_auth_before_expiry_keeps_the_private_subscriptions(serve, se
 
 
 def test_a_connection_without_private_subscriptions_stays_open_after_its_token_expires(serve, settings):
-    """Only private data ends with the token: public channels go on, `ping` answers, and `place` answers
-    INVALID_TOKEN until a fresh `auth`."""
+    """Only private data ends with the token: the connection is told (TOKEN_EXPIRED, no close), public
+    channels go on, `ping` answers, and `place` answers INVALID_TOKEN until a fresh `auth`."""
     api = short_lived(settings)
     server = serve(WsSettings(), api=api)
     c = Client(server.ws_url)
@@ -298,5 +298,6 @@ def test_a_connection_without_private_subscriptions_stays_open_after_its_token_e
     assert c.request({"op": "ping", "req_id": "p"})["op"] == "pong"
     place = {"op": "place", "req_id": "o", "symbol": SYMBOL, "side": "buy", "type": "limit", "price": "1"}
     assert c.request(place | {"qty": "1"})["error"]["code"] == "INVALID_TOKEN"
-    assert not any(f.get("op") == "error" and f["error"]["code"] == "TOKEN_EXPIRED" for f in c.frames)
+    told = [f for f in c.frames if f.get("op") == "error" and f["error"]["code"] == "TOKEN_EXPIRED"]
+    assert len(told) == 1 and told[0]["error"]["message"].endswith("(public channels stay)"), c.frames
     c.close()

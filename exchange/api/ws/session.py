@@ -152,6 +152,7 @@ class Session:
         self.account: int | None = None
         self.token_exp: float = 0.0
         self.claims: AccessClaims | None = None  # of the last `auth`'s token
+        self._told_token_end: AccessClaims | None = None  # the token whose end a public-only connection heard
         self.ip = client_ip(socket)
         self._slots: list[Slot] = []  # held under the connection caps, released at the end
         self._expiry: asyncio.TimerHandle | None = None  # fires at `token_exp`
@@ -724,7 +725,9 @@ class Session:
         if self.closing.is_set():
             return
         if not self._joining_private and not any(sub.channel.private for sub in self.subs.values()):
-            self.error(code, f"{message} (public channels stay)")
+            if self._told_token_end is not self.claims:  # once per token: the backstop checks every second
+                self._told_token_end = self.claims
+                self.error(code, f"{message} (public channels stay)")
             return
         WS_DROPPED.inc(1, code.lower())
         self.error(code, message)
