@@ -152,6 +152,16 @@ class Flow:
                 self.statuses[spec.symbol] = "trading"
 
 
+def settled_flow(client: redis.Redis, seed: int, commands: int) -> Flow:
+    """A flow on a fresh engine: the accounts funded, `commands` random commands run, every market trading
+    again."""
+    f = Flow(setup_engine(client), seed=seed)
+    f.fund()
+    f.run(commands)
+    f.settle_statuses()
+    return f
+
+
 def fail_batches_of(monkeypatch: pytest.MonkeyPatch, stream: str) -> Callable[[], None]:
     """Make the workers' batch of `stream` (and only it) fail with EventError("injected fault"); returns
     the undo."""

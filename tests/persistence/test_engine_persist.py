@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from exchange.engine.state import state_hash, state_snapshot
-from tests.persistence.flow import MARKETS, Flow, setup_engine
+from tests.persistence.flow import MARKETS, Flow, settled_flow, setup_engine
 from tests.persistence.streams import assert_pg_equals_streams
 from workers.persist import drain
 from workers.reconcile import reconcile
@@ -28,11 +28,7 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def flow(client: redis.Redis) -> Flow:
-    f = Flow(setup_engine(client), seed=7)
-    f.fund()
-    f.run(400)
-    f.settle_statuses()
-    return f
+    return settled_flow(client, seed=7, commands=400)
 
 
 def test_drained_history_equals_the_streams_and_the_engine(

@@ -13,7 +13,7 @@ import pytest
 import redis
 from rq import Queue
 
-from tests.persistence.flow import Flow, setup_engine
+from tests.persistence.flow import Flow, settled_flow
 from tests.persistence.streams import assert_pg_equals_streams
 from workers import cli
 from workers.jobs import QUEUE_NAME, JobWorker, Scheduler, trim_streams
@@ -30,11 +30,7 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 @pytest.fixture
 def flow(client: redis.Redis) -> Flow:
-    f = Flow(setup_engine(client), seed=3)
-    f.fund()
-    f.run(150)
-    f.settle_statuses()
-    return f
+    return settled_flow(client, seed=3, commands=150)
 
 
 def _args(redis_url: str, pg_url: str, **extra: object) -> argparse.Namespace:

@@ -15,7 +15,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
-from tests.persistence.flow import Flow, setup_engine
+from tests.persistence.flow import Flow, settled_flow
 from tests.persistence.streams import assert_pg_equals_streams
 from workers import jobs
 from workers.jobs import QUEUE_NAME, JobStack, JobWorker, Scheduler
@@ -26,13 +26,6 @@ STALE_DB = "postgresql://postgres@127.0.0.1:9/exchange"
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def rq_conn(redis_url: str) -> Iterator[redis.Redis]:
     c = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
     yield c
@@ -40,12 +33,8 @@ def rq_conn(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def flow(client: redis.Redis) -> Flow:
-    f = Flow(setup_engine(client), seed=5)
-    f.fund()
-    f.run(80)
-    f.settle_statuses()
-    return f
+def flow(redis_client: redis.Redis) -> Flow:
+    return settled_flow(redis_client, seed=5, commands=80)
 
 
 def test_queued_jobs_carry_no_connection_urls(redis_url: str, rq_conn: redis.Redis) -> None:
@@ -64,7 +53,7 @@ def test_queued_jobs_carry_no_connection_urls(redis_url: str, rq_conn: redis.Red
 
 
 def test_a_job_queued_by_a_previous_run_runs_on_the_workers_own_stack(
-    client: redis.Redis, rq_conn: redis.Redis, flow: Flow, redis_url: str, pg_url: str
+    redis_client: redis.Redis, rq_conn: redis.Redis, flow: Flow, redis_url: str, pg_url: str
 ) -> None:
     """A persist job queued (as an earlier version did) with the previous run's URLs, next to the jobs this
     version queues, is run by a worker configured with other URLs: every job uses the worker's, so the
@@ -78,9 +67,9 @@ def test_a_job_queued_by_a_previous_run_runs_on_the_workers_own_stack(
     worker = JobWorker([queue], connection=rq_conn, redis_url=redis_url, database_url=pg_url)
     worker.work(burst=True)
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        assert_pg_equals_streams(client, conn)
+        assert_pg_equals_streams(redis_client, conn)
     assert queue.failed_job_registry.count == 0
-    assert int(client.get("reconcile:runs_total") or 0) == 1
+    assert int(redis_client.get("reconcile:runs_total") or 0) == 1
 
 
 class _Rounds:
