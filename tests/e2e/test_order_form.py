@@ -155,18 +155,23 @@ def test_the_buy_button_stays_put_when_the_market_shortfall_notice_appears(
     assert again and abs(again["y"] - before["y"]) < 0.5, (before, again)
 
 
+def limit_buy_form(stack: Stack, new_page: Any, prefix: str) -> tuple[Any, Any, dict[str, Any]]:
+    """A new account's trade page with the order form on Buy and Limit: (page, form, market)."""
+    page = new_page()
+    login(page, stack.register(prefix))
+    open_trade(page)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    return page, form, market(stack)
+
+
 def test_percent_with_no_limit_price_sizes_by_the_best_price_and_keeps_the_amount(
     stack: Stack, new_page: Any
 ) -> None:
     """Limit mode, no price typed: 25 % of a buy is sized by the best ask (not erased), 50 % of a sell is
     half the base balance; the price stays empty (the trader still chooses it)."""
-    page = new_page()
-    login(page, stack.register("pct"))
-    open_trade(page)
-    m = market(stack)
-    form = page.get_by_test_id("order-form")
-    form.get_by_role("button", name="Buy", exact=True).click()
-    form.get_by_role("button", name="Limit", exact=True).click()
+    page, form, m = limit_buy_form(stack, new_page, "pct")
     qty = form.locator("input[name=qty]")
     expect(form.locator("input[name=price]")).to_have_value("")
     qty.fill("0.5")
@@ -191,13 +196,7 @@ def test_the_fee_estimate_is_maker_for_a_resting_limit_and_taker_for_a_crossing_
     stack: Stack, new_page: Any
 ) -> None:
     """A limit buy under the best ask rests (maker fee); one over it takes (taker fee)."""
-    page = new_page()
-    login(page, stack.register("fee"))
-    open_trade(page)
-    m = market(stack)
-    form = page.get_by_test_id("order-form")
-    form.get_by_role("button", name="Buy", exact=True).click()
-    form.get_by_role("button", name="Limit", exact=True).click()
+    page, form, m = limit_buy_form(stack, new_page, "fee")
     fee = page.get_by_test_id("est-fee")
     form.locator("input[name=qty]").fill("0.01")
     resting = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
@@ -220,13 +219,7 @@ def test_focus_stays_in_the_form_after_placing_an_order_with_enter(
 ) -> None:
     """Enter on the Buy button (or in the amount field) places the order; the focus stays in the form, on
     the amount field, ready for the next order, instead of falling to the page."""
-    page = new_page()
-    login(page, stack.register("focus"))
-    open_trade(page)
-    m = market(stack)
-    form = page.get_by_test_id("order-form")
-    form.get_by_role("button", name="Buy", exact=True).click()
-    form.get_by_role("button", name="Limit", exact=True).click()
+    page, form, m = limit_buy_form(stack, new_page, "focus")
     price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
     form.locator("input[name=price]").fill(format(price, "f"))
     qty = form.locator("input[name=qty]")
