@@ -6,6 +6,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from exchange.api.app import create_app
@@ -14,13 +15,21 @@ from exchange.cli import main
 from tests.api.conftest import PASSWORD, error_code, login, make_settings, seed
 
 
+def terminal_app(redis_url: str, pg_url: str, dist: Path, assets: list[str] | None) -> Litestar:
+    """An app serving a built terminal from `dist`: its index.html and, unless None, an `assets/` folder
+    holding the named scripts."""
+    seed(redis_url)
+    (dist / "index.html").write_text("<!doctype html><div id=root></div>")
+    if assets is not None:
+        (dist / "assets").mkdir()
+        for name in assets:
+            (dist / "assets" / name).write_text("console.log(1)")
+    return create_app(make_settings(redis_url, pg_url, frontend_dist=dist))
+
+
 async def test_frontend_is_served_with_spa_fallback(redis_url: str, pg_url: str, tmp_path: Path) -> None:
     """/ and unknown non-API paths give index.html, assets keep their type, API paths stay JSON 404s."""
-    seed(redis_url)
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
-    (tmp_path / "assets" / "app.js").write_text("console.log(1)")
-    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    app = terminal_app(redis_url, pg_url, tmp_path, ["app.js"])
     async with AsyncTestClient(app) as client:
         for path in ("/", "/markets/BTC-USDT", "/account/orders"):
             r = await client.get(path)
@@ -41,9 +50,7 @@ async def test_paths_that_cannot_name_a_file_get_the_terminal_page_not_a_500(
 ) -> None:
     """A NUL byte or a name too long for the filesystem in an SPA path is an unknown path like any other:
     index.html, for GET and HEAD (resolving such a path raised ValueError / OSError: a 500)."""
-    seed(redis_url)
-    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
-    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    app = terminal_app(redis_url, pg_url, tmp_path, None)
     async with AsyncTestClient(app) as client:
         for path in ("/%00", "/healthz%00", "/" + "a" * 300, "/x/" + "b" * 5000):
             r = await client.get(path)
@@ -60,10 +67,7 @@ async def test_a_missing_asset_is_404_not_the_terminal_page(
     """After an upgrade a cached index.html asks for bundles that are gone: `/assets/index-OLD123.js` (or
     any missing file) must be 404, not index.html with 200 (a MIME error and a blank terminal), for GET and
     HEAD; page paths keep the SPA fallback."""
-    seed(redis_url)
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
-    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    app = terminal_app(redis_url, pg_url, tmp_path, [])
     async with AsyncTestClient(app) as client:
         for path in ("/assets/index-OLD123.js", "/assets/index-OLD.css", "/assets/sub/x", "/favicon.ico"):
             r = await client.get(path)
@@ -78,11 +82,7 @@ async def test_index_html_is_revalidated_and_hashed_assets_are_cached_for_good(
 ) -> None:
     """`index.html` (at / and as the fallback) carries `Cache-Control: no-cache`, so a browser never keeps
     one naming old bundles; the hashed `/assets/*` are `immutable` for a year."""
-    seed(redis_url)
-    (tmp_path / "assets").mkdir()
-    (tmp_path / "index.html").write_text("<!doctype html><div id=root></div>")
-    (tmp_path / "assets" / "index-AbC123.js").write_text("console.log(1)")
-    app = create_app(make_settings(redis_url, pg_url, frontend_dist=tmp_path))
+    app = terminal_app(redis_url, pg_url, tmp_path, ["index-AbC123.js"])
     async with AsyncTestClient(app) as client:
         for path in ("/", "/index.html", "/trade/BTC-USDT"):
             r = await client.get(path)
