@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import enum
 import importlib
 import json
 import logging
@@ -70,7 +69,9 @@ from exchange.api.routes_trading import (
 )
 from exchange.api.schemas import (
     NO_VALUE,
+    enum_values,
     explain,
+    not_one_of,
     readable,
     repeated_key,
     repeated_key_message,
@@ -227,15 +228,8 @@ _MISSING_QUERY = re.compile(r"Missing required query parameter '([^']+)' for pat
 def _query_choices(request: Request[Any, Any, Any], key: str) -> list[str] | None:
     """The values a query parameter of the route takes when it is a closed vocabulary (an enum)."""
     handler = request.scope.get("route_handler")
-    fields = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {})
-    for name, parameter in fields.items():
-        alias = getattr(parameter.kwarg_definition, "query", None) or name
-        if alias != key:
-            continue
-        for t in (parameter.annotation, *(inner.annotation for inner in parameter.inner_types)):
-            if isinstance(t, type) and issubclass(t, enum.Enum):
-                return [str(v.value) for v in t]
-    return None
+    parameter = getattr(getattr(handler, "parsed_fn_signature", None), "parameters", {}).get(key)
+    return enum_values(parameter.annotation) if parameter is not None else None
 
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -254,8 +248,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 message = explain(message, request.query_params.get(key, NO_VALUE))
                 choices = _query_choices(request, key)
                 if choices and message.startswith("Invalid enum value"):
-                    got = json.dumps(request.query_params.get(key))
-                    message = f"must be one of {', '.join(choices)}; got {got}"
+                    message = not_one_of(choices, request.query_params.get(key))
             parts.append(f"{key}: {message}".strip(": "))
         message = "; ".join(p for p in parts if p) or str(exc.detail)
         missing = _MISSING_QUERY.match(message)

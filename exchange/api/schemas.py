@@ -147,21 +147,25 @@ def split_error(error: str, data: Any = NO_VALUE, struct: type | None = None) ->
     message, _, at = error.partition(" - at `")
     key = at.rstrip("`").removeprefix("$").removeprefix(".")
     value = data.get(key, NO_VALUE) if isinstance(data, dict) and key else NO_VALUE
-    choices = enum_choices(struct, key) if struct is not None and message.startswith("Invalid enum") else None
-    if choices and value is not NO_VALUE:
-        return key, f"must be one of {', '.join(choices)}; got {json.dumps(value)}"
+    if struct is not None and value is not NO_VALUE and message.startswith("Invalid enum"):
+        field = next((f for f in msgspec.structs.fields(struct) if f.encode_name == key), None)
+        choices = enum_values(field.type) if field is not None else None
+        if choices:
+            return key, not_one_of(choices, value)
     return key, explain(message, value)
 
 
-def enum_choices(struct: type, key: str) -> list[str] | None:
-    """The values field `key` of a msgspec Struct takes when its type is an enum (or an optional one)."""
-    field = next((f for f in msgspec.structs.fields(struct) if f.encode_name == key), None)
-    if field is None:
-        return None
-    for t in (field.type, *typing.get_args(field.type)):
+def enum_values(annotation: Any) -> list[str] | None:
+    """The values a type takes when it is an enum (or an optional one, `Side | None`); else None."""
+    for t in (annotation, *typing.get_args(annotation)):
         if isinstance(t, type) and issubclass(t, enum.Enum):
             return [str(v.value) for v in t]
     return None
+
+
+def not_one_of(choices: list[str], value: Any) -> str:
+    """What a value outside a closed vocabulary is told: the values taken, and the one given as JSON."""
+    return f"must be one of {', '.join(choices)}; got {json.dumps(value)}"
 
 
 class _Repeated(Exception):
