@@ -589,6 +589,8 @@ def create_app(
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+            with contextlib.suppress(Exception):  # (a Redis gone already: the entry ages out, `confirm`)
+                await revocation.leave(client, svc.tokens.revocations)
             cast(ExchangeApp, app).order_route = None
             if own_pool and db_pool is not None:
                 await db_pool.close()

@@ -21,13 +21,28 @@ on the order route's hot path) and follows the stream (`follow`: a blocking XREA
 is added, then an XRANGE from the last id it read, so none is missed). The process that revokes applies
 the entry before it writes it; the others as soon as they read it, within milliseconds. WebSocket sessions
 `listen` to their account and close a connection whose token is revoked (`exchange.api.ws.session`).
+
+"Within milliseconds" is not "before the logout answers": a client that logs out through one process and
+at once calls another could still be served. So every follower reports what it has read, and a revocation
+answers only once every other live follower has read it (`confirm`). The hash `auth:revoked:readers`
+holds one field per following process:
+
+    HSET auth:revoked:readers <reader id> "<last id read> <report time ms> <poll ms>"
+
+written after each read (at least once per poll, so it doubles as a heartbeat) and deleted when the process
+stops. A revocation waits (at most `CONFIRM_S`) until each reader that reported within its liveness window
+(two polls and `LIVE_GRACE_MS`) has read the new entry; a reader silent longer is not waited for (its
+process is gone or cannot reach Redis, so it serves nothing that needs Redis), and one silent for
+`GONE_MS` is deleted by the next revocation.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +57,10 @@ POLL_S = 1.0
 READ_COUNT = 1000  # entries per XRANGE while catching up
 TRIM_MARGIN_MS = 60_000  # entries are kept this long past the access-token lifetime
 XREAD_GRACE_S = 5.0  # a blocking read not answered this long after its BLOCK ran out: the connection is dead
+READERS = "auth:revoked:readers"  # reader id -> "<last id read> <report ms> <poll ms>" (`confirm`)
+CONFIRM_S = 0.5  # the longest a revocation waits for the other processes to have read it
+LIVE_GRACE_MS = 2_000  # a reader is live while its last report is at most two polls and this old
+GONE_MS = 60_000  # a reader silent this long (or two polls, if longer) is deleted from READERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +84,7 @@ class Revocations:
     def __init__(self, access_ttl_s: int) -> None:
         self.access_ttl_s = access_ttl_s
         self.last_id = "0-0"  # the last stream entry read (`follow`)
+        self.reader_id = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"  # this process's field in READERS
         self._tokens: dict[str, int] = {}  # jti -> the token's exp (epoch s)
         self._sessions: dict[str, int] = {}  # sid -> when its last access token has expired (epoch s)
         self._accounts: dict[int, int] = {}  # account -> its tokens issued at or before this ms are revoked
@@ -144,7 +164,8 @@ def _account_entry(account_id: int, now_s: float) -> dict[str, str]:
 async def _write(redis: Any, revocations: Revocations, fields: dict[str, str], now_s: float) -> None:
     revocations.apply(fields)  # here at once, before the write (a concurrent repeat sees it)
     minid = _trim_from(now_s, revocations.access_ttl_s)
-    await redis.xadd(STREAM, fields, minid=minid, approximate=False)
+    entry_id = await redis.xadd(STREAM, fields, minid=minid, approximate=False)
+    await confirm(redis, revocations, _text(entry_id))
 
 
 async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaims) -> None:
@@ -166,7 +187,9 @@ async def revoke_sessions(redis: Any, revocations: Revocations, account_id: int,
     async with redis.pipeline(transaction=False) as pipe:
         for fields in entries:
             pipe.xadd(STREAM, fields, minid=minid, approximate=False)
-        await pipe.execute()
+        entry_ids = await pipe.execute()
+    if entry_ids:
+        await confirm(redis, revocations, _text(entry_ids[-1]))
 
 
 async def revoke_account(redis: Any, revocations: Revocations, account_id: int, now_s: float) -> None:
@@ -205,6 +228,61 @@ async def read_new(redis: Any, revocations: Revocations) -> int:
             return applied
 
 
+def _id_key(entry_id: str) -> tuple[int, int]:
+    """A stream id as a comparable pair (`"1700000000000-3"` -> (1700000000000, 3))."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+async def report(redis: Any, revocations: Revocations, poll_s: float) -> None:
+    """Tell the revoking processes how far this one has read (`confirm`); also its heartbeat."""
+    value = f"{revocations.last_id} {int(time.time() * 1000)} {int(poll_s * 1000)}"
+    await redis.hset(READERS, revocations.reader_id, value)
+
+
+async def leave(redis: Any, revocations: Revocations) -> None:
+    """Take this process out of READERS when it stops following (no revocation waits for it any more)."""
+    await redis.hdel(READERS, revocations.reader_id)
+
+
+async def confirm(
+    redis: Any, revocations: Revocations, entry_id: str, timeout_s: float | None = None
+) -> bool:
+    """Wait until every other live reader (`report`) has read the stream up to `entry_id`, at most
+    `timeout_s` (default `CONFIRM_S`); delete the readers gone for good. Whether all had read it (a reader
+    that stays behind is logged and not waited for longer: the revocation still reaches it as it reads)."""
+    target = _id_key(entry_id)
+    wait_s = CONFIRM_S if timeout_s is None else timeout_s
+    deadline = time.monotonic() + wait_s
+    pause = 0.001
+    while True:
+        behind, gone = [], []
+        now_ms = time.time() * 1000
+        for field, value in (await redis.hgetall(READERS)).items():
+            reader = _text(field)
+            if reader == revocations.reader_id:
+                continue  # this process applied the entry before writing it
+            try:
+                last_id, reported, poll = _text(value).split()
+                silent_ms, poll_ms, read_to = now_ms - int(reported), int(poll), _id_key(last_id)
+            except ValueError:
+                gone.append(reader)  # not a report (written by hand): no process answers to it
+                continue
+            if silent_ms > max(GONE_MS, 2 * poll_ms):
+                gone.append(reader)
+            elif silent_ms <= 2 * poll_ms + LIVE_GRACE_MS and read_to < target:
+                behind.append(reader)
+        if gone:
+            await redis.hdel(READERS, *gone)
+        if not behind:
+            return True
+        if time.monotonic() >= deadline:
+            log.warning("revocation %s not yet read by %s after %.1f s", entry_id, behind, wait_s)
+            return False
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.02)
+
+
 def _text(value: Any) -> str:
     """Entry text; bytes that are not UTF-8 (an entry written by hand) never stop the reader."""
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
@@ -213,7 +291,8 @@ def _text(value: Any) -> str:
 async def follow(redis: Any, revocations: Revocations, poll_s: float | None = None) -> None:
     """Keep `revocations` up to date with the stream until cancelled: read what is new, then wait for the next
     entry with a blocking XREAD (at most `poll_s`, default `POLL_S`), which returns the moment another process
-    adds one, so a logout reaches every process at once. Forgetting expired entries (`prune`, linear in the
+    adds one, so a logout reaches every process at once. After each read it reports how far it has read
+    (`report`, which `confirm` waits on). Forgetting expired entries (`prune`, linear in the
     entries) runs at most once per `poll_s`, however fast entries arrive. The XREAD has a client-side
     deadline too: a connection that went silent (half-open TCP) is dropped and retried, not waited on
     forever. A Redis outage is retried every `poll_s` (what was written meanwhile is read then, from
@@ -225,6 +304,7 @@ async def follow(redis: Any, revocations: Revocations, poll_s: float | None = No
         wait_s = POLL_S if poll_s is None else poll_s
         try:
             await read_new(redis, revocations)
+            await report(redis, revocations, wait_s)
             if failing:
                 log.info("reading %s again", STREAM)
             failing = False

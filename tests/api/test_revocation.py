@@ -160,28 +160,97 @@ async def test_replaying_a_leaked_token_again_cannot_end_the_owners_later_sessio
 # --- other processes ----------------------------------------------------------------------------------
 
 
-async def test_another_api_process_ends_the_token_as_soon_as_the_entry_is_written(
+async def test_another_api_process_refuses_the_token_as_soon_as_the_logout_has_answered(
     api_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two apps (two API processes) on one Redis: a logout through one ends the token in the other, which
-    had it verified and cached. The followers' wait is made a minute long, so only the blocking read waking
-    on the new entry can end it within the test's bound (a poll could not)."""
+    """Two apps (two API processes) on one Redis: once a logout through one has answered, the other refuses
+    the token it had verified and cached, on its very next request. The followers' wait is made a minute
+    long, so only the blocking read waking on the new entry can end it (a poll could not), and the second
+    process's reading is slowed by 0.2 s: the logout answers only after that process has read it
+    (`revocation.confirm`), not merely after writing it. When a process stops it leaves the readers."""
     monkeypatch.setattr(revocation, "POLL_S", 60.0)
+    read_new = revocation.read_new
     async with (
         AsyncTestClient(create_app(api_settings)) as one,
         AsyncTestClient(create_app(api_settings)) as two,
     ):
+        slow = two.app.state.tokens.revocations
+
+        async def slow_read(redis: object, view: Revocations) -> int:
+            if view is slow:
+                await asyncio.sleep(0.2)
+            return await read_new(redis, view)
+
+        monkeypatch.setattr(revocation, "read_new", slow_read)
         email = f"revoke-{time.time_ns()}@example.com"
         r = await one.post("/api/auth/register", json={"email": email, "password": PASSWORD})
         user = await login(one, email, r.json()["id"])
         assert await status_of(two, user.access_token) == (True, True)
         r = await one.post("/api/auth/logout", json={"access_token": user.access_token})
         assert r.status_code == 204
+        assert await status_of(two, user.access_token) == (False, False)
+        assert slow.reader_id in await _readers(api_settings)
+    assert slow.reader_id not in await _readers(api_settings)
 
-        async def ended() -> bool:
-            return await status_of(two, user.access_token) == (False, False)
 
-        assert await eventually(ended, timeout=10.0) < 10.0
+async def _readers(settings: Settings) -> list[str]:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(settings.redis_url or "", decode_responses=True)
+    try:
+        return list(await client.hkeys(revocation.READERS))
+    finally:
+        await client.aclose()
+
+
+async def test_a_revocation_waits_for_live_readers_only_and_forgets_the_dead(redis_url: str) -> None:
+    """`confirm` waits for each reader that reported within two polls (plus a grace) until it has read the
+    entry, at most its bound (then answers False: the revocation still reaches that reader as it reads);
+    a reader silent longer is not waited for, and one silent a minute or more, or whose report is not one,
+    is deleted."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    view = Revocations(access_ttl_s=600)
+    now = int(time.time() * 1000)
+    try:
+        await client.delete(revocation.READERS)
+        await client.hset(
+            revocation.READERS,
+            mapping={
+                "behind": f"1-0 {now} 1000",
+                "silent": f"1-0 {now - 5_000} 1000",  # beyond two polls and the grace: not waited for
+                "gone": f"1-0 {now - 61_000} 1000",
+                "garbled": "what",
+                "slow-poller": f"1-0 {now - 61_000} 60000",  # silent a minute, but it polls every minute
+                view.reader_id: f"0-0 {now} 1000",  # the revoking process itself
+            },
+        )
+        assert not await revocation.confirm(client, view, "5-0", timeout_s=0.05)
+        assert set(await client.hkeys(revocation.READERS)) == {
+            "behind",
+            "silent",
+            "slow-poller",
+            view.reader_id,
+        }
+
+        async def catch_up() -> None:
+            await asyncio.sleep(0.05)
+            await client.hset(revocation.READERS, "behind", f"5-0 {int(time.time() * 1000)} 1000")
+            await client.hset(revocation.READERS, "slow-poller", f"7-0 {int(time.time() * 1000)} 60000")
+
+        started = time.monotonic()
+        task = asyncio.create_task(catch_up())
+        assert await revocation.confirm(client, view, "5-0", timeout_s=5.0)
+        assert 0.04 < time.monotonic() - started < 2.0
+        await task
+        # a reader that is ahead, or at the entry, is done; "5-0" < "10-0" as ids, not as text
+        assert await revocation.confirm(client, view, "4-9", timeout_s=0.0)
+        await client.hset(revocation.READERS, "behind", f"9-0 {int(time.time() * 1000)} 1000")
+        assert not await revocation.confirm(client, view, "10-0", timeout_s=0.0)
+    finally:
+        await client.delete(revocation.READERS)
+        await client.aclose()
 
 
 # --- WebSocket ----------------------------------------------------------------------------------------
