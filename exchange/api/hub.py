@@ -34,7 +34,7 @@ import contextlib
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -172,6 +172,14 @@ class Topic:
 TopicFactory = Callable[[], Awaitable[Topic]]
 
 
+@dataclass(slots=True)
+class _NameLock:
+    """One topic name's lock and how many hold or await it (`Hub._guard`)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class Hub:
     """One Redis pub/sub connection shared by every WebSocket session of this process."""
 
@@ -182,7 +190,8 @@ class Hub:
         self._topics: dict[str, Topic] = {}
         self._by_channel: dict[str, set[Topic]] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
-        self._lock = asyncio.Lock()
+        self._locks: dict[str, _NameLock] = {}  # topic name -> its lock while anyone holds or awaits it
+        self._send_lock = asyncio.Lock()  # orders the pub/sub SUBSCRIBE / UNSUBSCRIBE decisions and sends
         self._keepalive = f"hub:{uuid.uuid4().hex}"
         self.messages_in = 0  # Redis messages received (for tests/metrics)
 
@@ -232,8 +241,11 @@ class Hub:
         reconciled with the updates that follow it, and nothing published after this returns is missed.
         A new topic's messages during its `prepare` reach it too (the candles topic folds them into its
         first bar).
+
+        Topics are created one at a time per name (`_guard`), not per hub: a topic whose creation waits
+        (a Redis subscription not yet confirmed, a slow `prepare`) holds up no other topic.
         """
-        async with self._lock:
+        async with self._guard(name):
             topic = self._topics.get(name)
             if topic is not None:
                 topic.subscribers.add(sink)
@@ -244,10 +256,7 @@ class Hub:
             try:
                 channel = topic.redis_channel
                 if channel is not None:
-                    users = self._by_channel.setdefault(channel, set())
-                    users.add(topic)
-                    if len(users) == 1:
-                        await self._redis_subscribe(channel)
+                    await self._join_channel(topic, channel)
                 await topic.prepare()
             except BaseException:
                 await self._drop(topic)
@@ -256,13 +265,44 @@ class Hub:
             return topic
 
     async def unsubscribe(self, name: str, sink: Sink) -> None:
-        async with self._lock:
+        async with self._guard(name):
             topic = self._topics.get(name)
             if topic is None:
                 return
             topic.subscribers.discard(sink)
             if not topic.subscribers:
                 await self._drop(topic)
+
+    @contextlib.asynccontextmanager
+    async def _guard(self, name: str) -> AsyncIterator[None]:
+        """Hold topic `name`'s lock (made on first use, forgotten when no one holds or waits for it)."""
+        entry = self._locks.get(name)
+        if entry is None:
+            entry = self._locks[name] = _NameLock()
+        entry.users += 1
+        try:
+            async with entry.lock:
+                yield
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[name]
+
+    async def _join_channel(self, topic: Topic, channel: str) -> None:
+        """Add `topic` to the users of `channel` and wait until Redis has confirmed the subscription: the
+        first user sends SUBSCRIBE, later ones wait on the same confirmation (topics of one market share
+        `trades:{SYM}`). Deciding and sending happen under `_send_lock` with no wait in between, so a
+        SUBSCRIBE and the UNSUBSCRIBE of a channel's last user leave in the order their decisions were
+        made and the connection ends subscribed exactly when the channel has users."""
+        async with self._send_lock:
+            users = self._by_channel.setdefault(channel, set())
+            users.add(topic)
+            fut = self._confirmed.get(channel)
+            if len(users) == 1 or fut is None:
+                fut = self._future(channel)
+                await self._pubsub.subscribe(channel)
+        # The reader resolves the future when Redis confirms: from then on every PUBLISH reaches us.
+        await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_TIMEOUT_S)
 
     async def _drop(self, topic: Topic) -> None:
         if self._topics.get(topic.name) is topic:
@@ -271,13 +311,14 @@ class Hub:
         channel = topic.redis_channel
         if channel is None:
             return
-        users = self._by_channel.get(channel, set())
-        users.discard(topic)
-        if not users:
-            self._by_channel.pop(channel, None)
-            self._confirmed.pop(channel, None)
-            with contextlib.suppress(RedisError, OSError):
-                await self._pubsub.unsubscribe(channel)
+        async with self._send_lock:
+            users = self._by_channel.get(channel, set())
+            users.discard(topic)
+            if not users:
+                self._by_channel.pop(channel, None)
+                self._confirmed.pop(channel, None)
+                with contextlib.suppress(RedisError, OSError):
+                    await self._pubsub.unsubscribe(channel)
 
     async def unsubscribe_all(self, names: list[str], sink: Sink) -> None:
         for name in names:
@@ -287,12 +328,6 @@ class Hub:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._confirmed[channel] = fut
         return fut
-
-    async def _redis_subscribe(self, channel: str) -> None:
-        fut = self._future(channel)
-        await self._pubsub.subscribe(channel)
-        # The reader resolves the future when Redis confirms: from then on every PUBLISH reaches us.
-        await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_TIMEOUT_S)
 
     # reader ----------------------------------------------------------------------------------------
     async def _read_loop(self) -> None:

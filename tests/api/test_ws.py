@@ -18,7 +18,7 @@ from websockets.exceptions import InvalidStatus
 
 from exchange.api.app import create_app
 from exchange.api.auth import TokenService
-from exchange.api.hub import Hub
+from exchange.api.hub import Hub, Topic
 from exchange.api.schemas import Order
 from exchange.api.settings import Settings
 from exchange.api.ws import topics
@@ -479,18 +479,18 @@ def test_subscribed_is_answered_once_the_channel_is_live_and_before_its_frames(s
     """The `subscribed` answer leaves only when the Redis subscription is live (made slow here), so a trade
     made as soon as the client reads it reaches the client; a trade published while subscribing reaches it
     too, after the answer."""
-    real = Hub._redis_subscribe
+    real = Hub._join_channel
     during: list[bool] = []
 
-    async def slow(self: Hub, channel: str) -> None:
+    async def slow(self: Hub, topic: Topic, channel: str) -> None:
         await asyncio.sleep(0.3)
-        await real(self, channel)
+        await real(self, topic, channel)
         if not during:  # the first subscription: a trade while the op is still in progress
             during.append(True)
             trade(engine, 61, 62, qty=100)
             await asyncio.sleep(0.2)  # the hub reads it (the session holds the frame)
 
-    monkeypatch.setattr(Hub, "_redis_subscribe", slow)
+    monkeypatch.setattr(Hub, "_join_channel", slow)
     fund(engine, 61)
     fund(engine, 62)
     server = LiveServer(create_app(settings)).start()
@@ -513,16 +513,16 @@ def test_a_channel_the_server_cannot_join_is_named_in_an_unavailable_error_and_c
     """One channel's Redis subscription fails (once): the others of the same `subscribe` are answered and
     work; the failed one comes back as UNAVAILABLE with the request's id and its name, so a client knows what
     to ask for again; asked again, it is joined."""
-    real = Hub._redis_subscribe
+    real = Hub._join_channel
     failed: list[str] = []
 
-    async def fail_trades_once(self: Hub, channel: str) -> None:
+    async def fail_trades_once(self: Hub, topic: Topic, channel: str) -> None:
         if "trades" in channel and not failed:
             failed.append(channel)
             raise RuntimeError("subscription lost")
-        await real(self, channel)
+        await real(self, topic, channel)
 
-    monkeypatch.setattr(Hub, "_redis_subscribe", fail_trades_once)
+    monkeypatch.setattr(Hub, "_join_channel", fail_trades_once)
     fund(engine, 63)
     fund(engine, 64)
     server = LiveServer(create_app(settings)).start()
@@ -678,7 +678,7 @@ def test_the_candles_channel_starts_from_redis_trades_while_postgresql_is_down(s
 def test_a_postgresql_read_that_hangs_holds_up_no_subscription(settings, engine, monkeypatch):
     """The candles topic's read of its bar from PostgreSQL never answers (a lock, a stuck server): after
     PERSISTED_BAR_TIMEOUT_S the bar starts from the Redis trades, so the subscribe is answered, and a book
-    subscribed meanwhile on another connection (the hub joins one topic at a time) gets its snapshot."""
+    subscribed meanwhile on another connection gets its snapshot."""
     monkeypatch.setattr(topics, "PERSISTED_BAR_TIMEOUT_S", 0.5)
 
     async def hang(self: topics.CandlesTopic, t: int) -> None:

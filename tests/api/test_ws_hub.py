@@ -146,6 +146,64 @@ async def test_a_topic_takes_the_messages_published_while_it_prepares(redis_url,
         await hub.stop()
 
 
+async def test_a_topic_slow_to_prepare_holds_up_no_other_topic_and_its_own_subscribers_wait_for_it(
+    redis_url, pub
+):
+    """Topics are created one at a time per name: while one topic's `prepare` hangs (a stalled database
+    read), another topic, even one on the same Redis channel, subscribes and delivers at once; a second
+    subscriber of the slow topic waits until it is ready and then shares it."""
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        slow = SlowTopic("slow", "chan:shared")
+        first, second = Collector(), Collector()
+        creating = asyncio.create_task(hub.subscribe("slow", first, lambda: _ready(slow)))
+        await asyncio.wait_for(slow.in_prepare.wait(), 3)
+        joining = asyncio.create_task(hub.subscribe("slow", second, lambda: _ready(SlowTopic("slow", "x"))))
+        other, fast = Collector(), Collector()
+        await asyncio.wait_for(
+            hub.subscribe("other", other, lambda: _ready(EchoTopic("other", "chan:other"))), 1
+        )
+        await asyncio.wait_for(
+            hub.subscribe("fast", fast, lambda: _ready(EchoTopic("fast", "chan:shared"))), 1
+        )
+        assert await pub.publish("chan:other", "o") == 1
+        assert await pub.publish("chan:shared", "s") == 1  # one subscription for both topics of the channel
+        await other.wait_for(1)
+        await fast.wait_for(1)
+        assert not creating.done() and not joining.done()
+        slow.go_on.set()
+        assert await asyncio.wait_for(creating, 3) is slow
+        assert await asyncio.wait_for(joining, 3) is slow
+        assert slow.subscribers == {first, second}
+        await hub.unsubscribe("fast", fast)
+        assert hub.redis_channels == {"chan:shared", "chan:other"}
+        await pub.publish("chan:shared", "t")
+        await second.wait_for(1)
+        assert second.got == [("slow", "T")]
+    finally:
+        await hub.stop()
+
+
+async def test_a_subscribe_racing_the_last_unsubscribe_of_its_channel_ends_subscribed(redis_url, pub):
+    """The last topic of a channel leaving while a new one joins it: the UNSUBSCRIBE and SUBSCRIBE go out
+    in the order they were decided, so the connection stays subscribed for the newcomer."""
+    hub = Hub.from_url(redis_url)
+    await hub.start()
+    try:
+        for i in range(20):
+            old, new = Collector(), Collector()
+            await hub.subscribe(f"old{i}", old, lambda i=i: _ready(EchoTopic(f"old{i}", f"race{i}")))
+            joining = hub.subscribe(f"new{i}", new, lambda i=i: _ready(EchoTopic(f"new{i}", f"race{i}")))
+            await asyncio.gather(hub.unsubscribe(f"old{i}", old), joining)
+            assert hub.redis_channels == {f"race{i}"}
+            assert await pub.publish(f"race{i}", "x") == 1
+            await new.wait_for(1)
+            await hub.unsubscribe(f"new{i}", new)
+    finally:
+        await hub.stop()
+
+
 async def test_two_hubs_on_one_redis_both_deliver(redis_url, pub):
     """Two API processes (two hubs) each deliver the same published message to their own clients."""
     hubs = [Hub.from_url(redis_url), Hub.from_url(redis_url)]

@@ -224,9 +224,8 @@ class CandlesTopic(Topic):
         now = self.data.clock()
         t = (now // self.bucket_ms) * self.bucket_ms
         bar: Bar | None = None
-        # PostgreSQL away, or too slow to answer: the bar starts from the Redis trades. Bounded, because the
-        # hub subscribes one topic at a time: a read left waiting would hold up every subscription of the
-        # process (no book snapshot for anyone)
+        # PostgreSQL away, or too slow to answer: the bar starts from the Redis trades. Bounded, because every
+        # subscriber of this topic (the hub creates a topic once per name) waits for this read
         with contextlib.suppress(*DB_ERRORS, TimeoutError):
             bar = await asyncio.wait_for(self._persisted_bar(t), PERSISTED_BAR_TIMEOUT_S)
         self.bar = bar
