@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -17,13 +16,6 @@ from tests.persistence.streams import assert_pg_equals_streams
 from workers.persist import drain
 from workers.reconcile import reconcile
 from workers.restore import RestoreError, restore
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
-    yield c
-    c.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -19,13 +18,6 @@ from workers import cli
 from workers.jobs import QUEUE_NAME, JobWorker, Scheduler, trim_streams
 from workers.lag import lag, reconcile_counters, render_metrics
 from workers.persist import Persister, drain, redis_cursor_key
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
-    yield c
-    c.close()
 
 
 @pytest.fixture

@@ -3,23 +3,13 @@ differences."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
-import pytest
 import redis
 
 from tests.persistence.flow import setup_engine
 from tests.persistence.redis_loss import lose_market_writes, lose_wallet_writes
 from workers.persist import drain
 from workers.reconcile import RECONCILE_FROZEN_PREVIOUS_KEY, Report, clear_markets, reconcile
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
-    yield c
-    c.close()
 
 
 def status(client: redis.Redis, symbol: str) -> str:

@@ -4,7 +4,6 @@ still hold them (within the workers' closed-order TTL, with what is left of it).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -19,13 +18,6 @@ from workers.reconcile import clear_markets, freeze_markets
 from workers.restore import NegativeBalanceError, RestoreError, restore
 
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    c = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
-    yield c
-    c.close()
 
 
 def add_ledger_line(conn: psycopg.Connection, idx: int, account: int, da: int, dh: int) -> None:
