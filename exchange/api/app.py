@@ -63,6 +63,7 @@ from exchange.api.routes_ops import OpsController
 from exchange.api.routes_reference import ReferenceController
 from exchange.api.routes_trading import (
     BalancesController,
+    ClientOrderController,
     OrderController,
     cancel_all_handler,
     place_order_handler,
@@ -607,6 +608,7 @@ def create_app(
         MeController,
         ReferenceController,
         OrderController,
+        ClientOrderController,
         BalancesController,
         AdminController,
         *parts.route_handlers,  # before the plain /api/orders handlers (see exchange.api.routes_trading)

@@ -1,4 +1,5 @@
-"""Order entry and balances: `/api/orders` (place, get one, cancel, cancel all) and `/api/balances`.
+"""Order entry and balances: `/api/orders` (place, get one, cancel, cancel all), the same by
+`client_order_id` (`/api/orders/by-client-id/{client_order_id}`) and `/api/balances`.
 
 The open/closed order list (`GET /api/orders`) belongs to `exchange.api.history.HistoryController`. Litestar
 cannot merge two *controllers* on one path (both add an OPTIONS handler), so the two handlers on the bare
@@ -21,9 +22,25 @@ from exchange.api.context import services
 from exchange.api.convert import balance_out
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
-from exchange.api.schemas import SYMBOL_PATTERN, Balance, CancelAllResult, Order, OrderCreate
+from exchange.api.schemas import (
+    CLIENT_ORDER_ID_PATTERN,
+    SYMBOL_PATTERN,
+    Balance,
+    CancelAllResult,
+    Order,
+    OrderCreate,
+)
 
 OrderId = Annotated[int, PathParameter(ge=1, le=2**53 - 1, description="order id")]
+ClientOrderIdPath = Annotated[
+    str,
+    PathParameter(
+        pattern=CLIENT_ORDER_ID_PATTERN,
+        min_length=1,
+        max_length=36,
+        description="the order's client_order_id",
+    ),
+]
 SymbolQuery = Annotated[
     str | None,
     QueryParameter(pattern=SYMBOL_PATTERN, max_length=31, required=False, description="market"),
@@ -98,6 +115,41 @@ class OrderController(Controller):
         """Cancel an open order: 404 `ORDER_NOT_FOUND` (unknown or not yours), 409 `ORDER_CLOSED`."""
         svc = services(request)
         await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
+        out = await trading.cancel_order(svc.engine, svc.markets, account_id, order_id, ts_ms=svc.clock())
+        return msgspec.convert(out, Order)
+
+
+class ClientOrderController(Controller):
+    """Your order by the `client_order_id` you placed it with (a bot that lost the answer of its `POST` knows
+    only that): the same answers as `/api/orders/{order_id}`."""
+
+    path = "/api/orders/by-client-id/{client_order_id:str}"
+    tags = ["trading"]
+    dependencies = AUTH_DEPENDENCIES
+    security = SECURITY
+
+    @get("/", operation_id="getOrderByClientId", responses=errors(401, 404, 422))
+    async def get_one(
+        self, request: Request[Any, Any, Any], account_id: AccountId, client_order_id: ClientOrderIdPath
+    ) -> Order:
+        """One of your orders by its `client_order_id`, with its fills: 404 `ORDER_NOT_FOUND` when you placed
+        none with it."""
+        svc = services(request)
+        order_id = await trading.order_id_by_client_id(svc.engine, account_id, client_order_id)
+        out = await trading.get_order(svc.engine, svc.markets, account_id, order_id, pool=svc.pool)
+        return msgspec.convert(out, Order)
+
+    @delete(
+        "/", operation_id="cancelOrderByClientId", status_code=200, responses=errors(401, 404, 409, 422, 429)
+    )
+    async def cancel(
+        self, request: Request[Any, Any, Any], account_id: AccountId, client_order_id: ClientOrderIdPath
+    ) -> Order:
+        """Cancel an open order of yours by its `client_order_id`: 404 `ORDER_NOT_FOUND`, 409
+        `ORDER_CLOSED`."""
+        svc = services(request)
+        await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
+        order_id = await trading.order_id_by_client_id(svc.engine, account_id, client_order_id)
         out = await trading.cancel_order(svc.engine, svc.markets, account_id, order_id, ts_ms=svc.clock())
         return msgspec.convert(out, Order)
 

@@ -199,6 +199,15 @@ async def cancel_order(
     return order_out(order, market)
 
 
+async def order_id_by_client_id(engine: Any, account: int, client_order_id: str) -> int:
+    """The id of the account's order placed with `client_order_id`: `ORDER_NOT_FOUND` (404) when it placed
+    none (another account's use of the same text is another order, invisible here)."""
+    order_id = await engine_call(engine.order_id_by_client_id, account, client_order_id)
+    if order_id is None:
+        raise ApiError(ErrorCode.ORDER_NOT_FOUND, f"no order with client_order_id {client_order_id}")
+    return int(order_id)
+
+
 async def cancel_all(
     engine: Any, account: int, *, clock: Callable[[], int], symbol: str | None = None
 ) -> int:

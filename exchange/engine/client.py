@@ -258,6 +258,12 @@ class AsyncEngine:
     async def get_order(self, order_id: int) -> dict[str, Any] | None:
         return codec.parse_order_record(order_id, await self.redis.get(f"order:{order_id}"))
 
+    async def order_id_by_client_id(self, account: int, client_order_id: str) -> int | None:
+        """The id of the account's order placed with `client_order_id` (`coid:{account}`, which keeps every
+        one: docs/redis.md), None when it used no such id."""
+        found = await self.redis.hget(f"coid:{account}", client_order_id)  # type: ignore[misc]
+        return None if found is None else int(found)
+
     async def open_orders(self, account: int, symbol: str | None = None) -> list[dict[str, Any]]:
         ids = await self.open_order_ids(account)
         records = await self.order_records(ids)

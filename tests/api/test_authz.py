@@ -22,14 +22,17 @@ def _db_rows(pg_url: str) -> list[tuple[object, ...]]:
 async def test_another_accounts_order_is_invisible(
     client: AsyncTestClient[Litestar], alice: User, bob: User, redis_client: redis.Redis, pg_url: str
 ) -> None:
-    """Bob cannot read, cancel or cancel-all Alice's orders: 404 ORDER_NOT_FOUND and no change anywhere."""
+    """Bob cannot read, cancel or cancel-all Alice's orders, by id or by client_order_id: 404 ORDER_NOT_FOUND
+    and no change anywhere."""
     order = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "qty": "0.1"}
+    order["client_order_id"] = "alices-1"
     alices = (await client.post("/api/orders", json=order, headers=alice.headers)).json()
     before_engine, before_db = engine_state(redis_client), _db_rows(pg_url)
     for method in ("GET", "DELETE"):
-        r = await client.request(method, f"/api/orders/{alices['id']}", headers=bob.headers)
-        assert r.status_code == 404, (method, r.text)
-        assert error_code(r) == "ORDER_NOT_FOUND"
+        for path in (f"/api/orders/{alices['id']}", "/api/orders/by-client-id/alices-1"):
+            r = await client.request(method, path, headers=bob.headers)
+            assert r.status_code == 404, (method, path, r.text)
+            assert error_code(r) == "ORDER_NOT_FOUND"
     r = await client.delete("/api/orders", headers=bob.headers)  # bob's own (none): alice's stay
     assert r.status_code == 200 and r.json() == {"cancelled": 0}
     assert engine_state(redis_client) == before_engine

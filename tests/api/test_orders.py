@@ -268,6 +268,45 @@ async def test_client_order_id_retry_returns_the_same_order(
     assert r.status_code == 409 and error_code(r) == "DUPLICATE_CLIENT_ORDER_ID"
 
 
+async def test_an_order_is_read_and_cancelled_by_its_client_order_id(
+    client: AsyncTestClient[Litestar], alice: User, bob: User
+) -> None:
+    """`/api/orders/by-client-id/{client_order_id}` answers as `/api/orders/{id}` does: the order with its
+    fills, a cancel (rate limited like one by id), 409 once closed; an id you never used is 404, one
+    another account used with the same text is yours only (404 for bob, whose own order with it is his); a
+    malformed one is 422 and cancels nothing."""
+    coid = "bot-7_a"
+    r = await place(client, alice, side="buy", type="limit", price="50000", qty="0.1", client_order_id=coid)
+    placed = r.json()
+    mine = await client.get(f"/api/orders/by-client-id/{coid}", headers=alice.headers)
+    assert mine.status_code == 200, mine.text
+    by_id = await client.get(f"/api/orders/{placed['id']}", headers=alice.headers)
+    assert mine.json() == by_id.json() and mine.json()["client_order_id"] == coid
+    for method in ("GET", "DELETE"):
+        r = await client.request(method, f"/api/orders/by-client-id/{coid}", headers=bob.headers)
+        assert r.status_code == 404 and error_code(r) == "ORDER_NOT_FOUND", r.text
+        r = await client.request(method, "/api/orders/by-client-id/never-used", headers=alice.headers)
+        assert r.status_code == 404 and error_code(r) == "ORDER_NOT_FOUND", r.text
+        assert "never-used" in r.json()["error"]["message"]
+        for bad in ("has%20space", "x" * 37, "%C3%A9t%C3%A9"):
+            r = await client.request(method, f"/api/orders/by-client-id/{bad}", headers=alice.headers)
+            assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR", (bad, r.text)
+    bobs = await place(client, bob, side="sell", type="limit", price="90000", qty="0.1", client_order_id=coid)
+    r = await client.get(f"/api/orders/by-client-id/{coid}", headers=bob.headers)
+    assert r.json()["id"] == bobs.json()["id"] != placed["id"]
+    r = await client.delete(f"/api/orders/by-client-id/{coid}", headers=alice.headers)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled" and r.json()["id"] == placed["id"]
+    assert (await client.get(f"/api/orders/{bobs.json()['id']}", headers=bob.headers)).json()[
+        "status"
+    ] == "open"
+    r = await client.delete(f"/api/orders/by-client-id/{coid}", headers=alice.headers)
+    assert r.status_code == 409 and error_code(r) == "ORDER_CLOSED"
+    r = await client.get(f"/api/orders/by-client-id/{coid}", headers=alice.headers)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    r = await client.get(f"/api/orders/by-client-id/{coid}")
+    assert r.status_code == 401
+
+
 @pytest.mark.parametrize(
     ("fields", "status", "code"),
     [
