@@ -451,6 +451,49 @@ def test_place_and_cancel_ops_answer_like_rest_and_are_rate_limited(seeded, pg_u
         server.stop()
 
 
+def test_cancel_takes_a_client_order_id_instead_of_an_order_id(seeded, pg_url, engine):
+    """`cancel` with `client_order_id` cancels the account's order placed with it (as `DELETE
+    /api/orders/by-client-id/...`); one the account never used is ORDER_NOT_FOUND, as is another account's;
+    both ids at once, a malformed one or neither is VALIDATION_ERROR and cancels nothing."""
+    settings = ws_settings(seeded, pg_url)
+    fund(engine, 45)
+    fund(engine, 46)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        order = {
+            "op": "place",
+            "symbol": SYMBOL,
+            "side": "sell",
+            "type": "limit",
+            "price": "70000",
+            "qty": "0.1",
+        }
+        other = Client(server.ws_url)
+        other.request({"op": "auth", "req_id": 0, "token": token(settings, 46)})
+        theirs = other.request({**order, "req_id": "o", "client_order_id": "shared-id"})["data"]
+        c = Client(server.ws_url)
+        c.request({"op": "auth", "req_id": 0, "token": token(settings, 45)})
+        gone = c.request({"op": "cancel", "req_id": "n", "client_order_id": "shared-id"})
+        assert gone["error"]["code"] == "ORDER_NOT_FOUND", gone
+        mine = c.request({**order, "req_id": "p", "client_order_id": "shared-id"})["data"]
+        for bad in (
+            {"client_order_id": "shared-id", "order_id": mine["id"]},
+            {"client_order_id": "no spaces"},
+            {"client_order_id": 7},
+            {},
+        ):
+            frame = c.request({"op": "cancel", "req_id": "b", **bad})
+            assert frame["error"]["code"] == "VALIDATION_ERROR", (bad, frame)
+        assert engine.get_order(mine["id"])["status"] == "open"
+        done = c.request({"op": "cancel", "req_id": "c", "client_order_id": "shared-id"})["data"]
+        assert done["id"] == mine["id"] and done["status"] == "cancelled"
+        assert engine.get_order(theirs["id"])["status"] == "open"
+        c.close()
+        other.close()
+    finally:
+        server.stop()
+
+
 def test_tickers_are_pushed_on_subscribe_and_after_a_trade(live, engine):
     """`tickers` sends every market at once, then a frame with the new last price after a trade."""
     fund(engine, 51)

@@ -6,6 +6,7 @@ Client -> server (JSON text frames; every op may carry a `req_id` that is echoed
     {"op": "auth", "token": "<access token>"}   -> {"op": "authenticated", "account_id", "expires_at": ms}
     {"op": "place", "req_id", ...order fields}  -> {"op": "result", "req_id", "data": order}
     {"op": "cancel", "req_id", "order_id"}      -> {"op": "result", "req_id", "data": order}
+    {"op": "cancel", "req_id", "client_order_id"} (instead of order_id) -> the same
     {"op": "ping"}                              -> {"op": "pong"}
 Any failure -> {"op": "error", "req_id"?, "error": {"code", "message"}}; the connection stays open.
 Server heartbeat: {"op": "ping", "ts": ms} every `ping_interval_s` (uvicorn also sends protocol pings).
@@ -52,6 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,8 +68,14 @@ from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.hub import Delivery, Topic
 from exchange.api.rawsocket import RawSocket, text_frame
 from exchange.api.revocation import AccessClaims
-from exchange.api.schemas import json_text, parse_order_create, repeated_key, repeated_key_message
-from exchange.api.trading import cancel_order, place_order
+from exchange.api.schemas import (
+    CLIENT_ORDER_ID_PATTERN,
+    json_text,
+    parse_order_create,
+    repeated_key,
+    repeated_key_message,
+)
+from exchange.api.trading import cancel_order, order_id_by_client_id, place_order
 from exchange.api.ws.context import WsContext
 from exchange.api.ws.limits import UNCOUNTED, Slot
 from exchange.api.ws.topics import (
@@ -86,6 +94,7 @@ from exchange.api.ws.topics import (
 )
 
 log = logging.getLogger(__name__)
+_CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN)
 
 HISTORY_RESYNC = dumps({"channel": "history", "data": {"orders": []}})
 
@@ -756,20 +765,36 @@ class Session:
         self._ack("result", req_id, data=order)
 
     async def op_cancel(self, msg: dict[str, Any], req_id: Any) -> None:
+        """Cancel by `order_id`, or by `client_order_id` (as `DELETE /api/orders/by-client-id/...`)."""
         account = self._require_auth()
-        order_id = msg.get("order_id")
-        if isinstance(order_id, str) and order_id.isdigit() and len(order_id) < 17:
-            order_id = int(order_id)
-        if not isinstance(order_id, int) or isinstance(order_id, bool) or not 1 <= order_id < 2**53:
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "'order_id' must be an integer from 1 to 2^53 - 1")
-        extra = set(msg) - {"op", "req_id", "order_id"}
-        if extra:
-            raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown fields: {', '.join(sorted(extra))}")
+        target = _cancel_target(msg)
         await self._rate_limit(account)
-        order = await cancel_order(
-            self.ctx.engine, self.ctx.markets, account, order_id, ts_ms=self.ctx.clock()
-        )
+        if isinstance(target, str):
+            target = await order_id_by_client_id(self.ctx.engine, account, target)
+        order = await cancel_order(self.ctx.engine, self.ctx.markets, account, target, ts_ms=self.ctx.clock())
         self._ack("result", req_id, data=order)
+
+
+def _cancel_target(msg: dict[str, Any]) -> int | str:
+    """The order a `cancel` frame names: its `order_id` (an int, or digits), or its `client_order_id`."""
+    if "client_order_id" in msg and "order_id" in msg:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "give 'order_id' or 'client_order_id', not both")
+    target = msg.get("client_order_id") if "client_order_id" in msg else msg.get("order_id")
+    if "client_order_id" in msg:
+        if not isinstance(target, str) or not _CLIENT_ORDER_ID.match(target):
+            raise ApiError(ErrorCode.VALIDATION_ERROR, "'client_order_id' must be 1..36 of [A-Za-z0-9_-]")
+    else:
+        if isinstance(target, str) and target.isdigit() and len(target) < 17:
+            target = int(target)
+        if not isinstance(target, int) or isinstance(target, bool) or not 1 <= target < 2**53:
+            raise ApiError(
+                ErrorCode.VALIDATION_ERROR,
+                "'order_id' must be an integer from 1 to 2^53 - 1 (or give 'client_order_id')",
+            )
+    extra = set(msg) - {"op", "req_id", "order_id", "client_order_id"}
+    if extra:
+        raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown fields: {', '.join(sorted(extra))}")
+    return target
 
 
 def _error_frame(
