@@ -38,7 +38,7 @@ from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Litestar, MediaType, Request, Response, get
-from litestar.exceptions import ClientException, HTTPException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, SerializationException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -72,6 +72,7 @@ from exchange.api.schemas import (
     NO_VALUE,
     enum_values,
     explain,
+    json_text,
     not_one_of,
     readable,
     repeated_key,
@@ -137,6 +138,8 @@ class JsonRequest(Request[Any, Any, Any]):
             value = await super().json()
         except RecursionError:
             raise ClientException("request body: JSON nested too deeply") from None
+        except SerializationException as exc:  # msgspec's own words ("Input data was truncated"), reworded
+            raise ClientException(f"request body is not valid JSON: {_json_problem(str(exc))}") from None
         except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
             raise ClientException("request body: not valid UTF-8") from None
         repeated = repeated_key(await self.body(), value)
@@ -154,6 +157,13 @@ class JsonRequest(Request[Any, Any, Any]):
                 detail = {"key": key, "message": message, "source": "body"}
                 raise ValidationException(extra=[detail]) from None
         return value
+
+
+def _json_problem(detail: str) -> str:
+    """What msgspec found wrong with a body that does not decode, in words."""
+    if detail == "Input data was truncated":
+        return "it ends before the JSON value does (cut short?)"
+    return detail.removeprefix("JSON is malformed: ")
 
 
 async def _authenticate_first(request: Request[Any, Any, Any]) -> None:
@@ -246,7 +256,10 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 continue
             key, message = str(d.get("key") or ""), str(d.get("message"))
             if key and d.get("source") == "query":  # the value refused, for a decimal's limits
-                message = explain(message, request.query_params.get(key, NO_VALUE))
+                value = request.query_params.get(key, NO_VALUE)
+                if message.endswith(", got `str`") and value is not NO_VALUE:  # every query value is text
+                    message = f"{message.removesuffix(', got `str`')}; got {json_text(value)}"
+                message = explain(message, value)
                 choices = _query_choices(request, key)
                 if choices and message.startswith("Invalid enum value"):
                     message = not_one_of(choices, request.query_params.get(key))

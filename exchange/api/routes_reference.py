@@ -113,11 +113,15 @@ class ReferenceController(Controller):
         """What a market buy spending `quote_qty` (an order with `quote_qty` instead of `qty`) would get
         against the asks now: the base amount, average and worst price, notional, taker fee and `total` spent
         (the rest is returned); `complete` is false when the asks within the price band, read 500 levels
-        deep, end first. An estimate: fills round per maker order, and the book moves."""
+        deep, end first; a `quote_qty` below the market's `min_notional` is 400 `NOTIONAL_TOO_SMALL`, as the
+        order would be. An estimate: fills round per maker order, and the book moves."""
         await limit_read(request)
         market = await _market(request, symbol)
         budget = market.quote_in(quote_qty)
         if budget < 1:
             raise ApiError(ErrorCode.INVALID_QTY, "quote_qty must be positive")
+        if budget < market.min_notional_minor:  # the order would be refused so: no estimate says otherwise
+            minimum = f"{market.quote_out(market.min_notional_minor)} {market.quote}"
+            raise ApiError(ErrorCode.NOTIONAL_TOO_SMALL, f"order value below the market minimum of {minimum}")
         raw = await engine_call(services(request).engine.book, symbol, ESTIMATE_DEPTH)
         return msgspec.convert(spend(raw, market, budget), SpendEstimate)

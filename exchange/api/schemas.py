@@ -146,6 +146,16 @@ def split_error(error: str, data: Any = NO_VALUE, struct: type | None = None) ->
     the field takes."""
     message, _, at = error.partition(" - at `")
     key = at.rstrip("`").removeprefix("$").removeprefix(".")
+    field_error = _FIELD_ERROR.fullmatch(message)
+    if field_error is not None:  # said of the object at `key`: name the field itself
+        problem, name = field_error.groups()
+        path = f"{key}.{name}" if key else name
+        if problem == "missing required":
+            return path, "required field missing"
+        names = (
+            [f.encode_name for f in msgspec.structs.fields(struct)] if struct is not None and not key else []
+        )
+        return path, "unknown field" + (f"; the fields are {', '.join(names)}" if names else "")
     value = data.get(key, NO_VALUE) if isinstance(data, dict) and key else NO_VALUE
     if struct is not None and value is not NO_VALUE and message.startswith("Invalid enum"):
         field = next((f for f in msgspec.structs.fields(struct) if f.encode_name == key), None)
@@ -153,6 +163,9 @@ def split_error(error: str, data: Any = NO_VALUE, struct: type | None = None) ->
         if choices:
             return key, not_one_of(choices, value)
     return key, explain(message, value)
+
+
+_FIELD_ERROR = re.compile(r"Object (missing required|contains unknown) field `(.+)`")
 
 
 def enum_values(annotation: Any) -> list[str] | None:
@@ -165,7 +178,7 @@ def enum_values(annotation: Any) -> list[str] | None:
 
 def not_one_of(choices: list[str], value: Any) -> str:
     """What a value outside a closed vocabulary is told: the values taken, and the one given as JSON."""
-    return f"must be one of {', '.join(choices)}; got {json.dumps(value)}"
+    return f"must be one of {', '.join(choices)}; got {json_text(value)}"
 
 
 class _Repeated(Exception):

@@ -85,6 +85,8 @@ def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
         args["stp"] = body.stp.value
     if body.type is OrderType.LIMIT and body.price is None:
         raise ApiError(ErrorCode.INVALID_PRICE, "a limit order needs a price")
+    if body.type is OrderType.LIMIT and args["price"] == 0:
+        raise ApiError(ErrorCode.INVALID_PRICE, "a limit order needs a price greater than 0")
     # the engine checks these too, but names its own arguments (qty_lots): say it in the API's fields
     qty, quote_qty = args["qty"], args["quote_qty"]
     if body.type is OrderType.LIMIT and (qty == 0 or quote_qty != 0):
@@ -172,9 +174,10 @@ def in_market_units(error: ApiError, market: Market) -> ApiError:
     elif code == ErrorCode.INSUFFICIENT_FUNDS and (funds := _FUNDS.match(error.message)):
         asset, available, needed = funds.groups()
         decimals = m.base_decimals if asset == m.base else m.quote_decimals
+        fee = " (price times qty with the taker fee, rounded up per lot: the most the order can pay)"
         message = (
             f"insufficient {asset}: {amount_out(available, decimals)} available, "
-            f"{amount_out(needed, decimals)} needed" + (" (with the taker fee)" if asset == m.quote else "")
+            f"{amount_out(needed, decimals)} needed" + (fee if asset == m.quote else "")
         )
     else:
         return error

@@ -211,8 +211,8 @@ async def test_the_spend_estimate_is_what_a_market_buy_by_quote_then_gets(
 async def test_the_spend_estimate_of_an_empty_book_and_of_a_budget_under_one_lot(
     client: AsyncTestClient[Litestar],
 ) -> None:
-    """No asks: nothing filled, not complete. A budget that cannot pay for one lot at the best ask fills
-    nothing either (the order would expire)."""
+    """No asks: nothing filled, not complete. A budget below the market's minimum order value is refused
+    as the order would be (NOTIONAL_TOO_SMALL), not estimated as a fill the order could never get."""
     empty = (await estimate_buy(client, "100", "ETH-USDT")).json()
     assert (empty["filled_qty"], empty["total"], empty["avg_price"], empty["complete"]) == (
         "0",
@@ -221,8 +221,18 @@ async def test_the_spend_estimate_of_an_empty_book_and_of_a_budget_under_one_lot
         False,
     )
     await ladder(client, "sell", ASKS)
-    tiny = (await estimate_buy(client, "0.01")).json()  # a lot (0.00001 BTC) costs about 0.60 USDT
-    assert (tiny["filled_qty"], tiny["total"], tiny["complete"]) == ("0", "0", False)
+    markets = {m["symbol"]: m for m in (await client.get("/api/markets")).json()}
+    minimum = markets[SYMBOL]["min_notional"]
+    below = str(Decimal(minimum) - Decimal("0.000001"))
+    r = await estimate_buy(client, below)
+    assert r.status_code == 400 and error_code(r) == "NOTIONAL_TOO_SMALL", r.text
+    assert r.json()["error"]["message"] == f"order value below the market minimum of {minimum} USDT"
+    buyer = await register(client)
+    body = {"symbol": SYMBOL, "side": "buy", "type": "market", "quote_qty": below}
+    assert (
+        error_code(await client.post("/api/orders", json=body, headers=buyer.headers)) == "NOTIONAL_TOO_SMALL"
+    )
+    assert (await estimate_buy(client, minimum)).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -462,7 +462,8 @@ async def test_engine_refusals_speak_in_prices_quantities_and_assets(
         (
             {"side": "buy", "type": "limit", "price": "50000", "qty": "10"},
             "INSUFFICIENT_FUNDS",
-            f"insufficient USDT: 100000 available, {need:f} needed (with the taker fee)",
+            f"insufficient USDT: 100000 available, {need:f} needed (price times qty with the taker fee, "
+            "rounded up per lot: the most the order can pay)",
         ),
         (
             {"side": "sell", "type": "limit", "price": "50000", "qty": "3"},
@@ -483,6 +484,11 @@ async def test_engine_refusals_speak_in_prices_quantities_and_assets(
             {"side": "buy", "type": "limit", "price": "50000", "qty": "0"},
             "INVALID_QTY",
             "a limit order needs a positive qty and takes no quote_qty",
+        ),
+        (
+            {"side": "buy", "type": "limit", "price": "0.00", "qty": "1"},
+            "INVALID_PRICE",
+            "a limit order needs a price greater than 0",
         ),
     ]
     for fields, code, message in cases:

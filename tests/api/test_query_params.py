@@ -131,3 +131,37 @@ def test_the_check_reads_every_api_operation_of_the_document() -> None:
     }
     assert app.query_params == expected
     assert app.query_params[("/api/markets/{symbol}/candles", "GET")] == {"interval", "limit", "end"}
+
+
+async def test_missing_and_unknown_fields_wrong_query_types_and_broken_json_are_told_in_words(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A missing body field is "symbol: required field missing", an unknown one names the fields the body
+    takes, a query value of the wrong type is quoted (every query value is text: "got a string" says
+    nothing), a value outside a vocabulary is quoted as typed (not as UTF-16 escapes), and a body cut short
+    says so in words, not in the JSON library's."""
+    order = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": "1", "qty": "1"}
+    cases = [
+        ({k: v for k, v in order.items() if k != "symbol"}, "symbol: required field missing"),
+        (
+            {**order, "colour": "red"},
+            "colour: unknown field; the fields are symbol, side, type, price, qty, quote_qty, time_in_force, "
+            "post_only, client_order_id, stp",
+        ),
+        ({**order, "side": "💰"}, 'side: must be one of buy, sell; got "💰"'),
+    ]
+    for body, message in cases:
+        r = await client.post("/api/orders", json=body, headers=alice.headers)
+        assert r.status_code == 422 and r.json()["error"]["message"] == message, r.text
+    r = await client.get("/api/orders", params={"limit": "1.5"}, headers=alice.headers)
+    assert r.status_code == 422 and r.json()["error"]["message"] == 'limit: Expected an integer; got "1.5"'
+    r = await client.get(f"/api/markets/{SYMBOL}/trades", params={"limit": "abc"})
+    assert r.json()["error"]["message"] == 'limit: Expected an integer; got "abc"', r.text
+    headers = {**alice.headers, "content-type": "application/json"}
+    r = await client.post("/api/orders", content=b'{"symbol": "BTC-USDT"', headers=headers)
+    assert r.status_code == 400 and error_code(r) == "BAD_REQUEST"
+    assert r.json()["error"]["message"] == (
+        "request body is not valid JSON: it ends before the JSON value does (cut short?)"
+    )
+    r = await client.post("/api/orders", content=b'{"symbol": "BTC-USDT"} x', headers=headers)
+    assert r.json()["error"]["message"] == "request body is not valid JSON: trailing characters (byte 24)"

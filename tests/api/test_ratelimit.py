@@ -168,10 +168,10 @@ async def test_reads_that_do_work_are_limited_per_ip_and_history_per_account(
 
 
 def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
-    """The schema promises 429 only where a limit applies: orders (place, cancel, cancel all), the auth
-    writes (register, login, refresh, logout, ending a session, a password change) and the reads that do
-    work per request (book, estimate, trades, candles; the history, transfers, the sessions); cached lists and
-    `GET /api/me` are not rate limited."""
+    """The schema promises 429 only where a limit applies: orders (place, cancel by id or client_order_id,
+    cancel all), the auth writes (register, login, refresh, logout, ending a session, a password change) and
+    the reads that do work per request (book, estimate, trades, candles; the history, transfers, the
+    sessions); cached lists and `GET /api/me` are not rate limited."""
     schema = create_app(make_settings("redis://127.0.0.1:1/0", "")).openapi_schema.to_schema()
     limited = {
         op["operationId"]
@@ -180,8 +180,9 @@ def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
         if isinstance(op, dict) and "429" in op.get("responses", {})
     }
     assert limited == {
-        "register", "login", "refresh", "logout", "placeOrder", "cancelOrder", "cancelAllOrders",
-        "getBook", "estimateMarketOrder", "estimateMarketBuyByTotal", "listMarketTrades", "listCandles",
+        "register", "login", "refresh", "logout", "placeOrder", "cancelOrder", "cancelOrderByClientId",
+        "cancelAllOrders", "getBook", "estimateMarketOrder", "estimateMarketBuyByTotal", "listMarketTrades",
+        "listCandles",
         "listOrders", "exportOrdersCsv", "listFills", "listPositions", "listSessions", "endSession",
         "endOtherSessions", "changePassword", "listTransfers",
     }  # fmt: skip

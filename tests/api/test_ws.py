@@ -315,9 +315,14 @@ def test_malformed_frames_get_error_frames_and_the_connection_survives(live_each
         "colour": "red",
     }
     assert c.request(bad_order)["error"]["code"] == "VALIDATION_ERROR"
-    for order_id in ("abc", 0, "0", -1, 2**53):  # as REST's path parameter: 1 .. 2^53 - 1
+    for order_id in ("abc", 0, "0", "7", 7.0, -1, 2**53):  # 1 .. 2^53 - 1, read strictly: "7" is no integer
         frame = c.request({"op": "cancel", "req_id": "y", "order_id": order_id})
         assert frame["error"]["code"] == "VALIDATION_ERROR", (order_id, frame)
+        assert frame["error"]["message"].startswith("order_id: Expected an integer from 1 to 2^53 - 1; got ")
+    frame = c.request({"op": "cancel", "req_id": "y"})
+    assert frame["error"]["message"] == "order_id: required field missing (or give client_order_id)"
+    frame = c.request({"op": "cancel", "req_id": "y", "order_id": 7, "colour": "red"})
+    assert frame["error"]["message"].startswith("colour: unknown field; the fields are order_id or ")
     c.send({"op": "ping"})
     assert c.op("pong")["op"] == "pong"
     c.close()
@@ -346,8 +351,14 @@ def test_every_frame_counts_toward_the_frame_limit_malformed_ones_too(seeded, pg
         c = Client(server.ws_url)
         for _ in range(40):
             c.send("not json")
-        codes = [c.op("error")["error"]["code"] for _ in range(40)]
+        errors = [c.op("error")["error"] for _ in range(40)]
+        codes = [e["code"] for e in errors]
         assert set(codes) == {"BAD_FRAME", "RATE_LIMITED"} and codes.count("RATE_LIMITED") >= 25, codes
+        limited = next(e for e in errors if e["code"] == "RATE_LIMITED")
+        assert (
+            limited["message"] == "too many frames: at most 5 a second (bursts of up to 10): try again in 1 s"
+        )
+        assert limited["retry_after"] == 1
         for _ in range(20):
             c.send(b"\x00binary")
         codes = [c.op("error")["error"]["code"] for _ in range(20)]

@@ -438,7 +438,13 @@ class Session:
         msg = self._parse(text)
         req_id = msg.get("req_id") if isinstance(msg, dict) else None
         if not allowed:
-            self.error(WsCode.RATE_LIMITED, "too many frames: slow down", req_id, retry_after=1)
+            rate = self.settings.frames_per_s
+            self.error(
+                WsCode.RATE_LIMITED,
+                f"too many frames: at most {rate} a second (bursts of up to {2 * rate}): try again in 1 s",
+                req_id,
+                retry_after=1,
+            )
             return
         if not isinstance(msg, dict):
             self.error(*msg)
@@ -776,25 +782,33 @@ class Session:
 
 
 def _cancel_target(msg: dict[str, Any]) -> int | str:
-    """The order a `cancel` frame names: its `order_id` (an int, or digits), or its `client_order_id`."""
+    """The order a `cancel` frame names: its `order_id` (an integer, strictly: not `"7"` nor `7.0`, as
+    everywhere in frames and bodies), or its `client_order_id`."""
+    extra = sorted(set(msg) - {"op", "req_id", "order_id", "client_order_id"})
+    if extra:
+        fields = "order_id or client_order_id (and op, req_id)"
+        raise ApiError(ErrorCode.VALIDATION_ERROR, f"{extra[0]}: unknown field; the fields are {fields}")
     if "client_order_id" in msg and "order_id" in msg:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, "give 'order_id' or 'client_order_id', not both")
-    target = msg.get("client_order_id") if "client_order_id" in msg else msg.get("order_id")
+        raise ApiError(ErrorCode.VALIDATION_ERROR, "give order_id or client_order_id, not both")
     if "client_order_id" in msg:
-        if not isinstance(target, str) or not _CLIENT_ORDER_ID.match(target):
-            raise ApiError(ErrorCode.VALIDATION_ERROR, "'client_order_id' must be 1..36 of [A-Za-z0-9_-]")
-    else:
-        if isinstance(target, str) and target.isdigit() and len(target) < 17:
-            target = int(target)
-        if not isinstance(target, int) or isinstance(target, bool) or not 1 <= target < 2**53:
+        coid = msg["client_order_id"]
+        if not isinstance(coid, str) or not _CLIENT_ORDER_ID.match(coid):
             raise ApiError(
                 ErrorCode.VALIDATION_ERROR,
-                "'order_id' must be an integer from 1 to 2^53 - 1 (or give 'client_order_id')",
+                f"client_order_id: Expected 1 to 36 letters, digits, '_' or '-'; got {json_text(coid)}",
             )
-    extra = set(msg) - {"op", "req_id", "order_id", "client_order_id"}
-    if extra:
-        raise ApiError(ErrorCode.VALIDATION_ERROR, f"unknown fields: {', '.join(sorted(extra))}")
-    return target
+        return coid
+    if "order_id" not in msg:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR, "order_id: required field missing (or give client_order_id)"
+        )
+    order_id = msg["order_id"]
+    if not isinstance(order_id, int) or isinstance(order_id, bool) or not 1 <= order_id < 2**53:
+        raise ApiError(
+            ErrorCode.VALIDATION_ERROR,
+            f"order_id: Expected an integer from 1 to 2^53 - 1; got {json_text(order_id)}",
+        )
+    return order_id
 
 
 def _error_frame(

@@ -405,7 +405,8 @@ export interface paths {
          * @description What a market buy spending `quote_qty` (an order with `quote_qty` instead of `qty`) would get
          *     against the asks now: the base amount, average and worst price, notional, taker fee and `total` spent
          *     (the rest is returned); `complete` is false when the asks within the price band, read 500 levels
-         *     deep, end first. An estimate: fills round per maker order, and the book moves.
+         *     deep, end first; a `quote_qty` below the market's `min_notional` is 400 `NOTIONAL_TOO_SMALL`, as the
+         *     order would be. An estimate: fills round per maker order, and the book moves.
          */
         get: operations["estimateMarketBuyByTotal"];
         put?: never;
