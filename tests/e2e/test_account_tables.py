@@ -336,14 +336,69 @@ PHONE_TABS = {
 }
 
 
+# each balance row's asset and, per amount column shown, the amount's text, the right edge of its figures up
+# to its decimal point (the point's own right edge), and how the cell aligns its figures
+BALANCE_CELLS = """(table) => [...table.querySelectorAll('tbody tr[data-asset]')].map((r) => ({
+    asset: r.dataset.asset,
+    cells: [...r.cells].slice(1).filter((c) => c.getBoundingClientRect().width > 0).map((c) => {
+        const text = c.textContent, node = (c.querySelector('.amount') || c).firstChild;
+        const range = document.createRange();
+        range.setStart(node, 0);
+        range.setEnd(node, text.includes('.') ? text.indexOf('.') + 1 : text.length);
+        const style = getComputedStyle(c);
+        return { text, point: range.getBoundingClientRect().right, align: style.textAlign,
+                 figures: style.fontVariantNumeric };
+    }),
+}))"""
+
+
+def test_balances_line_up_each_columns_decimal_points_at_each_assets_decimals(
+    stack: Stack, new_page: Any, account: Account
+) -> None:
+    """The balances table (USDT of 6 decimals beside BTC, DOT, MINA of 8, with held amounts like 1.23456
+    BTC) shows each asset's available, in orders and total exactly as the API has them, none with more
+    decimals than its asset has, each column at one number of decimals where the asset has them, right-
+    aligned in tabular figures: the decimal points of a column line up."""
+    with client(stack, account.token) as c:
+        decimals = {a["symbol"]: a["decimals"] for a in c.get("/api/assets").json()}
+        balances = {b["asset"]: b for b in c.get("/api/balances").json()}
+    page = new_page()
+    open_tab(page, account, "Balances", "[data-testid=balances] tbody tr[data-asset]")
+    table = page.get_by_test_id("balances")
+    expect(table.locator("thead th")).to_have_text(["Asset", "Available", "In orders", "Total"])
+    expect(table.locator("tbody tr[data-asset]")).to_have_count(len(balances))
+    rows = table.evaluate(BALANCE_CELLS)
+    shot(page, "35-balances-aligned")
+    problems = []
+    for column, name in enumerate(["available", "held", "total"]):
+        cells = [(r["asset"], r["cells"][column]) for r in rows]
+        shown = {asset: len(cell["text"].partition(".")[2]) for asset, cell in cells}
+        widest = max(shown.values())
+        for asset, cell in cells:
+            b = balances[asset]
+            want = Decimal(b["available"]) + Decimal(b["held"]) if name == "total" else Decimal(b[name])
+            if Decimal(cell["text"].replace(",", "")) != want:
+                problems.append(f"{asset} {name}: {cell['text']!r}, the API says {want}")
+            if shown[asset] != min(widest, decimals[asset]):
+                problems.append(
+                    f"{asset} {name}: {cell['text']!r} beside {widest} decimals, asset has {decimals[asset]}"
+                )
+            if cell["align"] != "right" or "tabular-nums" not in cell["figures"]:
+                problems.append(f"{asset} {name}: aligned {cell['align']}, figures {cell['figures']}")
+        points = sorted(round(cell["point"], 1) for _asset, cell in cells)
+        if points[-1] - points[0] > 0.5:
+            problems.append(f"{name}: the decimal points are at x {points}: {[c['text'] for _a, c in cells]}")
+    assert not problems, "\n".join(problems)
+
+
 @pytest.mark.parametrize(("width", "height"), [(390, 844), (360, 740)])
 def test_history_fills_and_positions_fit_a_phone_without_sideways_scroll(
     stack: Stack, new_page: Any, account: Account, width: int, height: int
 ) -> None:
-    """On a phone the order history, fills, positions and deposits tables (three markets, amounts like
-    98,765.4 MINA and 1,234.56 DOT) fit the account panel: neither the table nor the panel scrolls
-    sideways, the key columns show and the others fold under them (an order's time under its market), and
-    the filters and pager stay inside the card."""
+    """On a phone the order history, fills, positions, balances and deposits tables (three markets, amounts
+    like 98,765.4 MINA and 1,234.56 DOT, balances of up to 8 decimals) fit the account panel: neither the
+    table nor the panel scrolls sideways, the key columns show and the others fold under them (an order's
+    time under its market), and the filters and pager stay inside the card."""
     page = new_page(width, height)
     login(page, account.email)
     open_trade(page)
@@ -364,6 +419,19 @@ def test_history_fills_and_positions_fit_a_phone_without_sideways_scroll(
         folded = page.locator(rows).first.locator(".cell-more").first
         if not folded.is_visible():
             problems.append(f"{tab} at {width}px shows nothing folded under its key columns")
+    # the balances above the deposits: each asset's available and in orders, decimal points in line (the
+    # total, their sum, only where there is room)
+    fit = page.get_by_test_id("balances").evaluate(PHONE_FIT)
+    print(f"{width}x{height} balances: {fit['widths']}")
+    if fit["overflow"] > 0 or fit["page"] > 0:
+        problems.append(f"Balances at {width}px overflows: {fit}")
+    if fit["shown"] != ["Asset", "Available", "In orders"]:
+        problems.append(f"Balances at {width}px shows {fit['shown']}")
+    points = page.get_by_test_id("balances").evaluate(BALANCE_CELLS)
+    for column in (0, 1):
+        xs = [round(r["cells"][column]["point"], 1) for r in points]
+        if max(xs) - min(xs) > 0.5:
+            problems.append(f"Balances at {width}px: column {column + 1}'s decimal points at x {xs}")
     assert not problems, "\n".join(problems)
 
 

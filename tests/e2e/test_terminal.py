@@ -850,7 +850,7 @@ ACCOUNT_COLUMNS = {
     ],
     "fills": ["Time", "Market", "Side", "Price", "Amount", "Total", "Fee", "Role"],
     "positions": ["Market", "Position", "Avg entry", "Last", "Realized PnL", "Unrealized PnL", "Fees"],
-    "balances": ["Asset", "Available", "In orders"],
+    "balances": ["Asset", "Available", "In orders", "Total"],
     "sessions": ["Device", "IP address", "Signed in", "Last active"],
 }
 # each account tab: its table's test id and the attribute its data rows carry

@@ -10,7 +10,7 @@ import type { Balance, Order, OrderPage } from "../api/types";
 import { loadMarkets, useSession } from "../lib/hooks";
 import { api } from "../lib/http";
 import { NoticeBursts } from "../lib/noticeBursts";
-import { isOpen, mergeOpenOrders, OrderTracker } from "../lib/orderEvents";
+import { isOpen, mergeOpenOrders, OrderTracker, type MarketListing } from "../lib/orderEvents";
 import { fetchAllPages, LatestLoad } from "../lib/paging";
 import { throttle } from "../lib/throttle";
 import { isHistoryResync, ws } from "../lib/ws";
@@ -67,9 +67,9 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const [openOrdersComplete, setOpenOrdersComplete] = useState(true);
   const [version, setVersion] = useState(0);
   const [historyVersion, setHistoryVersion] = useState(0);
-  // each market's tick size, for the notices to say an average price at the market's price decimals
-  const ticks = useRef(new Map<string, string>());
-  const tracker = useRef(new OrderTracker((symbol) => ticks.current.get(symbol)));
+  // each market's listing, for the notices to say prices at the market's price decimals and name its assets
+  const listings = useRef(new Map<string, MarketListing>());
+  const tracker = useRef(new OrderTracker((symbol) => listings.current.get(symbol)));
   // a burst of notices (a bot placing 20 orders in a second) becomes one summary toast, not 20
   const bursts = useRef(new NoticeBursts());
   // a newer reload, another account or unmounting supersedes the load in flight (aborted, sets nothing)
@@ -139,13 +139,13 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     setBalances(new Map());
     setOpenOrders([]);
     setOpenOrdersComplete(true);
-    tracker.current = new OrderTracker((symbol) => ticks.current.get(symbol));
+    tracker.current = new OrderTracker((symbol) => listings.current.get(symbol));
     bursts.current = new NoticeBursts();
     if (!loggedIn) return;
     reload();
     loadMarkets().then(
-      (list) => void (ticks.current = new Map(list.map((m) => [m.symbol, m.tick_size]))),
-      () => undefined, // the notices then say the average price as sent
+      (list) => void (listings.current = new Map(list.map((m) => [m.symbol, m]))),
+      () => undefined, // the notices then say prices as sent, and guess the assets from the symbol
     );
     const offOrders = ws.subscribe("orders", (msg) => {
       const data = msg.data;

@@ -1,8 +1,8 @@
 /** The account's tables: open orders, order history, fills, positions, balances and the devices logged in (sessions). */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
-import type { FillPage, Order, OrderPage, Position, SortKey, SortOrder, TransferPage } from "../api/types";
+import type { Balance, FillPage, Order, OrderPage, Position, SortKey, SortOrder, TransferPage } from "../api/types";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
-import { useHashRoute, useMarkets, usePref, useSession } from "../lib/hooks";
+import { useAssetDecimals, useHashRoute, useMarkets, usePref, useSession } from "../lib/hooks";
 import {
   DEFAULT_SORT,
   exportFileName,
@@ -19,7 +19,18 @@ import {
   type StatusFilter,
 } from "../lib/historyQuery";
 import { api, ApiError, authFetch, errorFrom, withQuery } from "../lib/http";
-import { compareStrings, format, formatAmount, formatPrice, sign } from "../lib/money";
+import {
+  add,
+  alignAmounts,
+  compareStrings,
+  format,
+  formatAmount,
+  formatPrice,
+  parse,
+  sign,
+  toPlain,
+  type AlignedAmount,
+} from "../lib/money";
 import { authHref } from "../lib/nextRoute";
 import { PREF_KEYS } from "../lib/prefs";
 import { askCancelAll, errorText } from "../lib/userText";
@@ -668,26 +679,53 @@ function Positions() {
   );
 }
 
+/** One amount of the balances table: its figures, then the invisible ones that line its decimal point up
+ * with the column's (`alignAmounts`; drawn by CSS from data-pad, so neither copied nor read out). */
+function AmountCell({ amount, className }: { amount: AlignedAmount; className?: string }) {
+  return (
+    <td className={className ? `num ${className}` : "num"}>
+      <span className="amount" data-pad={amount.pad || undefined}>
+        {amount.text}
+      </span>
+    </td>
+  );
+}
+
+/** Each asset's available, in orders and total, at its own decimals, each column's decimal points in line
+ * (`alignAmounts` says the rule). The total is where there is room: a phone shows the two it adds up. */
 function Balances() {
   const { balances } = useAccount();
+  const decimals = useAssetDecimals();
   const list = [...balances.values()].sort((a, b) => a.asset.localeCompare(b.asset));
+  const column = (amount: (b: Balance) => string | null) =>
+    alignAmounts(list.map((b) => ({ value: amount(b), decimals: decimals.get(b.asset) })));
+  const available = column((b) => b.available);
+  const held = column((b) => b.held);
+  const total = column((b) => {
+    const [a, h] = [parse(b.available), parse(b.held)];
+    return a && h ? toPlain(add(a, h)) : null;
+  });
   return (
     <>
       <div className="table-scroll">
-        <table className="table" data-testid="balances">
+        <table className="table balances-table" data-testid="balances">
           <thead>
             <tr>
               <th>Asset</th>
               <th className="num">Available</th>
               <th className="num">In orders</th>
+              <th className="num col-roomy" title="Available + in orders">
+                Total
+              </th>
             </tr>
           </thead>
           <tbody>
-            {list.map((b) => (
+            {list.map((b, i) => (
               <tr key={b.asset} data-asset={b.asset}>
                 <td>{b.asset}</td>
-                <td className="num">{formatAmount(b.available)}</td>
-                <td className="num">{formatAmount(b.held)}</td>
+                <AmountCell amount={available[i]} />
+                <AmountCell amount={held[i]} />
+                <AmountCell amount={total[i]} className="col-roomy" />
               </tr>
             ))}
           </tbody>

@@ -1,8 +1,10 @@
 /** The live order book: snapshot + contiguous (possibly merged) updates from `book:SYM`, re-subscribing on
  * any gap. */
 import { useEffect, useRef, useState } from "react";
+import type { Market } from "../api/types";
 import { groupDecimals, groupLevels, groupSteps } from "../lib/bookGroup";
 import { BookSync, SnapshotWatch, type BookMessage, type Level } from "../lib/bookSync";
+import { marketAssets } from "../lib/marketAssets";
 import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
 import { ws } from "../lib/ws";
 
@@ -78,6 +80,8 @@ export function useBook(symbol: string, depth = DEPTH): BookView {
  * re-rendering at each update. */
 export function OrderBook(props: {
   symbol: string;
+  /** the market's listing (`GET /api/markets`), which names its assets; null while it is not loaded */
+  listing: Pick<Market, "base" | "quote"> | null;
   onBest?: (bestBid: string | null, bestAsk: string | null, synced: boolean) => void;
   priceDecimals: number;
   qtyDecimals: number;
@@ -130,7 +134,7 @@ export function OrderBook(props: {
     );
   };
 
-  const [base, quote] = props.symbol.split("-");
+  const { base, quote } = marketAssets(props.symbol, props.listing);
   return (
     <div className="card book-card" data-testid="order-book" data-synced={synced ? "1" : "0"}>
       <div className="card-head">

@@ -1,4 +1,5 @@
-import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type CSSProperties, type ReactNode } from "react";
+import { toastEdge, type ToastEdge } from "../lib/toastEdge";
 
 export type ToastKind = "info" | "success" | "error" | "warn";
 
@@ -28,8 +29,44 @@ export function useToasts(): ToastApi {
   return useContext(Ctx);
 }
 
+/** Where the toasts go on a phone (lib/toastEdge.ts), and how far down the top edge is: under the header. */
+interface Placement {
+  edge: ToastEdge;
+  topPx: number;
+}
+
+/** The placement away from `inUse`, the control the user last touched or focused (null: none). */
+function placeAwayFrom(inUse: Element | null): Placement {
+  const el = inUse?.isConnected ? inUse : document.activeElement;
+  const span = el && el !== document.body && el !== document.documentElement ? el.getBoundingClientRect() : null;
+  const header = document.querySelector("header.topbar")?.getBoundingClientRect().bottom ?? 0;
+  return { edge: toastEdge(span, window.innerHeight), topPx: Math.round(Math.max(0, header)) + 8 };
+}
+
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
+  const [place, setPlace] = useState<Placement>({ edge: "bottom", topPx: 8 });
+  const replace = useCallback(
+    (p: Placement) => setPlace((q) => (q.edge === p.edge && q.topPx === p.topPx ? q : p)),
+    [],
+  );
+  // the control the user last touched or focused (not a toast's): the toasts keep away from it
+  const inUse = useRef<Element | null>(null);
+  const shown = useRef(0);
+  shown.current = toasts.length;
+  useEffect(() => {
+    const note = (e: Event) => {
+      if (!(e.target instanceof Element) || e.target.closest(".toasts")) return;
+      inUse.current = e.target;
+      if (shown.current > 0) replace(placeAwayFrom(e.target)); // the user went to work under them: they move
+    };
+    document.addEventListener("pointerdown", note, true);
+    document.addEventListener("focusin", note, true);
+    return () => {
+      document.removeEventListener("pointerdown", note, true);
+      document.removeEventListener("focusin", note, true);
+    };
+  }, [replace]);
   const next = useRef(1);
   const timers = useRef(new Map<number, ReturnType<typeof setTimeout>>());
   const byKey = useRef(new Map<string, number>()); // key -> id of the toast on screen
@@ -53,11 +90,12 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       if (key !== undefined) byKey.current.set(key, id);
       clearTimeout(timers.current.get(id));
       timers.current.set(id, setTimeout(() => dismiss(id), kind === "error" ? TOAST_MS.error : TOAST_MS.other));
+      replace(placeAwayFrom(inUse.current));
       const toast = { id, kind, title, body };
       // a keyed toast pushed out of the stack meanwhile comes back, as the newest
       setToasts((t) => (t.some((x) => x.id === id) ? t.map((x) => (x.id === id ? toast : x)) : [...t, toast].slice(-MAX_TOASTS)));
     },
-    [dismiss],
+    [dismiss, replace],
   );
   useEffect(() => {
     const pending = timers.current;
@@ -67,7 +105,15 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   return (
     <Ctx.Provider value={value}>
       {children}
-      <div className="toasts" role="status" aria-live="polite">
+      {/* on a phone at the bottom, or at the top under the header (data-edge, styles.css): away from the
+          control in use. The container lets taps through; a toast itself takes them (its × dismisses it) */}
+      <div
+        className="toasts"
+        role="status"
+        aria-live="polite"
+        data-edge={place.edge}
+        style={{ "--toasts-top": `${place.topPx}px` } as CSSProperties}
+      >
         {toasts.map((t) => (
           <div key={t.id} className={`toast toast-${t.kind}`} data-testid="toast">
             <div className="toast-text">

@@ -1,6 +1,6 @@
 /** Shared data hooks: session, connection state, reference data, the live tickers and a market's trades. */
 import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
-import type { Market, Ticker, Trade } from "../api/types";
+import type { Asset, Market, Ticker, Trade } from "../api/types";
 import { api } from "./http";
 import { mergeTrades } from "./lastPrice";
 import { loadFavorites, loadPref, PREF_KEYS, saveFavorites, savePref, toggleFavorite } from "./prefs";
@@ -62,6 +62,38 @@ export function useMarkets(): { markets: Market[]; error: string | null } {
     };
   }, []);
   return { markets, error };
+}
+
+// the assets and their decimals (`GET /api/assets`): fixed once an asset exists, so read once per page load
+let assetsCache: Promise<Asset[]> | null = null;
+
+export function loadAssets(): Promise<Asset[]> {
+  assetsCache ??= api<Asset[]>("GET", "/api/assets", { auth: false }).catch((e) => {
+    assetsCache = null; // the next caller asks again
+    throw e;
+  });
+  return assetsCache;
+}
+
+/** Each asset's decimals (its smallest unit is 10^-decimals); empty until they are loaded, and while they
+ * cannot be (tried again every few seconds). */
+export function useAssetDecimals(): ReadonlyMap<string, number> {
+  const [decimals, setDecimals] = useState<ReadonlyMap<string, number>>(new Map());
+  useEffect(() => {
+    let alive = true;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const load = () =>
+      loadAssets().then(
+        (list) => alive && setDecimals(new Map(list.map((a) => [a.symbol, a.decimals]))),
+        () => void (alive && (retry = setTimeout(load, 5_000))),
+      );
+    void load();
+    return () => {
+      alive = false;
+      if (retry) clearTimeout(retry);
+    };
+  }, []);
+  return decimals;
 }
 
 /** Every market's ticker: the REST list first, then the WebSocket `tickers` channel. */

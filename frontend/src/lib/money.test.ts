@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  add, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
+  add, alignAmounts, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
   formatAmount, formatChartNumber, formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma, commaQuestion,
 } from "./money";
 
@@ -206,5 +206,58 @@ describe("formatAmount", () => {
     expect(formatAmount("-1234.5")).toBe("-1,234.50");
     expect(formatAmount(null)).toBe("—");
     expect(formatAmount("x")).toBe("—");
+  });
+});
+
+describe("alignAmounts", () => {
+  const texts = (cells: { text: string; pad: string }[]) => cells.map((c) => `${c.text}|${c.pad}`);
+
+  it("writes a column at one number of decimals, the fewest that keeps every amount exact", () => {
+    const column = alignAmounts([
+      { value: "0.5", decimals: 8 },
+      { value: "12.34567", decimals: 8 },
+      { value: "100", decimals: 8 },
+    ]);
+    expect(texts(column)).toEqual(["0.50000|", "12.34567|", "100.00000|"]);
+  });
+
+  it("shows at least two decimals, and only those where every amount is whole", () => {
+    const column = alignAmounts([
+      { value: "100000", decimals: 6 },
+      { value: "2", decimals: 8 },
+      { value: "0", decimals: 8 },
+    ]);
+    expect(texts(column)).toEqual(["100,000.00|", "2.00|", "0.00|"]);
+  });
+
+  it("never shows figures an asset does not have: the rest of the column's decimals pad it invisibly", () => {
+    const column = alignAmounts([
+      { value: "0.12345678", decimals: 8 }, // BTC
+      { value: "99930.25579", decimals: 6 }, // USDT
+      { value: "5", decimals: 0 }, // an asset of whole units
+      { value: "1.5", decimals: 1 },
+    ]);
+    expect(texts(column)).toEqual(["0.12345678|", "99,930.255790|00", "5|.00000000", "1.5|0000000"]);
+  });
+
+  it("keeps every amount exact, however many digits: no float on the way", () => {
+    const [big, small] = alignAmounts([
+      { value: "123456789012345.12345678", decimals: 8 },
+      { value: "0.00000001", decimals: 8 },
+    ]);
+    expect(big.text).toBe("123,456,789,012,345.12345678");
+    expect(small.text).toBe("0.00000001");
+  });
+
+  it("rounds an amount past its asset's decimals half up, and writes an unknown asset's as sent", () => {
+    const column = alignAmounts([{ value: "1.23456789", decimals: 4 }, { value: "7.125" }]);
+    expect(texts(column)).toEqual(["1.2346|", "7.1250|"]);
+    expect(texts(alignAmounts([{ value: "7.125" }, { value: "3" }]))).toEqual(["7.125|", "3.000|"]);
+  });
+
+  it("shows a dash for a missing or invalid amount, which widens nothing", () => {
+    const column = alignAmounts([{ value: null, decimals: 8 }, { value: "abc", decimals: 8 }, { value: "1", decimals: 8 }]);
+    expect(texts(column)).toEqual(["—|", "—|", "1.00|"]);
+    expect(alignAmounts([])).toEqual([]);
   });
 });

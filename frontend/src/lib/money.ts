@@ -230,6 +230,49 @@ export function formatAmount(value: Dec | string | null | undefined, maxDecimals
   return format(trimmed, Math.max(trimmed.scale, least));
 }
 
+/** One amount of a column written by `alignAmounts`: its text (exact, grouped) and the invisible figures
+ * that follow it ("00", or "." and zeros for a whole number), which keep the decimal points in line. */
+export interface AlignedAmount {
+  text: string;
+  pad: string;
+}
+
+/**
+ * A column of amounts of several assets (the balances table), each exact at its own asset's decimals, written
+ * so that, right-aligned in tabular figures with each `pad` after it as invisible digits, their decimal points
+ * line up and the eye can scan them.
+ *
+ * The rule: the column shows one number of decimals, the fewest that writes every amount in it exactly (at
+ * least `minDecimals`, "100,000.00"), so an asset of 8 decimals shows them all only where some amount needs
+ * them. An amount of an asset with fewer decimals than that shows its own, never figures it does not have
+ * ("12.345678" USDT beside "0.12345678" BTC), and the rest of the column's decimals become its `pad`. Trailing
+ * zeros past what any amount of the column needs are trimmed: every BTC digit on all rows (and "2.00000000"
+ * beside "100,000.000000") made the table too wide for a phone. `decimals`: the asset's (`GET /api/assets`);
+ * unknown, the amount's own as sent. An amount with more decimals than its asset has is rounded half up, as
+ * `formatAmount` does; one that is not a number is "—".
+ */
+export function alignAmounts(
+  cells: readonly { value: string | null | undefined; decimals?: number }[],
+  minDecimals = 2,
+): AlignedAmount[] {
+  const parsed = cells.map(({ value, decimals }) => {
+    const d = value == null ? null : parse(value);
+    if (!d) return null;
+    const most = decimals ?? Infinity;
+    const exact = d.scale > most ? dec(toFixed(d, most)) : d;
+    // the decimals this amount needs: its digits, at least minDecimals, at most its asset's
+    const needs = Math.min(Math.max(strip(exact).scale, minDecimals), most);
+    return { exact, most, needs };
+  });
+  const column = Math.max(0, ...parsed.map((c) => (c ? c.needs : 0)));
+  return parsed.map((c) => {
+    if (!c) return { text: "—", pad: "" };
+    const shown = Math.min(column, c.most);
+    const pad = (shown === 0 && column > 0 ? "." : "") + "0".repeat(column - shown);
+    return { text: format(c.exact, shown), pad };
+  });
+}
+
 /** A price as the book shows it: the market's price decimals (its tick's, rounded half up) with thousands
  * separators ("56912.4", "0.01" -> "56,912.40"); with no tick known, as sent, grouped. */
 export function formatPrice(value: Dec | string | null | undefined, tickSize: string | null | undefined): string {

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Order } from "../api/types";
-import { isOpen, mergeOpenOrders, OrderTracker } from "./orderEvents";
+import { isOpen, mergeOpenOrders, OrderTracker, type MarketListing } from "./orderEvents";
 
 const order = (status: string, filled = "0", extra: Partial<Order> = {}): Order =>
   ({
     id: 7, symbol: "BTC-USDT", side: "buy", type: "limit", price: "100", qty: "2", filled_qty: filled,
     status, reason: "", created_at: 1, updated_at: 1, ...extra,
   }) as Order;
+
+const listing = (tick_size: string, base: string, quote: string): MarketListing => ({ tick_size, base, quote });
 
 describe("order notifications", () => {
   it("announces each state change once", () => {
@@ -50,7 +52,7 @@ describe("order notifications", () => {
   });
 
   it("says the average price at the market's price decimals, rounded half up", () => {
-    const t = new OrderTracker((symbol) => (symbol === "BTC-USDT" ? "0.01" : undefined));
+    const t = new OrderTracker((symbol) => (symbol === "BTC-USDT" ? listing("0.01", "BTC", "USDT") : undefined));
     // every fill at 59758.04: the server's avg_price is quote / qty with the quote rounded per fill
     const filled = order("filled", "2", { id: 15, price: "60000", avg_price: "59758.039697" });
     expect(t.note(filled)?.body).toBe("BUY 2 BTC-USDT @ 60,000.00, avg price 59,758.04");
@@ -61,12 +63,30 @@ describe("order notifications", () => {
   });
 
   it("says the order's price as the book does: the market's price decimals, thousands separators", () => {
-    const t = new OrderTracker((symbol) => ({ "BTC-USDT": "0.01", "MINA-USDT": "0.0001" })[symbol]);
+    const t = new OrderTracker(
+      (symbol) => ({ "BTC-USDT": listing("0.01", "BTC", "USDT"), "MINA-USDT": listing("0.0001", "MINA", "USDT") })[symbol],
+    );
     expect(t.note(order("open", "0", { id: 30, price: "56912.4" }))?.body).toBe("BUY 2 BTC-USDT @ 56,912.40");
     const sold = order("cancelled", "1", { id: 31, side: "sell", price: "1234567.5", avg_price: "1234568" });
     expect(t.note(sold)?.body).toBe("SELL 2 BTC-USDT @ 1,234,567.50 (filled 1, avg price 1,234,568.00)");
     expect(t.note(order("rejected", "0", { id: 32, symbol: "MINA-USDT", price: "0.5" }))?.body).toBe("BUY 2 MINA-USDT @ 0.5000");
     expect(t.note(order("open", "0", { id: 33, symbol: "XYZ-USDT", price: "56912.4" }))?.body).toBe("BUY 2 XYZ-USDT @ 56912.4"); // no tick known
+  });
+
+  it("names the quote asset a market buy spends from the market's listing, not from its symbol", () => {
+    const listings: Record<string, MarketListing> = {
+      "BTC-2X-USDT": listing("0.01", "BTC-2X", "USDT"),
+      "ETH-USD-C": listing("0.01", "ETH", "USD-C"), // a quote asset with a dash
+      ETHUSDC: listing("0.01", "ETH", "USDC"), // a market listed without a dash
+    };
+    const t = new OrderTracker((symbol) => listings[symbol]);
+    const buy = (id: number, symbol: string) =>
+      order("open", "0", { id, symbol, type: "market", price: null, qty: null, quote_qty: "100" });
+    expect(t.note(buy(40, "BTC-2X-USDT"))?.body).toBe("BUY BTC-2X-USDT for 100 USDT");
+    expect(t.note(buy(41, "ETH-USD-C"))?.body).toBe("BUY ETH-USD-C for 100 USD-C");
+    expect(t.note(buy(42, "ETHUSDC"))?.body).toBe("BUY ETHUSDC for 100 USDC");
+    // the markets not loaded yet: guessed from the symbol, split at its last dash
+    expect(new OrderTracker().note(buy(43, "BTC-2X-USDT"))?.body).toBe("BUY BTC-2X-USDT for 100 USDT");
   });
 
   it("tells a partly filled expiry from an unfilled one", () => {

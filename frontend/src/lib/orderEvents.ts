@@ -3,8 +3,13 @@
  * reason), cancelled, partially filled, filled, expired. The same order state seen twice (REST answer and
  * the `orders` channel) notifies once.
  */
-import type { Order } from "../api/types";
+import type { Market, Order } from "../api/types";
+import { marketAssets } from "./marketAssets";
 import { cmp, dec, formatPrice, isZero, parse } from "./money";
+
+/** What a notice needs of a market's listing (`GET /api/markets`): its tick, to say prices as the book does,
+ * and its quote asset, to name the currency a market buy spends. */
+export type MarketListing = Pick<Market, "tick_size" | "base" | "quote">;
 
 export interface OrderNotice {
   kind: "info" | "success" | "error" | "warn";
@@ -48,18 +53,21 @@ function priceText(price: string, tickSize: string | undefined): string {
   return tickSize && parse(price) ? formatPrice(price, tickSize) : price;
 }
 
-/** "BUY 0.5 BTC-USDT @ 60,000.00", or for a market buy by quote amount "BUY BTC-USDT for 100 USDT". */
-function describe(o: Order, tickSize: string | undefined): string {
+/** "BUY 0.5 BTC-USDT @ 60,000.00", or for a market buy by quote amount "BUY BTC-USDT for 100 USDT" (the
+ * listing's quote asset; guessed from the symbol while the listing is not loaded). */
+function describe(o: Order, listing: MarketListing | undefined): string {
   const amount = o.qty ? ` ${o.qty}` : "";
-  const budget = !o.qty && o.quote_qty ? ` for ${o.quote_qty} ${o.symbol.split("-")[1] ?? ""}` : "";
-  return `${String(o.side).toUpperCase()}${amount} ${o.symbol}${budget}${o.price ? ` @ ${priceText(o.price, tickSize)}` : ""}`;
+  const budget = !o.qty && o.quote_qty ? ` for ${o.quote_qty} ${marketAssets(o.symbol, listing).quote}` : "";
+  const price = o.price ? ` @ ${priceText(o.price, listing?.tick_size)}` : "";
+  return `${String(o.side).toUpperCase()}${amount} ${o.symbol}${budget}${price}`;
 }
 
 export class OrderTracker {
   private seen = new Map<string, { status: string; filled: string }>();
 
-  /** `tickSize(symbol)`: the market's tick, to say the order's price and its average price as the book does. */
-  constructor(private readonly tickSize: (symbol: string) => string | undefined = () => undefined) {}
+  /** `listing(symbol)`: the market's listing, to say the order's price and its average price as the book does
+   * and name its quote asset; undefined while the markets are not loaded. */
+  constructor(private readonly listing: (symbol: string) => MarketListing | undefined = () => undefined) {}
 
   /** The notice for this state of the order, or null when nothing new happened. */
   note(o: Order): OrderNotice | null {
@@ -72,8 +80,9 @@ export class OrderTracker {
     if (prev && !OPEN_STATUSES.has(prev.status)) return null; // already closed: nothing newer can come
     this.seen.set(key, { status, filled });
     if (this.seen.size > 2000) this.seen.delete(this.seen.keys().next().value as string);
-    const tick = this.tickSize(o.symbol);
-    const what = describe(o, tick);
+    const listing = this.listing(o.symbol);
+    const tick = listing?.tick_size;
+    const what = describe(o, listing);
     const hasFill = parse(filled) !== null && !isZero(dec(filled));
     // the price the trades gave (a limit order often fills better than its limit; a market order has none)
     const avg = hasFill && o.avg_price ? `, avg price ${priceText(o.avg_price, tick)}` : "";

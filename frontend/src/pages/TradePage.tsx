@@ -8,6 +8,7 @@ import { VolumePrices } from "../components/VolumePrices";
 import { FavoriteStar } from "../components/FavoriteStar";
 import { useMarkets, useTickers, useTrades } from "../lib/hooks";
 import { liveTicker } from "../lib/lastPrice";
+import { marketAssets } from "../lib/marketAssets";
 import { decimalsOf, format, formatPct, sign } from "../lib/money";
 import { PREF_KEYS, savePref } from "../lib/prefs";
 
@@ -31,11 +32,12 @@ export function TradePage({ symbol }: { symbol: string }) {
   );
   const last = t?.last;
   const unknown = !market && markets.length > 0;
+  const { base, quote } = marketAssets(symbol, market);
   useEffect(() => {
     // as exchanges do: the price and the pair in the tab's title
-    document.title = unknown ? "Unknown market · Exchange" : `${last ? `${format(last)} · ` : ""}${symbol.replace("-", "/")} · Exchange`;
+    document.title = unknown ? "Unknown market · Exchange" : `${last ? `${format(last)} · ` : ""}${base}/${quote} · Exchange`;
     return () => void (document.title = "Exchange");
-  }, [symbol, last, unknown]);
+  }, [base, quote, last, unknown]);
   useEffect(() => {
     if (market) savePref(PREF_KEYS.lastMarket, market.symbol); // the header's "Trade" comes back here
   }, [market]);
@@ -83,7 +85,7 @@ export function TradePage({ symbol }: { symbol: string }) {
           <Chart symbol={symbol} pricePrecision={pd} />
         </div>
         <div className="area-book">
-          <OrderBook symbol={symbol} onBest={onBest} priceDecimals={pd} qtyDecimals={qd} tickSize={market.tick_size} onPick={onPick} />
+          <OrderBook symbol={symbol} listing={market} onBest={onBest} priceDecimals={pd} qtyDecimals={qd} tickSize={market.tick_size} onPick={onPick} />
         </div>
         <div className="area-trades">
           <TradesTape trades={trades} priceDecimals={pd} qtyDecimals={qd} />
