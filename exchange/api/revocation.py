@@ -251,6 +251,14 @@ async def confirm(
     """Wait until every other live reader (`report`) has read the stream up to `entry_id`, at most
     `timeout_s` (default `CONFIRM_S`); delete the readers gone for good. Whether all had read it (a reader
     that stays behind is logged and not waited for longer: the revocation still reaches it as it reads)."""
+    try:
+        return await _confirm(redis, revocations, entry_id, timeout_s)
+    except (RedisError, OSError) as exc:  # the entry is written: the readers still get it, only unconfirmed
+        log.warning("cannot confirm revocation %s (%r)", entry_id, exc)
+        return False
+
+
+async def _confirm(redis: Any, revocations: Revocations, entry_id: str, timeout_s: float | None) -> bool:
     target = _id_key(entry_id)
     wait_s = CONFIRM_S if timeout_s is None else timeout_s
     deadline = time.monotonic() + wait_s

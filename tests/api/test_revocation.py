@@ -207,7 +207,7 @@ async def test_a_revocation_waits_for_live_readers_only_and_forgets_the_dead(red
     """`confirm` waits for each reader that reported within two polls (plus a grace) until it has read the
     entry, at most its bound (then answers False: the revocation still reaches that reader as it reads);
     a reader silent longer is not waited for, and one silent a minute or more, or whose report is not one,
-    is deleted."""
+    is deleted; a Redis that fails while confirming leaves the revocation written, only unconfirmed."""
     import redis.asyncio as aioredis
 
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
@@ -248,6 +248,10 @@ async def test_a_revocation_waits_for_live_readers_only_and_forgets_the_dead(red
         assert await revocation.confirm(client, view, "4-9", timeout_s=0.0)
         await client.hset(revocation.READERS, "behind", f"9-0 {int(time.time() * 1000)} 1000")
         assert not await revocation.confirm(client, view, "10-0", timeout_s=0.0)
+        # Redis gone after the entry was written: the revocation stands, unconfirmed (no error to the caller)
+        dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0")
+        assert not await revocation.confirm(dead, view, "10-0")
+        await dead.aclose()
     finally:
         await client.delete(revocation.READERS)
         await client.aclose()
