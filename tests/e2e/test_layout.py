@@ -332,3 +332,71 @@ def test_logged_out_the_account_panel_on_a_phone_is_no_taller_than_its_line(
     open_trade(page)
     box = panel.bounding_box()
     assert box is not None and box["height"] >= 280, box
+
+
+# the chart card, its chart box, the chart drawn in it (lightweight-charts' element: the candles and the time
+# axis under them), the order form, and whether what lies on top just inside the form's top edge, over its
+# Buy toggle, belongs to the form (all read in one task of the page)
+CHART_FIT = """() => {
+    const box = (e) => {
+        const r = e.getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, height: r.height };
+    };
+    const form = document.querySelector('[data-testid=order-form]');
+    const toggle = box(form.querySelector('[role=group][aria-label=Side]'));
+    const hit = document.elementFromPoint(toggle.left + 8, toggle.top + 2);
+    return {
+        card: box(document.querySelector('.chart-card')),
+        box: box(document.querySelector('.chart-box')),
+        drawn: box(document.querySelector('.chart-box .tv-lightweight-charts')),
+        form: box(form),
+        formOnTop: form.contains(hit),
+    };
+}"""
+
+
+def _chart_misfits(fit: dict[str, Any], phone: bool) -> list[str]:
+    """What does not fit: the chart box outside its card, the chart drawn outside its box (or not filling
+    it, its time axis then mid-card), and on a phone, where the form is under the chart, the chart reaching
+    past the form's top or anything covering the form's first row."""
+    card, box, drawn, form = fit["card"], fit["box"], fit["drawn"], fit["form"]
+    out = []
+    for side in ("left", "top"):
+        if box[side] < card[side] - 0.5 or drawn[side] < box[side] - 0.5:
+            out.append(f"past the card's {side}")
+    for side in ("right", "bottom"):
+        if box[side] > card[side] + 0.5 or drawn[side] > box[side] + 0.5:
+            out.append(f"past the card's {side}")
+    if drawn["height"] < box["height"] - 1:
+        out.append("the chart does not fill its box")
+    if phone:
+        if card["bottom"] > form["top"] + 0.5 or drawn["bottom"] > form["top"] + 0.5:
+            out.append("the chart reaches into the order form")
+        if not fit["formOnTop"]:
+            out.append("something covers the order form's Buy/Sell toggle")
+        if drawn["height"] < 240:
+            out.append("the chart is under 240 px tall")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "logged_in"),
+    [(390, 844, False), (390, 844, True), (360, 780, False), (800, 900, False), (1280, 800, False)],
+)
+def test_the_chart_with_its_time_axis_fits_its_card_above_the_order_form(
+    stack: Stack, new_page: Any, width: int, height: int, logged_in: bool
+) -> None:
+    """The chart, its time axis included, lies inside its card at every width, and on a phone (390x844,
+    360x780) the card ends above the order form, whose Buy/Sell toggle nothing covers. (At 390x844 the chart
+    box, 300 px at least, reached 24 px past its card: its time axis covered half of the Buy button.)"""
+    page = new_page(width, height)
+    if logged_in:
+        login(page, stack.register("chart-fit"))
+    open_trade(page, "ETH-USDT")
+    expect(page.get_by_test_id("chart")).not_to_have_attribute("data-bars", "0", timeout=20_000)
+    expect(page.locator(".chart-box .tv-lightweight-charts")).to_be_visible()
+    page.wait_for_timeout(300)  # the chart follows its box's size at the next frame
+    fit = page.evaluate(CHART_FIT)
+    shot(page, f"25-chart-fit-{width}")
+    misfits = _chart_misfits(fit, phone=width < 760)
+    assert not misfits, f"at {width}x{height}: {misfits} ({fit})"

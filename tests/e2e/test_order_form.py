@@ -281,3 +281,102 @@ def test_picking_a_book_price_on_a_desktop_does_not_scroll(stack: Stack, new_pag
     expect(form.locator("label.picked-flash")).to_have_count(0)
     assert page.evaluate("window.scrollY") == y
     assert SYMBOL in page.url
+
+
+@pytest.mark.parametrize("side", ["buy", "sell"])
+def test_an_off_tick_limit_price_never_moves_against_the_trader(
+    stack: Stack, new_page: Any, side: str
+) -> None:
+    """ETH-USDT has a tick of 0.01. Typed key by key, a price's third decimal is refused as Binance does: the
+    key does nothing, so the field never holds more decimals than the tick has and leaving it changes nothing.
+    Pasted whole, an off-tick price stays as pasted (the form says why it cannot go) until the field is left,
+    then goes to the tick the trader's way: a buy never ends above what was entered, a sell never below (it
+    snapped to the nearest tick: a buy of 2500.005 became 2500.01). The order sent carries the price shown."""
+    page = new_page()
+    email = stack.register(f"tick-{side}")
+    login(page, email)
+    open_trade(page, "ETH-USDT")
+    m = market(stack, "ETH-USDT")
+    tick = Decimal(m["tick_size"])
+    assert tick == Decimal("0.01"), m
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name=side.capitalize(), exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    # away from the book on the resting side (no fat-finger question, nothing trades)
+    away = best(page, "bids") * Decimal("0.95") if side == "buy" else best(page, "asks") * Decimal("1.05")
+    on_tick = snap(away, m["tick_size"])
+    # off the tick where the nearest tick is against the trader: a buy of "2845.105" (the nearest is above),
+    # a sell of "3145.493" (the nearest is below)
+    typed = f"{on_tick:.2f}{5 if side == 'buy' else 3}"
+    price = form.locator("input[name=price]")
+    reason = page.get_by_test_id("order-reason")
+
+    # key by key: the last key is refused; every value on the way has at most the tick's two decimals
+    for i, key in enumerate(typed):
+        price.press_sequentially(key)
+        shown = price.input_value()
+        assert shown == typed[: min(i + 1, len(typed) - 1)], (typed, i, shown)
+    expect(price).to_have_value(f"{on_tick:.2f}")
+    price.blur()
+    assert Decimal(price.input_value()) == on_tick  # leaving the field moved nothing
+    if side == "buy":
+        assert Decimal(price.input_value()) <= Decimal(typed)
+
+    # pasted whole: kept until the field is left, then snapped the trader's way
+    price.fill(typed)
+    expect(price).to_have_value(typed)
+    expect(reason).to_have_text("Price must be a multiple of 0.01")
+    expect(page.get_by_test_id("submit-order")).to_be_disabled()
+    form.locator("input[name=qty]").fill(qty_for(m, on_tick + tick))
+    shot(page, f"order-form-off-tick-{side}")
+    expect(price).to_have_value(re.compile(r"^\d+(\.\d{1,2})?$"))
+    snapped = Decimal(price.input_value())
+    if side == "buy":
+        assert snapped == on_tick and snapped <= Decimal(typed), (typed, snapped)
+    else:
+        assert snapped == on_tick + tick and snapped >= Decimal(typed), (typed, snapped)
+
+    expect(reason).to_have_text("\u00a0")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/api/orders")) as req:
+        page.get_by_test_id("submit-order").click()
+    assert Decimal(json.loads(req.value.post_data or "{}")["price"]) == snapped
+    orders = open_orders(stack, email)
+    assert [Decimal(o["price"]) for o in orders] == [snapped], orders
+
+
+def test_the_order_forms_amounts_show_each_assets_decimals_whatever_the_value(
+    stack: Stack, new_page: Any
+) -> None:
+    """Available, Total and Est. fee show every decimal of their asset (USDT 6, ETH 8) whatever the value, so
+    a figure does not change width from one render to the next: round values too ("100,000.000000 USDT",
+    a total of "284.500000 USDT"), where the form showed "100,000.00" at one moment, "99,969.763147" at
+    the next, and a Total of "250.00 USDT" beside a fee of "0.060353 USDT"."""
+    page = new_page()
+    login(page, stack.register("decimals"))
+    open_trade(page, "ETH-USDT")
+    m = market(stack, "ETH-USDT")
+    usdt = re.compile(rf"^\d{{1,3}}(,\d{{3}})*\.\d{{{m['quote_decimals']}}} USDT$")
+    eth = re.compile(rf"^\d{{1,3}}(,\d{{3}})*\.\d{{{m['base_decimals']}}} ETH$")
+    form = page.get_by_test_id("order-form")
+    available = page.get_by_test_id("available")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Limit", exact=True).click()
+    expect(available).to_have_text(usdt)  # the demo's whole 100,000 USDT: "100,000.000000 USDT"
+    assert Decimal(available.inner_text().split()[0].replace(",", "")) == Decimal(100_000)
+
+    price = snap(best(page, "bids") * Decimal("0.95"), "1")  # a whole price: a total with few decimals
+    form.locator("input[name=price]").fill(format(price, "f"))
+    form.locator("input[name=qty]").fill("0.1")
+    total, fee = page.get_by_test_id("est-total"), page.get_by_test_id("est-fee")
+    expect(total).to_have_text(usdt)
+    expect(fee).to_have_text(usdt)
+    assert Decimal(total.inner_text().split()[0].replace(",", "")) == price * Decimal("0.1")
+    expect(fee).to_have_attribute("data-role", "maker")
+    assert Decimal(fee.inner_text().split()[0].replace(",", "")) == price * Decimal("0.1") * Decimal(
+        m["maker_fee"]
+    )
+    shot(page, "order-form-decimals")
+
+    form.get_by_role("button", name="Sell", exact=True).click()
+    expect(available).to_have_text(eth)  # the demo's ETH at 8 decimals
+    expect(total).to_have_text(usdt)

@@ -12,7 +12,9 @@ type Owned = "value" | "defaultValue" | "onChange" | "type" | "inputMode" | "aut
 
 export interface DecimalFieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, Owned> {
   value: string;
-  onChange: (value: string) => void;
+  /** `key`: the edit typed one character (a key press), not text that arrived whole (a paste, autofill, a
+   * deletion): a price field refuses a key past the tick's decimals (lib/orderForm.ts editPrice) */
+  onChange: (value: string, edit: { key: boolean }) => void;
 }
 
 export function DecimalField({ value, onChange, ...rest }: DecimalFieldProps) {
@@ -33,8 +35,9 @@ export function DecimalField({ value, onChange, ...rest }: DecimalFieldProps) {
       value={raw}
       onChange={(e) => {
         const next = typedDecimal(e.target.value);
+        const input = e.nativeEvent as InputEvent;
         setTyped({ raw: e.target.value, value: next });
-        onChange(next);
+        onChange(next, { key: input.inputType === "insertText" && input.data?.length === 1 });
       }}
     />
   );

@@ -2,10 +2,10 @@ import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Market, Order, OrderCreate } from "../api/types";
 import { usePref, useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
-import { decimalsOf, format, formatAmount, parse, toPlain } from "../lib/money";
+import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
-  checkOrder, checkSpend, feeDecimals, feeRole, marketShortfall, percentAmount, priceWarning, snapPrice, snapQty, spendableTotal,
-  spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
+  checkOrder, checkSpend, editPrice, feeRole, formAmountText, marketShortfall, percentAmount, priceWarning, snapPrice, snapQty,
+  spendableTotal, spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
 } from "../lib/orderForm";
 import { statusText } from "../lib/cellText";
 import { ClientOrderIds } from "../lib/clientOrderId";
@@ -64,7 +64,8 @@ export function OrderForm(props: {
 
   useEffect(() => {
     if (props.picked) {
-      setPrice(props.picked.price);
+      // a book price is on the tick; were it not, it would go the trader's way, as a pasted price does
+      setPrice(snapPrice(m, side, props.picked.price));
       setType("limit");
       if (window.matchMedia?.(PHONE_QUERY).matches) setFlash(props.picked.n);
     }
@@ -228,8 +229,10 @@ export function OrderForm(props: {
             name="price"
             value={price}
             title={`Price step ${toPlain(m.tick_size)} ${m.quote}`}
-            onChange={setPrice}
-            onBlur={() => setPrice((p) => snapPrice(m, p))}
+            // a key past the tick's decimals does nothing; a pasted price off the tick goes to it, the trader's
+            // way, on leaving the field (lib/orderForm.ts editPrice, snapPrice)
+            onChange={(next, edit) => setPrice((before) => editPrice(m, before, next, edit.key))}
+            onBlur={() => setPrice((p) => snapPrice(m, side, p))}
           />
           <em>{m.quote}</em>
         </label>
@@ -311,21 +314,21 @@ export function OrderForm(props: {
           </label>
         </div>
       )}
+      {/* every amount at its asset's decimals, all of them, rounded against the trader where finer (the rule:
+          lib/orderForm.ts formAmountText) */}
       <dl className="summary">
         <dt>Available</dt>
         <dd data-testid="available">
-          {side === "buy"
-            ? `${formatAmount(quote?.available ?? (session ? "0" : null), m.quote_decimals)} ${m.quote}`
-            : `${formatAmount(base?.available ?? (session ? "0" : null), m.base_decimals)} ${m.base}`}
+          {formAmountText(m, "available", side, (side === "buy" ? quote : base)?.available ?? (session ? "0" : null))}
         </dd>
         {spending && (
           <>
             <dt>Est. amount</dt>
-            <dd data-testid="est-amount">{spent ? `${format(spent.filled_qty)} ${m.base}` : "—"}</dd>
+            <dd data-testid="est-amount">{spent ? formAmountText(m, "amount", side, spent.filled_qty) : "—"}</dd>
           </>
         )}
         <dt>{type === "market" ? "Est. total" : "Total"}</dt>
-        <dd data-testid="est-total">{check.total ? `${formatAmount(check.total, feeDecimals(m))} ${m.quote}` : "—"}</dd>
+        <dd data-testid="est-total">{check.total ? formAmountText(m, "total", side, check.total) : "—"}</dd>
         <dt>Est. fee</dt>
         <dd
           data-testid="est-fee"
@@ -336,7 +339,7 @@ export function OrderForm(props: {
               : `Maker fee ${pctText(m.maker_fee)}: the order would rest on the book`
           }
         >
-          {check.fee ? `${formatAmount(check.fee, feeDecimals(m))} ${m.quote}` : "—"}
+          {check.fee ? formAmountText(m, "fee", side, check.fee) : "—"}
         </dd>
       </dl>
       <button

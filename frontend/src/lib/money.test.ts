@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   add, alignAmounts, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  formatAmount, formatChartNumber, formatPrice, percentOf, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma, commaQuestion,
+  formatAmount, formatChartNumber, formatFixed, formatPrice, percentOf, quantize, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
+  commaQuestion,
 } from "./money";
 
 describe("parse", () => {
@@ -206,6 +207,34 @@ describe("formatAmount", () => {
     expect(formatAmount("-1234.5")).toBe("-1,234.50");
     expect(formatAmount(null)).toBe("—");
     expect(formatAmount("x")).toBe("—");
+  });
+});
+
+describe("quantize and formatFixed", () => {
+  it("rounds to a fixed number of decimals the way asked, exact where there are no more digits", () => {
+    expect(toFixed(quantize("30.1765", 6, "up"))).toBe("30.176500");
+    expect(toFixed(quantize("0.0603531", 6, "up"))).toBe("0.060354");
+    expect(toFixed(quantize("0.0603531", 6, "down"))).toBe("0.060353");
+    expect(toFixed(quantize("0.0603535", 6, "nearest"))).toBe("0.060354");
+    expect(toFixed(quantize("0.0603530000", 6, "up"))).toBe("0.060353"); // zeros are not a remainder
+    expect(toFixed(quantize("-1.0000001", 6, "down"))).toBe("-1.000001"); // toward minus infinity
+    expect(toFixed(quantize("-1.0000001", 6, "up"))).toBe("-1.000000");
+    expect(toFixed(quantize("7", 0, "up"))).toBe("7");
+  });
+
+  it("shows every decimal of the asset whatever the value, so a figure keeps its width", () => {
+    // the order form's Available before and after a trade: 6 decimals both times (it showed 2, then 6)
+    expect(formatFixed("100000", 6, "down")).toBe("100,000.000000");
+    expect(formatFixed("99969.763147", 6, "down")).toBe("99,969.763147");
+    expect(formatFixed("99749.5", 6, "down")).toBe("99,749.500000");
+    expect(formatFixed(dec("250"), 6, "up")).toBe("250.000000");
+    expect(formatFixed("0.00000015", 6, "up")).toBe("0.000001"); // a cost never shows as less than it is
+    expect(formatFixed("0.00000015", 6, "down")).toBe("0.000000");
+    expect(formatFixed("20.01", 8, "down")).toBe("20.01000000");
+    expect(formatFixed("12", 0, "down")).toBe("12");
+    expect(formatFixed(null, 6, "down")).toBe("—");
+    expect(formatFixed("", 6, "down")).toBe("—");
+    expect(formatFixed("x", 6, "down")).toBe("—");
   });
 });
 

@@ -199,6 +199,26 @@ function roundTo(d: Dec, decimals: number): Dec {
   return { coef: divRound(d.coef, pow10(d.scale - decimals), "nearest"), scale: decimals };
 }
 
+/** `value` with exactly `decimals` fraction digits: exact where it has no more, else rounded as `mode` says
+ * ("down": toward minus infinity, "up": toward plus infinity, "nearest": half away from zero).
+ * quantize("30.1765", 6, "up") -> 30.176500; quantize("0.0603531", 6, "up") -> 0.060354. */
+export function quantize(value: Dec | string, decimals: number, mode: Rounding): Dec {
+  const d = dec(value);
+  if (d.scale <= decimals) return rescale(d, decimals);
+  return { coef: divRound(d.coef, pow10(d.scale - decimals), mode), scale: decimals };
+}
+
+/** Display string at a fixed number of decimals, whatever the value, rounded as `mode` says where it is
+ * finer, with thousands separators: ("100000", 6, "down") -> "100,000.000000", ("0.0603531", 6, "up") ->
+ * "0.060354". Unlike `formatAmount` it never trims zeros, so a figure keeps its width from one value to
+ * the next; "—" for no value or one that is not a number. */
+export function formatFixed(value: Dec | string | null | undefined, decimals: number, mode: Rounding): string {
+  if (value == null || value === "") return "—";
+  const d = typeof value === "string" ? parse(value) : value;
+  if (!d) return "—";
+  return format(quantize(d, decimals, mode), decimals);
+}
+
 /** Canonical string without trailing zeros ("1.500" -> "1.5", "2.0" -> "2"): what we send to the API. */
 export function toPlain(value: Dec | string): string {
   return toFixed(strip(dec(value)));

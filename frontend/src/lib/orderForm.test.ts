@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Market, SideEstimate, SpendEstimate } from "../api/types";
 import {
   amountForPercent, buyHold, checkOrder, checkSpend, feeRole, marketShortfall, percentAmount, percentRef, perLotHold, priceWarning,
-  snapPrice, snapQty, spendableTotal, spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
+  editPrice, formAmountText, snapPrice, snapQty, spendableTotal, spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
 } from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
@@ -24,22 +24,59 @@ const form = (f: Partial<FormInput>): FormInput => ({
 const rich = { base: "10", quote: "1000000" };
 
 describe("order form", () => {
-  it("snaps price to the nearest tick and amount down to the lot", () => {
-    expect(snapPrice(market, "30000.005")).toBe("30000.01");
-    expect(snapPrice(market, "30000.004")).toBe("30000");
+  it("snaps a price to the tick the trader's way, a buy down and a sell up, and an amount down to the lot", () => {
+    // a buy never bids more than typed (nearest made 30000.005 a bid of 30000.01), a sell never asks less
+    expect(snapPrice(market, "buy", "30000.005")).toBe("30000");
+    expect(snapPrice(market, "buy", "30000.009")).toBe("30000");
+    expect(snapPrice(market, "sell", "30000.005")).toBe("30000.01");
+    expect(snapPrice(market, "sell", "30000.001")).toBe("30000.01");
+    for (const side of ["buy", "sell"] as const) {
+      expect(snapPrice(market, side, "30000.01")).toBe("30000.01"); // on the tick: unchanged
+      expect(snapPrice(market, side, "30000.0100")).toBe("30000.01");
+      expect(snapPrice(market, side, "abc")).toBe("abc");
+      expect(snapPrice(market, side, "")).toBe("");
+    }
+    // a tick that is not a power of ten: still never against the trader
+    const half = { ...market, tick_size: "0.5" } as Market;
+    expect(snapPrice(half, "buy", "100.3")).toBe("100");
+    expect(snapPrice(half, "sell", "100.3")).toBe("100.5");
+    expect(snapPrice(half, "buy", "100.7")).toBe("100.5");
+    expect(snapPrice(half, "sell", "100.7")).toBe("101");
     expect(snapQty(market, "0.123456")).toBe("0.1234");
     expect(snapQty(market, "abc")).toBe("abc");
   });
 
+  it("refuses a key that gives a price more decimals than the tick has, and keeps text that arrives whole", () => {
+    // typed key by key (Binance): the last key of "30000.005" does nothing
+    expect(editPrice(market, "30000.00", "30000.005", true)).toBe("30000.00");
+    expect(editPrice(market, "30000.0", "30000.05", true)).toBe("30000.05");
+    expect(editPrice(market, "30000.01", "30000.010", true)).toBe("30000.01"); // a third decimal, even a zero
+    expect(editPrice(market, "3000.01", "30000.01", true)).toBe("30000.01"); // a digit before the point
+    expect(editPrice(market, "3000005", "3000.005", true)).toBe("3000005"); // a point that leaves 3 decimals
+    expect(editPrice(market, "30000.005", "30000.00", false)).toBe("30000.00"); // deleting always works
+    // text that arrives whole (a paste, autofill): kept; the form says why it cannot go, leaving the field
+    // snaps it (snapPrice)
+    expect(editPrice(market, "", "30000.005", false)).toBe("30000.005");
+    expect(editPrice(market, "30000.01", "30000.015", false)).toBe("30000.015"); // pasted over the old price
+    expect(checkOrder(market, form({ price: "30000.005" }), rich, { loggedIn: true }).reason).toBe(
+      "Price must be a multiple of 0.01",
+    );
+    // not a number yet: the form says why
+    expect(editPrice(market, "12,00", "12,000", true)).toBe("12,000");
+    expect(editPrice(market, "", "a", true)).toBe("a");
+    expect(editPrice(mina, "0.512", "0.5123", true)).toBe("0.5123"); // a tick of 0.0001: four decimals
+    expect(editPrice(mina, "0.5123", "0.51234", true)).toBe("0.5123");
+  });
+
   it("never snaps a price or an amount under the minimum down to 0: the form says the minimum instead", () => {
     const btc = { ...market, lot_size: "0.00001", min_qty: "0.00001" } as Market;
-    expect(snapPrice(btc, "0.001")).toBe("0.001");
-    expect(snapPrice(btc, "0.004")).toBe("0.004");
-    expect(snapPrice(btc, "0.005")).toBe("0.01"); // half a tick rounds up to the tick, as before
+    expect(snapPrice(btc, "buy", "0.001")).toBe("0.001");
+    expect(snapPrice(btc, "buy", "0.009")).toBe("0.009");
+    expect(snapPrice(btc, "sell", "0.001")).toBe("0.01"); // a sell goes up to the tick: never 0
     expect(snapQty(btc, "0.000001")).toBe("0.000001");
     expect(snapQty(btc, "0.000019")).toBe("0.00001"); // over one lot: still down to the lot
     const c = (f: Partial<FormInput>) => checkOrder(btc, form(f), rich, { loggedIn: true }).reason;
-    expect(c({ price: snapPrice(btc, "0.001") })).toBe("Minimum price is 0.01 USDT");
+    expect(c({ price: snapPrice(btc, "buy", "0.001") })).toBe("Minimum price is 0.01 USDT");
     expect(c({ qty: snapQty(btc, "0.000001") })).toBe("Minimum amount is 0.00001 BTC");
     // a minimum amount above the lot is the one said, also for an amount off the lot
     expect(checkOrder(market, form({ qty: "0.00005" }), rich, { loggedIn: true }).reason).toBe("Minimum amount is 0.0001 BTC");
@@ -125,7 +162,7 @@ describe("order form", () => {
 
   it("warns that what the book cannot fill expires", () => {
     const partial = { filled_qty: "0.2458", avg_price: "3029", worst_price: "3030", notional: "744.53", fee: "1.49", total: "746.02", complete: false };
-    expect(marketShortfall(market, partial)).toBe("Only 0.2458 BTC in the book now: the rest would expire");
+    expect(marketShortfall(market, partial)).toBe("Only 0.24580000 BTC in the book now: the rest would expire");
     expect(marketShortfall(market, { ...partial, complete: true })).toBeNull();
   });
 
@@ -274,7 +311,7 @@ describe("a market buy by total (quote_qty)", () => {
     expect(spendShortfall(market, spent({}))).toBeNull();
     expect(spendShortfall(market, spent({ complete: false, filled_qty: "0", total: "0" }))).toBeNull();
     expect(spendShortfall(market, spent({ complete: false, filled_qty: "0.5", total: "15030.5" }))).toBe(
-      "Only 0.5 BTC (15,030.5 USDT) in the book now: the rest would be returned",
+      "Only 0.50000000 BTC (15,030.500000 USDT) in the book now: the rest would be returned",
     );
   });
 });
@@ -359,5 +396,26 @@ describe("% buttons' reference price", () => {
     expect(percentAmount(market, f({ side: "sell", price: "" }), 50, "1.00005", { bestBid: null, bestAsk: null })).toEqual({
       qty: "0.5", reason: null,
     });
+  });
+
+  it("shows each amount at its asset's decimals, all of them, rounded against the trader where finer", () => {
+    // the quote asset (USDT: 6 decimals) whatever the value: no jump from 2 decimals to 6 and back
+    expect(formAmountText(market, "available", "buy", "100000")).toBe("100,000.000000 USDT");
+    expect(formAmountText(market, "available", "buy", "99969.763147")).toBe("99,969.763147 USDT");
+    expect(formAmountText(market, "available", "buy", "99749.5")).toBe("99,749.500000 USDT");
+    // a sell spends the base asset (BTC: 8 decimals)
+    expect(formAmountText(market, "available", "sell", "20.01")).toBe("20.01000000 BTC");
+    expect(formAmountText(market, "total", "buy", "250")).toBe("250.000000 USDT");
+    expect(formAmountText(market, "total", "buy", "30.1765")).toBe("30.176500 USDT");
+    expect(formAmountText(market, "fee", "buy", "0.060353")).toBe("0.060353 USDT");
+    // finer than a minor unit (0.01 x 0.00001): what is paid up, what is had or received down
+    expect(formAmountText(market, "total", "buy", "0.5912345")).toBe("0.591235 USDT");
+    expect(formAmountText(market, "total", "sell", "0.5912345")).toBe("0.591234 USDT");
+    expect(formAmountText(market, "fee", "sell", "0.0000001")).toBe("0.000001 USDT");
+    expect(formAmountText(market, "available", "buy", "1.0000009")).toBe("1.000000 USDT");
+    expect(formAmountText(market, "amount", "buy", "0.123456789")).toBe("0.12345678 BTC");
+    // nothing known (logged out): a dash, with the asset
+    expect(formAmountText(market, "available", "buy", null)).toBe("— USDT");
+    expect(formAmountText(market, "total", "sell", dec("1.5"))).toBe("1.500000 USDT");
   });
 });

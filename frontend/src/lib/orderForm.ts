@@ -5,7 +5,8 @@
  */
 import type { Market, SideEstimate, SpendEstimate } from "../api/types";
 import {
-  ambiguousComma, cmp, commaQuestion, dec, decimalsOf, div, estimate, format, isMultiple, isPositive, mul, parse, percentOf, snap, sub, toPlain, add, type Dec,
+  ambiguousComma, cmp, commaQuestion, dec, decimalsOf, div, estimate, format, formatFixed, isMultiple, isPositive, mul, parse, percentOf, snap, sub,
+  toPlain, add, type Dec,
 } from "./money";
 
 export type Side = "buy" | "sell";
@@ -40,13 +41,55 @@ export function feeDecimals(m: Market): number {
   return m.quote_decimals;
 }
 
-/** The price on the nearest tick; a price under half a tick stays as typed (snapped, it would read 0), so the
- * form can say the minimum. */
-export function snapPrice(m: Market, price: string): string {
+/** An amount the order form shows: what the trader has to spend, the order's total, its fee, or the amount of
+ * the base asset it would get. */
+export type FormAmount = "available" | "total" | "fee" | "amount";
+
+/**
+ * An amount of the order form as it shows it, with its asset ("99,969.763147 USDT").
+ *
+ * The rule: each amount at its asset's own decimals (the market's `base_decimals` / `quote_decimals`, known
+ * with the market: no second request whose answer would change the figures once it came), all of them
+ * whatever the value, as Binance shows a fixed precision per asset: "100,000.000000 USDT" then
+ * "99,969.763147 USDT", never 2 decimals at one render and 6 at the next, and a Total and its fee alike.
+ * Balances and fees are whole minor units, so they show exactly. An amount finer than its asset's minor unit
+ * (a BTC-USDT total: 0.01 x 0.00001 = 0.0000001 USDT) is rounded against the trader, so the form never
+ * promises more than the order gives nor asks less than it takes: what they have (Available) and what they
+ * get (a sell's total, the amount a market buy gets) down, what they pay (a buy's total, every fee) up.
+ * `side`: the form's; Available is of the asset that side spends (the quote for a buy, the base for a sell).
+ */
+export function formAmountText(m: Market, what: FormAmount, side: Side, value: Dec | string | null | undefined): string {
+  const inBase = what === "amount" || (what === "available" && side === "sell");
+  const pays = what === "fee" || (what === "total" && side === "buy");
+  const text = formatFixed(value, inBase ? m.base_decimals : m.quote_decimals, pays ? "up" : "down");
+  return `${text} ${inBase ? m.base : m.quote}`;
+}
+
+/**
+ * The price on the tick, never worse for the trader than what they entered: a buy down to the tick (it never
+ * bids more than they said), a sell up (it never asks less). Used wherever the form takes a price it did not
+ * have typed key by key (leaving the field after a paste, a price picked in the book): rounding to the
+ * nearest tick moved a buy of 2500.005 up to 2500.01. A buy under one tick stays as typed (snapped, it would
+ * read 0), so the form can say the minimum.
+ */
+export function snapPrice(m: Market, side: Side, price: string): string {
   const p = parse(price);
   if (!p || !isPositive(p)) return price;
-  const snapped = snap(p, m.tick_size, "nearest");
+  const snapped = snap(p, m.tick_size, side === "buy" ? "down" : "up");
   return isPositive(snapped) ? toPlain(snapped) : price;
+}
+
+/**
+ * The price field's text after an edit from `before` to `after`, as Binance keeps it: a key (`key`: one
+ * character typed) that would give the price more decimals than the tick has is refused (the field keeps
+ * `before`: the key does nothing, so the price never changes behind the trader's back). Text that arrives
+ * whole (a paste, autofill) is kept as it came; the form then says it is not a multiple of the tick, and
+ * leaving the field snaps it the trader's way (`snapPrice`). Text that is not a number yet passes (the form
+ * says why).
+ */
+export function editPrice(m: Market, before: string, after: string, key: boolean): string {
+  const p = parse(after);
+  return key && p && p.scale > decimalsOf(m.tick_size) ? before : after;
 }
 
 /** The amount down to the lot; an amount under one lot stays as typed (snapped, it would read 0), so the
@@ -295,7 +338,7 @@ function checkWalked(
  * rest expires"), or null when the book fills it all. */
 export function marketShortfall(m: Market, e: SideEstimate | null | undefined): string | null {
   if (!e || e.complete) return null;
-  return `Only ${e.filled_qty} ${m.base} in the book now: the rest would expire`;
+  return `Only ${formAmountText(m, "amount", "buy", e.filled_qty)} in the book now: the rest would expire`;
 }
 
 /** The amount as `GET /estimate` takes it, or null while it is not a valid amount for this market. */
@@ -357,5 +400,6 @@ export function checkSpend(
  * as a warning, or null when the book takes the whole total. */
 export function spendShortfall(m: Market, e: SpendEstimate | null | undefined): string | null {
   if (!e || e.complete || !isPositive(dec(e.filled_qty))) return null;
-  return `Only ${e.filled_qty} ${m.base} (${format(e.total)} ${m.quote}) in the book now: the rest would be returned`;
+  const spent = formAmountText(m, "total", "buy", e.total);
+  return `Only ${formAmountText(m, "amount", "buy", e.filled_qty)} (${spent}) in the book now: the rest would be returned`;
 }
