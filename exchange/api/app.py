@@ -243,6 +243,19 @@ def _query_choices(request: Request[Any, Any, Any], key: str) -> list[str] | Non
     return enum_values(parameter.annotation) if parameter is not None else None
 
 
+def _with_value(message: str, value: Any) -> str:
+    """A query or path value's validation message in words (`explain`), quoting the value refused when the
+    message is about its form (a pattern, a length), which the words alone do not show."""
+    worded = explain(message, value)
+    if (
+        value is NO_VALUE
+        or not ("matching regex" in message or "of length" in message)
+        or worded != readable(message)
+    ):
+        return worded  # (a decimal's limits: `explain` already said what is wrong with it)
+    return f"{worded}; got {json_text(value)}"
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Every error leaves as `{"error": {"code", "message"}}`; nothing escapes as a bare 500."""
     if isinstance(exc, ValidationException):
@@ -259,10 +272,12 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
                 value = request.query_params.get(key, NO_VALUE)
                 if message.endswith(", got `str`") and value is not NO_VALUE:  # every query value is text
                     message = f"{message.removesuffix(', got `str`')}; got {json_text(value)}"
-                message = explain(message, value)
+                message = _with_value(message, value)
                 choices = _query_choices(request, key)
                 if choices and message.startswith("Invalid enum value"):
                     message = not_one_of(choices, request.query_params.get(key))
+            elif key and d.get("source") == "path":
+                message = _with_value(message, request.path_params.get(key, NO_VALUE))
             parts.append(f"{key}: {message}".strip(": "))
         message = "; ".join(p for p in parts if p) or str(exc.detail)
         missing = _MISSING_QUERY.match(message)

@@ -61,7 +61,7 @@ PATTERN_WORDS = {
     DECIMAL_PATTERN: (
         'a decimal string such as "0.01" (digits with at most one point; no sign, exponent or space)'
     ),
-    SYMBOL_PATTERN: 'a market symbol such as "BTC-USDT" (capitals and digits)',
+    SYMBOL_PATTERN: 'a market symbol BASE-QUOTE such as "BTC-USDT" (capitals and digits, a dash between)',
     ASSET_PATTERN: 'an asset symbol such as "BTC" (capitals and digits)',
     CLIENT_ORDER_ID_PATTERN: "1 to 36 letters, digits, '_' or '-'",
     EMAIL_PATTERN: "an email address (ASCII)",

@@ -246,7 +246,7 @@ async def test_the_side_filter_says_buy_or_sell_not_its_regex(
     for path in ("/api/orders", "/api/orders/export.csv"):
         r = await client.get(path, params={"side": "x"}, headers=alice.headers)
         assert r.status_code == 422 and error_code(r) == "VALIDATION_ERROR"
-        assert r.json()["error"]["message"] == 'side: Expected "buy" or "sell"', r.text
+        assert r.json()["error"]["message"] == 'side: Expected "buy" or "sell"; got "x"', r.text
 
 
 async def test_client_order_id_retry_returns_the_same_order(

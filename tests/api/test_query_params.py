@@ -165,3 +165,24 @@ async def test_missing_and_unknown_fields_wrong_query_types_and_broken_json_are_
     )
     r = await client.post("/api/orders", content=b'{"symbol": "BTC-USDT"} x', headers=headers)
     assert r.json()["error"]["message"] == "request body is not valid JSON: trailing characters (byte 24)"
+
+
+async def test_a_path_or_query_value_of_the_wrong_form_is_quoted_in_its_message(
+    client: AsyncTestClient[Litestar], alice: User
+) -> None:
+    """A pattern or length refusal of a path or query value quotes the value (the words alone do not show
+    which part is wrong), and a market symbol's form is named: BASE-QUOTE."""
+    r = await client.get("/api/orders/by-client-id/bad%20id", headers=alice.headers)
+    assert (
+        r.json()["error"]["message"]
+        == "client_order_id: Expected 1 to 36 letters, digits, '_' or '-'; got \"bad id\""
+    )
+    r = await client.get(f"/api/orders/by-client-id/{'x' * 37}", headers=alice.headers)
+    assert r.json()["error"]["message"].endswith(f'at most 36 characters; got "{"x" * 37}"'), r.text
+    symbol_words = (
+        'symbol: Expected a market symbol BASE-QUOTE such as "BTC-USDT" (capitals and digits, a dash between)'
+    )
+    r = await client.get("/api/markets/NOPE/book")
+    assert r.status_code == 422 and r.json()["error"]["message"] == f'{symbol_words}; got "NOPE"'
+    r = await client.get("/api/orders", params={"symbol": "btc-usdt"}, headers=alice.headers)
+    assert r.json()["error"]["message"] == f'{symbol_words}; got "btc-usdt"'

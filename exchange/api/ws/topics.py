@@ -88,7 +88,10 @@ def parse_channel(name: Any) -> Channel:
     try:
         kind = ChannelKind(parts[0])
     except ValueError:
-        raise ChannelError(f"unknown channel {json_text(name)}") from None
+        raise ChannelError(
+            f"unknown channel {json_text(name)}: the channels are tickers, book:SYMBOL, trades:SYMBOL, "
+            "candles:SYMBOL:INTERVAL, orders, balances, history"
+        ) from None
     if kind in (ChannelKind.TICKERS, *PRIVATE_KINDS):
         if len(parts) != 1:
             raise ChannelError(f"channel {json_text(kind.value)} takes no market")
