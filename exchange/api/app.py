@@ -619,7 +619,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
             with contextlib.suppress(Exception):  # (a Redis gone already: the entry ages out, `confirm`)
-                await revocation.leave(client, svc.tokens.revocations)
+                await asyncio.wait_for(revocation.leave(client, svc.tokens.revocations), 1.0)
             cast(ExchangeApp, app).order_route = None
             if own_pool and db_pool is not None:
                 await db_pool.close()
