@@ -1,4 +1,5 @@
-"""The `exchange` command line.
+"""The exchange's command line: run the whole stack, inspect the engine, run persistence workers and
+reconciliation, manage accounts, and benchmark.
 
 Every subcommand lives in the module that owns its behaviour; this file only declares the commands and
 imports each handler lazily, so `exchange --help` stays fast and a missing optional part cannot break the
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import select
 import sys
 from collections.abc import Callable
 
@@ -75,10 +78,13 @@ def _load(ref: str) -> Callable[..., object]:
     return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
 
 
+DESCRIPTION = (__doc__ or "").split("\n\n")[0].replace("\n", " ")
+EPILOG = "Run `exchange COMMAND --help` for a command's options; docs/operations.md for running it all."
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a process that SIGPIPE killed
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="exchange", description=__doc__.splitlines()[0] if __doc__ else None
-    )
+    parser = argparse.ArgumentParser(prog="exchange", description=DESCRIPTION, epilog=EPILOG)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, (_handler, help_text, adder) in COMMANDS.items():
@@ -89,7 +95,24 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run one command; its exit code. A reader that closed our stdout early (`exchange status --json | head
+    -1`) ends the command quietly, as SIGPIPE ends other Unix tools (Python ignores SIGPIPE, so it shows as
+    BrokenPipeError instead)."""
+    try:
+        try:
+            return _run(list(sys.argv[1:] if argv is None else argv))
+        finally:
+            sys.stdout.flush()  # here, not at the interpreter's exit, where it could no longer be caught
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe (a socket, a child's stdin): a real error
+        # the interpreter flushes stdout once more at exit: let that write go nowhere
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return SIGPIPE_EXIT
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     if not args.command:
@@ -98,7 +121,23 @@ def main(argv: list[str] | None = None) -> int:
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     handler = _load(COMMANDS[args.command][0])
-    return int(handler(args) or 0)  # type: ignore[call-overload]
+    from exchange.config import StackNotFound  # not at the top: `exchange --help` stays fast
+
+    try:
+        return int(handler(args) or 0)  # type: ignore[call-overload]
+    except StackNotFound as exc:  # one message and one exit code for every command that needs the stack
+        print(f"exchange {args.command}: error: {exc}", file=sys.stderr)
+        return StackNotFound.EXIT_CODE
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe (or socket) whose reader has gone away."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _fd, events in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Read them with `XSettings.from_env()` (or `load_settings()` for all of them). Fi
 variable does; `describe()` lists every variable with its default.
 
 A running `exchange up` writes `<data_dir>/stack.json`; `stack_urls(data_dir)` reads it so that
-`exchange status/book/reconcile/restore/worker` find the running stack without any flags
-(EXCHANGE_REDIS_URL / EXCHANGE_DATABASE_URL still win).
+`exchange status/book/reconcile/restore/worker/...` find the running stack without any flags
+(EXCHANGE_REDIS_URL / EXCHANGE_DATABASE_URL still win). Commands call `find_stack_urls`, whose
+`StackNotFound` carries the one "no stack" message they all give.
 """
 
 from __future__ import annotations
@@ -218,4 +219,50 @@ def stack_urls(
     return (
         conn.redis_url or stack.get("redis_url") or None,
         conn.database_url or stack.get("database_url") or None,
+    )
+
+
+class StackNotFound(RuntimeError):
+    """A command needs the stack's Redis or PostgreSQL and no URL is known: none was passed, none is in the
+    environment, and no running `exchange up` has a stack.json in the data dir. The message says where it
+    looked and every way to name the stack; the `exchange` entry point prints it and exits with `EXIT_CODE`
+    (2, a usage error: the command was not told where the stack is)."""
+
+    EXIT_CODE = 2
+
+
+def find_stack_urls(
+    data_dir: Path | str | None = None,
+    *,
+    redis_url: str | None = None,
+    database_url: str | None = None,
+    need: tuple[str, ...] = ("redis", "database"),
+) -> tuple[str | None, str | None]:
+    """(redis_url, database_url) for a command: the URLs it was passed, else the environment variables, else
+    the running stack's stack.json in `data_dir` (default EXCHANGE_DATA_DIR, else ./var). Raises
+    `StackNotFound` when a URL named in `need` ("redis", "database") is still unknown."""
+    directory = Path(data_dir) if data_dir is not None else StackSettings.from_env().data_dir
+    if not (redis_url or "redis" not in need) or not (database_url or "database" not in need):
+        found_redis, found_database = stack_urls(directory)
+        redis_url, database_url = redis_url or found_redis, database_url or found_database
+    missing = [n for n in need if not (redis_url if n == "redis" else database_url)]
+    if missing:
+        raise StackNotFound(no_stack_message(directory, missing))
+    return redis_url, database_url
+
+
+def no_stack_message(data_dir: Path, missing: list[str]) -> str:
+    """The one "no stack" message of every command: the directory looked in, why nothing was found there,
+    and the options and variables that name the stack (`missing`: "redis" and/or "database")."""
+    directory = Path(data_dir).resolve()
+    why = (
+        "its stack.json is from an `exchange up` that no longer runs"
+        if (directory / STACK_FILE).exists()
+        else "no stack.json there"
+    )
+    flags = " and ".join(f"--{n}-url" for n in missing)
+    variables = " and ".join(f"EXCHANGE_{n.upper()}_URL" for n in missing)
+    return (
+        f"no running stack found in {directory} ({why}): point --data-dir (or EXCHANGE_DATA_DIR) at the "
+        f"data dir of `exchange up`, or pass {flags} (or set {variables})"
     )

@@ -201,6 +201,7 @@ class MarketMaker:
         self.trades = 0
         self.cycles = 0
         self._warned_funds_at = -math.inf
+        self._warned_rate_at = -math.inf
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -252,7 +253,9 @@ class MarketMaker:
         if r.status_code == 201:
             return dict(r.json())
         if r.status_code == 429:
-            await asyncio.sleep(float(r.headers.get("retry-after", "1")))
+            retry_after = r.headers.get("retry-after", "1")
+            self._warn_rate_limited(session, "an order", r)
+            await asyncio.sleep(float(retry_after))
         elif r.status_code == 409 and "INSUFFICIENT_FUNDS" in r.text:
             now = time.monotonic()
             if now - self._warned_funds_at > 60:  # e.g. the API does not run in demo mode
@@ -268,6 +271,24 @@ class MarketMaker:
         elif r.status_code != 409:  # other 409s: market status, expected now and then
             log.debug("order refused: %s %s", r.status_code, r.text)
         return None
+
+    def _warn_rate_limited(self, session: Session, what: str, r: httpx.Response) -> None:
+        """A WARNING, at most once a minute, when the API's rate limit refuses an order or a cancel: without
+        it the book just stays thin or empty, and nothing says why."""
+        now = time.monotonic()
+        if now - self._warned_rate_at <= 60:
+            return
+        self._warned_rate_at = now
+        log.warning(
+            "%s is rate limited: the API refused %s: %s (Retry-After: %s s). Each re-quote places"
+            " 2 x --levels (%d) orders per market and cancels as many: raise EXCHANGE_RATE_ORDERS (the"
+            " API's limit per account a second), or lower --levels or raise --interval",
+            session.email,
+            what,
+            _error_message(r),
+            r.headers.get("retry-after", "?"),
+            self.levels,
+        )
 
     async def quote(self, market: MarketState) -> None:
         """Replace the maker's ladder around the current mid: the new quotes first, then the old ones are
@@ -311,6 +332,8 @@ class MarketMaker:
             return False
         if r.status_code in (200, 404) or (r.status_code == 409 and "ORDER_CLOSED" in r.text):
             return True  # cancelled now, or already filled or cancelled
+        if r.status_code == 429:
+            self._warn_rate_limited(self.maker, "a cancel", r)
         log.debug("cancel of %s refused: %s %s", order_id, r.status_code, r.text)
         return False
 
@@ -342,8 +365,17 @@ class MarketMaker:
         self.cycles += 1
 
     async def cancel_quotes(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.maker.request("DELETE", "/api/orders")
+        """Cancel every open order of the maker account; a WARNING when the API did not (the quotes then
+        rest until the next start cancels them)."""
+        try:
+            r = await self.maker.request("DELETE", "/api/orders")
+        except (ApiUnavailable, RuntimeError, httpx.HTTPError) as exc:
+            reason = str(exc)
+        else:
+            if r.status_code == 200:
+                return
+            reason = f"HTTP {r.status_code}: {_error_message(r)}"
+        log.warning("could not cancel the quotes (%s): they rest until the market maker starts again", reason)
 
     async def run(self, duration_s: float = 0.0, stop: asyncio.Event | None = None) -> None:
         """Quote until `duration_s` elapsed (0: forever) or `stop` is set; retries with backoff."""
@@ -378,7 +410,9 @@ class MarketMaker:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--url", default=os.environ.get("EXCHANGE_API_URL", "http://127.0.0.1:8000"), help="API base URL"
+        "--url",
+        default=os.environ.get("EXCHANGE_API_URL", "http://127.0.0.1:8000"),
+        help="API base URL (default: EXCHANGE_API_URL, else http://127.0.0.1:8000)",
     )
     p.add_argument("--levels", type=int, default=5, help="ladder levels per side (default 5)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between re-quotes (default 1)")

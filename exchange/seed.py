@@ -7,7 +7,6 @@ max_price x max_qty once tick and lot are chosen.
 from __future__ import annotations
 
 import argparse
-import os
 
 import redis
 
@@ -62,24 +61,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--redis-url", default=None, help="Redis URL (default: EXCHANGE_REDIS_URL, else the running stack)"
     )
-    p.add_argument("--data-dir", default=None, help="the stack's data directory (to find its Redis URL)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="the stack's data directory, to find its Redis URL (default: EXCHANGE_DATA_DIR or ./var)",
+    )
 
 
 def resolve_redis_url(args: argparse.Namespace) -> str:
-    url = getattr(args, "redis_url", None) or os.environ.get("EXCHANGE_REDIS_URL")
-    if url:
-        return str(url)
-    from pathlib import Path
+    """--redis-url, else EXCHANGE_REDIS_URL, else the running stack's (--data-dir); raises
+    `exchange.config.StackNotFound`."""
+    from exchange.config import find_stack_urls
 
-    from exchange.config import stack_urls
-
-    data_dir = getattr(args, "data_dir", None)
-    found, _ = stack_urls(Path(data_dir) if data_dir else None)
-    if not found:
-        raise SystemExit(
-            "no Redis URL: pass --redis-url, set EXCHANGE_REDIS_URL or start the stack (exchange up)"
-        )
-    return found
+    url, _ = find_stack_urls(
+        getattr(args, "data_dir", None), redis_url=getattr(args, "redis_url", None), need=("redis",)
+    )
+    assert url  # find_stack_urls raises when it is unknown
+    return url
 
 
 def run(args: argparse.Namespace) -> int:

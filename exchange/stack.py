@@ -3,7 +3,8 @@
 Order of start: Redis (AOF, noeviction; unless EXCHANGE_REDIS_URL) -> PostgreSQL (unless
 EXCHANGE_DATABASE_URL) -> migrations -> seed -> `<data_dir>/stack.json` -> API processes (uvicorn) and
 persistence workers -> demo market maker once the API answers /healthz. A child that dies is restarted with
-backoff. Ctrl-C or SIGTERM stops the children first, then PostgreSQL, then Redis, and exits 0.
+backoff. Ctrl-C or SIGTERM stops the market maker first (it cancels its quotes through the API), then the
+API and workers, then PostgreSQL, then Redis, and exits 0.
 
 Parts that do not exist yet (API, workers, market maker, seed) are skipped with a note, so the supervisor
 works at every stage of the project.
@@ -41,6 +42,7 @@ MIN_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 STABLE_AFTER_S = 60.0  # a child that ran this long gets its backoff reset
 CHILD_STOP_TIMEOUT_S = 15.0
+MM_STOP_TIMEOUT_S = 10.0  # the market maker's last re-quote and its cancel of every quote (5 s timeout)
 DATABASE_NAME = "exchange"
 
 WS_MAX_MESSAGE_BYTES = 1 << 20  # far above the API's own frame limit (16 KiB, EXCHANGE_WS_MAX_FRAME)
@@ -410,10 +412,12 @@ class Stack:
                 self.write_stack_file()
 
     def shutdown(self) -> None:
-        """Children first (market maker, API, workers: all at once), then PostgreSQL, then Redis."""
-        children = list(self.all_children())
+        """The market maker first, waited for (at most MM_STOP_TIMEOUT_S): it cancels its quotes through
+        the API, which must still run. Then the API and workers (all at once), then PostgreSQL, then
+        Redis."""
         if self.mm is not None:
-            self.mm.terminate()
+            self.mm.finish(time.monotonic() + MM_STOP_TIMEOUT_S)
+        children = list(self.children)
         for child in children:
             child.terminate()
         deadline = time.monotonic() + CHILD_STOP_TIMEOUT_S

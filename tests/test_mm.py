@@ -165,6 +165,70 @@ async def test_a_refused_quote_for_lack_of_funds_is_logged_with_the_apis_reason(
     assert "EXCHANGE_DEMO=1" in warnings[0] and "supply" in warnings[0]
 
 
+async def test_a_rate_limited_quote_is_logged_with_the_apis_limit_once_a_minute(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the API's order rate limit refuses quotes (429), a WARNING names the limit in the API's words,
+    the Retry-After and what to change, once a minute at most, instead of a book that stays empty
+    without a word in mm.log."""
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/login":
+            tokens = {"access_token": "a", "refresh_token": "r", "token_type": "bearer", "expires_in": 600}
+            return httpx.Response(200, json=tokens)
+        message = "Too many orders (at most 5 a second): try again in 1 s"
+        error = {"code": "RATE_LIMITED", "message": message}
+        return httpx.Response(429, headers={"Retry-After": "1"}, json={"error": error})
+
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    monkeypatch.setattr("exchange.mm.asyncio.sleep", sleep)
+    mm = MarketMaker("http://mm.test", levels=3)
+    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
+    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    body = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "60000", "qty": "0.001"}
+    try:
+        with caplog.at_level("WARNING", logger="exchange.mm"):
+            assert await mm._place(mm.maker, body) is None
+            assert await mm._place(mm.maker, body) is None
+            assert await mm._cancel(7) is False
+    finally:
+        await mm.close()
+    assert slept == [1.0, 1.0]  # it still waits as the API asks
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1, warnings
+    assert "Too many orders (at most 5 a second): try again in 1 s" in warnings[0]
+    assert "Retry-After: 1 s" in warnings[0] and "mm-maker@demo.exchange" in warnings[0]
+    assert "EXCHANGE_RATE_ORDERS" in warnings[0] and "--levels (3)" in warnings[0]
+
+
+async def test_quotes_it_could_not_cancel_at_stop_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    """At stop the market maker cancels its quotes through the API; when the API is already gone it says
+    so (they rest until its next start) instead of failing silently."""
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/login":
+            tokens = {"access_token": "a", "refresh_token": "r", "token_type": "bearer", "expires_in": 600}
+            return httpx.Response(200, json=tokens)
+        raise httpx.ConnectError("All connection attempts failed", request=request)
+
+    mm = MarketMaker("http://mm.test")
+    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
+    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    try:
+        with caplog.at_level("INFO", logger="exchange.mm"):
+            await mm.cancel_quotes()
+    finally:
+        await mm.close()
+    records = [r for r in caplog.records if r.name == "exchange.mm"]
+    assert [r.levelname for r in records] == ["WARNING"]
+    assert "could not cancel the quotes" in records[0].getMessage()
+    assert "All connection attempts failed" in records[0].getMessage()
+
+
 async def test_a_quote_whose_cancel_fails_is_cancelled_at_the_next_requote() -> None:
     """Old quotes whose cancel the API refuses (429 from the order rate limit) or that were placed just before
     the API went away stay in the maker's list, and a later re-quote cancels them: the book keeps only the

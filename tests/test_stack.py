@@ -21,8 +21,9 @@ import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from exchange.config import StackSettings
 from exchange.servers import free_port
-from exchange.stack import WS_MAX_MESSAGE_BYTES
+from exchange.stack import WS_MAX_MESSAGE_BYTES, Child, Stack
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -70,14 +71,14 @@ def data_dir() -> Iterator[Path]:
     shutil.rmtree(d, ignore_errors=True)
 
 
-def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen) -> None:
+def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"exchange up exited early with {proc.returncode} while waiting for {what}")
         if predicate():
             return
-        time.sleep(0.2)
+        time.sleep(poll_s)
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -170,6 +171,42 @@ def test_up_starts_and_stops_everything(data_dir: Path) -> None:
     assert not stack_file.exists()
 
 
+@pytest.mark.slow
+def test_stop_lets_the_market_maker_cancel_its_quotes_before_the_api_goes(data_dir: Path) -> None:
+    """SIGTERM to `exchange up` while the market maker quotes: it stops first, cancels its quotes through the
+    API that still runs, and its log has no warning (no "API unavailable", no quotes left resting)."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
+    argv = [sys.executable, "-m", "exchange.cli", "up", "--api-processes", "2", "--workers", "1"]
+    argv += ["--data-dir", str(data_dir), "--port", str(port)]
+    log = open(data_dir.parent / f"{data_dir.name}.out", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    mm_log = data_dir / "logs" / "mm.log"
+
+    def quoting() -> bool:
+        return mm_log.exists() and "market maker quoting" in mm_log.read_text()
+
+    try:
+        _wait_for(lambda: mm_log.exists(), 120, "the market maker to start", proc)
+        # stopped at once, while it places its first ladders (60 orders at once): the moment when stopping
+        # the API with it cut the market maker off
+        _wait_for(quoting, 60, "the market maker to quote", proc, poll_s=0.01)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
+    out = (data_dir.parent / f"{data_dir.name}.out").read_text()
+    (data_dir.parent / f"{data_dir.name}.out").unlink()
+    assert code == 0, out
+    text = mm_log.read_text()
+    assert "market maker stopped" in text, text
+    assert "WARNING" not in text, text
+
+
 def test_second_up_on_same_data_dir_is_refused(data_dir: Path) -> None:
     """A second `exchange up` on a data dir that is locked exits 1 with a clear message."""
     import fcntl
@@ -189,7 +226,7 @@ def test_second_up_on_same_data_dir_is_refused(data_dir: Path) -> None:
 
 def test_dead_child_is_restarted_with_backoff(tmp_path: Path) -> None:
     """A supervised child that dies is restarted after its backoff, with a new PID, and logs to its file."""
-    from exchange.stack import MIN_BACKOFF_S, Child
+    from exchange.stack import MIN_BACKOFF_S
 
     child = Child(
         "sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ), tmp_path / "s.log"
@@ -229,3 +266,64 @@ def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (s.port, s.workers, s.no_mm, s.demo, s.api_processes) == (9200, 3, True, False, 2)
     s = settings_from_args(parser.parse_args([]))
     assert (s.port, s.no_mm, s.demo) == (9100, False, True)
+
+
+# A child that, on SIGTERM, records what it saw (`argv[1]`: its name) and exits after `argv[2]` seconds, or
+# never when that is "ignore" (it then ignores SIGTERM). `ready` appears once its handler is installed.
+_CHILD = """
+import os, signal, sys, time
+name, linger, d = sys.argv[1], sys.argv[2], sys.argv[3]
+def on_term(signum, frame):
+    others = sorted(f for f in os.listdir(d) if f.endswith(".stopped"))
+    open(os.path.join(d, name + ".saw"), "w").write(" ".join(others))
+    time.sleep(float(linger))
+    open(os.path.join(d, name + ".stopped"), "w").close()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN if linger == "ignore" else on_term)
+open(os.path.join(d, name + ".ready"), "w").close()
+time.sleep(60)
+"""
+
+
+def _stack_of_sleepers(tmp_path: Path, mm_linger: str) -> Stack:
+    def child(name: str, linger: str) -> Child:
+        argv = [sys.executable, "-c", _CHILD, name, linger, str(tmp_path)]
+        return Child(name, argv, dict(os.environ), tmp_path / f"{name}.log")
+
+    stack = Stack(settings=StackSettings(data_dir=tmp_path), data_dir=tmp_path)
+    stack.children = [child("api", "0"), child("worker-1", "0")]
+    stack.mm = child("mm", mm_linger)
+    for c in stack.all_children():
+        c.start()
+    deadline = time.monotonic() + 20
+    while not all((tmp_path / f"{c.name}.ready").exists() for c in stack.all_children()):
+        assert time.monotonic() < deadline, "the children did not start"
+        time.sleep(0.05)
+    return stack
+
+
+def test_stop_ends_the_market_maker_before_the_api(tmp_path: Path) -> None:
+    """On stop the market maker is stopped and waited for first (it cancels its quotes through the API);
+    only then do the API and the workers get SIGTERM, so the API still answers the market maker's last
+    requests."""
+    stack = _stack_of_sleepers(tmp_path, mm_linger="1.0")
+    stack.shutdown()
+    assert (tmp_path / "mm.saw").read_text() == ""
+    for name in ("api", "worker-1"):  # these two stop together
+        assert "mm.stopped" in (tmp_path / f"{name}.saw").read_text().split(), name
+    assert all(c.pid is None for c in stack.all_children())
+
+
+def test_stop_does_not_wait_forever_for_a_market_maker_that_hangs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A market maker that does not exit on SIGTERM is killed after MM_STOP_TIMEOUT_S, and the API and the
+    workers are then stopped as usual."""
+    monkeypatch.setattr("exchange.stack.MM_STOP_TIMEOUT_S", 0.5)
+    stack = _stack_of_sleepers(tmp_path, mm_linger="ignore")
+    began = time.monotonic()
+    stack.shutdown()
+    assert time.monotonic() - began < 5
+    assert not (tmp_path / "mm.stopped").exists()  # killed, not stopped
+    assert (tmp_path / "api.stopped").exists() and (tmp_path / "worker-1.stopped").exists()
+    assert all(c.pid is None for c in stack.all_children())

@@ -13,11 +13,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from exchange.config import find_stack_urls
 
-class StackNotFound(RuntimeError):
-    pass
+if TYPE_CHECKING:
+    from workers.reconcile import Cleared
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -35,16 +36,14 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_urls(args: argparse.Namespace) -> tuple[str, str]:
-    from exchange.config import stack_urls
-
-    env_redis, env_db = stack_urls(getattr(args, "data_dir", None))
-    redis_url = getattr(args, "redis_url", None) or env_redis
-    database_url = getattr(args, "database_url", None) or env_db
-    if not redis_url or not database_url:
-        raise StackNotFound(
-            "no running stack found: pass --redis-url and --database-url, set EXCHANGE_REDIS_URL and "
-            "EXCHANGE_DATABASE_URL, or point --data-dir at the data dir of `exchange up`"
-        )
+    """Both URLs (flags, else environment, else stack.json); raises `exchange.config.StackNotFound`, which
+    the `exchange` entry point reports (one message and exit code for every command)."""
+    redis_url, database_url = find_stack_urls(
+        getattr(args, "data_dir", None),
+        redis_url=getattr(args, "redis_url", None),
+        database_url=getattr(args, "database_url", None),
+    )
+    assert redis_url and database_url  # find_stack_urls raises when either is unknown
     return redis_url, database_url
 
 
@@ -98,11 +97,8 @@ def _closed_ttl(args: argparse.Namespace) -> int | None:
 
 
 def run_worker(args: argparse.Namespace) -> int:
+    redis_url, database_url = resolve_urls(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    try:
-        redis_url, database_url = resolve_urls(args)
-    except StackNotFound as exc:
-        return _fail(str(exc))
     ttl = _closed_ttl(args)
     if args.burst:
         from workers.persist import StreamRegressed, drain
@@ -193,12 +189,10 @@ def stack_processes(data_dir: Path | None) -> dict[str, Any] | None:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    redis_url, database_url = resolve_urls(args)
     try:
-        redis_url, database_url = resolve_urls(args)
         report = status_report(redis_url, database_url)
         report["stack"] = stack_processes(getattr(args, "data_dir", None))
-    except StackNotFound as exc:
-        return _fail(str(exc))
     except Exception as exc:  # unreachable server: say which
         return _fail(f"stack not reachable: {exc}")
     if args.json:
@@ -247,7 +241,8 @@ def add_reconcile_arguments(p: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="SYMBOL",
         default=None,
-        help="operator: put markets frozen by reconciliation back to trading (no reconciliation run)",
+        help="operator: give each market that reconciliation froze the status it had before (while it is "
+        "still cancel_only) and forget the freeze; no reconciliation run",
     )
     _add_closed_ttl(p)  # the workers' value, for what its catch-up persists
 
@@ -255,16 +250,12 @@ def add_reconcile_arguments(p: argparse.ArgumentParser) -> None:
 def run_reconcile(args: argparse.Namespace) -> int:
     import redis
 
-    from workers.reconcile import clear_markets, reconcile_urls
+    from workers.reconcile import clear_frozen, reconcile_urls
 
-    try:
-        redis_url, database_url = resolve_urls(args)
-    except StackNotFound as exc:
-        return _fail(str(exc))
+    redis_url, database_url = resolve_urls(args)
     if args.clear:
         client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
-        cleared = clear_markets(client, list(args.clear))
-        print(f"back to trading: {', '.join(cleared) or '(none of these was frozen)'}")
+        print(_clear_report(clear_frozen(client, [s.upper() for s in args.clear])))
         return 0
     try:
         report = reconcile_urls(
@@ -295,6 +286,19 @@ def run_reconcile(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _clear_report(cleared: Cleared) -> str:
+    """What `--clear` did, one line per outcome, in words that cannot be read as more than happened."""
+    lines = [f"{sym}: back to {status}, the status it had when reconciliation froze it"
+             for sym, status in cleared.restored.items()]  # fmt: skip
+    lines += [f"{sym}: freeze forgotten, status left {status or 'as it is'} (no longer cancel_only)"
+              for sym, status in cleared.left.items()]  # fmt: skip
+    if cleared.not_frozen:
+        names = ", ".join(cleared.not_frozen)
+        verb = "was" if len(cleared.not_frozen) == 1 else "were"
+        lines.append(f"nothing to clear: {names} {verb} not frozen by reconciliation")
+    return "\n".join(lines)
+
+
 # --- exchange restore ----------------------------------------------------------------------------------
 def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     _add_common(p)
@@ -306,7 +310,8 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--open-orders-only",
         action="store_true",
-        help="rebuild only open orders' hashes (closed ones are then served from PostgreSQL)",
+        help="restore no closed order at all, only open ones (the API serves closed orders from "
+        "PostgreSQL); default: closed orders within --closed-order-ttl are restored too",
     )
     _add_closed_ttl(p)  # the workers' value: closed orders come back expiring as they would have
 
@@ -314,10 +319,7 @@ def add_restore_arguments(p: argparse.ArgumentParser) -> None:
 def run_restore(args: argparse.Namespace) -> int:
     from workers.restore import RestoreError, restore_urls
 
-    try:
-        redis_url, database_url = resolve_urls(args)
-    except StackNotFound as exc:
-        return _fail(str(exc))
+    redis_url, database_url = resolve_urls(args)
     try:
         summary = restore_urls(
             redis_url,

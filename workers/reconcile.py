@@ -336,9 +336,23 @@ def freeze_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
     return switched
 
 
+@dataclass
+class Cleared:
+    """What `clear_frozen` did with each market it was given."""
+
+    restored: dict[str, str] = field(default_factory=dict)  # market -> the status it got back
+    left: dict[str, str] = field(default_factory=dict)  # forgotten, no longer cancel_only: its status now
+    not_frozen: list[str] = field(default_factory=list)  # not frozen by reconciliation: untouched
+
+
 def clear_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
+    """`clear_frozen`, returning only the markets put back."""
+    return list(clear_frozen(client, symbols).restored)
+
+
+def clear_frozen(client: redis.Redis, symbols: list[str]) -> Cleared:
     """Operator action: put markets frozen by reconciliation back to the status they had before (trading)
-    and forget them; returns the ones put back.
+    and forget them.
 
     A market's status is changed only while it is still `cancel_only`: one an operator has halted (or
     reopened) since is forgotten but left as it is. An entry without a recorded previous
@@ -347,7 +361,7 @@ def clear_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
     from exchange.engine.client import Engine
 
     engine = Engine(client)
-    cleared = []
+    cleared = Cleared()
     for sym in symbols:
         pipe = client.pipeline(transaction=True)
         pipe.hget(RECONCILE_FROZEN_PREVIOUS_KEY, sym)
@@ -355,15 +369,17 @@ def clear_markets(client: redis.Redis, symbols: list[str]) -> list[str]:
         pipe.hdel(RECONCILE_FROZEN_PREVIOUS_KEY, sym)
         previous, in_set, in_hash = pipe.execute()
         if not in_set and not in_hash:
+            cleared.not_frozen.append(sym)
             continue
         market = engine.market(sym)
         if market is None or market.get("status") != FREEZE_STATUS:
             log.warning("%s: no longer %s, status left as it is", sym, FREEZE_STATUS)
+            cleared.left[sym] = str(market.get("status", "")) if market else ""
             continue
         status = str(previous or "trading")
         if status != FREEZE_STATUS:
             engine.set_market_status(sym, status, ts_ms=int(time.time() * 1000))
-        cleared.append(sym)
+        cleared.restored[sym] = status
     return cleared
 
 

@@ -1,7 +1,8 @@
 """`exchange user create EMAIL [--admin] [--password PW]`: create an account (e.g. the first admin).
 
 Without `--password` a random password is generated and printed once. The database comes from
-`--database-url`, else `EXCHANGE_DATABASE_URL`, else the running stack (`<data-dir>/stack.json`).
+`--database-url`, else `EXCHANGE_DATABASE_URL`, else the running stack (`<data-dir>/stack.json`); without
+any, `exchange.config.StackNotFound` (the `exchange` entry point prints it and exits 2).
 
 `--update` resets an existing account's password and ends every session of the old one: its refresh tokens
 (PostgreSQL) and, through Redis (`EXCHANGE_REDIS_URL` or the stack's), its access tokens
@@ -25,7 +26,7 @@ from exchange.api.auth import hash_password_sync
 from exchange.api.password_policy import password_problem
 from exchange.api.revocation import revoke_account_sync
 from exchange.api.settings import MAX_ACCESS_TTL_S
-from exchange.config import stack_urls
+from exchange.config import find_stack_urls, stack_urls
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--database-url", help="PostgreSQL URL (default: EXCHANGE_DATABASE_URL or the stack's)"
     )
-    create.add_argument("--data-dir", default=None, help="stack data dir holding stack.json (default ./var)")
+    create.add_argument(
+        "--data-dir",
+        default=None,
+        help="stack data dir holding stack.json (default: EXCHANGE_DATA_DIR or ./var)",
+    )
     create.add_argument(
         "--update",
         action="store_true",
@@ -45,10 +50,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _database_url(args: argparse.Namespace) -> str | None:
-    if args.database_url:
-        return str(args.database_url)
-    return stack_urls(Path(args.data_dir) if args.data_dir else None)[1]
+def _database_url(args: argparse.Namespace) -> str:
+    """--database-url, else EXCHANGE_DATABASE_URL, else the running stack's; raises `StackNotFound`."""
+    _, url = find_stack_urls(args.data_dir, database_url=args.database_url, need=("database",))
+    assert url  # find_stack_urls raises when it is unknown
+    return url
 
 
 def end_access_tokens(args: argparse.Namespace, account_id: int, sids: list[str]) -> str | None:
@@ -118,12 +124,6 @@ def save_user(
 
 def run(args: argparse.Namespace) -> int:
     url = _database_url(args)
-    if not url:
-        print(
-            "no database: pass --database-url, set EXCHANGE_DATABASE_URL or start `exchange up`",
-            file=sys.stderr,
-        )
-        return 2
     generated = args.password is None
     password = args.password or secrets.token_urlsafe(15)
     try:

@@ -9,7 +9,6 @@ The version is the file name without `.sql` (e.g. `0001_accounts`).
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -83,29 +82,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--database-url",
         default=None,
-        help="PostgreSQL URL (default: $EXCHANGE_DATABASE_URL, else the running stack's var/stack.json)",
+        help="PostgreSQL URL (default: EXCHANGE_DATABASE_URL, else the running stack's, from --data-dir)",
+    )
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the stack's data directory, to find its database (default: EXCHANGE_DATA_DIR or ./var)",
     )
     p.add_argument("--migrations-dir", type=Path, default=None, help=argparse.SUPPRESS)
 
 
-def _default_database_url() -> str | None:
-    url = os.environ.get("EXCHANGE_DATABASE_URL")
-    if url:
-        return url
-    try:
-        from exchange.config import stack_urls
-
-        return stack_urls(Path(os.environ.get("EXCHANGE_DATA_DIR", "var")))[1]
-    except Exception:
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     """`exchange migrate`: apply pending migrations and list them."""
-    url = args.database_url or _default_database_url()
-    if not url:
-        print("exchange migrate: no database (set --database-url or EXCHANGE_DATABASE_URL)", file=sys.stderr)
-        return 2
+    from exchange.config import find_stack_urls
+
+    _, url = find_stack_urls(
+        getattr(args, "data_dir", None), database_url=args.database_url, need=("database",)
+    )
+    assert url  # find_stack_urls raises when it is unknown
     try:
         applied = migrate(url, args.migrations_dir)
     except (MigrationError, psycopg.Error) as exc:

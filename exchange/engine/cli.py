@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from decimal import Decimal
 
 from exchange.engine.client import Engine, connect
@@ -12,9 +13,13 @@ from exchange.money import format_decimal
 
 
 def add_book_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("symbol", help="market symbol, e.g. BTC-USDT")
+    p.add_argument("symbol", type=str.upper, help="market symbol, e.g. BTC-USDT (any case)")
     p.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
-    p.add_argument("--data-dir", default=None, help="the stack's data directory (to find its Redis URL)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="the stack's data directory, to find its Redis URL (default: EXCHANGE_DATA_DIR or ./var)",
+    )
     p.add_argument("--redis-url", default=None, help="Redis URL (default: EXCHANGE_REDIS_URL, then stack)")
 
 
@@ -48,7 +53,8 @@ def run_book(args: argparse.Namespace) -> int:
     engine = Engine(connect(resolve_redis_url(args)))
     market = engine.market(args.symbol)
     if market is None:
-        print(f"no market {args.symbol}")
+        known = ", ".join(m["symbol"] for m in engine.markets()) or "none (run `exchange seed`)"
+        print(f"error: no market {args.symbol}; the markets are: {known}", file=sys.stderr)
         return 1
     try:
         book = engine.book(args.symbol, args.depth)
@@ -61,7 +67,11 @@ def run_book(args: argparse.Namespace) -> int:
 
 def add_order_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("order_id", type=int, help="order id")
-    p.add_argument("--data-dir", default=None, help="the stack's data directory (to find its Redis URL)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="the stack's data directory, to find its Redis URL (default: EXCHANGE_DATA_DIR or ./var)",
+    )
     p.add_argument("--redis-url", default=None, help="Redis URL (default: EXCHANGE_REDIS_URL, then stack)")
 
 

@@ -73,6 +73,19 @@ def test_exchange_book_prints_decimal_levels_spread_and_seq(
     assert run_book(parser.parse_args(["NOPE-USDT", "--redis-url", redis_url_each])) == 1
 
 
+def test_exchange_book_takes_a_symbol_in_any_case_and_names_the_markets_for_an_unknown_one(
+    ex: Exchange, redis_url_each: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`exchange book btc-usdt` is BTC-USDT's book; an unknown symbol's error lists the markets there are."""
+    parser = argparse.ArgumentParser()
+    add_book_arguments(parser)
+    assert run_book(parser.parse_args(["btc-usdt", "--redis-url", redis_url_each])) == 0
+    assert capsys.readouterr().out.startswith("BTC-USDT  status trading")
+    assert run_book(parser.parse_args(["nope-usdt", "--redis-url", redis_url_each])) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: no market NOPE-USDT; the markets are: ") and "BTC-USDT" in err
+
+
 def test_exchange_order_prints_the_record_and_the_order_object(
     ex: Exchange, redis_url_each: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

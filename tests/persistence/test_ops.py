@@ -59,14 +59,16 @@ def test_status_command_prints_lag(
 
 
 def test_status_without_a_stack_is_a_clear_error(
-    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """No URL anywhere: exit 2 with a message naming the options."""
+    from exchange.cli import main
+
     monkeypatch.delenv("EXCHANGE_REDIS_URL", raising=False)
     monkeypatch.delenv("EXCHANGE_DATABASE_URL", raising=False)
-    args = argparse.Namespace(data_dir=tmp_path, redis_url=None, database_url=None, json=False)
-    assert cli.run_status(args) == 2
-    assert "--redis-url" in capsys.readouterr().err
+    assert main(["status", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--redis-url" in err and "--data-dir" in err and str(tmp_path) in err
 
 
 def test_reconcile_command_exit_codes_and_clear(
@@ -80,9 +82,37 @@ def test_reconcile_command_exit_codes_and_clear(
     assert '"account": 2' in out and '"asset": "PA"' in out and "PA-PQ" in out
     assert flow.engine.market("PA-PQ")["status"] == "cancel_only"  # type: ignore[index]
     assert client.smembers("reconcile:frozen") == {"PA-PQ"}
+    capsys.readouterr()
     assert cli.run_reconcile(_args(redis_url, pg_url, json=False, no_freeze=False, clear=["PA-PQ"])) == 0
     assert flow.engine.market("PA-PQ")["status"] == "trading"  # type: ignore[index]
     assert client.smembers("reconcile:frozen") == set()
+    cleared = "PA-PQ: back to trading, the status it had when reconciliation froze it\n"
+    assert capsys.readouterr().out == cleared
+
+
+def test_reconcile_clear_says_plainly_when_there_was_nothing_to_clear(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--clear` of a market reconciliation did not freeze changes nothing and says so, in words that cannot
+    be read as "put back to trading"; a symbol in lower case is the same market."""
+    args = _args(redis_url, pg_url, json=False, no_freeze=False, clear=["pa-pq"])
+    assert cli.run_reconcile(args) == 0
+    out = capsys.readouterr().out
+    assert out == "nothing to clear: PA-PQ was not frozen by reconciliation\n"
+    assert flow.engine.market("PA-PQ")["status"] == "trading"  # type: ignore[index]
+
+
+def test_reconcile_clear_help_says_what_the_docs_say(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--clear`'s help names the status before the freeze (operations.md), not "back to trading"."""
+    from exchange.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")  # no wrapping inside the phrases
+    with pytest.raises(SystemExit):
+        main(["reconcile", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "the status it had before" in out and "back to trading" not in out
 
 
 def test_restore_command_refuses_a_non_empty_redis(
