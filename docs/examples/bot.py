@@ -14,7 +14,6 @@ Needs `httpx` and `websockets` (both installed with the exchange). tests/api/tes
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 import time
@@ -75,8 +74,7 @@ class Bot:
         async with websockets.connect(self.ws_url) as ws:
             await ws.send(json.dumps({"op": "auth", "token": self.access}))
             await ws.send(json.dumps({"op": "subscribe", "channels": [f"book:{SYMBOL}", "orders"]}))
-            with contextlib.suppress(TimeoutError):  # the run's time is up
-                await asyncio.wait_for(self._loop(ws, market), seconds)
+            await self._loop(ws, market, time.monotonic() + seconds)
         r = await self.http.delete("/api/orders", params={"symbol": SYMBOL}, headers=self._bearer())
         r.raise_for_status()
         await self.http.aclose()
@@ -85,13 +83,15 @@ class Bot:
     def _bearer(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.access}"}
 
-    async def _loop(self, ws: Any, market: dict[str, Any]) -> None:
-        while True:
+    async def _loop(self, ws: Any, market: dict[str, Any], until: float) -> None:
+        """Read frames until `until` (a deadline, not a cancellation from outside: a loop that catches the
+        TimeoutError of its own reads could swallow one)."""
+        while (left := until - time.monotonic()) > 0:
             if time.monotonic() >= self.renew_at:
                 await self.refresh()
                 await ws.send(json.dumps({"op": "auth", "token": self.access}))  # the connection goes on
             try:
-                frame = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
+                frame = json.loads(await asyncio.wait_for(ws.recv(), min(0.5, left)))
             except TimeoutError:
                 continue
             if frame.get("channel") == f"book:{SYMBOL}":

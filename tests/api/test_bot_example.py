@@ -42,7 +42,7 @@ def test_the_example_bot_follows_the_book_quotes_refreshes_its_token_and_cancels
         bot_account = r.json()["id"]
         fund(engine, bot_account)
         fund(engine, 9_101)
-        maker = {"Authorization": f"Bearer {token(settings, 9_101)}"}
+        maker = {"Authorization": f"Bearer {token(ws_settings(seeded, pg_url), 9_101)}"}  # (10 minutes)
 
         def move_the_book() -> None:
             with httpx.Client(base_url=server.http_url, headers=maker) as http:
