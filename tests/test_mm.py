@@ -9,9 +9,10 @@ import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -77,6 +78,15 @@ def api(redis_url: str, pg_url: str, tmp_path: Path) -> Iterator[ApiProcess]:
         yield process
     finally:
         process.stop()
+
+
+async def mocked_maker(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> MarketMaker:
+    """A MarketMaker whose HTTP client `handler` answers (an httpx.MockTransport handler), not a server."""
+    mm = MarketMaker("http://mm.test", **options)
+    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
+    transport = httpx.MockTransport(handler)
+    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=transport)
+    return mm
 
 
 async def test_market_maker_makes_a_book_and_trades_within_seconds(api: ApiProcess, redis_url: str) -> None:
@@ -149,9 +159,7 @@ async def test_a_refused_quote_for_lack_of_funds_is_logged_with_the_apis_reason(
         message = "insufficient USDT: 3 available, 60.12 needed (with the taker fee)"
         return httpx.Response(409, json={"error": {"code": "INSUFFICIENT_FUNDS", "message": message}})
 
-    mm = MarketMaker("http://mm.test")
-    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
-    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    mm = await mocked_maker(api)
     body = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "60000", "qty": "0.001"}
     try:
         with caplog.at_level("WARNING", logger="exchange.mm"):
@@ -186,9 +194,7 @@ async def test_a_rate_limited_quote_is_logged_with_the_apis_limit_once_a_minute(
         slept.append(seconds)
 
     monkeypatch.setattr("exchange.mm.asyncio.sleep", sleep)
-    mm = MarketMaker("http://mm.test", levels=3)
-    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
-    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    mm = await mocked_maker(api, levels=3)
     body = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "60000", "qty": "0.001"}
     try:
         with caplog.at_level("WARNING", logger="exchange.mm"):
@@ -215,9 +221,7 @@ async def test_quotes_it_could_not_cancel_at_stop_are_logged(caplog: pytest.LogC
             return httpx.Response(200, json=tokens)
         raise httpx.ConnectError("All connection attempts failed", request=request)
 
-    mm = MarketMaker("http://mm.test")
-    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
-    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    mm = await mocked_maker(api)
     try:
         with caplog.at_level("INFO", logger="exchange.mm"):
             await mm.cancel_quotes()
@@ -262,9 +266,7 @@ async def test_a_quote_whose_cancel_fails_is_cancelled_at_the_next_requote() -> 
             return httpx.Response(200, json={"id": order_id, "status": "cancelled"})
         return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": path}})
 
-    mm = MarketMaker("http://mm.test", levels=2, rng=random.Random(1))
-    await mm.http.aclose()  # its own client, replaced by one that answers as the API would
-    mm.http = mm.maker.http = httpx.AsyncClient(base_url="http://mm.test", transport=httpx.MockTransport(api))
+    mm = await mocked_maker(api, levels=2, rng=random.Random(1))
     one = Decimal(1)
     market = MarketState("BTC-USDT", Decimal("0.01"), Decimal("0.00001"), one / 100_000, one, Decimal(60_000))
     try:

@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import httpx
 import psycopg
@@ -82,15 +83,36 @@ def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen, poll
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def _start_up(data_dir: Path, port: int, *options: str) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
+    """`exchange up --api-processes 2 --workers 1 <options>` on `data_dir` and `port`, without the caller's
+    EXCHANGE_* variables; its output goes to <data_dir>.out (the open file is returned to close)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
+    argv = [sys.executable, "-m", "exchange.cli", "up", *options, "--api-processes", "2", "--workers", "1"]
+    argv += ["--data-dir", str(data_dir), "--port", str(port)]
+    log = open(data_dir.parent / f"{data_dir.name}.out", "wb")  # noqa: SIM115
+    return subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT), log
+
+
+def _stop_up(proc: subprocess.Popen[bytes], log: IO[bytes], data_dir: Path) -> tuple[int, str]:
+    """SIGTERM to `exchange up` and its exit code (killed if it takes over a minute), and its output."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    out_file = data_dir.parent / f"{data_dir.name}.out"
+    out = out_file.read_text()
+    out_file.unlink()
+    return code, out
+
+
 @pytest.mark.slow
 def test_up_starts_and_stops_everything(data_dir: Path) -> None:
     """exchange up serves /healthz, restarts a killed API, and SIGTERM stops every process it started."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
-    argv = [sys.executable, "-m", "exchange.cli", "up", "--no-mm", "--api-processes", "2", "--workers", "1"]
-    argv += ["--data-dir", str(data_dir), "--port", str(port)]
-    log = open(data_dir.parent / f"{data_dir.name}.out", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc, log = _start_up(data_dir, port, "--no-mm")
     stack_file = data_dir / "stack.json"
     try:
         _wait_for(stack_file.exists, 90, "stack.json", proc)
@@ -155,15 +177,7 @@ def test_up_starts_and_stops_everything(data_dir: Path) -> None:
         started += [info["redis_pid"], info["postgres_pid"]]
         assert info["redis_pid"] and info["postgres_pid"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
-    out = (data_dir.parent / f"{data_dir.name}.out").read_text()
-    (data_dir.parent / f"{data_dir.name}.out").unlink()
+        code, out = _stop_up(proc, log, data_dir)
     assert code == 0, out
     time.sleep(0.2)
     assert [p for p in started if _alive(p)] == [], out
@@ -175,12 +189,7 @@ def test_up_starts_and_stops_everything(data_dir: Path) -> None:
 def test_stop_lets_the_market_maker_cancel_its_quotes_before_the_api_goes(data_dir: Path) -> None:
     """SIGTERM to `exchange up` while the market maker quotes: it stops first, cancels its quotes through the
     API that still runs, and its log has no warning (no "API unavailable", no quotes left resting)."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("EXCHANGE_")}
-    argv = [sys.executable, "-m", "exchange.cli", "up", "--api-processes", "2", "--workers", "1"]
-    argv += ["--data-dir", str(data_dir), "--port", str(port)]
-    log = open(data_dir.parent / f"{data_dir.name}.out", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc, log = _start_up(data_dir, free_port())
     mm_log = data_dir / "logs" / "mm.log"
 
     def quoting() -> bool:
@@ -192,15 +201,7 @@ def test_stop_lets_the_market_maker_cancel_its_quotes_before_the_api_goes(data_d
         # the API with it cut the market maker off
         _wait_for(quoting, 60, "the market maker to quote", proc, poll_s=0.01)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            code = proc.wait(60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-            log.close()
-    out = (data_dir.parent / f"{data_dir.name}.out").read_text()
-    (data_dir.parent / f"{data_dir.name}.out").unlink()
+        code, out = _stop_up(proc, log, data_dir)
     assert code == 0, out
     text = mm_log.read_text()
     assert "market maker stopped" in text, text
