@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import PASSWORD, Stack, shot
-from tests.e2e.test_terminal import SYMBOL, best, login, market, open_trade, rest_buy, snap
+from tests.e2e.test_terminal import SYMBOL, login, open_trade, order_toast
 
 pytestmark = pytest.mark.browser
 
@@ -81,19 +80,16 @@ def test_a_toast_on_a_phone_leaves_the_change_password_button_uncovered_and_clic
     where = button.evaluate(UNCOVERED)
     assert where["screen"] - 60 < where["button"][1] <= where["screen"], f"not at the bottom edge: {where}"
 
-    m = market(stack)
+    toast = order_toast(stack, page, email)
+    shot(page, f"34-phone-{width}-toast-password")
+    where = button.evaluate(UNCOVERED)
+    assert where["uncovered"], f"the toast covers the Change password button: {where}"
+    assert all(top >= where["header"][1] for top, _bottom in where["toasts"]), f"over the header: {where}"
+    button.click(timeout=3_000)  # Playwright refuses to click a button that something covers
+    expect(page.get_by_test_id("password-change-error")).to_have_text("The two new passwords differ")
+    expect(toast).to_be_visible()  # still showing: the click went to the button, not through a toast
+    toast.get_by_role("button", name="Dismiss").click()
+    expect(toast).to_have_count(0)
     headers = {"Authorization": f"Bearer {stack.token(email)}"}
     with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
-        rest_buy(stack, c, snap(best(page, "bids") * Decimal("0.9"), m["tick_size"]))
-        toast = page.get_by_test_id("toast").filter(has_text="Order accepted")
-        expect(toast).to_be_visible()
-        shot(page, f"34-phone-{width}-toast-password")
-        where = button.evaluate(UNCOVERED)
-        assert where["uncovered"], f"the toast covers the Change password button: {where}"
-        assert all(top >= where["header"][1] for top, _bottom in where["toasts"]), f"over the header: {where}"
-        button.click(timeout=3_000)  # Playwright refuses to click a button that something covers
-        expect(page.get_by_test_id("password-change-error")).to_have_text("The two new passwords differ")
-        expect(toast).to_be_visible()  # still showing: the click went to the button, not through a toast
-        toast.get_by_role("button", name="Dismiss").click()
-        expect(toast).to_have_count(0)
         assert c.delete("/api/orders").status_code == 200

@@ -572,6 +572,17 @@ def rest_buy(stack: Stack, client: httpx.Client, price: Decimal) -> dict[str, An
     return dict(r.json())
 
 
+def order_toast(stack: Stack, page: Any, email: str) -> Any:
+    """Place a resting buy for `email` over REST, 10 % under the best bid the page shows, and return its
+    "Order accepted" toast once the page shows it (a Playwright locator)."""
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        rest_buy(stack, c, snap(best(page, "bids") * Decimal("0.9"), market(stack)["tick_size"]))
+    toast = page.get_by_test_id("toast").filter(has_text="Order accepted")
+    expect(toast).to_be_visible()
+    return toast
+
+
 def test_order_history_sorts_pages_and_exports_csv(stack: Stack, new_page: Any) -> None:
     """Order history sorts by price, pages forward and back, and downloads the account's CSV."""
     email = stack.register("history")
@@ -1002,12 +1013,7 @@ def test_toasts_on_a_phone_leave_the_header_clear_and_go_away(stack: Stack, new_
     email = stack.register("phone-toast")
     login(page, email)
     open_trade(page)
-    m = market(stack)
-    headers = {"Authorization": f"Bearer {stack.token(email)}"}
-    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
-        rest_buy(stack, c, snap(best(page, "bids") * Decimal("0.9"), m["tick_size"]))
-    toast = page.get_by_test_id("toast").filter(has_text="Order accepted")
-    expect(toast).to_be_visible()
+    toast = order_toast(stack, page, email)
     shot(page, "13-phone-toast")
     header, box = page.locator("header.topbar").bounding_box(), toast.bounding_box()
     assert header is not None and box is not None
@@ -1024,6 +1030,7 @@ def test_toasts_on_a_phone_leave_the_header_clear_and_go_away(stack: Stack, new_
         }"""
     )
     assert on_top, "something still covers the submit button"
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
     with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
         assert c.delete("/api/orders").status_code == 200
 
