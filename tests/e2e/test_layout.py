@@ -173,6 +173,44 @@ HEADER_FIT = """() => {
 }"""
 
 
+def test_on_a_phone_the_page_stays_where_it_was_scrolled_while_the_book_changes(
+    stack: Stack, new_page: Any
+) -> None:
+    """At 360x780, scrolled so the book's middle is the top edge of the screen (as one scrolls down to the
+    account panel), new bids just under the best one move the book's rows inside its card of fixed height:
+    the page itself does not scroll. The browser anchored the page on a book row and scrolled it by each
+    row's move, 20 to 60 px at every re-quote, so a button being tapped jumped away from the finger."""
+    email = stack.register("phone-anchor")
+    page = new_page(360, 780)
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    tick = Decimal(m["tick_size"])
+    top = best(page, "bids")
+    page.get_by_test_id("order-book").evaluate(
+        "(b) => { const r = b.getBoundingClientRect(); window.scrollBy(0, Math.round(r.top + r.height / 2)); }"
+    )
+    start = page.evaluate(
+        "() => { window.__scrolls = []; addEventListener('scroll', () => __scrolls.push(scrollY)); return scrollY; }"
+    )
+    assert start > 0, "the page did not scroll down to the book"
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        prices = [snap(top - k * tick, m["tick_size"]) for k in (1, 2, 3, 5, 8)]
+        for price in prices:  # each a row in the book (a new level, or more on one), the next rows move down
+            rest_buy(stack, c, price)
+        page.wait_for_function(
+            """(prices) => prices.every((p) => [...document.querySelectorAll('[data-testid=book-bids] .book-row')]
+                .some((r) => Number(r.dataset.price) === Number(p)))""",
+            arg=[format(p, "f") for p in prices],
+        )
+        page.wait_for_timeout(1_000)  # and the market maker's re-quotes meanwhile
+        # (the scroll event of our own scrollBy may come after the listener: it is at `start`)
+        scrolls = page.evaluate("() => window.__scrolls")
+        assert all(y == start for y in scrolls), f"the page scrolled by itself from {start} to {scrolls}"
+        assert c.delete("/api/orders").status_code == 200
+
+
 def test_the_header_fits_a_phone_at_360_375_and_390(stack: Stack, new_page: Any) -> None:
     """At 360, 375 and 390 px wide, logged out and logged in, every part of the header (logo, navigation,
     connection, log in / sign up / log out) lies inside the window and none is cut, and the page does not

@@ -69,6 +69,8 @@ def test_a_toast_on_a_phone_leaves_the_change_password_button_uncovered_and_clic
     login(page, email)
     open_trade(page)
     page.get_by_role("tab", name="Devices").click()
+    # the device list above the form loads first: its rows replacing "Loading…" would move the button down
+    expect(page.get_by_test_id("this-device")).to_be_visible()
     page.locator("summary", has_text="Change password").click()  # opens the form
     form = page.get_by_test_id("password-change")
     button = form.get_by_role("button", name="Change password")
