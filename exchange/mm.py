@@ -26,6 +26,7 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
@@ -56,6 +57,51 @@ STEP_BPS = Decimal(8)  # distance between ladder levels, in basis points of the 
 VOLATILITY = 0.0008  # stdev of the mid's log change per re-quote
 TAKER_PROBABILITY = 0.35
 MAX_BACKOFF_S = 5.0
+PACE_BURST = 10  # requests an account's pacer lets go at once (then one every 1/rate s)
+
+
+def default_rate() -> float:
+    """Orders and cancels a second for each account: 60 % of the API's per-account limit (the same
+    EXCHANGE_RATE_ORDERS, 200 unless set, which `exchange up` passes to both), so requests that reach the
+    API bunched up, and its other processes' unspent share of the limit, stay under it."""
+    try:
+        limit = int(os.environ.get("EXCHANGE_RATE_ORDERS", "200"))
+    except ValueError:
+        limit = 200
+    return max(1.0, 0.6 * limit)
+
+
+class Pacer:
+    """Spaces one account's requests to at most `rate` a second, `burst` at once: a token bucket in its
+    virtual-scheduling form (GCRA), so any one second sees at most rate + burst of them. A re-quote fires
+    every order of every market at once; unpaced, two re-quotes could meet in one window of the API's
+    limit and be refused. `hold` keeps every request back while a 429's Retry-After runs."""
+
+    def __init__(
+        self, rate: float, burst: int = PACE_BURST, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a pacer needs a rate above 0 and a burst of at least 1")
+        self.gap = 1.0 / rate
+        self.slack = self.gap * (burst - 1)
+        self.clock = clock
+        self._due = -math.inf  # when the next request would be due at the steady rate
+
+    def delay(self) -> float:
+        """Take the next request's slot: the seconds to wait before sending it (0: now)."""
+        now = self.clock()
+        due = max(self._due, now)
+        self._due = due + self.gap
+        return max(0.0, due - self.slack - now)
+
+    async def wait(self) -> None:
+        delay = self.delay()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for `seconds` (from now), then resume at the steady rate."""
+        self._due = max(self._due, self.clock() + seconds + self.slack)
 
 
 class ApiUnavailable(Exception):
@@ -102,6 +148,7 @@ class Session:
     lifetime: float = 0.0  # the access token's, as the API gave it (expires_in)
     account_id: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pacer: Pacer | None = None  # spaces `request` (orders and cancels); None: unpaced
 
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -156,6 +203,8 @@ class Session:
         return {"Authorization": f"Bearer {self.access_token}"}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        if self.pacer is not None:
+            await self.pacer.wait()
         await self.ensure_token()
         r = await self._send(method, path, headers=self.headers, **kwargs)
         if r.status_code == 401:  # e.g. the API restarted with another key: log in again once
@@ -163,6 +212,16 @@ class Session:
             await self.ensure_token()
             r = await self._send(method, path, headers=self.headers, **kwargs)
         return r
+
+
+def _hold(session: Session, r: httpx.Response) -> None:
+    """Keep the session's requests back for the 429's Retry-After (1 s when it gives none or garbage)."""
+    try:
+        seconds = float(r.headers.get("retry-after", "1"))
+    except ValueError:
+        seconds = 1.0
+    if session.pacer is not None:
+        session.pacer.hold(min(max(seconds, 0.0), 60.0))
 
 
 def mm_password(email: str) -> str:
@@ -185,17 +244,19 @@ class MarketMaker:
         symbols: list[str] | None = None,
         rng: random.Random | None = None,
         account_prefix: str = "mm",
+        rate: float | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.levels = levels
         self.interval_s = interval_s
+        self.rate = rate or default_rate()
         self.symbols = symbols
         self.rng = rng or random.Random()
         self.http = httpx.AsyncClient(base_url=self.url, timeout=httpx.Timeout(5.0))
         domain = "demo.exchange"
         maker_email, taker_email = f"{account_prefix}-maker@{domain}", f"{account_prefix}-taker@{domain}"
-        self.maker = Session(self.http, maker_email, mm_password(maker_email))
-        self.taker = Session(self.http, taker_email, mm_password(taker_email))
+        self.maker = Session(self.http, maker_email, mm_password(maker_email), pacer=Pacer(self.rate))
+        self.taker = Session(self.http, taker_email, mm_password(taker_email), pacer=Pacer(self.rate))
         self.markets: dict[str, MarketState] = {}
         self.placed = 0
         self.trades = 0
@@ -253,9 +314,8 @@ class MarketMaker:
         if r.status_code == 201:
             return dict(r.json())
         if r.status_code == 429:
-            retry_after = r.headers.get("retry-after", "1")
             self._warn_rate_limited(session, "an order", r)
-            await asyncio.sleep(float(retry_after))
+            _hold(session, r)
         elif r.status_code == 409 and "INSUFFICIENT_FUNDS" in r.text:
             now = time.monotonic()
             if now - self._warned_funds_at > 60:  # e.g. the API does not run in demo mode
@@ -281,13 +341,14 @@ class MarketMaker:
         self._warned_rate_at = now
         log.warning(
             "%s is rate limited: the API refused %s: %s (Retry-After: %s s). Each re-quote places"
-            " 2 x --levels (%d) orders per market and cancels as many: raise EXCHANGE_RATE_ORDERS (the"
-            " API's limit per account a second), or lower --levels or raise --interval",
+            " 2 x --levels (%d) orders per market and cancels as many, at most --rate (%g) a second: lower"
+            " --rate below EXCHANGE_RATE_ORDERS (the API's limit per account a second), or raise that",
             session.email,
             what,
             _error_message(r),
             r.headers.get("retry-after", "?"),
             self.levels,
+            self.rate,
         )
 
     async def quote(self, market: MarketState) -> None:
@@ -334,6 +395,7 @@ class MarketMaker:
             return True  # cancelled now, or already filled or cancelled
         if r.status_code == 429:
             self._warn_rate_limited(self.maker, "a cancel", r)
+            _hold(self.maker, r)
         log.debug("cancel of %s refused: %s %s", order_id, r.status_code, r.text)
         return False
 
@@ -408,6 +470,16 @@ class MarketMaker:
                 await asyncio.wait_for(stop.wait(), timeout=min(wait, max(0.0, deadline - time.monotonic())))
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a number above 0; got {text!r}")
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--url",
@@ -416,6 +488,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--levels", type=int, default=5, help="ladder levels per side (default 5)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between re-quotes (default 1)")
+    p.add_argument(
+        "--rate",
+        type=_positive,
+        default=None,
+        help="orders and cancels a second for each of its accounts (default: 60%% of EXCHANGE_RATE_ORDERS,"
+        " the API's limit per account, so 120 unless that is set)",
+    )
     p.add_argument("--markets", default="", help="comma-separated symbols (default: every trading market)")
     p.add_argument(
         "--duration", type=float, default=0.0, help="stop after this many seconds (default: run forever)"
@@ -433,6 +512,7 @@ async def _main(args: argparse.Namespace) -> int:
         symbols=symbols,
         rng=random.Random(args.seed),
         account_prefix=args.account_prefix,
+        rate=args.rate,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import redis
 
-from exchange.mm import ApiUnavailable, MarketMaker, MarketState, Session
+from exchange.mm import ApiUnavailable, MarketMaker, MarketState, Pacer, Session
 from exchange.seed import seed_all
 from exchange.servers import free_port
 
@@ -203,12 +203,17 @@ async def test_a_rate_limited_quote_is_logged_with_the_apis_limit_once_a_minute(
             assert await mm._cancel(7) is False
     finally:
         await mm.close()
-    assert slept == [1.0, 1.0]  # it still waits as the API asks
+    # it still waits as the API asks: each refusal holds the account's next request for the Retry-After
+    assert slept == [pytest.approx(1.0, abs=0.05)] * 2, slept
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1, warnings
     assert "Too many orders (at most 5 a second): try again in 1 s" in warnings[0]
     assert "Retry-After: 1 s" in warnings[0] and "mm-maker@demo.exchange" in warnings[0]
-    assert "EXCHANGE_RATE_ORDERS" in warnings[0] and "--levels (3)" in warnings[0]
+    assert (
+        "EXCHANGE_RATE_ORDERS" in warnings[0]
+        and "--levels (3)" in warnings[0]
+        and "--rate (120)" in warnings[0]
+    )
 
 
 async def test_quotes_it_could_not_cancel_at_stop_are_logged(caplog: pytest.LogCaptureFixture) -> None:
@@ -308,3 +313,60 @@ async def test_a_short_lived_token_is_renewed_near_its_end_not_at_every_request(
             assert (await session.request("GET", "/api/balances")).status_code == 200
     assert calls.count("/api/auth/login") == 1 and calls.count("/api/auth/refresh") == 0, calls
     assert calls.count("/api/balances") == 20
+
+
+def test_a_pacer_lets_a_burst_go_then_one_request_per_gap_and_holds_for_a_retry_after() -> None:
+    """At 10 a second with a burst of 3: three requests go at once, the next ones 0.1 s apart; time
+    passing refills the burst; `hold(1)` sends nothing for a second, then the steady pace resumes."""
+    now = [100.0]
+    pacer = Pacer(10, burst=3, clock=lambda: now[0])
+    assert [round(pacer.delay(), 6) for _ in range(5)] == [0, 0, 0, 0.1, 0.2]
+    now[0] += 10  # a quiet spell: the full burst again
+    assert [round(pacer.delay(), 6) for _ in range(4)] == [0, 0, 0, 0.1]
+    now[0] += 10
+    pacer.hold(1)
+    assert [round(pacer.delay(), 6) for _ in range(3)] == [1.0, 1.1, 1.2]
+    with pytest.raises(ValueError):
+        Pacer(0)
+
+
+async def test_six_markets_requoted_back_to_back_stay_under_the_apis_default_order_limit() -> None:
+    """Re-quoting all six demo markets (5 levels: 60 orders and 60 cancels a re-quote) with no pause between
+    re-quotes, against an API that counts orders and cancels in fixed one-second windows as ours does (200
+    a second): not one request is refused, and the market maker still sends over 100 a second. Unpaced,
+    every re-quote fired its 120 requests at once and two re-quotes met in one window (CI's mm.log)."""
+    windows: dict[int, int] = {}
+    refused = [0]
+    started = time.monotonic()
+    ids = itertools.count(1)
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/login":
+            tokens = {"access_token": "a", "refresh_token": "r", "token_type": "bearer", "expires_in": 600}
+            return httpx.Response(200, json=tokens)
+        if not request.url.path.startswith("/api/orders"):
+            return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": "not here"}})
+        window = int(time.monotonic() - started)
+        windows[window] = windows.get(window, 0) + 1
+        if windows[window] > 200:
+            refused[0] += 1
+            error = {"code": "RATE_LIMITED", "message": "too many orders"}
+            return httpx.Response(429, headers={"Retry-After": "1"}, json={"error": error})
+        if request.method == "POST":
+            return httpx.Response(201, json={"id": next(ids), "status": "open"})
+        return httpx.Response(200, json={"status": "cancelled"})
+
+    mm = await mocked_maker(api, levels=5)
+    one = Decimal(1)
+    markets = [
+        MarketState(f"M{i}-USDT", Decimal("0.01"), Decimal("0.00001"), one / 100_000, one, Decimal(60_000))
+        for i in range(6)
+    ]
+    try:
+        while time.monotonic() - started < 3.0:
+            await asyncio.gather(*(mm.quote(m) for m in markets))
+    finally:
+        await mm.close()
+    sent = sum(windows.values())
+    assert refused[0] == 0, f"{refused[0]} refused; per window: {windows}"
+    assert sent / (time.monotonic() - started) > 100, f"only {sent} requests in 3 s: {windows}"
