@@ -197,17 +197,20 @@ async def revoke_account(redis: Any, revocations: Revocations, account_id: int, 
     await _write(redis, revocations, _account_entry(account_id, now_s), now_s)
 
 
-def revoke_account_sync(
-    redis: Any, access_ttl_s: int, account_id: int, now_s: float, sids: list[str] | None = None
-) -> None:
-    """`revoke_account` (and `revoke_sessions` for `sids`) for a synchronous client and no local view (the
-    `exchange user` command)."""
-    entries = [_session_entry(account_id, sid, now_s, access_ttl_s) for sid in sids or []]
+async def revoke_from_outside(
+    redis: Any, access_ttl_s: int, account_id: int, now_s: float, sids: list[str]
+) -> bool:
+    """`revoke_sessions` for `sids` and `revoke_account`, in one write, by a process that serves no tokens
+    (the `exchange user` command): it answers once every live API process has read them (`confirm`);
+    whether they all had within `CONFIRM_S`. Raises RedisError/OSError when the write fails."""
+    view = Revocations(access_ttl_s)  # a reader id no API process has: none is skipped as this one
+    entries = [_session_entry(account_id, sid, now_s, access_ttl_s) for sid in sids]
     minid = _trim_from(now_s, access_ttl_s)
-    with redis.pipeline(transaction=False) as pipe:
+    async with redis.pipeline(transaction=False) as pipe:
         for fields in [*entries, _account_entry(account_id, now_s)]:
             pipe.xadd(STREAM, fields, minid=minid, approximate=False)
-        pipe.execute()
+        entry_ids = await pipe.execute()
+    return await confirm(redis, view, _text(entry_ids[-1]))
 
 
 async def read_new(redis: Any, revocations: Revocations) -> int:

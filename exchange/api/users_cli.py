@@ -6,25 +6,27 @@ any, `exchange.config.StackNotFound` (the `exchange` entry point prints it and e
 
 `--update` resets an existing account's password and ends every session of the old one: its refresh tokens
 (PostgreSQL) and, through Redis (`EXCHANGE_REDIS_URL` or the stack's), its access tokens
-(`exchange.api.revocation`). Without a reachable Redis the access tokens end when they expire.
+(`exchange.api.revocation`): it returns once every running API process has read that, as a logout
+does. Without a reachable Redis the access tokens end when they expire.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import secrets
 import sys
 import time
 from pathlib import Path
 
 import psycopg
-import redis
+import redis.asyncio
 from redis.exceptions import RedisError
 
 from exchange.api.accounts import END_ALL_SESSIONS, RECENT_S, REVOKE_ALL, normalize_email
 from exchange.api.auth import hash_password_sync
 from exchange.api.password_policy import password_problem
-from exchange.api.revocation import revoke_account_sync
+from exchange.api.revocation import CONFIRM_S, revoke_from_outside
 from exchange.api.settings import MAX_ACCESS_TTL_S
 from exchange.config import find_stack_urls, stack_urls
 
@@ -59,17 +61,29 @@ def _database_url(args: argparse.Namespace) -> str:
 
 def end_access_tokens(args: argparse.Namespace, account_id: int, sids: list[str]) -> str | None:
     """Revoke the account's access tokens issued until now, and those of its sessions `sids` (which does not
-    depend on the clocks of the processes that issued them); None when done, else why not."""
+    depend on the clocks of the processes that issued them), and wait until every running API process has
+    read that (at most half a second); None when done, else why not."""
     redis_url = stack_urls(Path(args.data_dir) if args.data_dir else None)[0]
     if not redis_url:
         return "no Redis known (EXCHANGE_REDIS_URL or a running stack)"
-    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+
+    async def revoke() -> bool:
+        client = redis.asyncio.Redis.from_url(redis_url, socket_timeout=5)
+        try:
+            return await revoke_from_outside(client, MAX_ACCESS_TTL_S, account_id, time.time(), sids)
+        finally:
+            await client.aclose()
+
     try:
-        revoke_account_sync(client, MAX_ACCESS_TTL_S, account_id, time.time(), sids)
+        confirmed = asyncio.run(revoke())
     except (RedisError, OSError) as exc:
         return f"Redis unreachable ({exc})"
-    finally:
-        client.close()
+    if not confirmed:
+        print(
+            f"warning: not every API process confirmed within {CONFIRM_S:g} s that it ended the old sessions'"
+            " access tokens: each does as it reads Redis (see its log)",
+            file=sys.stderr,
+        )
     return None
 
 

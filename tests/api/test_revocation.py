@@ -337,19 +337,25 @@ def test_a_token_that_expires_while_a_private_subscribe_is_under_way_ends_the_co
 async def test_a_password_reset_ends_the_old_passwords_access_tokens(
     client: AsyncTestClient[Litestar], alice: User, api_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`exchange user create --update` with the stack's Redis known ends every access token of the account
-    (the app reads the revocation from the stream like another process's)."""
+    """`exchange user create --update` with the stack's Redis known ends every access token of the account,
+    and returns only once the running API process has read that (as a logout answers): the app's reading
+    slowed by 0.2 s, the old token is refused on the very next request after the command returns."""
     monkeypatch.setenv("EXCHANGE_REDIS_URL", api_settings.redis_url or "")
+    read_new, view = revocation.read_new, client.app.state.tokens.revocations
+
+    async def slow_read(redis: object, revocations: Revocations) -> int:
+        if revocations is view:
+            await asyncio.sleep(0.2)
+        return await read_new(redis, revocations)
+
+    monkeypatch.setattr(revocation, "read_new", slow_read)
+    assert await status_of(client, alice.access_token) == (True, True)
     args = argparse.Namespace(
         email=alice.email, password="a-new-Passw0rd-for-alice", admin=False, update=True,
         database_url=api_settings.database_url, data_dir=None,
     )  # fmt: skip
     assert await asyncio.to_thread(user_cli, args) == 0
-
-    async def ended() -> bool:
-        return await status_of(client, alice.access_token) == (False, False)
-
-    await eventually(ended)
+    assert await status_of(client, alice.access_token) == (False, False)
 
 
 # --- the in-memory view and the stream ------------------------------------------------------------------
