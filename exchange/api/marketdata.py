@@ -38,6 +38,7 @@ from exchange.api.context import limit_read
 from exchange.api.convert import Market, MarketCache, decimal_str
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
+from exchange.api.schemas import SYMBOL_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -458,10 +459,25 @@ class MarketDataController(Controller):
     path = "/api"
     tags = ["market data"]
 
-    @get("/tickers", operation_id="listTickers", summary="Every market's 24h ticker")
-    async def tickers(self, request: Request[Any, Any, State]) -> list[Ticker]:
-        """Every market: last price, rolling 24h open/high/low/volume/change, best bid and ask."""
-        return msgspec.convert(await market_data(request.app.state).tickers(), list[Ticker])
+    @get("/tickers", operation_id="listTickers", summary="Every market's 24h ticker", responses=errors(404))
+    async def tickers(
+        self,
+        request: Request[Any, Any, State],
+        symbol: Annotated[
+            str | None,
+            Parameter(
+                pattern=SYMBOL_PATTERN, max_length=31, description="only this market's (a list of one)"
+            ),
+        ] = None,
+    ) -> list[Ticker]:
+        """Every market (or `symbol`'s only): last price, rolling 24h open/high/low/volume/change, best bid
+        and ask."""
+        rows = await market_data(request.app.state).tickers()
+        if symbol is not None:
+            rows = [t for t in rows if t["symbol"] == symbol]
+            if not rows:
+                raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {symbol!r}")
+        return msgspec.convert(rows, list[Ticker])
 
     @get(
         "/markets/{symbol:str}/trades",

@@ -1,7 +1,8 @@
-"""Reference data: `/api/assets`, `/api/markets`, `/api/markets/{symbol}/book` and `/estimate`."""
+"""Reference data: `/api/time`, `/api/assets`, `/api/markets`, `/api/markets/{symbol}/book`, `/estimate`."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 import msgspec
@@ -21,6 +22,7 @@ from exchange.api.schemas import (
     Book,
     Estimate,
     MarketOut,
+    ServerTime,
     SpendEstimate,
 )
 from exchange.api.trading import engine_call
@@ -65,6 +67,12 @@ class ReferenceController(Controller):
             ),
             key=lambda a: a.symbol,
         )
+
+    @get("/time", operation_id="getServerTime", summary="The server's clock")
+    async def server_time(self) -> ServerTime:
+        """The server's clock in epoch milliseconds, the scale of every timestamp the API gives (`ts`,
+        `created_at`, a token's `expires_at`): a client whose clock is off measures against this."""
+        return ServerTime(server_time=int(time.time() * 1000))
 
     @get("/markets", operation_id="listMarkets")
     async def markets(self, request: Request[Any, Any, Any]) -> list[MarketOut]:

@@ -493,6 +493,10 @@ class MarketStatusResult(Struct):
     cancelled: int
 
 
+class ServerTime(Struct):
+    server_time: int  # epoch milliseconds
+
+
 class Health(Struct):
     status: str
     checks: dict[str, str] = msgspec.field(default_factory=dict)

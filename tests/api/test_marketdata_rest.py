@@ -52,6 +52,34 @@ def ticker(client: TestClient[Any], symbol: str = SYMBOL) -> dict[str, Any]:
     return next(t for t in response.json() if t["symbol"] == symbol)
 
 
+def test_tickers_for_one_symbol_are_that_markets_ticker_alone_and_an_unknown_one_is_404(env):
+    """`?symbol=` narrows the list to that market's ticker (the same object as in the full list); a
+    symbol of no market is 404 UNKNOWN_MARKET, one of the wrong form 422, each with its words."""
+    client, engine, _, _ = env
+    engine.place(1, SYMBOL, "buy", "limit", price=PRICE - 100, qty=10, ts_ms=now_ms())
+    every = {t["symbol"]: t for t in client.get("/api/tickers").json()}
+    one = client.get("/api/tickers", params={"symbol": SYMBOL})
+    assert one.status_code == 200 and one.json() == [every[SYMBOL]]
+    unknown = client.get("/api/tickers", params={"symbol": "NOPE-USDT"})
+    assert unknown.status_code == 404, unknown.text
+    assert unknown.json()["error"] == {"code": "UNKNOWN_MARKET", "message": "no market 'NOPE-USDT'"}
+    malformed = client.get("/api/tickers", params={"symbol": "btc/usdt"})
+    assert malformed.status_code == 422 and "BASE-QUOTE" in malformed.json()["error"]["message"], (
+        malformed.text
+    )
+
+
+def test_server_time_is_the_servers_clock_in_epoch_milliseconds(env):
+    """`GET /api/time` answers the server's clock in epoch ms (what a client with a skewed clock measures
+    timestamps and token expiry against)."""
+    client = env[0]
+    before = now_ms()
+    r = client.get("/api/time")
+    after = now_ms()
+    assert r.status_code == 200 and list(r.json()) == ["server_time"]
+    assert before <= r.json()["server_time"] <= after
+
+
 def test_tickers_list_every_market_with_nulls_before_any_trade(env):
     """Every seeded market appears; no trades: null prices, zero volumes; best bid/ask from the book."""
     client, engine, _, _ = env

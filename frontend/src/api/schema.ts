@@ -588,9 +588,31 @@ export interface paths {
         };
         /**
          * Every market's 24h ticker
-         * @description Every market: last price, rolling 24h open/high/low/volume/change, best bid and ask.
+         * @description Every market (or `symbol`'s only): last price, rolling 24h open/high/low/volume/change, best bid
+         *     and ask.
          */
         get: operations["listTickers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/time": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The server's clock
+         * @description The server's clock in epoch milliseconds, the scale of every timestamp the API gives (`ts`,
+         *     `created_at`, a token's `expires_at`): a client whose clock is off measures against this.
+         */
+        get: operations["getServerTime"];
         put?: never;
         post?: never;
         delete?: never;
@@ -913,6 +935,10 @@ export interface components {
             /** @default false */
             refresh_cookie: boolean;
             refresh_token?: string | null;
+        };
+        /** ServerTime */
+        ServerTime: {
+            server_time: number;
         };
         /** Session */
         Session: {
@@ -3162,7 +3188,10 @@ export interface operations {
     };
     listTickers: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description only this market's (a list of one) */
+                symbol?: string | null;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -3176,6 +3205,53 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Ticker"][];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getServerTime: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerTime"];
                 };
             };
             /** @description error (see error.code) */
