@@ -150,9 +150,9 @@ def _trim_from(now_s: float, access_ttl_s: int) -> int:
     return max(0, int(now_s * 1000) - access_ttl_s * 1000 - TRIM_MARGIN_MS)
 
 
-def _session_entry(account_id: int, sid: str, now_s: float, access_ttl_s: int) -> dict[str, str]:
-    """The entry that ends session `sid`'s access tokens: it lasts as long as the longest-lived one it may
-    have issued (an ended session issues no more)."""
+def session_entry(account_id: int, sid: str, now_s: float, access_ttl_s: int) -> dict[str, str]:
+    """The entry that ends session `sid`'s access tokens (ended at `now_s`): it lasts as long as the
+    longest-lived one it may have issued (an ended session issues no more)."""
     return {"account": str(account_id), "sid": sid, "exp": str(int(now_s) + access_ttl_s + 1)}
 
 
@@ -180,7 +180,7 @@ async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaim
 async def revoke_sessions(redis: Any, revocations: Revocations, account_id: int, sids: list[str]) -> None:
     """End every access token of the login sessions `sids` in every process."""
     now_s = time.time()
-    entries = [_session_entry(account_id, sid, now_s, revocations.access_ttl_s) for sid in sids]
+    entries = [session_entry(account_id, sid, now_s, revocations.access_ttl_s) for sid in sids]
     for fields in entries:  # here at once, before the write (see `_write`)
         revocations.apply(fields)
     minid = _trim_from(now_s, revocations.access_ttl_s)
@@ -204,7 +204,7 @@ async def revoke_from_outside(
     (the `exchange user` command): it answers once every live API process has read them (`confirm`);
     whether they all had within `CONFIRM_S`. Raises RedisError/OSError when the write fails."""
     view = Revocations(access_ttl_s)  # a reader id no API process has: none is skipped as this one
-    entries = [_session_entry(account_id, sid, now_s, access_ttl_s) for sid in sids]
+    entries = [session_entry(account_id, sid, now_s, access_ttl_s) for sid in sids]
     minid = _trim_from(now_s, access_ttl_s)
     async with redis.pipeline(transaction=False) as pipe:
         for fields in [*entries, _account_entry(account_id, now_s)]:

@@ -163,3 +163,39 @@ def test_a_forced_restore_keeps_what_reconciliation_froze_so_clear_still_reopens
     drain(redis_url, pg_url)  # PB-PQ's new freeze event is persisted like any other
     assert sorted(clear_markets(client, ["PA-PQ", "PB-PQ"])) == ["PA-PQ", "PB-PQ"]
     assert {client.hget(f"market:{sym}", "status") for sym in ("PA-PQ", "PB-PQ")} == {"trading"}
+
+
+def test_a_restore_keeps_logouts_final_recent_ended_sessions_and_the_flushed_entries_are_revoked(
+    client: redis.Redis, pg_url: str
+) -> None:
+    """After `restore --force`, the revocation stream names every session PostgreSQL ended within the
+    longest access-token lifetime (a minute ago: revoked; two hours ago: its tokens expired long since, not
+    written; a live session: not revoked) and keeps the entries the flushed Redis held (a lone access token
+    ended by its jti is only there): an API process reading it refuses those tokens. Before, a restore left
+    the stream empty and logged-out tokens worked again until they expired (an operator QA pass)."""
+    from exchange.api.revocation import STREAM, AccessClaims, Revocations
+
+    setup_engine(client)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        email = "restore-revoked@example.com"
+        row = conn.execute(
+            "INSERT INTO accounts (email, password_hash) VALUES (%s, 'x') RETURNING id", (email,)
+        ).fetchone()
+        assert row is not None
+        account = int(row[0])
+        for sid, ended in (("recent", "now() - interval '1 minute'"), ("old", "now() - interval '2 hours'")):
+            conn.execute(
+                f"INSERT INTO sessions (id, account_id, ended_at) VALUES (%s, %s, {ended})", (sid, account)
+            )
+        conn.execute("INSERT INTO sessions (id, account_id) VALUES ('live', %s)", (account,))
+        client.xadd(STREAM, {"account": str(account), "jti": "lone", "exp": "9999999999"})
+        restore(client, conn, force=True)
+    view = Revocations(access_ttl_s=900)
+    for _entry_id, fields in client.xrange(STREAM, "-", "+"):
+        view.apply(fields)
+
+    def revoked(sid: str = "", jti: str = "j") -> bool:
+        return view.revoked(AccessClaims(account, jti, iat_ms=1, exp=9_999_999_999, sid=sid))
+
+    assert revoked(sid="recent") and revoked(jti="lone")
+    assert not revoked(sid="old") and not revoked(sid="live") and not revoked()
