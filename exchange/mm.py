@@ -29,9 +29,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from exchange.config import StackSettings, read_stack_file
 
 log = logging.getLogger("exchange.mm")
 
@@ -57,18 +60,19 @@ STEP_BPS = Decimal(8)  # distance between ladder levels, in basis points of the 
 VOLATILITY = 0.0008  # stdev of the mid's log change per re-quote
 TAKER_PROBABILITY = 0.35
 MAX_BACKOFF_S = 5.0
+DEFAULT_URL = "http://127.0.0.1:8000"
 PACE_BURST = 10  # requests an account's pacer lets go at once (then one every 1/rate s)
 
 
 def default_rate() -> float:
-    """Orders and cancels a second for each account: 60 % of the API's per-account limit (the same
+    """Orders and cancels a second for each account: half the API's per-account limit (the same
     EXCHANGE_RATE_ORDERS, 200 unless set, which `exchange up` passes to both), so requests that reach the
     API bunched up, and its other processes' unspent share of the limit, stay under it."""
     try:
         limit = int(os.environ.get("EXCHANGE_RATE_ORDERS", "200"))
     except ValueError:
         limit = 200
-    return max(1.0, 0.6 * limit)
+    return max(1.0, 0.5 * limit)
 
 
 class Pacer:
@@ -106,6 +110,10 @@ class Pacer:
 
 class ApiUnavailable(Exception):
     """The API did not answer (connection refused, timeout, 5xx)."""
+
+
+class UnknownMarkets(Exception):
+    """`--markets` names markets the API does not list: a mistake to report, not to retry."""
 
 
 @dataclass
@@ -270,6 +278,12 @@ class MarketMaker:
     async def load_markets(self) -> None:
         r = await self.maker._send("GET", "/api/markets")
         r.raise_for_status()
+        listed = {m["symbol"] for m in r.json()}
+        unknown = sorted(set(self.symbols or ()) - listed)
+        if unknown:
+            raise UnknownMarkets(
+                f"no market {', '.join(unknown)} at {self.url} (it lists {', '.join(sorted(listed))})"
+            )
         for m in r.json():
             symbol = m["symbol"]
             if m["status"] != "trading" or (self.symbols and symbol not in self.symbols):
@@ -463,7 +477,7 @@ class MarketMaker:
                 backoff = 0.5
                 wait = max(0.0, self.interval_s - (time.monotonic() - began))
             except (ApiUnavailable, RuntimeError, httpx.HTTPError) as exc:
-                log.warning("API unavailable (%s); retrying in %.1f s", exc, backoff)
+                log.warning("API at %s unavailable (%s); retrying in %.1f s", self.url, exc, backoff)
                 wait = backoff
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
             with contextlib.suppress(TimeoutError):
@@ -483,8 +497,15 @@ def _positive(text: str) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--url",
-        default=os.environ.get("EXCHANGE_API_URL", "http://127.0.0.1:8000"),
-        help="API base URL (default: EXCHANGE_API_URL, else http://127.0.0.1:8000)",
+        default=None,
+        help="API base URL (default: EXCHANGE_API_URL, else the running stack's in --data-dir, else"
+        f" {DEFAULT_URL})",
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="stack data dir holding stack.json, read when no URL is given (default: EXCHANGE_DATA_DIR or"
+        " ./var)",
     )
     p.add_argument("--levels", type=int, default=5, help="ladder levels per side (default 5)")
     p.add_argument("--interval", type=float, default=1.0, help="seconds between re-quotes (default 1)")
@@ -492,8 +513,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--rate",
         type=_positive,
         default=None,
-        help="orders and cancels a second for each of its accounts (default: 60%% of EXCHANGE_RATE_ORDERS,"
-        " the API's limit per account, so 120 unless that is set)",
+        help="orders and cancels a second for each of its accounts (default: half EXCHANGE_RATE_ORDERS,"
+        " the API's limit per account, so 100 unless that is set)",
     )
     p.add_argument("--markets", default="", help="comma-separated symbols (default: every trading market)")
     p.add_argument(
@@ -503,10 +524,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--account-prefix", default="mm", help="email prefix of the two accounts (default mm)")
 
 
+def parse_markets(text: str) -> list[str] | None:
+    """`--markets`: comma-separated symbols in any case (`btc-usdt` is BTC-USDT); None for every market."""
+    return [s.strip().upper() for s in text.split(",") if s.strip()] or None
+
+
+def api_url(url: str | None, data_dir: str | None) -> str:
+    """--url, else EXCHANGE_API_URL, else the running stack's (stack.json in `data_dir`), else DEFAULT_URL."""
+    if url:
+        return url
+    if os.environ.get("EXCHANGE_API_URL"):
+        return os.environ["EXCHANGE_API_URL"]
+    directory = Path(data_dir) if data_dir else StackSettings.from_env().data_dir
+    stack = read_stack_file(directory) or {}
+    return str(stack.get("api_url") or DEFAULT_URL)
+
+
 async def _main(args: argparse.Namespace) -> int:
-    symbols = [s.strip() for s in args.markets.split(",") if s.strip()] or None
+    symbols = parse_markets(args.markets)
+    url = api_url(args.url, args.data_dir)
     mm = MarketMaker(
-        args.url,
+        url,
         levels=args.levels,
         interval_s=args.interval,
         symbols=symbols,
@@ -521,6 +559,9 @@ async def _main(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
     try:
         await mm.run(args.duration, stop)
+    except UnknownMarkets as exc:
+        log.error("%s", exc)
+        return 2
     finally:
         await mm.cancel_quotes()
         await mm.close()

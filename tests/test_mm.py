@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import random
 import subprocess
@@ -18,7 +19,16 @@ import httpx
 import pytest
 import redis
 
-from exchange.mm import ApiUnavailable, MarketMaker, MarketState, Pacer, Session
+from exchange.mm import (
+    ApiUnavailable,
+    MarketMaker,
+    MarketState,
+    Pacer,
+    Session,
+    UnknownMarkets,
+    api_url,
+    parse_markets,
+)
 from exchange.seed import seed_all
 from exchange.servers import free_port
 
@@ -212,7 +222,7 @@ async def test_a_rate_limited_quote_is_logged_with_the_apis_limit_once_a_minute(
     assert (
         "EXCHANGE_RATE_ORDERS" in warnings[0]
         and "--levels (3)" in warnings[0]
-        and "--rate (120)" in warnings[0]
+        and "--rate (100)" in warnings[0]
     )
 
 
@@ -333,7 +343,7 @@ def test_a_pacer_lets_a_burst_go_then_one_request_per_gap_and_holds_for_a_retry_
 async def test_six_markets_requoted_back_to_back_stay_under_the_apis_default_order_limit() -> None:
     """Re-quoting all six demo markets (5 levels: 60 orders and 60 cancels a re-quote) with no pause between
     re-quotes, against an API that counts orders and cancels in fixed one-second windows as ours does (200
-    a second): not one request is refused, and the market maker still sends over 100 a second. Unpaced,
+    a second): not one request is refused, and the market maker still sends over 80 a second. Unpaced,
     every re-quote fired its 120 requests at once and two re-quotes met in one window (CI's mm.log)."""
     windows: dict[int, int] = {}
     refused = [0]
@@ -369,4 +379,41 @@ async def test_six_markets_requoted_back_to_back_stay_under_the_apis_default_ord
         await mm.close()
     sent = sum(windows.values())
     assert refused[0] == 0, f"{refused[0]} refused; per window: {windows}"
-    assert sent / (time.monotonic() - started) > 100, f"only {sent} requests in 3 s: {windows}"
+    assert sent / (time.monotonic() - started) > 80, f"only {sent} requests in 3 s: {windows}"
+
+
+async def test_markets_the_api_does_not_list_stop_the_market_maker_naming_them() -> None:
+    """`--markets` in any case names the same markets; one the API does not list ends the run at once with
+    UnknownMarkets naming it and the markets there are (the command exits 2), instead of quoting nothing
+    and exiting 0."""
+    assert parse_markets(" btc-usdt,Eth-Usdt ,") == ["BTC-USDT", "ETH-USDT"] and parse_markets("") is None
+
+    def api(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/auth/login":
+            tokens = {"access_token": "a", "refresh_token": "r", "token_type": "bearer", "expires_in": 600}
+            return httpx.Response(200, json=tokens)
+        if request.url.path == "/api/markets":
+            return httpx.Response(200, json=[{"symbol": "BTC-USDT", "status": "trading"}])
+        return httpx.Response(404, json={"error": {"code": "NOT_FOUND", "message": "not here"}})
+
+    mm = await mocked_maker(api, symbols=["BTC-USDT", "NOPE-X"])
+    mm.taker.http = mm.http
+    try:
+        with pytest.raises(UnknownMarkets, match=r"no market NOPE-X at http://mm.test \(it lists BTC-USDT\)"):
+            await asyncio.wait_for(mm.run(duration_s=30), timeout=10)
+    finally:
+        await mm.close()
+
+
+def test_the_api_url_is_the_option_else_the_environment_else_the_running_stacks_else_port_8000(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`exchange mm` finds a stack started on another port from its stack.json, as the other commands do."""
+    monkeypatch.delenv("EXCHANGE_API_URL", raising=False)
+    stack = {"supervisor_pid": os.getpid(), "api_url": "http://127.0.0.1:8791"}
+    (tmp_path / "stack.json").write_text(json.dumps(stack))
+    assert api_url(None, str(tmp_path)) == "http://127.0.0.1:8791"
+    assert api_url("http://h:1", str(tmp_path)) == "http://h:1"
+    assert api_url(None, str(tmp_path / "none")) == "http://127.0.0.1:8000"
+    monkeypatch.setenv("EXCHANGE_API_URL", "http://env:2")
+    assert api_url(None, str(tmp_path)) == "http://env:2"
