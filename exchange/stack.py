@@ -447,6 +447,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
         AuthSettings.from_env()  # refuses a JWT secret too short, before anything starts
+        if "EXCHANGE_CLOSED_ORDER_TTL" in os.environ:  # the workers' (they would exit at each restart)
+            from workers.cli import closed_ttl_seconds
+
+            closed_ttl_seconds(os.environ["EXCHANGE_CLOSED_ORDER_TTL"])
     except ValueError as exc:
         say(str(exc))
         return 2

@@ -78,22 +78,46 @@ def add_worker_arguments(p: argparse.ArgumentParser) -> None:
     _add_closed_ttl(p)
 
 
+def closed_ttl_seconds(text: str) -> int:
+    """`--closed-order-ttl` / EXCHANGE_CLOSED_ORDER_TTL text: 0 (keep closed orders forever) or at least a day
+    (the retry check of a `client_order_id` and the API's recent orders read them); ValueError otherwise."""
+    from workers.jobs import MIN_CLOSED_TTL_S
+
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if seconds != 0 and seconds < MIN_CLOSED_TTL_S:
+        raise ValueError(
+            "the closed-order TTL (--closed-order-ttl or EXCHANGE_CLOSED_ORDER_TTL) is 0 (forever) or at"
+            f" least {MIN_CLOSED_TTL_S} seconds (a day); got {text!r}"
+        )
+    return seconds
+
+
+def _closed_ttl_arg(text: str) -> int:
+    try:
+        return closed_ttl_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_closed_ttl(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--closed-order-ttl",
-        type=int,
-        default=int(os.environ.get("EXCHANGE_CLOSED_ORDER_TTL", str(7 * 86400))),
-        help="seconds a persisted closed order stays in Redis (>= 86400; 0: forever)",
+        type=_closed_ttl_arg,
+        default=os.environ.get("EXCHANGE_CLOSED_ORDER_TTL", str(7 * 86400)),  # (checked like the option)
+        help="seconds a persisted closed order stays in Redis (0: forever, else at least 86400; default:"
+        " EXCHANGE_CLOSED_ORDER_TTL, else 7 days)",
     )
 
 
 def _closed_ttl(args: argparse.Namespace) -> int | None:
-    """--closed-order-ttl as the persister takes it (0: None, never expire; else at least a day)."""
-    from workers.jobs import MIN_CLOSED_TTL_S
+    """--closed-order-ttl as the persister takes it (0: None, never expire)."""
     from workers.persist import DEFAULT_CLOSED_TTL_S
 
     seconds = int(getattr(args, "closed_order_ttl", DEFAULT_CLOSED_TTL_S))
-    return None if seconds == 0 else max(MIN_CLOSED_TTL_S, seconds)
+    return None if seconds == 0 else seconds
 
 
 def run_worker(args: argparse.Namespace) -> int:
@@ -247,16 +271,48 @@ def add_reconcile_arguments(p: argparse.ArgumentParser) -> None:
     _add_closed_ttl(p)  # the workers' value, for what its catch-up persists
 
 
+class _PrintedDifferences(logging.Filter):
+    """The command prints each difference itself (stdout, `DIFFERENCE {...}`): the reconciliation's log line
+    of the same difference (for the workers' log) is not repeated on stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("reconciliation difference")
+
+
+_PRINTED_DIFFERENCES = _PrintedDifferences()
+
+
 def run_reconcile(args: argparse.Namespace) -> int:
     import redis
 
-    from workers.reconcile import clear_frozen, reconcile_urls
+    from workers.reconcile import RECONCILE_FROZEN_KEY, clear_frozen
 
     redis_url, database_url = resolve_urls(args)
     if args.clear:
+        from exchange.engine.client import Engine
+
         client = redis.Redis.from_url(redis_url, decode_responses=True, protocol=2)
-        print(_clear_report(clear_frozen(client, [s.upper() for s in args.clear])))
+        symbols = [s.upper() for s in args.clear]
+        engine, frozen = Engine(client), client.smembers(RECONCILE_FROZEN_KEY)
+        unknown = [s for s in symbols if s not in frozen and engine.market(s) is None]  # (a typo)
+        if unknown:
+            known = ", ".join(sorted(m["symbol"] for m in engine.markets())) or "none"
+            return _fail(f"no market {', '.join(unknown)}: the markets are {known}; nothing cleared")
+        print(_clear_report(clear_frozen(client, symbols)))
         return 0
+    logger = logging.getLogger("workers.reconcile")
+    logger.addFilter(_PRINTED_DIFFERENCES)
+    try:
+        return _reconcile_and_print(args, redis_url, database_url)
+    finally:
+        logger.removeFilter(_PRINTED_DIFFERENCES)
+
+
+def _reconcile_and_print(args: argparse.Namespace, redis_url: str, database_url: str) -> int:
+    import redis
+
+    from workers.reconcile import reconcile_urls
+
     try:
         report = reconcile_urls(
             redis_url, database_url, freeze=not args.no_freeze, closed_ttl_s=_closed_ttl(args)

@@ -11,10 +11,24 @@ from exchange.engine.client import Engine, connect
 from exchange.engine.errors import EngineError
 from exchange.money import format_decimal
 
+MAX_DEPTH = 1000  # the engine's ex_book bound
+
+
+def _depth(text: str) -> int:
+    try:
+        depth = int(text)
+    except ValueError:
+        depth = 0
+    if not 1 <= depth <= MAX_DEPTH:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of levels from 1 to {MAX_DEPTH}; got {text!r}"
+        )
+    return depth
+
 
 def add_book_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("symbol", type=str.upper, help="market symbol, e.g. BTC-USDT (any case)")
-    p.add_argument("--depth", type=int, default=10, help="levels per side (default 10)")
+    p.add_argument("--depth", type=_depth, default=10, help="levels per side, 1..1000 (default 10)")
     p.add_argument(
         "--data-dir",
         default=None,
@@ -23,13 +37,20 @@ def add_book_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--redis-url", default=None, help="Redis URL (default: EXCHANGE_REDIS_URL, then stack)")
 
 
+def _places(step: Decimal) -> int:
+    """Decimal places of a tick or lot size (0.01 -> 2, 1 -> 0, 1E+1 -> 0)."""
+    return max(0, -int(step.normalize().as_tuple().exponent))
+
+
 def format_book(market: dict[str, object], book: dict[str, object]) -> str:
-    """The book as text: asks (worst first) above bids, decimal prices and quantities, spread, seq."""
+    """The book as text: asks (worst first) above bids, decimal prices and quantities at the tick's and the
+    lot's decimals (so the columns line up on the decimal point), spread, seq."""
     tick, lot = Decimal(str(market["tick_size"])), Decimal(str(market["lot_size"]))
+    price_places, qty_places = _places(tick), _places(lot)
 
     def row(level: list[int]) -> str:
         price, qty, count = level
-        return f"{format_decimal(price * tick):>18}  {format_decimal(qty * lot):>18}  {count:>6}"
+        return f"{price * tick:>18.{price_places}f}  {qty * lot:>18.{qty_places}f}  {count:>6}"
 
     bids: list[list[int]] = book["bids"]  # type: ignore[assignment]
     asks: list[list[int]] = book["asks"]  # type: ignore[assignment]

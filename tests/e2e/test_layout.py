@@ -188,10 +188,12 @@ def test_on_a_phone_the_page_stays_where_it_was_scrolled_while_the_book_changes(
     tick = Decimal(m["tick_size"])
     top = best(page, "bids")
     page.get_by_test_id("order-book").evaluate(
-        "(b) => { const r = b.getBoundingClientRect(); window.scrollBy(0, Math.round(r.top + r.height / 2)); }"
+        """(b) => { const r = b.getBoundingClientRect();
+                    window.scrollBy(0, Math.round(r.top + r.height / 2)); }"""
     )
     start = page.evaluate(
-        "() => { window.__scrolls = []; addEventListener('scroll', () => __scrolls.push(scrollY)); return scrollY; }"
+        """() => { window.__scrolls = [];
+                   addEventListener('scroll', () => __scrolls.push(scrollY)); return scrollY; }"""
     )
     assert start > 0, "the page did not scroll down to the book"
     headers = {"Authorization": f"Bearer {stack.token(email)}"}
@@ -200,8 +202,9 @@ def test_on_a_phone_the_page_stays_where_it_was_scrolled_while_the_book_changes(
         for price in prices:  # each a row in the book (a new level, or more on one), the next rows move down
             rest_buy(stack, c, price)
         page.wait_for_function(
-            """(prices) => prices.every((p) => [...document.querySelectorAll('[data-testid=book-bids] .book-row')]
-                .some((r) => Number(r.dataset.price) === Number(p)))""",
+            """(prices) => prices.every((p) =>
+                [...document.querySelectorAll('[data-testid=book-bids] .book-row')]
+                    .some((r) => Number(r.dataset.price) === Number(p)))""",
             arg=[format(p, "f") for p in prices],
         )
         page.wait_for_timeout(1_000)  # and the market maker's re-quotes meanwhile

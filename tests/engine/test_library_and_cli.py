@@ -56,7 +56,9 @@ def test_load_is_idempotent_and_replaces_a_stale_library(ex: Exchange) -> None:
 def test_exchange_book_prints_decimal_levels_spread_and_seq(
     ex: Exchange, redis_url_each: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`exchange book BTC-USDT` shows decimal prices and quantities, level counts, the spread and the seq."""
+    """`exchange book BTC-USDT` shows decimal prices and quantities at the tick's and lot's decimals (the
+    columns line up on the point), level counts, the spread and the seq; a depth outside 1..1000 is a usage
+    error."""
     ex.fund(1, "USDT", 10**12)
     ex.fund(2, "BTC", 10**10)
     ex.place(1, "buy", price=6_000_000, qty=100, symbol="BTC-USDT")
@@ -70,7 +72,16 @@ def test_exchange_book_prints_decimal_levels_spread_and_seq(
     assert "60001.25" in out and "0.05" in out
     assert "60000" in out and "0.0015" in out and "     2" in out
     assert "spread 1.25" in out
+    rows = [line for line in out.splitlines() if line.startswith(("ask ", "bid "))]
+    assert [line.split()[1:3] for line in rows] == [["60001.25", "0.05000"], ["60000.00", "0.00150"]]
+    assert len({line.index(".") for line in rows}) == 1, f"prices not aligned on the point:\n{out}"
+    assert len({line.rindex(".") for line in rows}) == 1, f"quantities not aligned on the point:\n{out}"
     assert run_book(parser.parse_args(["NOPE-USDT", "--redis-url", redis_url_each])) == 1
+    for depth in ("0", "1001", "x"):  # a usage error (exit 2) naming the range, before any Redis call
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args(["BTC-USDT", "--depth", depth])
+        assert exit_info.value.code == 2
+        assert "from 1 to 1000" in capsys.readouterr().err
 
 
 def test_exchange_book_takes_a_symbol_in_any_case_and_names_the_markets_for_an_unknown_one(

@@ -74,12 +74,13 @@ def test_status_without_a_stack_is_a_clear_error(
 def test_reconcile_command_exit_codes_and_clear(
     client: redis.Redis, flow: Flow, redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """0 when clean; 1 with the difference printed and the market frozen; --clear puts it back."""
+    """0 when clean; 1 with the difference printed (once) and the market frozen; --clear puts it back."""
     assert cli.run_reconcile(_args(redis_url, pg_url, json=False, no_freeze=False, clear=None)) == 0
     client.hincrby("balance:2", "PA:held", -1)
     assert cli.run_reconcile(_args(redis_url, pg_url, json=False, no_freeze=False, clear=None)) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert '"account": 2' in out and '"asset": "PA"' in out and "PA-PQ" in out
+    assert "reconciliation difference" not in err, err  # each difference once (stdout), not again on stderr
     assert flow.engine.market("PA-PQ")["status"] == "cancel_only"  # type: ignore[index]
     assert client.smembers("reconcile:frozen") == {"PA-PQ"}
     capsys.readouterr()
@@ -100,6 +101,41 @@ def test_reconcile_clear_says_plainly_when_there_was_nothing_to_clear(
     out = capsys.readouterr().out
     assert out == "nothing to clear: PA-PQ was not frozen by reconciliation\n"
     assert flow.engine.market("PA-PQ")["status"] == "trading"  # type: ignore[index]
+
+
+def test_reconcile_clear_of_a_market_that_does_not_exist_is_an_error_naming_the_markets(
+    client: redis.Redis, flow: Flow, redis_url: str, pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--clear NOPE-X` (a typo) exits 2 naming the markets there are and clears nothing, even the valid
+    symbols given with it, instead of "nothing to clear" and exit 0."""
+    client.sadd("reconcile:frozen", "PA-PQ")
+    args = _args(redis_url, pg_url, json=False, no_freeze=False, clear=["PA-PQ", "nope-x"])
+    assert cli.run_reconcile(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no market NOPE-X: the markets are ") and "PA-PQ" in err, err
+    assert client.smembers("reconcile:frozen") == {"PA-PQ"}
+
+
+def test_a_closed_order_ttl_under_a_day_is_a_usage_error_not_quietly_a_day(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--closed-order-ttl 10` and EXCHANGE_CLOSED_ORDER_TTL=5 exit 2 saying 0 or at least 86400 (they were
+    raised to a day without a word); `exchange up` refuses the variable before it starts anything."""
+    from exchange import stack
+    from exchange.cli import main
+
+    for argv, env in ((["--closed-order-ttl", "10"], None), ([], "5"), ([], "soon")):
+        if env is None:
+            monkeypatch.delenv("EXCHANGE_CLOSED_ORDER_TTL", raising=False)
+        else:
+            monkeypatch.setenv("EXCHANGE_CLOSED_ORDER_TTL", env)
+        with pytest.raises(SystemExit) as exit_info:
+            main(["worker", "--burst", *argv])
+        assert exit_info.value.code == 2
+        assert "0 (forever) or at least 86400 seconds" in capsys.readouterr().err
+    up = argparse.Namespace(host=None, port=None, data_dir=str(tmp_path), api_processes=None, no_mm=True)
+    assert stack.run(up) == 2
+    assert "EXCHANGE_CLOSED_ORDER_TTL" in capsys.readouterr().err
 
 
 def test_reconcile_clear_help_says_what_the_docs_say(
