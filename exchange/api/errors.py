@@ -148,7 +148,13 @@ def as_api_error(exc: Exception) -> ApiError | None:
 
     if isinstance(exc, DataError):
         return ApiError(ErrorCode.BAD_REQUEST, "the request contains data that cannot be stored")
-    if isinstance(exc, OperationalError | PoolTimeout | RedisConnectionError | RedisTimeoutError):
+    if isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return ApiError(
+            ErrorCode.UNAVAILABLE,
+            "the engine's Redis is unavailable, retry shortly (an order or cancel sent as it went may still"
+            " have taken effect: look it up, e.g. by its client_order_id, before sending it again)",
+        )
+    if isinstance(exc, OperationalError | PoolTimeout):
         return ApiError(ErrorCode.UNAVAILABLE, "a backing service is unavailable, retry shortly")
     return None
 

@@ -11,9 +11,14 @@ one connection). Cost: ~12-30 us per command, and fewer syscalls in Redis too (o
     await fast.aclose()
 
 Errors: an error reply raises `redis.exceptions.ResponseError` with the reply text (same as redis-py, so
-`exchange.engine.errors.from_reply` works unchanged); a lost or refused connection raises
+`exchange.engine.errors.from_reply` works unchanged), except the replies of a Redis that cannot serve yet
+(`LOADING` its data after a restart: `BusyLoadingError`; `BUSY`, `MASTERDOWN`, `TRYAGAIN`:
+`ConnectionError`), as redis-py raises them; a lost or refused connection raises
 `redis.exceptions.ConnectionError` for every command in flight (the API answers 503) and the next command
-reconnects. Commands are never retried: a write may or may not have run when its connection dropped.
+reconnects. A Redis that stops answering (stalled, partitioned without a reset) fails every command in
+flight with `redis.exceptions.TimeoutError` once the oldest has waited `COMMAND_TIMEOUT_S`, and the
+connection is dropped (its replies could no longer be matched to commands). Commands are never retried: a
+write may or may not have run when its connection dropped or timed out.
 
 `EngineRedis` hands the engine wrapper (`exchange.engine.client.AsyncEngine`) this connection for `fcall`/
 `fcall_ro` and the ordinary redis-py client for everything else (reads, pipelines, FUNCTION LOAD).
@@ -28,10 +33,22 @@ from typing import Any, cast
 
 import hiredis
 from redis.asyncio.connection import parse_url
+from redis.exceptions import BusyLoadingError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 CONNECT_TIMEOUT_S = 5.0
+COMMAND_TIMEOUT_S = 5.0  # the longest a command waits for its reply (the API's redis-py socket timeout too)
+# error replies of a Redis that cannot serve now (not of the command): raised as redis-py raises them
+_NOT_SERVING = {"LOADING": BusyLoadingError, "BUSY": RedisConnectionError, "MASTERDOWN": RedisConnectionError,
+                "TRYAGAIN": RedisConnectionError}  # fmt: skip
+
+
+def _error(reply: ResponseError) -> Exception:
+    """The exception of an error reply: `_NOT_SERVING`'s for its first word, else the ResponseError."""
+    text = str(reply)
+    kind = _NOT_SERVING.get(text.split(" ", 1)[0])
+    return kind(text) if kind is not None else reply
 
 
 def _encode(value: Any) -> bytes:
@@ -68,9 +85,11 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.reader = hiredis.Reader(replyError=ResponseError, encoding="utf-8")
         self.waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.sent_at: collections.deque[float] = collections.deque()  # loop time of each waiting command
         self.buffer: list[bytes] = []  # commands of this loop iteration, written by `flush`
         self.flush_scheduled = False
         self.closed = False
+        self.watchdog: asyncio.TimerHandle | None = None
 
     def send(self, data: bytes) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -79,11 +98,29 @@ class _Protocol(asyncio.Protocol):
             fut.set_exception(RedisConnectionError("Redis connection lost"))
             return fut
         self.waiting.append(fut)
+        self.sent_at.append(loop.time())
         self.buffer.append(data)
         if not self.flush_scheduled:
             self.flush_scheduled = True
             loop.call_soon(self.flush)
+        if self.watchdog is None:
+            self.watchdog = loop.call_later(COMMAND_TIMEOUT_S, self._check_deadline)
         return fut
+
+    def _check_deadline(self) -> None:
+        """Fail everything in flight when the oldest command has waited COMMAND_TIMEOUT_S; else look again
+        when it would have."""
+        self.watchdog = None
+        if self.closed or not self.sent_at:
+            return
+        loop = asyncio.get_running_loop()
+        waited = loop.time() - self.sent_at[0]
+        if waited < COMMAND_TIMEOUT_S:
+            self.watchdog = loop.call_later(COMMAND_TIMEOUT_S - waited, self._check_deadline)
+            return
+        self._fail(RedisTimeoutError(f"Redis did not answer within {COMMAND_TIMEOUT_S:g} s"))
+        if self.transport is not None:
+            self.transport.abort()
 
     def flush(self) -> None:
         self.flush_scheduled = False
@@ -114,10 +151,11 @@ class _Protocol(asyncio.Protocol):
                     self.transport.close()
                 return
             fut = waiting.popleft()
+            self.sent_at.popleft()
             if fut.done():  # the caller was cancelled; the reply is consumed anyway
                 continue
             if isinstance(reply, ResponseError):
-                fut.set_exception(reply)
+                fut.set_exception(_error(reply))
             else:
                 fut.set_result(reply)
 
@@ -127,6 +165,10 @@ class _Protocol(asyncio.Protocol):
     def _fail(self, exc: Exception) -> None:
         self.closed = True
         self.owner._lost(self)
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
+        self.sent_at.clear()
         while self.waiting:
             fut = self.waiting.popleft()
             if not fut.done():

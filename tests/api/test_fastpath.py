@@ -83,6 +83,70 @@ async def test_a_refused_connection_is_a_connection_error() -> None:
         await client.execute("PING")
 
 
+@contextlib.asynccontextmanager
+async def fake_redis(answers: list[bytes | None]) -> AsyncIterator[int]:
+    """A server on a free loopback port answering its n-th connection's every command with `answers[n]`
+    (None: never answering); yields the port."""
+    connections = iter(answers)
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answer = next(connections, None)
+        while await reader.read(65536):
+            if answer is not None:
+                writer.write(answer)
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def test_a_redis_loading_its_data_is_unavailable_503_not_an_error_reply() -> None:
+    """While a restarted Redis loads its AOF it answers `-LOADING ...`: that is BusyLoadingError (a
+    ConnectionError, as redis-py raises it), which the API answers 503 UNAVAILABLE, not 500 (a QA pass
+    saw 500s on orders and cancels for the load's duration); other error replies stay ResponseError."""
+    from redis.exceptions import BusyLoadingError
+
+    from exchange.api.errors import as_api_error
+
+    loading = b"-LOADING Redis is loading the dataset in memory\r\n"
+    async with fake_redis([loading, b"-ERR unknown command\r\n"]) as port:
+        client = PipelinedRedis(port=port)
+        with pytest.raises(BusyLoadingError) as caught:
+            await client.execute("FCALL", "ex_place", 0)
+        api_error = as_api_error(caught.value)
+        assert api_error is not None and api_error.code == ErrorCode.UNAVAILABLE
+        await client.aclose()
+        with pytest.raises(ResponseError) as plain:
+            await PipelinedRedis(port=port).execute("NOPE")
+        assert not isinstance(plain.value, RedisConnectionError)
+
+
+async def test_a_redis_that_stops_answering_fails_the_commands_in_flight_after_the_timeout_and_reconnects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stalled Redis (no reply, no reset) fails every command in flight with TimeoutError once the
+    oldest has waited COMMAND_TIMEOUT_S (the API answers 503), instead of hanging for the stall (a QA pass:
+    orders hung 15 s of a 15 s stall); the connection is dropped and the next command opens a new one."""
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    from exchange.api import fastredis
+
+    monkeypatch.setattr(fastredis, "COMMAND_TIMEOUT_S", 0.3)
+    async with fake_redis([None, b"+PONG\r\n"]) as port:
+        client = PipelinedRedis(port=port)
+        started = asyncio.get_running_loop().time()
+        results = await asyncio.gather(client.execute("PING"), client.execute("PING"), return_exceptions=True)
+        waited = asyncio.get_running_loop().time() - started
+        assert all(isinstance(r, RedisTimeoutError) for r in results), results
+        assert 0.25 < waited < 2, waited
+        assert await asyncio.wait_for(client.execute("PING"), 2) == "PONG"
+        await client.aclose()
+
+
 async def test_engine_redis_routes_fcall_to_the_fast_connection(
     fast: PipelinedRedis, slow: aioredis.Redis
 ) -> None:
