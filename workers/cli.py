@@ -178,11 +178,20 @@ def status_report(redis_url: str, database_url: str) -> dict[str, Any]:
         report["reconcile"]["last"] = json.loads(str(last)) if last else None
         report["reconcile"]["frozen_markets"] = sorted(str(s) for s in client.smembers(RECONCILE_FROZEN_KEY))  # type: ignore[union-attr]
         rq_conn = redis.Redis.from_url(redis_url, decode_responses=False, protocol=2)
-        report["workers"] = len(Worker.all(connection=rq_conn))
+        report["workers"] = len(_live(Worker.all(connection=rq_conn)))
         rq_conn.close()
         return report
     finally:
         client.close()
+
+
+def _live(workers: list[Any]) -> list[Any]:
+    """The RQ workers that run: a worker killed without its clean exit stays registered until its key
+    expires (minutes); one on this host counts only while its pid runs (another host's cannot be checked)."""
+    import socket
+
+    here = socket.gethostname()
+    return [w for w in workers if w.hostname != here or _pid_alive(w.pid)]
 
 
 def _pid_alive(pid: object) -> bool:

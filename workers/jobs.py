@@ -148,8 +148,9 @@ def persist_job(
                     pause(idle_s)
                 elif n < p.batch_size:  # no stream was left behind: let the next round gather a batch
                     pause(max(0.0, started + round_s - time.monotonic()))
-    except (psycopg.OperationalError, redis.ConnectionError) as exc:
-        # PostgreSQL (or Redis) unreachable: nothing was committed for the failed batch; the next job retries.
+    except (psycopg.OperationalError, redis.ConnectionError, redis.TimeoutError) as exc:
+        # PostgreSQL (or Redis) unreachable or stalled: nothing was committed for the failed batch; the next
+        # job retries.
         # Returning (not raising) keeps a long outage from filling RQ's failed-job registry.
         log.warning("persist job: %s unavailable (%s); retrying shortly", type(exc).__module__, exc)
         pause(1.0)

@@ -151,3 +151,18 @@ async def test_the_api_refuses_a_redis_that_may_evict_engine_keys(redis_url: str
     finally:
         admin.config_set("maxmemory-policy", "noeviction")
         admin.close()
+
+
+async def test_the_apis_postgresql_connections_time_out_a_stuck_statement_and_a_silent_server(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """Every pooled connection has the server cancel a statement after 15 s and gives up on a server that
+    stops acknowledging after 10 s (PG_CONNECTION_OPTIONS), and the pool checks a connection before
+    handing it out (none dead after a PostgreSQL restart): a stalled database answers 503, not a hang."""
+    pool = client.app.state.pool
+    async with pool.connection() as conn:
+        cur = await conn.execute("SHOW statement_timeout")
+        assert (await cur.fetchone())[0] == "15s"
+        options = {o.keyword.decode(): (o.val or b"").decode() for o in conn.pgconn.info}
+    assert options["tcp_user_timeout"] == "10000" and options["keepalives_count"] == "3", options
+    assert pool._check is not None

@@ -281,3 +281,41 @@ def test_persist_job_paces_rounds_while_events_trickle_but_not_while_batches_fil
         assert at_least <= fake.rounds <= at_most
     else:
         assert fake.rounds >= at_least
+
+
+def test_a_redis_that_times_out_is_an_outage_for_the_persist_job_not_a_failure(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Redis read timeout (a stalled Redis) is handled like an unreachable one: a WARNING and a retry
+    after 1 s, not an ERROR with a traceback and 5 s of extra lag (a restart QA pass)."""
+    import redis as redis_lib
+
+    from workers import jobs
+
+    def stalled(cls: object, *args: object, **kwargs: object) -> object:
+        raise redis_lib.TimeoutError("Timeout reading from socket")
+
+    pauses: list[float] = []
+    monkeypatch.setattr(jobs.Persister, "connect", classmethod(stalled))
+    stack = jobs.JobStack("redis://unused", "postgresql://unused")
+    monkeypatch.setattr(stack.stopping, "wait", lambda seconds: pauses.append(seconds))
+    with caplog.at_level("WARNING", logger="exchange.jobs"), jobs.running_on(stack):
+        assert jobs.persist_job(run_seconds=0.1) == 0
+    assert pauses == [1.0]
+    assert [r.levelname for r in caplog.records if r.name == "exchange.jobs"] == ["WARNING"]
+
+
+def test_status_counts_only_the_workers_that_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed without its clean exit stays in RQ's registry for minutes: `exchange status` counts
+    a worker of this host only while its pid runs (it said "workers: 4" after three kill -9s)."""
+    import socket
+    from types import SimpleNamespace
+
+    here = socket.gethostname()
+    dead_pid = 2**22 + 12345  # above any pid this machine hands out
+    workers = [
+        SimpleNamespace(hostname=here, pid=os.getpid()),
+        SimpleNamespace(hostname=here, pid=dead_pid),
+        SimpleNamespace(hostname="elsewhere", pid=dead_pid),
+    ]
+    assert cli._live(workers) == [workers[0], workers[2]]
