@@ -204,18 +204,22 @@ def test_the_history_channel_tells_only_the_owner_which_orders_postgresql_now_ho
     b.close()
 
 
-def test_a_history_subscriber_is_told_to_reload_after_the_pubsub_connection_comes_back(
+def test_private_subscribers_are_told_to_reload_after_the_pubsub_connection_comes_back(
     live, engine, settings, seeded
 ):
-    """Notices published while the API's Redis pub/sub connection was down are lost: once it is back, the
-    `history` channel pushes an empty notice, on which a client reloads its history views."""
+    """Notices published while the API's Redis pub/sub connection was down are lost: once it is back, each
+    private channel pushes an empty notice (`history`: no order ids; `orders` and `balances`: an empty
+    list), on which a client reloads. Before, only `history` did, and a bot on `orders` alone (as in the
+    docs) never learned it may have missed fills (a restart QA pass)."""
     c = Client(live.ws_url)
     c.request({"op": "auth", "req_id": "a", "token": token(settings, 33)})
-    c.request({"op": "subscribe", "req_id": "s", "channels": ["history"]})
+    c.request({"op": "subscribe", "req_id": "s", "channels": ["history", "orders", "balances"]})
     admin = redis.Redis.from_url(seeded, decode_responses=True, protocol=2)
     assert int(admin.execute_command("CLIENT", "KILL", "TYPE", "pubsub")) >= 1
     admin.close()
     assert c.channel("history", timeout=15) == {"channel": "history", "data": {"orders": []}}
+    assert c.channel("orders", timeout=15) == {"channel": "orders", "data": []}
+    assert c.channel("balances", timeout=15) == {"channel": "balances", "data": []}
     c.close()
 
 

@@ -97,6 +97,12 @@ log = logging.getLogger(__name__)
 _CLIENT_ORDER_ID = re.compile(CLIENT_ORDER_ID_PATTERN)
 
 HISTORY_RESYNC = dumps({"channel": "history", "data": {"orders": []}})
+# the same signal on the live private channels, whose data is a list: an empty one (docs/api.md)
+PRIVATE_RESYNC = {
+    ChannelKind.HISTORY: HISTORY_RESYNC,
+    ChannelKind.ORDERS: dumps({"channel": "orders", "data": []}),
+    ChannelKind.BALANCES: dumps({"channel": "balances", "data": []}),
+}
 
 CLOSE_POLICY = 1008  # slow consumer, foreign origin, abuse
 WS_DROPPED = metrics.REGISTRY.counter(
@@ -193,10 +199,10 @@ class Session:
     def _deliver_now(self, sub: _Sub, delivery: Delivery) -> None:
         if not delivery.resync:
             self.push(delivery.text, delivery.frame)
-        elif sub.channel.kind is ChannelKind.HISTORY:
+        elif sub.channel.kind in PRIVATE_RESYNC:
             # notices of every private channel may have been lost while the pub/sub connection was down:
             # an empty one tells the client to reload (docs/api.md; the engine and PostgreSQL have it all)
-            self.push(HISTORY_RESYNC)
+            self.push(PRIVATE_RESYNC[sub.channel.kind])
 
     def _deliver_book(self, sub: _Sub, delivery: Delivery) -> None:
         if delivery.resync:
