@@ -20,12 +20,12 @@ others an EXPIRE for the rest of it. "Now" is the engine's clock as PostgreSQL l
 persisted event or order update), not this machine's. Orders with a `client_order_id` keep their record
 without a TTL (the engine's retry check reads it), as live.
 
-Logins are not engine state, but a restore must not undo a logout: the stream `auth:revoked` (how the API
-processes learn which access tokens ended, exchange.api.revocation) is rebuilt with one entry per login
-session PostgreSQL has ended within the longest access-token lifetime (`sessions.ended_at`; a logout, a
-password reset, an admin logout all end sessions), and with `force` the entries the flushed Redis held are
-kept as well (a lone access token ended without its session is only there). Without them every access
-token of an ended session would work again until its expiry.
+Logins are not engine state, but a restore must not undo a logout, nor let a token outlive its account: it
+writes one entry to the stream `auth:revoked` (how the API processes learn which access tokens ended,
+exchange.api.revocation) that ends every access token issued until then. Clients get new ones with their
+refresh tokens, which PostgreSQL checks: a session ended (a logout, a password reset) or an account lost
+with an older dump gets none. Without it, the flushed stream took every logout with it, and after loading
+an older dump a token of an account created since would act as whoever is given its id next.
 
 With `force`, reconciliation's own keys (`reconcile:*`: the markets it froze and their previous status, its
 counters) survive the FLUSHDB, and a market it froze that PostgreSQL has as trading (its freeze event was
@@ -46,8 +46,7 @@ import psycopg
 import redis
 
 from exchange.api.revocation import STREAM as REVOKED_STREAM
-from exchange.api.revocation import session_entry
-from exchange.api.settings import MAX_ACCESS_TTL_S
+from exchange.api.revocation import all_accounts_entry
 from exchange.engine.codec import order_record
 from workers.events import OPEN_STATUSES, WALLET_STREAM, stream_of
 from workers.persist import DEFAULT_CLOSED_TTL_S, redis_cursor_key, restored_key
@@ -305,38 +304,6 @@ def _write_kept(client: redis.Redis, kept: list[tuple[str, str, Any]]) -> None:
     pipe.execute()
 
 
-def _read_revoked(client: redis.Redis) -> list[tuple[str, dict[str, str]]]:
-    """Every entry of the revocation stream, oldest first (kept across a --force FLUSHDB)."""
-    return cast(list[tuple[str, dict[str, str]]], client.xrange(REVOKED_STREAM, "-", "+"))
-
-
-def _ended_sessions(conn: psycopg.Connection[Any]) -> list[dict[str, str]]:
-    """A revocation entry for each session ended recently enough that an access token it issued may still be
-    unexpired (PostgreSQL's clock, as `ended_at` was written by it)."""
-    rows = _rows(
-        conn,
-        "SELECT account_id, id, floor(extract(epoch FROM ended_at))::bigint AS ended FROM sessions"
-        " WHERE ended_at > now() - make_interval(secs => %s) ORDER BY ended_at, id",
-        (MAX_ACCESS_TTL_S + 1,),
-    )
-    return [
-        session_entry(int(r["account_id"]), str(r["id"]), int(r["ended"]), MAX_ACCESS_TTL_S) for r in rows
-    ]
-
-
-def _write_revoked(
-    client: redis.Redis, kept: list[tuple[str, dict[str, str]]], ended: list[dict[str, str]]
-) -> int:
-    """The kept entries under their own ids, then the ended sessions' (newer ids); how many in all."""
-    pipe = client.pipeline(transaction=False)
-    for entry_id, fields in kept:
-        pipe.xadd(REVOKED_STREAM, cast(Any, fields), id=entry_id)
-    for fields in ended:
-        pipe.xadd(REVOKED_STREAM, cast(Any, fields))
-    pipe.execute()
-    return len(kept) + len(ended)
-
-
 def _refreeze(client: redis.Redis, now_ms: int) -> list[str]:
     """Markets reconciliation froze that PostgreSQL has as trading (the freeze's own event was in a stream
     that regressed, so it was never persisted) are frozen again: they stay cancel_only until `--clear`."""
@@ -368,9 +335,7 @@ def restore(
             "Redis is not empty: refusing to restore over live data (use --force to FLUSHDB first)"
         )
     keys = build_state(conn, closed_orders=closed_orders, closed_ttl_s=closed_ttl_s)
-    ended = _ended_sessions(conn)
     kept = _read_kept(client)
-    revoked = _read_revoked(client)
     if force:
         client.flushdb()
     from exchange.engine.client import Engine
@@ -378,15 +343,14 @@ def restore(
     Engine(client).load()  # FUNCTION LOAD (functions survive FLUSHDB, not a lost server)
     write_state(client, keys)
     _write_kept(client, kept)
-    revocations = _write_revoked(client, revoked, ended)
-    _refreeze(client, int(time.time() * 1000))
+    now_ms = int(time.time() * 1000)
+    client.xadd(REVOKED_STREAM, cast(Any, all_accounts_entry(now_ms)))
+    _refreeze(client, now_ms)
     summary: dict[str, int] = defaultdict(int)
     for key, (kind, _value) in keys.items():
         if kind == "ttl":
             continue
         summary[key.split(":", 1)[0]] += 1
-    if revocations:
-        summary[REVOKED_STREAM] = revocations
     return dict(sorted(summary.items()))
 
 

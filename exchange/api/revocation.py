@@ -88,16 +88,19 @@ class Revocations:
         self._tokens: dict[str, int] = {}  # jti -> the token's exp (epoch s)
         self._sessions: dict[str, int] = {}  # sid -> when its last access token has expired (epoch s)
         self._accounts: dict[int, int] = {}  # account -> its tokens issued at or before this ms are revoked
+        self._all_before = 0  # every account's tokens issued at or before this ms are revoked (a restore)
         self._listeners: dict[int, set[Callable[[], None]]] = {}
 
     def __len__(self) -> int:
-        return len(self._tokens) + len(self._sessions) + len(self._accounts)
+        return len(self._tokens) + len(self._sessions) + len(self._accounts) + (1 if self._all_before else 0)
 
     def revoked(self, claims: AccessClaims) -> bool:
         """Is this token revoked: by its jti, its session, or issued at or before its account's `before`
         millisecond (the same millisecond counts: a token signed then may precede the revocation; erring
         toward revoking)."""
         if claims.jti in self._tokens or (claims.sid and claims.sid in self._sessions):
+            return True
+        if claims.iat_ms <= self._all_before:
             return True
         before = self._accounts.get(claims.account_id)
         return before is not None and claims.iat_ms <= before
@@ -106,8 +109,17 @@ class Revocations:
         return jti in self._tokens
 
     def apply(self, fields: dict[str, str]) -> None:
-        """Add one entry (`{"account", "jti", "exp"}`, `{"account", "sid", "exp"}` or
-        `{"account", "before"}`); skip a malformed one."""
+        """Add one entry (`{"account", "jti", "exp"}`, `{"account", "sid", "exp"}`, `{"account", "before"}`
+        or `{"all_before"}`, which calls every listener); skip a malformed one."""
+        if "all_before" in fields and "account" not in fields:
+            try:
+                self._all_before = max(self._all_before, int(fields["all_before"]))
+            except ValueError:
+                log.warning("skipping a malformed %s entry: %r", STREAM, fields)
+                return
+            for listeners in list(self._listeners.values()):
+                self._call(listeners)
+            return
         try:
             account = int(fields["account"])
             if "jti" in fields:
@@ -121,17 +133,23 @@ class Revocations:
         except (KeyError, ValueError):
             log.warning("skipping a malformed %s entry: %r", STREAM, fields)
             return
-        for listener in list(self._listeners.get(account, ())):
+        self._call(self._listeners.get(account, set()))
+
+    @staticmethod
+    def _call(listeners: set[Callable[[], None]]) -> None:
+        for listener in list(listeners):
             try:
                 listener()
             except Exception:  # one broken listener must not stop the others
-                log.exception("a revocation listener of account %s failed", account)
+                log.exception("a revocation listener failed")
 
     def prune(self, now_s: float) -> None:
         self._tokens = {jti: exp for jti, exp in self._tokens.items() if exp > now_s}
         self._sessions = {sid: exp for sid, exp in self._sessions.items() if exp > now_s}
         oldest = (now_s - self.access_ttl_s) * 1000  # a token issued before this has expired
         self._accounts = {account: at for account, at in self._accounts.items() if at > oldest}
+        if self._all_before <= oldest:
+            self._all_before = 0
 
     def listen(self, account: int, listener: Callable[[], None]) -> None:
         """Call `listener()` whenever a revocation of `account` arrives (it checks its own token)."""
@@ -150,10 +168,16 @@ def _trim_from(now_s: float, access_ttl_s: int) -> int:
     return max(0, int(now_s * 1000) - access_ttl_s * 1000 - TRIM_MARGIN_MS)
 
 
-def session_entry(account_id: int, sid: str, now_s: float, access_ttl_s: int) -> dict[str, str]:
+def _session_entry(account_id: int, sid: str, now_s: float, access_ttl_s: int) -> dict[str, str]:
     """The entry that ends session `sid`'s access tokens (ended at `now_s`): it lasts as long as the
     longest-lived one it may have issued (an ended session issues no more)."""
     return {"account": str(account_id), "sid": sid, "exp": str(int(now_s) + access_ttl_s + 1)}
+
+
+def all_accounts_entry(now_ms: int) -> dict[str, str]:
+    """The entry that ends every access token issued at or before `now_ms` (`exchange restore`: the
+    refresh tokens PostgreSQL still holds then issue new ones)."""
+    return {"all_before": str(now_ms)}
 
 
 def _account_entry(account_id: int, now_s: float) -> dict[str, str]:
@@ -180,7 +204,7 @@ async def revoke_token(redis: Any, revocations: Revocations, claims: AccessClaim
 async def revoke_sessions(redis: Any, revocations: Revocations, account_id: int, sids: list[str]) -> None:
     """End every access token of the login sessions `sids` in every process."""
     now_s = time.time()
-    entries = [session_entry(account_id, sid, now_s, revocations.access_ttl_s) for sid in sids]
+    entries = [_session_entry(account_id, sid, now_s, revocations.access_ttl_s) for sid in sids]
     for fields in entries:  # here at once, before the write (see `_write`)
         revocations.apply(fields)
     minid = _trim_from(now_s, revocations.access_ttl_s)
@@ -204,7 +228,7 @@ async def revoke_from_outside(
     (the `exchange user` command): it answers once every live API process has read them (`confirm`);
     whether they all had within `CONFIRM_S`. Raises RedisError/OSError when the write fails."""
     view = Revocations(access_ttl_s)  # a reader id no API process has: none is skipped as this one
-    entries = [session_entry(account_id, sid, now_s, access_ttl_s) for sid in sids]
+    entries = [_session_entry(account_id, sid, now_s, access_ttl_s) for sid in sids]
     minid = _trim_from(now_s, access_ttl_s)
     async with redis.pipeline(transaction=False) as pipe:
         for fields in [*entries, _account_entry(account_id, now_s)]:

@@ -379,6 +379,26 @@ def test_an_account_revocation_ends_tokens_issued_up_to_its_millisecond_only() -
     assert view.revoked(claims(iat_ms=950_000))
 
 
+def test_an_all_accounts_entry_ends_every_token_issued_up_to_it_and_wakes_every_listener() -> None:
+    """`{"all_before": ms}` (written by `exchange restore`) revokes every account's tokens issued at or
+    before that millisecond, whatever their session, calls every account's listeners (their sockets check
+    their tokens), and is forgotten once no token it names can be alive; a malformed one is skipped."""
+    view = Revocations(access_ttl_s=600)
+    woken: list[int] = []
+    for account in (5, 6):
+        view.listen(account, lambda account=account: woken.append(account))
+    view.apply({"all_before": "oops"})
+    assert len(view) == 0 and woken == []
+    view.apply({"all_before": "1000000"})
+    assert view.revoked(claims(account=5, iat_ms=1_000_000)) and view.revoked(claims(account=99, iat_ms=1))
+    assert not view.revoked(claims(account=5, iat_ms=1_000_001))
+    assert sorted(woken) == [5, 6]
+    view.prune(now_s=1_500)
+    assert view.revoked(claims(iat_ms=999))
+    view.prune(now_s=1_601)  # 601 s after it: every token it names has expired
+    assert len(view) == 0 and not view.revoked(claims(iat_ms=999))
+
+
 def test_the_view_skips_malformed_entries_and_forgets_what_names_no_live_token() -> None:
     """A malformed entry is skipped; `prune` drops revoked tokens past their `exp` and account bounds older
     than a token's lifetime."""

@@ -165,37 +165,27 @@ def test_a_forced_restore_keeps_what_reconciliation_froze_so_clear_still_reopens
     assert {client.hget(f"market:{sym}", "status") for sym in ("PA-PQ", "PB-PQ")} == {"trading"}
 
 
-def test_a_restore_keeps_logouts_final_recent_ended_sessions_and_the_flushed_entries_are_revoked(
-    client: redis.Redis, pg_url: str
-) -> None:
-    """After `restore --force`, the revocation stream names every session PostgreSQL ended within the
-    longest access-token lifetime (a minute ago: revoked; two hours ago: its tokens expired long since, not
-    written; a live session: not revoked) and keeps the entries the flushed Redis held (a lone access token
-    ended by its jti is only there): an API process reading it refuses those tokens. Before, a restore left
-    the stream empty and logged-out tokens worked again until they expired (an operator QA pass)."""
+def test_a_restore_ends_every_access_token_issued_before_it(client: redis.Redis, pg_url: str) -> None:
+    """`restore --force` (which flushes the revocation stream with the rest) writes one entry that ends every
+    access token issued until then, of any account and session: a logged-out token stays refused, and after
+    an older dump a token of an account created since cannot act as whoever gets its id next (QA passes).
+    Tokens issued after it live; clients get them with refresh tokens, which PostgreSQL checks."""
+    import time
+
     from exchange.api.revocation import STREAM, AccessClaims, Revocations
 
     setup_engine(client)
+    client.xadd(STREAM, {"account": "7", "jti": "lone", "exp": "9999999999"})
+    before_ms = int(time.time() * 1000)
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        email = "restore-revoked@example.com"
-        row = conn.execute(
-            "INSERT INTO accounts (email, password_hash) VALUES (%s, 'x') RETURNING id", (email,)
-        ).fetchone()
-        assert row is not None
-        account = int(row[0])
-        for sid, ended in (("recent", "now() - interval '1 minute'"), ("old", "now() - interval '2 hours'")):
-            conn.execute(
-                f"INSERT INTO sessions (id, account_id, ended_at) VALUES (%s, %s, {ended})", (sid, account)
-            )
-        conn.execute("INSERT INTO sessions (id, account_id) VALUES ('live', %s)", (account,))
-        client.xadd(STREAM, {"account": str(account), "jti": "lone", "exp": "9999999999"})
         restore(client, conn, force=True)
+    after_ms = int(time.time() * 1000) + 1
     view = Revocations(access_ttl_s=900)
     for _entry_id, fields in client.xrange(STREAM, "-", "+"):
         view.apply(fields)
 
-    def revoked(sid: str = "", jti: str = "j") -> bool:
-        return view.revoked(AccessClaims(account, jti, iat_ms=1, exp=9_999_999_999, sid=sid))
+    def revoked(account: int, iat_ms: int, sid: str = "s") -> bool:
+        return view.revoked(AccessClaims(account, "j", iat_ms=iat_ms, exp=9_999_999_999, sid=sid))
 
-    assert revoked(sid="recent") and revoked(jti="lone")
-    assert not revoked(sid="old") and not revoked(sid="live") and not revoked()
+    assert revoked(7, before_ms) and revoked(4, before_ms, sid="") and revoked(123_456, before_ms - 60_000)
+    assert not revoked(7, after_ms) and not revoked(4, after_ms, sid="")
