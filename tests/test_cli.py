@@ -129,8 +129,10 @@ def test_help_of_mm_and_restore_match_the_docs(
     """`exchange mm --help` shows where --url comes from; `exchange restore --help` says what
     --open-orders-only leaves out as operations.md does (order records are strings, not hashes)."""
     monkeypatch.setenv("EXCHANGE_API_URL", "http://127.0.0.1:9999")
-    assert "--url URL API base URL (default: EXCHANGE_API_URL, else http://127.0.0.1:8000)" in _help(
-        monkeypatch, capsys, "mm"
+    expected = (
+        "--url URL API base URL (default: EXCHANGE_API_URL, else the running stack's in --data-dir, else"
+        " http://127.0.0.1:8000)"
     )
+    assert expected in _help(monkeypatch, capsys, "mm")
     out = _help(monkeypatch, capsys, "restore")
     assert "--open-orders-only restore no closed order at all" in out and "hashes" not in out

@@ -33,7 +33,9 @@ from exchange.config import find_stack_urls, stack_urls
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
-    create = sub.add_parser("create", help="create an account")
+    create = sub.add_parser(
+        "create", help="create an account (no demo funds: admin deposits fund it, POST /api/admin/deposits)"
+    )
     create.add_argument("email")
     create.add_argument("--admin", action="store_true", help="grant admin rights (deposits, market status)")
     create.add_argument("--password", help="the password (default: generate and print one)")
@@ -48,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--update",
         action="store_true",
-        help="if the email exists, set its password (and --admin) instead of failing",
+        help="if the email exists, set its password (and grant admin with --admin; an admin stays one"
+        " without it) instead of failing",
     )
 
 
