@@ -1,6 +1,6 @@
 /** The live order book: snapshot + contiguous (possibly merged) updates from `book:SYM`, re-subscribing on
  * any gap. */
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type MouseEvent, type PointerEvent } from "react";
 import type { Market } from "../api/types";
 import { groupDecimals, groupLevels, groupSteps } from "../lib/bookGroup";
 import { BookSync, SnapshotWatch, type BookMessage, type Level } from "../lib/bookSync";
@@ -92,6 +92,20 @@ export function OrderBook(props: {
   const [step, setStep] = useState(steps[0]);
   useEffect(() => setStep(groupSteps(props.tickSize)[0]), [props.symbol, props.tickSize]); // another market: its tick
   const grouped = step !== steps[0] && steps.includes(step);
+  // The price of the row a press started on: the book moves under a finger many times a second, and a row
+  // that slid away before the press ended made the click land on no row at all (a tap picked nothing).
+  // The click, wherever in the card it lands, picks that price; a click without a press (keyboard, or a
+  // synthetic one) picks the row it is on. A press that turns into a scroll (pointercancel) picks nothing.
+  const pressed = useRef<string | null>(null);
+  const rowPrice = (target: EventTarget | null) =>
+    target instanceof Element ? (target.closest<HTMLElement>(".book-row")?.dataset.price ?? null) : null;
+  const onPress = (e: PointerEvent<HTMLDivElement>) => void (pressed.current = rowPrice(e.target));
+  const onUnpress = () => void (pressed.current = null);
+  const onCardClick = (e: MouseEvent<HTMLDivElement>) => {
+    const price = (e.detail > 0 ? pressed.current : null) ?? rowPrice(e.target);
+    pressed.current = null;
+    if (price !== null) props.onPick(price);
+  };
   const raw = useBook(props.symbol, grouped ? GROUP_SOURCE_DEPTH : DEPTH);
   const { synced } = raw;
   const bids = grouped ? groupLevels(raw.bids, step, "bids", DEPTH) : raw.bids;
@@ -122,7 +136,6 @@ export function OrderBook(props: {
         className={`book-row ${side}`}
         data-price={l.price}
         data-qty={l.qty}
-        onClick={() => props.onPick(l.price)}
         tabIndex={-1} // a mouse shortcut for the price field: keyboard users type it, without 25 stops on the way
         aria-label={`${side === "bid" ? "Bid" : "Ask"} ${l.price}, amount ${l.qty}`}
       >
@@ -136,7 +149,14 @@ export function OrderBook(props: {
 
   const { base, quote } = marketAssets(props.symbol, props.listing);
   return (
-    <div className="card book-card" data-testid="order-book" data-synced={synced ? "1" : "0"}>
+    <div
+      className="card book-card"
+      data-testid="order-book"
+      data-synced={synced ? "1" : "0"}
+      onPointerDown={onPress}
+      onPointerCancel={onUnpress}
+      onClick={onCardClick}
+    >
       <div className="card-head">
         <h2>Order book</h2>
         {!synced && <span className="muted small">{bids.length + asks.length ? "stale — resyncing…" : "syncing…"}</span>}
