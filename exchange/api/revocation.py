@@ -100,7 +100,7 @@ class Revocations:
         toward revoking)."""
         if claims.jti in self._tokens or (claims.sid and claims.sid in self._sessions):
             return True
-        if claims.iat_ms <= self._all_before:
+        if self._all_before and claims.iat_ms <= self._all_before:  # (0: no such entry)
             return True
         before = self._accounts.get(claims.account_id)
         return before is not None and claims.iat_ms <= before
