@@ -64,15 +64,19 @@ DEFAULT_URL = "http://127.0.0.1:8000"
 PACE_BURST = 10  # requests an account's pacer lets go at once (then one every 1/rate s)
 
 
+UNPACED = 1e9  # the rate of a market maker whose API sets no order limit (EXCHANGE_RATE_ORDERS=0)
+
+
 def default_rate() -> float:
     """Orders and cancels a second for each account: half the API's per-account limit (the same
     EXCHANGE_RATE_ORDERS, 200 unless set, which `exchange up` passes to both), so requests that reach the
-    API bunched up, and its other processes' unspent share of the limit, stay under it."""
+    API bunched up, and its other processes' unspent share of the limit, stay under it; 0 (no limit):
+    unpaced."""
     try:
         limit = int(os.environ.get("EXCHANGE_RATE_ORDERS", "200"))
     except ValueError:
         limit = 200
-    return max(1.0, 0.5 * limit)
+    return UNPACED if limit <= 0 else max(1.0, 0.5 * limit)
 
 
 class Pacer:

@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from exchange.mm import (
+    UNPACED,
     ApiUnavailable,
     MarketMaker,
     MarketState,
@@ -27,6 +28,7 @@ from exchange.mm import (
     Session,
     UnknownMarkets,
     api_url,
+    default_rate,
     parse_markets,
 )
 from exchange.seed import seed_all
@@ -323,6 +325,18 @@ async def test_a_short_lived_token_is_renewed_near_its_end_not_at_every_request(
             assert (await session.request("GET", "/api/balances")).status_code == 200
     assert calls.count("/api/auth/login") == 1 and calls.count("/api/auth/refresh") == 0, calls
     assert calls.count("/api/balances") == 20
+
+
+def test_the_default_rate_is_half_the_apis_order_limit_and_unpaced_without_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EXCHANGE_RATE_ORDERS=300: 150 a second; unset: 100; 0 (the API sets no limit): unpaced, not 1."""
+    for limit, rate in (("300", 150.0), (None, 100.0), ("0", UNPACED)):
+        if limit is None:
+            monkeypatch.delenv("EXCHANGE_RATE_ORDERS", raising=False)
+        else:
+            monkeypatch.setenv("EXCHANGE_RATE_ORDERS", limit)
+        assert default_rate() == rate
 
 
 def test_a_pacer_lets_a_burst_go_then_one_request_per_gap_and_holds_for_a_retry_after() -> None:
