@@ -2,10 +2,10 @@
 
 `create_app(settings=None, *, redis=None, engine=None, pool=None, clock=None)` builds the app; the seams are
 injected (tests pass their own Redis client / pool / clock). On startup it connects Redis (engine client:
-`decode_responses=True, protocol=2`), loads the engine library, and opens a psycopg `AsyncConnectionPool`
-(without waiting: order entry works while PostgreSQL is down). Everything lives on `app.state.services`
-(`exchange.api.context.Services`) and, for convenience, `app.state.engine/redis/pool/markets/limiter/
-tokens/settings/clock`.
+`decode_responses=True, protocol=2`), loads the engine library, and opens a psycopg pool
+(`exchange.api.dbpool.DeadlinePool`; without waiting: order entry works while PostgreSQL is down).
+Everything lives on `app.state.services` (`exchange.api.context.Services`) and, for convenience,
+`app.state.engine/redis/pool/markets/limiter/tokens/settings/clock`.
 
 Optional parts of other helpers are wired in `_optional_parts()`: `exchange.api.marketdata`
 (`MarketDataController`), `exchange.api.history` (`HistoryController`) and `exchange.api.ws`
@@ -83,19 +83,6 @@ from exchange.api.security_headers import TERMINAL_HEADERS, secure_send
 from exchange.api.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# The API's PostgreSQL connections: a statement that runs 15 s is cancelled by the server (no read of the API
-# takes that long), and a server cut off without a reset (a partition) is given up after 10 s of
-# unacknowledged data or 3 unanswered keepalives, not the minutes of TCP's defaults: the request answers
-# 503 instead of hanging and holding a pool connection.
-PG_CONNECTION_OPTIONS: dict[str, Any] = {
-    "options": "-c statement_timeout=15000",
-    "tcp_user_timeout": 10_000,
-    "keepalives": 1,
-    "keepalives_idle": 10,
-    "keepalives_interval": 5,
-    "keepalives_count": 3,
-}
 
 
 def now_ms() -> int:
@@ -594,16 +581,11 @@ def create_app(
             await eng.load()
         db_pool = pool
         if own_pool:
-            from psycopg_pool import AsyncConnectionPool
+            from exchange.api.dbpool import DeadlinePool
 
-            db_pool = AsyncConnectionPool(
-                str(settings.database_url),
-                min_size=1,
-                max_size=settings.db_pool_max,
-                open=False,
-                timeout=5.0,
-                kwargs=PG_CONNECTION_OPTIONS,
-                check=AsyncConnectionPool.check_connection,  # none handed out dead after a restart
+            # checks each connection before lending it (none dead after a restart); bounded waits
+            db_pool = DeadlinePool(
+                str(settings.database_url), min_size=1, max_size=settings.db_pool_max, open=False
             )
             await db_pool.open(wait=False)
         svc = Services(

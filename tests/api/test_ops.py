@@ -157,7 +157,7 @@ async def test_the_apis_postgresql_connections_time_out_a_stuck_statement_and_a_
     client: AsyncTestClient[Litestar],
 ) -> None:
     """Every pooled connection has the server cancel a statement after 15 s and gives up on a server that
-    stops acknowledging after 10 s (PG_CONNECTION_OPTIONS), and the pool checks a connection before
+    stops acknowledging after 10 s (`dbpool.PG_CONNECTION_OPTIONS`), and the pool checks a connection before
     handing it out (none dead after a PostgreSQL restart): a stalled database answers 503, not a hang."""
     pool = client.app.state.pool
     async with pool.connection() as conn:
