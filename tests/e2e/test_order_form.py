@@ -419,3 +419,124 @@ def test_a_book_row_pressed_is_picked_even_when_the_book_moves_before_the_releas
         page.mouse.up()
         expect(page.get_by_test_id("order-form").locator("input[name=price]")).to_have_value(spot["price"])
         assert c.delete("/api/orders").status_code == 200
+
+
+def test_an_order_stopped_at_the_cap_on_resting_orders_leaves_the_rest_in_the_form(
+    stack: Stack, new_page: Any
+) -> None:
+    """The engine stops an order at its cap on resting orders matched in one order (reason max_makers, the
+    rest expired): the form keeps the unfilled amount, ready to send, and says why; once the trader changes
+    the amount, the note goes. (The order's answer is the server's for a capped order, given here by the
+    page's network layer: the demo market maker's moving book cannot be made to hold 13 orders at will.)"""
+    page = new_page()
+    login(page, stack.register("capped"))
+    open_trade(page)
+    sent: list[dict[str, Any]] = []
+
+    def capped(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        body = json.loads(route.request.post_data or "{}")
+        sent.append(body)
+        order = {
+            "id": 987654321, "client_order_id": body["client_order_id"], "symbol": SYMBOL, "side": "buy",
+            "type": "market", "price": None, "qty": body["qty"], "quote_qty": None, "filled_qty": "0.0012",
+            "remaining_qty": format(Decimal(body["qty"]) - Decimal("0.0012"), "f"), "quote_filled": "72",
+            "avg_price": "60000", "status": "expired", "reason": "max_makers", "time_in_force": "ioc",
+            "post_only": False, "stp": "cancel_maker", "created_at": 1, "updated_at": 1, "fills": [],
+        }  # fmt: skip
+        route.fulfill(status=201, content_type="application/json", body=json.dumps(order))
+
+    page.route("**/api/orders", capped)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Buy", exact=True).click()
+    form.get_by_role("button", name="Market", exact=True).click()
+    form.locator("input[name=qty]").fill("0.005")
+    expect(page.get_by_test_id("market-price")).to_contain_text(re.compile(r"avg ≈ \d"), timeout=10_000)
+    page.get_by_test_id("submit-order").click()
+    carry = page.get_by_test_id("order-carry")
+    expect(carry).to_have_text(
+        "Filled 0.00120000 of 0.00500000 BTC: one order matches at most a set number of resting orders."
+        " Buy again to send the rest."
+    )
+    expect(form.locator("input[name=qty]")).to_have_value("0.0038")
+    assert sent[0]["qty"] == "0.005"
+    shot(page, "order-form-capped")
+    form.locator("input[name=qty]").fill("0.001")  # another amount: the note was about the rest only
+    expect(carry).to_have_count(0)
+
+
+def test_an_order_that_would_meet_the_traders_own_resting_order_says_it_would_cancel_it(
+    stack: Stack, new_page: Any
+) -> None:
+    """A trader with a bid resting under the market maker's bids types a market sell: an amount the bids
+    above it fill says nothing; one large enough to reach it warns that self-trade prevention would cancel
+    it, before anything is sent."""
+    page = new_page()
+    email = stack.register("selftrade")
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    price = snap(best(page, "bids") * Decimal("0.97"), m["tick_size"])  # under the ladder, inside the band
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": format(price, "f")}
+    body["qty"] = qty_for(m, price)
+    r = httpx.post(f"{stack.base_url}/api/orders", json=body, headers=headers, timeout=10)
+    assert r.status_code == 201, r.text
+    expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(1, timeout=10_000)
+    form = page.get_by_test_id("order-form")
+    form.get_by_role("button", name="Sell", exact=True).click()
+    form.get_by_role("button", name="Market", exact=True).click()
+    warning = page.get_by_test_id("self-trade-warning")
+    form.locator("input[name=qty]").fill(m["min_qty"])  # the best bid fills it
+    expect(page.get_by_test_id("market-price")).to_contain_text(re.compile(r"avg ≈ \d"), timeout=10_000)
+    expect(warning).to_have_count(0)
+    form.locator("input[name=qty]").fill("1")  # more than the ladder above the trader's bid holds
+    expect(warning).to_have_text(
+        f"Would cancel your buy order at {format(price, ',.2f')}"
+        " (self-trade prevention: an order never trades with your own)",
+        timeout=10_000,
+    )
+    shot(page, "order-form-self-trade")
+
+
+def test_logged_out_the_order_form_offers_to_log_in_in_place_of_its_button(
+    stack: Stack, new_page: Any
+) -> None:
+    """Logged out, the form's button is "Log in to trade" from the start (not "Enter a price" under a
+    disabled Buy), and it leads to the login page, which returns to this market."""
+    page = new_page()
+    open_trade(page)
+    cta = page.get_by_test_id("login-to-trade")
+    expect(cta).to_have_text("Log in to trade")
+    expect(page.get_by_test_id("submit-order")).to_have_count(0)
+    expect(page.get_by_test_id("order-reason")).to_have_text("\u00a0")
+    cta.click()
+    expect(page).to_have_url(re.compile(r"#/login\?next=" + re.escape("%23%2Ftrade%2F" + SYMBOL) + "$"))
+
+
+def test_an_order_sent_while_offline_says_so_and_its_resend_places_it_once(
+    stack: Stack, new_page: Any
+) -> None:
+    """With the browser offline the send fails before it leaves: the form says the order was most likely not
+    sent (not "status unknown"); back online, the resend places one order and no "placed once" notice."""
+    page = new_page(allow_console="ERR_INTERNET_DISCONNECTED|Failed to load resource")
+    email = stack.register("offline")
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
+    page.context.set_offline(True)
+    place_limit(page, "buy", price, qty_for(m, price))
+    expect(page.get_by_test_id("order-reason")).to_have_text(
+        "You are offline: the order was most likely not sent. Send it again once back online: it will not be"
+        " placed twice"
+    )
+    toasts = page.get_by_test_id("toast")
+    expect(toasts.filter(has_text="You are offline")).to_be_visible()
+    page.context.set_offline(False)
+    page.get_by_test_id("submit-order").click()
+    expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(1, timeout=10_000)
+    assert len(open_orders(stack, email)) == 1
+    expect(toasts.filter(has_text="Order placed once")).to_have_count(0)

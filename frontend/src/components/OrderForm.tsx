@@ -4,14 +4,16 @@ import { usePref, useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
-  checkOrder, checkSpend, editPrice, feeRole, formAmountText, marketShortfall, percentAmount, priceWarning, snapPrice, snapQty,
-  spendableTotal, spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
+  checkOrder, checkSpend, editPrice, feeRole, formAmountText, leftAfterCap, marketShortfall, ownOrdersInReach, percentAmount, priceWarning,
+  reachPrice, selfTradeWarning, snapPrice, snapQty, spendableTotal, spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty,
+  type OrderType, type Side, type Tif,
 } from "../lib/orderForm";
+import { authHref } from "../lib/nextRoute";
 import { statusText } from "../lib/cellText";
 import { ClientOrderIds } from "../lib/clientOrderId";
 import { PREF_KEYS } from "../lib/prefs";
 import { useEstimate, useSpendEstimate } from "../lib/useEstimate";
-import { errorText, ORDER_STATUS_UNKNOWN } from "../lib/userText";
+import { errorText, ORDER_OFFLINE, ORDER_STATUS_UNKNOWN } from "../lib/userText";
 import { reasonOf } from "../lib/orderEvents";
 import { useAccount } from "./Account";
 import { DecimalField } from "./DecimalField";
@@ -36,7 +38,7 @@ export function OrderForm(props: {
 }) {
   const m = props.market;
   const session = useSession();
-  const { balances, noteOrder } = useAccount();
+  const { balances, openOrders, noteOrder } = useAccount();
   const toasts = useToasts();
   const [side, setSide] = usePref<Side>(PREF_KEYS.orderSide, SIDES, "buy"); // kept across reloads
   const [type, setType] = useState<OrderType>("limit");
@@ -49,7 +51,12 @@ export function OrderForm(props: {
   const [postOnly, setPostOnly] = useState(false);
   const [busy, setBusy] = useState(false);
   const submitting = useRef(false);
-  const statusUnknown = useRef(false); // the last send had no answer: its resend's answer is told as such // the guard against a second submit before the first one answers
+  // the guard against a second submit before the first one answers is `submitting`; this one: the last send
+  // had no answer ("lost": its resend's answer is told as such) or failed while the browser was offline
+  const statusUnknown = useRef<"lost" | "offline" | null>(null);
+  // what an order stopped by the engine's cap on resting orders matched per order left to send: the form
+  // holds it as its amount (or total) and says so while that amount is unchanged
+  const [carry, setCarry] = useState<{ symbol: string; side: Side; amount: string; text: string } | null>(null);
   // the server's last refusal: its message for the text, its code (INSUFFICIENT_FUNDS) for the tooltip
   const [serverError, setServerError] = useState<{ text: string; code?: string } | null>(null);
   // why a % button left the amount as it was (no price to size a buy by); any edit clears it
@@ -94,9 +101,11 @@ export function OrderForm(props: {
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
   const spending = type === "market" && side === "buy" && byTotal; // a market buy giving its total
+  const role = feeRole({ side, type, price, tif, postOnly }, props.bestBid, props.bestAsk);
   // a market order is priced by the server's walk of the book for its amount (or total), not by the best
-  // price alone
-  const { estimate, error: walkError } = useEstimate(m.symbol, type === "market" && !spending ? walkableQty(m, qty) : null);
+  // price alone; a limit order that would trade at once is walked too, to see how far it reaches
+  const walks = !spending && (type === "market" || (role === "taker" && !postOnly));
+  const { estimate, error: walkError } = useEstimate(m.symbol, walks ? walkableQty(m, qty) : null);
   const { estimate: spent, error: spendError } = useSpendEstimate(m.symbol, spending ? spendableTotal(m, spendText) : null);
   const walked = estimate ? (side === "buy" ? estimate.buy : estimate.sell) : null;
   const check = spending
@@ -115,6 +124,11 @@ export function OrderForm(props: {
     (estimateError ? `Estimate unavailable: ${estimateError}` : null);
   const avgPrice = spending ? spent?.avg_price : walked?.avg_price;
   const pd = decimalsOf(m.tick_size);
+  // the trader's own resting orders this one would meet: self-trade prevention cancels them, said beforehand
+  const reach = reachPrice({ side, type, price, postOnly }, spending ? spent?.worst_price : walked?.worst_price);
+  const selfTrade = session ? selfTradeWarning(m, ownOrdersInReach(m.symbol, side, reach, openOrders)) : null;
+  const carried =
+    carry && carry.symbol === m.symbol && carry.side === side && carry.amount === (spending ? spendText : qty) ? carry.text : null;
 
   const setPct = (pct: number) => {
     setPctReason(null);
@@ -125,7 +139,6 @@ export function OrderForm(props: {
     if (r.qty !== null) setQty(r.qty);
     else setPctReason(r.reason);
   };
-  const role = feeRole({ side, type, price, tif, postOnly }, props.bestBid, props.bestAsk);
 
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -161,25 +174,44 @@ export function OrderForm(props: {
       orderIds.current.ended(null);
       noteOrder(order);
       // the answer to a resend after a lost one: say it went once, wherever it is now (a filled market order
-      // is in the history, not in Open orders)
-      if (statusUnknown.current) {
+      // is in the history, not in Open orders). After a send the offline browser never made, nothing to say.
+      if (statusUnknown.current === "lost") {
         toasts.push("info", "Order placed once", `Sent again, not placed twice: order ${order.id} is ${statusText(order.status).full}`);
       }
-      statusUnknown.current = false;
+      statusUnknown.current = null;
       // a refused post-only keeps its amount (fix the price, resend) and says why under the button, which
-      // stays after the toast goes
-      if (order.status !== "rejected") {
+      // stays after the toast goes; an order stopped by the cap on resting orders matched per order leaves
+      // what it did not fill in the form, ready to send
+      const left = order.status === "rejected" ? null : leftAfterCap(m, order);
+      if (order.status === "rejected") {
+        setServerError({ text: `Not placed: ${reasonOf(order) || "rejected"}`, code: "REJECTED" });
+      } else if (left) {
+        const again = `${side === "buy" ? "Buy" : "Sell"} again to send the rest`;
+        const stopped = "one order matches at most a set number of resting orders";
+        if ("qty" in left) {
+          const filled = formAmountText(m, "amount", side, order.filled_qty).replace(` ${m.base}`, "");
+          const what = `${filled} of ${formAmountText(m, "amount", side, body.qty ?? "0")}`;
+          setQty(left.qty);
+          setCarry({ symbol: m.symbol, side, amount: left.qty, text: `Filled ${what}: ${stopped}. ${again}.` });
+        } else {
+          setSpendText(left.quoteQty);
+          const text = `Spent all but ${formAmountText(m, "total", side, left.quoteQty)}: ${stopped}. ${again}.`;
+          setCarry({ symbol: m.symbol, side, amount: left.quoteQty, text });
+        }
+      } else {
         setQty("");
         setSpendText("");
       }
-      else setServerError({ text: `Not placed: ${reasonOf(order) || "rejected"}`, code: "REJECTED" });
     } catch (err) {
       if (orderIds.current.ended(err)) {
         // no answer (or a server error): the order may be placed. The form keeps it as it is; sent again, it
-        // goes with the same client order id, which the API answers with the order if it was placed
-        statusUnknown.current = true;
-        setServerError({ text: ORDER_STATUS_UNKNOWN.line, code: err instanceof ApiError ? err.code : undefined });
-        toasts.push("warn", ORDER_STATUS_UNKNOWN.title, ORDER_STATUS_UNKNOWN.body);
+        // goes with the same client order id, which the API answers with the order if it was placed. A browser
+        // that knows it is offline most likely never sent it: said so (the resend is as safe)
+        const offline = err instanceof ApiError && err.code === "NETWORK" && navigator.onLine === false;
+        const said = offline ? ORDER_OFFLINE : ORDER_STATUS_UNKNOWN;
+        statusUnknown.current = offline ? "offline" : "lost";
+        setServerError({ text: said.line, code: err instanceof ApiError ? err.code : undefined });
+        toasts.push("warn", said.title, said.body);
       } else if (err instanceof ApiError && err.code === "DUPLICATE_CLIENT_ORDER_ID") {
         // the form keys its id by the order's fields, so this is a resend of an order placed earlier that has
         // closed since (the server no longer returns it): not a refusal of a new order
@@ -342,19 +374,36 @@ export function OrderForm(props: {
           {check.fee ? formAmountText(m, "fee", side, check.fee) : "—"}
         </dd>
       </dl>
-      <button
-        type="submit"
-        className={`btn btn-${side}`}
-        disabled={check.reason !== null || busy}
-        data-testid="submit-order"
-        onPointerDown={(e) => void (touchSubmit.current = e.pointerType === "touch")}
-      >
-        {side === "buy" ? "Buy" : "Sell"} {m.base}
-      </button>
+      {session ? (
+        <button
+          type="submit"
+          className={`btn btn-${side}`}
+          disabled={check.reason !== null || busy}
+          data-testid="submit-order"
+          onPointerDown={(e) => void (touchSubmit.current = e.pointerType === "touch")}
+        >
+          {side === "buy" ? "Buy" : "Sell"} {m.base}
+        </button>
+      ) : (
+        // logged out: what to do first, in place of the button (it comes back here after logging in)
+        <a className={`btn btn-${side}`} href={authHref("login", window.location.hash.slice(1))} data-testid="login-to-trade">
+          Log in to trade
+        </a>
+      )}
       {/* under the button, not above it: a notice that comes and goes with the estimate must not move it */}
       {shortfall && (
         <p className="small accent market-shortfall" data-testid="market-shortfall" role="status">
           {shortfall}
+        </p>
+      )}
+      {selfTrade && (
+        <p className="small accent market-shortfall" data-testid="self-trade-warning" role="status">
+          {selfTrade}
+        </p>
+      )}
+      {carried && (
+        <p className="small accent market-shortfall" data-testid="order-carry" role="status">
+          {carried}
         </p>
       )}
       <p
@@ -364,7 +413,7 @@ export function OrderForm(props: {
         title={pctReason || check.reason ? undefined : serverError?.code}
         data-code={pctReason || check.reason ? undefined : serverError?.code}
       >
-        {pctReason ?? check.reason ?? serverError?.text ?? "\u00a0"}
+        {(session ? (pctReason ?? check.reason ?? serverError?.text) : null) ?? "\u00a0"}
       </p>
     </form>
   );

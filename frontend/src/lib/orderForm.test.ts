@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { Market, SideEstimate, SpendEstimate } from "../api/types";
+import type { Market, Order, SideEstimate, SpendEstimate } from "../api/types";
 import {
   amountForPercent, buyHold, checkOrder, checkSpend, feeRole, marketShortfall, percentAmount, percentRef, perLotHold, priceWarning,
-  editPrice, formAmountText, snapPrice, snapQty, spendableTotal, spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
+  editPrice, formAmountText, leftAfterCap, ownOrdersInReach, reachPrice, selfTradeWarning, snapPrice, snapQty, spendableTotal,
+  spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
 } from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
@@ -417,5 +418,55 @@ describe("% buttons' reference price", () => {
     // nothing known (logged out): a dash, with the asset
     expect(formAmountText(market, "available", "buy", null)).toBe("— USDT");
     expect(formAmountText(market, "total", "sell", dec("1.5"))).toBe("1.500000 USDT");
+  });
+});
+
+describe("own orders in reach and the rest after the cap", () => {
+  const own = (id: number, side: Side, price: string, symbol = "BTC-USDT") =>
+    ({ id, symbol, side, price, type: "limit", status: "open" }) as unknown as Order;
+  const open = [own(1, "sell", "30100"), own(2, "sell", "30300"), own(3, "buy", "29900"), own(4, "sell", "30050", "ETH-USDT")];
+
+  it("a limit order reaches its price, or the walk's worst price when that comes first; post-only reaches nothing", () => {
+    expect(toPlain(reachPrice(form({ price: "30200" }), null)!)).toBe("30200");
+    expect(toPlain(reachPrice(form({ price: "30200" }), "30100")!)).toBe("30100"); // the amount fills before
+    expect(toPlain(reachPrice(form({ price: "30200" }), "30400")!)).toBe("30200"); // it stops at its price
+    expect(toPlain(reachPrice(form({ side: "sell", price: "29800" }), "29850")!)).toBe("29850");
+    expect(toPlain(reachPrice(form({ side: "sell", price: "29800" }), "29700")!)).toBe("29800");
+    expect(reachPrice(form({ price: "30200", postOnly: true }), "30100")).toBeNull();
+    expect(toPlain(reachPrice(form({ type: "market", price: "" }), "30300")!)).toBe("30300");
+    expect(reachPrice(form({ type: "market", price: "" }), null)).toBeNull(); // no walk yet: unknown
+  });
+
+  it("own orders on the other side of the same market, at prices the order trades at, are the ones STP cancels", () => {
+    expect(ownOrdersInReach("BTC-USDT", "buy", dec("30100"), open).map((o) => o.id)).toEqual([1]);
+    expect(ownOrdersInReach("BTC-USDT", "buy", dec("30300"), open).map((o) => o.id)).toEqual([1, 2]);
+    expect(ownOrdersInReach("BTC-USDT", "buy", dec("30099.99"), open)).toEqual([]);
+    expect(ownOrdersInReach("BTC-USDT", "sell", dec("29900"), open).map((o) => o.id)).toEqual([3]);
+    expect(ownOrdersInReach("BTC-USDT", "sell", null, open)).toEqual([]);
+  });
+
+  it("the warning names how many, their side and their prices", () => {
+    expect(selfTradeWarning(market, [])).toBeNull();
+    expect(selfTradeWarning(market, [open[0]])).toBe(
+      "Would cancel your sell order at 30,100.00 (self-trade prevention: an order never trades with your own)",
+    );
+    expect(selfTradeWarning(market, [open[1], open[0]])).toBe(
+      "Would cancel your 2 sell orders at 30,100.00–30,300.00 (self-trade prevention: an order never trades with your own)",
+    );
+  });
+
+  it("an order stopped by the cap on resting orders leaves its unfilled amount, or a buy by total its unspent total", () => {
+    const capped = (o: Partial<Order>) =>
+      ({ reason: "max_makers", quote_qty: null, remaining_qty: "0", quote_filled: "0", fills: [], ...o }) as unknown as Order;
+    expect(leftAfterCap(market, capped({ remaining_qty: "0.0372" }))).toEqual({ qty: "0.0372" });
+    expect(leftAfterCap(market, capped({ remaining_qty: "0.0372", reason: "market" }))).toBeNull(); // the book ran out
+    expect(leftAfterCap(market, capped({ remaining_qty: "0" }))).toBeNull();
+    const fills = [
+      { fee: "0.12", fee_asset: "USDT" },
+      { fee: "0.06", fee_asset: "USDT" },
+    ] as unknown as Order["fills"];
+    // 100 to spend: 90 of trades and 0.18 of fees spent, 9.82 left
+    expect(leftAfterCap(market, capped({ quote_qty: "100", quote_filled: "90", fills }))).toEqual({ quoteQty: "9.82" });
+    expect(leftAfterCap(market, capped({ quote_qty: "90.18", quote_filled: "90", fills }))).toBeNull();
   });
 });

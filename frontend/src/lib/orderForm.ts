@@ -3,10 +3,10 @@
  * percentage of the available balance, the estimated total and fee, and the reason (if any) the order
  * cannot be submitted yet.
  */
-import type { Market, SideEstimate, SpendEstimate } from "../api/types";
+import type { Market, Order, SideEstimate, SpendEstimate } from "../api/types";
 import {
-  ambiguousComma, cmp, commaQuestion, dec, decimalsOf, div, estimate, format, formatFixed, isMultiple, isPositive, mul, parse, percentOf, snap, sub,
-  toPlain, add, type Dec,
+  ambiguousComma, cmp, commaQuestion, dec, decimalsOf, div, estimate, format, formatFixed, formatPrice, isMultiple, isPositive, mul, parse,
+  percentOf, snap, sub, toPlain, add, type Dec,
 } from "./money";
 
 export type Side = "buy" | "sell";
@@ -402,4 +402,59 @@ export function spendShortfall(m: Market, e: SpendEstimate | null | undefined): 
   if (!e || e.complete || !isPositive(dec(e.filled_qty))) return null;
   const spent = formAmountText(m, "total", "buy", e.total);
   return `Only ${formAmountText(m, "amount", "buy", e.filled_qty)} (${spent}) in the book now: the rest would be returned`;
+}
+
+/** How far into the book an order would trade: the worst price of the book's walk for it (`worst`, from
+ * `GET /estimate`), a limit order stopping at its own price; a limit order without a walk reaches its price.
+ * Null: it trades with nothing (a post-only order never does, a market order without a walk is unknown). */
+export function reachPrice(
+  f: { side: Side; type: OrderType; price: string; postOnly: boolean },
+  worst: string | null | undefined,
+): Dec | null {
+  const w = parse(worst ?? "");
+  if (f.type === "market") return w;
+  if (f.postOnly) return null;
+  const limit = parse(f.price);
+  if (!limit || !isPositive(limit)) return null;
+  if (!w) return limit;
+  return (f.side === "buy" ? cmp(w, limit) < 0 : cmp(w, limit) > 0) ? w : limit;
+}
+
+/** The account's open orders an order would meet on its way to `reach`: the other side of its market at
+ * prices it trades at (a buy: sells at or under `reach`). Self-trade prevention (the form sends the default,
+ * `cancel_maker`) cancels each of them instead of trading with it. */
+export function ownOrdersInReach(symbol: string, side: Side, reach: Dec | null, open: readonly Order[]): Order[] {
+  if (!reach) return [];
+  return open.filter((o) => {
+    const p = parse(o.price ?? "");
+    if (o.symbol !== symbol || o.side === side || !p) return false;
+    return side === "buy" ? cmp(p, reach) <= 0 : cmp(p, reach) >= 0;
+  });
+}
+
+/** The warning for `ownOrdersInReach`: "Would cancel your 2 sell orders at 60,000.00–60,100.00 (self-trade
+ * prevention: an order never trades with your own)", or null for none. */
+export function selfTradeWarning(m: Market, mine: readonly Order[]): string | null {
+  if (mine.length === 0) return null;
+  const prices = mine.map((o) => dec(o.price ?? "0")).sort(cmp);
+  const lo = formatPrice(prices[0], m.tick_size);
+  const hi = formatPrice(prices[prices.length - 1], m.tick_size);
+  const side = mine[0].side === "buy" ? "buy" : "sell";
+  const what = mine.length === 1 ? `your ${side} order` : `your ${mine.length} ${side} orders`;
+  return `Would cancel ${what} at ${lo === hi ? lo : `${lo}–${hi}`} (self-trade prevention: an order never trades with your own)`;
+}
+
+/** After an order the engine stopped at its cap on resting orders matched in one call (reason `max_makers`),
+ * what is left to send: the amount not filled, or for a market buy by total what it has not spent (its fills'
+ * cost and fees); null when nothing sendable is left. */
+export function leftAfterCap(m: Market, o: Order): { qty: string } | { quoteQty: string } | null {
+  if (o.reason !== "max_makers") return null;
+  if (o.quote_qty) {
+    let spent = dec(o.quote_filled);
+    for (const f of o.fills) if (f.fee_asset === m.quote) spent = add(spent, dec(f.fee));
+    const left = sub(dec(o.quote_qty), spent);
+    return isPositive(left) ? { quoteQty: toPlain(left) } : null;
+  }
+  const left = dec(o.remaining_qty);
+  return isPositive(left) && isMultiple(left, m.lot_size) ? { qty: toPlain(left) } : null;
 }

@@ -21,6 +21,13 @@ export function errorText(err: ApiError): string {
 /** What the order form says when placing an order ended without an answer (a network error, a timeout, a
  * server error): the order may have been placed or not, and a resend of the same order is safe (the form
  * sends it with the same `client_order_id`, which the API makes idempotent). Never "rejected": it may not be. */
+/** A send that failed while the browser was offline: most likely never sent (said so); a resend is safe. */
+export const ORDER_OFFLINE = {
+  title: "You are offline",
+  body: "The order was most likely not sent; send it again once back online: it will not be placed twice",
+  line: "You are offline: the order was most likely not sent. Send it again once back online: it will not be placed twice",
+} as const;
+
 export const ORDER_STATUS_UNKNOWN = {
   title: "Order status unknown",
   body: "Check Open orders and Order history; sending it again will not place it twice",
