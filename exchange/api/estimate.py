@@ -13,7 +13,9 @@ and a seller gets `floor(X * (10000 - taker_bps) / (den * 10000))`.
 It is an estimate: the engine rounds per maker order, not per level, so with several orders on a level the
 real fill can differ by a minor unit per order; and the book moves. Self-trade prevention and the cap on
 makers per call (`MAX_MAKERS`, docs/engine.md) are not applied: this is the book's price for the volume,
-not a promise about one order.
+not a promise about one order. `capped` says when the cap is certain to stop one order before it: the walk
+takes every order of each level it empties and at least one of a level it takes in part (the levels carry
+their order counts), and that is more than `MAX_MAKERS`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchange.api.convert import Market
-from exchange.reference import affordable_lots, beyond_band, trade_amounts
+from exchange.reference import MAX_MAKERS, affordable_lots, beyond_band, trade_amounts
 
 ESTIMATE_DEPTH = 500  # levels read per side (the engine's book read allows up to 500)
 
@@ -39,8 +41,9 @@ class _Taken:
     notional: int = 0
     with_fee: int = 0  # what a buyer pays, or what a seller gets
     worst: int | None = None
+    makers: int = 0  # resting orders one order would meet at least (see `capped` in the module docstring)
 
-    def take(self, price: int, lots: int) -> int:
+    def take(self, price: int, lots: int, level: Sequence[Any]) -> int:
         """Take `lots` at `price`; returns what they cost a buyer (or give a seller), taker fee included."""
         m = self.market
         amounts = trade_amounts(
@@ -58,6 +61,8 @@ class _Taken:
         self.with_fee += moved
         self.filled += lots
         self.worst = price
+        # all of a level's orders when it is emptied (an engine level is [price, qty, count]), else one
+        self.makers += int(level[2]) if lots >= int(level[1]) and len(level) > 2 else 1
         return moved
 
     def figures(self) -> dict[str, Any]:
@@ -70,6 +75,7 @@ class _Taken:
             "notional": m.quote_out(self.notional),
             "fee": m.quote_out(fee),
             "total": m.quote_out(self.with_fee),
+            "capped": self.makers > MAX_MAKERS,
         }
 
 
@@ -86,7 +92,7 @@ def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) 
         if beyond_band("buy" if buy else "sell", price, touch, market.price_band_bps):
             break  # a market order stops matching here (the market's price band, docs/engine.md)
         if available > 0:
-            taken.take(price, min(left, available))
+            taken.take(price, min(left, available), level)
     return taken.figures() | {"complete": taken.filled == lots}
 
 
@@ -110,7 +116,7 @@ def spend(book: dict[str, Any], market: Market, budget: int) -> dict[str, Any]:
         affordable = affordable_lots(left, price, num=market.num, den=market.den, bps=market.taker_bps)
         take = min(available, affordable)
         if take > 0:
-            left -= taken.take(price, take)
+            left -= taken.take(price, take, level)
         if take < available:
             spent_all = True  # the budget stops inside this level: it cannot pay for one more lot here
             break

@@ -416,6 +416,9 @@ class SideEstimate(Struct):
     fee: str
     total: str
     complete: bool
+    capped: bool
+    """One order would meet more resting orders than the engine lets one order match (`MAX_MAKERS`, 12): it
+    would stop before this (the rest expired, reason `max_makers`); send the rest again."""
 
 
 class Estimate(Struct):
@@ -444,6 +447,8 @@ class SpendEstimate(Struct):
     fee: str
     total: str
     complete: bool
+    capped: bool
+    """As in `SideEstimate`: one order would meet more resting orders than the engine lets it match."""
 
 
 class TokenPair(Struct, omit_defaults=True):

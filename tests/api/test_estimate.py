@@ -98,6 +98,7 @@ async def test_an_empty_side_estimates_nothing(client: AsyncTestClient[Litestar]
             "fee": "0",
             "total": "0",
             "complete": False,
+            "capped": False,
         }
 
 
@@ -175,6 +176,27 @@ def test_walk_stops_where_a_market_order_would_at_the_price_band() -> None:
     assert (sell["filled_qty"], sell["worst_price"], sell["complete"]) == ("2", "99", False)
     unbanded = walk(asks, replace(m, price_band_bps=0), 7, buy=True)
     assert (unbanded["filled_qty"], unbanded["complete"]) == ("7", True)
+
+
+def test_capped_says_when_one_order_would_meet_more_resting_orders_than_the_engine_lets_it() -> None:
+    """The walk counts every order of each level it empties and one of a level it takes in part: more than
+    MAX_MAKERS (12) and the estimate is `capped` (one order stops before, the rest expired), for a buy by
+    quantity, a sell and a buy by quote alike."""
+    m = Market(
+        symbol="T-Q", base="T", quote="Q", tick_size=Decimal("0.01"), lot_size=Decimal("1"),
+        base_decimals=0, quote_decimals=2, lot_minor=1, num=1, den=1, min_lots=1, max_lots=10**6,
+        max_price_ticks=10**9, min_notional_minor=1, maker_bps=0, taker_bps=0, status="trading",
+    )  # fmt: skip
+    levels = [[1000, 6, 6], [1001, 6, 6], [1002, 10, 3]]  # 6 + 6 orders of one lot, then 3 orders
+    assert walk(levels, m, 9, buy=True)["capped"] is False  # 6 + at least 1
+    assert walk(levels, m, 12, buy=True)["capped"] is False  # exactly 12
+    capped = walk(levels, m, 13, buy=True)  # 12 + at least 1 of the third level
+    assert (capped["capped"], capped["complete"], capped["filled_qty"]) == (True, True, "13")
+    assert walk(list(reversed(levels)), m, 20, buy=False)["capped"] is False  # 3 + 6 + 1
+    assert walk(list(reversed(levels)), m, 22, buy=False)["capped"] is True  # 3 + 6 + 6 = 15
+    book = {"seq": 1, "asks": levels}
+    assert spend(book, m, 12 * 1000 + 6 * 6)["capped"] is False  # 10.00 x 6 + 10.01 x 6: 12 orders
+    assert spend(book, m, 13 * 1002)["capped"] is True
 
 
 async def estimate_buy(client: AsyncTestClient[Litestar], quote_qty: str, symbol: str = SYMBOL) -> Any:

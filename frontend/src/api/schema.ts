@@ -962,6 +962,7 @@ export interface components {
         /** SideEstimate */
         SideEstimate: {
             avg_price: string | null;
+            capped: boolean;
             complete: boolean;
             fee: string;
             filled_qty: string;
@@ -986,6 +987,7 @@ export interface components {
         /** SpendEstimate */
         SpendEstimate: {
             avg_price: string | null;
+            capped: boolean;
             complete: boolean;
             fee: string;
             filled_qty: string;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Market, Order, SideEstimate, SpendEstimate } from "../api/types";
 import {
-  amountForPercent, buyHold, checkOrder, checkSpend, feeRole, marketShortfall, percentAmount, percentRef, perLotHold, priceWarning,
+  amountForPercent, buyHold, CAPPED, checkOrder, checkSpend, feeRole, marketShortfall, percentAmount, percentRef, perLotHold, priceWarning,
   editPrice, formAmountText, leftAfterCap, ownOrdersInReach, reachPrice, selfTradeWarning, snapPrice, snapQty, spendableTotal,
   spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
 } from "./orderForm";
@@ -135,7 +135,7 @@ describe("order form", () => {
   it("checks a market order against the server's walk of the book when it has one", () => {
     const walk = (over: Partial<SideEstimate> = {}): SideEstimate => ({
       filled_qty: "2", avg_price: "101", worst_price: "102", notional: "202", fee: "0.404", total: "202.404",
-      complete: true, ...over,
+      complete: true, capped: false, ...over,
     });
     const buy = (quote: string, e: SideEstimate) =>
       checkOrder(market, form({ type: "market", price: "", qty: "2" }), { base: "0", quote }, { loggedIn: true, bestAsk: "100", estimate: e });
@@ -162,9 +162,15 @@ describe("order form", () => {
   });
 
   it("warns that what the book cannot fill expires", () => {
-    const partial = { filled_qty: "0.2458", avg_price: "3029", worst_price: "3030", notional: "744.53", fee: "1.49", total: "746.02", complete: false };
+    const partial = {
+      filled_qty: "0.2458", avg_price: "3029", worst_price: "3030", notional: "744.53", fee: "1.49", total: "746.02", complete: false,
+      capped: false,
+    };
     expect(marketShortfall(market, partial)).toBe("Only 0.24580000 BTC in the book now: the rest would expire");
     expect(marketShortfall(market, { ...partial, complete: true })).toBeNull();
+    // one order would stop at the engine's cap on resting orders: said before the book's depth
+    expect(marketShortfall(market, { ...partial, complete: true, capped: true })).toBe(CAPPED);
+    expect(marketShortfall(market, { ...partial, capped: true })).toBe(CAPPED);
   });
 
   it("explains why an order cannot be sent", () => {
@@ -246,7 +252,7 @@ describe("order form", () => {
     expect(c("sell", "0.0001", "40000")).toBe("Order total must be at least 5 USDT");
     expect(c("sell", "0.0002", "40000")).toBeNull();
     // with the server's walk too: the touch decides, as in the engine
-    const walk = { filled_qty: "0.0001", avg_price: "40000", worst_price: "40000", notional: "4", fee: "0.008", total: "4.008", complete: true };
+    const walk = { filled_qty: "0.0001", avg_price: "40000", worst_price: "40000", notional: "4", fee: "0.008", total: "4.008", complete: true, capped: false };
     expect(c("buy", "0.0001", "40000", walk)).toBe("Order total must be at least 5 USDT");
   });
 
@@ -266,7 +272,7 @@ describe("order form", () => {
 describe("a market buy by total (quote_qty)", () => {
   const spent = (e: Partial<SpendEstimate>): SpendEstimate => ({
     symbol: "BTC-USDT", seq: 1, quote_qty: "100", filled_qty: "0.0033", avg_price: "30000", worst_price: "30000",
-    notional: "99", fee: "0.198", total: "99.198", complete: true, ...e,
+    notional: "99", fee: "0.198", total: "99.198", complete: true, capped: false, ...e,
   });
   const c = (total: string, opts: Partial<Parameters<typeof checkSpend>[3]> = {}, available: string | null = "1000") =>
     checkSpend(market, total, available, { loggedIn: true, bestAsk: "30000", ...opts });
@@ -314,6 +320,7 @@ describe("a market buy by total (quote_qty)", () => {
     expect(spendShortfall(market, spent({ complete: false, filled_qty: "0.5", total: "15030.5" }))).toBe(
       "Only 0.50000000 BTC (15,030.500000 USDT) in the book now: the rest would be returned",
     );
+    expect(spendShortfall(market, spent({ capped: true }))).toBe(CAPPED);
   });
 });
 

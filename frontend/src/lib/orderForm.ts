@@ -334,9 +334,14 @@ function checkWalked(
   return cmp(dec(e.total), have) > 0 ? out(`Insufficient ${m.quote} balance`) : out(null);
 }
 
+/** The estimate's `capped`: the engine would stop one order at its cap on resting orders matched. */
+export const CAPPED =
+  "This meets more resting orders than one order may match: part would fill and the rest expire (then send the rest again)";
+
 /** What a market order of `qty` would leave unfilled now, as a warning ("only 0.2 ETH in the book: the
  * rest expires"), or null when the book fills it all. */
 export function marketShortfall(m: Market, e: SideEstimate | null | undefined): string | null {
+  if (e?.capped) return CAPPED;
   if (!e || e.complete) return null;
   return `Only ${formAmountText(m, "amount", "buy", e.filled_qty)} in the book now: the rest would expire`;
 }
@@ -399,6 +404,7 @@ export function checkSpend(
 /** What a market buy by total would leave unspent now because the asks end (within the price band) first,
  * as a warning, or null when the book takes the whole total. */
 export function spendShortfall(m: Market, e: SpendEstimate | null | undefined): string | null {
+  if (e?.capped) return CAPPED;
   if (!e || e.complete || !isPositive(dec(e.filled_qty))) return null;
   const spent = formAmountText(m, "total", "buy", e.total);
   return `Only ${formAmountText(m, "amount", "buy", e.filled_qty)} (${spent}) in the book now: the rest would be returned`;

@@ -9,7 +9,7 @@ const market = {
 
 const side = (over: Partial<Estimate["buy"]> = {}): Estimate["buy"] => ({
   filled_qty: "0.5", avg_price: "60000.5", worst_price: "60001", notional: "30000.25", fee: "60.0005",
-  total: "30060.2505", complete: true, ...over,
+  total: "30060.2505", complete: true, capped: false, ...over,
 });
 
 describe("volumeProblem", () => {
