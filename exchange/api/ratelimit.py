@@ -10,7 +10,10 @@ it locally until the lease or the window runs out. `chunk = clamp(limit // 20, 1
 per window (every login/registration limit) are exact, one round trip per hit; the order limit (200/s by
 default) takes one round trip per 10 orders. Across processes the total admitted never exceeds `limit`; a
 client spread over P processes may be refused up to (P - 1) * (chunk - 1) hits early (leased to a process
-it no longer talks to). A refused key is remembered until its window ends, so abuse costs no Redis calls.
+it no longer talks to). A process refills one key's lease one request at a time: the requests that arrive
+while a refill is in flight wait for it and spend what it brought (each asking Redis for a lease of its own
+counted every lease there but kept only the last: a burst of 25 orders was refused after 102 of 200). A
+refused key is remembered until its window ends, so abuse costs no Redis calls.
 
     limiter = RateLimiter(redis, fast=pipelined)      # redis.asyncio client; optional PipelinedRedis
     await limiter.hit("orders", str(account), settings.rate_limits.orders)
@@ -18,6 +21,7 @@ it no longer talks to). A refused key is remembered until its window ends, so ab
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
@@ -63,6 +67,7 @@ class RateLimiter:
         self._sha = self._script.sha
         # key -> [hits left in the local lease, monotonic end of the window (0 = refused until then)]
         self._leases: dict[str, list[float]] = {}
+        self._refills: dict[str, asyncio.Future[None]] = {}  # key -> the refill in flight (done when it ends)
         self._clock: Callable[[], float] = time.monotonic
 
     async def _lease(self, key: str, window_ms: int, wanted: int, limit: int) -> tuple[int, int]:
@@ -85,16 +90,26 @@ class RateLimiter:
         if len(ident) > 200:  # bounded keys; a digest keeps apart idents differing past the cut (`email ip`)
             ident = ident[:150] + "#" + hashlib.sha256(ident.encode()).hexdigest()[:32]
         key = f"{self._prefix}{scope}:{ident}"
-        now = self._clock()
-        lease = self._leases.get(key)
-        if lease is not None and now < lease[1]:
-            if lease[0] >= 1:
-                lease[0] -= 1
-                return
-            if lease[0] < 0:  # refused earlier in this window
-                self._refuse(scope, rule, lease[1] - now)
+        while True:
+            now = self._clock()
+            lease = self._leases.get(key)
+            if lease is not None and now < lease[1]:
+                if lease[0] >= 1:
+                    lease[0] -= 1
+                    return
+                if lease[0] < 0:  # refused earlier in this window
+                    self._refuse(scope, rule, lease[1] - now)
+            refill = self._refills.get(key)
+            if refill is None:
+                break
+            await asyncio.shield(refill)  # another request is refilling this key: spend what it brings
+        refill = self._refills[key] = asyncio.get_running_loop().create_future()
+        try:
+            granted, ttl_ms = await self._lease(key, rule.window_s * 1000, lease_size(rule.limit), rule.limit)
+        finally:
+            del self._refills[key]
+            refill.set_result(None)
         started = now
-        granted, ttl_ms = await self._lease(key, rule.window_s * 1000, lease_size(rule.limit), rule.limit)
         if len(self._leases) >= MAX_KEYS:
             self._leases.clear()
         # the window started no earlier than `started` in Redis' eyes: never outlive it locally

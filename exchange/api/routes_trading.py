@@ -75,20 +75,27 @@ async def place_order_handler(
     status_code=200,
     dependencies=AUTH_DEPENDENCIES,
     security=SECURITY,
-    responses=errors(401, 404, 422, 429),
+    responses=errors(401, 404, 409, 422, 429),
 )
 async def cancel_all_handler(
     request: Request[Any, Any, Any], account_id: AccountId, symbol: SymbolQuery = None
 ) -> CancelAllResult:
-    """Cancel all your open orders (optionally of one market; halted markets are skipped). It takes no body
-    and no query parameter but `symbol`: on a destructive call, a misspelt market filter (`?symbl=`) or
-    a market in a body is refused (422) rather than ignored, which would cancel in every market."""
+    """Cancel all your open orders (optionally of one market). Orders of halted markets cannot be cancelled:
+    they are skipped, and a `symbol` naming a halted market is 409 `MARKET_HALTED` (not `cancelled: 0`,
+    which would read as "no open orders there"). It takes no body and no query parameter but `symbol`: on a
+    destructive call, a misspelt market filter (`?symbl=`) or a market in a body is refused (422) rather
+    than ignored, which would cancel in every market."""
     if await request.body():
         raise ApiError(ErrorCode.VALIDATION_ERROR, "no body: choose the market with ?symbol=")
     svc = services(request)
     await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
     if symbol is not None:
         await svc.markets.require(symbol)
+        await svc.markets.reload()  # the status as it is now, not as cached (a cancel-all is rare)
+        if (await svc.markets.require(symbol)).status == "halted":
+            raise ApiError(
+                ErrorCode.MARKET_HALTED, f"market {symbol} is halted: its orders cannot be cancelled"
+            )
     n = await trading.cancel_all(svc.engine, account_id, clock=svc.clock, symbol=symbol)
     return CancelAllResult(cancelled=n)
 

@@ -104,10 +104,11 @@ async def test_market_status_changes_what_is_allowed(
     assert (await client.post("/api/orders", json=order, headers=alice.headers)).status_code == 201
 
 
-async def test_halted_market_refuses_cancels(
+async def test_halted_market_refuses_cancels_and_a_cancel_all_naming_it(
     client: AsyncTestClient[Litestar], admin: User, alice: User
 ) -> None:
-    """In a halted market a cancel is 409 MARKET_HALTED."""
+    """In a halted market a cancel is 409 MARKET_HALTED, and so is a cancel-all naming that market (not
+    `cancelled: 0`, which reads as "no open orders there"); a cancel-all of every market skips it."""
     order = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "100", "qty": "0.1"}
     placed = (await client.post("/api/orders", json=order, headers=alice.headers)).json()
     r = await client.post(
@@ -116,6 +117,13 @@ async def test_halted_market_refuses_cancels(
     assert r.status_code == 200
     r = await client.delete(f"/api/orders/{placed['id']}", headers=alice.headers)
     assert r.status_code == 409 and error_code(r) == "MARKET_HALTED"
+    r = await client.delete("/api/orders", params={"symbol": "BTC-USDT"}, headers=alice.headers)
+    assert r.status_code == 409 and error_code(r) == "MARKET_HALTED", r.text
+    assert r.json()["error"]["message"] == "market BTC-USDT is halted: its orders cannot be cancelled"
+    r = await client.delete("/api/orders", headers=alice.headers)
+    assert r.status_code == 200 and r.json() == {"cancelled": 0}
+    r = await client.get(f"/api/orders/{placed['id']}", headers=alice.headers)
+    assert r.json()["status"] == "open"
 
 
 async def test_a_deposit_with_a_number_in_a_string_is_refused(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -209,3 +212,42 @@ async def test_long_identities_keep_distinct_keys_past_the_length_bound(redis_ur
     keys = [k async for k in client.scan_iter(match="rl-test-*")]
     assert len(keys) == 2 and all(len(k) < 260 for k in keys)
     await client.aclose()
+
+
+async def _admitted(limiter: Any, ident: str, rule: RateLimit, hits: int) -> int:
+    """How many of `hits` concurrent hits `limiter` admits."""
+    from exchange.api.errors import ApiError
+
+    results = await asyncio.gather(
+        *(limiter.hit("orders", ident, rule) for _ in range(hits)), return_exceptions=True
+    )
+    assert all(r is None or isinstance(r, ApiError) for r in results), results
+    return sum(r is None for r in results)
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["redis-py", "pipelined"])
+async def test_concurrent_hits_spend_one_refill_and_leave_the_rest_of_the_limit_to_other_processes(
+    redis_url: str, pipelined: bool
+) -> None:
+    """150 hits at once on one process under a limit of 200 (leases of 10) are all admitted, and another
+    process still gets what is left but at most one lease's unspent hits: each waiting hit used to lease 10
+    of its own and keep only the last lease, so 150 at once admitted 20 and counted 200."""
+    import redis.asyncio as aioredis
+
+    from exchange.api.fastredis import PipelinedRedis
+    from exchange.api.ratelimit import RateLimiter, lease_size
+
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    fast = PipelinedRedis.from_url(redis_url) if pipelined else None
+    prefix = f"rl-test-{new_email()}:"
+    one, other = RateLimiter(client, prefix=prefix, fast=fast), RateLimiter(client, prefix=prefix, fast=fast)
+    rule = RateLimit(200, 60)
+    try:
+        assert await _admitted(one, "7", rule, 150) == 150
+        later = await _admitted(other, "7", rule, 100)
+        assert 200 - 150 - (lease_size(200) - 1) <= later <= 50, later
+        assert await _admitted(one, "7", rule, 20) + later <= 50  # never more than the limit in all
+    finally:
+        if fast is not None:
+            await fast.aclose()
+        await client.aclose()

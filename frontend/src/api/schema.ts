@@ -478,9 +478,11 @@ export interface paths {
         post: operations["placeOrder"];
         /**
          * CancelAllHandler
-         * @description Cancel all your open orders (optionally of one market; halted markets are skipped). It takes no body
-         *     and no query parameter but `symbol`: on a destructive call, a misspelt market filter (`?symbl=`) or
-         *     a market in a body is refused (422) rather than ignored, which would cancel in every market.
+         * @description Cancel all your open orders (optionally of one market). Orders of halted markets cannot be cancelled:
+         *     they are skipped, and a `symbol` naming a halted market is 409 `MARKET_HALTED` (not `cancelled: 0`,
+         *     which would read as "no open orders there"). It takes no body and no query parameter but `symbol`: on a
+         *     destructive call, a misspelt market filter (`?symbl=`) or a market in a body is refused (422) rather
+         *     than ignored, which would cancel in every market.
          */
         delete: operations["cancelAllOrders"];
         options?: never;
@@ -2732,6 +2734,15 @@ export interface operations {
             };
             /** @description not found (or not yours) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflicts with the current state (see error.code) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
