@@ -123,7 +123,9 @@ class OrderRoute:
         svc = self.svc
         try:
             await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
-            out = await trading.place_order(svc.engine, svc.markets, account_id, body, ts_ms=svc.clock())
+            out = await trading.place_order(
+                svc.engine, svc.markets, account_id, body, ts_ms=svc.clock(), pool=svc.pool
+            )
         except Exception as exc:
             error = as_api_error(exc)
             if error is None:

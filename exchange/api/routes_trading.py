@@ -64,7 +64,9 @@ async def place_order_handler(
     """Place an order. 201 with the order after matching, incl. this call's fills (taker side)."""
     svc = services(request)
     await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
-    out = await trading.place_order(svc.engine, svc.markets, account_id, data, ts_ms=svc.clock())
+    out = await trading.place_order(
+        svc.engine, svc.markets, account_id, data, ts_ms=svc.clock(), pool=svc.pool
+    )
     return msgspec.convert(out, Order)
 
 

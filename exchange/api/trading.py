@@ -108,10 +108,12 @@ def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
 
 
 async def place_order(
-    engine: Any, markets: MarketCache, account: int, body: OrderCreate, *, ts_ms: int
+    engine: Any, markets: MarketCache, account: int, body: OrderCreate, *, ts_ms: int, pool: Any = None
 ) -> dict[str, Any]:
     """Place an order; returns the API order with the taker fills of this call (`fills`). A retry that
-    matched an earlier identical order (same `client_order_id`) returns that order and counts nothing."""
+    matched an earlier identical order (same `client_order_id`) returns that order as it is now and counts
+    nothing; its `fills` are the order's fills as persisted in PostgreSQL (`pool`; the newest may lag a
+    moment, as in `GET /api/orders/{id}`): the retry of a lost answer needs them most."""
     market = await markets.require(body.symbol)
     args = order_args(body, market)
     try:
@@ -121,6 +123,8 @@ async def place_order(
     except ApiError as exc:
         raise in_market_units(exc, market) from None
     fills = result.get("fills") or []
+    if result.get("duplicate") and pool is not None:
+        fills = await _load_fills(pool, account, int(result["order"]["id"]))
     out = order_out(result["order"], market, fills)
     if not result.get("duplicate"):
         metrics.ORDERS_PLACED.inc(1, market.symbol)

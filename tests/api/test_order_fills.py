@@ -6,6 +6,8 @@ import redis
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from exchange.api.app import create_app
+from exchange.api.settings import Settings
 from tests.api.conftest import User, error_code
 from workers.persist import drain
 
@@ -49,3 +51,30 @@ async def test_a_closed_order_gone_from_redis_is_read_from_postgres(
     assert body["updated_at"] == cancelled["updated_at"]
     r = await client.get(f"/api/orders/{placed['id']}", headers=bob.headers)
     assert r.status_code == 404
+
+
+async def test_a_retry_with_the_same_client_order_id_returns_the_order_with_its_fills(
+    client: AsyncTestClient[Litestar],
+    alice: User,
+    bob: User,
+    redis_url: str,
+    pg_url: str,
+    api_settings: Settings,
+) -> None:
+    """The retry of an order whose answer was lost (same client_order_id, same fields) returns the order as it
+    is now with its fills, over the lean REST route and Litestar's handler alike: it used to carry
+    `fills: []`, the one thing the lost answer held that the client could not rebuild."""
+    rest = {"symbol": "BTC-USDT", "side": "sell", "type": "limit", "price": "50000", "qty": "0.05"}
+    assert (await client.post("/api/orders", json=rest, headers=alice.headers)).status_code == 201
+    buy = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "50000", "qty": "0.02"}
+    buy["client_order_id"] = "lost-answer-1"
+    first = (await client.post("/api/orders", json=buy, headers=bob.headers)).json()
+    assert first["status"] == "filled" and len(first["fills"]) == 1
+    drain(redis_url, pg_url)
+    retry = await client.post("/api/orders", json=buy, headers=bob.headers)
+    assert retry.status_code == 201, retry.text
+    again = retry.json()
+    assert again["id"] == first["id"] and again["fills"] == first["fills"]
+    async with AsyncTestClient(create_app(api_settings, lean_orders=False)) as litestar_only:
+        handled = (await litestar_only.post("/api/orders", json=buy, headers=bob.headers)).json()
+    assert handled["id"] == first["id"] and handled["fills"] == first["fills"]

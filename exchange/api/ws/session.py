@@ -773,7 +773,10 @@ class Session:
         account = self._require_auth()
         body = parse_order_create({k: v for k, v in msg.items() if k not in ("op", "req_id")})
         await self._rate_limit(account)
-        order = await place_order(self.ctx.engine, self.ctx.markets, account, body, ts_ms=self.ctx.clock())
+        pool = getattr(self.ctx.data, "pool", None)
+        order = await place_order(
+            self.ctx.engine, self.ctx.markets, account, body, ts_ms=self.ctx.clock(), pool=pool
+        )
         self._ack("result", req_id, data=order)
 
     async def op_cancel(self, msg: dict[str, Any], req_id: Any) -> None:
