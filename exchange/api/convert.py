@@ -27,6 +27,7 @@ from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from exchange.api.errors import ApiError, ErrorCode
+from exchange.api.schemas import json_text
 
 MAX_SAFE_INT = 2**53 - 1
 _TEN_THOUSAND = Decimal(10000)
@@ -82,9 +83,9 @@ def _parse_decimal(text: str, code: ErrorCode, field: str) -> Decimal:
     try:
         value = Decimal(text)
     except (InvalidOperation, TypeError, ValueError):
-        raise ApiError(code, f"{field} must be a decimal string, got {text!r}") from None
+        raise ApiError(code, f"{field} must be a decimal string, got {json_text(text)}") from None
     if not value.is_finite() or value < 0:
-        raise ApiError(code, f"{field} must be a non-negative decimal, got {text!r}")
+        raise ApiError(code, f"{field} must be a non-negative decimal, got {json_text(text)}")
     return value
 
 
@@ -384,7 +385,7 @@ class MarketCache:
         """The market or `ApiError(UNKNOWN_MARKET)`."""
         market = await self.get(symbol)
         if market is None:
-            raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {symbol!r}")
+            raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {json_text(symbol)}")
         return market
 
     async def all(self, fresh: bool = False) -> list[Market]:

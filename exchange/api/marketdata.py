@@ -38,7 +38,7 @@ from exchange.api.context import limit_read
 from exchange.api.convert import Market, MarketCache, decimal_str
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.openapi import errors
-from exchange.api.schemas import SYMBOL_PATTERN
+from exchange.api.schemas import SYMBOL_PATTERN, json_text
 
 log = logging.getLogger(__name__)
 
@@ -476,7 +476,7 @@ class MarketDataController(Controller):
         if symbol is not None:
             rows = [t for t in rows if t["symbol"] == symbol]
             if not rows:
-                raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {symbol!r}")
+                raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {json_text(symbol)}")
         return msgspec.convert(rows, list[Ticker])
 
     @get(

@@ -22,6 +22,7 @@ from exchange.api.schemas import (
     SessionsEnded,
     WalletRequest,
     WalletResult,
+    json_text,
 )
 from exchange.api.trading import engine_call, in_asset_units
 from workers.lag import RECONCILE_FROZEN_KEY, RECONCILE_FROZEN_PREVIOUS_KEY
@@ -51,7 +52,7 @@ class AdminController(Controller):
         svc = services(request)
         decimals = await svc.markets.asset_decimals(data.asset)
         if decimals is None:
-            raise ApiError(ErrorCode.UNKNOWN_ASSET, f"no asset {data.asset!r}")
+            raise ApiError(ErrorCode.UNKNOWN_ASSET, f"no asset {json_text(data.asset)}")
         row = await accounts.account_by_id(svc.require_pool(), data.account_id)
         if row is None:
             raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {data.account_id}")

@@ -24,6 +24,7 @@ from exchange.api.schemas import (
     MarketOut,
     ServerTime,
     SpendEstimate,
+    json_text,
 )
 from exchange.api.trading import engine_call
 
@@ -48,7 +49,7 @@ QuoteQty = Annotated[
 async def _market(request: Request[Any, Any, Any], symbol: str) -> Market:
     market = await services(request).markets.get(symbol)
     if market is None:
-        raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {symbol!r}")
+        raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {json_text(symbol)}")
     return market
 
 

@@ -22,7 +22,7 @@ from exchange.api.convert import scaled_str
 from exchange.api.errors import ApiError, ErrorCode
 from exchange.api.history import CursorQuery, LimitQuery, decode_cursor, encode_cursor
 from exchange.api.openapi import errors
-from exchange.api.schemas import ASSET_PATTERN
+from exchange.api.schemas import ASSET_PATTERN, json_text
 
 
 class TransferType(StrEnum):
@@ -74,7 +74,7 @@ class TransfersController(Controller):
         svc = services(request)
         pool = svc.require_pool()
         if asset is not None and await svc.markets.asset_decimals(asset) is None:
-            raise ApiError(ErrorCode.UNKNOWN_ASSET, f"no asset {asset!r}")
+            raise ApiError(ErrorCode.UNKNOWN_ASSET, f"no asset {json_text(asset)}")
         expect = {"k": "transfers", "f": f"{asset or ''}|{type or ''}"}
         after = decode_cursor(cursor, expect, int) if cursor else None
         where: list[str] = ["account = %s"]

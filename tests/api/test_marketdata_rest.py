@@ -62,7 +62,7 @@ def test_tickers_for_one_symbol_are_that_markets_ticker_alone_and_an_unknown_one
     assert one.status_code == 200 and one.json() == [every[SYMBOL]]
     unknown = client.get("/api/tickers", params={"symbol": "NOPE-USDT"})
     assert unknown.status_code == 404, unknown.text
-    assert unknown.json()["error"] == {"code": "UNKNOWN_MARKET", "message": "no market 'NOPE-USDT'"}
+    assert unknown.json()["error"] == {"code": "UNKNOWN_MARKET", "message": 'no market "NOPE-USDT"'}
     malformed = client.get("/api/tickers", params={"symbol": "btc/usdt"})
     assert malformed.status_code == 422 and "BASE-QUOTE" in malformed.json()["error"]["message"], (
         malformed.text
