@@ -289,7 +289,11 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         code = _HTTP_CODES.get(status, ErrorCode.BAD_REQUEST if status < 500 else ErrorCode.INTERNAL_ERROR)
         if status >= 500:
             log.error("HTTP %s on %s %s: %s", status, request.method, request.url.path, exc.detail)
-        return _error_response(code, str(exc.detail)[:500], status, dict(exc.headers or {}))
+        said = str(exc.detail)[:500]
+        limit = request.app.request_max_body_size
+        if status == 413 and limit:  # Litestar says "Request Entity Too Large": say the limit
+            said = f"the request body must be at most {limit} bytes"
+        return _error_response(code, said, status, dict(exc.headers or {}))
     error = as_api_error(exc)
     if error is None:
         log.exception("unhandled error on %s %s", request.method, request.url.path)

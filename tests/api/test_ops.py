@@ -60,7 +60,7 @@ async def test_unknown_route_and_method_use_the_error_envelope(client: AsyncTest
 async def test_malformed_json_and_huge_bodies_are_refused(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
-    """Broken JSON is 400 BAD_REQUEST; a body over the limit is 413 BODY_TOO_LARGE."""
+    """Broken JSON is 400 BAD_REQUEST; a body over the limit is 413 BODY_TOO_LARGE, saying the limit."""
     r = await client.post(
         "/api/orders", content=b"{not json", headers={**alice.headers, "content-type": "application/json"}
     )
@@ -71,6 +71,7 @@ async def test_malformed_json_and_huge_bodies_are_refused(
         headers={"content-type": "application/json"},
     )
     assert r.status_code == 413 and error_code(r) == "BODY_TOO_LARGE"
+    assert r.json()["error"]["message"] == "the request body must be at most 65536 bytes"
 
 
 def test_openapi_document_names_every_operation() -> None:
