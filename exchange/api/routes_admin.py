@@ -57,6 +57,8 @@ class AdminController(Controller):
         if row is None:
             raise ApiError(ErrorCode.UNKNOWN_ACCOUNT, f"no account {data.account_id}")
         minor = amount_in(data.amount, decimals)
+        if minor <= 0:  # (the engine would say it in minor units: "a positive integer below 2^53")
+            raise ApiError(ErrorCode.INVALID_AMOUNT, f"amount must be above 0, got {json_text(data.amount)}")
         fn = svc.engine.withdraw if withdraw else svc.engine.deposit
         try:
             result = await engine_call(fn, data.account_id, data.asset, minor, data.ref, ts_ms=svc.clock())

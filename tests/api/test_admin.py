@@ -170,3 +170,17 @@ async def test_an_admin_status_change_ends_a_pending_reconciliation_freeze(
     assert r.hgetall("reconcile:frozen:previous") == {"BNB-USDT": "trading"}
     assert clear_markets(r, ["ETH-USDT"]) == []
     r.close()
+
+
+async def test_a_deposit_of_nothing_is_told_in_words_not_in_minor_units(
+    client: AsyncTestClient[Litestar], admin: User, alice: User, redis_client: object
+) -> None:
+    """`amount` "0" is INVALID_AMOUNT "amount must be above 0", not the engine's "a positive integer below
+    2^53" (its minor units), and credits nothing."""
+    before = engine_state(redis_client)
+    for amount in ("0", "0.000000"):
+        body = {"account_id": alice.id, "asset": "USDT", "amount": amount, "ref": f"none-{amount}"}
+        r = await client.post("/api/admin/deposits", json=body, headers=admin.headers)
+        assert error_code(r) == "INVALID_AMOUNT", r.text
+        assert r.json()["error"]["message"] == f'amount must be above 0, got "{amount}"'
+    assert engine_state(redis_client) == before

@@ -409,8 +409,10 @@ def test_ws_error_messages_read_as_json_and_as_rest_words_them(live, settings, e
     c = Client(live.ws_url)
     c.send("{}")
     assert c.op("error")["error"]["message"] == "'op' missing: every frame names its op, e.g. ping"
-    c.send('{"op": null, "req_id": 1}')
-    assert c.op("error")["error"]["message"] == "'op' missing: every frame names its op, e.g. ping"
+    c.send('{"op": null, "req_id": 1}')  # there, but not an op
+    assert c.op("error")["error"]["message"] == (
+        "unknown op null: the ops are ping, subscribe, unsubscribe, auth, place, cancel"
+    )
     c.send('{"op": 7}')
     assert c.op("error")["error"]["message"] == (
         "unknown op 7: the ops are ping, subscribe, unsubscribe, auth, place, cancel"

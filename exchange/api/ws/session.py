@@ -464,7 +464,7 @@ class Session:
         op = msg.get("op")
         handler = _OPS.get(op) if isinstance(op, str) else None
         if handler is None:
-            if op is None:
+            if "op" not in msg:
                 self.error(WsCode.UNKNOWN_OP, "'op' missing: every frame names its op, e.g. ping", req_id)
             else:
                 ops = ", ".join(_OPS)
