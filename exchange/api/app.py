@@ -139,7 +139,7 @@ class JsonRequest(Request[Any, Any, Any]):
         except RecursionError:
             raise ClientException("request body: JSON nested too deeply") from None
         except SerializationException as exc:  # msgspec's own words ("Input data was truncated"), reworded
-            raise ClientException(f"request body is not valid JSON: {_json_problem(str(exc))}") from None
+            raise ClientException(_json_problem(str(exc))) from None
         except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside a string
             raise ClientException("request body: not valid UTF-8") from None
         repeated = repeated_key(await self.body(), value)
@@ -161,9 +161,13 @@ class JsonRequest(Request[Any, Any, Any]):
 
 def _json_problem(detail: str) -> str:
     """What msgspec found wrong with a body that does not decode, in words."""
+    if detail.startswith("Integer value out of range"):  # valid JSON, but no 64-bit integer holds it
+        where = detail.partition(" - at ")[2]
+        at = f" at {where}" if where and "[...]" not in where else ""  # msgspec's path, when it knows it
+        return f"request body: the number{at} has too many digits (prices and amounts are decimal strings)"
     if detail == "Input data was truncated":
-        return "it ends before the JSON value does (cut short?)"
-    return detail.removeprefix("JSON is malformed: ")
+        detail = "it ends before the JSON value does (cut short?)"
+    return f"request body is not valid JSON: {detail.removeprefix('JSON is malformed: ')}"
 
 
 async def _authenticate_first(request: Request[Any, Any, Any]) -> None:

@@ -165,6 +165,13 @@ async def test_missing_and_unknown_fields_wrong_query_types_and_broken_json_are_
     )
     r = await client.post("/api/orders", content=b'{"symbol": "BTC-USDT"} x', headers=headers)
     assert r.json()["error"]["message"] == "request body is not valid JSON: trailing characters (byte 24)"
+    # valid JSON, but a number no 64-bit integer holds: not "not valid JSON"
+    r = await client.post(
+        "/api/orders", content=b'{"symbol": "BTC-USDT", "price": 1' + b"0" * 5000 + b"}", headers=headers
+    )
+    assert r.status_code == 400 and r.json()["error"]["message"] == (
+        "request body: the number has too many digits (prices and amounts are decimal strings)"
+    ), r.text
 
 
 async def test_a_path_or_query_value_of_the_wrong_form_is_quoted_in_its_message(
