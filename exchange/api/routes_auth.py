@@ -252,12 +252,19 @@ class AuthController(Controller):
     async def logout(self, request: Request[Any, Any, Any], data: JSONBody[LogoutRequest]) -> Response[None]:
         """End the session of the given refresh token (this device: its refresh token and every access token
         it issued); with `{}`, the `exchange_refresh` cookie's session (and clear the cookie), or without a
-        cookie, given a bearer access token, every session of the account and every access token issued so
-        far (logout everywhere). The access tokens presented (`access_token`, the bearer header) stop working
-        at once, REST and WebSocket, in every API process. No body at all counts as `{}`."""
+        cookie, given a bearer access token, that token's session. `{"everywhere": true}` with a bearer
+        access token ends every session of the account and every access token issued so far (logout
+        everywhere). The access tokens presented (`access_token`, the bearer header) stop working at once,
+        REST and WebSocket, in every API process. No body at all counts as `{}`."""
         svc = services(request)
         await svc.limiter.hit("logout_ip", client_ip(request), svc.settings.rate_limits.logout_ip)
         bearer = _bearer_or_none(request)
+        if data.everywhere:
+            account_id = await provide_account_id(request)
+            await svc.sessions().end_all(account_id)
+            await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
+            await _end_access_tokens(svc, data.access_token)  # (another account's token, were it one)
+            return Response(None, status_code=204)
         if data.refresh_token is not None:
             await _end_session_of(svc, svc.tokens.decode_refresh(data.refresh_token))
             await _end_access_tokens(svc, data.access_token, bearer)
@@ -269,10 +276,12 @@ class AuthController(Controller):
             access = svc.tokens.decode_access_claims(data.access_token)
             await revocation.revoke_token(svc.redis, svc.tokens.revocations, access)
             return Response(None, status_code=204)
-        account_id = await provide_account_id(request)
-        await svc.sessions().end_all(account_id)
-        await revocation.revoke_account(svc.redis, svc.tokens.revocations, account_id, time.time())
-        await _end_access_tokens(svc, data.access_token)  # (another account's token, were it one)
+        # a bearer access token alone: its own session, as a logout on this device means (a token of no
+        # session, issued by tools, ends itself)
+        access = await provide_access_claims(request)
+        if access.sid:
+            await svc.sessions().end(access.account_id, access.sid)
+        await _end_access_tokens(svc, data.access_token, bearer)
         return Response(None, status_code=204)
 
 

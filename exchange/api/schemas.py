@@ -289,13 +289,16 @@ class RefreshRequest(Struct, forbid_unknown_fields=True):
 
 
 class LogoutRequest(Struct, forbid_unknown_fields=True):
-    """Revoke this refresh token; `{}` revokes the one in the `exchange_refresh` cookie (and clears it),
-    or without a cookie, with a bearer access token, every refresh token and access token of the account
-    (logout everywhere). `access_token` (and a bearer token presented with a refresh token or the cookie)
-    stops working at once too; one that no longer verifies is ignored there, since it works nowhere."""
+    """Revoke this refresh token; `{}` revokes the one in the `exchange_refresh` cookie (and clears it), or
+    without a cookie, with a bearer access token, that token's session (this device: its refresh token and
+    every access token it issued). `everywhere: true` with a bearer access token: every refresh and access
+    token of the account (logout everywhere). `access_token` (and a bearer token presented with a refresh
+    token or the cookie) stops working at once too; one that no longer verifies is ignored there, since it
+    works nowhere."""
 
     refresh_token: Token | None = None
     access_token: Token | None = None
+    everywhere: bool = False
 
 
 class WalletRequest(Struct, forbid_unknown_fields=True):

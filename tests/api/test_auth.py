@@ -172,22 +172,32 @@ async def test_logout_with_a_refresh_token_revokes_it(client: AsyncTestClient[Li
     assert r.status_code == 200
 
 
-async def test_logout_with_a_bearer_token_revokes_every_session(
+async def test_logout_with_a_bearer_token_ends_its_own_session_and_everywhere_ends_them_all(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
-    """Logout without a body (bearer access token) revokes all of the account's refresh tokens."""
+    """`{}` with a bearer access token ends that token's session only (a bot logging out does not log out the
+    trader's browser); `{"everywhere": true}` ends every session of the account."""
     other = await login(client, alice.email, alice.id)
+    third = await login(client, alice.email, alice.id)
     r = await client.post("/api/auth/logout", json={}, headers=alice.headers)
     assert r.status_code == 204
-    for token in (alice.refresh_token, other.refresh_token):
-        r = await client.post("/api/auth/refresh", json={"refresh_token": token})
-        assert r.status_code == 401
+    r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})
+    assert r.status_code == 401
+    assert (await client.get("/api/me", headers=alice.headers)).status_code == 401
+    r = await client.post("/api/auth/refresh", json={"refresh_token": other.refresh_token})
+    assert r.status_code == 200, r.text  # another device's session lives on
+    r = await client.post("/api/auth/logout", json={"everywhere": True}, headers=third.headers)
+    assert r.status_code == 204
+    for user in (other, third):
+        assert (await client.get("/api/me", headers=user.headers)).status_code == 401
+    r = await client.post("/api/auth/refresh", json={"refresh_token": third.refresh_token})
+    assert r.status_code == 401
 
 
 async def test_logout_without_a_body_is_logout_with_an_empty_object(
     client: AsyncTestClient[Litestar], alice: User
 ) -> None:
-    """A bodyless POST (a common client habit) counts as `{}`: with a bearer token, logout everywhere."""
+    """A bodyless POST (a common client habit) counts as `{}`: with a bearer token, that token's session."""
     r = await client.post("/api/auth/logout", headers=alice.headers)
     assert r.status_code == 204, r.text
     r = await client.post("/api/auth/refresh", json={"refresh_token": alice.refresh_token})

@@ -84,10 +84,10 @@ async def test_logout_with_a_refresh_token_also_ends_the_bearer_token(
 async def test_logout_everywhere_ends_every_access_token_issued_before_it_and_a_new_login_works(
     client: AsyncTestClient[Litestar], alice: User, bob: User
 ) -> None:
-    """Bearer-only logout: every refresh and access token of the account ends, tokens issued right after
+    """Logout everywhere: every refresh and access token of the account ends, tokens issued right after
     (the same second) work, and other accounts are untouched."""
     other = await login(client, alice.email, alice.id)
-    r = await client.post("/api/auth/logout", json={}, headers=alice.headers)
+    r = await client.post("/api/auth/logout", json={"everywhere": True}, headers=alice.headers)
     assert r.status_code == 204
     for user in (alice, other):
         assert await status_of(client, user.access_token) == (False, False)

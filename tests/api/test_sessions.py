@@ -518,6 +518,7 @@ async def test_an_ended_sessions_address_no_longer_passes_the_email_ceiling(
         r = await _login_from(client, email, "10.6.6.6")  # 1 of 2
         assert r.status_code == 200
         bearer = {"Authorization": f"Bearer {r.json()['access_token']}"}
-        assert (await client.post("/api/auth/logout", json={}, headers=bearer)).status_code == 204
+        r = await client.post("/api/auth/logout", json={"everywhere": True}, headers=bearer)
+        assert r.status_code == 204
         assert (await _login_from(client, email, "10.7.0.1", "wrong password")).status_code == 401
         assert (await _login_from(client, email, "10.6.6.6")).status_code == 429

@@ -140,9 +140,10 @@ export interface paths {
          * Logout
          * @description End the session of the given refresh token (this device: its refresh token and every access token
          *     it issued); with `{}`, the `exchange_refresh` cookie's session (and clear the cookie), or without a
-         *     cookie, given a bearer access token, every session of the account and every access token issued so
-         *     far (logout everywhere). The access tokens presented (`access_token`, the bearer header) stop working
-         *     at once, REST and WebSocket, in every API process. No body at all counts as `{}`.
+         *     cookie, given a bearer access token, that token's session. `{"everywhere": true}` with a bearer
+         *     access token ends every session of the account and every access token issued so far (logout
+         *     everywhere). The access tokens presented (`access_token`, the bearer header) stop working at once,
+         *     REST and WebSocket, in every API process. No body at all counts as `{}`.
          */
         post: operations["logout"];
         delete?: never;
@@ -825,6 +826,8 @@ export interface components {
         /** LogoutRequest */
         LogoutRequest: {
             access_token?: string | null;
+            /** @default false */
+            everywhere: boolean;
             refresh_token?: string | null;
         };
         /** MarketOut */
