@@ -1,4 +1,5 @@
-"""Reference data: `/api/time`, `/api/assets`, `/api/markets`, `/api/markets/{symbol}/book`, `/estimate`."""
+"""Reference data: `/api/time`, `/api/assets`, `/api/markets` (and one: `/api/markets/{symbol}`),
+`/api/markets/{symbol}/book`, `/estimate`."""
 
 from __future__ import annotations
 
@@ -79,6 +80,11 @@ class ReferenceController(Controller):
     async def markets(self, request: Request[Any, Any, Any]) -> list[MarketOut]:
         """Every market with its tick/lot sizes, limits, fee rates (e.g. "0.001" = 0.1 %) and status."""
         return [MarketOut(**m.as_api()) for m in await services(request).markets.all(fresh=True)]
+
+    @get("/markets/{symbol:str}", operation_id="getMarket", responses=errors(404))
+    async def market(self, request: Request[Any, Any, Any], symbol: SymbolPath) -> MarketOut:
+        """One market, as `/api/markets` lists it (its status as of at most 2 s ago); 404 `UNKNOWN_MARKET`."""
+        return MarketOut(**(await _market(request, symbol)).as_api())
 
     @get("/markets/{symbol:str}/book", operation_id="getBook", responses=errors(404, 429))
     async def book(self, request: Request[Any, Any, Any], symbol: SymbolPath, depth: Depth = 50) -> Book:

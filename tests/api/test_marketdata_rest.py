@@ -206,3 +206,15 @@ def test_tickers_and_recent_trades_stay_live_while_postgresql_is_down(redis_url)
         assert [t["price"] for t in trades] == ["60000"]
         candles = client.get(f"/api/markets/{SYMBOL}/candles")
         assert candles.status_code == 503 and candles.json()["error"]["code"] == "UNAVAILABLE"
+
+
+def test_one_market_is_what_the_list_says_of_it_and_an_unknown_one_is_404(env):
+    """`GET /api/markets/{symbol}` is that market's entry of `GET /api/markets`; a symbol of no market is 404
+    UNKNOWN_MARKET, one of the wrong form 422."""
+    client, _, _, _ = env
+    listed = {m["symbol"]: m for m in client.get("/api/markets").json()}
+    one = client.get(f"/api/markets/{SYMBOL}")
+    assert one.status_code == 200 and one.json() == listed[SYMBOL], one.text
+    unknown = client.get("/api/markets/NOPE-USDT")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "UNKNOWN_MARKET", unknown.text
+    assert client.get("/api/markets/btc_usdt").status_code == 422
