@@ -467,7 +467,7 @@ def test_prices_for_a_volume_follow_the_book(stack: Stack, new_page: Any) -> Non
     expect(buy).to_contain_text(re.compile(r"avg \d"), timeout=20_000)
     expect(sell).to_contain_text(re.compile(r"avg \d"), timeout=20_000)
 
-    # both read in one task of the page (the book moves between two protocol calls): "avg 60,000.5000"
+    # both read in one task of the page (the book moves between two protocol calls): "avg 60,000.50"
     texts = page.evaluate(
         """() => ["volume-buy", "volume-sell"].map(
             (id) => document.querySelectorAll(`[data-testid=${id}] span`)[1].innerText

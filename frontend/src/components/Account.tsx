@@ -7,7 +7,7 @@
  */
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
 import type { Balance, Order, OrderPage } from "../api/types";
-import { loadMarkets, useSession } from "../lib/hooks";
+import { loadMarkets, loadPerSubscription, useSession } from "../lib/hooks";
 import { api } from "../lib/http";
 import { NoticeBursts } from "../lib/noticeBursts";
 import { isOpen, mergeOpenOrders, OrderTracker, type MarketListing } from "../lib/orderEvents";
@@ -72,24 +72,31 @@ export function AccountProvider({ children }: { children: ReactNode }) {
   const tracker = useRef(new OrderTracker((symbol) => listings.current.get(symbol)));
   // a burst of notices (a bot placing 20 orders in a second) becomes one summary toast, not 20
   const bursts = useRef(new NoticeBursts());
-  // a newer reload, another account or unmounting supersedes the load in flight (aborted, sets nothing)
-  const load = useRef(new LatestLoad());
+  // a newer load, another account or unmounting supersedes the load in flight (aborted, sets nothing): one for
+  // the balances, one for the open orders, each loaded once per subscription of its own channel
+  const balancesLoad = useRef(new LatestLoad());
+  const ordersLoad = useRef(new LatestLoad());
   // order updates the channel brought while the open orders were loading: they win over older pages
   const seenDuringLoad = useRef<Map<string, Order> | null>(null);
   const cancelsQuietUntil = useRef(0);
   const quietCancels = useCallback((untilMs: number) => void (cancelsQuietUntil.current = untilMs), []);
 
-  const reload = useCallback(() => {
+  const loadBalances = useCallback(() => {
     if (who === null) return;
-    const { signal, isLatest } = load.current.start();
-    const seen = new Map<string, Order>();
-    seenDuringLoad.current = seen;
+    const { signal, isLatest } = balancesLoad.current.start();
     api<Balance[]>("GET", "/api/balances", { signal }).then(
       (list) => {
         if (isLatest()) setBalances(new Map(list.map((b) => [b.asset, b])));
       },
       () => undefined,
     );
+  }, [who]);
+
+  const loadOpenOrders = useCallback(() => {
+    if (who === null) return;
+    const { signal, isLatest } = ordersLoad.current.start();
+    const seen = new Map<string, Order>();
+    seenDuringLoad.current = seen;
     fetchAllPages(
       (cursor) => api<OrderPage>("GET", "/api/orders", { query: { status: "open", sort: "id", order: "desc", limit: OPEN_ORDERS_PAGE, cursor }, signal }),
       OPEN_ORDERS_LIMITS,
@@ -107,6 +114,11 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       },
     );
   }, [who]);
+
+  const reload = useCallback(() => {
+    loadBalances();
+    loadOpenOrders();
+  }, [loadBalances, loadOpenOrders]);
 
   const noteOrder = useCallback(
     (o: Order) => {
@@ -142,7 +154,6 @@ export function AccountProvider({ children }: { children: ReactNode }) {
     tracker.current = new OrderTracker((symbol) => listings.current.get(symbol));
     bursts.current = new NoticeBursts();
     if (!loggedIn) return;
-    reload();
     loadMarkets().then(
       (list) => void (listings.current = new Map(list.map((m) => [m.symbol, m]))),
       () => undefined, // the notices then say prices as sent, and guess the assets from the symbol
@@ -159,15 +170,21 @@ export function AccountProvider({ children }: { children: ReactNode }) {
         return next;
       });
     });
-    // after a reconnect, reload what we may have missed, once the private channels push again
-    const offOpen = ws.onPrivateSubscribed(reload);
+    // each loaded once the server confirms its channel, which from then on pushes every change: at login (or
+    // page load) and again after every reconnect, so nothing missed meanwhile stays missing, and only then
+    // (loading at once too read each of them twice per page load; lib/hooks.ts loadPerSubscription)
+    const offOrdersLoad = loadPerSubscription("orders", loadOpenOrders);
+    const offBalancesLoad = loadPerSubscription("balances", loadBalances);
     return () => {
       offOrders();
       offBalances();
-      offOpen();
-      load.current.cancel(); // a load of this account still in flight must not land in the next one
+      offOrdersLoad();
+      offBalancesLoad();
+      // a load of this account still in flight must not land in the next one
+      balancesLoad.current.cancel();
+      ordersLoad.current.cancel();
     };
-  }, [loggedIn, who, reload, noteOrder]);
+  }, [loggedIn, who, loadBalances, loadOpenOrders, noteOrder]);
 
   useEffect(() => {
     if (!loggedIn) return;
@@ -176,7 +193,8 @@ export function AccountProvider({ children }: { children: ReactNode }) {
       if (isHistoryResync(msg.data)) reload(); // balances and open orders may have missed notices too
       bump();
     });
-    const offOpen = ws.onPrivateSubscribed(bump); // notices sent while the connection was down are lost
+    // notices sent while the connection was down are lost: once per subscription of the channel
+    const offOpen = ws.onSubscribed("history", bump);
     return () => {
       offHistory();
       offOpen();

@@ -1,6 +1,6 @@
 /** The account's tables: open orders, order history, fills, positions, balances and the devices logged in (sessions). */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
-import type { Balance, FillPage, Order, OrderPage, Position, SortKey, SortOrder, TransferPage } from "../api/types";
+import type { Balance, FillPage, Market, Order, OrderPage, Position, SortKey, SortOrder, TransferPage } from "../api/types";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
 import { useAssetDecimals, useHashRoute, useMarkets, usePref, useSession } from "../lib/hooks";
 import {
@@ -23,9 +23,9 @@ import {
   add,
   alignAmounts,
   compareStrings,
-  format,
   formatAmount,
   formatPrice,
+  formatQty,
   parse,
   sign,
   toPlain,
@@ -132,12 +132,12 @@ export function AccountPanel({ symbol }: { symbol: string }) {
                 </span>
               </>
             )}
-            {k === "open" && (
+            {/* its room is kept whatever the number (up to 3 digits): the tabs to its right never move under
+                the finger as orders are placed or filled elsewhere. Logged out there is no count, nor room */}
+            {k === "open" && session && (
               <>
                 {" "}
-                {/* its room is kept whatever the number (up to 3 digits): the tabs to its right never move
-                    under the finger as orders are placed or filled elsewhere */}
-                <span className="tab-count">{session ? `(${openOrderCount(openOrders.length, openOrdersComplete)})` : ""}</span>
+                <span className="tab-count">({openOrderCount(openOrders.length, openOrdersComplete)})</span>
               </>
             )}
           </button>
@@ -168,15 +168,49 @@ export function AccountPanel({ symbol }: { symbol: string }) {
   );
 }
 
-/** Each market's tick size, to show prices at the market's price decimals, as the book does. */
-function useTicks(): Map<string, string> {
+/** Each market's listing, to show its figures as the book and the order form do: prices at the tick's
+ * decimals (`formatPrice`), amounts of the base at the lot's (`formatQty`), and of the quote (totals, fees,
+ * PnL) at the quote asset's, each column at one number of decimals (`quoteColumn`). */
+function useListings(): Map<string, Market> {
   const { markets } = useMarkets();
-  return useMemo(() => new Map(markets.map((m) => [m.symbol, m.tick_size])), [markets]);
+  return useMemo(() => new Map(markets.map((m) => [m.symbol, m])), [markets]);
+}
+
+/**
+ * A column of amounts of the quote asset (a table's totals, fees or PnL), written as the balances are
+ * (`alignAmounts`): each exact, at one number of decimals for the whole column (the fewest that writes every
+ * amount of it exactly, at least 2, at most the asset's), so the rows read alike and their decimal points line
+ * up ("0.16191" beside "0.294079" was "0.161910" beside "0.294079"). `decimals`: the row's amount's asset's
+ * (undefined while unknown: the amount's own, as sent).
+ */
+function quoteColumn<T>(
+  rows: readonly T[],
+  value: (row: T) => string | null | undefined,
+  decimals: (row: T) => number | undefined,
+): AlignedAmount[] {
+  return alignAmounts(rows.map((r) => ({ value: value(r), decimals: decimals(r) })));
+}
+
+/** The decimals of `asset` (the market's quote or base, else from `GET /api/assets`); undefined while unknown. */
+function decimalsOfAsset(asset: string, listing: Market | undefined, assets: ReadonlyMap<string, number>): number | undefined {
+  if (listing?.quote === asset) return listing.quote_decimals;
+  if (listing?.base === asset) return listing.base_decimals;
+  return assets.get(asset);
+}
+
+/** An amount of an aligned column: its figures, then the invisible ones that line its decimal point up with
+ * the column's (drawn by CSS from data-pad, so neither copied nor read out). */
+function Aligned({ amount }: { amount: AlignedAmount }) {
+  return (
+    <span className="amount" data-pad={amount.pad || undefined}>
+      {amount.text}
+    </span>
+  );
 }
 
 function OpenOrders({ symbol }: { symbol: string }) {
   const { openOrders, openOrdersComplete, noteOrder, reload, quietCancels } = useAccount();
-  const ticks = useTicks();
+  const listings = useListings();
   const toasts = useToasts();
   const cancel = async (o: Order) => {
     try {
@@ -249,9 +283,9 @@ function OpenOrders({ symbol }: { symbol: string }) {
                   <span className="cell-more muted small">{o.type}</span>
                 </td>
                 <td className="col-roomy">{o.type}</td>
-                <td className="num">{formatPrice(o.price, ticks.get(o.symbol))}</td>
-                <td className="num">{format(o.qty)}</td>
-                <td className="num">{format(o.filled_qty)}</td>
+                <td className="num">{formatPrice(o.price, listings.get(o.symbol)?.tick_size)}</td>
+                <td className="num">{formatQty(o.qty, listings.get(o.symbol)?.lot_size)}</td>
+                <td className="num">{formatQty(o.filled_qty, listings.get(o.symbol)?.lot_size)}</td>
                 <StatusCell status={o.status} className="col-roomy" />
                 <td className="col-action">
                   <button className="btn btn-small" onClick={() => cancel(o)} aria-label={`Cancel order ${o.id}`}>
@@ -327,7 +361,7 @@ const SORT_NEEDS_MARKET: Partial<Record<HKey, string>> = {
 };
 
 function History() {
-  const ticks = useTicks();
+  const listings = useListings();
   const toasts = useToasts();
   const [filters, setFilters] = useState<HistoryFilters>(NO_FILTERS);
   const [sort, setSort] = useState<{ key: HKey; dir: SortOrder & SortDir }>(DEFAULT_SORT);
@@ -335,6 +369,11 @@ function History() {
   const { body, error, loading } = useList<OrderPage>("/api/orders", ordersQuery(filters, sort, PAGE, pages.cursor));
   const rows = body?.items ?? [];
   const filtered = filters.market !== "all" || filters.side !== "all" || filters.status !== "all";
+  const totals = quoteColumn(
+    rows,
+    (o) => (o.quote_filled && o.quote_filled !== "0" ? o.quote_filled : null),
+    (o) => listings.get(o.symbol)?.quote_decimals,
+  );
 
   const filter = (change: Partial<HistoryFilters>) => {
     const f = { ...filters, ...change };
@@ -443,8 +482,9 @@ function History() {
             </tr>
           </thead>
           <tbody>
-            {rows.map((o) => {
-              const tick = ticks.get(o.symbol);
+            {rows.map((o, i) => {
+              const m = listings.get(o.symbol);
+              const tick = m?.tick_size;
               const when = `Created ${fullTime(o.created_at) ?? "—"}, updated ${fullTime(o.updated_at) ?? "—"}`;
               return (
                 <tr key={o.id} data-order-id={o.id}>
@@ -469,15 +509,17 @@ function History() {
                     {o.avg_price && <span className="cell-more muted small">avg {formatPrice(o.avg_price, tick)}</span>}
                   </td>
                   <td className="num">
-                    {format(o.qty)}
+                    {formatQty(o.qty, m?.lot_size)}
                     {/* what the status does not say already (filled: all of it) */}
-                    {compareStrings(o.filled_qty, o.qty) !== 0 && <span className="cell-more muted small">{format(o.filled_qty)} filled</span>}
+                    {compareStrings(o.filled_qty, o.qty) !== 0 && (
+                      <span className="cell-more muted small">{formatQty(o.filled_qty, m?.lot_size)} filled</span>
+                    )}
                   </td>
-                  <td className="num col-roomy">{format(o.filled_qty)}</td>
+                  <td className="num col-roomy">{formatQty(o.filled_qty, m?.lot_size)}</td>
                   <td className="num col-roomy" data-testid="avg-price">
                     {o.avg_price ? formatPrice(o.avg_price, tick) : "—"}
                   </td>
-                  <td className="num col-roomy">{o.quote_filled && o.quote_filled !== "0" ? format(o.quote_filled) : "—"}</td>
+                  <td className="num col-roomy"><Aligned amount={totals[i]} /></td>
                   <StatusCell status={o.status} />
                 </tr>
               );
@@ -523,11 +565,14 @@ function useList<B>(path: string, query?: Query, everyMs?: number): { body: B | 
 }
 
 function Fills() {
-  const ticks = useTicks();
+  const listings = useListings();
+  const assets = useAssetDecimals();
   const [market, setMarket] = useState<MarketFilter>("all");
   const pages = useCursors();
   const { body, error, loading } = useList<FillPage>("/api/fills", fillsQuery(market, PAGE, pages.cursor));
   const rows = body?.items ?? [];
+  const totals = quoteColumn(rows, (f) => f.quote_qty, (f) => listings.get(f.symbol)?.quote_decimals);
+  const fees = quoteColumn(rows, (f) => f.fee, (f) => decimalsOfAsset(f.fee_asset, listings.get(f.symbol), assets));
   return (
     <>
       <div className="table-tools">
@@ -560,7 +605,7 @@ function Fills() {
             </tr>
           </thead>
           <tbody>
-            {rows.map((f) => (
+            {rows.map((f, i) => (
               <tr key={`${f.trade_id}-${f.order_id}`} data-trade-id={f.trade_id}>
                 <td className="col-roomy" title={fullTime(f.ts)}>
                   {compactTime(f.ts)}
@@ -575,11 +620,13 @@ function Fills() {
                   {f.side}
                   <span className="cell-more muted small">{f.liquidity}</span>
                 </td>
-                <td className="num">{formatPrice(f.price, ticks.get(f.symbol))}</td>
-                <td className="num">{format(f.qty)}</td>
-                <td className="num col-roomy">{format(f.quote_qty)}</td>
-                <td className="num">
-                  {format(f.fee)} {f.fee_asset}
+                <td className="num">{formatPrice(f.price, listings.get(f.symbol)?.tick_size)}</td>
+                <td className="num">{formatQty(f.qty, listings.get(f.symbol)?.lot_size)}</td>
+                <td className="num col-roomy">
+                  <Aligned amount={totals[i]} />
+                </td>
+                <td className="num" data-testid="fill-fee">
+                  <Aligned amount={fees[i]} /> {f.fee_asset}
                 </td>
                 <td className="col-roomy">{f.liquidity}</td>
               </tr>
@@ -610,7 +657,12 @@ function signClass(v: string): string {
 function Positions() {
   const { body, error } = useList<Position[]>("/api/positions", undefined, 5_000);
   const rows = Array.isArray(body) ? body : [];
-  const ticks = useTicks();
+  const listings = useListings();
+  const assets = useAssetDecimals();
+  const quoteOf = (p: Position) => decimalsOfAsset(p.quote, listings.get(p.symbol), assets);
+  const realized = quoteColumn(rows, (p) => p.realized_pnl, quoteOf);
+  const unrealized = quoteColumn(rows, (p) => p.unrealized_pnl, quoteOf);
+  const fees = quoteColumn(rows, (p) => p.fees, quoteOf);
   return (
     <div className="table-scroll">
       {error && <p className="form-error">{error}</p>}
@@ -633,8 +685,9 @@ function Positions() {
           </tr>
         </thead>
         <tbody>
-          {rows.map((p) => {
-            const tick = ticks.get(p.symbol);
+          {rows.map((p, i) => {
+            const m = listings.get(p.symbol);
+            const tick = m?.tick_size;
             // the API gives the average entry 4 decimals finer than the tick: in full on hover
             const avgTitle = p.avg_entry_price ? `Average entry ${p.avg_entry_price}` : undefined;
             return (
@@ -645,7 +698,7 @@ function Positions() {
                   <span className="cell-more muted small">last {formatPrice(p.last_price, tick)}</span>
                 </td>
                 <td className="num">
-                  {format(p.position)} {p.base}
+                  {formatQty(p.position, m?.lot_size)} {p.base}
                   <span className="cell-more muted small" title={avgTitle}>
                     avg {formatPrice(p.avg_entry_price, tick)}
                   </span>
@@ -655,16 +708,16 @@ function Positions() {
                 </td>
                 <td className="num col-roomy">{formatPrice(p.last_price, tick)}</td>
                 <td className={`num col-roomy ${signClass(p.realized_pnl)}`}>
-                  {format(p.realized_pnl)} {p.quote}
+                  <Aligned amount={realized[i]} /> {p.quote}
                 </td>
                 <td className={`num ${signClass(p.unrealized_pnl)}`}>
-                  {format(p.unrealized_pnl)} {p.quote}
+                  <Aligned amount={unrealized[i]} /> {p.quote}
                   <span className="cell-more muted small" title={REALIZED_HINT}>
-                    realized {format(p.realized_pnl)}
+                    realized {realized[i].text}
                   </span>
                 </td>
                 <td className="num col-roomy">
-                  {format(p.fees)} {p.quote}
+                  <Aligned amount={fees[i]} /> {p.quote}
                 </td>
               </tr>
             );
@@ -684,27 +737,30 @@ function Positions() {
 function AmountCell({ amount, className }: { amount: AlignedAmount; className?: string }) {
   return (
     <td className={className ? `num ${className}` : "num"}>
-      <span className="amount" data-pad={amount.pad || undefined}>
-        {amount.text}
-      </span>
+      <Aligned amount={amount} />
     </td>
   );
 }
 
 /** Each asset's available, in orders and total, at its own decimals, each column's decimal points in line
- * (`alignAmounts` says the rule). The total is where there is room: a phone shows the two it adds up. */
+ * (`alignAmounts` says the rule), the three columns at one number of decimals, so a row reads alike across
+ * ("2,000.000000" available beside a total of "2,000.00" read as two different figures). The total is where
+ * there is room: a phone shows the two it adds up. */
 function Balances() {
   const { balances } = useAccount();
   const decimals = useAssetDecimals();
   const list = [...balances.values()].sort((a, b) => a.asset.localeCompare(b.asset));
-  const column = (amount: (b: Balance) => string | null) =>
-    alignAmounts(list.map((b) => ({ value: amount(b), decimals: decimals.get(b.asset) })));
-  const available = column((b) => b.available);
-  const held = column((b) => b.held);
-  const total = column((b) => {
-    const [a, h] = [parse(b.available), parse(b.held)];
-    return a && h ? toPlain(add(a, h)) : null;
-  });
+  const cell = (amount: (b: Balance) => string | null) => list.map((b) => ({ value: amount(b), decimals: decimals.get(b.asset) }));
+  const all = alignAmounts([
+    ...cell((b) => b.available),
+    ...cell((b) => b.held),
+    ...cell((b) => {
+      const [a, h] = [parse(b.available), parse(b.held)];
+      return a && h ? toPlain(add(a, h)) : null;
+    }),
+  ]);
+  const n = list.length;
+  const [available, held, total] = [all.slice(0, n), all.slice(n, 2 * n), all.slice(2 * n)];
   return (
     <>
       <div className="table-scroll">

@@ -17,7 +17,7 @@ import { useEffect, useRef, useState } from "react";
 import type { Candle } from "../api/types";
 import { applyLive, normalize, olderPageEnd, prependOlder } from "../lib/candles";
 import { chartTimeLabel, TICK_LABELS } from "../lib/chartTime";
-import { usePref } from "../lib/hooks";
+import { loadPerSubscription, usePref } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { errorText } from "../lib/userText";
 import { cmp, dec, div, format, formatChartNumber, formatPct, isZero, mul, sub, toChartNumber, toPlain } from "../lib/money";
@@ -108,6 +108,17 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       },
       crosshair: { mode: 0 },
     });
+    // the TradingView attribution the chart draws (its license asks for it: it stays, visible and clickable) is
+    // a link to an outside site, not a stop on the keyboard's way from the intervals to the book's grouping;
+    // the chart may draw it after it is created, or again
+    const untab = () => {
+      for (const a of el.querySelectorAll<HTMLAnchorElement>("a#tv-attr-logo, a[href*='tradingview.com']")) {
+        if (a.tabIndex !== -1) a.tabIndex = -1;
+      }
+    };
+    untab();
+    const attribution = new MutationObserver(untab);
+    attribution.observe(el, { childList: true, subtree: true });
     const minMove = Number(`1e-${pricePrecision}`);
     const candles: ISeriesApi<"Candlestick"> = chart.addSeries(CandlestickSeries, {
       upColor: "#26a69a",
@@ -133,6 +144,7 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
     let loadingOlder = false;
     let exhausted = false;
     let live: Candle[] = []; // bars that arrived before the history
+    let historyLoaded = false; // the live bars go to the chart once a history is on it
     let retry = 0; // the timer of the next try after a failed history read
 
     const publish = () => {
@@ -173,6 +185,7 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
         setAll();
         for (const c of live) onLive(c);
         live = [];
+        historyLoaded = true;
         chart.timeScale().scrollToRealTime();
         setProblem(null);
       } catch (e) {
@@ -217,7 +230,6 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
     };
     chart.timeScale().subscribeVisibleLogicalRangeChange(onRange);
 
-    let historyLoaded = false;
     const channel = `candles:${symbol}:${interval}`;
     const off = ws.subscribe(channel, (msg) => {
       const d = msg.data ?? msg;
@@ -227,10 +239,10 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
         else live.push(c);
       }
     });
-    void loadLatest().then(() => (historyLoaded = true));
-    // once the server confirms the channel (each connection), load again: whatever happened before the
-    // subscription took effect (while disconnected, or since the first load) is filled in
-    const offOpen = ws.onSubscribed(channel, () => void loadLatest());
+    // the history, once the server confirms the channel (each connection, lib/hooks.ts loadPerSubscription):
+    // whatever happened before the subscription took effect (while disconnected too) is filled in, and the
+    // live bars from then on follow it
+    const offOpen = loadPerSubscription(channel, () => void loadLatest());
 
     return () => {
       alive = false;
@@ -240,6 +252,7 @@ export function Chart({ symbol, pricePrecision }: { symbol: string; pricePrecisi
       offOpen();
       chart.timeScale().unsubscribeVisibleLogicalRangeChange(onRange);
       chart.unsubscribeCrosshairMove(onCrosshair);
+      attribution.disconnect();
       chart.remove();
       setHovered(null);
       setLatest(null);

@@ -108,6 +108,7 @@ export function OrderBook(props: {
   };
   const raw = useBook(props.symbol, grouped ? GROUP_SOURCE_DEPTH : DEPTH);
   const { synced } = raw;
+  const stale = !synced && raw.bids.length + raw.asks.length > 0; // levels on screen that may be out of date
   const bids = grouped ? groupLevels(raw.bids, step, "bids", DEPTH) : raw.bids;
   const asks = grouped ? groupLevels(raw.asks, step, "asks", DEPTH) : raw.asks;
   const rowDecimals = grouped ? Math.min(props.priceDecimals, groupDecimals(step)) : props.priceDecimals;
@@ -159,7 +160,13 @@ export function OrderBook(props: {
     >
       <div className="card-head">
         <h2>Order book</h2>
-        {!synced && <span className="muted small">{bids.length + asks.length ? "stale — resyncing…" : "syncing…"}</span>}
+        {/* short, on the head's one line (cut with an ellipsis where even that does not fit, the whole of it
+            the tooltip): "stale — resyncing…" wrapped the title to two lines, and every row moved down */}
+        {!synced && (
+          <span className="muted small book-state" data-testid="book-state" title={stale ? "Stale: resyncing with the server" : "Syncing with the server"}>
+            {stale ? "stale, syncing…" : "syncing…"}
+          </span>
+        )}
         <select
           className="book-grouping"
           aria-label="Price grouping"

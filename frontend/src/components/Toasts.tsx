@@ -43,6 +43,12 @@ function placeAwayFrom(inUse: Element | null): Placement {
   return { edge: toastEdge(span, window.innerHeight), topPx: Math.round(Math.max(0, header)) + 8 };
 }
 
+/** Whether an Escape pressed at `target` is a dialog's to handle (closing it), not the toasts'. */
+function escapeBelongsElsewhere(target: EventTarget | null): boolean {
+  if (!(target instanceof Element)) return false;
+  return target.closest("dialog, [role=dialog], [role=alertdialog], [aria-modal=true]") !== null;
+}
+
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const [place, setPlace] = useState<Placement>({ edge: "bottom", topPx: 8 });
@@ -101,6 +107,23 @@ export function ToastProvider({ children }: { children: ReactNode }) {
     const pending = timers.current;
     return () => pending.forEach((t) => clearTimeout(t));
   }, []);
+  // Escape takes every toast down (as it closes a popup), unless something handled that key already (React's
+  // handlers, on the root, run before this one on the document: one that calls preventDefault keeps the
+  // toasts) or the focus is in a dialog, whose own Escape it is
+  const dismissAll = useCallback(() => {
+    for (const t of timers.current.values()) clearTimeout(t);
+    timers.current.clear();
+    byKey.current.clear();
+    setToasts([]);
+  }, []);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape" || e.defaultPrevented || shown.current === 0 || escapeBelongsElsewhere(e.target)) return;
+      dismissAll();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [dismissAll]);
   const value = useMemo(() => ({ push, dismissKey }), [push, dismissKey]);
   return (
     <Ctx.Provider value={value}>

@@ -123,12 +123,54 @@ export function useTickers(): Map<string, Ticker> {
   return tickers;
 }
 
+/** How long a view waits for the server to confirm its channel before it loads what it shows anyway (ms). */
+export const SUBSCRIBED_WAIT_MS = 2_000;
+
+/** What `loadPerSubscription` needs of the WebSocket client (lib/ws.ts `WsClient`). */
+export interface SubscriptionSource {
+  onSubscribed(channel: string, listener: () => void): () => void;
+}
+
+/**
+ * Runs `load`, which reads over REST what `channel` then keeps up to date (a market's candles or trades, the
+ * account's balances or open orders), once per subscription: each time the server confirms the channel (the
+ * first time, and again after every reconnection), since from then on the channel pushes every change and a
+ * snapshot read after that misses none (one read before could miss a change made before the subscription took
+ * effect). Not also at once when the view mounts: that read needed this one after it anyway, and every page
+ * load fetched each data set twice. Where no confirmation comes within `waitMs` (the connection down or
+ * slow, the subscription refused for a while), it loads anyway, for a first paint, and again once the
+ * confirmation comes. Call it with `ws.subscribe(channel, ...)`, which sends the subscription; the channel
+ * must be one no other view subscribes already (the server confirms a subscription once, to whoever asked).
+ * Returns the cleanup.
+ */
+export function loadPerSubscription(
+  channel: string,
+  load: () => void,
+  waitMs: number = SUBSCRIBED_WAIT_MS,
+  source: SubscriptionSource = ws,
+): () => void {
+  let confirmed = false;
+  const first = setTimeout(() => {
+    if (!confirmed) load();
+  }, waitMs);
+  const off = source.onSubscribed(channel, () => {
+    confirmed = true;
+    clearTimeout(first);
+    load();
+  });
+  return () => {
+    clearTimeout(first);
+    off();
+  };
+}
+
 /** How many recent trades the trade page keeps (the tape's rows). */
 export const TRADES_KEPT = 60;
 
-/** A market's recent trades, newest first: the last REST page (again after every reconnection), then the
- * `trades:SYM` channel. The trade page's tape and its header's last price (lib/lastPrice.ts) both read it,
- * so they render the same trade in the same commit. Another symbol's trades are never returned, not even
+/** A market's recent trades, newest first: the last REST page, read once per subscription of the
+ * `trades:SYM` channel (`loadPerSubscription`: the first, and after every reconnection), then the channel.
+ * The trade page's tape and its header's last price (lib/lastPrice.ts) both read it, so they render the
+ * same trade in the same commit. Another symbol's trades are never returned, not even
  * in the render that switches markets. `null`: none (an unknown market). */
 export function useTrades(symbol: string | null): Trade[] {
   const [state, setState] = useState<{ symbol: string | null; trades: Trade[] }>({ symbol, trades: [] });
@@ -150,10 +192,9 @@ export function useTrades(symbol: string | null): Trade[] {
       const d = msg.data;
       merge((Array.isArray(d) ? d : [d]) as Trade[]);
     });
-    void load(); // at once, for the first paint
-    // and again once the server confirms the channel (each connection): a trade between the first load and
-    // the subscription taking effect would otherwise be missing from the tape (and the header's price)
-    const offSubscribed = ws.onSubscribed(`trades:${symbol}`, () => void load());
+    // once the server confirms the channel (each connection): a trade between a load made before and the
+    // subscription taking effect would be missing from the tape (and the header's price)
+    const offSubscribed = loadPerSubscription(`trades:${symbol}`, () => void load());
     return () => {
       alive = false;
       off();

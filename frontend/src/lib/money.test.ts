@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   add, alignAmounts, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
-  formatAmount, formatChartNumber, formatFixed, formatPrice, percentOf, quantize, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
+  formatAmount, formatChartNumber, formatFixed, formatPrice, formatQty, percentOf, quantize, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
   commaQuestion,
 } from "./money";
 
@@ -134,6 +134,16 @@ describe("formatting", () => {
     expect(formatPrice("3029.5", "1")).toBe("3,030");
     expect(formatPrice("56912.4", undefined)).toBe("56,912.4"); // no tick known: as sent
     expect(formatPrice(null, "0.01")).toBe("—");
+  });
+
+  it("formats a quantity at the lot's decimals, so one market's amounts read alike row after row", () => {
+    expect(["0.00123", "0.001", "0"].map((q) => formatQty(q, "0.00001"))).toEqual(["0.00123", "0.00100", "0.00000"]);
+    expect(formatQty("98765.4", "0.1")).toBe("98,765.4");
+    expect(formatQty("1234.5", "0.01")).toBe("1,234.50");
+    expect(formatQty("25", "1")).toBe("25");
+    expect(formatQty("0.5", "0.5")).toBe("0.5"); // a lot that is not a power of ten: its decimals
+    expect(formatQty("0.0034", undefined)).toBe("0.0034"); // no lot known: as sent
+    expect(formatQty(null, "0.00001")).toBe("—");
   });
 
   it("formats with fixed decimals and thousands separators", () => {

@@ -299,6 +299,14 @@ export function formatPrice(value: Dec | string | null | undefined, tickSize: st
   return format(value, tickSize && parse(tickSize) ? decimalsOf(tickSize) : undefined);
 }
 
+/** A quantity as the book shows it: the market's lot decimals ("0.00001" -> 5), so that a column of amounts of
+ * one market reads alike ("0.001", "0.00123" and "0" -> "0.00100", "0.00123", "0.00000"), with thousands
+ * separators; with no lot known, as sent, grouped. Quantities lie on the lot, so this is exact (a finer one
+ * would be rounded half up). */
+export function formatQty(value: Dec | string | null | undefined, lotSize: string | null | undefined): string {
+  return format(value, lotSize && parse(lotSize) ? decimalsOf(lotSize) : undefined);
+}
+
 /** Signed percentage for 24h change ("2.5" -> "+2.50%"). */
 export function formatPct(value: string | null | undefined, decimals = 2): string {
   const d = parse(value ?? "");

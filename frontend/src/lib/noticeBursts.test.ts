@@ -9,6 +9,16 @@ const filled = (symbol = "BTC-USDT"): OrderNotice => ({
   kind: "success", title: "Order filled", body: `BUY 1 ${symbol} @ 100`, event: "filled", symbol,
 });
 
+/** A fill notice of order `id` (`filled` of 0.05 so far), as lib/orderEvents.ts makes it. */
+const fill = (id: string, filled: string, done = false, symbol = "BTC-USDT"): OrderNotice => ({
+  kind: "success",
+  title: done ? "Order filled" : "Order partially filled",
+  body: done ? `BUY 0.05 ${symbol} @ 100` : `${filled} of BUY 0.05 ${symbol} @ 100`,
+  event: done ? "filled" : "partially filled",
+  symbol,
+  orderId: id,
+});
+
 /** The toasts on screen after applying `ops` in order (a show of a key on screen replaces it). */
 function screen(ops: ToastOp[]): Map<string, string> {
   const shown = new Map<string, string>();
@@ -118,5 +128,64 @@ describe("NoticeBursts", () => {
     const start = [0, 10, 20, 30].flatMap((t) => fast.add(accepted(), t));
     const slow = [900, 1_800, 2_700].flatMap((t) => fast.add(accepted(), t));
     expect([...screen([...start, ...slow]).values()]).toEqual(["7 orders accepted on BTC-USDT"]);
+  });
+
+  it("updates one toast in place for every fill of one order, however fast they come", () => {
+    const b = new NoticeBursts();
+    const ops = [
+      ...b.add(fill("7", "0.01187"), 0),
+      ...b.add(fill("7", "0.0252"), 200),
+      ...b.add(fill("7", "0.04014"), 400),
+      ...b.add(fill("7", "0.05", true), 600),
+    ];
+    expect(ops.every((o) => o.op === "show")).toBe(true);
+    expect(new Set(ops.map((o) => o.key)).size).toBe(1);
+    expect([...screen(ops).values()]).toEqual(["Order filled | BUY 0.05 BTC-USDT @ 100"]);
+    // and seconds apart (its toast gone meanwhile or not): still that order's key
+    const later = b.add(fill("7", "0.05", true), 10_000);
+    expect(later).toEqual([{ op: "show", key: ops[0].key, toast: expect.objectContaining({ title: "Order filled" }) }]);
+  });
+
+  it("keeps the toasts of other orders and other notices apart from an order's fills", () => {
+    const b = new NoticeBursts();
+    const ops = [
+      ...b.add(accepted(), 0),
+      ...b.add(fill("7", "0.01"), 100),
+      ...b.add(fill("8", "0.02"), 200),
+      ...b.add(fill("7", "0.03"), 300),
+      ...b.add(fill("8", "0.04"), 400),
+    ];
+    expect([...screen(ops).values()]).toEqual([
+      "Order accepted | BUY 1 BTC-USDT @ 100",
+      "Order partially filled | 0.03 of BUY 0.05 BTC-USDT @ 100",
+      "Order partially filled | 0.04 of BUY 0.05 BTC-USDT @ 100",
+    ]);
+  });
+
+  it("never starts a burst with the fills of a few orders: only new orders count towards one", () => {
+    const b = new NoticeBursts();
+    // 3 orders filled bit by bit, 9 notices within a second: 3 toasts, no summary
+    const ops = [0, 1, 2].flatMap((round) =>
+      ["1", "2", "3"].flatMap((id, i) => b.add(fill(id, `0.0${round + 1}`), round * 300 + i * 10)),
+    );
+    expect(ops.every((o) => o.op === "show")).toBe(true);
+    expect([...screen(ops).values()]).toEqual(["1", "2", "3"].map(() => "Order partially filled | 0.03 of BUY 0.05 BTC-USDT @ 100"));
+    // a 4th order partly filled within the second: the summary takes the 4 toasts over, counting 4 orders
+    const more = b.add(fill("4", "0.01"), 700);
+    expect([...screen([...ops, ...more]).values()]).toEqual(["4 orders partially filled on BTC-USDT"]);
+    // another fill of an order the summary counts: the same count, no toast of its own
+    const again = b.add(fill("2", "0.04"), 800);
+    expect(again).toEqual([{ op: "show", key: more.at(-1)!.key, toast: { kind: "success", title: "4 orders partially filled on BTC-USDT" } }]);
+    // a 5th order: counted
+    expect(b.add(fill("5", "0.01"), 900).at(-1)).toMatchObject({ toast: { title: "5 orders partially filled on BTC-USDT" } });
+  });
+
+  it("folds an order's own toast into the summary of its new event, taking it down", () => {
+    const b = new NoticeBursts();
+    const first = b.add(fill("9", "0.01"), 0)[0].key; // a partial fill of order 9
+    const ops = [100, 200, 300].flatMap((t, i) => b.add({ ...filled(), orderId: `o${i}` }, t)); // 3 orders filled
+    const done = b.add(fill("9", "0.05", true), 400); // order 9 filled too: the 4th "filled" within a second
+    expect(done.filter((o) => o.op === "hide").map((o) => o.key)).toContain(first);
+    expect([...screen([...ops, ...done]).values()]).toEqual(["4 orders filled on BTC-USDT"]);
   });
 });

@@ -115,6 +115,22 @@ describe("order notifications", () => {
     ]);
   });
 
+  it("marks the notices of an order's fills with its id, so they share one toast, and no others", () => {
+    const t = new OrderTracker();
+    const ids = [
+      order("open", "0", { id: 50 }),
+      order("partially_filled", "0.5", { id: 50 }),
+      order("partially_filled", "1", { id: 50 }),
+      order("filled", "2", { id: 50 }),
+      order("expired", "1", { id: 51 }),
+      order("cancelled", "1", { id: 52 }),
+      order("cancelled", "0", { id: 53 }),
+      order("expired", "0", { id: 54 }),
+      order("rejected", "0", { id: 55 }),
+    ].map((o) => t.note(o)?.orderId);
+    expect(ids).toEqual([undefined, "50", "50", "50", "51", "52", undefined, undefined, undefined]);
+  });
+
   it("knows which statuses rest on the book", () => {
     expect(isOpen(order("open"))).toBe(true);
     expect(isOpen(order("partially_filled"))).toBe(true);

@@ -19,6 +19,11 @@ export interface OrderNotice {
    * "filled", "cancelled", "rejected", "expired", or another status as it came */
   event: string;
   symbol: string;
+  /** the order's id on the notices of its fills (partially filled, filled, and the end of a partly filled
+   * order: the rest expired or cancelled): those of one order share one toast, updated in place
+   * (lib/noticeBursts.ts), instead of a toast for each fill; absent on the others (accepted, rejected, an
+   * unfilled order cancelled or expired), which show as their own */
+  orderId?: string;
 }
 
 export const OPEN_STATUSES = new Set(["open", "partially_filled", "new", "pending"]);
@@ -88,7 +93,7 @@ export class OrderTracker {
     const avg = hasFill && o.avg_price ? `, avg price ${priceText(o.avg_price, tick)}` : "";
     const reason = reasonOf(o) ? ` — ${reasonOf(o)}` : "";
     const notice = (kind: OrderNotice["kind"], event: string, title: string, body: string): OrderNotice => ({
-      kind, title, body, event, symbol: o.symbol,
+      kind, title, body, event, symbol: o.symbol, ...(hasFill ? { orderId: key } : {}),
     });
     switch (status) {
       case "open":

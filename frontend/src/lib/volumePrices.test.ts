@@ -47,15 +47,26 @@ describe("volumeRows", () => {
     expect(buy).toMatchObject({ label: "Buy 0.01261 of 5 BTC", total: "743.98 USDT", shortfall: "only 0.01261 BTC in the book" });
     expect(sell.label).toBe("Sell 0.5 of 5 BTC");
   });
-  it("shows buy then sell with averages at two more decimals than the tick, and totals in the quote", () => {
+  it("shows buy then sell with averages at the tick's decimals, as every other price, and totals in the quote", () => {
     const e: Estimate = { symbol: "BTC-USDT", seq: 7, qty: "0.5", buy: side(), sell: side({ avg_price: "59999.125", total: "29939.56" }) };
     const [buy, sell] = volumeRows(e, market, 2, 2);
     expect(buy).toEqual({
-      side: "buy", label: "Buy 0.5 BTC", avgPrice: "60,000.5000", worstPrice: "60,001.00", total: "30,060.25 USDT", shortfall: null,
+      side: "buy", label: "Buy 0.5 BTC", avgPrice: "60,000.50", worstPrice: "60,001.00", total: "30,060.25 USDT", shortfall: null,
     });
     expect(sell.label).toBe("Sell 0.5 BTC");
-    expect(sell.avgPrice).toBe("59,999.1250");
+    expect(sell.avgPrice).toBe("59,999.12");
     expect(sell.total).toBe("29,939.56 USDT");
+  });
+  it("rounds a finer average against the trader: what a buy pays up, what a sell gets down", () => {
+    const e: Estimate = {
+      symbol: "BTC-USDT", seq: 7, qty: "0.5",
+      buy: side({ avg_price: "60000.001" }), sell: side({ avg_price: "59999.129999" }),
+    };
+    const [buy, sell] = volumeRows(e, market, 2, 2);
+    expect(buy.avgPrice).toBe("60,000.01");
+    expect(sell.avgPrice).toBe("59,999.12");
+    const exact = volumeRows({ ...e, buy: side({ avg_price: "60000.5" }), sell: side({ avg_price: "59999" }) }, market, 2, 2);
+    expect(exact.map((r) => r.avgPrice)).toEqual(["60,000.50", "59,999.00"]); // on the tick: as it is
   });
   it("says how much the book lacks, or that a side is empty", () => {
     const e: Estimate = {

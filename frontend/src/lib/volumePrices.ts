@@ -4,7 +4,7 @@
  * This module checks the typed amount before asking, and turns an answer into display rows.
  */
 import type { Estimate, Market } from "../api/types";
-import { ambiguousComma, cmp, commaQuestion, dec, format, isMultiple, isPositive, parse, toPlain } from "./money";
+import { ambiguousComma, cmp, commaQuestion, dec, format, formatFixed, isMultiple, isPositive, parse, toPlain } from "./money";
 
 // digits as the order form takes them (".5" and "5." too); sent to the server in its plain form
 const PLAIN = /^\d{0,20}(\.\d{0,18})?$/;
@@ -40,7 +40,11 @@ export interface VolumeRow {
   shortfall: string | null;
 }
 
-/** Display rows (buy first) of an estimate, with the market's price and quote precision. */
+/** Display rows (buy first) of an estimate, with the market's price and quote precision. The average price is
+ * at the price decimals, as every other price of the terminal (the book, the order form's market estimate,
+ * the order history); the server's is finer (quote / qty), so it is rounded against the trader, as the order
+ * form rounds what it promises: what a buy pays up, what a sell gets down (a buy averaging 60,000.001 reads
+ * 60,000.01, never a price better than it gets). */
 export function volumeRows(e: Estimate, m: Market, priceDecimals: number, quoteDecimals: number): VolumeRow[] {
   return (["buy", "sell"] as const).map((side) => {
     const s = e[side];
@@ -49,7 +53,7 @@ export function volumeRows(e: Estimate, m: Market, priceDecimals: number, quoteD
     return {
       side,
       label: `${side === "buy" ? "Buy" : "Sell"} ${covered} ${m.base}`,
-      avgPrice: s.avg_price === null ? "—" : format(s.avg_price, priceDecimals + 2),
+      avgPrice: s.avg_price === null ? "—" : formatFixed(s.avg_price, priceDecimals, side === "buy" ? "up" : "down"),
       worstPrice: s.worst_price === null ? "—" : format(s.worst_price, priceDecimals),
       total: s.avg_price === null ? "—" : `${format(s.total, quoteDecimals)} ${m.quote}`,
       shortfall: s.complete
