@@ -3,6 +3,7 @@ others logged out from the browser (their refresh and access tokens stop working
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -176,3 +177,23 @@ def test_changing_the_password_logs_the_other_devices_out_and_keeps_this_one(
     assert old.status_code == 401
     fresh = httpx.post(f"{stack.base_url}/api/auth/login", json={"email": email, "password": new}, timeout=10)
     assert fresh.status_code == 200, fresh.text
+
+
+def test_signing_up_with_an_email_that_has_an_account_offers_to_log_in_instead(
+    stack: Stack, new_page: Any
+) -> None:
+    """Sign-up with a taken email says so and links to the login page, which returns to where the trader
+    was going (here the trade page)."""
+    email = stack.register("taken")
+    page = new_page()
+    page.goto("/#/signup?next=%23%2Ftrade%2FETH-USDT")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up", exact=True).click()
+    expect(page.get_by_test_id("auth-error")).to_have_attribute("data-code", "EMAIL_TAKEN")
+    page.get_by_test_id("login-instead").click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in", exact=True).click()
+    expect(page.get_by_test_id("user-email")).to_have_text(email)
+    expect(page).to_have_url(re.compile(r"#/trade/ETH-USDT$"))

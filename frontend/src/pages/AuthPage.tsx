@@ -85,6 +85,15 @@ export function AuthPage({
         {error && (
           <p className="form-error" role="alert" data-testid="auth-error" title={error.code} data-code={error.code}>
             {error.text}
+            {error.code === "EMAIL_TAKEN" && (
+              // the account exists: the way in is the login page, back to where the trader was going
+              <>
+                {" "}
+                <a href={authHref("login", route)} data-testid="login-instead">
+                  Log in instead
+                </a>
+              </>
+            )}
           </p>
         )}
         <button className="btn btn-primary" type="submit" disabled={busy}>
