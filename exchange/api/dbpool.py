@@ -5,10 +5,10 @@ paused, a `SIGSTOP`) is invisible to TCP: the kernel still acknowledges every by
 server's `statement_timeout` nor `tcp_user_timeout` nor keepalives end the wait, and a read would wait as
 long as the stall. `DeadlinePool` bounds it on our side:
 
-- a connection held `hold_deadline_s` (10 s) since it was handed out is cut: its socket is shut down, the
+- a connection held `hold_deadline_s` (20 s) since it was handed out is cut: its socket is shut down, the
   statement waiting on it fails at once with psycopg's `OperationalError` (the request answers 503
-  `UNAVAILABLE`) and the pool replaces the connection. No read of the API comes near that (the server
-  cancels a statement after 15 s: `PG_CONNECTION_OPTIONS`);
+  `UNAVAILABLE`) and the pool replaces the connection. A server that answers cancels a statement itself
+  after 15 s (`PG_CONNECTION_OPTIONS`), so the cut ends only waits on one that does not;
 - the check the pool runs before handing a connection out gets the pool's own `timeout` (5 s), so waiting
   for a connection is bounded too (the pool then raises `PoolTimeout`: 503).
 
@@ -44,7 +44,7 @@ PG_CONNECTION_OPTIONS: dict[str, Any] = {
     "keepalives_interval": 5,
     "keepalives_count": 3,
 }
-HOLD_DEADLINE_S = 10.0  # a request's hold on one connection
+HOLD_DEADLINE_S = 20.0  # a hold on one connection: the server's statement timeout (15 s) and a margin
 ACQUIRE_TIMEOUT_S = 5.0  # waiting for a connection, and the check of the one handed out
 
 
