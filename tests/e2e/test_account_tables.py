@@ -331,7 +331,7 @@ PHONE_FIT = """(table) => {
 PHONE_TABS = {
     "Order history": ("order-history", HISTORY_ROWS, ["Market", "Side", "Price", "Amount", "Status"]),
     "Fills": ("fills", FILL_ROWS, ["Market", "Side", "Price", "Amount", "Fee"]),
-    "Positions": ("positions", POSITION_ROWS, ["Market", "Position", "Unrealized PnL"]),
+    "Positions": ("positions", POSITION_ROWS, ["Market", "Net bought", "Unrealized PnL"]),
     "Balances": ("transfers", TRANSFER_ROWS, ["Time", "Type", "Asset", "Amount"]),  # the deposits
 }
 

@@ -552,7 +552,7 @@ def test_crossing_order_fills_with_a_toast_and_moves_the_balance(stack: Stack, n
     # no tab switch: the panel reloads on its own once the workers have written the fill (`history` channel)
     position = page.locator(f"[data-testid=positions] tr[data-symbol='{SYMBOL}']")
     expect(position).to_be_visible(timeout=30_000)
-    last = position.locator("td").nth(3)  # Market, Position, Avg entry, Last
+    last = position.locator("td").nth(3)  # Market, Net bought, Avg entry, Last
     first_last = last.inner_text()
     # the market maker keeps trading: the open tab follows the last price (and the unrealized PnL with it)
     expect(last).not_to_have_text(first_last, timeout=30_000)
@@ -860,7 +860,7 @@ ACCOUNT_COLUMNS = {
         "Status",
     ],
     "fills": ["Time", "Market", "Side", "Price", "Amount", "Total", "Fee", "Role"],
-    "positions": ["Market", "Position", "Avg entry", "Last", "Realized PnL", "Unrealized PnL", "Fees"],
+    "positions": ["Market", "Net bought", "Avg entry", "Last", "Realized PnL", "Unrealized PnL", "Fees"],
     "balances": ["Asset", "Available", "In orders", "Total"],
     "sessions": ["Device", "IP address", "Signed in", "Last active"],
 }

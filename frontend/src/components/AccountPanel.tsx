@@ -1,8 +1,9 @@
 /** The account's tables: open orders, order history, fills, positions, balances and the devices logged in (sessions). */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { Balance, FillPage, Market, Order, OrderPage, Position, SortKey, SortOrder, TransferPage } from "../api/types";
+import { accountValue, isZeroBalance, valueMarkets } from "../lib/accountValue";
 import { compactTime, fullTime, statusText } from "../lib/cellText";
-import { useAssetDecimals, useHashRoute, useMarkets, usePref, useSession } from "../lib/hooks";
+import { useAssetDecimals, useHashRoute, useMarkets, usePref, useSession, useTickers } from "../lib/hooks";
 import {
   DEFAULT_SORT,
   exportFileName,
@@ -26,8 +27,12 @@ import {
   formatAmount,
   formatPrice,
   formatQty,
+  formatSigned,
+  mul,
   parse,
   sign,
+  decimalsOf,
+  format,
   toPlain,
   type AlignedAmount,
 } from "../lib/money";
@@ -208,9 +213,50 @@ function Aligned({ amount }: { amount: AlignedAmount }) {
   );
 }
 
+/** An order's time in force and post-only, where they say more than a plain limit order ("Post", "IOC",
+ * "FOK"; good-till-cancelled, what every resting order is unless said, says nothing), with their words. */
+function orderTerms(o: Pick<Order, "time_in_force" | "post_only">): { tag: string; title: string }[] {
+  const out: { tag: string; title: string }[] = [];
+  if (o.post_only) out.push({ tag: "Post", title: "Post-only: it only adds to the book, never takes from it" });
+  const tif = String(o.time_in_force ?? "").toLowerCase();
+  if (tif === "ioc") out.push({ tag: "IOC", title: "Immediate or cancel: what does not fill at once expires" });
+  if (tif === "fok") out.push({ tag: "FOK", title: "Fill or kill: fills whole at once, or not at all" });
+  return out;
+}
+
+/** An order's terms as small tags, each with its words as its tooltip. */
+function Tags({ order }: { order: Order }) {
+  return (
+    <>
+      {orderTerms(order).map((t) => (
+        <span key={t.tag} className="order-tag" title={t.title} data-testid="order-tag">
+          {t.tag}
+        </span>
+      ))}
+    </>
+  );
+}
+
+/** An open order's type with its terms as small tags ("limit Post"). */
+function TypeText({ order }: { order: Order }) {
+  return (
+    <>
+      {order.type}
+      <Tags order={order} />
+    </>
+  );
+}
+
+/** An order's price × amount (its whole amount, filled or not), plain; null without a price. */
+function orderTotal(o: Pick<Order, "price" | "qty">): string | null {
+  const [price, qty] = [parse(o.price), parse(o.qty)];
+  return price && qty ? toPlain(mul(price, qty)) : null;
+}
+
 function OpenOrders({ symbol }: { symbol: string }) {
   const { openOrders, openOrdersComplete, noteOrder, reload, quietCancels } = useAccount();
   const listings = useListings();
+  const totals = quoteColumn(openOrders, orderTotal, (o) => listings.get(o.symbol)?.quote_decimals);
   const toasts = useToasts();
   const cancel = async (o: Order) => {
     try {
@@ -259,6 +305,9 @@ function OpenOrders({ symbol }: { symbol: string }) {
               <th className="num">Price</th>
               <th className="num">Amount</th>
               <th className="num">Filled</th>
+              <th className="num col-roomy col-total" title="Price × amount, in the quote asset (fees apart), as the fills' totals">
+                Total
+              </th>
               <th className="col-roomy">Status</th>
               <th className="col-action">
                 <span className="sr-only">Actions</span>
@@ -266,7 +315,7 @@ function OpenOrders({ symbol }: { symbol: string }) {
             </tr>
           </thead>
           <tbody>
-            {openOrders.map((o) => (
+            {openOrders.map((o, i) => (
               <tr key={o.id} data-order-id={o.id}>
                 <td className="col-roomy" title={fullTime(o.created_at)}>
                   {compactTime(o.created_at)}
@@ -277,15 +326,30 @@ function OpenOrders({ symbol }: { symbol: string }) {
                   <span className="cell-more muted small" title={fullTime(o.created_at)}>
                     {compactTime(o.created_at)}
                   </span>
+                  {/* its terms on a line of their own under the market, the widest of the folded cells: under
+                      the type they widened the side's column and the table no longer fit a phone */}
+                  {orderTerms(o).length > 0 && (
+                    <span className="cell-more cell-terms">
+                      <Tags order={o} />
+                    </span>
+                  )}
                 </td>
                 <td className={o.side === "buy" ? "up" : "down"}>
                   {o.side}
                   <span className="cell-more muted small">{o.type}</span>
                 </td>
-                <td className="col-roomy">{o.type}</td>
+                <td className="col-roomy type-cell" data-testid="order-type">
+                  <TypeText order={o} />
+                </td>
                 <td className="num">{formatPrice(o.price, listings.get(o.symbol)?.tick_size)}</td>
-                <td className="num">{formatQty(o.qty, listings.get(o.symbol)?.lot_size)}</td>
+                {/* the total in the tooltip too, for where its column does not fit */}
+                <td className="num" title={totals[i].text === "—" ? undefined : `Total ${totals[i].text} ${listings.get(o.symbol)?.quote ?? ""}`.trim()}>
+                  {formatQty(o.qty, listings.get(o.symbol)?.lot_size)}
+                </td>
                 <td className="num">{formatQty(o.filled_qty, listings.get(o.symbol)?.lot_size)}</td>
+                <td className="num col-roomy col-total" data-testid="order-total">
+                  <Aligned amount={totals[i]} />
+                </td>
                 <StatusCell status={o.status} className="col-roomy" />
                 <td className="col-action">
                   <button className="btn btn-small" onClick={() => cancel(o)} aria-label={`Cancel order ${o.id}`}>
@@ -294,7 +358,7 @@ function OpenOrders({ symbol }: { symbol: string }) {
                 </td>
               </tr>
             ))}
-            {openOrders.length === 0 && <EmptyRow cols={9} text="No open orders" />}
+            {openOrders.length === 0 && <EmptyRow cols={10} text="No open orders" />}
           </tbody>
         </table>
       </div>
@@ -647,6 +711,11 @@ const REALIZED_HINT =
   "Realized PnL is net of fees: what closing fills gave over the average entry (amount closed × price difference), " +
   "minus every fee paid on the market's fills, the opening ones included (so it dips by the fee as soon as a position opens).";
 const UNREALIZED_HINT = "Unrealized PnL is (last price − average entry) × position, before fees; the average entry leaves fees out.";
+/** What the Positions tab's amount is on a spot exchange: the net of the account's trades on the market, not
+ * a holding (deposits are left out) and never a short (a spot account cannot borrow to sell). */
+const NET_HINT =
+  "Net bought: bought minus sold on the market since the account opened (spot: a negative figure is more sold " +
+  "than bought, from funds deposited, not a short position).";
 
 /** "up", "down" or "" by the sign of an amount. */
 function signClass(v: string): string {
@@ -670,7 +739,9 @@ function Positions() {
         <thead>
           <tr>
             <th>Market</th>
-            <th className="num">Position</th>
+            <th className="num" title={NET_HINT}>
+              Net bought
+            </th>
             <th className="num col-roomy">Avg entry</th>
             <th className="num col-roomy">Last</th>
             <th className="num col-roomy" title={REALIZED_HINT}>
@@ -697,8 +768,8 @@ function Positions() {
                   {/* on a phone the columns that do not fit go under the cells they belong with */}
                   <span className="cell-more muted small">last {formatPrice(p.last_price, tick)}</span>
                 </td>
-                <td className="num">
-                  {formatQty(p.position, m?.lot_size)} {p.base}
+                <td className="num" title={NET_HINT} data-testid="net-bought">
+                  {formatSigned(p.position, m?.lot_size ? decimalsOf(m.lot_size) : undefined)} {p.base}
                   <span className="cell-more muted small" title={avgTitle}>
                     avg {formatPrice(p.avg_entry_price, tick)}
                   </span>
@@ -726,7 +797,7 @@ function Positions() {
         </tbody>
       </table>
       <p className="muted small table-note" data-testid="pnl-note">
-        {REALIZED_HINT} {UNREALIZED_HINT}
+        {NET_HINT} {REALIZED_HINT} {UNREALIZED_HINT}
       </p>
     </div>
   );
@@ -746,10 +817,16 @@ function AmountCell({ amount, className }: { amount: AlignedAmount; className?: 
  * (`alignAmounts` says the rule), the three columns at one number of decimals, so a row reads alike across
  * ("2,000.000000" available beside a total of "2,000.00" read as two different figures). The total is where
  * there is room: a phone shows the two it adds up. */
+/** The asset the balances' estimated total is in. */
+const VALUE_ASSET = "USDT";
+
 function Balances() {
   const { balances } = useAccount();
   const decimals = useAssetDecimals();
-  const list = [...balances.values()].sort((a, b) => a.asset.localeCompare(b.asset));
+  const [hideZero, setHideZero] = usePref<"0" | "1">(PREF_KEYS.hideZeroBalances, ["0", "1"], "0"); // kept across reloads
+  const everyAsset = [...balances.values()].sort((a, b) => a.asset.localeCompare(b.asset));
+  const list = hideZero === "1" ? everyAsset.filter((b) => !isZeroBalance(b)) : everyAsset;
+  const hidden = everyAsset.length - list.length;
   const cell = (amount: (b: Balance) => string | null) => list.map((b) => ({ value: amount(b), decimals: decimals.get(b.asset) }));
   const all = alignAmounts([
     ...cell((b) => b.available),
@@ -763,6 +840,19 @@ function Balances() {
   const [available, held, total] = [all.slice(0, n), all.slice(n, 2 * n), all.slice(2 * n)];
   return (
     <>
+      <div className="table-tools balances-tools">
+        <label className="check-label">
+          <input
+            type="checkbox"
+            data-testid="hide-zero"
+            checked={hideZero === "1"}
+            onChange={(e) => setHideZero(e.target.checked ? "1" : "0")}
+          />
+          Hide zero balances
+        </label>
+        <span className="spacer" />
+        <EstimatedValue balances={everyAsset} />
+      </div>
       <div className="table-scroll">
         <table className="table balances-table" data-testid="balances">
           <thead>
@@ -784,11 +874,46 @@ function Balances() {
                 <AmountCell amount={total[i]} className="col-roomy" />
               </tr>
             ))}
+            {list.length === 0 && (
+              <EmptyRow cols={4} text={hidden > 0 ? "Every balance is zero (hidden)" : balances.size ? "No balances" : "Loading…"} />
+            )}
           </tbody>
         </table>
       </div>
       <Transfers />
     </>
+  );
+}
+
+/** The balances' estimated value in USDT: each asset's total at the last price of its USDT market (the
+ * tickers), USDT at 1; an asset with no such price is left out and named. */
+function EstimatedValue({ balances }: { balances: readonly Balance[] }) {
+  const tickers = useTickers();
+  const { markets } = useMarkets();
+  const decimals = useAssetDecimals();
+  const bySymbol = useMemo(() => valueMarkets(markets, VALUE_ASSET), [markets]);
+  if (balances.length === 0 || markets.length === 0) return null;
+  const totals = balances.map((b) => {
+    const [a, h] = [parse(b.available), parse(b.held)];
+    return { asset: b.asset, total: a && h ? toPlain(add(a, h)) : null };
+  });
+  const { value, unpriced } = accountValue(totals, (asset) => tickers.get(bySymbol.get(asset) ?? "")?.last, VALUE_ASSET);
+  const shown = Math.min(2, decimals.get(VALUE_ASSET) ?? 2);
+  return (
+    <span className="account-value" data-testid="account-value">
+      <span className="muted" title={`Each asset's total valued at its ${VALUE_ASSET} market's last price (${VALUE_ASSET} at 1)`}>
+        Est. total value
+      </span>{" "}
+      <span className="num" data-testid="account-value-amount">
+        ≈ {format(value, shown)} {VALUE_ASSET}
+      </span>
+      {unpriced.length > 0 && (
+        <span className="muted small" data-testid="account-value-unpriced">
+          {" "}
+          (not counted, no {VALUE_ASSET} price: {unpriced.join(", ")})
+        </span>
+      )}
+    </span>
   );
 }
 

@@ -1,12 +1,14 @@
 /** The live order book: snapshot + contiguous (possibly merged) updates from `book:SYM`, re-subscribing on
  * any gap. */
-import { useEffect, useRef, useState, type MouseEvent, type PointerEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type MouseEvent, type PointerEvent } from "react";
 import type { Market } from "../api/types";
 import { groupDecimals, groupLevels, groupSteps } from "../lib/bookGroup";
 import { BookSync, SnapshotWatch, type BookMessage, type Level } from "../lib/bookSync";
 import { marketAssets } from "../lib/marketAssets";
+import { levelKey, ownLabel, ownLevels, type OwnLevel } from "../lib/ownOrders";
 import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/money";
 import { ws } from "../lib/ws";
+import { useAccount } from "./Account";
 
 const DEPTH = 14;
 // levels read per side when grouping: enough for DEPTH buckets of 1000 ticks in a demo-like book
@@ -111,6 +113,10 @@ export function OrderBook(props: {
   const stale = !synced && raw.bids.length + raw.asks.length > 0; // levels on screen that may be out of date
   const bids = grouped ? groupLevels(raw.bids, step, "bids", DEPTH) : raw.bids;
   const asks = grouped ? groupLevels(raw.asks, step, "asks", DEPTH) : raw.asks;
+  // the account's own resting orders, marked on their levels (or the buckets holding them)
+  const { openOrders } = useAccount();
+  const ownBids = useMemo(() => ownLevels(openOrders, props.symbol, "bids", grouped ? step : null), [openOrders, props.symbol, grouped, step]);
+  const ownAsks = useMemo(() => ownLevels(openOrders, props.symbol, "asks", grouped ? step : null), [openOrders, props.symbol, grouped, step]);
   const rowDecimals = grouped ? Math.min(props.priceDecimals, groupDecimals(step)) : props.priceDecimals;
   const maxCum = [bids.at(-1)?.cumulative, asks.at(-1)?.cumulative].reduce<string>(
     (m, x) => (x && cmp(dec(x), dec(m)) > 0 ? x : m),
@@ -129,7 +135,10 @@ export function OrderBook(props: {
     spread = `${format(diff, props.priceDecimals)} (${format(pct, 3)}%)`;
   }
 
+  const { base, quote } = marketAssets(props.symbol, props.listing);
   const row = (l: Level, side: "bid" | "ask") => {
+    const own: OwnLevel | undefined = (side === "bid" ? ownBids : ownAsks).get(levelKey(l.price));
+    const mine = own ? ownLabel(own, base) : undefined;
     const width = cmp(dec(maxCum), ZERO) > 0 ? `${toFixed(div(mul(dec(l.cumulative), dec(100)), dec(maxCum), 0))}%` : "0%";
     return (
       <button
@@ -138,17 +147,23 @@ export function OrderBook(props: {
         data-price={l.price}
         data-qty={l.qty}
         tabIndex={-1} // a mouse shortcut for the price field: keyboard users type it, without 25 stops on the way
-        aria-label={`${side === "bid" ? "Bid" : "Ask"} ${l.price}, amount ${l.qty}`}
+        data-own={own?.qty}
+        title={mine}
+        aria-label={`${side === "bid" ? "Bid" : "Ask"} ${l.price}, amount ${l.qty}${mine ? `, ${mine}` : ""}`}
       >
         <span className="depth" style={{ width }} />
-        <span className="price">{format(l.price, rowDecimals)}</span>
+        <span className="price">
+          {/* a dot just before the price, taking no room (absolutely placed where it would stand): the row
+              keeps its height and its figures their places whether it shows or not */}
+          {own && <span className="own-mark" data-testid="own-mark" title={mine} aria-hidden="true" />}
+          {format(l.price, rowDecimals)}
+        </span>
         <span className="qty">{format(l.qty, props.qtyDecimals)}</span>
         <span className="cum">{format(l.cumulative, props.qtyDecimals)}</span>
       </button>
     );
   };
 
-  const { base, quote } = marketAssets(props.symbol, props.listing);
   return (
     <div
       className="card book-card"

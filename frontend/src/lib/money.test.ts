@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   add, alignAmounts, cmp, compareStrings, dec, decimalsOf, div, estimate, format, formatPct, isMultiple, mul, parse,
   formatAmount, formatChartNumber, formatFixed, formatPrice, formatQty, percentOf, quantize, snap, sub, toFixed, toPlain, typedDecimal, ambiguousComma,
-  commaQuestion,
+  commaQuestion, formatSigned,
 } from "./money";
 
 describe("parse", () => {
@@ -298,5 +298,16 @@ describe("alignAmounts", () => {
     const column = alignAmounts([{ value: null, decimals: 8 }, { value: "abc", decimals: 8 }, { value: "1", decimals: 8 }]);
     expect(texts(column)).toEqual(["—|", "—|", "1.00|"]);
     expect(alignAmounts([])).toEqual([]);
+  });
+});
+
+describe("formatSigned", () => {
+  it("always writes the sign, a true minus for a negative amount, none for zero", () => {
+    expect(formatSigned("0.5", 5)).toBe("+0.50000");
+    expect(formatSigned("-0.01007", 5)).toBe("\u22120.01007");
+    expect(formatSigned("-1234.5")).toBe("\u22121,234.5");
+    expect(formatSigned("0", 5)).toBe("0.00000");
+    expect(formatSigned("-0.000001", 2)).toBe("0.00"); // rounded to zero: no sign
+    expect(formatSigned(null)).toBe("—");
   });
 });

@@ -364,3 +364,14 @@ export function compareStrings(a: string | null | undefined, b: string | null | 
   if (!x || !y) return (x ? 1 : 0) - (y ? 1 : 0);
   return cmp(x, y);
 }
+
+/** A signed quantity with its sign always written, a true minus sign (U+2212) for a negative one, so the
+ * direction reads without colour: ("0.5", 5) -> "+0.50000", ("-0.2", 5) -> "−0.20000", zero unsigned;
+ * `decimals` undefined: as sent. "—" for no value or one that is not a number. */
+export function formatSigned(value: string | null | undefined, decimals?: number): string {
+  const d = parse(value ?? "");
+  if (!d) return "—";
+  const text = format(d, decimals);
+  if (/^-?[0,.]*$/.test(text)) return text.replace(/^-/, ""); // zero, or rounded to it: no sign
+  return text.startsWith("-") ? `\u2212${text.slice(1)}` : `+${text}`;
+}

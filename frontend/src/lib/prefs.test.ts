@@ -37,6 +37,14 @@ describe("kept choices", () => {
     expect(loadPref(PREF_KEYS.accountTab, ["open", "history"] as const, "open", s)).toBe("history");
   });
 
+  it("keeps whether the balances hide zero ones", () => {
+    const s = fakeStorage();
+    expect(loadPref(PREF_KEYS.hideZeroBalances, ["0", "1"] as const, "0", s)).toBe("0");
+    savePref(PREF_KEYS.hideZeroBalances, "1", s);
+    expect(s.data.get("exchange.hideZeroBalances")).toBe("1");
+    expect(loadPref(PREF_KEYS.hideZeroBalances, ["0", "1"] as const, "0", s)).toBe("1");
+  });
+
   it("ignores a stored value that is not one of the choices", () => {
     const s = fakeStorage({ "exchange.orderSide": "short", "exchange.chartInterval": "2m", "exchange.accountTab": "" });
     expect(loadPref(PREF_KEYS.orderSide, SIDES, "buy", s)).toBe("buy");

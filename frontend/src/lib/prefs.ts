@@ -1,7 +1,7 @@
 /**
  * Choices of the trader's that a reload keeps (the chart's interval, the order form's side, the account
- * panel's tab), in localStorage. Only a value from the caller's list comes back: anything else stored (an
- * older version's value, a hand edit) reads as the default. Storage that refuses (private mode, full, off)
+ * panel's tab, whether the balances hide zero ones), in localStorage. Only a value from the caller's list
+ * comes back: anything else stored (an older version's value, a hand edit) reads as the default. Storage that refuses (private mode, full, off)
  * only means the choice is not kept.
  */
 
@@ -14,6 +14,7 @@ export const PREF_KEYS = {
   lastMarket: "exchange.lastMarket",
   favorites: "exchange.favorites",
   marketsView: "exchange.marketsView",
+  hideZeroBalances: "exchange.hideZeroBalances",
 } as const;
 
 function defaultStorage(): PrefStorage | null {
