@@ -92,9 +92,8 @@ async def cancel_all_handler(
     svc = services(request)
     await svc.limiter.hit("orders", str(account_id), svc.settings.rate_limits.orders)
     if symbol is not None:
-        await svc.markets.require(symbol)
         await svc.markets.reload()  # the status as it is now, not as cached (a cancel-all is rare)
-        if (await svc.markets.require(symbol)).status == "halted":
+        if (await svc.markets.require(symbol)).status == "halted":  # (UNKNOWN_MARKET for none)
             raise ApiError(
                 ErrorCode.MARKET_HALTED, f"market {symbol} is halted: its orders cannot be cancelled"
             )
