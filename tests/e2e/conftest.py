@@ -172,8 +172,18 @@ def stack(chromium: str) -> Iterator[Stack]:
     data_dir = Path(tempfile.mkdtemp(prefix="exchange-e2e-"))
     log_path = data_dir / "up.log"
     port = free_port()
-    # every test's accounts sign up from this one address: well past the 30 a minute one visitor gets
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EXCHANGE_RATE_REGISTER_IP": "1000"}
+    # every test's browser comes from this one address: its per-address limits (sign-ups, market data reads,
+    # WebSocket connections and book/candle snapshots) are set far past what one visitor gets, or a busy
+    # stretch of the suite is refused and a page waits out a Retry-After (the tests of those refusals fake
+    # them); per-account limits stay as they are
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "EXCHANGE_RATE_REGISTER_IP": "1000",
+        "EXCHANGE_RATE_READS_IP": "1000000",
+        "EXCHANGE_WS_MAX_PER_IP": "10000",
+        "EXCHANGE_WS_SNAPSHOTS": "100000",
+    }
     for var in ("EXCHANGE_REDIS_URL", "EXCHANGE_DATABASE_URL"):
         env.pop(var, None)
     with log_path.open("wb") as log:
