@@ -95,17 +95,25 @@ export function OrderBook(props: {
   useEffect(() => setStep(groupSteps(props.tickSize)[0]), [props.symbol, props.tickSize]); // another market: its tick
   const grouped = step !== steps[0] && steps.includes(step);
   // The price of the row a press started on: the book moves under a finger many times a second, and a row
-  // that slid away before the press ended made the click land on no row at all (a tap picked nothing).
-  // The click, wherever in the card it lands, picks that price; a click without a press (keyboard, or a
-  // synthetic one) picks the row it is on. A press that turns into a scroll (pointercancel) picks nothing.
+  // that slid away before the press ended made the click land on no row at all (a tap picked nothing); a
+  // row whose level went (the market maker requoting) takes the click with it, as the browser fires none.
+  // So a pointer's press and release inside the card pick the price pressed, wherever the release lands and
+  // whatever happened to the row; the click that follows is then the pointer's and picks nothing more. A
+  // click without a pointer (keyboard, or a synthetic one: detail 0) picks the row it is on. A press that
+  // turns into a scroll (pointercancel) picks nothing.
   const pressed = useRef<string | null>(null);
   const rowPrice = (target: EventTarget | null) =>
     target instanceof Element ? (target.closest<HTMLElement>(".book-row")?.dataset.price ?? null) : null;
-  const onPress = (e: PointerEvent<HTMLDivElement>) => void (pressed.current = rowPrice(e.target));
+  const onPress = (e: PointerEvent<HTMLDivElement>) => void (pressed.current = e.button === 0 ? rowPrice(e.target) : null);
   const onUnpress = () => void (pressed.current = null);
-  const onCardClick = (e: MouseEvent<HTMLDivElement>) => {
-    const price = (e.detail > 0 ? pressed.current : null) ?? rowPrice(e.target);
+  const onRelease = () => {
+    const price = pressed.current;
     pressed.current = null;
+    if (price !== null) props.onPick(price);
+  };
+  const onCardClick = (e: MouseEvent<HTMLDivElement>) => {
+    if (e.detail > 0) return; // a pointer's click: its release picked already
+    const price = rowPrice(e.target);
     if (price !== null) props.onPick(price);
   };
   const raw = useBook(props.symbol, grouped ? GROUP_SOURCE_DEPTH : DEPTH);
@@ -170,6 +178,7 @@ export function OrderBook(props: {
       data-testid="order-book"
       data-synced={synced ? "1" : "0"}
       onPointerDown={onPress}
+      onPointerUp={onRelease}
       onPointerCancel={onUnpress}
       onClick={onCardClick}
     >
