@@ -14,7 +14,8 @@
   ARGV[5]  tif             gtc | ioc | fok ('' = gtc; ignored for market orders, stored as ioc)
   ARGV[6]  price_ticks     limit: > 0; market: '' or 0
   ARGV[7]  qty_lots        '' or 0 when by quote
-  ARGV[8]  quote_qty       minor units, market buy by quote only ('' or 0 otherwise)
+  ARGV[8]  quote_qty       minor units, market orders by quote only ('' or 0 otherwise): a buy spends it,
+                           fees included; a sell sells the base worth it (notional, before its fee)
   ARGV[9]  post_only       0 | 1
   ARGV[10] stp             cancel_maker | cancel_taker | cancel_both ('' = cancel_maker)
   ARGV[11] client_order_id '' or 1..36 of [A-Za-z0-9_-]
@@ -90,9 +91,6 @@ local function validate(ctx, keys, args)
   end
   if not limit and (qty == 0) == (quote_qty == 0) then
     U.fail('INVALID_QTY', 'a market order needs exactly one of qty_lots and quote_qty')
-  end
-  if quote_qty > 0 and side ~= 'buy' then
-    U.fail('INVALID_QTY', 'quote_qty is for market buys only')
   end
   if qty > 0 and qty < m.min_lots then
     U.fail('QTY_TOO_SMALL', 'qty_lots below ' .. U.s(m.min_lots))
@@ -201,10 +199,19 @@ local function crosses(m, t)
   return t.type == 'market' or (t.side == 'buy' and touch <= t.price) or (t.side == 'sell' and touch >= t.price)
 end
 
--- the amount to hold; a market buy by qty dry-runs the matching loop for its exact cost
+-- the amount to hold; a market buy by qty dry-runs the matching loop for its exact cost, a market sell by
+-- quote for the exact base it sells
 local function hold_for(ctx, m, t)
   local h
-  if t.side == 'sell' then
+  if t.side == 'sell' and t.quote_qty > 0 then
+    if t.quote_qty >= U.MAX then
+      U.fail('QTY_TOO_LARGE', 'quote_qty must stay below 2^53 minor units')
+    end
+    local dry = { side = t.side, account = t.account, stp = t.stp, price = 0, qty = 0, rem = 0, cost = 0,
+      band = t.band, budget = t.quote_qty }
+    M.run(ctx, m, dry, true)
+    h = dry.cost
+  elseif t.side == 'sell' then
     h = t.qty * m.lot_minor
   elseif t.quote_qty > 0 then
     h = t.quote_qty
@@ -296,8 +303,8 @@ local function place(keys, args)
 
   if stop == 'done' or (stop == 'budget' and t.filled > 0) then
     t.status = 'filled'
-    -- a buy by quote amount learns it is filled only here (its trades said partially_filled), so it always
-    -- reports it, even with nothing left to release (a budget spent to the last unit)
+    -- an order by quote amount learns it is filled only here (its trades said partially_filled), so it
+    -- always reports it, even with nothing left to release (a budget spent to the last unit)
     if t.hold > 0 or t.quote_qty > 0 then
       M.close(ctx, m, t, 'filled', '', 'order_done', false)
     end

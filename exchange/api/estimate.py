@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exchange.api.convert import Market
-from exchange.reference import MAX_MAKERS, affordable_lots, beyond_band, trade_amounts
+from exchange.reference import MAX_MAKERS, affordable_lots, beyond_band, sellable_lots, trade_amounts
 
 ESTIMATE_DEPTH = 500  # levels read per side (the engine's book read allows up to 500)
 
@@ -137,4 +137,38 @@ def estimate(book: dict[str, Any], market: Market, lots: int) -> dict[str, Any]:
         "qty": market.qty_out(lots),
         "buy": walk(book["asks"], market, lots, buy=True),
         "sell": walk(book["bids"], market, lots, buy=False),
+    }
+
+
+def sell_worth(book: dict[str, Any], market: Market, amount: int) -> dict[str, Any]:
+    """What a market sell by quote amount (`quote_qty` = `amount` quote minor units) would sell into the bids
+    of an engine book read, by the engine's rule for a sell by quote (docs/engine.md): at each price as many
+    lots as what is left of the amount is worth (notional, before the taker fee), stopping where it is worth
+    less than one more lot (`complete`: the order would be filled) or where the bids end or leave the price
+    band (`complete` false: the order would expire). `total` is what the seller would receive."""
+    bids = book["bids"]
+    taken = _Taken(market, buy=False)
+    left = amount
+    reached = False
+    touch = int(bids[0][0]) if bids else 0
+    for level in bids:
+        price, available = int(level[0]), int(level[1])
+        if beyond_band("sell", price, touch, market.price_band_bps):
+            break
+        if available <= 0:
+            continue
+        take = min(available, sellable_lots(left, price, num=market.num, den=market.den))
+        if take > 0:
+            before = taken.notional
+            taken.take(price, take, level)
+            left -= taken.notional - before
+        if take < available:
+            reached = True  # the amount stops inside this level: it is worth less than one more lot here
+            break
+    return {
+        "symbol": market.symbol,
+        "seq": int(book["seq"]),
+        "quote_qty": market.quote_out(amount),
+        **taken.figures(),
+        "complete": reached and taken.filled > 0,
     }

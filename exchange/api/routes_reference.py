@@ -13,7 +13,7 @@ from litestar.params import PathParameter, QueryParameter
 from exchange.api.context import limit_read, services
 from exchange.api.convert import Market, levels_out
 from exchange.api.errors import ApiError, ErrorCode
-from exchange.api.estimate import ESTIMATE_DEPTH, estimate, spend
+from exchange.api.estimate import ESTIMATE_DEPTH, estimate, sell_worth, spend
 from exchange.api.openapi import errors
 from exchange.api.schemas import (
     DECIMAL_MAX_LENGTH,
@@ -42,7 +42,7 @@ QuoteQty = Annotated[
     QueryParameter(
         pattern=DECIMAL_PATTERN,
         max_length=DECIMAL_MAX_LENGTH,
-        description="quote amount to spend, e.g. 250.5",
+        description="quote amount, e.g. 250.5",
     ),
 ]
 
@@ -52,6 +52,19 @@ async def _market(request: Request[Any, Any, Any], symbol: str) -> Market:
     if market is None:
         raise ApiError(ErrorCode.UNKNOWN_MARKET, f"no market {json_text(symbol)}")
     return market
+
+
+async def _quote_amount(request: Request[Any, Any, Any], symbol: str, quote_qty: str) -> tuple[Market, int]:
+    """The market and a by-quote estimate's amount in quote minor units, refused as the order would be."""
+    await limit_read(request)
+    market = await _market(request, symbol)
+    amount = market.quote_in(quote_qty)
+    if amount < 1:
+        raise ApiError(ErrorCode.INVALID_QTY, "quote_qty must be positive")
+    if amount < market.min_notional_minor:  # the order would be refused so: no estimate says otherwise
+        minimum = f"{market.quote_out(market.min_notional_minor)} {market.quote}"
+        raise ApiError(ErrorCode.NOTIONAL_TOO_SMALL, f"order value below the market minimum of {minimum}")
+    return market, amount
 
 
 class ReferenceController(Controller):
@@ -130,13 +143,24 @@ class ReferenceController(Controller):
         (the rest is returned); `complete` is false when the asks within the price band, read 500 levels
         deep, end first; a `quote_qty` below the market's `min_notional` is 400 `NOTIONAL_TOO_SMALL`, as the
         order would be. An estimate: fills round per maker order, and the book moves."""
-        await limit_read(request)
-        market = await _market(request, symbol)
-        budget = market.quote_in(quote_qty)
-        if budget < 1:
-            raise ApiError(ErrorCode.INVALID_QTY, "quote_qty must be positive")
-        if budget < market.min_notional_minor:  # the order would be refused so: no estimate says otherwise
-            minimum = f"{market.quote_out(market.min_notional_minor)} {market.quote}"
-            raise ApiError(ErrorCode.NOTIONAL_TOO_SMALL, f"order value below the market minimum of {minimum}")
+        market, budget = await _quote_amount(request, symbol, quote_qty)
         raw = await engine_call(services(request).engine.book, symbol, ESTIMATE_DEPTH)
         return msgspec.convert(spend(raw, market, budget), SpendEstimate)
+
+    @get(
+        "/markets/{symbol:str}/estimate/sell",
+        operation_id="estimateMarketSellByTotal",
+        responses=errors(404, 429),
+    )
+    async def estimate_sell(
+        self, request: Request[Any, Any, Any], symbol: SymbolPath, quote_qty: QuoteQty
+    ) -> SpendEstimate:
+        """What a market sell by quote amount `quote_qty` (an order with `quote_qty` instead of `qty`) would
+        sell into the bids now: at each price as many lots as what is left of the amount is worth (notional,
+        before the taker fee); the base sold (`filled_qty`), average and worst price, notional, taker fee and
+        `total` received; `complete` is false when the bids within the price band, read 500 levels deep, end
+        first; a `quote_qty` below the market's `min_notional` is 400 `NOTIONAL_TOO_SMALL`, as the order
+        would be. An estimate: fills round per maker order, and the book moves."""
+        market, amount = await _quote_amount(request, symbol, quote_qty)
+        raw = await engine_call(services(request).engine.book, symbol, ESTIMATE_DEPTH)
+        return msgspec.convert(sell_worth(raw, market, amount), SpendEstimate)

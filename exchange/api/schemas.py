@@ -234,7 +234,9 @@ def repeated_key_message(key: str) -> str:
 
 
 class OrderCreate(Struct, forbid_unknown_fields=True, kw_only=True):
-    """A new order. Limit: `price` + `qty`. Market: `qty`, or `quote_qty` (buy only, budget incl. fees)."""
+    """A new order. Limit: `price` + `qty`. Market: `qty`, or `quote_qty`: a buy spends it (taker fee
+    included, the rest returned); a sell sells the base it is worth at the prices met (notional, before the
+    taker fee, which comes out of the proceeds)."""
 
     symbol: Symbol
     side: Side
@@ -435,10 +437,13 @@ class Estimate(Struct):
 
 
 class SpendEstimate(Struct):
-    """A market buy spending `quote_qty` now (decimal strings): the base it would get (`filled_qty`), at what
-    average and worst price, the notional, the taker fee and `total` = notional + fee, what it would spend
-    (the rest of `quote_qty` is returned). `complete`: the budget is spent as far as whole lots go (the order
-    would be filled); false when the asks, within the price band, end first (it would expire)."""
+    """A market order by quote amount `quote_qty` now (decimal strings). A buy (`/estimate/buy`) spends it:
+    the base it would get (`filled_qty`), at what average and worst price, the notional, the taker fee and
+    `total` = notional + fee, what it would spend (the rest of `quote_qty` is returned). A sell
+    (`/estimate/sell`) sells the base `quote_qty` is worth: `filled_qty` is the base sold, `notional` at most
+    `quote_qty`, and `total` = notional - fee, what it would receive. `complete`: the amount is reached as far
+    as whole lots go (the order would be filled); false when that side of the book, within the price band,
+    ends first (it would expire)."""
 
     symbol: str
     seq: int

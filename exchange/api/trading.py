@@ -24,7 +24,7 @@ from exchange.api import metrics
 from exchange.api.convert import MAX_SAFE_INT, Market, MarketCache, amount_out, decimal_str, order_out
 from exchange.api.errors import ApiError, ErrorCode, from_engine_error
 from exchange.api.schemas import OrderCreate
-from exchange.vocab import OrderType, Side, TimeInForce
+from exchange.vocab import OrderType, TimeInForce
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,6 @@ def order_args(body: OrderCreate, market: Market) -> dict[str, Any]:
         raise ApiError(
             ErrorCode.INVALID_QTY, "a market order needs exactly one of qty and quote_qty, positive"
         )
-    if quote_qty != 0 and body.side is not Side.BUY:
-        raise ApiError(ErrorCode.INVALID_QTY, "quote_qty is for market buys only (a sell gives its qty)")
     if body.type is OrderType.MARKET and body.price is not None:
         raise ApiError(ErrorCode.INVALID_PRICE, "a market order takes no price")
     if args["price"] > market.max_price_ticks:

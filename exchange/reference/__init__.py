@@ -13,7 +13,13 @@ primitives), `_matching` (`place`), `_engine` (wallet, cancels, statuses, reads)
 """
 
 from exchange.reference._engine import Reference
-from exchange.reference._math import TradeAmounts, affordable_lots, beyond_band, trade_amounts
+from exchange.reference._math import (
+    TradeAmounts,
+    affordable_lots,
+    beyond_band,
+    sellable_lots,
+    trade_amounts,
+)
 from exchange.reference._model import CANCEL_BATCH, CANCEL_EXAMINE, MAX_MAKERS, MAX_OPEN_ORDERS, Order
 
 __all__ = [
@@ -26,5 +32,6 @@ __all__ = [
     "TradeAmounts",
     "affordable_lots",
     "beyond_band",
+    "sellable_lots",
     "trade_amounts",
 ]

@@ -1,7 +1,8 @@
 """`place`: validation, holds, the matching loop and the taker's outcome (docs/engine.md, Orders).
 
 The loop is planned first (a pure walk over the sorted opposite half) and then applied, so the dry runs
-the contract asks for (FOK, market buy by quantity) are literally the same loop.
+the contract asks for (FOK, market buy by quantity, market sell by quote amount) are literally the same
+loop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from exchange.reference._math import (
     affordable_lots,
     beyond_band,
     buy_cost,
+    limit_notional,
     per_lot_hold,
+    sellable_lots,
     trade_amounts,
 )
 from exchange.reference._model import (
@@ -47,6 +50,7 @@ class Plan:
     end: str = ""  # done | no_cross | band | budget | cap | stp
     filled: int = 0
     cost: int = 0  # sum of buyer_pays at the taker fee (buys)
+    sold: int = 0  # base minor units the taker gives (sells)
 
 
 class Matching(State):
@@ -78,10 +82,13 @@ class Matching(State):
                 plan.end = "band"
                 break
             afford = 0
-            if by_quote:
-                afford = affordable_lots(
-                    budget, maker.price, num=market.num, den=market.den, bps=market.taker_bps
-                )
+            if by_quote:  # a buy spends its budget fees included; a sell sells base worth its budget
+                if taker.side == Side.BUY.value:
+                    afford = affordable_lots(
+                        budget, maker.price, num=market.num, den=market.den, bps=market.taker_bps
+                    )
+                else:
+                    afford = sellable_lots(budget, maker.price, num=market.num, den=market.den)
                 if afford == 0:
                     plan.end = "budget"
                     break
@@ -110,6 +117,9 @@ class Matching(State):
                 pays = buy_cost(maker.price, qty, num=market.num, den=market.den, bps=market.taker_bps)
                 plan.cost += pays
                 budget -= pays
+            else:
+                plan.sold += qty * market.lot_minor
+                budget -= limit_notional(maker.price, qty, num=market.num, den=market.den)
         return plan
 
     def _best(self, market: Market, side: str) -> int | None:
@@ -210,7 +220,11 @@ class Matching(State):
             updated_ms=ts_ms,
         )
         if side == Side.SELL.value:
-            taker.hold_asset, hold = market.base, qty * market.lot_minor
+            taker.hold_asset = market.base
+            if quote_qty >= 2**53:
+                raise fail("QTY_TOO_LARGE", "quote_qty must stay below 2^53 minor units")
+            # a sell by quote holds exactly the base its walk sells (the same walk, run first as a plan)
+            hold = self._plan(market, taker).sold if quote_qty else qty * market.lot_minor
         else:
             taker.hold_asset = market.quote
             if is_limit:

@@ -61,6 +61,12 @@ def affordable_lots(budget: int, price: int, *, num: int, den: int, bps: int) ->
     return budget * den * BPS // (price * num * (BPS + bps))
 
 
+def sellable_lots(budget: int, price: int, *, num: int, den: int) -> int:
+    """The most lots whose notional `floor(price * q * num / den)` at `price` fits in `budget`: what a market
+    sell by quote amount takes at that price (floor(x) <= B iff x < B + 1)."""
+    return ((budget + 1) * den - 1) // (price * num)
+
+
 def limit_notional(price: int, qty: int, *, num: int, den: int) -> int:
     """floor(price * qty * num / den): the notional a limit order is checked against."""
     return price * qty * num // den

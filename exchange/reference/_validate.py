@@ -67,8 +67,6 @@ def validate_place(
         raise fail("INVALID_QTY", "a limit order needs qty and no quote_qty")
     if not is_limit and (qty > 0) == (quote_qty > 0):
         raise fail("INVALID_QTY", "a market order needs exactly one of qty and quote_qty")
-    if quote_qty > 0 and side == Side.SELL.value:
-        raise fail("INVALID_QTY", "quote_qty is for market buys only")
     if qty > 0 and qty < market.min_lots:
         raise fail("QTY_TOO_SMALL", str(qty))
     if qty > market.max_lots:

@@ -12,15 +12,17 @@
     0. a market order stops ('band') at a maker priced beyond its price band (t.band, set by ex_place: a buy
        stops when price * 10000 > t.band = touch * (10000 + band), a sell when price * 10000 < t.band =
        touch * (10000 - band)): the band is a bound of the walk, like a limit order's price;
-    1. a market buy by quote stops ('budget') if its budget cannot pay for one lot at the maker's price;
+    1. a market order by quote stops ('budget') if its budget cannot pay for one lot at the maker's price
+       (a buy: the lot's cost, taker fee included; a sell: the lot's notional);
     2. the taker stops ('cap') when MAX_MAKERS makers were already touched (filled or STP-cancelled);
     3. a maker of the taker's own account is handled by the taker's STP mode
        (cancel_maker: cancel it and go on; cancel_taker: stop ('stp'); cancel_both: cancel it and stop);
-    4. otherwise they trade min(taker remainder, maker remainder) lots (by quote: as many as the budget pays).
+    4. otherwise they trade min(taker remainder, maker remainder) lots (by quote: as many as the budget pays,
+       or, for a sell, as many as it is worth).
   Other stops: 'done' (nothing left to fill), 'book' (no more makers within the limit).
   (A limit order needs no band check here: ex_place refused it if its price lay beyond the band, and every
   maker it crosses is priced between the touch and its price.)
-  A dry run (FOK check, market buy by qty cost) walks the same loop without writing.
+  A dry run (FOK check, market buy by qty cost, market sell by quote base) walks the same loop without writing.
 ]]
 local FETCH, FETCH_MAX = 2, 32 -- makers read per ZRANGEBYSCORE: 2, then doubling (most takers meet one or two)
 
@@ -49,6 +51,21 @@ function M.affordable(m, price, budget, bps, max_q)
     q = q - 1
   end
   while q < max_q and M.cost(m, price, q + 1, bps) <= budget do
+    q = q + 1
+  end
+  return q
+end
+
+-- the most lots (<= max_q) whose notional at price fits in budget: what a sell by quote takes there
+function M.sellable(m, price, budget, max_q)
+  local q = math.floor(budget * m.den / (price * m.num))
+  if q > max_q then
+    q = max_q
+  end
+  while q > 0 and U.mul_div(price * q * m.num, 1, m.den) > budget do
+    q = q - 1
+  end
+  while q < max_q and U.mul_div(price * (q + 1) * m.num, 1, m.den) <= budget do
     q = q + 1
   end
   return q
@@ -131,7 +148,8 @@ end
   Run taker t against the book. t: side, account, stp, price (0: market), qty (0: by quote),
   rem (lots left to fill, by qty) or budget (quote minor left, by quote), band (false, or the band bound
   above), id, filled, hold, fills, stp_ids.
-  dry: no writes; t.rem / t.budget still count down, and t.cost sums what the taker would pay (buys).
+  dry: no writes; t.rem / t.budget still count down, and t.cost sums what the taker would give (quote minor
+  units with the taker fee for a buy, base minor units for a sell).
   Returns the stop reason: 'done' | 'book' | 'band' | 'cap' | 'stp' | 'budget'.
 ]]
 function M.run(ctx, m, t, dry)
@@ -152,7 +170,7 @@ function M.run(ctx, m, t, dry)
       if band and (buy and price * 10000 > band or not buy and price * 10000 < band) then
         return 'band'
       end
-      if t.budget and M.cost(m, price, 1, taker_bps) > t.budget then
+      if t.budget and (buy and M.cost(m, price, 1, taker_bps) or U.mul_div(price * m.num, 1, m.den)) > t.budget then
         return 'budget'
       end
       if touched >= U.MAX_MAKERS then
@@ -174,15 +192,18 @@ function M.run(ctx, m, t, dry)
         local left = mk.qty - mk.filled
         local q
         if t.budget then
-          q = M.affordable(m, price, t.budget, taker_bps, left)
+          q = buy and M.affordable(m, price, t.budget, taker_bps, left) or M.sellable(m, price, t.budget, left)
         else
           q = t.rem < left and t.rem or left
         end
         touched = touched + 1
-        local pays
+        local pays -- what the taker gives: quote with the fee for a buy; for a sell its budget counts notional
         if buy then
           pays = M.cost(m, price, q, taker_bps)
           t.cost = t.cost + pays
+        else
+          t.cost = t.cost + q * m.lot_minor
+          pays = t.budget and U.mul_div(price * q * m.num, 1, m.den)
         end
         if not dry then
           M.trade(ctx, m, t, mk, price, q)

@@ -12,7 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from exchange.api.convert import Market
-from exchange.api.estimate import spend, walk
+from exchange.api.estimate import sell_worth, spend, walk
 from tests.api.conftest import User, error_code, register
 
 SYMBOL = "BTC-USDT"
@@ -228,6 +228,69 @@ async def test_the_spend_estimate_is_what_a_market_buy_by_quote_then_gets(
     after = await client.get("/api/balances", headers=taker.headers)
     spent = Decimal(usdt) - Decimal({b["asset"]: b for b in after.json()}["USDT"]["available"])
     assert spent == Decimal(est["total"]) <= Decimal(quote_qty)
+
+
+async def estimate_sell(client: AsyncTestClient[Litestar], quote_qty: str, symbol: str = SYMBOL) -> Any:
+    return await client.get(f"/api/markets/{symbol}/estimate/sell", params={"quote_qty": quote_qty})
+
+
+@pytest.mark.parametrize(("quote_qty", "complete"), [("300", True), ("25000.5", True), ("90000", False)])
+async def test_the_sell_estimate_is_what_a_market_sell_by_quote_then_gets(
+    client: AsyncTestClient[Litestar], quote_qty: str, complete: bool
+) -> None:
+    """With one maker per level, a market sell with `quote_qty` placed right after the estimate sells the
+    estimated base amount for the estimated notional (never above `quote_qty`) and fee; what it receives is
+    the estimate's `total`, and `complete` says whether it fills or expires (the bids end first)."""
+    await ladder(client, "buy", BIDS)
+    r = await estimate_sell(client, quote_qty)
+    assert r.status_code == 200, r.text
+    est = r.json()
+    assert (est["symbol"], est["quote_qty"], est["complete"]) == (SYMBOL, quote_qty, complete)
+    taker = await register(client)
+    before = {b["asset"]: b for b in (await client.get("/api/balances", headers=taker.headers)).json()}
+    order = await place(client, taker, side="sell", type="market", quote_qty=quote_qty)
+    fee = sum((Decimal(f["fee"]) for f in order["fills"]), Decimal(0))
+    assert order["filled_qty"] == est["filled_qty"]
+    assert Decimal(order["quote_filled"]) == Decimal(est["notional"]) <= Decimal(quote_qty)
+    assert fee == Decimal(est["fee"])
+    assert est["worst_price"] == order["fills"][-1]["price"]
+    assert order["status"] == ("filled" if est["complete"] else "expired")
+    after = {b["asset"]: b for b in (await client.get("/api/balances", headers=taker.headers)).json()}
+    received = Decimal(after["USDT"]["available"]) - Decimal(before["USDT"]["available"])
+    sold = Decimal(before["BTC"]["available"]) - Decimal(after["BTC"]["available"])
+    assert (received, sold) == (Decimal(est["total"]), Decimal(est["filled_qty"]))
+    assert after["BTC"]["held"] == before["BTC"]["held"]  # nothing left held
+
+
+async def test_the_sell_estimate_refuses_what_the_order_would(client: AsyncTestClient[Litestar]) -> None:
+    """Below the market's minimum order value: NOTIONAL_TOO_SMALL, as the order; no bids: nothing sold."""
+    markets = {m["symbol"]: m for m in (await client.get("/api/markets")).json()}
+    minimum = markets[SYMBOL]["min_notional"]
+    below = str(Decimal(minimum) - Decimal("0.000001"))
+    r = await estimate_sell(client, below)
+    assert r.status_code == 400 and error_code(r) == "NOTIONAL_TOO_SMALL", r.text
+    seller = await register(client)
+    body = {"symbol": SYMBOL, "side": "sell", "type": "market", "quote_qty": below}
+    refused = await client.post("/api/orders", json=body, headers=seller.headers)
+    assert error_code(refused) == "NOTIONAL_TOO_SMALL"
+    empty = (await estimate_sell(client, "100", "ETH-USDT")).json()
+    assert (empty["filled_qty"], empty["total"], empty["complete"]) == ("0", "0", False)
+
+
+def test_sell_worth_takes_what_the_amount_is_worth_per_level_and_stops_inside_a_level() -> None:
+    """Per level the most lots whose notional fits what is left of the amount (the fee comes out of the
+    proceeds); the amount stopping inside a level makes the estimate complete, the bids ending first not."""
+    m = Market(
+        symbol="T-Q", base="T", quote="Q", tick_size=Decimal("0.01"), lot_size=Decimal("1"),
+        base_decimals=0, quote_decimals=2, lot_minor=1, num=1, den=1, min_lots=1, max_lots=10**6,
+        max_price_ticks=10**9, min_notional_minor=1, maker_bps=0, taker_bps=100, status="trading",
+    )  # fmt: skip
+    book = {"seq": 7, "bids": [[1100, 2], [1000, 5]]}  # 11.00 x 2, 10.00 x 5
+    est = sell_worth(book, m, 5000)  # 50.00: 2 x 11.00 = 22.00, then floor(28.00 / 10.00) = 2 lots
+    assert (est["filled_qty"], est["notional"], est["fee"], est["total"]) == ("4", "42", "0.42", "41.58")
+    assert (est["worst_price"], est["complete"], est["seq"]) == ("10", True, 7)
+    deep = sell_worth(book, m, 100000)  # 1,000.00: the bids end first
+    assert (deep["filled_qty"], deep["notional"], deep["complete"]) == ("7", "72", False)
 
 
 async def test_the_spend_estimate_of_an_empty_book_and_of_a_budget_under_one_lot(

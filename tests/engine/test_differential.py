@@ -146,11 +146,14 @@ class Generator:
         return self._limit()
 
     def _sweep(self) -> None:
-        """More than MAX_MAKERS one-lot asks, then a by-quote buy big enough to hit the cap."""
+        """More than MAX_MAKERS one-lot makers on one side, then a by-quote market order (a buy or a sell) big
+        enough to hit the cap."""
         price = MID + self.rng.randint(-3, 3)
+        side = self.rng.choice(("buy", "sell"))
+        maker_side = "sell" if side == "buy" else "buy"
         for _ in range(MAX_MAKERS + 10):
-            self.pending.append(self._order(symbol="ETH-BTC", side="sell", price=price, qty=1))
-        self.pending.append(self._order(symbol="ETH-BTC", side="buy", type="market", quote_qty=10**6))
+            self.pending.append(self._order(symbol="ETH-BTC", side=maker_side, price=price, qty=1))
+        self.pending.append(self._order(symbol="ETH-BTC", side=side, type="market", quote_qty=10**6))
 
     # ---- the price band ---------------------------------------------------------------------------------
     def _banded(self) -> str | None:
@@ -196,9 +199,9 @@ class Generator:
             far = -(-near * (10000 - band) // 10000) - self.rng.randint(1, 3)
         for price in (near, far):
             self.pending.append(self._order(symbol=symbol, side=maker_side, price=price, qty=self._qty()))
-        if side == "buy" and self.rng.random() < 0.4:
+        if self.rng.random() < 0.4:
             budget = PER_LOT[symbol] * self.rng.randint(20, 60)
-            self.pending.append(self._order(symbol=symbol, side="buy", type="market", quote_qty=budget))
+            self.pending.append(self._order(symbol=symbol, side=side, type="market", quote_qty=budget))
         else:
             qty = self.rng.randint(20, 50)
             self.pending.append(self._order(symbol=symbol, side=side, type="market", qty=qty))
@@ -297,7 +300,8 @@ class Generator:
         budget = per_lot * self.rng.randint(1, 40) + self.rng.randint(0, per_lot)
         if market["symbol"] == "BTC-USDT":
             budget = max(budget, 2 * 10 ** (quote_dec - 3))  # min_notional 0.002
-        return self._order(symbol=market["symbol"], side="buy", type="market", quote_qty=budget)
+        side = self.rng.choice(("buy", "sell"))
+        return self._order(symbol=market["symbol"], side=side, type="market", quote_qty=budget)
 
     def _open_ids(self, account: int | None = None) -> list[int]:
         return [o.id for o in self.ref.orders.values() if o.is_open and account in (None, o.account)]
@@ -379,7 +383,6 @@ class Generator:
             ("place", (account, sym, "buy", "limit"), {**limit, "price": 10_001}),
             ("place", (account, sym, "sell", "limit"), {**limit, "qty": 0}),
             ("place", (account, sym, "buy", "market"), {"qty": 1, "quote_qty": 5000, "ts_ms": ts}),
-            ("place", (account, sym, "sell", "market"), {"quote_qty": 5000, "ts_ms": ts}),
             ("place", (account, "ETH-USDT", "buy", "limit"), {**limit, "qty": 1}),
             ("place", (account, sym, "sell", "limit"), {**limit, "qty": 101}),
             ("place", (account, "BTC-USDT", "buy", "limit"), {**limit, "qty": 51}),

@@ -1,5 +1,5 @@
-"""Market orders: by base quantity (sell, and buy with a dry-run cost hold) and buy by quote budget, and the
-minimum notional of an order by quantity at the touch."""
+"""Market orders: by base quantity (sell, and buy with a dry-run cost hold), buy by quote budget, sell by
+quote amount (a dry-run base hold), and the minimum notional of an order by quantity at the touch."""
 
 from __future__ import annotations
 
@@ -119,6 +119,89 @@ def test_market_buy_by_quote_too_small_for_one_lot_expires_unfilled(ex: Exchange
     o = ex.place(2, "buy", quote_qty=100)["order"]  # one lot costs 101 with the taker fee
     assert (o["status"], o["reason"], o["filled"]) == ("expired", "budget", 0)
     assert ex.balance(2, "XQ") == (1_000, 0)
+
+
+def _bids(ex: Exchange, *levels: tuple[int, int]) -> None:
+    ex.fund(1, "XQ", 100_000)
+    for price, qty in levels:
+        ex.place(1, "buy", price=price, qty=qty)
+
+
+def test_market_sell_by_quote_sells_the_base_worth_its_amount_and_holds_exactly_that(ex: Exchange) -> None:
+    """A sell by quote takes bids best first, as many lots at each price as the rest of the amount is worth
+    (notional, before the taker fee, which comes out of the proceeds); it holds exactly the base it sells
+    (a dry run of the same walk) and ends filled where the amount cannot buy one more lot."""
+    _bids(ex, (100, 3), (90, 10))
+    ex.fund(2, "XB", 20)
+    r = ex.place(2, "sell", quote_qty=1_000)
+    o = r["order"]
+    assert [(f["price"], f["qty"]) for f in r["fills"]] == [(100, 3), (90, 7)]  # 300 + 630; 70 buys no lot
+    assert (o["status"], o["reason"], o["filled"], o["hold"], o["qty"], o["quote_qty"]) == (
+        "filled",
+        "",
+        10,
+        0,
+        0,
+        1_000,
+    )
+    assert ex.balance(2, "XB") == (10, 0)
+    assert ex.balance(2, "XQ") == (299 + 628, 0)  # floor(300 * 0.998) + floor(630 * 0.998)
+    accepted = next(e for e in ex.events() if e["type"] == "order_accepted" and e["order_id"] == str(o["id"]))
+    assert (accepted["hold_asset"], accepted["hold"]) == ("XB", "10")
+    done = ex.events()[-1]
+    assert (done["type"], done["status"], done["released"]) == ("order_done", "filled", "0")
+
+
+def test_market_sell_by_quote_needs_only_the_base_it_sells(ex: Exchange) -> None:
+    """The hold is the base the walk sells, not a guess: exactly that much is enough, one unit less is
+    INSUFFICIENT_FUNDS and changes nothing."""
+    _bids(ex, (100, 3), (90, 10))
+    ex.fund(2, "XB", 9)
+    before = state_hash(ex.redis)
+    with pytest.raises(errors.InsufficientFunds):
+        ex.place(2, "sell", quote_qty=1_000)
+    assert state_hash(ex.redis) == before
+    ex.fund(2, "XB", 1)
+    assert ex.place(2, "sell", quote_qty=1_000)["order"]["status"] == "filled"
+    assert ex.balance(2, "XB") == (0, 0)
+
+
+def test_market_sell_by_quote_rounds_each_price_down_to_what_the_amount_is_worth(ex: Exchange) -> None:
+    """With a tick of 0.1 quote unit (num/den = 1/10), q lots at p ticks are worth floor(p * q / 10): the
+    sell takes the most lots whose notional fits in what is left, never more."""
+    ex.fund(1, "XQ", 100_000)
+    ex.place(1, "buy", price=123, qty=50, symbol="YB-XQ")  # 12.3 XQ a lot
+    ex.fund(2, "YB", 50)
+    r = ex.place(2, "sell", quote_qty=100, symbol="YB-XQ")
+    assert [(f["price"], f["qty"], f["notional"]) for f in r["fills"]] == [(123, 8, 98)]  # 9 lots: 110
+    assert r["order"]["status"] == "filled"
+
+
+def test_market_sell_by_quote_expires_when_the_bids_run_out(ex: Exchange) -> None:
+    """A sell by quote that empties the bids before its amount is reached expires (reason market), having
+    held and sold only what it met."""
+    _bids(ex, (100, 2))
+    ex.fund(2, "XB", 50)
+    o = ex.place(2, "sell", quote_qty=1_000)["order"]
+    assert (o["status"], o["reason"], o["filled"], o["hold"]) == ("expired", "market", 2, 0)
+    assert ex.balance(2, "XB") == (48, 0)
+
+
+def test_market_sell_by_quote_too_small_for_one_lot_expires_unfilled(ex: Exchange) -> None:
+    """An amount worth less than one lot at the best bid expires with no fill (reason budget), holding
+    nothing: an account with no base at all gets the same answer."""
+    _bids(ex, (100, 2))
+    o = ex.place(2, "sell", quote_qty=99)["order"]
+    assert (o["status"], o["reason"], o["filled"], o["hold"]) == ("expired", "budget", 0, 0)
+
+
+def test_market_sell_by_quote_of_2_53_is_too_large(ex: Exchange) -> None:
+    """An amount of 2^53 minor units or more cannot be counted exactly: QTY_TOO_LARGE, nothing written."""
+    _bids(ex, (100, 2))
+    before = state_hash(ex.redis)
+    with pytest.raises(errors.QtyTooLarge):
+        ex.place(2, "sell", quote_qty=2**53)
+    assert state_hash(ex.redis) == before
 
 
 def test_market_order_on_an_empty_book_expires(ex: Exchange) -> None:

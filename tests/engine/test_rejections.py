@@ -84,7 +84,6 @@ CASES: list[tuple[str, Callable[[Engine, dict[str, int]], Any], type[errors.Engi
     ("limit with quote_qty", _place(quote_qty=100), errors.InvalidQty),
     ("market with both", _place(type="market", price=0, qty=1, quote_qty=100), errors.InvalidQty),
     ("market with neither", _place(type="market", price=0, qty=0), errors.InvalidQty),
-    ("sell by quote", _place(side="sell", type="market", price=0, qty=0, quote_qty=100), errors.InvalidQty),
     ("qty below min", _place(symbol="MB-XQ", qty=4, price=100), errors.QtyTooSmall),
     ("qty above max", _place(symbol="MB-XQ", qty=101, price=100), errors.QtyTooLarge),
     ("market qty above max", _place(symbol="MB-XQ", type="market", price=0, qty=101), errors.QtyTooLarge),

@@ -438,6 +438,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/markets/{symbol}/estimate/sell": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * EstimateSell
+         * @description What a market sell by quote amount `quote_qty` (an order with `quote_qty` instead of `qty`) would
+         *     sell into the bids now: at each price as many lots as what is left of the amount is worth (notional,
+         *     before the taker fee); the base sold (`filled_qty`), average and worst price, notional, taker fee and
+         *     `total` received; `complete` is false when the bids within the price band, read 500 levels deep, end
+         *     first; a `quote_qty` below the market's `min_notional` is 400 `NOTIONAL_TOO_SMALL`, as the order
+         *     would be. An estimate: fills round per maker order, and the book moves.
+         */
+        get: operations["estimateMarketSellByTotal"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/markets/{symbol}/trades": {
         parameters: {
             query?: never;
@@ -2424,7 +2449,68 @@ export interface operations {
     estimateMarketBuyByTotal: {
         parameters: {
             query: {
-                /** @description quote amount to spend, e.g. 250.5 */
+                /** @description quote amount, e.g. 250.5 */
+                quote_qty: string;
+            };
+            header?: never;
+            path: {
+                symbol: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpendEstimate"];
+                };
+            };
+            /** @description invalid request (see error.code) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation error (unknown or malformed fields) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate limited (see Retry-After) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    estimateMarketSellByTotal: {
+        parameters: {
+            query: {
+                /** @description quote amount, e.g. 250.5 */
                 quote_qty: string;
             };
             header?: never;
