@@ -152,12 +152,13 @@ def test_a_grouped_book_row_holding_own_orders_is_marked_with_their_sum(stack: S
         expect(page.locator(OWN_ROWS)).to_have_count(0)
 
 
-def quote_text(value: Decimal, decimals: int) -> str:
-    """A quote amount as the account tables write one alone in its column: exact up to the asset's decimals
-    (rounded half up beyond), at least 2 decimals, thousands separators."""
-    q = value.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP).normalize()
-    places = max(2, -int(q.as_tuple().exponent))
-    return f"{q:,.{places}f}"
+def quote_column(values: list[Decimal], decimals: int) -> list[str]:
+    """Quote amounts as the account tables write a column of them: each exact up to the asset's decimals
+    (rounded half up beyond), all at the decimals the most precise of them needs (at least 2), with
+    thousands separators. (A CI run caught "71.7428" written "71.74280" beside a total needing 5.)"""
+    exact = [v.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP).normalize() for v in values]
+    places = max(max(2, -int(q.as_tuple().exponent)) for q in exact)
+    return [f"{q:,.{places}f}" for q in exact]
 
 
 @pytest.mark.parametrize(("width", "height"), [(1280, 800), (1180, 800), (1100, 800), (390, 844)])
@@ -200,16 +201,15 @@ def test_open_orders_show_their_total_and_a_post_only_tag_that_widens_no_table(
         assert fit["width"] == before["width"] and fit["page"] <= 0, (before, fit)
         if width >= 1100:  # (a phone's table reached 2 px under its sticky Cancel before: test_layout's)
             assert fit["overflow"] <= 0, fit
-        expect(plain_row.locator("td").nth(5)).to_have_attribute(
-            "title", f"Total {quote_text((price - 1) * Decimal(qty), usdt)} USDT"
-        )
+        post_total, plain_total = quote_column([price * Decimal(qty), (price - 1) * Decimal(qty)], usdt)
+        expect(plain_row.locator("td").nth(5)).to_have_attribute("title", f"Total {plain_total} USDT")
         if width >= 1280:
             assert fit["shown"][:9] == [
                 "Time", "Market", "Side", "Type", "Price", "Amount", "Filled", "Total", "Status",
             ], fit  # fmt: skip
-            for row, p in ((post_row, price), (plain_row, price - 1)):
+            for row, text in ((post_row, post_total), (plain_row, plain_total)):
                 total = row.get_by_test_id("order-total")
-                expect(total).to_have_text(quote_text(p * Decimal(qty), usdt), use_inner_text=True)
+                expect(total).to_have_text(text, use_inner_text=True)
         else:
             assert "Total" not in fit["shown"] and {"Market", "Side", "Price", "Amount"} <= set(
                 fit["shown"]
