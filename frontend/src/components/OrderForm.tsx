@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState, type FormEvent } from "react";
 import type { Market, Order, OrderCreate } from "../api/types";
-import { usePref, useSession } from "../lib/hooks";
+import { useSession } from "../lib/hooks";
 import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
@@ -11,7 +11,8 @@ import {
 import { authHref } from "../lib/nextRoute";
 import { statusText } from "../lib/cellText";
 import { ClientOrderIds } from "../lib/clientOrderId";
-import { PREF_KEYS } from "../lib/prefs";
+import { clearFormDraft, formDraftText, readFormDraft, writeFormDraft, type FormDraft } from "../lib/formDraft";
+import { loadPref, PREF_KEYS, savePref } from "../lib/prefs";
 import { useEstimate, useSpendEstimate } from "../lib/useEstimate";
 import { errorText, ORDER_OFFLINE, ORDER_STATUS_UNKNOWN } from "../lib/userText";
 import { reasonOf } from "../lib/orderEvents";
@@ -40,20 +41,35 @@ export function OrderForm(props: {
   const session = useSession();
   const { balances, openOrders, noteOrder } = useAccount();
   const toasts = useToasts();
-  const [side, setSide] = usePref<Side>(PREF_KEYS.orderSide, SIDES, "buy"); // kept across reloads
-  const [type, setType] = useState<OrderType>("limit");
-  const [price, setPrice] = useState("");
-  const [qty, setQty] = useState("");
+  // the market's draft (lib/formDraft.ts: kept in the tab's sessionStorage as the trader edits) fills the form
+  // when it mounts, after a reload or a tab reopened in the same session
+  const [restored] = useState(() => readFormDraft(m.symbol));
+  // the side: the draft's, else the last one chosen on any market (a pref, kept across reloads)
+  const [side, setSideState] = useState<Side>(() => restored?.side ?? loadPref(PREF_KEYS.orderSide, SIDES, "buy"));
+  const setSide = (s: Side) => {
+    setSideState(s);
+    savePref(PREF_KEYS.orderSide, s);
+  };
+  const [type, setType] = useState<OrderType>(restored?.type ?? "limit");
+  const [price, setPrice] = useState(restored?.price ?? "");
+  const [qty, setQty] = useState(restored?.qty ?? "");
   // a market buy may give what to spend (its total, in the quote asset) instead of the amount to buy
-  const [byTotal, setByTotal] = useState(false);
-  const [spendText, setSpendText] = useState("");
-  const [tif, setTif] = useState<Tif>("gtc");
-  const [postOnly, setPostOnly] = useState(false);
+  const [byTotal, setByTotal] = useState(restored?.byTotal ?? false);
+  const [spendText, setSpendText] = useState(restored?.total ?? "");
+  const [tif, setTif] = useState<Tif>(restored?.tif ?? "gtc");
+  const [postOnly, setPostOnly] = useState(restored?.postOnly ?? false);
+  const draft: FormDraft = { side, type, price, qty, total: spendText, byTotal, tif, postOnly };
+  // the market the form's fields belong to, and the draft stored for it as the form last read or wrote it:
+  // an edit stores the draft, a mount or a switch of market that only shows the stored one does not
+  const [formFor, setFormFor] = useState(m.symbol);
+  const storedDraft = useRef({ symbol: m.symbol, text: formDraftText(draft) });
   const [busy, setBusy] = useState(false);
   const submitting = useRef(false);
   // the guard against a second submit before the first one answers is `submitting`; this one: the last send
   // had no answer ("lost": its resend's answer is told as such) or failed while the browser was offline
   const statusUnknown = useRef<"lost" | "offline" | null>(null);
+  // the market of the order whose status is unknown (a send ended without an answer), while it is
+  const unknownFor = useRef<string | null>(null);
   // what an order stopped by the engine's cap on resting orders matched per order left to send: the form
   // holds it as its amount (or total) and says so while that amount is unchanged
   const [carry, setCarry] = useState<{ symbol: string; side: Side; amount: string; text: string } | null>(null);
@@ -86,11 +102,35 @@ export function OrderForm(props: {
     return () => clearTimeout(t);
   }, [flash]);
 
+  // another market: its own draft, if the trader left one in this tab, else the fields emptied (the side, type,
+  // time in force and amount mode stay). Done while rendering, not in an effect: no render (and no effect that
+  // stores the draft) ever pairs one market's fields with another market
+  if (formFor !== m.symbol) {
+    const d = readFormDraft(m.symbol);
+    const next: FormDraft = d ?? { ...draft, price: "", qty: "", total: "" };
+    setFormFor(m.symbol);
+    setSideState(next.side);
+    setType(next.type);
+    setPrice(next.price);
+    setQty(next.qty);
+    setSpendText(next.total);
+    setByTotal(next.byTotal);
+    setTif(next.tif);
+    setPostOnly(next.postOnly);
+    storedDraft.current = { symbol: m.symbol, text: formDraftText(next) }; // only shown: not stored again
+  }
+
+  // the draft follows what the form shows (after an order too: a cleared amount, the rest of a capped one),
+  // except while an order of this market has an unknown status: a reload then shows an empty form, as before,
+  // so the order is never sent again from a restored draft with a new client order id (ids are never kept)
+  const draftText = formDraftText(draft);
   useEffect(() => {
-    setPrice("");
-    setQty("");
-    setSpendText("");
-  }, [m.symbol]);
+    if (formFor !== m.symbol) return; // the fields are another market's until the switch above has rendered
+    if (unknownFor.current === m.symbol) return;
+    if (storedDraft.current.symbol === m.symbol && storedDraft.current.text === draftText) return;
+    writeFormDraft(m.symbol, draft);
+    storedDraft.current = { symbol: m.symbol, text: draftText };
+  }, [m.symbol, formFor, draftText]);
 
   // the server's last refusal describes the order as it was sent: any edit (or another market) clears it
   useEffect(() => {
@@ -172,6 +212,7 @@ export function OrderForm(props: {
     try {
       const order = await api<Order>("POST", "/api/orders", { body, signal: AbortSignal.timeout(ORDER_TIMEOUT_MS) });
       orderIds.current.ended(null);
+      unknownFor.current = null;
       noteOrder(order);
       // the answer to a resend after a lost one: say it went once, wherever it is now (a filled market order
       // is in the history, not in Open orders). After a send the offline browser never made, nothing to say.
@@ -203,7 +244,12 @@ export function OrderForm(props: {
         setSpendText("");
       }
     } catch (err) {
-      if (orderIds.current.ended(err)) {
+      const unknown = orderIds.current.ended(err);
+      unknownFor.current = unknown ? m.symbol : null;
+      if (unknown) {
+        // not kept for a reload: sent from a restored draft it would go with a new client order id
+        clearFormDraft(m.symbol);
+        storedDraft.current = { symbol: m.symbol, text: "" };
         // no answer (or a server error): the order may be placed. The form keeps it as it is; sent again, it
         // goes with the same client order id, which the API answers with the order if it was placed. A browser
         // that knows it is offline most likely never sent it: said so (the resend is as safe)
