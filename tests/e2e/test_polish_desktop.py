@@ -16,7 +16,17 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Stack, shot
-from tests.e2e.test_terminal import SYMBOL, best, login, market, open_trade, rest_buy, snap, wait_for
+from tests.e2e.test_terminal import (
+    SYMBOL,
+    best,
+    login,
+    market,
+    open_trade,
+    post_top_bid,
+    rest_buy,
+    snap,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -185,20 +195,7 @@ def test_the_fills_of_one_order_update_one_toast_in_place(stack: Stack, new_page
         httpx.Client(base_url=stack.base_url, headers=auth[buyer], timeout=10) as b,
         httpx.Client(base_url=stack.base_url, headers=auth[seller], timeout=10) as s,
     ):
-
-        def best_bid_order() -> dict[str, Any] | None:
-            """A post-only buy one tick above the best bid: the book's best, which a sell at its price takes
-            before any other bid."""
-            book = b.get(f"/api/markets/{SYMBOL}/book").json()
-            price = Decimal(book["bids"][0][0]) + tick
-            if price >= Decimal(book["asks"][0][0]):
-                return None
-            body = {"symbol": SYMBOL, "side": "buy", "type": "limit", "price": format(price, "f"),
-                    "qty": format(qty, "f"), "post_only": True}  # fmt: skip
-            r = b.post("/api/orders", json=body)
-            return r.json() if r.status_code == 201 and r.json()["status"] == "open" else None
-
-        order = wait_for("a resting best bid", best_bid_order)
+        order = wait_for("a resting best bid", lambda: post_top_bid(b, SYMBOL, tick, qty))
         toasts = page.get_by_test_id("toast")
         expect(toasts.filter(has_text="Order accepted")).to_have_count(1)
         fill_toasts = toasts.filter(has_text=re.compile(r"Order (partially )?filled"))

@@ -77,6 +77,20 @@ def qty_for(m: dict[str, Any], price: Decimal) -> str:
     return format(qty.normalize(), "f")
 
 
+def post_top_bid(c: httpx.Client, symbol: str, tick: Decimal, qty: Decimal) -> dict[str, Any] | None:
+    """A post-only buy of `qty` one tick above the best bid, with the client's account: the book's best bid,
+    which a sell at its price takes before any other. None when the spread is one tick (it would cross) or
+    the order did not rest (the book moved)."""
+    book = c.get(f"/api/markets/{symbol}/book").json()
+    price = Decimal(book["bids"][0][0]) + tick
+    if price >= Decimal(book["asks"][0][0]):
+        return None
+    body = {"symbol": symbol, "side": "buy", "type": "limit", "price": format(price, "f"),
+            "qty": format(qty, "f"), "post_only": True}  # fmt: skip
+    r = c.post("/api/orders", json=body)
+    return r.json() if r.status_code == 201 and r.json()["status"] == "open" else None
+
+
 def place_limit(
     page: Any, side: str, price: Decimal, qty: str, tif: str = "gtc", post_only: bool = False
 ) -> None:

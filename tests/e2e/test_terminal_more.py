@@ -14,7 +14,17 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Stack, shot
-from tests.e2e.test_terminal import SYMBOL, best, login, market, open_trade, qty_for, snap, wait_for
+from tests.e2e.test_terminal import (
+    SYMBOL,
+    best,
+    login,
+    market,
+    open_trade,
+    post_top_bid,
+    qty_for,
+    snap,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -278,18 +288,13 @@ def sell_all(stack: Stack, seller: httpx.Client, buyer: httpx.Client, symbol: st
         qty = held()
         if qty == 0:
             return True
-        book = buyer.get(f"/api/markets/{symbol}/book").json()
-        price = Decimal(book["bids"][0][0]) + tick
-        if price >= Decimal(book["asks"][0][0]):
+        bid = post_top_bid(buyer, symbol, tick, qty)
+        if bid is None:
             return False
-        body = {"symbol": symbol, "side": "buy", "type": "limit", "price": format(price, "f"),
-                "qty": format(qty, "f"), "post_only": True}  # fmt: skip
-        bid = buyer.post("/api/orders", json=body)
-        if bid.status_code != 201 or bid.json()["status"] != "open":
-            return False
-        sell = body | {"side": "sell", "post_only": False, "time_in_force": "ioc"}
+        sell = {"symbol": symbol, "side": "sell", "type": "limit", "price": bid["price"],
+                "qty": format(qty, "f"), "time_in_force": "ioc"}  # fmt: skip
         assert seller.post("/api/orders", json=sell).status_code == 201
-        buyer.delete(f"/api/orders/{bid.json()['id']}")
+        buyer.delete(f"/api/orders/{bid['id']}")
         return held() == 0
 
     wait_for(f"all of the {asset} sold", attempt, timeout_s=60)
