@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Stack, shot
-from tests.e2e.test_terminal import best, login, market, open_trade, qty_for, rest_buy, snap
+from tests.e2e.test_terminal import best, login, market, open_trade, place_limit, qty_for, rest_buy, snap
 
 pytestmark = pytest.mark.browser
 
@@ -441,3 +441,228 @@ def test_the_chart_with_its_time_axis_fits_its_card_above_the_order_form(
     shot(page, f"25-chart-fit-{width}")
     misfits = _chart_misfits(fit, phone=width < 760)
     assert not misfits, f"at {width}x{height}: {misfits} ({fit})"
+
+
+# the trade page's cards, the window's height and how far the page scrolls, and the open orders' rows wholly
+# inside the window and their tab's box (all read in one task of the page)
+TRADE_FIT = """() => {
+    const box = (e) => {
+        if (!e) return null;
+        const r = e.getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom, height: r.height };
+    };
+    const one = (sel) => box(document.querySelector(sel));
+    const body = document.querySelector('.account-card .tab-body');
+    const inBody = box(body);
+    const rows = [...document.querySelectorAll('[data-testid=open-orders] tbody tr[data-order-id]')]
+        .map(box).filter((r) => r.top >= inBody.top - 0.5 && r.bottom <= Math.min(inBody.bottom,
+            window.innerHeight) + 0.5);
+    const list = document.querySelector('[data-testid=trades]');
+    return {
+        height: window.innerHeight,
+        scroll: document.documentElement.scrollHeight - window.innerHeight,
+        grid: one('.trade-grid'),
+        chart: one('.chart-card'),
+        book: one('[data-testid=order-book]'),
+        trades: one('.trades-card'),
+        list: box(list),
+        listOverflow: getComputedStyle(list).overflowY,
+        account: one('.account-card'),
+        openRows: rows.length,
+        form: one('[data-testid=order-form]'),
+    };
+}"""
+
+DESKTOPS = [(1280, 800), (1440, 900), (1920, 1080)]
+
+
+@pytest.mark.parametrize(("width", "height"), DESKTOPS)
+def test_on_a_desktop_the_trade_page_fills_the_window_with_the_account_panel_on_the_first_screen(
+    stack: Stack, new_page: Any, width: int, height: int
+) -> None:
+    """At 1280x800, 1440x900 and 1920x1080 the trade page is as tall as the window, no taller and no
+    shorter (its height did not follow the window's: 979 px with a full trades tape, scrolling at 1280x800
+    and 1440x900, about 100 px empty at the bottom at 1920x1080): the book, the trades tape and the
+    account panel end inside it, five open orders show whole in the panel without scrolling the
+    page (at 1280x800 the panel began at y 554: two or three rows), and the tape scrolls inside its card
+    instead of being cut at the window's bottom."""
+    email = stack.register("fill")
+    page = new_page(width, height)
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    price, tick = snap(best(page, "bids") * Decimal("0.9"), m["tick_size"]), Decimal(m["tick_size"])
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        for i in range(6):
+            rest_buy(stack, c, price - i * tick)
+        page.get_by_role("tab", name="Open orders").click()
+        expect(page.locator("[data-testid=open-orders] tbody tr[data-order-id]")).to_have_count(6)
+        expect(page.locator("[data-testid=trades] .trade-row").first).to_be_visible()
+        page.wait_for_timeout(300)  # the toasts of the orders settle; nothing here depends on them
+        fit = page.evaluate(TRADE_FIT)
+        shot(page, f"50-fill-{width}x{height}")
+        assert c.delete("/api/orders").status_code == 200
+    problems = []
+    if fit["scroll"] > 4:
+        problems.append(f"the page scrolls by {fit['scroll']} px")
+    if fit["grid"]["bottom"] < height - 12:  # the page's own padding is 8 px
+        problems.append(f"{height - fit['grid']['bottom']:.0f} px of the window stay empty under the grid")
+    for name in ("grid", "book", "trades", "account", "chart"):
+        if fit[name]["bottom"] > height + 0.5:
+            problems.append(f"the {name} ends at y {fit[name]['bottom']:.0f}, below the window")
+    if fit["openRows"] < 5:
+        problems.append(
+            f"{fit['openRows']} open orders show whole in the window (the panel at y "
+            f"{fit['account']['top']:.0f}, {fit['account']['height']:.0f} px tall)"
+        )
+    if fit["listOverflow"] != "auto" or fit["list"]["bottom"] > fit["trades"]["bottom"] + 0.5:
+        problems.append(f"the trades tape does not scroll inside its card: {fit['list']} {fit['trades']}")
+    assert not problems, f"at {width}x{height}: {problems} ({fit})"
+
+
+# the order book's bid rows wholly inside their side's box, how many that box holds (its height over a
+# row's), and the chart card's height
+BOOK_FIT = """() => {
+    const side = document.querySelector('[data-testid=book-bids]');
+    const s = side.getBoundingClientRect();
+    const rows = [...side.querySelectorAll('.book-row')].map((r) => r.getBoundingClientRect());
+    const whole = rows.filter((r) => r.top >= s.top - 0.5 && r.bottom <= s.bottom + 0.5
+        && r.left >= s.left - 0.5 && r.right <= s.right + 0.5);
+    return {
+        rows: whole.length,
+        room: rows.length ? Math.floor((s.height + 0.5) / rows[0].height) : 0,
+        chart: document.querySelector('.chart-card').getBoundingClientRect().height,
+    };
+}"""
+
+
+def test_a_taller_window_shows_a_taller_chart_and_more_book_levels(stack: Stack, new_page: Any) -> None:
+    """With 30 more bid levels in the book, the chart is taller at 1920x1080 than at 1280x800 and the book
+    shows more bids, as many as its side has room for at each size (the chart stayed 440 px and the book
+    showed 8 bids a side, whatever the window, with empty room under them at 1920x1080)."""
+    email = stack.register("tall")
+    m = market(stack)
+    tick = Decimal(m["tick_size"])
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    seen = {}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        tickers = {t["symbol"]: t for t in c.get("/api/tickers").json()}
+        low = snap(Decimal(tickers[m["symbol"]]["last"]) * Decimal("0.9"), m["tick_size"])
+        for i in range(30):
+            rest_buy(stack, c, low - i * tick)
+        for width, height in ((1280, 800), (1920, 1080)):
+            page = new_page(width, height)
+            open_trade(page)
+            page.wait_for_function(
+                "(p) => [...document.querySelectorAll('[data-testid=book-bids] .book-row')]"
+                ".some((r) => Number(r.dataset.price) === Number(p))",
+                arg=format(low, "f"),
+            )
+            page.wait_for_timeout(300)
+            seen[(width, height)] = page.evaluate(BOOK_FIT)
+            shot(page, f"51-book-{width}x{height}")
+            page.context.close()
+        assert c.delete("/api/orders").status_code == 200
+    small, large = seen[(1280, 800)], seen[(1920, 1080)]
+    assert large["chart"] >= small["chart"] + 100, f"the chart does not grow with the window: {seen}"
+    assert large["rows"] > small["rows"], f"the book shows no more bids in a taller window: {seen}"
+    for size, fit in seen.items():
+        assert fit["rows"] >= fit["room"] >= 5, f"at {size} the book leaves room for bids it has: {seen}"
+
+
+# the vertical gaps in the order form's column: from the grid's top to its first card, between its cards
+# and from its last card to the grid's bottom
+FORM_COLUMN_GAPS = """() => {
+    const grid = document.querySelector('.trade-grid').getBoundingClientRect();
+    const form = document.querySelector('[data-testid=order-form]').getBoundingClientRect();
+    const cards = [...document.querySelectorAll('.trade-grid .card')].map((c) => c.getBoundingClientRect())
+        .filter((r) => r.height > 0 && r.left < form.right - 1 && r.right > form.left + 1)
+        .sort((a, b) => a.top - b.top);
+    const edges = [grid.top, ...cards.flatMap((r) => [r.top, r.bottom]), grid.bottom];
+    const gaps = [];
+    for (let i = 0; i < edges.length; i += 2) gaps.push(Math.round(edges[i + 1] - edges[i]));
+    return { gaps, cards: cards.length };
+}"""
+
+
+@pytest.mark.parametrize(("width", "height"), [(1440, 900), (1920, 1080)])
+def test_the_order_form_column_has_no_dead_space_on_a_tall_window(
+    stack: Stack, new_page: Any, width: int, height: int
+) -> None:
+    """At 1440x900 and 1920x1080 the order form's column holds no empty stretch taller than 24 px (under
+    "Prices for a volume" an empty column of about 500 px stood at 1920x1080): the trades tape takes the
+    room the form leaves."""
+    page = new_page(width, height)
+    login(page, stack.register("deadspace"))
+    open_trade(page)
+    column = page.evaluate(FORM_COLUMN_GAPS)
+    shot(page, f"52-form-column-{width}x{height}")
+    assert max(column["gaps"]) <= 24, f"at {width}x{height} the form column has an empty stretch: {column}"
+
+
+# the boxes of the toasts that show, and of what they must leave uncovered
+TOAST_CLEAR = """() => {
+    const box = (e) => {
+        const r = e.getBoundingClientRect();
+        return { left: r.left, right: r.right, top: r.top, bottom: r.bottom };
+    };
+    return {
+        toasts: [...document.querySelectorAll('[data-testid=toast]')]
+            .filter((t) => t.getBoundingClientRect().height > 0).map(box),
+        clear: {
+            book: box(document.querySelector('[data-testid=order-book]')),
+            trades: box(document.querySelector('.trades-card')),
+            form: box(document.querySelector('[data-testid=order-form]')),
+        },
+        window: { width: window.innerWidth, height: window.innerHeight },
+    };
+}"""
+
+
+def _overlaps(a: dict[str, float], b: dict[str, float]) -> bool:
+    return min(a["right"], b["right"]) - max(a["left"], b["left"]) > 0.5 and (
+        min(a["bottom"], b["bottom"]) - max(a["top"], b["top"]) > 0.5
+    )
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (1440, 900)])
+def test_on_a_desktop_toasts_leave_the_book_the_trades_and_the_order_form_clear(
+    stack: Stack, new_page: Any, width: int, height: int
+) -> None:
+    """An order placed with the form, and two more placed elsewhere: their three toasts lie inside the
+    window and cover neither the order book, nor the trades tape, nor the order form (its submit button
+    and its messages). At the bottom right they covered the tape and the book's lowest bids."""
+    email = stack.register("toast-clear")
+    page = new_page(width, height)
+    login(page, email)
+    open_trade(page)
+    m = market(stack)
+    price = snap(best(page, "bids") * Decimal("0.95"), m["tick_size"])
+    place_limit(page, "buy", price, qty_for(m, price))
+    accepted = page.get_by_test_id("toast").filter(has_text="Order accepted")
+    expect(accepted).to_have_count(1)
+    headers = {"Authorization": f"Bearer {stack.token(email)}"}
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=10) as c:
+        for i in (1, 2):
+            rest_buy(stack, c, price - i * Decimal(m["tick_size"]))
+        expect(accepted).to_have_count(3)
+        for i in range(3):
+            expect(accepted.nth(i)).to_be_visible()
+        where = page.evaluate(TOAST_CLEAR)
+        shot(page, f"53-toasts-{width}x{height}")
+        assert c.delete("/api/orders").status_code == 200
+    assert len(where["toasts"]) >= 3, where
+    win = where["window"]
+    problems = [
+        f"toast {t} covers the {name} {b}"
+        for t in where["toasts"]
+        for name, b in where["clear"].items()
+        if _overlaps(t, b)
+    ]
+    problems += [
+        f"toast {t} reaches outside the window"
+        for t in where["toasts"]
+        if t["left"] < 0 or t["top"] < 0 or t["right"] > win["width"] or t["bottom"] > win["height"]
+    ]
+    assert not problems, f"at {width}x{height}:\n" + "\n".join(problems)

@@ -1,6 +1,6 @@
 /** The live order book: snapshot + contiguous (possibly merged) updates from `book:SYM`, re-subscribing on
  * any gap. */
-import { useEffect, useMemo, useRef, useState, type MouseEvent, type PointerEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type MouseEvent, type PointerEvent, type RefObject } from "react";
 import type { Market } from "../api/types";
 import { groupDecimals, groupLevels, groupSteps } from "../lib/bookGroup";
 import { BookSync, SnapshotWatch, type BookMessage, type Level } from "../lib/bookSync";
@@ -10,9 +10,32 @@ import { add, cmp, dec, div, format, mul, sub, toFixed, ZERO } from "../lib/mone
 import { ws } from "../lib/ws";
 import { useAccount } from "./Account";
 
+// levels a side at least; more where a taller book has room for them (useFitRows)
 const DEPTH = 14;
-// levels read per side when grouping: enough for DEPTH buckets of 1000 ticks in a demo-like book
-const GROUP_SOURCE_DEPTH = 400;
+const MAX_DEPTH = 80;
+// levels read per side when grouping, per bucket shown: enough for buckets of 1000 ticks in a demo-like book
+// (400 levels for DEPTH buckets)
+const GROUP_SOURCE_PER_ROW = Math.ceil(400 / DEPTH);
+const ROW_PX = 20; // a .book-row: 16 px of line and 2 px of padding above and below
+
+/** How many book rows a side's box holds whole (at least DEPTH, at most MAX_DEPTH): the book lists that
+ * many levels, so a taller book (a desktop window's height) shows more of them instead of empty room. */
+function useFitRows(side: RefObject<HTMLDivElement | null>): number {
+  const [rows, setRows] = useState(DEPTH);
+  useEffect(() => {
+    const el = side.current;
+    if (!el) return;
+    const fit = () => {
+      const row = el.querySelector<HTMLElement>(".book-row")?.getBoundingClientRect().height || ROW_PX;
+      setRows(Math.min(MAX_DEPTH, Math.max(DEPTH, Math.floor(el.clientHeight / row) + 1)));
+    };
+    fit();
+    const watch = new ResizeObserver(fit);
+    watch.observe(el);
+    return () => watch.disconnect();
+  }, [side]);
+  return rows;
+}
 
 export interface BookView {
   bids: Level[];
@@ -116,11 +139,13 @@ export function OrderBook(props: {
     const price = rowPrice(e.target);
     if (price !== null) props.onPick(price);
   };
-  const raw = useBook(props.symbol, grouped ? GROUP_SOURCE_DEPTH : DEPTH);
+  const bidsBox = useRef<HTMLDivElement>(null);
+  const depth = useFitRows(bidsBox);
+  const raw = useBook(props.symbol, grouped ? GROUP_SOURCE_PER_ROW * depth : depth);
   const { synced } = raw;
   const stale = !synced && raw.bids.length + raw.asks.length > 0; // levels on screen that may be out of date
-  const bids = grouped ? groupLevels(raw.bids, step, "bids", DEPTH) : raw.bids;
-  const asks = grouped ? groupLevels(raw.asks, step, "asks", DEPTH) : raw.asks;
+  const bids = grouped ? groupLevels(raw.bids, step, "bids", depth) : raw.bids;
+  const asks = grouped ? groupLevels(raw.asks, step, "asks", depth) : raw.asks;
   // the account's own resting orders, marked on their levels (or the buckets holding them)
   const { openOrders } = useAccount();
   const ownBids = useMemo(() => ownLevels(openOrders, props.symbol, "bids", grouped ? step : null), [openOrders, props.symbol, grouped, step]);
@@ -224,7 +249,7 @@ export function OrderBook(props: {
         </span>
         <span className="down">{bestAsk ? format(bestAsk, props.priceDecimals) : "—"}</span>
       </div>
-      <div className="book-side bids" data-testid="book-bids">
+      <div className="book-side bids" data-testid="book-bids" ref={bidsBox}>
         {bids.map((l) => row(l, "bid"))}
       </div>
     </div>

@@ -29,18 +29,42 @@ export function useToasts(): ToastApi {
   return useContext(Ctx);
 }
 
-/** Where the toasts go on a phone (lib/toastEdge.ts), and how far down the top edge is: under the header. */
+/** Where the toasts go on a phone (lib/toastEdge.ts), and how far down the top edge is: under the header. On a
+ * desktop's trade page, `chart`: the box over the chart they go in (styles.css), else null. */
 interface Placement {
   edge: ToastEdge;
   topPx: number;
+  chart: { left: number; top: number; width: number } | null;
+}
+
+/** The desktop grids (styles.css): wider than 959 px. */
+const DESKTOP = "(min-width: 960px)";
+
+/** On a desktop's trade page, the toasts' box over the chart's plot, its top left corner under the chart's
+ * head (never above the header's bottom, `headerBottom`); null elsewhere, or where the chart is scrolled
+ * out of sight. */
+function overChart(headerBottom: number): Placement["chart"] {
+  if (!window.matchMedia(DESKTOP).matches) return null;
+  const plot = document.querySelector(".chart-box")?.getBoundingClientRect();
+  if (!plot || plot.width < 240) return null;
+  const top = Math.max(plot.top, headerBottom) + 8;
+  if (plot.bottom - top < 120) return null; // hardly any of the chart in sight: the corner of the window
+  // the price scale (about 60 px at the right) stays clear, with the last price on it
+  return { left: Math.round(plot.left + 8), top: Math.round(top), width: Math.round(Math.min(340, plot.width - 80)) };
 }
 
 /** The placement away from `inUse`, the control the user last touched or focused (null: none). */
 function placeAwayFrom(inUse: Element | null): Placement {
   const el = inUse?.isConnected ? inUse : document.activeElement;
   const span = el && el !== document.body && el !== document.documentElement ? el.getBoundingClientRect() : null;
-  const header = document.querySelector("header.topbar")?.getBoundingClientRect().bottom ?? 0;
-  return { edge: toastEdge(span, window.innerHeight), topPx: Math.round(Math.max(0, header)) + 8 };
+  const header = Math.max(0, document.querySelector("header.topbar")?.getBoundingClientRect().bottom ?? 0);
+  return { edge: toastEdge(span, window.innerHeight), topPx: Math.round(header) + 8, chart: overChart(header) };
+}
+
+function samePlace(a: Placement, b: Placement): boolean {
+  const c = a.chart, d = b.chart;
+  const sameChart = c === d || (c !== null && d !== null && c.left === d.left && c.top === d.top && c.width === d.width);
+  return a.edge === b.edge && a.topPx === b.topPx && sameChart;
 }
 
 /** Whether an Escape pressed at `target` is a dialog's to handle (closing it), not the toasts'. */
@@ -51,11 +75,8 @@ function escapeBelongsElsewhere(target: EventTarget | null): boolean {
 
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
-  const [place, setPlace] = useState<Placement>({ edge: "bottom", topPx: 8 });
-  const replace = useCallback(
-    (p: Placement) => setPlace((q) => (q.edge === p.edge && q.topPx === p.topPx ? q : p)),
-    [],
-  );
+  const [place, setPlace] = useState<Placement>({ edge: "bottom", topPx: 8, chart: null });
+  const replace = useCallback((p: Placement) => setPlace((q) => (samePlace(q, p) ? q : p)), []);
   // the control the user last touched or focused (not a toast's): the toasts keep away from it
   const inUse = useRef<Element | null>(null);
   const shown = useRef(0);
@@ -66,11 +87,19 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       inUse.current = e.target;
       if (shown.current > 0) replace(placeAwayFrom(e.target)); // the user went to work under them: they move
     };
+    // over the chart, they follow it as the page scrolls or the window changes size
+    const follow = () => {
+      if (shown.current > 0) replace(placeAwayFrom(inUse.current));
+    };
     document.addEventListener("pointerdown", note, true);
     document.addEventListener("focusin", note, true);
+    window.addEventListener("scroll", follow, { passive: true });
+    window.addEventListener("resize", follow);
     return () => {
       document.removeEventListener("pointerdown", note, true);
       document.removeEventListener("focusin", note, true);
+      window.removeEventListener("scroll", follow);
+      window.removeEventListener("resize", follow);
     };
   }, [replace]);
   const next = useRef(1);
@@ -129,13 +158,24 @@ export function ToastProvider({ children }: { children: ReactNode }) {
     <Ctx.Provider value={value}>
       {children}
       {/* on a phone at the bottom, or at the top under the header (data-edge, styles.css): away from the
-          control in use. The container lets taps through; a toast itself takes them (its × dismisses it) */}
+          control in use; on a desktop's trade page over the chart (data-anchor). The container lets taps
+          through; a toast itself takes them (its × dismisses it) */}
       <div
         className="toasts"
         role="status"
         aria-live="polite"
         data-edge={place.edge}
-        style={{ "--toasts-top": `${place.topPx}px` } as CSSProperties}
+        data-anchor={place.chart ? "chart" : undefined}
+        style={
+          {
+            "--toasts-top": `${place.topPx}px`,
+            ...(place.chart && {
+              "--toasts-chart-left": `${place.chart.left}px`,
+              "--toasts-chart-top": `${place.chart.top}px`,
+              "--toasts-chart-width": `${place.chart.width}px`,
+            }),
+          } as CSSProperties
+        }
       >
         {toasts.map((t) => (
           <div key={t.id} className={`toast toast-${t.kind}`} data-testid="toast">

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { AccountPanel } from "../components/AccountPanel";
 import { Chart } from "../components/Chart";
 import { OrderBook } from "../components/OrderBook";
@@ -30,6 +30,23 @@ export function TradePage({ symbol }: { symbol: string }) {
     (bid: string | null, ask: string | null, synced: boolean) => setBest({ bid, ask, synced }),
     [],
   );
+  const grid = useRef<HTMLDivElement>(null);
+  const loaded = market !== undefined;
+  // on a desktop the grid fills the window under what lies above it (header, notice, ticker bar): its top on
+  // the page, kept as --grid-top for styles.css, follows those as they change height (the ticker bar wraps)
+  useLayoutEffect(() => {
+    const el = grid.current;
+    if (!el) return;
+    const place = () => {
+      const top = `${Math.round(el.getBoundingClientRect().top + window.scrollY)}px`;
+      if (el.style.getPropertyValue("--grid-top") !== top) el.style.setProperty("--grid-top", top);
+    };
+    place();
+    const watch = new ResizeObserver(place);
+    watch.observe(document.body);
+    if (el.previousElementSibling) watch.observe(el.previousElementSibling);
+    return () => watch.disconnect();
+  }, [loaded]);
   const last = t?.last;
   const unknown = !market && markets.length > 0;
   const { base, quote } = marketAssets(symbol, market);
@@ -80,20 +97,24 @@ export function TradePage({ symbol }: { symbol: string }) {
         <Stat label={`24h vol (${market.base})`} value={format(t?.volume_24h, qd)} />
         {market.status !== "trading" && <span className="badge warn">{String(market.status).replace("_", " ")}</span>}
       </div>
-      <div className="trade-grid">
+      <div className="trade-grid" ref={grid}>
         <div className="area-chart">
           <Chart symbol={symbol} pricePrecision={pd} />
         </div>
         <div className="area-book">
           <OrderBook symbol={symbol} listing={market} onBest={onBest} priceDecimals={pd} qtyDecimals={qd} tickSize={market.tick_size} onPick={onPick} />
         </div>
-        <div className="area-trades">
-          <TradesTape trades={trades} priceDecimals={pd} qtyDecimals={qd} />
-        </div>
-        <div className="area-form">
-          <div className="form-stack">
-            <OrderForm market={market} picked={picked} bestBid={bestBid} bestAsk={bestAsk} last={t?.last ?? null} />
-            <VolumePrices market={market} />
+        {/* the order form with the trades tape under it in one column on a tall desktop window; elsewhere
+            (display: contents) each has a place of its own in the grid */}
+        <div className="area-side">
+          <div className="area-form">
+            <div className="form-stack">
+              <OrderForm market={market} picked={picked} bestBid={bestBid} bestAsk={bestAsk} last={t?.last ?? null} />
+              <VolumePrices market={market} />
+            </div>
+          </div>
+          <div className="area-trades">
+            <TradesTape trades={trades} priceDecimals={pd} qtyDecimals={qd} />
           </div>
         </div>
         <div className="area-account">
