@@ -184,8 +184,8 @@ def test_openapi_lists_429_on_exactly_the_rate_limited_operations() -> None:
     }
     assert limited == {
         "register", "login", "refresh", "logout", "placeOrder", "cancelOrder", "cancelOrderByClientId",
-        "cancelAllOrders", "getBook", "estimateMarketOrder", "estimateMarketBuyByTotal", "listMarketTrades",
-        "listCandles",
+        "cancelAllOrders", "getBook", "estimateMarketOrder", "estimateMarketBuyByTotal",
+        "estimateMarketSellByTotal", "listMarketTrades", "listCandles",
         "listOrders", "exportOrdersCsv", "listFills", "listPositions", "listSessions", "endSession",
         "endOtherSessions", "changePassword", "listTransfers",
     }  # fmt: skip
