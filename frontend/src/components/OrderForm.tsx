@@ -5,15 +5,15 @@ import { api, ApiError } from "../lib/http";
 import { decimalsOf, format, parse, toPlain } from "../lib/money";
 import {
   checkOrder, checkSpend, editPrice, feeRole, formAmountText, leftAfterCap, marketShortfall, ownOrdersInReach, percentAmount, priceWarning,
-  reachPrice, selfTradeWarning, snapPrice, snapQty, spendableTotal, spendShortfall, TIF_TEXT, TIFS, totalForPercent, walkableQty,
-  type OrderType, type Side, type Tif,
+  reachPrice, selfTradeWarning, sellQtyForPercent, sellTotalForEstimate, snapPrice, snapQty, spendableTotal, spendShortfall, TIF_TEXT,
+  TIFS, totalForPercent, walkableQty, type OrderType, type Side, type Tif,
 } from "../lib/orderForm";
 import { authHref } from "../lib/nextRoute";
 import { statusText } from "../lib/cellText";
 import { ClientOrderIds } from "../lib/clientOrderId";
 import { clearFormDraft, formDraftText, readFormDraft, writeFormDraft, type FormDraft } from "../lib/formDraft";
 import { loadPref, PREF_KEYS, savePref } from "../lib/prefs";
-import { useEstimate, useSpendEstimate } from "../lib/useEstimate";
+import { fetchEstimate, useEstimate, useSpendEstimate } from "../lib/useEstimate";
 import { errorText, ORDER_OFFLINE, ORDER_STATUS_UNKNOWN } from "../lib/userText";
 import { reasonOf } from "../lib/orderEvents";
 import { useAccount } from "./Account";
@@ -53,7 +53,8 @@ export function OrderForm(props: {
   const [type, setType] = useState<OrderType>(restored?.type ?? "limit");
   const [price, setPrice] = useState(restored?.price ?? "");
   const [qty, setQty] = useState(restored?.qty ?? "");
-  // a market buy may give what to spend (its total, in the quote asset) instead of the amount to buy
+  // a market order may give its total (in the quote asset) instead of its amount: what a buy spends, or the
+  // value a sell sells (the amount mode is one for both sides, as the unit chosen shows; a draft keeps it)
   const [byTotal, setByTotal] = useState(restored?.byTotal ?? false);
   const [spendText, setSpendText] = useState(restored?.total ?? "");
   const [tif, setTif] = useState<Tif>(restored?.tif ?? "gtc");
@@ -77,6 +78,9 @@ export function OrderForm(props: {
   const [serverError, setServerError] = useState<{ text: string; code?: string } | null>(null);
   // why a % button left the amount as it was (no price to size a buy by); any edit clears it
   const [pctReason, setPctReason] = useState<string | null>(null);
+  // the % button of a sell by total asks the book first: its answer counts only if it is the last one asked
+  // and nothing was edited since (each edit, below, and each click counts one up)
+  const pctAsk = useRef(0);
   // one client order id per order meant: the same for a resend after a lost answer (see clientOrderId.ts)
   const orderIds = useRef(new ClientOrderIds());
   // the submit button was tapped (a touch): focus then stays off the amount field (no on-screen keyboard)
@@ -136,20 +140,27 @@ export function OrderForm(props: {
   useEffect(() => {
     setServerError(null);
     setPctReason(null);
+    pctAsk.current += 1;
   }, [m.symbol, side, type, price, qty, tif, postOnly, byTotal, spendText]);
 
   const base = balances.get(m.base);
   const quote = balances.get(m.quote);
-  const spending = type === "market" && side === "buy" && byTotal; // a market buy giving its total
+  const spending = type === "market" && byTotal; // a market order giving its total (quote_qty)
   const role = feeRole({ side, type, price, tif, postOnly }, props.bestBid, props.bestAsk);
   // a market order is priced by the server's walk of the book for its amount (or total), not by the best
   // price alone; a limit order that would trade at once is walked too, to see how far it reaches
   const walks = !spending && (type === "market" || (role === "taker" && !postOnly));
   const { estimate, error: walkError } = useEstimate(m.symbol, walks ? walkableQty(m, qty) : null);
-  const { estimate: spent, error: spendError } = useSpendEstimate(m.symbol, spending ? spendableTotal(m, spendText) : null);
+  const { estimate: spent, error: spendError } = useSpendEstimate(m.symbol, spending ? spendableTotal(m, spendText) : null, side);
   const walked = estimate ? (side === "buy" ? estimate.buy : estimate.sell) : null;
   const check = spending
-    ? checkSpend(m, spendText, quote?.available ?? null, { loggedIn: session !== null, bestAsk: props.bestAsk, estimate: spent })
+    ? checkSpend(m, spendText, (side === "buy" ? quote : base)?.available ?? null, {
+        loggedIn: session !== null,
+        side,
+        bestAsk: props.bestAsk,
+        bestBid: props.bestBid,
+        estimate: spent,
+      })
     : checkOrder(
         m,
         { side, type, price, qty, tif, postOnly },
@@ -160,7 +171,7 @@ export function OrderForm(props: {
   // can still go; its figures are then the best price's)
   const estimateError = spending ? spendError : type === "market" ? walkError : null;
   const shortfall =
-    (spending ? spendShortfall(m, spent) : type === "market" ? marketShortfall(m, walked) : null) ??
+    (spending ? spendShortfall(m, spent, side) : type === "market" ? marketShortfall(m, walked) : null) ??
     (estimateError ? `Estimate unavailable: ${estimateError}` : null);
   const avgPrice = spending ? spent?.avg_price : walked?.avg_price;
   const pd = decimalsOf(m.tick_size);
@@ -172,6 +183,27 @@ export function OrderForm(props: {
 
   const setPct = (pct: number) => {
     setPctReason(null);
+    const ask = ++pctAsk.current;
+    if (spending && side === "sell") {
+      // the value of pct % of the base at the bids now, by the book's walk for that amount: never a total
+      // whose sale needs more base than that (lib/orderForm.ts sellTotalForEstimate); a valuation at the best
+      // bid alone would be
+      const sellQty = sellQtyForPercent(m, pct, base?.available ?? "0");
+      if (sellQty === null) return setSpendText("0");
+      fetchEstimate(m.symbol, sellQty).then(
+        (e) => {
+          if (ask !== pctAsk.current) return; // edited (or clicked again) since: this answer is stale
+          const t = sellTotalForEstimate(m, e.sell);
+          if (t !== null) setSpendText(t);
+          else setPctReason("No bids in the book to size the total by");
+        },
+        (err: unknown) => {
+          if (ask !== pctAsk.current) return;
+          setPctReason(`Estimate unavailable: ${err instanceof ApiError ? errorText(err) : "try again"}`);
+        },
+      );
+      return;
+    }
     if (spending) return setSpendText(totalForPercent(m, pct, quote?.available ?? "0"));
     const avail = side === "sell" ? base?.available : quote?.available;
     // a buy is sized by the price typed, else by the best ask; without either the amount typed stays
@@ -236,7 +268,8 @@ export function OrderForm(props: {
           setCarry({ symbol: m.symbol, side, amount: left.qty, text: `Filled ${what}: ${stopped}. ${again}.` });
         } else {
           setSpendText(left.quoteQty);
-          const text = `Spent all but ${formAmountText(m, "total", side, left.quoteQty)}: ${stopped}. ${again}.`;
+          const rest = formAmountText(m, "total", side, left.quoteQty);
+          const text = `${side === "buy" ? `Spent all but ${rest}` : `Sold all but ${rest} of the total`}: ${stopped}. ${again}.`;
           setCarry({ symbol: m.symbol, side, amount: left.quoteQty, text });
         }
       } else {
@@ -330,7 +363,11 @@ export function OrderForm(props: {
           <DecimalField
             name="quote_qty"
             value={spendText}
-            title={`What to spend, in ${m.quote}, fees included (what is not spent is returned)`}
+            title={
+              side === "buy"
+                ? `What to spend, in ${m.quote}, fees included (what is not spent is returned)`
+                : `The ${m.quote} value of ${m.base} to sell, before the fee (the fee comes out of what you receive)`
+            }
             onChange={setSpendText}
           />
         ) : (
@@ -342,8 +379,9 @@ export function OrderForm(props: {
             onBlur={() => setQty((q) => snapQty(m, q))}
           />
         )}
-        {type === "market" && side === "buy" ? (
-          // a market buy gives the amount to buy or the total to spend, as the unit says
+        {type === "market" ? (
+          // a market order gives its amount or its total (a buy's to spend, a sell's value to sell), as the unit
+          // says
           <select
             className="field-unit"
             aria-label="Amount in"
@@ -405,8 +443,11 @@ export function OrderForm(props: {
             <dd data-testid="est-amount">{spent ? formAmountText(m, "amount", side, spent.filled_qty) : "—"}</dd>
           </>
         )}
-        <dt>{type === "market" ? "Est. total" : "Total"}</dt>
-        <dd data-testid="est-total">{check.total ? formAmountText(m, "total", side, check.total) : "—"}</dd>
+        {/* a sell by total: what the trader would receive, the value sold less the fee */}
+        <dt>{spending && side === "sell" ? "Est. proceeds" : type === "market" ? "Est. total" : "Total"}</dt>
+        <dd data-testid="est-total" title={spending && side === "sell" ? "What you would receive: the value sold less the fee" : undefined}>
+          {check.total ? formAmountText(m, "total", side, check.total) : "—"}
+        </dd>
         <dt>Est. fee</dt>
         <dd
           data-testid="est-fee"

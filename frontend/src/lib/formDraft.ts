@@ -22,9 +22,9 @@ export interface FormDraft {
   price: string;
   /** the amount field's text (in the base asset) */
   qty: string;
-  /** a market buy by total: the total field's text (in the quote asset) */
+  /** a market order by total: the total field's text (in the quote asset) */
   total: string;
-  /** a market buy gives its total (the quote asset) instead of its amount */
+  /** a market order gives its total (the quote asset) instead of its amount */
   byTotal: boolean;
   tif: Tif;
   postOnly: boolean;

@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Market, Order, SideEstimate, SpendEstimate } from "../api/types";
 import {
   amountForPercent, buyHold, CAPPED, checkOrder, checkSpend, feeRole, marketShortfall, percentAmount, percentRef, perLotHold, priceWarning,
-  editPrice, formAmountText, leftAfterCap, ownOrdersInReach, reachPrice, selfTradeWarning, snapPrice, snapQty, spendableTotal,
-  spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
+  editPrice, formAmountText, leftAfterCap, ownOrdersInReach, reachPrice, selfTradeWarning, sellQtyForPercent, sellTotalForEstimate,
+  snapPrice, snapQty, spendableTotal, spendShortfall, totalForPercent, walkableQty, type FormInput, type Side,
 } from "./orderForm";
 import { cmp, dec, toPlain } from "./money";
 
@@ -324,6 +324,83 @@ describe("a market buy by total (quote_qty)", () => {
   });
 });
 
+describe("a market sell by total (quote_qty)", () => {
+  // 100 USDT of BTC at 30000: 0.0033 BTC worth 99 (a 34th lot would be worth 102), fee 0.198, 98.802 received
+  const sold = (e: Partial<SpendEstimate>): SpendEstimate => ({
+    symbol: "BTC-USDT", seq: 1, quote_qty: "100", filled_qty: "0.0033", avg_price: "30000", worst_price: "30000",
+    notional: "99", fee: "0.198", total: "98.802", complete: true, capped: false, ...e,
+  });
+  const c = (total: string, opts: Partial<Parameters<typeof checkSpend>[3]> = {}, available: string | null = "1") =>
+    checkSpend(market, total, available, { loggedIn: true, side: "sell", bestBid: "30000", bestAsk: null, ...opts });
+
+  it("checks the total as a buy's, and the other side of the book is the bids", () => {
+    expect(c("").reason).toBe("Enter a total");
+    expect(c("12,000").reason).toBe("Write 12000 or 12.000: is the comma a thousands separator?");
+    expect(c("x").reason).toBe("Total is not a number");
+    expect(c("0").reason).toBe("Total must be a positive number");
+    expect(c("1.0000001").reason).toBe("Total must be a multiple of 0.000001 USDT");
+    expect(c("4.99").reason).toBe("Order total must be at least 5 USDT");
+    // asks but no bids: nothing to sell into (a buy's check looked at the asks)
+    expect(c("100", { bestBid: null, bestAsk: "30010" }).reason).toBe("No liquidity on the other side");
+    expect(c("100", { bestBid: "30000", bestAsk: null }).reason).toBeNull();
+    expect(c("100", { bestBid: null, estimate: sold({}) }).reason).toBeNull(); // the walk found bids
+    expect(c("100", { loggedIn: false }).reason).toBe("Log in to trade");
+  });
+
+  it("refuses a total worth less than one lot", () => {
+    const tooLittle = c("5", { estimate: sold({ filled_qty: "0", notional: "0", fee: "0", total: "0", complete: false }) });
+    expect(tooLittle.reason).toBe("5 USDT does not sell one lot (0.0001 BTC)");
+  });
+
+  it("needs the base the walk sells, not the quote: a total worth more than the BTC held is refused", () => {
+    // 1000 USDT of quote would pay for a buy of 100; a sell needs 0.0033 BTC
+    expect(c("100", { estimate: sold({}) }, "0.0033").reason).toBeNull();
+    expect(c("100", { estimate: sold({}) }, "0.0032").reason).toBe("Insufficient BTC balance");
+    expect(c("100", { estimate: sold({}) }, null).reason).toBe("Insufficient BTC balance");
+    // until the estimate comes: under one lot is already too little, more is left to the estimate
+    expect(c("100", {}, "0.00009").reason).toBe("Insufficient BTC balance");
+    expect(c("100", {}, "0.0001").reason).toBeNull();
+  });
+
+  it("shows what the trader would receive (the value sold less the fee) and the fee", () => {
+    const ok = c("100", { estimate: sold({}) });
+    expect(ok.reason).toBeNull();
+    expect(toPlain(ok.total!)).toBe("98.802");
+    expect(toPlain(ok.fee!)).toBe("0.198");
+  });
+
+  it("warns when the bids end before the total is sold, and when the cap would stop it", () => {
+    expect(spendShortfall(market, sold({}), "sell")).toBeNull();
+    expect(spendShortfall(market, sold({ complete: false, filled_qty: "0", notional: "0", total: "0" }), "sell")).toBeNull();
+    expect(spendShortfall(market, sold({ complete: false, filled_qty: "0.002", notional: "60.1", total: "59.9798" }), "sell")).toBe(
+      "Only 0.00200000 BTC (60.100000 USDT) can be sold into the bids now: the rest of the total would not be sold",
+    );
+    expect(spendShortfall(market, sold({ capped: true }), "sell")).toBe(CAPPED);
+  });
+
+  it("% of the base: that amount, down to the lot and at most the market's maximum", () => {
+    expect(sellQtyForPercent(market, 50, "1.00005")).toBe("0.5");
+    expect(sellQtyForPercent(market, 100, "0.12345678")).toBe("0.1234");
+    expect(sellQtyForPercent(market, 25, "0.0003")).toBeNull(); // under one lot
+    expect(sellQtyForPercent(market, 100, "0")).toBeNull();
+    expect(sellQtyForPercent(market, 100, "250")).toBe("100"); // max_qty: what GET /estimate takes
+  });
+
+  it("its total is the walk's value of that amount at the bids, down to the quote's minor unit, not at the best bid", () => {
+    const walk = (e: Partial<SideEstimate>): SideEstimate => ({
+      filled_qty: "0.5", avg_price: "29950", worst_price: "29900", notional: "14975", fee: "29.95", total: "14945.05",
+      complete: true, capped: false, ...e,
+    });
+    // 0.5 BTC at a best bid of 30000 would be 15000: a sale of 15000 walks lower and needs more than 0.5
+    expect(sellTotalForEstimate(market, walk({}))).toBe("14975");
+    expect(sellTotalForEstimate(market, walk({ notional: "14975.1234567" }))).toBe("14975.123456");
+    // the bids take part of it: the value of what they take (selling that total sells no more)
+    expect(sellTotalForEstimate(market, walk({ filled_qty: "0.2", notional: "5990", complete: false }))).toBe("5990");
+    expect(sellTotalForEstimate(market, walk({ filled_qty: "0", notional: "0", complete: false }))).toBeNull(); // no bids
+    expect(sellTotalForEstimate(market, null)).toBeNull();
+  });
+});
+
 describe("maker or taker fee estimate", () => {
   const role = (f: Partial<FormInput>, bestBid: string | null = "29990", bestAsk: string | null = "30010") =>
     feeRole(form(f), bestBid, bestAsk);
@@ -475,5 +552,19 @@ describe("own orders in reach and the rest after the cap", () => {
     // 100 to spend: 90 of trades and 0.18 of fees spent, 9.82 left
     expect(leftAfterCap(market, capped({ quote_qty: "100", quote_filled: "90", fills }))).toEqual({ quoteQty: "9.82" });
     expect(leftAfterCap(market, capped({ quote_qty: "90.18", quote_filled: "90", fills }))).toBeNull();
+  });
+
+  it("a sell by total stopped by the cap leaves the value it has not sold: the seller's fee is not taken from the total", () => {
+    const capped = (o: Partial<Order>) =>
+      ({ side: "sell", reason: "max_makers", quote_qty: null, remaining_qty: "0", quote_filled: "0", fills: [], ...o }) as unknown as Order;
+    const fills = [
+      { fee: "0.12", fee_asset: "USDT" },
+      { fee: "0.06", fee_asset: "USDT" },
+    ] as unknown as Order["fills"];
+    // 100 of value to sell: fills worth 90 (0.18 of fees out of the proceeds), 10 left to sell
+    expect(leftAfterCap(market, capped({ quote_qty: "100", quote_filled: "90", fills }))).toEqual({ quoteQty: "10" });
+    expect(leftAfterCap(market, capped({ quote_qty: "90.1", quote_filled: "90", fills }))).toEqual({ quoteQty: "0.1" });
+    expect(leftAfterCap(market, capped({ quote_qty: "90", quote_filled: "90", fills }))).toBeNull();
+    expect(leftAfterCap(market, capped({ quote_qty: "100", quote_filled: "90", fills, reason: "market" }))).toBeNull();
   });
 });

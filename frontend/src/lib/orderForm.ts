@@ -353,8 +353,9 @@ export function walkableQty(m: Market, qty: string): string | null {
   return toPlain(q);
 }
 
-/** The quote amount a market buy by total spends, as `GET /estimate/buy` and the API take it, or null while
- * it is not a valid amount (not a positive number of whole quote minor units). */
+/** The quote amount of a market order by total (`quote_qty`: what a buy spends, or what a sell sells the
+ * base worth of), as `GET /estimate/buy` / `/estimate/sell` and the API take it, or null while it is not a
+ * valid amount (not a positive number of whole quote minor units). */
 export function spendableTotal(m: Market, total: string): string | null {
   const t = parse(total);
   if (!t || !isPositive(t) || !isMultiple(t, quoteStep(m))) return null;
@@ -375,15 +376,52 @@ export function totalForPercent(m: Market, pct: number, available: string): stri
 }
 
 /**
- * A market buy by total (`quote_qty`): the reason it cannot be sent yet, and what it would spend and pay in
- * fees by the server's walk of the asks for that total (`GET /estimate/buy`), when known.
+ * The % buttons of a market sell by total, first step: `pct` % of the available base asset, down to the lot
+ * and at most the market's maximum amount (what `GET /estimate?qty=` takes), or null when that is not one
+ * lot. The total is then the value of that amount at the current bids (`sellTotalForEstimate`).
+ */
+export function sellQtyForPercent(m: Market, pct: number, available: string): string | null {
+  const q = parse(amountForPercent(m, "sell", pct, available, null));
+  if (!q || !isPositive(q)) return null;
+  const max = m.max_qty ? snap(dec(m.max_qty), m.lot_size, "down") : null;
+  return toPlain(max && isPositive(max) && cmp(q, max) > 0 ? max : q);
+}
+
+/**
+ * The % buttons of a market sell by total, second step: the total for selling the amount of
+ * `sellQtyForPercent`, from the bids' side of `GET /estimate?qty=` for it: its notional (the value before the
+ * fee), down to the quote's minor unit, or null when the bids take none of it.
+ *
+ * A sell by total walks the bids best first as a sell by amount does and stops at the first lot its amount
+ * left is not worth (docs/engine.md), and both count each level's notional the same way (rounded down per
+ * level): at the book the estimate read, this total sells at most that amount, never more base than the
+ * percentage of the balance (a total valued at the best bid alone would: the walk sells lower). The book
+ * moves: the order's own estimate (`GET /estimate/sell`) is checked against the balance (`checkSpend`).
+ */
+export function sellTotalForEstimate(m: Market, e: SideEstimate | null | undefined): string | null {
+  if (!e || !isPositive(dec(e.filled_qty))) return null;
+  const t = snap(dec(e.notional), quoteStep(m), "down");
+  return isPositive(t) ? toPlain(t) : null;
+}
+
+/**
+ * A market order by total (`quote_qty`): the reason it cannot be sent yet, and its figures by the server's
+ * walk of the book for that total, when known.
+ * - A buy (`GET /estimate/buy`) spends the total, fees included: `total` is what it would spend, `available`
+ *   the quote asset's balance (the engine holds the whole total).
+ * - A sell (`GET /estimate/sell`, `side: "sell"`) sells the base the total is worth at the bids (the fills'
+ *   value before the fee, at most the total): `total` is what the trader would receive (that value less the
+ *   fee), `available` the base asset's balance, which must cover the base the walk sells (the engine holds
+ *   exactly that, or refuses the order: INSUFFICIENT_FUNDS). Until the estimate comes, a balance under one lot
+ *   is already too little.
  */
 export function checkSpend(
   m: Market,
   total: string,
-  quoteAvailable: string | null,
-  opts: { loggedIn: boolean; bestAsk?: string | null; estimate?: SpendEstimate | null },
+  available: string | null,
+  opts: { loggedIn: boolean; side?: Side; bestAsk?: string | null; bestBid?: string | null; estimate?: SpendEstimate | null },
 ): Check {
+  const sell = opts.side === "sell";
   const e = opts.estimate;
   const out = (reason: string | null): Check => ({ reason, total: e ? dec(e.total) : null, fee: e ? dec(e.fee) : null });
   if (m.status && m.status !== "trading") return { reason: `Market is ${String(m.status).replace(/_/g, " ")}`, total: null, fee: null };
@@ -394,20 +432,34 @@ export function checkSpend(
   if (!isPositive(t)) return out("Total must be a positive number");
   if (!isMultiple(t, quoteStep(m))) return out(`Total must be a multiple of ${toPlain(quoteStep(m))} ${m.quote}`);
   if (m.min_notional && cmp(t, dec(m.min_notional)) < 0) return out(`Order total must be at least ${m.min_notional} ${m.quote}`);
-  if (!parse(opts.bestAsk ?? "") && !(e && isPositive(dec(e.filled_qty)))) return out("No liquidity on the other side");
-  if (e && !isPositive(dec(e.filled_qty))) return out(`${format(t)} ${m.quote} does not buy one lot (${m.lot_size} ${m.base})`);
+  const touch = sell ? opts.bestBid : opts.bestAsk;
+  if (!parse(touch ?? "") && !(e && isPositive(dec(e.filled_qty)))) return out("No liquidity on the other side");
+  if (e && !isPositive(dec(e.filled_qty))) {
+    return out(`${format(t)} ${m.quote} does not ${sell ? "sell" : "buy"} one lot (${m.lot_size} ${m.base})`);
+  }
   if (!opts.loggedIn) return out("Log in to trade");
-  if (cmp(t, parse(quoteAvailable ?? "0") ?? dec(0)) > 0) return out(`Insufficient ${m.quote} balance`);
+  const have = parse(available ?? "0") ?? dec(0);
+  if (sell) {
+    const need = e ? dec(e.filled_qty) : dec(m.lot_size);
+    return cmp(need, have) > 0 ? out(`Insufficient ${m.base} balance`) : out(null);
+  }
+  if (cmp(t, have) > 0) return out(`Insufficient ${m.quote} balance`);
   return out(null);
 }
 
-/** What a market buy by total would leave unspent now because the asks end (within the price band) first,
- * as a warning, or null when the book takes the whole total. */
-export function spendShortfall(m: Market, e: SpendEstimate | null | undefined): string | null {
+/** What a market order by total would leave undone now because that side of the book ends (within the price
+ * band) first, as a warning, or null when the book takes the whole total: a buy's unspent rest is returned,
+ * a sell's rest of the amount is not sold (the order expires). */
+export function spendShortfall(m: Market, e: SpendEstimate | null | undefined, side: Side = "buy"): string | null {
   if (e?.capped) return CAPPED;
   if (!e || e.complete || !isPositive(dec(e.filled_qty))) return null;
+  const amount = formAmountText(m, "amount", side, e.filled_qty);
+  if (side === "sell") {
+    const worth = formAmountText(m, "total", side, e.notional);
+    return `Only ${amount} (${worth}) can be sold into the bids now: the rest of the total would not be sold`;
+  }
   const spent = formAmountText(m, "total", "buy", e.total);
-  return `Only ${formAmountText(m, "amount", "buy", e.filled_qty)} (${spent}) in the book now: the rest would be returned`;
+  return `Only ${amount} (${spent}) in the book now: the rest would be returned`;
 }
 
 /** How far into the book an order would trade: the worst price of the book's walk for it (`worst`, from
@@ -451,13 +503,15 @@ export function selfTradeWarning(m: Market, mine: readonly Order[]): string | nu
 }
 
 /** After an order the engine stopped at its cap on resting orders matched in one call (reason `max_makers`),
- * what is left to send: the amount not filled, or for a market buy by total what it has not spent (its fills'
- * cost and fees); null when nothing sendable is left. */
+ * what is left to send: the amount not filled; for a market buy by total what it has not spent (its fills'
+ * cost and the fees it paid in the quote asset); for a market sell by total the value not sold (the total
+ * less its fills' notional: a seller's fee comes out of the proceeds, not out of the total); null when
+ * nothing sendable is left. */
 export function leftAfterCap(m: Market, o: Order): { qty: string } | { quoteQty: string } | null {
   if (o.reason !== "max_makers") return null;
   if (o.quote_qty) {
     let spent = dec(o.quote_filled);
-    for (const f of o.fills) if (f.fee_asset === m.quote) spent = add(spent, dec(f.fee));
+    if (o.side !== "sell") for (const f of o.fills) if (f.fee_asset === m.quote) spent = add(spent, dec(f.fee));
     const left = sub(dec(o.quote_qty), spent);
     return isPositive(left) ? { quoteQty: toPlain(left) } : null;
   }

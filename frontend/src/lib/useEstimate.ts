@@ -2,11 +2,13 @@
  * - `useEstimate`: `GET /api/markets/{symbol}/estimate?qty=`, what a market order of `qty` would fill now,
  *   both sides;
  * - `useSpendEstimate`: `GET /api/markets/{symbol}/estimate/buy?quote_qty=`, what a market buy spending
- *   `quote_qty` would get now.
+ *   `quote_qty` would get now; with `side` "sell", `GET .../estimate/sell?quote_qty=`, what a market sell by
+ *   total would sell (the base `quote_qty` is worth at the bids) and receive now (same shape).
  * The amount is plain text the server takes, or null (nothing to ask: the previous answer is dropped). */
 import { useEffect, useState } from "react";
 import type { Estimate, SpendEstimate } from "../api/types";
 import { api, ApiError } from "./http";
+import type { Side } from "./orderForm";
 import { errorText } from "./userText";
 
 const REFRESH_MS = 3000;
@@ -51,6 +53,16 @@ export function useEstimate(symbol: string, qty: string | null): { estimate: Est
   return usePolled<Estimate>(`/api/markets/${symbol}/estimate`, qty === null ? null : { qty });
 }
 
-export function useSpendEstimate(symbol: string, quoteQty: string | null): { estimate: SpendEstimate | null; error: string | null } {
-  return usePolled<SpendEstimate>(`/api/markets/${symbol}/estimate/buy`, quoteQty === null ? null : { quote_qty: quoteQty });
+export function useSpendEstimate(
+  symbol: string,
+  quoteQty: string | null,
+  side: Side = "buy",
+): { estimate: SpendEstimate | null; error: string | null } {
+  return usePolled<SpendEstimate>(`/api/markets/${symbol}/estimate/${side}`, quoteQty === null ? null : { quote_qty: quoteQty });
+}
+
+/** One `GET /api/markets/{symbol}/estimate?qty=`, not polled: what the % buttons of a sell by total value an
+ * amount of the balance at (lib/orderForm.ts sellTotalForEstimate). */
+export function fetchEstimate(symbol: string, qty: string): Promise<Estimate> {
+  return api<Estimate>("GET", `/api/markets/${symbol}/estimate`, { query: { qty }, auth: false });
 }
