@@ -22,7 +22,8 @@
   Other stops: 'done' (nothing left to fill), 'book' (no more makers within the limit).
   (A limit order needs no band check here: ex_place refused it if its price lay beyond the band, and every
   maker it crosses is priced between the touch and its price.)
-  A dry run (FOK check, market buy by qty cost, market sell by quote base) walks the same loop without writing.
+  A dry run (FOK check, market buy by qty cost, market sell by quote base) walks the same loop without
+  writing.
 ]]
 local FETCH, FETCH_MAX = 2, 32 -- makers read per ZRANGEBYSCORE: 2, then doubling (most takers meet one or two)
 
@@ -170,7 +171,8 @@ function M.run(ctx, m, t, dry)
       if band and (buy and price * 10000 > band or not buy and price * 10000 < band) then
         return 'band'
       end
-      if t.budget and (buy and M.cost(m, price, 1, taker_bps) or U.mul_div(price * m.num, 1, m.den)) > t.budget then
+      if t.budget and (buy and M.cost(m, price, 1, taker_bps) or U.mul_div(price * m.num, 1, m.den))
+          > t.budget then
         return 'budget'
       end
       if touched >= U.MAX_MAKERS then
