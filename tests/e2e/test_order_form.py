@@ -15,7 +15,9 @@ from playwright.sync_api import expect
 from tests.e2e.conftest import Stack, shot
 from tests.e2e.test_terminal import (
     SYMBOL,
+    answer_orders,
     best,
+    capped_market_buy,
     login,
     market,
     open_trade,
@@ -470,24 +472,7 @@ def test_an_order_stopped_at_the_cap_on_resting_orders_leaves_the_rest_in_the_fo
     page = new_page()
     login(page, stack.register("capped"))
     open_trade(page)
-    sent: list[dict[str, Any]] = []
-
-    def capped(route: Any) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        body = json.loads(route.request.post_data or "{}")
-        sent.append(body)
-        order = {
-            "id": 987654321, "client_order_id": body["client_order_id"], "symbol": SYMBOL, "side": "buy",
-            "type": "market", "price": None, "qty": body["qty"], "quote_qty": None, "filled_qty": "0.0012",
-            "remaining_qty": format(Decimal(body["qty"]) - Decimal("0.0012"), "f"), "quote_filled": "72",
-            "avg_price": "60000", "status": "expired", "reason": "max_makers", "time_in_force": "ioc",
-            "post_only": False, "stp": "cancel_maker", "created_at": 1, "updated_at": 1, "fills": [],
-        }  # fmt: skip
-        route.fulfill(status=201, content_type="application/json", body=json.dumps(order))
-
-    page.route("**/api/orders", capped)
+    sent = answer_orders(page, capped_market_buy)
     form = page.get_by_test_id("order-form")
     form.get_by_role("button", name="Buy", exact=True).click()
     form.get_by_role("button", name="Market", exact=True).click()

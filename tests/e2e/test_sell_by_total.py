@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import Stack, shot
-from tests.e2e.test_terminal import SYMBOL, best, login, market, open_trade, snap
+from tests.e2e.test_terminal import SYMBOL, answer_orders, best, login, market, open_trade, snap
 
 pytestmark = pytest.mark.browser
 
@@ -223,14 +223,8 @@ def test_a_capped_sell_by_total_leaves_the_unsold_value_in_the_form(stack: Stack
     login(page, stack.register("sellcapped"))
     open_trade(page)
     m = market(stack)
-    sent: list[dict[str, Any]] = []
 
-    def capped(route: Any) -> None:
-        if route.request.method != "POST":
-            route.continue_()
-            return
-        body = json.loads(route.request.post_data or "{}")
-        sent.append(body)
+    def capped(body: dict[str, Any]) -> dict[str, Any]:
         fill = {
             "price": "60000",
             "qty": "0.0006",
@@ -239,7 +233,7 @@ def test_a_capped_sell_by_total_leaves_the_unsold_value_in_the_form(stack: Stack
             "liquidity": "taker",
             "ts": 1,
         }
-        order = {
+        return {
             "id": 987654322, "client_order_id": body["client_order_id"], "symbol": SYMBOL, "side": "sell",
             "type": "market", "price": None, "qty": None, "quote_qty": body["quote_qty"],
             "filled_qty": "0.0012", "remaining_qty": "0", "quote_filled": "72", "avg_price": "60000",
@@ -247,9 +241,8 @@ def test_a_capped_sell_by_total_leaves_the_unsold_value_in_the_form(stack: Stack
             "stp": "cancel_maker", "created_at": 1, "updated_at": 1,
             "fills": [fill | {"trade_id": 1}, fill | {"trade_id": 2}],
         }  # fmt: skip
-        route.fulfill(status=201, content_type="application/json", body=json.dumps(order))
 
-    page.route("**/api/orders", capped)
+    sent = answer_orders(page, capped)
     form = sell_by_total(page, m)
     form.locator("input[name=quote_qty]").fill("100")
     expect(page.get_by_test_id("market-price")).to_contain_text(re.compile(r"avg ≈ \d"), timeout=10_000)

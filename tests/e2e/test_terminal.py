@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -75,6 +76,36 @@ def qty_for(m: dict[str, Any], price: Decimal) -> str:
     need = Decimal(m["min_notional"]) * Decimal("1.1") / price
     qty = max(Decimal(m["min_qty"]), snap(need, m["lot_size"], "ROUND_UP"))
     return format(qty.normalize(), "f")
+
+
+def answer_orders(page: Any, answer: Callable[[dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Answers the page's order POSTs itself, 201 with `answer(body)` (an order the demo book cannot be made
+    to give at will, such as one stopped at the cap on makers); other requests go on. Returns the bodies
+    sent, as they are sent; `page.unroute("**/api/orders")` ends it."""
+    sent: list[dict[str, Any]] = []
+
+    def route(r: Any) -> None:
+        if r.request.method != "POST":
+            r.continue_()
+            return
+        body = json.loads(r.request.post_data or "{}")
+        sent.append(body)
+        r.fulfill(status=201, content_type="application/json", body=json.dumps(answer(body)))
+
+    page.route("**/api/orders", route)
+    return sent
+
+
+def capped_market_buy(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer to a market buy of `body["qty"]` BTC that the engine stopped at its cap on makers
+    (reason max_makers) after 0.0012 BTC."""
+    return {
+        "id": 987654321, "client_order_id": body["client_order_id"], "symbol": SYMBOL, "side": "buy",
+        "type": "market", "price": None, "qty": body["qty"], "quote_qty": None, "filled_qty": "0.0012",
+        "remaining_qty": format(Decimal(body["qty"]) - Decimal("0.0012"), "f"), "quote_filled": "72",
+        "avg_price": "60000", "status": "expired", "reason": "max_makers", "time_in_force": "ioc",
+        "post_only": False, "stp": "cancel_maker", "created_at": 1, "updated_at": 1, "fills": [],
+    }  # fmt: skip
 
 
 def post_top_bid(c: httpx.Client, symbol: str, tick: Decimal, qty: Decimal) -> dict[str, Any] | None:
