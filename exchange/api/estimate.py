@@ -96,37 +96,50 @@ def walk(levels: Sequence[Sequence[Any]], market: Market, lots: int, buy: bool) 
     return taken.figures() | {"complete": taken.filled == lots}
 
 
+def _by_quote(book: dict[str, Any], market: Market, amount: int, *, buy: bool) -> dict[str, Any]:
+    """The walk of a market order by quote amount (`spend`, `sell_worth`): at each price of the other side
+    the most lots what is left of `amount` counts for (a buy: their cost with the taker fee; a sell: their
+    notional), `complete` when the amount stops inside a level."""
+    levels = book["asks" if buy else "bids"]
+    side = "buy" if buy else "sell"
+    taken = _Taken(market, buy=buy)
+    left = amount
+    stopped_inside = False
+    touch = int(levels[0][0]) if levels else 0
+    for level in levels:
+        price, available = int(level[0]), int(level[1])
+        if beyond_band(side, price, touch, market.price_band_bps):
+            break
+        if available <= 0:
+            continue
+        if buy:
+            fits = affordable_lots(left, price, num=market.num, den=market.den, bps=market.taker_bps)
+        else:
+            fits = sellable_lots(left, price, num=market.num, den=market.den)
+        take = min(available, fits)
+        if take > 0:
+            notional_before = taken.notional
+            moved = taken.take(price, take, level)
+            left -= moved if buy else taken.notional - notional_before
+        if take < available:
+            stopped_inside = True  # the amount cannot count one more lot at this price
+            break
+    return {
+        "symbol": market.symbol,
+        "seq": int(book["seq"]),
+        "quote_qty": market.quote_out(amount),
+        **taken.figures(),
+        "complete": stopped_inside and taken.filled > 0,
+    }
+
+
 def spend(book: dict[str, Any], market: Market, budget: int) -> dict[str, Any]:
     """What a market buy spending `budget` quote minor units (`quote_qty`) would get from the asks of an
     engine book read, by the engine's rule for a buy by quote (docs/engine.md): at each price it takes as
     many lots as what is left of the budget pays for, taker fee included, and stops where the budget cannot
     pay for one more lot (`complete`: the order would be filled, the unspent rest returned) or where the
     asks end or leave the price band (`complete` false: the order would expire, the rest returned)."""
-    asks = book["asks"]
-    taken = _Taken(market, buy=True)
-    left = budget
-    spent_all = False
-    touch = int(asks[0][0]) if asks else 0
-    for level in asks:
-        price, available = int(level[0]), int(level[1])
-        if beyond_band("buy", price, touch, market.price_band_bps):
-            break
-        if available <= 0:
-            continue
-        affordable = affordable_lots(left, price, num=market.num, den=market.den, bps=market.taker_bps)
-        take = min(available, affordable)
-        if take > 0:
-            left -= taken.take(price, take, level)
-        if take < available:
-            spent_all = True  # the budget stops inside this level: it cannot pay for one more lot here
-            break
-    return {
-        "symbol": market.symbol,
-        "seq": int(book["seq"]),
-        "quote_qty": market.quote_out(budget),
-        **taken.figures(),
-        "complete": spent_all and taken.filled > 0,
-    }
+    return _by_quote(book, market, budget, buy=True)
 
 
 def estimate(book: dict[str, Any], market: Market, lots: int) -> dict[str, Any]:
@@ -146,29 +159,4 @@ def sell_worth(book: dict[str, Any], market: Market, amount: int) -> dict[str, A
     lots as what is left of the amount is worth (notional, before the taker fee), stopping where it is worth
     less than one more lot (`complete`: the order would be filled) or where the bids end or leave the price
     band (`complete` false: the order would expire). `total` is what the seller would receive."""
-    bids = book["bids"]
-    taken = _Taken(market, buy=False)
-    left = amount
-    reached = False
-    touch = int(bids[0][0]) if bids else 0
-    for level in bids:
-        price, available = int(level[0]), int(level[1])
-        if beyond_band("sell", price, touch, market.price_band_bps):
-            break
-        if available <= 0:
-            continue
-        take = min(available, sellable_lots(left, price, num=market.num, den=market.den))
-        if take > 0:
-            before = taken.notional
-            taken.take(price, take, level)
-            left -= taken.notional - before
-        if take < available:
-            reached = True  # the amount stops inside this level: it is worth less than one more lot here
-            break
-    return {
-        "symbol": market.symbol,
-        "seq": int(book["seq"]),
-        "quote_qty": market.quote_out(amount),
-        **taken.figures(),
-        "complete": reached and taken.filled > 0,
-    }
+    return _by_quote(book, market, amount, buy=False)
