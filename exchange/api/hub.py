@@ -21,8 +21,13 @@ bounded (frames per client per channel <= 1 / coalesce_s); the price is up to on
 Delivery never blocks the reader: `Sink.deliver` must be synchronous and bounded (the WebSocket session
 writes the ready-made frame to its socket, or queues the text, and disconnects a client that does not read).
 
+The connection is our own `exchange.api.pubsub.PubSubConnection`: SUBSCRIBE and UNSUBSCRIBE are written
+without waiting and one task reads, reconnects and re-subscribes (redis-py's asyncio PubSub, used before,
+let a command that met a dropped connection reconnect from the sender's task while the reader read, which
+killed the reader for good).
+
     Hub
-     ├── one redis.asyncio PubSub (decode_responses=False), one reader task
+     ├── one PubSubConnection, its task reads (and reconnects)
      ├── topics: name -> Topic (subscribers, converter, optional timer task)
      └── channel refcounts: redis channel -> number of topics using it
 """
@@ -38,10 +43,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from exchange.api import metrics
+from exchange.api.pubsub import PubSubConnection
 from exchange.api.rawsocket import text_frame
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ PUBSUB_MESSAGES = metrics.REGISTRY.counter(
 )
 
 SUBSCRIBE_TIMEOUT_S = 5.0
+TOPIC_START_S = 10.0  # the longest a new topic may take to start (subscribe and `prepare`): TimeoutError
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,29 +187,31 @@ class _NameLock:
 class Hub:
     """One Redis pub/sub connection shared by every WebSocket session of this process."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
-        self._client = client
-        self._pubsub: Any = None
+    def __init__(self, url: str) -> None:
+        self._conn = PubSubConnection.from_url(url, self._handle)
         self._reader: asyncio.Task[None] | None = None
         self._topics: dict[str, Topic] = {}
         self._by_channel: dict[str, set[Topic]] = {}
         self._confirmed: dict[str, asyncio.Future[None]] = {}
         self._locks: dict[str, _NameLock] = {}  # topic name -> its lock while anyone holds or awaits it
-        self._send_lock = asyncio.Lock()  # orders the pub/sub SUBSCRIBE / UNSUBSCRIBE decisions and sends
         self._keepalive = f"hub:{uuid.uuid4().hex}"
         self.messages_in = 0  # Redis messages received (for tests/metrics)
 
     @classmethod
     def from_url(cls, url: str) -> Hub:
-        return cls(aioredis.Redis.from_url(url, decode_responses=False, protocol=2))
+        return cls(url)
+
+    @property
+    def connections(self) -> int:
+        """Pub/sub connections made so far (1 until the first reconnection)."""
+        return self._conn.connections
 
     # lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._pubsub = self._client.pubsub()
-        # A private channel keeps the connection subscribed, so the reader can always block on it.
+        # a channel of its own confirms that the connection works before the first WebSocket is served
         fut = self._future(self._keepalive)
-        await self._pubsub.subscribe(self._keepalive)
-        self._reader = asyncio.create_task(self._read_loop(), name="hub-reader")
+        self._conn.subscribe(self._keepalive)
+        self._reader = asyncio.create_task(self._conn.run(), name="hub-reader")
         await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_TIMEOUT_S)
 
     async def stop(self) -> None:
@@ -218,12 +224,7 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reader
             self._reader = None
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-            self._pubsub = None
-        with contextlib.suppress(Exception):
-            await self._client.aclose()
+        self._conn.drop("hub stopped")
 
     # subscriptions ---------------------------------------------------------------------------------
     def topic(self, name: str) -> Topic | None:
@@ -243,7 +244,8 @@ class Hub:
         first bar).
 
         Topics are created one at a time per name (`_guard`), not per hub: a topic whose creation waits
-        (a Redis subscription not yet confirmed, a slow `prepare`) holds up no other topic.
+        (a Redis subscription not yet confirmed, a slow `prepare`) holds up no other topic, and gives up
+        (TimeoutError) after TOPIC_START_S, so its name's lock is never held for longer.
         """
         async with self._guard(name):
             topic = self._topics.get(name)
@@ -254,10 +256,12 @@ class Hub:
             self._topics[name] = topic
             topic.subscribers.add(sink)
             try:
-                channel = topic.redis_channel
-                if channel is not None:
-                    await self._join_channel(topic, channel)
-                await topic.prepare()
+                # bounded: this topic's other subscribers wait for it, holding the name's lock
+                async with asyncio.timeout(TOPIC_START_S):
+                    channel = topic.redis_channel
+                    if channel is not None:
+                        await self._join_channel(topic, channel)
+                    await topic.prepare()
             except BaseException:
                 await self._drop(topic)
                 raise
@@ -291,18 +295,24 @@ class Hub:
     async def _join_channel(self, topic: Topic, channel: str) -> None:
         """Add `topic` to the users of `channel` and wait until Redis has confirmed the subscription: the
         first user sends SUBSCRIBE, later ones wait on the same confirmation (topics of one market share
-        `trades:{SYM}`). Deciding and sending happen under `_send_lock` with no wait in between, so a
-        SUBSCRIBE and the UNSUBSCRIBE of a channel's last user leave in the order their decisions were
-        made and the connection ends subscribed exactly when the channel has users."""
-        async with self._send_lock:
-            users = self._by_channel.setdefault(channel, set())
-            users.add(topic)
-            fut = self._confirmed.get(channel)
-            if len(users) == 1 or fut is None:
-                fut = self._future(channel)
-                await self._pubsub.subscribe(channel)
+        `trades:{SYM}`). Deciding and sending happen with no wait in between (the connection's writes are
+        synchronous), so a SUBSCRIBE and the UNSUBSCRIBE of a channel's last user leave in the order their
+        decisions were made and the connection ends subscribed exactly when the channel has users."""
+        users = self._by_channel.setdefault(channel, set())
+        users.add(topic)
+        fut = self._confirmed.get(channel)
+        if len(users) == 1 or fut is None:
+            fut = self._future(channel)
+            self._conn.subscribe(channel)
         # The reader resolves the future when Redis confirms: from then on every PUBLISH reaches us.
-        await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), SUBSCRIBE_TIMEOUT_S)
+        except TimeoutError:
+            state = "connected" if self._conn.connected else "not connected"
+            log.warning(
+                "Redis did not confirm SUBSCRIBE %s within %g s (%s)", channel, SUBSCRIBE_TIMEOUT_S, state
+            )
+            raise
 
     async def _drop(self, topic: Topic) -> None:
         if self._topics.get(topic.name) is topic:
@@ -311,14 +321,12 @@ class Hub:
         channel = topic.redis_channel
         if channel is None:
             return
-        async with self._send_lock:
-            users = self._by_channel.get(channel, set())
-            users.discard(topic)
-            if not users:
-                self._by_channel.pop(channel, None)
-                self._confirmed.pop(channel, None)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.unsubscribe(channel)
+        users = self._by_channel.get(channel, set())
+        users.discard(topic)
+        if not users:
+            self._by_channel.pop(channel, None)
+            self._confirmed.pop(channel, None)
+            self._conn.unsubscribe(channel)
 
     async def unsubscribe_all(self, names: list[str], sink: Sink) -> None:
         for name in names:
@@ -330,36 +338,10 @@ class Hub:
         return fut
 
     # reader ----------------------------------------------------------------------------------------
-    async def _read_loop(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                message = await self._pubsub.get_message(timeout=None)
-                backoff = 0.1
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as exc:
-                log.warning("pub/sub connection lost (%s); reconnecting in %.1f s", exc, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._pubsub.connect()  # redis-py re-subscribes every channel on connect
-                continue
-            if message is None:
-                continue
-            try:
-                await self._handle(message)
-            except Exception:
-                log.exception("pub/sub message handling failed")
-
-    async def _handle(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        kind = kind.decode() if isinstance(kind, bytes) else kind
-        raw_channel = message.get("channel")
-        if raw_channel is None:
-            return
-        channel = raw_channel.decode() if isinstance(raw_channel, bytes) else str(raw_channel)
-        if kind == "subscribe":
+    async def _handle(self, kind: bytes, raw_channel: bytes, data: Any) -> None:
+        """One reply of the pub/sub connection (`PubSubConnection` calls it in order, from its task)."""
+        channel = raw_channel.decode()
+        if kind == b"subscribe":
             fut = self._confirmed.get(channel)
             if fut is not None and not fut.done():
                 fut.set_result(None)
@@ -369,11 +351,10 @@ class Hub:
                 for topic in list(self._by_channel.get(channel, ())):
                     topic.publish(Delivery(text="", resync=True))
             return
-        if kind != "message":
+        if kind != b"message":
             return
         self.messages_in += 1
         PUBSUB_MESSAGES.inc()
-        data = message["data"]
         payload = data if isinstance(data, bytes) else str(data).encode()
         for topic in list(self._by_channel.get(channel, ())):
             if not topic.subscribers:
