@@ -52,7 +52,7 @@ from exchange.api.auth import TokenService
 from exchange.api.context import Services
 from exchange.api.convert import MarketCache
 from exchange.api.errors import ApiError, ErrorCode, as_api_error
-from exchange.api.fastredis import EngineRedis, PipelinedRedis
+from exchange.api.fastredis import COMMAND_TIMEOUT_S, CONNECT_TIMEOUT_S, EngineRedis, PipelinedRedis
 from exchange.api.order_route import PATH as ORDER_PATH
 from exchange.api.order_route import OrderRoute
 from exchange.api.ratelimit import RateLimiter
@@ -572,7 +572,15 @@ def create_app(
                 raise RuntimeError("EXCHANGE_REDIS_URL is not set and no running stack was found")
             import redis.asyncio as aioredis
 
-            client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True, protocol=2)
+            # bounded like the hot path's connection: a Redis that stops answering fails a request (503)
+            # instead of holding it, and whatever waits behind it, for as long as the stall lasts
+            client = aioredis.Redis.from_url(
+                settings.redis_url,
+                decode_responses=True,
+                protocol=2,
+                socket_timeout=COMMAND_TIMEOUT_S,
+                socket_connect_timeout=CONNECT_TIMEOUT_S,
+            )
             from exchange.redis_check import acheck_redis
 
             # refuse a server that could evict engine keys (AOF is the operator's choice: `exchange up`

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -16,11 +17,13 @@ import pytest
 import redis
 from websockets.exceptions import InvalidStatus
 
+from exchange.api import hub as hub_module
 from exchange.api.app import create_app
 from exchange.api.auth import TokenService
 from exchange.api.hub import Hub, Topic
 from exchange.api.schemas import Order
 from exchange.api.settings import Settings
+from exchange.api.ws import session as session_module
 from exchange.api.ws import topics
 from exchange.api.ws.topics import BookTopic
 from tests.api.conftest import DeadPool
@@ -608,6 +611,76 @@ def test_a_channel_the_server_cannot_join_is_named_in_an_unavailable_error_and_c
         assert len(failed) == 1  # the second subscribe was a real one
         c.close()
     finally:
+        server.stop()
+
+
+def test_a_channel_whose_start_hangs_gives_up_in_bounded_time_and_holds_up_no_other(settings, monkeypatch):
+    """A candles topic whose start never ends (its bar read hangs): the `subscribe` with it and the book is
+    answered once TOPIC_START_S has passed, the book gets its snapshot, the candles channel comes back as
+    UNAVAILABLE, and asked again (the read answering now) it is joined: no subscriber waits on it for ever."""
+    monkeypatch.setattr(hub_module, "TOPIC_START_S", 1.0)
+    real = topics.CandlesTopic.prepare
+    hung: list[str] = []
+
+    async def hang_once(self: topics.CandlesTopic) -> None:
+        if not hung:
+            hung.append(self.name)
+            await asyncio.sleep(3600)
+        await real(self)
+
+    monkeypatch.setattr(topics.CandlesTopic, "prepare", hang_once)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        c = Client(server.ws_url)
+        candles, book = f"candles:{SYMBOL}:1m", f"book:{SYMBOL}"
+        started = time.monotonic()
+        c.send({"op": "subscribe", "req_id": "s1", "channels": [candles, book]})
+        assert c.until(lambda f: f.get("op") == "subscribed")["channels"] == [candles, book]
+        assert time.monotonic() - started < 5
+        error = c.until(lambda f: f.get("op") == "error")
+        assert error["channels"] == [candles] and error["error"]["code"] == "UNAVAILABLE", error
+        assert c.channel(book)["type"] == "snapshot"
+        assert c.request({"op": "subscribe", "req_id": "s2", "channels": [candles]})["op"] == "subscribed"
+        assert hung == [candles]
+        c.close()
+    finally:
+        server.stop()
+
+
+def test_an_op_served_too_long_is_logged_once_with_where_it_waits(settings, monkeypatch):
+    """A `subscribe` held up past SLOW_OP_S (its Redis subscription made slow here) is logged once, naming the
+    op and the function it waits in, and counted in exchange_ws_slow_ops_total; a quick op is not."""
+    monkeypatch.setattr(session_module, "SLOW_OP_S", 0.5)
+    real = Hub._join_channel
+
+    async def stalled_join(self: Hub, topic: Topic, channel: str) -> None:
+        await asyncio.sleep(2.5)
+        await real(self, topic, channel)
+
+    monkeypatch.setattr(Hub, "_join_channel", stalled_join)
+    before = session_module.SLOW_OPS.value("subscribe")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(logging.WARNING)
+    logging.getLogger(session_module.__name__).addHandler(handler)
+    server = LiveServer(create_app(settings)).start()
+    try:
+        c = Client(server.ws_url)
+        assert c.request({"op": "ping", "req_id": "p"})["op"] == "pong"
+        c.send({"op": "subscribe", "req_id": "s", "channels": [f"trades:{SYMBOL}"]})
+        assert c.until(lambda f: f.get("op") == "subscribed", timeout=10)["req_id"] == "s"
+        reports = [r.getMessage() for r in records if "has waited" in r.getMessage()]
+        assert len(reports) == 1, reports
+        assert reports[0].startswith("WebSocket op subscribe has waited")
+        assert "stalled_join" in reports[0] and "_join" in reports[0]
+        assert session_module.SLOW_OPS.value("subscribe") == before + 1
+        c.close()
+    finally:
+        logging.getLogger(session_module.__name__).removeHandler(handler)
         server.stop()
 
 

@@ -55,6 +55,7 @@ import contextlib
 import logging
 import re
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,6 +109,10 @@ CLOSE_POLICY = 1008  # slow consumer, foreign origin, abuse
 WS_DROPPED = metrics.REGISTRY.counter(
     "exchange_ws_dropped_total", "WebSocket clients disconnected by the server, by reason", ("reason",)
 )
+SLOW_OPS = metrics.REGISTRY.counter(
+    "exchange_ws_slow_ops_total", "WebSocket ops served for more than SLOW_OP_S seconds, by op", ("op",)
+)
+SLOW_OP_S = 5.0  # an op served this long is logged with the place it waits at
 CLOSE_GOING_AWAY = 1001
 CLOSE_TOKEN_EXPIRED = 4001  # private subscriptions outlived the token: reconnect and `auth` again
 CLOSE_TOO_MANY_CONNECTIONS = 4029  # over the per-address or per-account connection cap
@@ -181,6 +186,11 @@ class Session:
         self._tokens_at = time.monotonic()
         self._send_started = 0.0
         self._coalesce_s = max(0, self.settings.coalesce_ms) / 1000
+        # the op being served (frames are served one at a time): its name, start and task, for the watchdog's
+        # report of one that takes too long (a client sees no answer meanwhile, not even to a ping)
+        self._op: tuple[str, float, asyncio.Task[Any] | None] | None = None
+        self._op_helpers: list[asyncio.Task[Any]] = []  # tasks the op waits for (its channels' starts)
+        self._op_reported = False
 
     # --- outgoing ---------------------------------------------------------------------------------
     def deliver(self, topic: str, delivery: Delivery) -> None:
@@ -315,6 +325,20 @@ class Session:
                 self.send({"op": "ping", "ts": int(time.time() * 1000)})
             if self.account is not None and (time.time() >= self.token_exp or self._revoked()):
                 self._token_ended()  # a backstop: the timer and the revocation listener end it first
+            self._report_slow_op(now)
+
+    def _report_slow_op(self, now: float) -> None:
+        """Log, once per op, one that has been served for more than SLOW_OP_S, with where it waits."""
+        if self._op is None or self._op_reported:
+            return
+        op, started, task = self._op
+        if now - started < SLOW_OP_S:
+            return
+        self._op_reported = True
+        SLOW_OPS.inc(1, op)
+        waiting = [t for t in (task, *self._op_helpers) if t is not None and not t.done()]
+        where = "\n".join("".join(traceback.format_list(_task_frames(t))) for t in waiting)
+        log.warning("WebSocket op %s has waited %.1f s; it waits at:\n%s", op, now - started, where)
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -470,6 +494,7 @@ class Session:
                 ops = ", ".join(_OPS)
                 self.error(WsCode.UNKNOWN_OP, f"unknown op {json_text(op)}: the ops are {ops}", req_id)
             return
+        self._op, self._op_reported = (str(op), self._loop.time(), asyncio.current_task()), False
         try:
             await handler(self, msg, req_id)
         except OpError as exc:
@@ -480,6 +505,8 @@ class Session:
         except Exception:
             log.exception("WebSocket op %s failed", op)
             self.error(ErrorCode.INTERNAL_ERROR.value, "internal error", req_id)
+        finally:
+            self._op, self._op_helpers = None, []
 
     def _ack(self, op: str, req_id: Any, **fields: Any) -> None:
         frame: dict[str, Any] = {"op": op}
@@ -533,13 +560,11 @@ class Session:
         await self._spend_snapshots(sum(c.kind in SNAPSHOT_KINDS for c in new))
         # every Redis subscription is live before the answer, so whatever is published once the client has
         # read `subscribed` reaches it; channel frames wait for the answer (book: its snapshot comes first)
-        started, failed = [], []
-        for channel in new:
-            started_one = await self._subscribe(channel)
-            if started_one is None:
-                failed.append(channel)
-            else:
-                started.append(started_one)
+        # side by side: a channel slow to start (a new candles topic reads its bar) holds up no other
+        self._op_helpers = [asyncio.create_task(self._subscribe(channel)) for channel in new]
+        results = await asyncio.gather(*self._op_helpers)
+        started = [one for one in results if one is not None]
+        failed = [channel for channel, one in zip(new, results, strict=True) if one is None]
         self._ack("subscribed", req_id, channels=[c.name for c in channels])
         for channel in failed:  # named, with the request's id: the client knows what to ask for again
             self.error(
@@ -818,6 +843,18 @@ def _cancel_target(msg: dict[str, Any]) -> int | str:
             f"order_id: Expected an integer from 1 to 2^53 - 1; got {json_text(order_id)}",
         )
     return order_id
+
+
+def _task_frames(task: asyncio.Task[Any]) -> traceback.StackSummary:
+    """Where `task` waits: the frames of its coroutine chain, outermost first."""
+    frames = []
+    coro: Any = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
+        if frame is not None:
+            frames.append((frame, frame.f_lineno))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
+    return traceback.StackSummary.extract(frames)
 
 
 def _error_frame(
