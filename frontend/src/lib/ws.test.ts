@@ -6,6 +6,7 @@ import {
   CONNECT_TIMEOUT_MS,
   isHistoryResync,
   SILENT_TIMEOUT_MS,
+  SUBSCRIBE_ANSWER_MS,
   SUBSCRIBE_RETRY_MS,
   TOO_MANY_RETRY_MS,
   WsClient,
@@ -145,6 +146,35 @@ describe("WsClient", () => {
     expect(last()).not.toBe(dead);
     ws.stop();
     return expect(pending[0]).resolves.toBe("connection closed");
+  });
+
+  it("drops a connection whose subscribe goes unanswered, however lively, and subscribes on a new one", () => {
+    const ws = new WsClient("ws://test/ws");
+    ws.subscribe("book:BTC-USDT", () => undefined);
+    ws.start();
+    const wedged = last();
+    wedged.open();
+    expect(wedged.subscribed()).toEqual(["book:BTC-USDT"]);
+    for (let t = 0; t < SUBSCRIBE_ANSWER_MS - 2000; t += 1000) {
+      vi.advanceTimersByTime(1000);
+      wedged.receive({ op: "ping", ts: t }); // heartbeats: the connection is alive, the subscribe stuck
+    }
+    expect(ws.state).toBe("open");
+    vi.advanceTimersByTime(3000);
+    expect(ws.state).toBe("closed");
+    expect(wedged.readyState).toBe(3);
+    vi.advanceTimersByTime(1000);
+    const next = last();
+    expect(next).not.toBe(wedged);
+    next.open();
+    const sub = next.sent.find((f) => f.op === "subscribe")!;
+    expect(sub.channels).toEqual(["book:BTC-USDT"]);
+    next.receive({ op: "subscribed", req_id: sub.req_id, channels: ["book:BTC-USDT"] });
+    vi.advanceTimersByTime(2 * SUBSCRIBE_ANSWER_MS); // answered: kept however long it then lasts
+    next.receive({ op: "ping", ts: 1 });
+    expect(ws.state).toBe("open");
+    expect(last()).toBe(next);
+    ws.stop();
   });
 
   it("a close for an expired token asks for a fresh one; a close over the connection cap waits long", () => {

@@ -22,6 +22,10 @@ const RETRYABLE = new Set(["RATE_LIMITED", "UNAVAILABLE", "INTERNAL_ERROR"]);
 export const CONNECT_TIMEOUT_MS = 10_000;
 /** An open connection that heard nothing (not even the server's heartbeat) this long is dropped. */
 export const SILENT_TIMEOUT_MS = 45_000;
+/** A `subscribe` still unanswered after this long drops the connection: the server serves its frames one
+ * at a time, so nothing more will come on it (a new connection may reach another API process). The server
+ * answers or fails a subscription well within it (a channel gives up starting after 10 s). */
+export const SUBSCRIBE_ANSWER_MS = 15_000;
 const WATCHDOG_TICK_MS = 1_000;
 
 export interface ChannelMessage {
@@ -60,8 +64,9 @@ export class WsClient {
   private lastMessageAt = 0;
   private connectStartedAt = 0;
   private reqCounter = 0;
-  /** the channels of each `subscribe` sent on this connection and not yet answered, by its `req_id` */
-  private subscribing = new Map<string, string[]>();
+  /** each `subscribe` sent on this connection and not yet answered, by its `req_id`: its channels and when
+   * it was sent (Date.now()) */
+  private subscribing = new Map<string, { channels: string[]; at: number }>();
   private retryTimers = new Set<ReturnType<typeof setTimeout>>();
   private authSeq = 0;
   private authErrorListeners = new Set<() => void>();
@@ -230,7 +235,7 @@ export class WsClient {
   /** A `subscribe` with its own `req_id`, so a refusal says which channels to try again. */
   private sendSubscribe(channels: string[]): void {
     const reqId = `sub${++this.reqCounter}`;
-    this.subscribing.set(reqId, channels);
+    this.subscribing.set(reqId, { channels, at: Date.now() });
     this.send({ op: "subscribe", req_id: reqId, channels });
   }
 
@@ -240,7 +245,7 @@ export class WsClient {
    * that will not come. The server names the failed channels when only some failed.
    */
   private subscribeFailed(reqId: string, msg: Record<string, unknown>): void {
-    const asked = this.subscribing.get(reqId);
+    const asked = this.subscribing.get(reqId)?.channels;
     this.subscribing.delete(reqId);
     const error = (msg.error ?? {}) as { code?: unknown; retry_after?: unknown };
     const failed = Array.isArray(msg.channels) ? msg.channels.map(String) : asked;
@@ -318,9 +323,17 @@ export class WsClient {
         const now = Date.now();
         const stuck = this.state === "connecting" && now - this.connectStartedAt > CONNECT_TIMEOUT_MS;
         const silent = this.state === "open" && now - this.lastMessageAt > SILENT_TIMEOUT_MS;
-        if ((stuck || silent) && this.ws) this.drop(this.ws);
+        const unanswered = this.state === "open" && this.oldestSubscribe() < now - SUBSCRIBE_ANSWER_MS;
+        if ((stuck || silent || unanswered) && this.ws) this.drop(this.ws);
       }, WATCHDOG_TICK_MS);
     }
+  }
+
+  /** When the oldest unanswered `subscribe` of this connection was sent (Infinity: none). */
+  private oldestSubscribe(): number {
+    let oldest = Infinity;
+    for (const { at } of this.subscribing.values()) oldest = Math.min(oldest, at);
+    return oldest;
   }
 
   /** Give up on `ws` now (not when the browser reports its close) and reconnect. */
