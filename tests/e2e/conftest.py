@@ -71,6 +71,10 @@ def _ensure_frontend_built() -> None:
     subprocess.run(["npm", "run", "build"], cwd=FRONTEND, check=True, capture_output=True, timeout=300)
 
 
+# uvicorn's INFO line per HTTP request, WebSocket handshake, and WebSocket opened or closed
+_ACCESS_LINE = re.compile(r'^INFO: +(\S+ - "|connection (open|closed)$)')
+
+
 @dataclass
 class Stack:
     base_url: str
@@ -80,9 +84,11 @@ class Stack:
     markets: list[dict[str, Any]] = field(default_factory=list)
 
     def log_tail(self, lines: int = 40, path: Path | None = None) -> str:
+        """The last `lines` lines of a log, without uvicorn's line per request and per WebSocket opened or
+        closed (hundreds of them would hide the warnings and tracebacks a failure needs)."""
         with contextlib.suppress(OSError):
             text = (path or self.log_path).read_text(errors="replace").splitlines()
-            return "\n".join(text[-lines:])
+            return "\n".join([line for line in text if not _ACCESS_LINE.search(line)][-lines:])
         return ""
 
     def logs_tail(self, lines: int = 40) -> str:
@@ -212,7 +218,10 @@ def stack(chromium: str) -> Iterator[Stack]:
         _stop(proc)
         if proc.returncode not in (0, -signal.SIGTERM):
             print(f"`exchange up` exited with {proc.returncode}:\n{stack.log_tail()}", file=sys.stderr)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if os.environ.get("EXCHANGE_E2E_KEEP") != "1":  # kept: the stack's logs, to read after a run
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            print(f"stack data and logs kept in {data_dir}", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")
