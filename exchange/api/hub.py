@@ -23,8 +23,7 @@ writes the ready-made frame to its socket, or queues the text, and disconnects a
 
 The connection is our own `exchange.api.pubsub.PubSubConnection`: SUBSCRIBE and UNSUBSCRIBE are written
 without waiting and one task reads, reconnects and re-subscribes (redis-py's asyncio PubSub, used before,
-let a command that met a dropped connection reconnect from the sender's task while the reader read, which
-killed the reader for good).
+let a command that met a dropped connection reconnect from the sender's task while the reader read).
 
     Hub
      ├── one PubSubConnection, its task reads (and reconnects)

@@ -2,9 +2,9 @@
 
 redis-py's asyncio `PubSub` lets any task send SUBSCRIBE while another blocks reading, and a command that
 meets a dropped connection reconnects it from the caller's task, reading the handshake's replies while the
-reader also reads: "read() called while another coroutine is already waiting" kills the reader and the
-process's live data stops for good (reproduced by killing the connection under subscribe churn). Here
-nothing awaits on the sending side and only one task ever reads or connects:
+reader reads too: one of the two then fails with "read() called while another coroutine is already waiting
+for incoming data" (seen by killing the connection under subscribe churn), a RuntimeError that neither
+side expects. Here nothing awaits on the sending side and only one task ever reads or connects:
 
 - `subscribe` / `unsubscribe` are synchronous: they update the wanted set and write the command if the
   connection is up (a write never waits; Redis answers in order);
