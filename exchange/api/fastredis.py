@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable
-from typing import Any, cast
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import hiredis
 from redis.asyncio.connection import parse_url
@@ -175,6 +176,50 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(exc)
 
 
+_P = TypeVar("_P", bound=asyncio.BaseProtocol)
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a Redis listens and how to log in to it: the parts of a redis:// or unix:// URL that our own
+    connections (this module's, and the WebSocket hub's `exchange.api.pubsub`) use."""
+
+    host: str = "127.0.0.1"
+    port: int = 6379
+    path: str | None = None  # a Unix socket, instead of host and port
+    password: str | None = None
+    username: str | None = None
+    db: int = 0
+
+    @classmethod
+    def from_url(cls, url: str) -> Address:
+        kw = parse_url(url)
+        return cls(
+            host=str(kw.get("host", "127.0.0.1")),
+            port=int(kw.get("port", 6379)),
+            path=kw.get("path"),
+            password=kw.get("password"),
+            username=kw.get("username"),
+            db=int(kw.get("db", 0) or 0),
+        )
+
+    def auth(self) -> tuple[Any, ...] | None:
+        """The AUTH command to send first, None without a password."""
+        if self.password is None:
+            return None
+        return ("AUTH", self.username, self.password) if self.username else ("AUTH", self.password)
+
+    async def connect(self, protocol: Callable[[], _P]) -> _P:
+        """A new connection served by `protocol()`; OSError, or TimeoutError after CONNECT_TIMEOUT_S."""
+        loop = asyncio.get_running_loop()
+        if self.path:
+            conn = loop.create_unix_connection(protocol, self.path)
+        else:
+            conn = loop.create_connection(protocol, self.host, self.port)
+        _, proto = await asyncio.wait_for(conn, CONNECT_TIMEOUT_S)
+        return proto
+
+
 class PipelinedRedis:
     """One auto-pipelined connection (see the module docstring)."""
 
@@ -187,10 +232,11 @@ class PipelinedRedis:
         username: str | None = None,
         path: str | None = None,
     ) -> None:
-        self._host, self._port, self._path = host, port, path
+        self._address = Address(host, port, path, password, username, db)
         self._setup: list[tuple[Any, ...]] = []
-        if password is not None:
-            self._setup.append(("AUTH", username, password) if username else ("AUTH", password))
+        auth = self._address.auth()
+        if auth is not None:
+            self._setup.append(auth)
         if db:
             self._setup.append(("SELECT", db))
         self._proto: _Protocol | None = None
@@ -198,24 +244,12 @@ class PipelinedRedis:
 
     @classmethod
     def from_url(cls, url: str) -> PipelinedRedis:
-        kw = parse_url(url)
-        return cls(
-            host=str(kw.get("host", "127.0.0.1")),
-            port=int(kw.get("port", 6379)),
-            db=int(kw.get("db", 0) or 0),
-            password=kw.get("password"),
-            username=kw.get("username"),
-            path=kw.get("path"),
-        )
+        a = Address.from_url(url)
+        return cls(host=a.host, port=a.port, db=a.db, password=a.password, username=a.username, path=a.path)
 
     async def _connect(self) -> _Protocol:
-        loop = asyncio.get_running_loop()
         try:
-            if self._path:
-                conn = loop.create_unix_connection(lambda: _Protocol(self), self._path)
-            else:
-                conn = loop.create_connection(lambda: _Protocol(self), self._host, self._port)
-            _, proto = await asyncio.wait_for(conn, CONNECT_TIMEOUT_S)
+            proto = await self._address.connect(lambda: _Protocol(self))
         except (OSError, TimeoutError) as exc:
             raise RedisConnectionError(f"cannot connect to Redis: {exc}") from None
         for command in self._setup:

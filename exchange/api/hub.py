@@ -218,12 +218,11 @@ class Hub:
             await topic.stop()
         self._topics.clear()
         self._by_channel.clear()
+        self._conn.close()  # its task ends by itself; the cancel and the bounded wait are a backstop
         if self._reader is not None:
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+            await asyncio.wait({self._reader}, timeout=2.0)
             self._reader = None
-        self._conn.drop("hub stopped")
 
     # subscriptions ---------------------------------------------------------------------------------
     def topic(self, name: str) -> Topic | None:

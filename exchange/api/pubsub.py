@@ -35,10 +35,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 import hiredis
-from redis.asyncio.connection import parse_url
 from redis.exceptions import ResponseError
 
-from exchange.api.fastredis import CONNECT_TIMEOUT_S, pack
+from exchange.api.fastredis import Address, pack
 
 log = logging.getLogger(__name__)
 
@@ -113,30 +112,20 @@ class PubSubConnection:
         idle_s: float = IDLE_S,
     ) -> None:
         self._on_message = on_message
-        self._host, self._port, self._path = host, port, path
-        self._auth: tuple[Any, ...] = ()
-        if password is not None:
-            self._auth = ("AUTH", username, password) if username else ("AUTH", password)
+        self._address = Address(host, port, path, password, username)  # pub/sub has no database number
         self._idle_s = idle_s
         self.channels: set[str] = set()  # wanted: subscribed on every (re)connection
         self.inbox: collections.deque[Any] = collections.deque()
         self.wake = asyncio.Event()
         self.heard = False  # anything read since the last idle check
         self.connections = 0  # made so far (the first, then each reconnection)
+        self._closed = False
         self._proto: _Protocol | None = None
 
     @classmethod
     def from_url(cls, url: str, on_message: Handler, idle_s: float = IDLE_S) -> PubSubConnection:
-        kw = parse_url(url)  # pub/sub ignores the database number
-        return cls(
-            on_message,
-            host=str(kw.get("host", "127.0.0.1")),
-            port=int(kw.get("port", 6379)),
-            password=kw.get("password"),
-            username=kw.get("username"),
-            path=kw.get("path"),
-            idle_s=idle_s,
-        )
+        a = Address.from_url(url)
+        return cls(on_message, a.host, a.port, a.password, a.username, a.path, idle_s)
 
     @property
     def connected(self) -> bool:
@@ -158,10 +147,17 @@ class PubSubConnection:
         if self._proto is not None:
             self._proto.abort(why)
 
+    def close(self) -> None:
+        """Give up the connection for good: `run` returns (a cancel of its task is not needed, and on
+        Python 3.11 a cancel that meets a wait ending at the same moment can be lost)."""
+        self._closed = True
+        self.drop("closed")
+        self.wake.set()
+
     async def run(self) -> None:
-        """Connect, serve, reconnect, until cancelled."""
+        """Connect, serve, reconnect, until `close` (or a cancel)."""
         backoff = BACKOFF_MIN_S
-        while True:
+        while not self._closed:
             try:
                 proto = await self._connect()
             except (OSError, TimeoutError) as exc:
@@ -175,6 +171,8 @@ class PubSubConnection:
             finally:
                 self._proto = None
                 proto.abort("connection given up")
+            if self._closed:
+                return
             # a connection that served a while starts the backoff over; one refused at once (AUTH) does not
             if asyncio.get_running_loop().time() - started > BACKOFF_MAX_S:
                 backoff = BACKOFF_MIN_S
@@ -183,16 +181,12 @@ class PubSubConnection:
             backoff = min(backoff * 2, BACKOFF_MAX_S)
 
     async def _connect(self) -> _Protocol:
-        loop = asyncio.get_running_loop()
-        if self._path:
-            conn = loop.create_unix_connection(lambda: _Protocol(self), self._path)
-        else:
-            conn = loop.create_connection(lambda: _Protocol(self), self._host, self._port)
-        _, proto = await asyncio.wait_for(conn, CONNECT_TIMEOUT_S)
+        proto = await self._address.connect(lambda: _Protocol(self))
         self.inbox.clear()
         self._proto = proto
         self.connections += 1
-        commands = [pack(self._auth)] if self._auth else []
+        auth = self._address.auth()
+        commands = [pack(auth)] if auth is not None else []
         commands += [pack(("SUBSCRIBE", channel)) for channel in sorted(self.channels)]
         if commands:
             proto.write(b"".join(commands))
@@ -214,12 +208,14 @@ class PubSubConnection:
                     except Exception:
                         log.exception("pub/sub message handling failed")
                 # else: AUTH's OK, a PING's pong
-            if proto.lost.done():
-                return str(proto.lost.result())
+            if proto.lost.done() or self._closed:
+                return str(proto.lost.result()) if proto.lost.done() else "closed"
             self.wake.clear()
             self.heard = False
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel of this task
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self._idle_s)
+                async with asyncio.timeout(self._idle_s):
+                    await self.wake.wait()
             if self.heard or self.inbox or proto.lost.done():
                 pinged = False
                 continue

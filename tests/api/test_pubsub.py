@@ -208,3 +208,39 @@ def test_a_refused_connection_is_tried_again_with_backoff() -> None:
             task.cancel()
 
     asyncio.run(scenario())
+
+
+async def test_close_ends_the_connection_task_by_itself_while_messages_flow(redis_url, pub):
+    """`close` while messages keep arriving: `run` returns on its own (no cancel needed), and the
+    connection is gone from Redis."""
+    got = asyncio.Event()
+
+    async def note(kind: bytes, channel: bytes, data: object) -> None:
+        if kind == b"message":
+            got.set()
+
+    conn = PubSubConnection.from_url(redis_url, note)
+    conn.subscribe("flow")
+    task = asyncio.create_task(conn.run())
+    stop = asyncio.Event()
+
+    async def publish() -> None:
+        while not stop.is_set():
+            await pub.publish("flow", "m")
+            await asyncio.sleep(0.001)
+
+    publisher = asyncio.create_task(publish())
+    try:
+        async with asyncio.timeout(5):
+            await got.wait()
+        conn.close()
+        async with asyncio.timeout(2):
+            await task
+        assert not task.cancelled() and not conn.connected
+        async with asyncio.timeout(3):
+            while int((await pub.pubsub_numsub("flow"))[0][1]) != 0:
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await publisher
+        task.cancel()
